@@ -1,0 +1,212 @@
+// The DIALOG resource profiles. Invariants are FHIRPath; src/validation evaluates them too.
+
+Invariant: dlg-qr-1
+Description: "At most 3 items are chosen for discussion"
+Severity: #error
+Expression: "item.where(linkId='discussion').item.where(linkId='chosen-items').answer.count() <= 3"
+
+Invariant: dlg-qr-2
+Description: "At most 3 items are discussed"
+Severity: #error
+Expression: "item.where(linkId='discussion').item.where(linkId='discussed-item').count() <= 3"
+
+Invariant: dlg-qr-3
+Description: "The person rates for themselves: a carer or anyone else never rates on the person's behalf"
+Severity: #error
+Expression: "source.exists() implies source.reference = subject.reference"
+
+Invariant: dlg-qr-4
+Description: "A completed response holds at least one rating or the reason it was not rated"
+Severity: #error
+Expression: "status = 'completed' implies (item.where(linkId='ratings').item.item.where(linkId.endsWith('.score')).answer.exists() or item.where(linkId='not-rated').item.where(linkId='not-rated.reason').answer.exists())"
+
+Profile: DialogQuestionnaireResponse
+Parent: QuestionnaireResponse
+Id: dialog-questionnaire-response
+Title: "DIALOG QuestionnaireResponse"
+Description: "One DIALOG+ session: the person's 11 ratings with the 'more help' follow-ups, the items chosen for discussion, the four steps and agreed actions. May be built over several sittings (in-progress, then completed)."
+* obeys dlg-qr-1 and dlg-qr-2 and dlg-qr-3 and dlg-qr-4
+* extension contains
+    DialogTimepoint named timepoint 0..1 and
+    DialogSetting named setting 0..1 and
+    DialogReusedRating named reusedRating 0..1
+* identifier 0..1
+* questionnaire 1..1
+* questionnaire = "https://dialog-fhir.org/fhir/Questionnaire/dialog" (exactly)
+* subject 1..1
+* subject only Reference(Patient)
+* authored 1..1
+* source only Reference(Patient)
+
+Invariant: dlg-score-1
+Description: "A DIALOG score is a whole number from 1 to 7"
+Severity: #error
+Expression: "value.ofType(integer).all($this >= 1 and $this <= 7)"
+
+Profile: DialogItemScore
+Parent: Observation
+Id: dialog-item-score
+Title: "DIALOG item score"
+Description: "The person's satisfaction with one DIALOG item, 1 (totally dissatisfied) to 7 (totally satisfied), extracted from a DIALOG QuestionnaireResponse."
+* obeys dlg-score-1
+* extension contains
+    DialogTimepoint named timepoint 0..1 and
+    DialogSetting named setting 0..1
+* category 1..1
+* category = $obs-category#survey
+* code from DialogItems (required)
+* subject 1..1
+* subject only Reference(Patient)
+* effective[x] 1..1
+* effective[x] only dateTime
+* value[x] 1..1
+* value[x] only integer
+* derivedFrom 1..*
+* derivedFrom only Reference(QuestionnaireResponse)
+* component 0..0
+
+Profile: DialogHelpWanted
+Parent: Observation
+Id: dialog-help-wanted
+Title: "DIALOG 'more help' answer"
+Description: "Whether the person wants more help with one DIALOG item."
+* category 1..1
+* category = $obs-category#survey
+* code from DialogHelpWantedVS (required)
+* subject 1..1
+* subject only Reference(Patient)
+* effective[x] 1..1
+* effective[x] only dateTime
+* value[x] 1..1
+* value[x] only boolean
+* derivedFrom 1..*
+* derivedFrom only Reference(QuestionnaireResponse)
+
+Invariant: dlg-mean-1
+Description: "A DIALOG mean lies between 1 and 7"
+Severity: #error
+Expression: "value.ofType(Quantity).value.all($this >= 1 and $this <= 7)"
+
+Profile: DialogMeanScore
+Parent: Observation
+Id: dialog-mean-score
+Title: "DIALOG mean score"
+Description: "Subjective quality of life (mean of the 8 life items) or treatment satisfaction (mean of the 3 treatment items). Marked incomplete when more than one of the 11 items was missing."
+* obeys dlg-mean-1
+* extension contains
+    DialogMeanComplete named complete 1..1 and
+    DialogTimepoint named timepoint 0..1 and
+    DialogSetting named setting 0..1
+* category 1..1
+* category = $obs-category#survey
+* code from DialogMeans (required)
+* subject 1..1
+* subject only Reference(Patient)
+* effective[x] 1..1
+* effective[x] only dateTime
+* value[x] 1..1
+* value[x] only Quantity
+* valueQuantity.system = $ucum
+* valueQuantity.code = #{score}
+* derivedFrom 1..*
+* component 1..1
+* component.code = $dialog-cs#items-used
+* component.value[x] 1..1
+* component.value[x] only integer
+
+Invariant: dlg-change-1
+Description: "The change is the follow-up score minus the baseline score"
+Severity: #error
+Expression: "value.ofType(Quantity).value = component.where(code.coding.code = 'follow-up-score').value.ofType(Quantity).value - component.where(code.coding.code = 'baseline-score').value.ofType(Quantity).value"
+
+Invariant: dlg-change-2
+Description: "A change of +1 or more is reliable improvement, -1 or less reliable deterioration, otherwise no reliable change"
+Severity: #error
+Expression: "interpretation.coding.where(system = 'https://dialog-fhir.org/fhir/CodeSystem/dialog-change-interpretation').code = iif(value.ofType(Quantity).value >= 1, 'reliable-improvement', iif(value.ofType(Quantity).value <= -1, 'reliable-deterioration', 'no-reliable-change'))"
+
+Profile: DialogPairedChange
+Parent: Observation
+Id: dialog-paired-change
+Title: "DIALOG paired change"
+Description: "Change in one DIALOG item or mean between the first valid rating and the latest later rating (NHS England community mental health PROMs rule; reliable change threshold 1)."
+* obeys dlg-change-1 and dlg-change-2
+* extension contains DialogMeasure named measure 1..1
+* category 1..1
+* category = $obs-category#survey
+* code = $dialog-cs#paired-change
+* subject 1..1
+* subject only Reference(Patient)
+* effective[x] 1..1
+* effective[x] only Period
+* value[x] 1..1
+* value[x] only Quantity
+* interpretation 1..1
+* interpretation from DialogChangeInterpretationVS (required)
+* derivedFrom 2..*
+* component ^slicing.discriminator.type = #pattern
+* component ^slicing.discriminator.path = "code"
+* component ^slicing.rules = #closed
+* component 2..2
+* component contains baseline 1..1 and followUp 1..1
+* component[baseline].code = $dialog-cs#baseline-score
+* component[baseline].value[x] 1..1
+* component[baseline].value[x] only Quantity
+* component[followUp].code = $dialog-cs#follow-up-score
+* component[followUp].value[x] 1..1
+* component[followUp].value[x] only Quantity
+
+Invariant: dlg-goal-1
+Description: "A DIALOG goal is about one of the 11 DIALOG items"
+Severity: #error
+Expression: "extension.where(url = 'https://dialog-fhir.org/fhir/StructureDefinition/dialog-measure').value.ofType(Coding).system = 'http://snomed.info/sct'"
+
+Profile: DialogGoal
+Parent: Goal
+Id: dialog-goal
+Title: "DIALOG+ goal"
+Description: "What the person wants to change about one item they chose to discuss, with what was said in the DIALOG+ steps."
+* obeys dlg-goal-1
+* extension contains
+    DialogMeasure named item 1..1 and
+    DialogPlusStep named step 0..4
+* description.text 1..1
+* subject only Reference(Patient)
+* addresses 1..*
+* addresses only Reference(Observation)
+
+Invariant: dlg-plan-1
+Description: "The plan has exactly one business identifier in the dialog-fhir care-plan system, the same in every system it moves to"
+Severity: #error
+Expression: "identifier.where(system = 'https://dialog-fhir.org/fhir/sid/care-plan').count() = 1"
+
+Invariant: dlg-plan-2
+Description: "At most one service holds responsibility for the plan now"
+Severity: #error
+Expression: "extension.where(url = 'https://dialog-fhir.org/fhir/StructureDefinition/dialog-responsible-service').where(extension.where(url = 'period').value.ofType(Period).end.empty()).count() <= 1"
+
+Invariant: dlg-plan-3
+Description: "A Mental Health Act status belongs on the plan's Mental Health Act activity"
+Severity: #error
+Expression: "activity.detail.where(extension.where(url = 'https://dialog-fhir.org/fhir/StructureDefinition/dialog-legal-status').exists()).all(code.coding.where(code = 'mental-health-act-status').exists())"
+
+Profile: DialogCarePlan
+Parent: CarePlan
+Id: dialog-care-plan
+Title: "The one DIALOG+ care plan"
+Description: "One co-produced care and support plan per person that follows them between community, inpatient and crisis services: DIALOG+ goals and actions, key worker, review dates, safety plan, carers and what is shared with them, delivery preference, and the inpatient sections (Mental Health Act status, leave, visits, nursing observations) as activities."
+* obeys dlg-plan-1 and dlg-plan-2 and dlg-plan-3
+* extension contains
+    DialogKeyWorker named keyWorker 0..1 and
+    DialogReviewDue named reviewDue 0..* and
+    DialogCarer named carer 0..* and
+    DialogDeliveryPreference named deliveryPreference 0..1 and
+    DialogResponsibleService named responsibleService 0..*
+* identifier 1..*
+* intent = #plan
+* category 1..1
+* category = $dialog-cs#dialog-care-plan
+* subject only Reference(Patient)
+* goal only Reference(Goal)
+* activity.detail.code 1..1
+* activity.detail.code from DialogPlanSectionsVS (required)
+* activity.detail.extension contains DialogLegalStatus named legalStatus 0..1
