@@ -1,0 +1,525 @@
+/**
+ * Compiles FHIRPath invariants to plain JavaScript closures over parsed FHIR JSON.
+ *
+ * Why: fhirpath.js evaluates a DIALOG invariant in 10–140 µs (it wraps every node with type
+ * information); validation must cost less than JSON.parse of the same resource. Profile
+ * invariants use a small part of FHIRPath, so that part is compiled here, once, from the AST
+ * fhirpath.js itself parses. Anything outside it throws `UnsupportedFhirPath` at compile time and
+ * the caller evaluates that expression with fhirpath.js instead. test/validation/fhirpath-compile
+ * checks both evaluators agree on every example and on generated resources.
+ *
+ * Collections are arrays of JSON values. Choice elements (`value` → `valueQuantity`) resolve by
+ * the FHIR type suffix; `x.ofType(T)` on a member resolves to the property `xT`.
+ */
+import fhirpath from 'fhirpath';
+
+export type FhirPathCollection = unknown[];
+export type CompiledFhirPath = (resource: unknown, context?: unknown) => FhirPathCollection;
+
+export class UnsupportedFhirPath extends Error {}
+
+/** Thrown at evaluation where FHIRPath itself makes the expression an error (e.g. `<` on a list). */
+export class FhirPathEvaluationError extends Error {}
+
+interface AstNode {
+  type: string;
+  text?: string;
+  children?: AstNode[];
+}
+
+interface Env {
+  resource: unknown;
+}
+
+type Fn = (input: FhirPathCollection, env: Env) => FhirPathCollection;
+
+const FHIR_TYPE_SUFFIXES = new Set(
+  (
+    'Base64Binary Boolean Canonical Code Date DateTime Decimal Id Instant Integer Markdown Oid ' +
+    'PositiveInt String Time UnsignedInt Uri Url Uuid Address Age Annotation Attachment ' +
+    'CodeableConcept Coding ContactPoint Count Distance Duration HumanName Identifier Money ' +
+    'Period Quantity Range Ratio Reference SampledData Signature Timing ContactDetail ' +
+    'Contributor DataRequirement Expression ParameterDefinition RelatedArtifact TriggerDefinition ' +
+    'UsageContext Dosage Meta'
+  ).split(' '),
+);
+
+export function compileFhirPath(expression: string): CompiledFhirPath {
+  const ast = fhirpath.parse(expression) as AstNode;
+  const fn = compileNode(ast);
+  return (resource, context) => fn([context ?? resource], { resource });
+}
+
+function kids(node: AstNode): AstNode[] {
+  return node.children ?? [];
+}
+
+function child(node: AstNode, index: number): AstNode {
+  const found = kids(node)[index];
+  if (!found) throw new UnsupportedFhirPath(`malformed ${node.type}`);
+  return found;
+}
+
+function compileNode(node: AstNode): Fn {
+  const compiler = COMPILERS[node.type];
+  if (!compiler) throw new UnsupportedFhirPath(`unsupported ${node.type}`);
+  return compiler(node);
+}
+
+const COMPILERS: Record<string, (node: AstNode) => Fn> = {
+  EntireExpression: (n) => compileNode(child(n, 0)),
+  TermExpression: (n) => compileNode(child(n, 0)),
+  InvocationTerm: (n) => compileInvocation(child(n, 0), (input) => input),
+  ParenthesizedTerm: (n) => compileNode(child(n, 0)),
+  LiteralTerm: (n) => compileLiteral(child(n, 0)),
+  ExternalConstantTerm: (n) => compileExternal(n),
+  InvocationExpression: (n) => compileInvocation(child(n, 1), compileNode(child(n, 0))),
+  IndexerExpression: (n) => compileIndexer(n),
+  PolarityExpression: (n) => compilePolarity(n),
+  AdditiveExpression: (n) => compileArithmetic(n),
+  UnionExpression: (n) => binary(n, (a, b) => union(a, b)),
+  EqualityExpression: (n) => compileEquality(n),
+  InequalityExpression: (n) => compileInequality(n),
+  MembershipExpression: (n) => compileMembership(n),
+  AndExpression: (n) => logical(n, and3),
+  OrExpression: (n) => logical(n, n.text === 'xor' ? xor3 : or3),
+  ImpliesExpression: (n) => logical(n, implies3),
+};
+
+function compileLiteral(node: AstNode): Fn {
+  const text = node.text ?? '';
+  let value: FhirPathCollection;
+  switch (node.type) {
+    case 'NullLiteral':
+      value = [];
+      break;
+    case 'BooleanLiteral':
+      value = [text === 'true'];
+      break;
+    case 'StringLiteral':
+      value = [unquote(text)];
+      break;
+    case 'NumberLiteral':
+      value = [Number(text)];
+      break;
+    default:
+      throw new UnsupportedFhirPath(`unsupported literal ${node.type}`);
+  }
+  return () => value;
+}
+
+function unquote(text: string): string {
+  return text
+    .slice(1, -1)
+    .replace(
+      /\\(['"`\\/fnrt])/g,
+      (_m, c: string) => ({ f: '\f', n: '\n', r: '\r', t: '\t' })[c] ?? c,
+    );
+}
+
+function compileExternal(node: AstNode): Fn {
+  const name = node.text;
+  if (name === 'resource' || name === 'rootResource') return (_input, env) => [env.resource];
+  throw new UnsupportedFhirPath(`unsupported constant %${name}`);
+}
+
+function compileInvocation(invocation: AstNode, input: Fn): Fn {
+  switch (invocation.type) {
+    case 'MemberInvocation': {
+      const name = identifier(child(invocation, 0));
+      return (items, env) => member(input(items, env), name);
+    }
+    case 'ThisInvocation':
+      return input;
+    case 'FunctionInvocation':
+      return compileFunction(child(invocation, 0), input);
+    default:
+      throw new UnsupportedFhirPath(`unsupported ${invocation.type}`);
+  }
+}
+
+function identifier(node: AstNode): string {
+  const text = node.text ?? '';
+  return text.startsWith('`') ? text.slice(1, -1) : text;
+}
+
+/** Child values of every item; arrays flatten; choice elements resolve by type suffix. */
+function member(items: FhirPathCollection, name: string): FhirPathCollection {
+  const out: unknown[] = [];
+  for (const item of items) {
+    if (item === null || typeof item !== 'object' || Array.isArray(item)) continue;
+    const record = item as Record<string, unknown>;
+    let value = record[name];
+    if (value === undefined) value = choiceValue(record, name);
+    if (value === undefined || value === null) continue;
+    if (Array.isArray(value)) {
+      for (const v of value) if (v !== null && v !== undefined) out.push(v);
+    } else out.push(value);
+  }
+  return out;
+}
+
+function choiceValue(record: Record<string, unknown>, name: string): unknown {
+  for (const key in record) {
+    if (
+      key.length > name.length &&
+      key.startsWith(name) &&
+      FHIR_TYPE_SUFFIXES.has(key.slice(name.length))
+    ) {
+      return record[key];
+    }
+  }
+  return undefined;
+}
+
+type FunctionCompiler = (input: Fn, params: AstNode[], fnName: string) => Fn;
+
+function compileFunction(functn: AstNode, input: Fn): Fn {
+  const name = identifier(child(functn, 0));
+  const paramList = kids(functn)[1];
+  const params = paramList ? kids(paramList) : [];
+  const compiler = FUNCTIONS[name];
+  if (!compiler) throw new UnsupportedFhirPath(`unsupported function ${name}()`);
+  return compiler(input, params, name);
+}
+
+function noParams(fn: (items: FhirPathCollection) => FhirPathCollection): FunctionCompiler {
+  return (input, params, name) => {
+    if (params.length > 0) throw new UnsupportedFhirPath(`${name}() takes no arguments`);
+    return (items, env) => fn(input(items, env));
+  };
+}
+
+/** Functions whose argument is evaluated per item, with $this bound to it. */
+function perItem(
+  combine: (items: FhirPathCollection, results: (boolean | undefined)[]) => FhirPathCollection,
+): FunctionCompiler {
+  return (input, params, name) => {
+    const [criteria] = params;
+    if (!criteria || params.length > 1)
+      throw new UnsupportedFhirPath(`${name}() needs one argument`);
+    const test = compileNode(criteria);
+    return (items, env) => {
+      const source = input(items, env);
+      return combine(
+        source,
+        source.map((item) => toBoolean(test([item], env))),
+      );
+    };
+  };
+}
+
+const FUNCTIONS: Record<string, FunctionCompiler> = {
+  exists: (input, params, name) => {
+    if (params.length === 0) return (items, env) => [input(items, env).length > 0];
+    return perItem((_s, results) => [results.some((r) => r === true)])(input, params, name);
+  },
+  empty: noParams((items) => [items.length === 0]),
+  count: noParams((items) => [items.length]),
+  first: noParams((items) => items.slice(0, 1)),
+  last: noParams((items) => items.slice(-1)),
+  not: noParams((items) => {
+    const value = toBoolean(items);
+    return value === undefined ? [] : [!value];
+  }),
+  hasValue: noParams((items) => [items.length === 1 && isPrimitive(items[0])]),
+  distinct: noParams((items) => union(items, [])),
+  repeat: (input, params) => {
+    const [projection] = params;
+    if (!projection || params.length > 1)
+      throw new UnsupportedFhirPath('repeat() needs one argument');
+    const project = compileNode(projection);
+    return (items, env) => {
+      const out: unknown[] = [];
+      let frontier = input(items, env);
+      while (frontier.length > 0) {
+        frontier = frontier.flatMap((item) => project([item], env)).filter((v) => !out.includes(v));
+        out.push(...frontier);
+      }
+      return out;
+    };
+  },
+  where: perItem((source, results) => source.filter((_item, i) => results[i] === true)),
+  all: perItem((_source, results) => [results.every((r) => r === true)]),
+  select: (input, params) => {
+    const [projection] = params;
+    if (!projection || params.length > 1)
+      throw new UnsupportedFhirPath('select() needs one argument');
+    const project = compileNode(projection);
+    return (items, env) => input(items, env).flatMap((item) => project([item], env));
+  },
+  iif: (input, params) => {
+    const [condition, whenTrue, whenFalse] = params.map(compileNode);
+    if (!condition || !whenTrue || params.length > 3)
+      throw new UnsupportedFhirPath('iif() arguments');
+    return (items, env) => {
+      const context = input(items, env);
+      if (toBoolean(condition(context, env)) === true) return whenTrue(context, env);
+      return whenFalse ? whenFalse(context, env) : [];
+    };
+  },
+  endsWith: stringTest((s, arg) => s.endsWith(arg)),
+  startsWith: stringTest((s, arg) => s.startsWith(arg)),
+  contains: stringTest((s, arg) => s.includes(arg)),
+  matches: stringTest((s, arg) => new RegExp(arg, 'su').test(s)),
+  length: noParams((items) => {
+    const s = singleton(items);
+    return typeof s === 'string' ? [s.length] : [];
+  }),
+  toInteger: noParams((items) => {
+    const s = singleton(items);
+    if (typeof s === 'number' && Number.isInteger(s)) return [s];
+    if (typeof s === 'string' && /^[+-]?\d+$/.test(s)) return [Number(s)];
+    if (typeof s === 'boolean') return [s ? 1 : 0];
+    return [];
+  }),
+  ofType: typed,
+  as: typed,
+};
+
+function stringTest(test: (s: string, arg: string) => boolean): FunctionCompiler {
+  return (input, params, name) => {
+    const [argument] = params;
+    if (!argument || params.length > 1)
+      throw new UnsupportedFhirPath(`${name}() needs one argument`);
+    const arg = compileNode(argument);
+    return (items, env) => {
+      const s = singleton(input(items, env));
+      const a = singleton(arg(items, env));
+      if (s === undefined || a === undefined) return [];
+      if (typeof s !== 'string' || typeof a !== 'string') {
+        throw new FhirPathEvaluationError(`${name}() applies to strings`);
+      }
+      return [test(s, a)];
+    };
+  };
+}
+
+/**
+ * `member.ofType(T)` reads the choice property `memberT` directly: in FHIR JSON the type of a
+ * choice element is spelled in its property name. Other uses need type information the JSON does
+ * not carry, so they are left to fhirpath.js.
+ */
+function typed(input: Fn, params: AstNode[], name: string): Fn {
+  void input;
+  void params;
+  throw new UnsupportedFhirPath(`${name}() outside member.${name}(Type)`);
+}
+
+function compileTypedMember(node: AstNode): Fn | undefined {
+  if (node.type !== 'InvocationExpression') return undefined;
+  const fnInvocation = child(node, 1);
+  if (fnInvocation.type !== 'FunctionInvocation') return undefined;
+  const functn = child(fnInvocation, 0);
+  const fnName = identifier(child(functn, 0));
+  if (fnName !== 'ofType' && fnName !== 'as') return undefined;
+  const target = child(node, 0);
+  const memberNode =
+    target.type === 'InvocationExpression' ? child(target, 1) : firstInvocation(target);
+  if (!memberNode || memberNode.type !== 'MemberInvocation') return undefined;
+  const typeName = typeArgument(functn);
+  const property =
+    identifier(child(memberNode, 0)) + typeName.charAt(0).toUpperCase() + typeName.slice(1);
+  const base: Fn =
+    target.type === 'InvocationExpression' ? compileNode(child(target, 0)) : (items) => items;
+  return (items, env) => directMember(base(items, env), property);
+}
+
+function firstInvocation(term: AstNode): AstNode | undefined {
+  if (term.type !== 'TermExpression') return undefined;
+  const invocationTerm = kids(term)[0];
+  return invocationTerm?.type === 'InvocationTerm' ? kids(invocationTerm)[0] : undefined;
+}
+
+function typeArgument(functn: AstNode): string {
+  const params = kids(kids(functn)[1] ?? { type: 'none' });
+  const text = params.length === 1 ? (params[0]?.text ?? '') : '';
+  if (!/^[A-Za-z]+$/.test(text)) throw new UnsupportedFhirPath('ofType() needs a type name');
+  return text;
+}
+
+function directMember(items: FhirPathCollection, property: string): FhirPathCollection {
+  const out: unknown[] = [];
+  for (const item of items) {
+    if (item === null || typeof item !== 'object') continue;
+    const value = (item as Record<string, unknown>)[property];
+    if (Array.isArray(value)) out.push(...value);
+    else if (value !== undefined && value !== null) out.push(value);
+  }
+  return out;
+}
+
+// Typed member access is a shape of InvocationExpression: try it before the generic rule.
+const genericInvocation = COMPILERS.InvocationExpression as (n: AstNode) => Fn;
+COMPILERS.InvocationExpression = (n) => compileTypedMember(n) ?? genericInvocation(n);
+
+function compileIndexer(node: AstNode): Fn {
+  const base = compileNode(child(node, 0));
+  const index = compileNode(child(node, 1));
+  return (items, env) => {
+    const i = singleton(index(items, env));
+    if (typeof i !== 'number') return [];
+    const source = base(items, env);
+    return i >= 0 && i < source.length ? [source[i]] : [];
+  };
+}
+
+function compilePolarity(node: AstNode): Fn {
+  const operand = compileNode(child(node, 0));
+  const negate = node.text === '-';
+  return (items, env) => {
+    const value = singleton(operand(items, env));
+    if (value === undefined) return [];
+    if (typeof value !== 'number') throw new FhirPathEvaluationError('polarity applies to numbers');
+    return [negate ? -value : value];
+  };
+}
+
+function binary(
+  node: AstNode,
+  op: (a: FhirPathCollection, b: FhirPathCollection) => FhirPathCollection,
+): Fn {
+  const left = compileNode(child(node, 0));
+  const right = compileNode(child(node, 1));
+  return (items, env) => op(left(items, env), right(items, env));
+}
+
+function compileArithmetic(node: AstNode): Fn {
+  const operator = node.text;
+  if (operator !== '+' && operator !== '-' && operator !== '&') {
+    throw new UnsupportedFhirPath(`unsupported operator ${operator}`);
+  }
+  return binary(node, (a, b) => {
+    if (operator === '&') return [String(singleton(a) ?? '') + String(singleton(b) ?? '')];
+    const x = singleton(a);
+    const y = singleton(b);
+    if (x === undefined || y === undefined) return [];
+    if (operator === '+' && typeof x === 'string' && typeof y === 'string') return [x + y];
+    if (typeof x !== 'number' || typeof y !== 'number') {
+      throw new FhirPathEvaluationError(`${operator} applies to numbers`);
+    }
+    return [decimalArithmetic(x, y, operator)];
+  });
+}
+
+/** Keeps decimal results exact to the operands' precision (4.1 − 3.2 is 0.9, not 0.8999…). */
+function decimalArithmetic(x: number, y: number, operator: '+' | '-'): number {
+  const places = Math.max(decimalPlaces(x), decimalPlaces(y));
+  const result = operator === '+' ? x + y : x - y;
+  return Number(result.toFixed(places));
+}
+
+function decimalPlaces(n: number): number {
+  const text = String(n);
+  const dot = text.indexOf('.');
+  return dot < 0 || text.includes('e') ? 0 : text.length - dot - 1;
+}
+
+function compileEquality(node: AstNode): Fn {
+  const operator = node.text;
+  if (operator !== '=' && operator !== '!=')
+    throw new UnsupportedFhirPath(`unsupported operator ${operator}`);
+  return binary(node, (a, b) => {
+    if (a.length === 0 || b.length === 0) return [];
+    const equal = a.length === b.length && a.every((v, i) => deepEqual(v, b[i]));
+    return [operator === '=' ? equal : !equal];
+  });
+}
+
+function compileInequality(node: AstNode): Fn {
+  const operator = node.text ?? '';
+  const compare = {
+    '<': (c: number) => c < 0,
+    '<=': (c: number) => c <= 0,
+    '>': (c: number) => c > 0,
+    '>=': (c: number) => c >= 0,
+  }[operator];
+  if (!compare) throw new UnsupportedFhirPath(`unsupported operator ${operator}`);
+  return binary(node, (a, b) => {
+    const x = singleton(a);
+    const y = singleton(b);
+    if (x === undefined || y === undefined) return [];
+    if (typeof x === 'number' && typeof y === 'number') return [compare(x - y)];
+    if (typeof x === 'string' && typeof y === 'string')
+      return [compare(x < y ? -1 : x > y ? 1 : 0)];
+    throw new FhirPathEvaluationError(`cannot compare ${typeof x} with ${typeof y}`);
+  });
+}
+
+function compileMembership(node: AstNode): Fn {
+  const containment = node.text === 'contains';
+  return binary(node, (a, b) => {
+    const [element, collection] = containment ? [b, a] : [a, b];
+    if (element.length === 0) return [];
+    const value = singleton(element);
+    return [collection.some((c) => deepEqual(c, value))];
+  });
+}
+
+type Logic = (a: boolean | undefined, b: () => boolean | undefined) => boolean | undefined;
+
+function logical(node: AstNode, op: Logic): Fn {
+  const left = compileNode(child(node, 0));
+  const right = compileNode(child(node, 1));
+  return (items, env) => {
+    const result = op(toBoolean(left(items, env)), () => toBoolean(right(items, env)));
+    return result === undefined ? [] : [result];
+  };
+}
+
+const and3: Logic = (a, b) => {
+  if (a === false) return false;
+  const r = b();
+  if (r === false) return false;
+  return a === true && r === true ? true : undefined;
+};
+const or3: Logic = (a, b) => {
+  if (a === true) return true;
+  const r = b();
+  if (r === true) return true;
+  return a === false && r === false ? false : undefined;
+};
+const xor3: Logic = (a, b) => {
+  const r = b();
+  return a === undefined || r === undefined ? undefined : a !== r;
+};
+const implies3: Logic = (a, b) => {
+  if (a === false) return true;
+  const r = b();
+  if (r === true) return true;
+  return a === true ? r : undefined;
+};
+
+/** FHIRPath singleton evaluation of a collection as a boolean (undefined = empty). */
+function toBoolean(items: FhirPathCollection): boolean | undefined {
+  if (items.length === 0) return undefined;
+  if (items.length > 1) throw new FhirPathEvaluationError('expected a single boolean, got a list');
+  const [value] = items;
+  return typeof value === 'boolean' ? value : true;
+}
+
+function singleton(items: FhirPathCollection): unknown {
+  if (items.length > 1) throw new FhirPathEvaluationError('expected a single value, got a list');
+  return items[0];
+}
+
+function isPrimitive(value: unknown): boolean {
+  return typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean';
+}
+
+function union(a: FhirPathCollection, b: FhirPathCollection): FhirPathCollection {
+  const out: unknown[] = [];
+  for (const v of [...a, ...b]) if (!out.some((o) => deepEqual(o, v))) out.push(v);
+  return out;
+}
+
+function deepEqual(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
+  const ka = Object.keys(a);
+  const kb = Object.keys(b);
+  if (ka.length !== kb.length) return false;
+  return ka.every((k) =>
+    deepEqual((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k]),
+  );
+}

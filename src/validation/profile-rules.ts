@@ -1,0 +1,364 @@
+/**
+ * Compiles a profile's snapshot into checks over parsed JSON, once per profile: cardinality,
+ * allowed choice types, reference targets, fixed and pattern values, required bindings to
+ * ValueSets that can be enumerated, and slices (extensions by url, others by pattern). The
+ * FHIR JSON schema has already checked shapes and primitive formats; this adds what the profile
+ * and the base resource's element definitions say beyond it.
+ */
+import type {
+  ElementDefinition,
+  OperationOutcomeIssue,
+  StructureDefinition,
+} from '@medplum/fhirtypes';
+import type { ConformancePackage } from './conformance';
+import { checkInvariants, compileElementInvariants, type CompiledInvariant } from './invariants';
+import { error } from './outcome';
+
+/**
+ * A JSON value found in the resource, and how to name it: its FHIRPath is built only when an
+ * issue needs it (building paths for every node costs more than the checks themselves).
+ */
+export interface Located {
+  readonly value: unknown;
+  readonly parent?: Located;
+  /** `.name`, `.name[3]`, `.value.ofType(Coding)`, or the resource type at the root. */
+  readonly step: string;
+}
+
+export function pathOf(node: Located): string {
+  let path = node.step;
+  for (let p = node.parent; p; p = p.parent) path = p.step + path;
+  return path;
+}
+
+type Check = (find: NodeFinder) => OperationOutcomeIssue[];
+type NodeFinder = (elementId: string) => Located[];
+
+export interface CompiledProfile {
+  readonly url: string;
+  readonly type: string;
+  readonly invariants: readonly CompiledInvariant[];
+  check(resource: unknown): OperationOutcomeIssue[];
+}
+
+export function compileProfile(sd: StructureDefinition, pkg: ConformancePackage): CompiledProfile {
+  const elements = sd.snapshot?.element ?? [];
+  const byId = new Map(elements.map((e) => [e.id ?? e.path, e]));
+  const locators = new Map<string, Locator>();
+  for (const element of elements.slice(1)) {
+    const id = element.id ?? element.path;
+    locators.set(id, compileLocator(id, byId));
+  }
+  const checks = elements.slice(1).flatMap((e) => compileChecks(e, pkg, locators));
+  const invariantSets = compileElementInvariants(sd);
+  const type = sd.type;
+  return {
+    url: sd.url,
+    type,
+    invariants: invariantSets.flatMap((set) => set.invariants),
+    check(resource) {
+      const cache = new Map<string, Located[]>([[type, [{ value: resource, step: type }]]]);
+      const find: NodeFinder = (id) => {
+        let found = cache.get(id);
+        if (!found) {
+          const locator = locators.get(id);
+          found = locator ? find(locator.parentId).flatMap(locator.fromParent) : [];
+          cache.set(id, found);
+        }
+        return found;
+      };
+      const issues: OperationOutcomeIssue[] = [];
+      for (const check of checks) {
+        const found = check(find);
+        if (found.length > 0) issues.push(...found);
+      }
+      for (const set of invariantSets)
+        issues.push(...checkInvariants(resource, set, find(set.elementId)));
+      return issues;
+    },
+  };
+}
+
+interface Locator {
+  readonly parentId: string;
+  /** The nodes this element names inside one node of its parent element. */
+  readonly fromParent: (parent: Located) => Located[];
+}
+
+function compileLocator(id: string, byId: Map<string, ElementDefinition>): Locator {
+  const dot = parentSplit(id);
+  const segment = id.slice(dot + 1);
+  const [name = '', sliceName] = segment.split(':');
+  const element = byId.get(id);
+  const sliceTest =
+    sliceName !== undefined && element ? slicePredicate(id, element, byId) : undefined;
+  return {
+    parentId: id.slice(0, dot),
+    fromParent: sliceTest
+      ? (parent) => children(parent, name).filter((c) => sliceTest(c.value))
+      : (parent) => children(parent, name),
+  };
+}
+
+/** Index of the dot before the last segment (slice names may themselves contain dots? no: ids use ':' ). */
+function parentSplit(id: string): number {
+  return id.lastIndexOf('.');
+}
+
+function children(parent: Located, name: string): Located[] {
+  const record = parent.value;
+  if (record === null || typeof record !== 'object' || Array.isArray(record)) return [];
+  const object = record as Record<string, unknown>;
+  if (name.endsWith('[x]')) {
+    const base = name.slice(0, -3);
+    const out: Located[] = [];
+    for (const key of Object.keys(object)) {
+      if (
+        key.length > base.length &&
+        key.startsWith(base) &&
+        /^[A-Z]/.test(key.slice(base.length))
+      ) {
+        const type = key.slice(base.length);
+        out.push({ value: object[key], parent, step: `.${base}.ofType(${fhirPathType(type)})` });
+      }
+    }
+    return out;
+  }
+  const value = object[name];
+  if (value === undefined || value === null) return [];
+  if (Array.isArray(value))
+    return value.map((v, i) => ({ value: v, parent, step: `.${name}[${i}]` }));
+  return [{ value, parent, step: `.${name}` }];
+}
+
+function fhirPathType(jsonSuffix: string): string {
+  const primitive =
+    /^(Boolean|Integer|Decimal|String|Date|DateTime|Time|Instant|Uri|Url|Canonical|Code|Id|Oid|Uuid|Markdown|Base64Binary|PositiveInt|UnsignedInt)$/;
+  return primitive.test(jsonSuffix)
+    ? jsonSuffix.charAt(0).toLowerCase() + jsonSuffix.slice(1)
+    : jsonSuffix;
+}
+
+/** Slices: extension slices by their profile's url; other slices by their pattern discriminator. */
+function slicePredicate(
+  id: string,
+  element: ElementDefinition,
+  byId: Map<string, ElementDefinition>,
+): ((value: unknown) => boolean) | undefined {
+  const extensionUrl = element.type?.find((t) => t.code === 'Extension')?.profile?.[0];
+  if (extensionUrl) return (v) => (v as { url?: unknown })?.url === extensionUrl;
+  const urlFixed = byId.get(`${id}.url`)?.fixedUri;
+  if (urlFixed) return (v) => (v as { url?: unknown })?.url === urlFixed;
+  const slicedId = id.slice(0, id.lastIndexOf(':'));
+  const discriminators = byId.get(slicedId)?.slicing?.discriminator ?? [];
+  const tests = discriminators.map((d) => {
+    const sub = byId.get(`${id}.${d.path}`);
+    const expected = sub ? (fixedOrPattern(sub)?.value ?? undefined) : undefined;
+    return (v: unknown) =>
+      expected !== undefined && matchesPattern((v as Record<string, unknown>)?.[d.path], expected);
+  });
+  if (tests.length === 0) return undefined;
+  return (v) => tests.every((t) => t(v));
+}
+
+function compileChecks(
+  element: ElementDefinition,
+  pkg: ConformancePackage,
+  locators: Map<string, Locator>,
+): Check[] {
+  const id = element.id ?? element.path;
+  const checks: Check[] = [];
+  const locator = locators.get(id);
+  const cardinality = locator && cardinalityCheck(element, id, locator);
+  if (cardinality) checks.push(cardinality);
+  const types = typeCheck(element, id);
+  if (types) checks.push(types);
+  const fixed = fixedCheck(element, id);
+  if (fixed) checks.push(fixed);
+  const binding = bindingCheck(element, id, pkg);
+  if (binding) checks.push(binding);
+  return checks;
+}
+
+function cardinalityCheck(
+  element: ElementDefinition,
+  id: string,
+  locator: Locator,
+): Check | undefined {
+  const min = element.min ?? 0;
+  const max = element.max === '*' || element.max === undefined ? Infinity : Number(element.max);
+  if (min === 0 && max === Infinity) return undefined;
+  if (min === 0 && max === 1 && !id.includes(':') && element.base?.max === '1') return undefined;
+  const name = displayName(id);
+  return (find) => {
+    const issues: OperationOutcomeIssue[] = [];
+    for (const parent of find(locator.parentId)) {
+      const count = locator.fromParent(parent).length;
+      if (count < min) {
+        issues.push(
+          error(
+            'required',
+            `${name} is required (at least ${min})`,
+            `${pathOf(parent)}.${pathName(id)}`,
+          ),
+        );
+      } else if (count > max) {
+        issues.push(
+          error(
+            'structure',
+            `${name} allows at most ${max}, found ${count}`,
+            `${pathOf(parent)}.${pathName(id)}`,
+          ),
+        );
+      }
+    }
+    return issues;
+  };
+}
+
+function pathName(id: string): string {
+  const segment = id.slice(parentSplit(id) + 1).split(':')[0] ?? '';
+  return segment.endsWith('[x]') ? segment.slice(0, -3) : segment;
+}
+
+function displayName(id: string): string {
+  return id.replace(/\[x\]/g, '');
+}
+
+function typeCheck(element: ElementDefinition, id: string): Check | undefined {
+  const types = element.type ?? [];
+  const checks: ((node: Located) => OperationOutcomeIssue | undefined)[] = [];
+  if (id.endsWith('[x]') && types.length > 0) {
+    const allowed = new Set(
+      types.map((t) => fhirPathType(t.code.charAt(0).toUpperCase() + t.code.slice(1))),
+    );
+    checks.push((node) => {
+      const type = /ofType\(([^)]+)\)$/.exec(node.step)?.[1];
+      return type && !allowed.has(type)
+        ? error(
+            'structure',
+            `${displayName(id)} must be ${[...allowed].join(' or ')}, not ${type}`,
+            pathOf(node),
+          )
+        : undefined;
+    });
+  }
+  const targets = types.find((t) => t.code === 'Reference')?.targetProfile;
+  if (targets && targets.length > 0) {
+    const allowed = targets.map((t) => t.slice(t.lastIndexOf('/') + 1));
+    if (!allowed.includes('Resource'))
+      checks.push((node) => referenceTargetIssue(node, allowed, id));
+  }
+  if (checks.length === 0) return undefined;
+  return (find) =>
+    find(id).flatMap((node) => checks.map((c) => c(node)).filter((i) => i !== undefined));
+}
+
+function referenceTargetIssue(
+  node: Located,
+  allowed: string[],
+  id: string,
+): OperationOutcomeIssue | undefined {
+  const reference = (node.value as { reference?: unknown })?.reference;
+  if (typeof reference !== 'string' || reference.startsWith('#') || reference.startsWith('urn:'))
+    return undefined;
+  const parts = reference.split('?')[0]?.split('/') ?? [];
+  const type = parts.length >= 2 ? parts[parts.length - 2] : undefined;
+  if (type && allowed.includes(type)) return undefined;
+  return error(
+    'value',
+    `${displayName(id)} must refer to ${allowed.join(' or ')}`,
+    `${pathOf(node)}.reference`,
+  );
+}
+
+function fixedOrPattern(
+  element: ElementDefinition,
+): { value: unknown; exact: boolean } | undefined {
+  for (const [key, value] of Object.entries(element)) {
+    if (key.startsWith('fixed')) return { value, exact: true };
+    if (key.startsWith('pattern')) return { value, exact: false };
+  }
+  return undefined;
+}
+
+function fixedCheck(element: ElementDefinition, id: string): Check | undefined {
+  const constraint = fixedOrPattern(element);
+  if (!constraint) return undefined;
+  const { value, exact } = constraint;
+  const message = exact
+    ? `${displayName(id)} must have its fixed value`
+    : `${displayName(id)} must match the profile's pattern`;
+  return (find) =>
+    find(id)
+      .filter((node) => !(exact ? deepEqual(node.value, value) : matchesPattern(node.value, value)))
+      .map((node) => error('value', message, pathOf(node)));
+}
+
+function bindingCheck(
+  element: ElementDefinition,
+  id: string,
+  pkg: ConformancePackage,
+): Check | undefined {
+  const binding = element.binding;
+  if (binding?.strength !== 'required' || !binding.valueSet) return undefined;
+  const codes = pkg.valueSetCodes(binding.valueSet);
+  if (!codes) return undefined;
+  const typeCodes = (element.type ?? []).map((t) => t.code);
+  const vsName = binding.valueSet.slice(binding.valueSet.lastIndexOf('/') + 1);
+  const bareCodes = new Set([...codes].map((c) => c.slice(c.lastIndexOf('|') + 1)));
+  return (find) =>
+    find(id).flatMap((node) => {
+      const fault = bindingFault(node, typeCodes, codes, bareCodes);
+      return fault
+        ? [error('code-invalid', `${displayName(id)} is not a code from ${vsName}`, fault)]
+        : [];
+    });
+}
+
+/** Returns the path of the offending code, or undefined when the node is bound correctly. */
+function bindingFault(
+  node: Located,
+  types: string[],
+  codes: ReadonlySet<string>,
+  bareCodes: ReadonlySet<string>,
+): string | undefined {
+  const value = node.value;
+  if (typeof value === 'string') return bareCodes.has(value) ? undefined : pathOf(node);
+  if (value === null || typeof value !== 'object') return undefined;
+  const inCodes = (c: { system?: unknown; code?: unknown }): boolean =>
+    codes.has(`${String(c.system)}|${String(c.code)}`);
+  if (types.includes('CodeableConcept') || 'coding' in value) {
+    const codings = ((value as { coding?: unknown[] }).coding ?? []) as {
+      system?: unknown;
+      code?: unknown;
+    }[];
+    if (codings.length === 0) return undefined;
+    return codings.some(inCodes) ? undefined : `${pathOf(node)}.coding`;
+  }
+  if ('code' in value || 'system' in value) {
+    return inCodes(value as { system?: unknown; code?: unknown })
+      ? undefined
+      : `${pathOf(node)}.code`;
+  }
+  return undefined;
+}
+
+/** FHIR pattern[x] semantics: every property in the pattern is present with a matching value. */
+export function matchesPattern(value: unknown, pattern: unknown): boolean {
+  if (Array.isArray(pattern)) {
+    if (!Array.isArray(value)) return false;
+    return pattern.every((p) => value.some((v) => matchesPattern(v, p)));
+  }
+  if (pattern !== null && typeof pattern === 'object') {
+    if (value === null || typeof value !== 'object') return false;
+    return Object.entries(pattern).every(([k, p]) =>
+      matchesPattern((value as Record<string, unknown>)[k], p),
+    );
+  }
+  return value === pattern;
+}
+
+function deepEqual(a: unknown, b: unknown): boolean {
+  return matchesPattern(a, b) && matchesPattern(b, a);
+}

