@@ -39,8 +39,32 @@ rmSync(out, { recursive: true, force: true });
 mkdirSync(out);
 const generated = join(profiles, 'fsh-generated', 'resources');
 const files = [];
+// SUSHI leaves extension slices folded: the snapshot has `X.extension:slice` but not its `url`.
+// Validators that find slice members by the discriminator's element (Medplum does) then match
+// nothing, so each extension slice gets its fixed `url` element, as a full snapshot would have.
+function unfoldExtensionUrls(sd) {
+  const elements = sd.snapshot?.element;
+  if (!elements) return;
+  const ids = new Set(elements.map((e) => e.id));
+  for (let i = elements.length - 1; i >= 0; i--) {
+    const element = elements[i];
+    const url = element.type?.find((t) => t.code === 'Extension')?.profile?.[0];
+    if (!url || !element.sliceName || ids.has(`${element.id}.url`)) continue;
+    elements.splice(i + 1, 0, {
+      id: `${element.id}.url`,
+      path: `${element.path}.url`,
+      min: 1,
+      max: '1',
+      base: { path: 'Extension.url', min: 1, max: '1' },
+      type: [{ code: 'uri' }],
+      fixedUri: url,
+    });
+  }
+}
+
 for (const name of readdirSync(generated).sort()) {
   const resource = JSON.parse(readFileSync(join(generated, name), 'utf8'));
+  if (resource.resourceType === 'StructureDefinition') unfoldExtensionUrls(resource);
   writeFileSync(join(out, name), `${JSON.stringify(resource, null, 2)}\n`);
   files.push({
     filename: name,

@@ -61,6 +61,6 @@ function repair(node: unknown): void {
   }
   if (schema.type === 'number' || schema.type === 'boolean') delete schema.pattern;
   if (schema.type === 'array') schema.minItems = 1;
-  delete schema.description;
+  if (typeof schema.description === 'string') delete schema.description;
   for (const value of Object.values(schema)) repair(value);
 }

@@ -152,6 +152,10 @@ function slicePredicate(
   const slicedId = id.slice(0, id.lastIndexOf(':'));
   const discriminators = byId.get(slicedId)?.slicing?.discriminator ?? [];
   const tests = discriminators.map((d) => {
+    if (d.path === '$this') {
+      const expected = fixedOrPattern(element)?.value;
+      return (v: unknown) => expected !== undefined && matchesPattern(v, expected);
+    }
     const sub = byId.get(`${id}.${d.path}`);
     const expected = sub ? (fixedOrPattern(sub)?.value ?? undefined) : undefined;
     return (v: unknown) =>
@@ -268,7 +272,7 @@ function referenceTargetIssue(
   return error(
     'value',
     `${displayName(id)} must refer to ${allowed.join(' or ')}`,
-    `${pathOf(node)}.reference`,
+    pathOf(node),
   );
 }
 

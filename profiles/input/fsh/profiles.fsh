@@ -1,5 +1,14 @@
 // The DIALOG resource profiles. Invariants are FHIRPath; src/validation evaluates them too.
 
+// Categories are sliced (open) rather than fixed, so other systems may add their own categories
+// without the resource failing the profile.
+RuleSet: SurveyCategory
+* category ^slicing.discriminator.type = #pattern
+* category ^slicing.discriminator.path = "$this"
+* category ^slicing.rules = #open
+* category contains survey 1..1
+* category[survey] = $obs-category#survey
+
 Invariant: dlg-qr-1
 Description: "At most 3 items are chosen for discussion"
 Severity: #error
@@ -52,8 +61,7 @@ Description: "The person's satisfaction with one DIALOG item, 1 (totally dissati
 * extension contains
     DialogTimepoint named timepoint 0..1 and
     DialogSetting named setting 0..1
-* category 1..1
-* category = $obs-category#survey
+* insert SurveyCategory
 * code from DialogItems (required)
 * subject 1..1
 * subject only Reference(Patient)
@@ -70,8 +78,7 @@ Parent: Observation
 Id: dialog-help-wanted
 Title: "DIALOG 'more help' answer"
 Description: "Whether the person wants more help with one DIALOG item."
-* category 1..1
-* category = $obs-category#survey
+* insert SurveyCategory
 * code from DialogHelpWantedVS (required)
 * subject 1..1
 * subject only Reference(Patient)
@@ -97,8 +104,7 @@ Description: "Subjective quality of life (mean of the 8 life items) or treatment
     DialogMeanComplete named complete 1..1 and
     DialogTimepoint named timepoint 0..1 and
     DialogSetting named setting 0..1
-* category 1..1
-* category = $obs-category#survey
+* insert SurveyCategory
 * code from DialogMeans (required)
 * subject 1..1
 * subject only Reference(Patient)
@@ -131,8 +137,7 @@ Title: "DIALOG paired change"
 Description: "Change in one DIALOG item or mean between the first valid rating and the latest later rating (NHS England community mental health PROMs rule; reliable change threshold 1)."
 * obeys dlg-change-1 and dlg-change-2
 * extension contains DialogMeasure named measure 1..1
-* category 1..1
-* category = $obs-category#survey
+* insert SurveyCategory
 * code = $dialog-cs#paired-change
 * subject 1..1
 * subject only Reference(Patient)
@@ -203,8 +208,12 @@ Description: "One co-produced care and support plan per person that follows them
     DialogResponsibleService named responsibleService 0..*
 * identifier 1..*
 * intent = #plan
-* category 1..1
-* category = $dialog-cs#dialog-care-plan
+* category ^slicing.discriminator.type = #pattern
+* category ^slicing.discriminator.path = "$this"
+* category ^slicing.rules = #open
+* category ^slicing.description = "The DIALOG care plan category; other systems may add their own"
+* category contains dialogPlan 1..1
+* category[dialogPlan] = $dialog-cs#dialog-care-plan
 * subject only Reference(Patient)
 * goal only Reference(Goal)
 * activity.detail.code 1..1

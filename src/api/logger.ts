@@ -1,0 +1,13 @@
+/**
+ * Structured JSON logs (winston). Log calls pass fields, never resource content: nothing that
+ * identifies a person (NHS number, name, free text) is ever a log field.
+ */
+import winston from 'winston';
+
+export function createLogger(level = process.env.LOG_LEVEL ?? 'info'): winston.Logger {
+  return winston.createLogger({
+    level,
+    format: winston.format.combine(winston.format.timestamp(), winston.format.json()),
+    transports: [new winston.transports.Console()],
+  });
+}
