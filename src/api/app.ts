@@ -18,7 +18,10 @@ export function createApp(validator: Validator): express.Express {
     res.json({ status: 'ok' });
   });
   app.get('/readyz', (_req, res) => {
-    res.json({ status: 'ready', package: `${validator.package.name}#${validator.package.version}` });
+    res.json({
+      status: 'ready',
+      package: `${validator.package.name}#${validator.package.version}`,
+    });
   });
   app.get('/fhir/metadata', (_req, res) => {
     sendFhir(res, 200, capabilityStatement(validator));
@@ -29,7 +32,13 @@ export function createApp(validator: Validator): express.Express {
     const expected = req.params.type;
     const actual = result.resource?.resourceType;
     if (expected && actual && expected !== actual) {
-      sendFhir(res, 400, outcome([error('invalid', `The body is a ${actual}, not a ${expected}`, `${actual}.resourceType`)]));
+      sendFhir(
+        res,
+        400,
+        outcome([
+          error('invalid', `The body is a ${actual}, not a ${expected}`, `${actual}.resourceType`),
+        ]),
+      );
       return;
     }
     // $validate answers 200 with the outcome whether or not the resource is valid (FHIR R4).
@@ -48,14 +57,24 @@ function requireJson(req: Request, res: Response, next: NextFunction): void {
     next();
     return;
   }
-  sendFhir(res, 415, outcome([error('not-supported', 'Send FHIR JSON (application/fhir+json)', 'Resource')]));
+  sendFhir(
+    res,
+    415,
+    outcome([error('not-supported', 'Send FHIR JSON (application/fhir+json)', 'Resource')]),
+  );
 }
 
 function errorHandler(err: unknown, _req: Request, res: Response, _next: NextFunction): void {
   void _next;
   const status = (err as { status?: number }).status;
   if (status === 413) {
-    sendFhir(res, 413, outcome([error('too-costly', `The body is larger than ${BODY_LIMIT_BYTES} bytes`, 'Resource')]));
+    sendFhir(
+      res,
+      413,
+      outcome([
+        error('too-costly', `The body is larger than ${BODY_LIMIT_BYTES} bytes`, 'Resource'),
+      ]),
+    );
     return;
   }
   sendFhir(res, 500, outcome([error('exception', 'Internal error', 'Resource')]));
@@ -74,13 +93,20 @@ function capabilityStatement(validator: Validator): CapabilityStatement {
     fhirVersion: '4.0.1',
     format: ['json'],
     software: { name: 'dialog-fhir', version: validator.package.version },
-    implementationGuide: [`${validator.package.canonical}/ImplementationGuide/${validator.package.name}`],
+    implementationGuide: [
+      `${validator.package.canonical}/ImplementationGuide/${validator.package.name}`,
+    ],
     rest: [
       {
         mode: 'server',
         documentation:
           'This version validates resources ($validate) against the dialog-fhir package. It stores no data: read, search, create and update are not implemented yet.',
-        operation: [{ name: 'validate', definition: 'http://hl7.org/fhir/OperationDefinition/Resource-validate' }],
+        operation: [
+          {
+            name: 'validate',
+            definition: 'http://hl7.org/fhir/OperationDefinition/Resource-validate',
+          },
+        ],
       },
     ],
   };

@@ -20,9 +20,12 @@ export function readConfig(env: NodeJS.ProcessEnv): Config {
   }
   const store = env.STORE ?? 'embedded';
   if (store !== 'embedded') {
-    throw new ConfigError(`STORE must be "embedded" in this version (got "${store}"); a FHIR-server store is planned`);
+    throw new ConfigError(
+      `STORE must be "embedded" in this version (got "${store}"); a FHIR-server store is planned`,
+    );
   }
   const auth = env.AUTH ?? 'jwt';
-  if (auth !== 'jwt' && auth !== 'off') throw new ConfigError(`AUTH must be "jwt" or "off" (got "${auth}")`);
+  if (auth !== 'jwt' && auth !== 'off')
+    throw new ConfigError(`AUTH must be "jwt" or "off" (got "${auth}")`);
   return { port, host: env.HOST ?? '0.0.0.0', dataDir: env.DATA_DIR ?? './data', store, auth };
 }

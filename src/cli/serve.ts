@@ -12,9 +12,15 @@ export async function runServe(env: NodeJS.ProcessEnv): Promise<Server> {
   const server = await new Promise<Server>((resolve) => {
     const s = app.listen(config.port, config.host, () => resolve(s));
   });
-  logger.info('dialog-fhir listening', { port: config.port, host: config.host, store: config.store });
+  logger.info('dialog-fhir listening', {
+    port: config.port,
+    host: config.host,
+    store: config.store,
+  });
   if (config.auth === 'off') {
-    logger.warn('AUTH=off: AUTHENTICATION IS DISABLED. Never run like this with real patient data.');
+    logger.warn(
+      'AUTH=off: AUTHENTICATION IS DISABLED. Never run like this with real patient data.',
+    );
   }
   const stop = (): void => {
     logger.info('dialog-fhir stopping');

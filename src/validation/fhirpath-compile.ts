@@ -273,6 +273,19 @@ const FUNCTIONS: Record<string, FunctionCompiler> = {
     if (typeof s === 'boolean') return [s ? 1 : 0];
     return [];
   }),
+  intersect: (input, params) => {
+    const [other] = params;
+    if (!other || params.length > 1)
+      throw new UnsupportedFhirPath('intersect() needs one argument');
+    const right = compileNode(other);
+    return (items, env) => {
+      const theirs = right(items, env);
+      return union(
+        input(items, env).filter((v) => theirs.some((t) => deepEqual(v, t))),
+        [],
+      );
+    };
+  },
   ofType: typed,
   as: typed,
 };

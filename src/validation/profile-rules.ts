@@ -269,11 +269,7 @@ function referenceTargetIssue(
   const parts = reference.split('?')[0]?.split('/') ?? [];
   const type = parts.length >= 2 ? parts[parts.length - 2] : undefined;
   if (type && allowed.includes(type)) return undefined;
-  return error(
-    'value',
-    `${displayName(id)} must refer to ${allowed.join(' or ')}`,
-    pathOf(node),
-  );
+  return error('value', `${displayName(id)} must refer to ${allowed.join(' or ')}`, pathOf(node));
 }
 
 function fixedOrPattern(

@@ -42,5 +42,8 @@ export function validExamples(): NamedResource[] {
 export function invalidExamples(): InvalidCase[] {
   const dir = join(EXAMPLES_DIR, 'invalid');
   const manifest = readJson<Omit<InvalidCase, 'resource'>[]>(join(dir, 'manifest.json'));
-  return manifest.map((entry) => ({ ...entry, resource: readJson<Resource>(join(dir, entry.file)) }));
+  return manifest.map((entry) => ({
+    ...entry,
+    resource: readJson<Resource>(join(dir, entry.file)),
+  }));
 }

