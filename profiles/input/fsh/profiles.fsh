@@ -29,12 +29,17 @@ Description: "A completed response holds at least one rating or the reason it wa
 Severity: #error
 Expression: "status = 'completed' implies (item.where(linkId='ratings').item.item.where(linkId.endsWith('.score')).answer.exists() or item.where(linkId='not-rated').item.where(linkId='not-rated.reason').answer.exists())"
 
+Invariant: dlg-qr-5
+Description: "A response either holds ratings or says why there are none, not both"
+Severity: #error
+Expression: "(item.where(linkId='ratings').item.item.where(linkId.endsWith('.score')).answer.exists() and item.where(linkId='not-rated').item.where(linkId='not-rated.reason').answer.exists()).not()"
+
 Profile: DialogQuestionnaireResponse
 Parent: QuestionnaireResponse
 Id: dialog-questionnaire-response
 Title: "DIALOG QuestionnaireResponse"
 Description: "One DIALOG+ session: the person's 11 ratings with the 'more help' follow-ups, the items chosen for discussion, the four steps and agreed actions. May be built over several sittings (in-progress, then completed)."
-* obeys dlg-qr-1 and dlg-qr-2 and dlg-qr-3 and dlg-qr-4
+* obeys dlg-qr-1 and dlg-qr-2 and dlg-qr-3 and dlg-qr-4 and dlg-qr-5
 * extension contains
     DialogTimepoint named timepoint 0..1 and
     DialogSetting named setting 0..1 and
@@ -78,6 +83,9 @@ Parent: Observation
 Id: dialog-help-wanted
 Title: "DIALOG 'more help' answer"
 Description: "Whether the person wants more help with one DIALOG item."
+* extension contains
+    DialogTimepoint named timepoint 0..1 and
+    DialogSetting named setting 0..1
 * insert SurveyCategory
 * code from DialogHelpWantedVS (required)
 * subject 1..1
@@ -115,6 +123,7 @@ Description: "Subjective quality of life (mean of the 8 life items) or treatment
 * valueQuantity.system = $ucum
 * valueQuantity.code = #{score}
 * derivedFrom 1..*
+* derivedFrom only Reference(QuestionnaireResponse or Observation)
 * component 1..1
 * component.code = $dialog-cs#items-used
 * component.value[x] 1..1
@@ -148,6 +157,7 @@ Description: "Change in one DIALOG item or mean between the first valid rating a
 * interpretation 1..1
 * interpretation from DialogChangeInterpretationVS (required)
 * derivedFrom 2..*
+* derivedFrom only Reference(QuestionnaireResponse or Observation)
 * component ^slicing.discriminator.type = #pattern
 * component ^slicing.discriminator.path = "code"
 * component ^slicing.rules = #closed

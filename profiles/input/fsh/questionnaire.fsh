@@ -35,7 +35,6 @@ Description: "The DIALOG scale (11 items rated 1-7, each with a 'more help' foll
 * title = "DIALOG and DIALOG+ session"
 * status = #active
 * subjectType = #Patient
-* code = $dialog-cs#dialog-care-plan
 * item[0].linkId = "previous-actions"
 * item[0].text = "Actions agreed last time: how did they go?"
 * item[0].type = #group
@@ -238,7 +237,7 @@ Description: "The DIALOG scale (11 items rated 1-7, each with a 'more help' foll
 * item[1].item[11].readOnly = true
 * item[1].item[11].extension[0].url = $calculated
 * item[1].item[11].extension[0].valueExpression.language = #text/fhirpath
-* item[1].item[11].extension[0].valueExpression.expression = "%resource.repeat(item).where(linkId in ('mental-health.score' | 'physical-health.score' | 'job-situation.score' | 'accommodation.score' | 'leisure-activities.score' | 'friendships.score' | 'partner-family.score' | 'personal-safety.score')).answer.value.select(code.toInteger()).avg()"
+* item[1].item[11].extension[0].valueExpression.expression = "%resource.repeat(item).where(linkId in ('mental-health.score' | 'physical-health.score' | 'job-situation.score' | 'accommodation.score' | 'leisure-activities.score' | 'friendships.score' | 'partner-family.score' | 'personal-safety.score')).answer.value.select(code.toInteger()).aggregate($total + $this, 0) / %resource.repeat(item).where(linkId in ('mental-health.score' | 'physical-health.score' | 'job-situation.score' | 'accommodation.score' | 'leisure-activities.score' | 'friendships.score' | 'partner-family.score' | 'personal-safety.score')).answer.count()"
 * item[1].item[12].linkId = "ts-mean"
 * item[1].item[12].code = $dialog-cs#ts-mean
 * item[1].item[12].text = "Treatment satisfaction (mean of the 3 treatment items)"
@@ -246,7 +245,7 @@ Description: "The DIALOG scale (11 items rated 1-7, each with a 'more help' foll
 * item[1].item[12].readOnly = true
 * item[1].item[12].extension[0].url = $calculated
 * item[1].item[12].extension[0].valueExpression.language = #text/fhirpath
-* item[1].item[12].extension[0].valueExpression.expression = "%resource.repeat(item).where(linkId in ('medication.score' | 'practical-help.score' | 'meetings.score')).answer.value.select(code.toInteger()).avg()"
+* item[1].item[12].extension[0].valueExpression.expression = "%resource.repeat(item).where(linkId in ('medication.score' | 'practical-help.score' | 'meetings.score')).answer.value.select(code.toInteger()).aggregate($total + $this, 0) / %resource.repeat(item).where(linkId in ('medication.score' | 'practical-help.score' | 'meetings.score')).answer.count()"
 * item[2].linkId = "discussion"
 * item[2].text = "What would you like to talk about?"
 * item[2].type = #group

@@ -32,7 +32,7 @@ Description: "Measures derived from DIALOG ratings for which SNOMED CT has no co
 CodeSystem: DialogScale
 Id: dialog-scale
 Title: "DIALOG satisfaction scale"
-Description: "The 7-point DIALOG satisfaction scale. The numeric score of each answer is its itemWeight in the Questionnaire."
+Description: "The 7-point DIALOG satisfaction scale. Each code is the score itself; the Questionnaire also carries it as the answer's itemWeight."
 * ^caseSensitive = true
 * ^content = #complete
 * #1 "totally dissatisfied"
