@@ -1,0 +1,461 @@
+/**
+ * DIALOG QuestionnaireResponse ⇄ DialogSession, both ways without loss. Items are found by linkId
+ * (which names the concept) and never by position; a response from another system whose item
+ * order differs reads the same.
+ */
+import type {
+  Coding,
+  Extension,
+  QuestionnaireResponse,
+  QuestionnaireResponseItem,
+  QuestionnaireResponseItemAnswer,
+} from '@medplum/fhirtypes';
+import {
+  CARE_SETTINGS,
+  DIALOG_ITEMS,
+  type DialogItemConcept,
+  type DialogScore,
+  isDialogItemConcept,
+  isDialogScore,
+  isNotRatedReason,
+  itemBySnomed,
+  SCALE_LABELS,
+  SNOMED_SYSTEM,
+  TIMEPOINT_KINDS,
+  type CareSetting,
+  type TimepointKind,
+  itemByConcept,
+} from '../dialog';
+import { CodeSystems, DIALOG_QUESTIONNAIRE, Extensions, Profiles } from './canonical';
+import {
+  type DialogAction,
+  type DialogSession,
+  type DiscussedItem,
+  PREVIOUS_ACTION_STATUSES,
+  type PreviousAction,
+  type PreviousActionStatus,
+  type ReusedRating,
+} from './dialog-session';
+
+// ---- session → response -------------------------------------------------------------------
+
+export function sessionToResponse(session: DialogSession): QuestionnaireResponse {
+  const items = [
+    previousActionsGroup(session.previousActions),
+    ratingsGroup(session),
+    discussionGroup(session),
+    notRatedGroup(session),
+  ].filter((i): i is QuestionnaireResponseItem => i !== undefined);
+  const extension = responseExtensions(session);
+  return {
+    resourceType: 'QuestionnaireResponse',
+    ...(session.id ? { id: session.id } : {}),
+    meta: { profile: [Profiles.response] },
+    ...(extension.length > 0 ? { extension } : {}),
+    ...(session.identifier ? { identifier: { ...session.identifier } } : {}),
+    questionnaire: DIALOG_QUESTIONNAIRE,
+    status: session.status,
+    subject: {
+      reference: session.subject,
+      ...(session.subjectDisplay ? { display: session.subjectDisplay } : {}),
+    },
+    authored: session.authored,
+    source: { reference: session.subject },
+    ...(items.length > 0 ? { item: items } : {}),
+  };
+}
+
+function coding(system: string, code: string, display?: string): Coding {
+  return { system, code, ...(display ? { display } : {}) };
+}
+
+function responseExtensions(session: DialogSession): Extension[] {
+  const out: Extension[] = [];
+  if (session.timepoint)
+    out.push({
+      url: Extensions.timepoint,
+      valueCoding: coding(CodeSystems.timepoints, session.timepoint),
+    });
+  if (session.setting)
+    out.push({
+      url: Extensions.setting,
+      valueCoding: coding(CodeSystems.settings, session.setting),
+    });
+  if (session.reusedFrom) out.push(reusedExtension(session.reusedFrom));
+  return out;
+}
+
+function reusedExtension(reused: ReusedRating): Extension {
+  const parts: Extension[] = [
+    { url: 'source', valueReference: { reference: reused.source } },
+    {
+      url: 'originalTimepoint',
+      valueCoding: coding(CodeSystems.timepoints, reused.originalTimepoint),
+    },
+  ];
+  if (reused.originalSetting) {
+    parts.push({
+      url: 'originalSetting',
+      valueCoding: coding(CodeSystems.settings, reused.originalSetting),
+    });
+  }
+  if (reused.reason) parts.push({ url: 'reason', valueString: reused.reason });
+  return { url: Extensions.reusedRating, extension: parts };
+}
+
+function group(
+  linkId: string,
+  item: QuestionnaireResponseItem[],
+): QuestionnaireResponseItem | undefined {
+  return item.length > 0 ? { linkId, item } : undefined;
+}
+
+function answered(
+  linkId: string,
+  answer: QuestionnaireResponseItemAnswer[],
+): QuestionnaireResponseItem | undefined {
+  return answer.length > 0 ? { linkId, answer } : undefined;
+}
+
+function text(linkId: string, value: string | undefined): QuestionnaireResponseItem | undefined {
+  return value === undefined ? undefined : answered(linkId, [{ valueString: value }]);
+}
+
+function defined<T>(values: (T | undefined)[]): T[] {
+  return values.filter((v): v is T => v !== undefined);
+}
+
+function previousActionsGroup(
+  actions: readonly PreviousAction[],
+): QuestionnaireResponseItem | undefined {
+  return group(
+    'previous-actions',
+    actions.map((action) => ({
+      linkId: 'previous-action',
+      item: defined([
+        text('previous-action.what', action.what),
+        action.status
+          ? answered('previous-action.status', [{ valueString: action.status }])
+          : undefined,
+      ]),
+    })),
+  );
+}
+
+function scoreAnswer(score: DialogScore): QuestionnaireResponseItemAnswer {
+  return { valueCoding: coding(CodeSystems.scale, String(score), SCALE_LABELS[score]) };
+}
+
+function ratingsGroup(session: DialogSession): QuestionnaireResponseItem | undefined {
+  // The Questionnaire's order (SNOMED order); only answered items are written.
+  const items = DIALOG_ITEMS.map((item) => {
+    const score = session.scores[item.concept];
+    const help = session.helpWanted[item.concept];
+    return group(
+      item.concept,
+      defined([
+        score === undefined ? undefined : answered(`${item.concept}.score`, [scoreAnswer(score)]),
+        help === undefined ? undefined : answered(`${item.concept}.help`, [{ valueBoolean: help }]),
+      ]),
+    );
+  });
+  return group('ratings', defined(items));
+}
+
+function itemCoding(concept: DialogItemConcept): Coding {
+  const item = itemByConcept(concept);
+  return coding(SNOMED_SYSTEM, item?.snomed ?? concept, item?.snomedDisplay);
+}
+
+function discussionGroup(session: DialogSession): QuestionnaireResponseItem | undefined {
+  return group(
+    'discussion',
+    defined([
+      answered(
+        'chosen-items',
+        session.chosen.map((c) => ({ valueCoding: itemCoding(c) })),
+      ),
+      ...session.discussed.map(discussedItem),
+    ]),
+  );
+}
+
+function discussedItem(discussed: DiscussedItem): QuestionnaireResponseItem {
+  return {
+    linkId: 'discussed-item',
+    item: defined([
+      answered('discussed-item.concept', [{ valueCoding: itemCoding(discussed.concept) }]),
+      text('discussed-item.understanding', discussed.understanding),
+      text('discussed-item.looking-forward', discussed.lookingForward),
+      text('discussed-item.exploring-options', discussed.exploringOptions),
+      ...discussed.actions.map(actionItem),
+    ]),
+  };
+}
+
+function actionItem(action: DialogAction): QuestionnaireResponseItem {
+  return {
+    linkId: 'discussed-item.action',
+    item: defined([
+      text('discussed-item.action.what', action.what),
+      text('discussed-item.action.who', action.who),
+      action.byWhen
+        ? answered('discussed-item.action.by-when', [{ valueDate: action.byWhen }])
+        : undefined,
+    ]),
+  };
+}
+
+function notRatedGroup(session: DialogSession): QuestionnaireResponseItem | undefined {
+  const notRated = session.notRated;
+  if (!notRated) return undefined;
+  return group(
+    'not-rated',
+    defined([
+      answered('not-rated.reason', [
+        { valueCoding: coding(CodeSystems.notRated, notRated.reason) },
+      ]),
+      text('not-rated.note', notRated.note),
+    ]),
+  );
+}
+
+// ---- response → session -------------------------------------------------------------------
+
+/** A fault found while reading a response, with the FHIRPath of the element at fault. */
+export interface ReadFault {
+  readonly message: string;
+  readonly expression: string;
+}
+
+export type ReadResult =
+  | { readonly ok: true; readonly session: DialogSession }
+  | { readonly ok: false; readonly faults: readonly ReadFault[] };
+
+interface Located {
+  readonly item: QuestionnaireResponseItem;
+  readonly path: string;
+}
+
+function children(
+  parent: Located | { item: { item?: QuestionnaireResponseItem[] }; path: string },
+  linkId: string,
+): Located[] {
+  return (parent.item.item ?? [])
+    .map((item, i) => ({ item, path: `${parent.path}.item[${i}]` }))
+    .filter((c) => c.item.linkId === linkId);
+}
+
+function firstAnswer(located: Located | undefined): QuestionnaireResponseItemAnswer | undefined {
+  return located?.item.answer?.[0];
+}
+
+export function responseToSession(response: QuestionnaireResponse): ReadResult {
+  const faults: ReadFault[] = [];
+  const root = { item: response, path: 'QuestionnaireResponse' };
+  if (!response.subject?.reference)
+    faults.push({ message: 'subject is required', expression: 'QuestionnaireResponse.subject' });
+  if (!response.authored)
+    faults.push({ message: 'authored is required', expression: 'QuestionnaireResponse.authored' });
+  const [ratings] = children(root, 'ratings');
+  const { scores, helpWanted } = readRatings(ratings, faults);
+  const [discussion] = children(root, 'discussion');
+  const session: DialogSession = {
+    ...(response.id ? { id: response.id } : {}),
+    ...(response.identifier?.system && response.identifier.value
+      ? { identifier: { system: response.identifier.system, value: response.identifier.value } }
+      : {}),
+    status: response.status,
+    subject: response.subject?.reference ?? '',
+    ...(response.subject?.display ? { subjectDisplay: response.subject.display } : {}),
+    authored: response.authored ?? '',
+    ...readContext(response, faults),
+    scores,
+    helpWanted,
+    chosen: discussion ? readChosen(discussion, faults) : [],
+    discussed: discussion
+      ? children(discussion, 'discussed-item')
+          .map((d) => readDiscussed(d, faults))
+          .filter((d) => d !== undefined)
+      : [],
+    previousActions: readPreviousActions(children(root, 'previous-actions')[0]),
+    ...readNotRated(children(root, 'not-rated')[0], faults),
+  };
+  return faults.length > 0 ? { ok: false, faults } : { ok: true, session };
+}
+
+function extensionCode(response: QuestionnaireResponse, url: string): string | undefined {
+  return response.extension?.find((e) => e.url === url)?.valueCoding?.code;
+}
+
+function readContext(
+  response: QuestionnaireResponse,
+  faults: ReadFault[],
+): { timepoint?: TimepointKind; setting?: CareSetting; reusedFrom?: ReusedRating } {
+  const out: { timepoint?: TimepointKind; setting?: CareSetting; reusedFrom?: ReusedRating } = {};
+  const timepoint = extensionCode(response, Extensions.timepoint);
+  if (timepoint !== undefined) {
+    if ((TIMEPOINT_KINDS as readonly string[]).includes(timepoint))
+      out.timepoint = timepoint as TimepointKind;
+    else
+      faults.push({ message: 'Unknown timepoint', expression: 'QuestionnaireResponse.extension' });
+  }
+  const setting = extensionCode(response, Extensions.setting);
+  if (setting !== undefined) {
+    if ((CARE_SETTINGS as readonly string[]).includes(setting))
+      out.setting = setting as CareSetting;
+    else
+      faults.push({
+        message: 'Unknown care setting',
+        expression: 'QuestionnaireResponse.extension',
+      });
+  }
+  const reused = response.extension?.find((e) => e.url === Extensions.reusedRating);
+  if (reused) {
+    const part = (url: string): Extension | undefined =>
+      reused.extension?.find((e) => e.url === url);
+    const source = part('source')?.valueReference?.reference;
+    const original = part('originalTimepoint')?.valueCoding?.code;
+    const originalSetting = part('originalSetting')?.valueCoding?.code;
+    const reason = part('reason')?.valueString;
+    if (source && original && (TIMEPOINT_KINDS as readonly string[]).includes(original)) {
+      out.reusedFrom = {
+        source,
+        originalTimepoint: original as TimepointKind,
+        ...(originalSetting && (CARE_SETTINGS as readonly string[]).includes(originalSetting)
+          ? { originalSetting: originalSetting as CareSetting }
+          : {}),
+        ...(reason ? { reason } : {}),
+      };
+    } else {
+      faults.push({
+        message: 'A reused rating names its source and original timepoint',
+        expression: 'QuestionnaireResponse.extension',
+      });
+    }
+  }
+  return out;
+}
+
+function readRatings(
+  ratings: Located | undefined,
+  faults: ReadFault[],
+): {
+  scores: Partial<Record<DialogItemConcept, DialogScore>>;
+  helpWanted: Partial<Record<DialogItemConcept, boolean>>;
+} {
+  const scores: Partial<Record<DialogItemConcept, DialogScore>> = {};
+  const helpWanted: Partial<Record<DialogItemConcept, boolean>> = {};
+  for (const [i, group] of (ratings?.item.item ?? []).entries()) {
+    const concept = group.linkId;
+    const path = `${ratings?.path}.item[${i}]`;
+    if (!isDialogItemConcept(concept)) {
+      if (concept !== 'sqol-mean' && concept !== 'ts-mean')
+        faults.push({ message: 'Not a DIALOG item', expression: `${path}.linkId` });
+      continue;
+    }
+    const located = { item: group, path };
+    const scoreItem = children(located, `${concept}.score`)[0];
+    const coded = firstAnswer(scoreItem)?.valueCoding;
+    if (coded) {
+      const score = Number(coded.code);
+      if (coded.system === CodeSystems.scale && isDialogScore(score)) scores[concept] = score;
+      else
+        faults.push({
+          message: `The score for ${concept} is not 1–7`,
+          expression: `${scoreItem?.path}.answer[0].value.ofType(Coding).code`,
+        });
+    }
+    const help = firstAnswer(children(located, `${concept}.help`)[0])?.valueBoolean;
+    if (help !== undefined) helpWanted[concept] = help;
+  }
+  return { scores, helpWanted };
+}
+
+function conceptOf(
+  answer: QuestionnaireResponseItemAnswer | undefined,
+): DialogItemConcept | undefined {
+  const code = answer?.valueCoding;
+  if (!code || code.system !== SNOMED_SYSTEM || !code.code) return undefined;
+  return itemBySnomed(code.code)?.concept;
+}
+
+function readChosen(discussion: Located, faults: ReadFault[]): DialogItemConcept[] {
+  const chosen = children(discussion, 'chosen-items')[0];
+  return (chosen?.item.answer ?? []).flatMap((answer, i) => {
+    const concept = conceptOf(answer);
+    if (!concept)
+      faults.push({
+        message: 'Not a DIALOG item',
+        expression: `${chosen?.path}.answer[${i}].value.ofType(Coding)`,
+      });
+    return concept ? [concept] : [];
+  });
+}
+
+function stringOf(parent: Located, linkId: string): string | undefined {
+  return firstAnswer(children(parent, linkId)[0])?.valueString;
+}
+
+function readDiscussed(discussed: Located, faults: ReadFault[]): DiscussedItem | undefined {
+  const conceptItem = children(discussed, 'discussed-item.concept')[0];
+  const concept = conceptOf(firstAnswer(conceptItem));
+  if (!concept) {
+    faults.push({
+      message: 'A discussed item names a DIALOG item',
+      expression: `${discussed.path}.item`,
+    });
+    return undefined;
+  }
+  const understanding = stringOf(discussed, 'discussed-item.understanding');
+  const lookingForward = stringOf(discussed, 'discussed-item.looking-forward');
+  const exploringOptions = stringOf(discussed, 'discussed-item.exploring-options');
+  return {
+    concept,
+    ...(understanding !== undefined ? { understanding } : {}),
+    ...(lookingForward !== undefined ? { lookingForward } : {}),
+    ...(exploringOptions !== undefined ? { exploringOptions } : {}),
+    actions: children(discussed, 'discussed-item.action').flatMap((a) => {
+      const what = stringOf(a, 'discussed-item.action.what');
+      if (what === undefined) return [];
+      const who = stringOf(a, 'discussed-item.action.who');
+      const byWhen = firstAnswer(children(a, 'discussed-item.action.by-when')[0])?.valueDate;
+      return [
+        {
+          what,
+          ...(who !== undefined ? { who } : {}),
+          ...(byWhen !== undefined ? { byWhen } : {}),
+        },
+      ];
+    }),
+  };
+}
+
+function readPreviousActions(group: Located | undefined): PreviousAction[] {
+  if (!group) return [];
+  return children(group, 'previous-action').flatMap((a) => {
+    const what = stringOf(a, 'previous-action.what');
+    if (what === undefined) return [];
+    const status = stringOf(a, 'previous-action.status');
+    const known = (PREVIOUS_ACTION_STATUSES as readonly string[]).includes(status ?? '');
+    return [{ what, ...(known ? { status: status as PreviousActionStatus } : {}) }];
+  });
+}
+
+function readNotRated(
+  group: Located | undefined,
+  faults: ReadFault[],
+): { notRated?: DialogSession['notRated'] } {
+  if (!group) return {};
+  const reasonItem = children(group, 'not-rated.reason')[0];
+  const reason = firstAnswer(reasonItem)?.valueCoding?.code;
+  if (!isNotRatedReason(reason)) {
+    faults.push({
+      message: 'A not-rated reason is one of the listed reasons',
+      expression: `${group.path}.item`,
+    });
+    return {};
+  }
+  const note = stringOf(group, 'not-rated.note');
+  return { notRated: { reason, ...(note !== undefined ? { note } : {}) } };
+}
