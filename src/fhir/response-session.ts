@@ -445,7 +445,7 @@ function readPreviousActions(group: Located | undefined): PreviousAction[] {
 function readNotRated(
   group: Located | undefined,
   faults: ReadFault[],
-): { notRated?: DialogSession['notRated'] } {
+): { notRated?: NonNullable<DialogSession['notRated']> } {
   if (!group) return {};
   const reasonItem = children(group, 'not-rated.reason')[0];
   const reason = firstAnswer(reasonItem)?.valueCoding?.code;
