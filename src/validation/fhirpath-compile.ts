@@ -18,6 +18,12 @@ export type CompiledFhirPath = (resource: unknown, context?: unknown) => FhirPat
 
 export class UnsupportedFhirPath extends Error {}
 
+// Shared results: compiled expressions never mutate a collection they are given or return.
+const TRUE: FhirPathCollection = [true];
+const FALSE: FhirPathCollection = [false];
+const EMPTY: FhirPathCollection = [];
+const bool = (value: boolean): FhirPathCollection => (value ? TRUE : FALSE);
+
 /** Thrown at evaluation where FHIRPath itself makes the expression an error (e.g. `<` on a list). */
 export class FhirPathEvaluationError extends Error {}
 
@@ -145,6 +151,7 @@ function identifier(node: AstNode): string {
 
 /** Child values of every item; arrays flatten; choice elements resolve by type suffix. */
 function member(items: FhirPathCollection, name: string): FhirPathCollection {
+  if (items.length === 1) return memberOfOne(items[0], name);
   const out: unknown[] = [];
   for (const item of items) {
     if (item === null || typeof item !== 'object' || Array.isArray(item)) continue;
@@ -157,6 +164,17 @@ function member(items: FhirPathCollection, name: string): FhirPathCollection {
     } else out.push(value);
   }
   return out;
+}
+
+/** The common case, one item in: returns its list as is (never copied; never mutated). */
+function memberOfOne(item: unknown, name: string): FhirPathCollection {
+  if (item === null || typeof item !== 'object' || Array.isArray(item)) return EMPTY;
+  const record = item as Record<string, unknown>;
+  let value = record[name];
+  if (value === undefined) value = choiceValue(record, name);
+  if (value === undefined || value === null) return EMPTY;
+  if (!Array.isArray(value)) return [value];
+  return value.includes(null) ? value.filter((v) => v !== null) : value;
 }
 
 function choiceValue(record: Record<string, unknown>, name: string): unknown {
@@ -211,16 +229,16 @@ function perItem(
 
 const FUNCTIONS: Record<string, FunctionCompiler> = {
   exists: (input, params, name) => {
-    if (params.length === 0) return (items, env) => [input(items, env).length > 0];
-    return perItem((_s, results) => [results.some((r) => r === true)])(input, params, name);
+    if (params.length === 0) return (items, env) => bool(input(items, env).length > 0);
+    return perItem((_s, results) => bool(results.some((r) => r === true)))(input, params, name);
   },
-  empty: noParams((items) => [items.length === 0]),
+  empty: noParams((items) => bool(items.length === 0)),
   count: noParams((items) => [items.length]),
   first: noParams((items) => items.slice(0, 1)),
   last: noParams((items) => items.slice(-1)),
   not: noParams((items) => {
     const value = toBoolean(items);
-    return value === undefined ? [] : [!value];
+    return value === undefined ? EMPTY : bool(!value);
   }),
   hasValue: noParams((items) => [items.length === 1 && isPrimitive(items[0])]),
   distinct: noParams((items) => union(items, [])),
@@ -476,7 +494,7 @@ function logical(node: AstNode, op: Logic): Fn {
   const right = compileNode(child(node, 1));
   return (items, env) => {
     const result = op(toBoolean(left(items, env)), () => toBoolean(right(items, env)));
-    return result === undefined ? [] : [result];
+    return result === undefined ? EMPTY : bool(result);
   };
 }
 

@@ -2,8 +2,8 @@
  * A profile's FHIRPath invariants (ElementDefinition.constraint), compiled once. Each is compiled
  * to JavaScript by fhirpath-compile; the few that use FHIRPath beyond it are evaluated by
  * fhirpath.js with the R4 model. As in Medplum's validator, only error-severity constraints are
- * enforced, and ele-1 (covered by the schema's no-empty rules) and dom-3 (contained resources
- * must be referenced, which needs descendants()) are left out.
+ * enforced; ele-1 and ext-1 are enforced by the schema instead, and dom-3 (contained resources
+ * must be referenced, which needs descendants()) is left out, as Medplum leaves it out.
  */
 import fhirpath from 'fhirpath';
 import r4 from 'fhirpath/fhir-context/r4';
@@ -16,7 +16,8 @@ import { compileFhirPath, type CompiledFhirPath, UnsupportedFhirPath } from './f
 import { error } from './outcome';
 import { type Located, pathOf } from './profile-rules';
 
-const SKIPPED = new Set(['ele-1', 'dom-3']);
+// ele-1 and ext-1 are schema rules (fhir-schema.ts); dom-3 needs descendants() (as in Medplum).
+const SKIPPED = new Set(['ele-1', 'ext-1', 'dom-3']);
 
 export interface CompiledInvariant {
   readonly key: string;
@@ -152,9 +153,8 @@ function descend(node: Located, path: readonly string[], depth: number, out: Loc
     else descend(found, path, depth + 1, out);
   };
   if (!Array.isArray(child)) {
-    visit({ value: child, parent: node, step: `.${name}` });
+    visit({ value: child, parent: node, name, index: -1 });
     return;
   }
-  for (let i = 0; i < child.length; i++)
-    visit({ value: child[i], parent: node, step: `.${name}[${i}]` });
+  for (let i = 0; i < child.length; i++) visit({ value: child[i], parent: node, name, index: i });
 }

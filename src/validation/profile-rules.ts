@@ -21,13 +21,23 @@ import { error } from './outcome';
 export interface Located {
   readonly value: unknown;
   readonly parent?: Located;
-  /** `.name`, `.name[3]`, `.value.ofType(Coding)`, or the resource type at the root. */
-  readonly step: string;
+  /** The property name (the resource type at the root; `value` for a choice element). */
+  readonly name: string;
+  /** The position in a list, or -1. */
+  readonly index: number;
+  /** For a choice element, the FHIRPath type name (`Coding`, `integer`). */
+  readonly type?: string;
+}
+
+function stepOf(node: Located): string {
+  if (!node.parent) return node.name;
+  const at = node.index >= 0 ? `.${node.name}[${node.index}]` : `.${node.name}`;
+  return node.type ? `${at}.ofType(${node.type})` : at;
 }
 
 export function pathOf(node: Located): string {
-  let path = node.step;
-  for (let p = node.parent; p; p = p.parent) path = p.step + path;
+  let path = stepOf(node);
+  for (let p = node.parent; p; p = p.parent) path = stepOf(p) + path;
   return path;
 }
 
@@ -49,7 +59,15 @@ export function compileProfile(sd: StructureDefinition, pkg: ConformancePackage)
     const id = element.id ?? element.path;
     locators.set(id, compileLocator(id, byId));
   }
-  const checks = elements.slice(1).flatMap((e) => compileChecks(e, pkg, locators));
+  // The schema already holds the base definition's cardinality and code enums: only what the
+  // profile itself changes (its differential) is checked here.
+  const changed = new Set(
+    sd.derivation === 'constraint' ? (sd.differential?.element ?? []).map((e) => e.id) : [],
+  );
+  const checks = elements
+    .slice(1)
+    .filter((e) => changed.has(e.id))
+    .flatMap((e) => compileChecks(e, pkg, locators));
   const invariantSets = compileElementInvariants(sd);
   const type = sd.type;
   return {
@@ -57,7 +75,9 @@ export function compileProfile(sd: StructureDefinition, pkg: ConformancePackage)
     type,
     invariants: invariantSets.flatMap((set) => set.invariants),
     check(resource) {
-      const cache = new Map<string, Located[]>([[type, [{ value: resource, step: type }]]]);
+      const cache = new Map<string, Located[]>([
+        [type, [{ value: resource, name: type, index: -1 }]],
+      ]);
       const find: NodeFinder = (id) => {
         let found = cache.get(id);
         if (!found) {
@@ -119,16 +139,15 @@ function children(parent: Located, name: string): Located[] {
         /^[A-Z]/.test(key.slice(base.length))
       ) {
         const type = key.slice(base.length);
-        out.push({ value: object[key], parent, step: `.${base}.ofType(${fhirPathType(type)})` });
+        out.push({ value: object[key], parent, name: base, index: -1, type: fhirPathType(type) });
       }
     }
     return out;
   }
   const value = object[name];
   if (value === undefined || value === null) return [];
-  if (Array.isArray(value))
-    return value.map((v, i) => ({ value: v, parent, step: `.${name}[${i}]` }));
-  return [{ value, parent, step: `.${name}` }];
+  if (Array.isArray(value)) return value.map((v, i) => ({ value: v, parent, name, index: i }));
+  return [{ value, parent, name, index: -1 }];
 }
 
 function fhirPathType(jsonSuffix: string): string {
@@ -237,7 +256,7 @@ function typeCheck(element: ElementDefinition, id: string): Check | undefined {
       types.map((t) => fhirPathType(t.code.charAt(0).toUpperCase() + t.code.slice(1))),
     );
     checks.push((node) => {
-      const type = /ofType\(([^)]+)\)$/.exec(node.step)?.[1];
+      const type = node.type;
       return type && !allowed.has(type)
         ? error(
             'structure',
