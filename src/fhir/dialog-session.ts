@@ -45,6 +45,13 @@ export interface ReusedRating {
   readonly reason?: string;
 }
 
+/** A reference to a person or organisation, by reference, display, or both (as in FHIR). */
+export interface PartyReference {
+  /** e.g. `Practitioner/abc` */
+  readonly reference?: string;
+  readonly display?: string;
+}
+
 export interface DialogSession {
   readonly id?: string;
   /** Business identifier: re-importing the same session finds it again. */
@@ -53,6 +60,13 @@ export interface DialogSession {
   /** `Patient/<id>` (or another resolvable reference to the person). */
   readonly subject: string;
   readonly subjectDisplay?: string;
+  /** Who recorded the answers (e.g. the clinician at the session). */
+  readonly author?: PartyReference;
+  /**
+   * Who gave the answers. For DIALOG this is always the person (`dlg-qr-3`: no proxy ratings);
+   * absent when nobody answered, e.g. a timepoint recorded as not rated.
+   */
+  readonly source?: PartyReference;
   /** FHIR dateTime with offset: the point in time the rating represents. */
   readonly authored: string;
   readonly timepoint?: TimepointKind;

@@ -19,14 +19,17 @@ import {
   isDialogScore,
   isNotRatedReason,
   itemBySnomed,
-  SCALE_LABELS,
   SNOMED_SYSTEM,
   TIMEPOINT_KINDS,
   type CareSetting,
   type TimepointKind,
   itemByConcept,
+  type MeanMeasure,
+  meanScore,
+  roundForDisplay,
 } from '../dialog';
 import { CodeSystems, DIALOG_QUESTIONNAIRE, Extensions, Profiles } from './canonical';
+import { codeDisplay, formText } from './package-lookup';
 import {
   type DialogAction,
   type DialogSession,
@@ -34,18 +37,34 @@ import {
   PREVIOUS_ACTION_STATUSES,
   type PreviousAction,
   type PreviousActionStatus,
+  type PartyReference,
   type ReusedRating,
 } from './dialog-session';
 
+/** The form's calculated mean items, inside the ratings group. */
+const MEAN_ITEMS: readonly { linkId: string; measure: MeanMeasure }[] = [
+  { linkId: 'sqol-mean', measure: 'sqol' },
+  { linkId: 'ts-mean', measure: 'ts' },
+];
+
+/** Calculated means are written rounded for display (2 dp); this tolerates that rounding. */
+const MEAN_TOLERANCE = 0.005;
+
 // ---- session → response -------------------------------------------------------------------
 
+/**
+ * The canonical DIALOG response for a session: items in the Questionnaire's order with the
+ * Questionnaire's texts, codings with their CodeSystem displays, and only answered items written.
+ * responseToSession(sessionToResponse(s)) is s, and a response already in this form comes back
+ * unchanged from sessionToResponse(responseToSession(r)).
+ */
 export function sessionToResponse(session: DialogSession): QuestionnaireResponse {
-  const items = [
+  const items = defined([
     previousActionsGroup(session.previousActions),
     ratingsGroup(session),
     discussionGroup(session),
     notRatedGroup(session),
-  ].filter((i): i is QuestionnaireResponseItem => i !== undefined);
+  ]);
   const extension = responseExtensions(session);
   return {
     resourceType: 'QuestionnaireResponse',
@@ -60,12 +79,15 @@ export function sessionToResponse(session: DialogSession): QuestionnaireResponse
       ...(session.subjectDisplay ? { display: session.subjectDisplay } : {}),
     },
     authored: session.authored,
-    source: { reference: session.subject },
+    ...(session.author ? { author: { ...session.author } } : {}),
+    ...(session.source ? { source: { ...session.source } } : {}),
     ...(items.length > 0 ? { item: items } : {}),
   };
 }
 
-function coding(system: string, code: string, display?: string): Coding {
+/** A coding of one of the package's CodeSystems, with the display the CodeSystem gives it. */
+export function packageCoding(system: string, code: string): Coding {
+  const display = codeDisplay(system, code);
   return { system, code, ...(display ? { display } : {}) };
 }
 
@@ -74,12 +96,12 @@ function responseExtensions(session: DialogSession): Extension[] {
   if (session.timepoint)
     out.push({
       url: Extensions.timepoint,
-      valueCoding: coding(CodeSystems.timepoints, session.timepoint),
+      valueCoding: packageCoding(CodeSystems.timepoints, session.timepoint),
     });
   if (session.setting)
     out.push({
       url: Extensions.setting,
-      valueCoding: coding(CodeSystems.settings, session.setting),
+      valueCoding: packageCoding(CodeSystems.settings, session.setting),
     });
   if (session.reusedFrom) out.push(reusedExtension(session.reusedFrom));
   return out;
@@ -90,31 +112,40 @@ function reusedExtension(reused: ReusedRating): Extension {
     { url: 'source', valueReference: { reference: reused.source } },
     {
       url: 'originalTimepoint',
-      valueCoding: coding(CodeSystems.timepoints, reused.originalTimepoint),
+      valueCoding: packageCoding(CodeSystems.timepoints, reused.originalTimepoint),
     },
   ];
   if (reused.originalSetting) {
     parts.push({
       url: 'originalSetting',
-      valueCoding: coding(CodeSystems.settings, reused.originalSetting),
+      valueCoding: packageCoding(CodeSystems.settings, reused.originalSetting),
     });
   }
   if (reused.reason) parts.push({ url: 'reason', valueString: reused.reason });
   return { url: Extensions.reusedRating, extension: parts };
 }
 
+/** An item with the Questionnaire's text for its linkId, keys in the order FHIR JSON shows them. */
+function formItem(
+  linkId: string,
+  content: { item: QuestionnaireResponseItem[] } | { answer: QuestionnaireResponseItemAnswer[] },
+): QuestionnaireResponseItem {
+  const text = formText(linkId);
+  return { linkId, ...(text !== undefined ? { text } : {}), ...content };
+}
+
 function group(
   linkId: string,
   item: QuestionnaireResponseItem[],
 ): QuestionnaireResponseItem | undefined {
-  return item.length > 0 ? { linkId, item } : undefined;
+  return item.length > 0 ? formItem(linkId, { item }) : undefined;
 }
 
 function answered(
   linkId: string,
   answer: QuestionnaireResponseItemAnswer[],
 ): QuestionnaireResponseItem | undefined {
-  return answer.length > 0 ? { linkId, answer } : undefined;
+  return answer.length > 0 ? formItem(linkId, { answer }) : undefined;
 }
 
 function text(linkId: string, value: string | undefined): QuestionnaireResponseItem | undefined {
@@ -130,20 +161,21 @@ function previousActionsGroup(
 ): QuestionnaireResponseItem | undefined {
   return group(
     'previous-actions',
-    actions.map((action) => ({
-      linkId: 'previous-action',
-      item: defined([
-        text('previous-action.what', action.what),
-        action.status
-          ? answered('previous-action.status', [{ valueString: action.status }])
-          : undefined,
-      ]),
-    })),
+    actions.map((action) =>
+      formItem('previous-action', {
+        item: defined([
+          text('previous-action.what', action.what),
+          action.status
+            ? answered('previous-action.status', [{ valueString: action.status }])
+            : undefined,
+        ]),
+      }),
+    ),
   );
 }
 
 function scoreAnswer(score: DialogScore): QuestionnaireResponseItemAnswer {
-  return { valueCoding: coding(CodeSystems.scale, String(score), SCALE_LABELS[score]) };
+  return { valueCoding: packageCoding(CodeSystems.scale, String(score)) };
 }
 
 function ratingsGroup(session: DialogSession): QuestionnaireResponseItem | undefined {
@@ -159,12 +191,27 @@ function ratingsGroup(session: DialogSession): QuestionnaireResponseItem | undef
       ]),
     );
   });
-  return group('ratings', defined(items));
+  return group('ratings', defined([...items, ...calculatedMeanItems(session)]));
 }
 
-function itemCoding(concept: DialogItemConcept): Coding {
+/**
+ * The form's calculated means (its calculatedExpression), as a form filler shows them: rounded
+ * to 2 decimals, as the extracted mean Observations are. Absent where a group has no scores.
+ */
+function calculatedMeanItems(session: DialogSession): (QuestionnaireResponseItem | undefined)[] {
+  const ratings = { scores: session.scores, ratedAt: session.authored };
+  return MEAN_ITEMS.map(({ linkId, measure }) => {
+    const mean = meanScore(ratings, measure);
+    return mean ? answered(linkId, [{ valueDecimal: roundForDisplay(mean.value) }]) : undefined;
+  });
+}
+
+/** The SNOMED coding of a DIALOG item, with the display the package's dialog-items ValueSet gives. */
+export function itemCoding(concept: DialogItemConcept): Coding {
   const item = itemByConcept(concept);
-  return coding(SNOMED_SYSTEM, item?.snomed ?? concept, item?.snomedDisplay);
+  if (!item) return { system: SNOMED_SYSTEM, code: concept };
+  const display = codeDisplay(SNOMED_SYSTEM, item.snomed) ?? item.snomedDisplay;
+  return { system: SNOMED_SYSTEM, code: item.snomed, display };
 }
 
 function discussionGroup(session: DialogSession): QuestionnaireResponseItem | undefined {
@@ -181,8 +228,7 @@ function discussionGroup(session: DialogSession): QuestionnaireResponseItem | un
 }
 
 function discussedItem(discussed: DiscussedItem): QuestionnaireResponseItem {
-  return {
-    linkId: 'discussed-item',
+  return formItem('discussed-item', {
     item: defined([
       answered('discussed-item.concept', [{ valueCoding: itemCoding(discussed.concept) }]),
       text('discussed-item.understanding', discussed.understanding),
@@ -190,12 +236,11 @@ function discussedItem(discussed: DiscussedItem): QuestionnaireResponseItem {
       text('discussed-item.exploring-options', discussed.exploringOptions),
       ...discussed.actions.map(actionItem),
     ]),
-  };
+  });
 }
 
 function actionItem(action: DialogAction): QuestionnaireResponseItem {
-  return {
-    linkId: 'discussed-item.action',
+  return formItem('discussed-item.action', {
     item: defined([
       text('discussed-item.action.what', action.what),
       text('discussed-item.action.who', action.who),
@@ -203,7 +248,7 @@ function actionItem(action: DialogAction): QuestionnaireResponseItem {
         ? answered('discussed-item.action.by-when', [{ valueDate: action.byWhen }])
         : undefined,
     ]),
-  };
+  });
 }
 
 function notRatedGroup(session: DialogSession): QuestionnaireResponseItem | undefined {
@@ -213,7 +258,7 @@ function notRatedGroup(session: DialogSession): QuestionnaireResponseItem | unde
     'not-rated',
     defined([
       answered('not-rated.reason', [
-        { valueCoding: coding(CodeSystems.notRated, notRated.reason) },
+        { valueCoding: packageCoding(CodeSystems.notRated, notRated.reason) },
       ]),
       text('not-rated.note', notRated.note),
     ]),
@@ -259,6 +304,9 @@ export function responseToSession(response: QuestionnaireResponse): ReadResult {
     faults.push({ message: 'authored is required', expression: 'QuestionnaireResponse.authored' });
   const [ratings] = children(root, 'ratings');
   const { scores, helpWanted } = readRatings(ratings, faults);
+  if (ratings) checkCalculatedMeans(ratings, scores, faults);
+  const author = partyOf(response.author);
+  const source = partyOf(response.source);
   const [discussion] = children(root, 'discussion');
   const session: DialogSession = {
     ...(response.id ? { id: response.id } : {}),
@@ -269,6 +317,8 @@ export function responseToSession(response: QuestionnaireResponse): ReadResult {
     subject: response.subject?.reference ?? '',
     ...(response.subject?.display ? { subjectDisplay: response.subject.display } : {}),
     authored: response.authored ?? '',
+    ...(author ? { author } : {}),
+    ...(source ? { source } : {}),
     ...readContext(response, faults),
     scores,
     helpWanted,
@@ -282,6 +332,39 @@ export function responseToSession(response: QuestionnaireResponse): ReadResult {
     ...readNotRated(children(root, 'not-rated')[0], faults),
   };
   return faults.length > 0 ? { ok: false, faults } : { ok: true, session };
+}
+
+function partyOf(
+  reference: { reference?: string; display?: string } | undefined,
+): PartyReference | undefined {
+  if (!reference?.reference && !reference?.display) return undefined;
+  return {
+    ...(reference.reference ? { reference: reference.reference } : {}),
+    ...(reference.display ? { display: reference.display } : {}),
+  };
+}
+
+/**
+ * The calculated means are derived, so they are not read into the session; one that disagrees
+ * with the scores is a fault (it shows the person a number their ratings do not give).
+ */
+function checkCalculatedMeans(
+  ratings: Located,
+  scores: Partial<Record<DialogItemConcept, DialogScore>>,
+  faults: ReadFault[],
+): void {
+  for (const { linkId, measure } of MEAN_ITEMS) {
+    for (const located of children(ratings, linkId)) {
+      const given = firstAnswer(located)?.valueDecimal;
+      // meanScore reads the scores only; ratedAt plays no part in a mean.
+      const mean = meanScore({ scores, ratedAt: '' }, measure);
+      if (given === undefined || !mean || Math.abs(given - mean.value) > MEAN_TOLERANCE)
+        faults.push({
+          message: `The calculated ${linkId} does not match the scores`,
+          expression: `${located.path}.answer[0].value.ofType(decimal)`,
+        });
+    }
+  }
 }
 
 function extensionCode(response: QuestionnaireResponse, url: string): string | undefined {

@@ -1,0 +1,168 @@
+import fc from 'fast-check';
+import type { QuestionnaireResponse, QuestionnaireResponseItem } from '@medplum/fhirtypes';
+import { responseToSession, sessionToResponse, type DialogSession } from '../../src/fhir';
+import { createValidator } from '../../src/validation';
+import { invalidExamples, validExamples } from '../support/examples';
+import { session } from './arbitraries';
+
+const responses = validExamples().filter(
+  (e) => e.resource.resourceType === 'QuestionnaireResponse',
+);
+const validator = createValidator();
+
+function read(response: QuestionnaireResponse): DialogSession {
+  const result = responseToSession(response);
+  if (!result.ok) throw new Error(JSON.stringify(result.faults));
+  return result.session;
+}
+
+function errorsOf(resource: unknown): string[] {
+  return validator
+    .validate(resource)
+    .issue.filter((i) => i.severity === 'error' || i.severity === 'fatal')
+    .map((i) => `${i.expression?.[0]}: ${i.diagnostics}`);
+}
+
+describe('the example responses are canonical', () => {
+  it('finds the journey and valid responses', () =>
+    expect(responses.length).toBeGreaterThanOrEqual(7));
+
+  it.each(responses.map((e) => [e.name, e.resource] as const))(
+    '%s comes back unchanged from response → session → response',
+    (_name, resource) => {
+      expect(sessionToResponse(read(resource as QuestionnaireResponse))).toEqual(resource);
+    },
+  );
+});
+
+describe('session → response → session', () => {
+  it('is the identity, and every response written validates', () => {
+    fc.assert(
+      fc.property(session, (s) => {
+        const response = sessionToResponse(s);
+        expect(read(response)).toEqual(s);
+        expect(errorsOf(response)).toEqual([]);
+      }),
+      { numRuns: 150 },
+    );
+  });
+});
+
+describe('sessionToResponse', () => {
+  const base: DialogSession = {
+    status: 'completed',
+    subject: 'Patient/p1',
+    authored: '2026-01-05T10:00:00+00:00',
+    scores: { 'mental-health': 3, friendships: 4, medication: 6 },
+    helpWanted: { 'mental-health': true },
+    chosen: ['friendships'],
+    discussed: [],
+    previousActions: [],
+  };
+
+  it('takes item texts from the Questionnaire and displays from the CodeSystems', () => {
+    const response = sessionToResponse({ ...base, timepoint: 'review', setting: 'crisis' });
+    const ratings = response.item?.find((i) => i.linkId === 'ratings');
+    expect(ratings?.text).toBe('How satisfied are you with …');
+    const mental = ratings?.item?.find((i) => i.linkId === 'mental-health')?.item?.[0];
+    expect(mental?.text).toBe('How satisfied are you with your mental health?');
+    expect(mental?.answer?.[0]?.valueCoding?.display).toBe('fairly dissatisfied');
+    expect(response.extension?.map((e) => e.valueCoding?.display)).toEqual([
+      'Review',
+      'Crisis service',
+    ]);
+  });
+
+  it('uses the SNOMED displays of the dialog-items ValueSet', () => {
+    const response = sessionToResponse({ ...base, chosen: ['practical-help', 'partner-family'] });
+    const chosen = response.item
+      ?.find((i) => i.linkId === 'discussion')
+      ?.item?.find((i) => i.linkId === 'chosen-items');
+    expect(chosen?.answer?.map((a) => a.valueCoding?.display)).toEqual([
+      'DIALOG patient rated outcome measure item 10 score - how satisfied are you with practical help received',
+      'DIALOG patient rated outcome measure item 7 score - how satisfied are you with relationship with partner/family',
+    ]);
+  });
+
+  it('writes the calculated means rounded to 2 decimals, and none for a group without scores', () => {
+    const ratings = sessionToResponse({
+      ...base,
+      scores: { 'mental-health': 3, friendships: 4, accommodation: 4 },
+    }).item?.find((i) => i.linkId === 'ratings');
+    const means = ratings?.item?.filter((i) => i.linkId.endsWith('-mean'));
+    expect(means).toEqual([
+      {
+        linkId: 'sqol-mean',
+        text: 'Subjective quality of life (mean of the 8 life items)',
+        answer: [{ valueDecimal: 3.67 }],
+      },
+    ]);
+  });
+
+  it('carries author and source as given, and writes no source when there is none', () => {
+    const withParties = sessionToResponse({
+      ...base,
+      author: { reference: 'Practitioner/x', display: 'Dr X' },
+      source: { reference: 'Patient/p1', display: 'P One' },
+    });
+    expect(withParties.author).toEqual({ reference: 'Practitioner/x', display: 'Dr X' });
+    expect(withParties.source).toEqual({ reference: 'Patient/p1', display: 'P One' });
+    expect(sessionToResponse(base).source).toBeUndefined();
+  });
+});
+
+describe('responseToSession', () => {
+  const [first] = responses;
+  const qr = first?.resource as QuestionnaireResponse;
+
+  it('reads items by linkId whatever their order', () => {
+    // Siblings sorted by linkId (not the form order); repeats keep their order (sort is stable).
+    const reorder = (items: QuestionnaireResponseItem[]): QuestionnaireResponseItem[] =>
+      [...items]
+        .sort((a, b) => a.linkId.localeCompare(b.linkId))
+        .map((i) => (i.item ? { ...i, item: reorder(i.item) } : i));
+    const reordered = { ...qr, item: reorder(qr.item ?? []) };
+    expect(reordered.item.map((i) => i.linkId)).not.toEqual(qr.item?.map((i) => i.linkId));
+    expect(read(reordered)).toEqual(read(qr));
+  });
+
+  it('refuses a calculated mean that disagrees with the scores, naming where it is', () => {
+    const session = read(qr);
+    const response = sessionToResponse(session);
+    const ratings = response.item?.find((i) => i.linkId === 'ratings');
+    const index = ratings?.item?.findIndex((i) => i.linkId === 'sqol-mean') ?? -1;
+    const mean = ratings?.item?.[index];
+    if (!mean?.answer?.[0]) throw new Error('the example has a calculated SQoL');
+    mean.answer[0] = { valueDecimal: 6.5 };
+    const result = responseToSession(response);
+    expect(result.ok).toBe(false);
+    if (result.ok) return;
+    expect(result.faults).toEqual([
+      {
+        message: 'The calculated sqol-mean does not match the scores',
+        expression: `QuestionnaireResponse.item[0].item[${index}].answer[0].value.ofType(decimal)`,
+      },
+    ]);
+  });
+
+  it('accepts a response without the calculated means and writes them back', () => {
+    const ratings = qr.item?.find((i) => i.linkId === 'ratings');
+    const withoutMeans: QuestionnaireResponse = {
+      ...qr,
+      item: (qr.item ?? []).map((i) =>
+        i === ratings
+          ? { ...i, item: (i.item ?? []).filter((c) => !c.linkId.endsWith('-mean')) }
+          : i,
+      ),
+    };
+    expect(sessionToResponse(read(withoutMeans))).toEqual(qr);
+  });
+
+  it('names the score at fault in a response scored 8', () => {
+    const bad = invalidExamples().find((c) => c.file === 'qr-score-code-8.json');
+    const result = responseToSession(bad?.resource as QuestionnaireResponse);
+    expect(result.ok).toBe(false);
+    if (!result.ok)
+      expect(result.faults.map((f) => f.expression)).toContain(bad?.expect.expression);
+  });
+});
