@@ -1,7 +1,11 @@
 /**
- * The FHIR side of DIALOG: the session view, DIALOG QuestionnaireResponse ⇄ session, and the
- * canonical URLs of the dialog-fhir package.
+ * The FHIR side of DIALOG: the canonical URLs of the dialog-fhir package, the session view and
+ * DIALOG QuestionnaireResponse ⇄ session, stable identities for derived resources, `$extract`
+ * (Observations), `$populate` (a new response pre-filled from the last one), and the one
+ * CarePlan built up by every session.
  */
 export * from './canonical';
 export * from './dialog-session';
 export * from './response-session';
+export * from './stable-id';
+export * from './extract';

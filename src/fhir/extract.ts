@@ -1,0 +1,245 @@
+/**
+ * `$extract` (SDC observation-based extraction): a completed response → a FHIR transaction Bundle
+ * of Observations. Generic for any Questionnaire (item-observations.ts); for the DIALOG
+ * Questionnaire it also adds the DIALOG profiles, the SQoL and TS means, and — given the
+ * person's earlier responses — the paired change per item and per mean (dialog-observations.ts).
+ *
+ * Idempotent: each Observation has a business identifier derived from the response's identity
+ * and the linkId or measure it stands for (stable-id.ts), and its entry is a conditional update
+ * on that identifier, so extracting the same response again updates instead of adding copies.
+ */
+import type {
+  Bundle,
+  BundleEntry,
+  Coding,
+  Extension,
+  Observation,
+  OperationOutcome,
+  OperationOutcomeIssue,
+  Questionnaire,
+  QuestionnaireResponse,
+} from '@medplum/fhirtypes';
+import { isDateTimeWithOffset, itemBySnomed, SNOMED_SYSTEM } from '../dialog';
+import { error, issue, outcome } from '../validation';
+import { CodeSystems, DIALOG_QUESTIONNAIRE, Extensions, Profiles } from './canonical';
+import { changeObservations, meanObservations, type RatedResponse } from './dialog-observations';
+import {
+  type ExtractContext,
+  type Extracted,
+  itemObservations,
+  type PlainReference,
+} from './item-observations';
+import { conformancePackage } from './package-lookup';
+import { responseToSession } from './response-session';
+import { conditionalPut, fullUrlOf, responseKey } from './stable-id';
+
+export interface ExtractOptions {
+  /** The Questionnaire the response answers; by default the package's, found by canonical. */
+  readonly questionnaire?: Questionnaire;
+  /**
+   * The person's other DIALOG responses, for paired change, in any order. Responses authored
+   * after this one are not paired with it (a change belongs to its follow-up rating).
+   */
+  readonly history?: readonly QuestionnaireResponse[];
+}
+
+export type ExtractResult =
+  | {
+      readonly ok: true;
+      readonly bundle: Bundle;
+      readonly observations: readonly Observation[];
+      /** Warnings and information (e.g. a history response that could not be read). */
+      readonly issues: readonly OperationOutcomeIssue[];
+    }
+  | { readonly ok: false; readonly outcome: OperationOutcome };
+
+const EXTRACTABLE = new Set(['completed', 'amended']);
+const CONTEXT_EXTENSIONS = new Set<string>([Extensions.timepoint, Extensions.setting]);
+
+function refuse(...issues: OperationOutcomeIssue[]): ExtractResult {
+  return { ok: false, outcome: outcome(issues) };
+}
+
+function preconditions(response: QuestionnaireResponse): OperationOutcomeIssue[] {
+  const found: OperationOutcomeIssue[] = [];
+  if (!EXTRACTABLE.has(response.status))
+    found.push(
+      error(
+        'business-rule',
+        `Only completed or amended responses are extracted; this one is ${response.status}`,
+        'QuestionnaireResponse.status',
+      ),
+    );
+  if (!responseKey(response))
+    found.push(
+      error(
+        'required',
+        'The response needs an id or an identifier, so its Observations can point back to it and extracting it again finds them',
+        'QuestionnaireResponse.id',
+      ),
+    );
+  if (!response.subject?.reference)
+    found.push(error('required', 'subject is required', 'QuestionnaireResponse.subject'));
+  if (!response.authored)
+    found.push(error('required', 'authored is required', 'QuestionnaireResponse.authored'));
+  return found;
+}
+
+function referenceTo(response: QuestionnaireResponse): PlainReference {
+  if (response.id) return { reference: `QuestionnaireResponse/${response.id}` };
+  return { type: 'QuestionnaireResponse', identifier: { ...response.identifier } };
+}
+
+function party(reference: PlainReference | undefined): PlainReference | undefined {
+  if (!reference?.reference && !reference?.display) return undefined;
+  return {
+    ...(reference.reference ? { reference: reference.reference } : {}),
+    ...(reference.display ? { display: reference.display } : {}),
+  };
+}
+
+function contextOf(response: QuestionnaireResponse, key: string): ExtractContext {
+  const performer = party(response.source) ?? party(response.author);
+  const contextExtensions: Extension[] = (response.extension ?? [])
+    .filter((e) => CONTEXT_EXTENSIONS.has(e.url))
+    .map((e) => ({ ...e }));
+  return {
+    key,
+    responseReference: referenceTo(response),
+    subject: party(response.subject) ?? {},
+    effective: response.authored ?? '',
+    ...(performer ? { performer } : {}),
+    contextExtensions,
+  };
+}
+
+/** The DIALOG profile an extracted code calls for: item score or "more help". */
+function dialogProfileFor(code: Coding[]): string | undefined {
+  if (code.some((c) => c.system === SNOMED_SYSTEM && c.code && itemBySnomed(c.code)))
+    return Profiles.itemScore;
+  if (code.some((c) => c.system === CodeSystems.dialog && c.code?.startsWith('help-')))
+    return Profiles.helpWanted;
+  return undefined;
+}
+
+function transaction(extracted: readonly Extracted[]): Bundle {
+  const entry: BundleEntry[] = extracted.map(({ observation }) => {
+    const identifier = observation.identifier?.[0] ?? {};
+    return {
+      fullUrl: fullUrlOf(identifier),
+      resource: observation,
+      request: conditionalPut('Observation', identifier),
+    };
+  });
+  return { resourceType: 'Bundle', type: 'transaction', ...(entry.length > 0 ? { entry } : {}) };
+}
+
+function success(extracted: readonly Extracted[], issues: OperationOutcomeIssue[]): ExtractResult {
+  return {
+    ok: true,
+    bundle: transaction(extracted),
+    observations: extracted.map((e) => e.observation),
+    issues,
+  };
+}
+
+/** The person's other DIALOG responses that can be paired with this one; warns about the rest. */
+function ratedHistory(
+  response: QuestionnaireResponse,
+  history: readonly QuestionnaireResponse[],
+  issues: OperationOutcomeIssue[],
+): RatedResponse[] {
+  return history.flatMap((other, i) => {
+    const key = responseKey(other);
+    const samePerson = other.subject?.reference === response.subject?.reference;
+    const dialog = other.questionnaire?.split('|')[0] === DIALOG_QUESTIONNAIRE;
+    if (!samePerson || !dialog || !EXTRACTABLE.has(other.status)) return [];
+    const read = responseToSession(other);
+    if (!key || !read.ok || !isDateTimeWithOffset(other.authored)) {
+      issues.push(
+        issue(
+          'warning',
+          'invalid',
+          'An earlier response could not be read (no identity, faults, or no point in time): it is left out of paired change',
+          `history[${i}]`,
+        ),
+      );
+      return [];
+    }
+    return [{ key, session: read.session }];
+  });
+}
+
+function extractDialog(
+  response: QuestionnaireResponse,
+  context: ExtractContext,
+  items: Extracted[],
+  history: readonly QuestionnaireResponse[],
+): ExtractResult {
+  const read = responseToSession(response);
+  if (!read.ok) return refuse(...read.faults.map((f) => error('invalid', f.message, f.expression)));
+  if (!isDateTimeWithOffset(response.authored))
+    return refuse(
+      error(
+        'value',
+        'A DIALOG rating states its point in time as a dateTime with time and offset',
+        'QuestionnaireResponse.authored',
+      ),
+    );
+  if (read.session.reusedFrom)
+    // The same rating was extracted from the response it reuses; extracting it again would count
+    // one rating twice. The reuse itself is recorded on this response.
+    return success(
+      [],
+      [
+        issue(
+          'information',
+          'informational',
+          'This response reuses an earlier rating, whose Observations already stand: nothing is extracted',
+          'QuestionnaireResponse.extension',
+        ),
+      ],
+    );
+  const issues: OperationOutcomeIssue[] = [];
+  const current: RatedResponse = { key: context.key, session: read.session };
+  const means = meanObservations(read.session, context);
+  const changes = changeObservations(current, ratedHistory(response, history, issues), context);
+  return success([...items, ...means, ...changes], issues);
+}
+
+/**
+ * Extracts a completed (or amended) response into a transaction Bundle of Observations. Refuses,
+ * with an OperationOutcome, a response still in progress, one without identity, subject or
+ * authored, one whose Questionnaire is unknown, and a DIALOG response that cannot be read.
+ */
+export function extractObservations(
+  response: QuestionnaireResponse,
+  options: ExtractOptions = {},
+): ExtractResult {
+  const problems = preconditions(response);
+  const key = responseKey(response);
+  if (problems.length > 0 || !key) return refuse(...problems);
+  const questionnaire =
+    options.questionnaire ??
+    (response.questionnaire
+      ? conformancePackage().questionnaire(response.questionnaire)
+      : undefined);
+  if (!questionnaire)
+    return refuse(
+      error(
+        'not-found',
+        'The Questionnaire this response answers is not known here',
+        'QuestionnaireResponse.questionnaire',
+      ),
+    );
+  const context = contextOf(response, key);
+  const isDialog = questionnaire.url === DIALOG_QUESTIONNAIRE;
+  const items = itemObservations(
+    response.item,
+    questionnaire,
+    context,
+    isDialog ? dialogProfileFor : undefined,
+  );
+  if (!isDialog) return success(items, []);
+  return extractDialog(response, context, items, options.history ?? []);
+}
