@@ -9,3 +9,5 @@ export * from './dialog-session';
 export * from './response-session';
 export * from './stable-id';
 export * from './extract';
+export * from './populate';
+export * from './populate-parameters';
