@@ -11,3 +11,5 @@ export * from './stable-id';
 export * from './extract';
 export * from './populate';
 export * from './populate-parameters';
+export * from './care-plan-builder';
+export { actionSummary, buildGoal, goalIdentifier, readableDate } from './goal-builder';

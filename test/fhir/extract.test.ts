@@ -13,24 +13,16 @@ import {
   type ExtractResult,
 } from '../../src/fhir';
 import { extractedIdentifier } from '../../src/fhir/item-observations';
-import { createValidator } from '../../src/validation';
 import { session } from './arbitraries';
+import { errorsOf } from './helpers';
 import { journey, journeyResponses } from './journey';
 
-const validator = createValidator();
 const steps = journey();
 const responses = journeyResponses();
 
 function extracted(result: ExtractResult): readonly Observation[] {
   if (!result.ok) throw new Error(JSON.stringify(result.outcome));
   return result.observations;
-}
-
-function errorsOf(resource: unknown): string[] {
-  return validator
-    .validate(resource)
-    .issue.filter((i) => i.severity === 'error' || i.severity === 'fatal')
-    .map((i) => `${i.expression?.[0]}: ${i.diagnostics}`);
 }
 
 /** What an Observation is about: its code, and for a paired change the measure. */

@@ -7,28 +7,15 @@ import {
   type PopulateRequest,
   type ReuseOffer,
 } from '../../src/fhir';
-import { createValidator } from '../../src/validation';
+import { errorsOf, omit } from './helpers';
 import { journeyResponses } from './journey';
 
-const validator = createValidator();
 const responses = journeyResponses();
 const byId = (id: string): QuestionnaireResponse => {
   const found = responses.find((r) => r.id === id);
   if (!found) throw new Error(`no example ${id}`);
   return found;
 };
-
-function errorsOf(resource: unknown): string[] {
-  return validator
-    .validate(resource)
-    .issue.filter((i) => i.severity === 'error' || i.severity === 'fatal')
-    .map((i) => `${i.expression?.[0]}: ${i.diagnostics}`);
-}
-
-function omit<T extends object, K extends keyof T>(value: T, ...keys: K[]): Omit<T, K> {
-  const kept = Object.entries(value).filter(([key]) => !(keys as PropertyKey[]).includes(key));
-  return Object.fromEntries(kept) as Omit<T, K>;
-}
 
 function sessionOf(response: QuestionnaireResponse) {
   const read = responseToSession(response);

@@ -1,26 +1,18 @@
 import fc from 'fast-check';
 import type { QuestionnaireResponse, QuestionnaireResponseItem } from '@medplum/fhirtypes';
 import { responseToSession, sessionToResponse, type DialogSession } from '../../src/fhir';
-import { createValidator } from '../../src/validation';
 import { invalidExamples, validExamples } from '../support/examples';
 import { session } from './arbitraries';
+import { errorsOf } from './helpers';
 
 const responses = validExamples().filter(
   (e) => e.resource.resourceType === 'QuestionnaireResponse',
 );
-const validator = createValidator();
 
 function read(response: QuestionnaireResponse): DialogSession {
   const result = responseToSession(response);
   if (!result.ok) throw new Error(JSON.stringify(result.faults));
   return result.session;
-}
-
-function errorsOf(resource: unknown): string[] {
-  return validator
-    .validate(resource)
-    .issue.filter((i) => i.severity === 'error' || i.severity === 'fatal')
-    .map((i) => `${i.expression?.[0]}: ${i.diagnostics}`);
 }
 
 describe('the example responses are canonical', () => {
