@@ -12,4 +12,10 @@ export * from './extract';
 export * from './populate';
 export * from './populate-parameters';
 export * from './care-plan-builder';
-export { actionSummary, buildGoal, goalIdentifier, readableDate } from './goal-builder';
+export * from './goal-builder';
+export {
+  extractedIdentifier,
+  ITEM_WEIGHT,
+  OBSERVATION_EXTRACT,
+  type PlainReference,
+} from './item-observations';
