@@ -208,10 +208,14 @@ function noParams(fn: (items: FhirPathCollection) => FhirPathCollection): Functi
   };
 }
 
-/** Functions whose argument is evaluated per item, with $this bound to it. */
-function perItem(
-  combine: (items: FhirPathCollection, results: (boolean | undefined)[]) => FhirPathCollection,
-): FunctionCompiler {
+type Quantifier = 'where' | 'all' | 'exists';
+
+/**
+ * where / all / exists(criteria): the criteria is evaluated per item with $this bound to it.
+ * The one-item input is a scratch list reused per call: criteria results are read at once and
+ * never kept (a compiled node is not re-entered while it runs).
+ */
+function perItem(kind: Quantifier): FunctionCompiler {
   return (input, params, name) => {
     const [criteria] = params;
     if (!criteria || params.length > 1)
@@ -219,10 +223,17 @@ function perItem(
     const test = compileNode(criteria);
     return (items, env) => {
       const source = input(items, env);
-      return combine(
-        source,
-        source.map((item) => toBoolean(test([item], env))),
-      );
+      const one: unknown[] = [undefined];
+      let kept: unknown[] | undefined;
+      for (let i = 0; i < source.length; i++) {
+        one[0] = source[i];
+        const passed = toBoolean(test(one, env)) === true;
+        if (kind === 'exists' && passed) return TRUE;
+        if (kind === 'all' && !passed) return FALSE;
+        if (kind === 'where' && passed) (kept ??= []).push(source[i]);
+      }
+      if (kind === 'where') return kept ?? EMPTY;
+      return kind === 'all' ? TRUE : FALSE;
     };
   };
 }
@@ -230,7 +241,7 @@ function perItem(
 const FUNCTIONS: Record<string, FunctionCompiler> = {
   exists: (input, params, name) => {
     if (params.length === 0) return (items, env) => bool(input(items, env).length > 0);
-    return perItem((_s, results) => bool(results.some((r) => r === true)))(input, params, name);
+    return perItem('exists')(input, params, name);
   },
   empty: noParams((items) => bool(items.length === 0)),
   count: noParams((items) => [items.length]),
@@ -257,8 +268,8 @@ const FUNCTIONS: Record<string, FunctionCompiler> = {
       return out;
     };
   },
-  where: perItem((source, results) => source.filter((_item, i) => results[i] === true)),
-  all: perItem((_source, results) => [results.every((r) => r === true)]),
+  where: perItem('where'),
+  all: perItem('all'),
   select: (input, params) => {
     const [projection] = params;
     if (!projection || params.length > 1)

@@ -98,10 +98,14 @@ export function checkInvariants(
   resource: unknown,
   element: ElementInvariants,
   nodes: Located[],
+  implied?: ReadonlySet<string>,
 ): OperationOutcomeIssue[] {
   const issues: OperationOutcomeIssue[] = [];
+  const invariants = implied
+    ? element.invariants.filter((i) => !implied.has(i.key))
+    : element.invariants;
   for (const node of withRecursion(nodes, element.recursion)) {
-    for (const invariant of element.invariants) {
+    for (const invariant of invariants) {
       const fault = evaluateOn(resource, node, invariant);
       if (fault) issues.push(fault);
     }

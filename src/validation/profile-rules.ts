@@ -48,7 +48,8 @@ export interface CompiledProfile {
   readonly url: string;
   readonly type: string;
   readonly invariants: readonly CompiledInvariant[];
-  check(resource: unknown): OperationOutcomeIssue[];
+  /** `implied`: invariant keys already proven by an earlier check, not evaluated again. */
+  check(resource: unknown, implied?: ReadonlySet<string>): OperationOutcomeIssue[];
 }
 
 export function compileProfile(sd: StructureDefinition, pkg: ConformancePackage): CompiledProfile {
@@ -74,7 +75,7 @@ export function compileProfile(sd: StructureDefinition, pkg: ConformancePackage)
     url: sd.url,
     type,
     invariants: invariantSets.flatMap((set) => set.invariants),
-    check(resource) {
+    check(resource, implied) {
       const cache = new Map<string, Located[]>([
         [type, [{ value: resource, name: type, index: -1 }]],
       ]);
@@ -92,8 +93,10 @@ export function compileProfile(sd: StructureDefinition, pkg: ConformancePackage)
         const found = check(find);
         if (found.length > 0) issues.push(...found);
       }
-      for (const set of invariantSets)
-        issues.push(...checkInvariants(resource, set, find(set.elementId)));
+      for (const set of invariantSets) {
+        if (implied && set.invariants.every((i) => implied.has(i.key))) continue;
+        issues.push(...checkInvariants(resource, set, find(set.elementId), implied));
+      }
       return issues;
     },
   };
@@ -285,10 +288,23 @@ function referenceTargetIssue(
   const reference = (node.value as { reference?: unknown })?.reference;
   if (typeof reference !== 'string' || reference.startsWith('#') || reference.startsWith('urn:'))
     return undefined;
-  const parts = reference.split('?')[0]?.split('/') ?? [];
-  const type = parts.length >= 2 ? parts[parts.length - 2] : undefined;
+  // `Patient/1`, `http://server/fhir/Patient/1`, `Patient/1/_history/2`, or a conditional
+  // reference `Patient?identifier=…` (allowed inside a transaction).
+  const query = reference.indexOf('?');
+  const type =
+    query >= 0
+      ? reference.slice(reference.lastIndexOf('/', query) + 1, query)
+      : referencedType(reference);
   if (type && allowed.includes(type)) return undefined;
   return error('value', `${displayName(id)} must refer to ${allowed.join(' or ')}`, pathOf(node));
+}
+
+function referencedType(reference: string): string | undefined {
+  const history = reference.indexOf('/_history/');
+  const plain = history >= 0 ? reference.slice(0, history) : reference;
+  const last = plain.lastIndexOf('/');
+  if (last <= 0) return undefined;
+  return plain.slice(plain.lastIndexOf('/', last - 1) + 1, last);
 }
 
 function fixedOrPattern(

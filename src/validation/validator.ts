@@ -25,6 +25,13 @@ import { loadFhirSchema } from './fhir-schema';
 import { error, issue, outcome, pointerToFhirPath } from './outcome';
 import { type CompiledProfile, compileProfile } from './profile-rules';
 import { checkAgainstQuestionnaire } from './questionnaire-conformance';
+import {
+  checkLevel,
+  type LevelRule,
+  QUESTIONNAIRE_ITEMS_KEYWORD,
+  responseSchema,
+} from './questionnaire-schema';
+import { compileVerdict, type Verdict } from './schema-verdict';
 
 export const DIALOG_QUESTIONNAIRE = 'https://dialog-fhir.org/fhir/Questionnaire/dialog';
 export const DIALOG_QR_PROFILE =
@@ -47,19 +54,58 @@ export interface Validator {
   profile(url: string): CompiledProfile | undefined;
 }
 
+/**
+ * qrs-1 (an item has answers or nested items, not both) holds for any response that conforms to
+ * its Questionnaire's compiled schema: groups there take no answers and questions take no items.
+ */
+const IMPLIED_BY_QUESTIONNAIRE: ReadonlySet<string> = new Set(['qrs-1']);
+const NONE: ReadonlySet<string> = new Set();
+
 const CHOICE_NAMES = new Set(
   Object.keys(r4.choiceTypePaths as Record<string, unknown>).map((k) => k.split('.').pop()),
 );
 const isChoice = (base: string): boolean => CHOICE_NAMES.has(base);
 
 export function createValidator(pkg: ConformancePackage = loadConformancePackage()): Validator {
-  const ajv = new Ajv({
-    allErrors: true,
-    strict: false,
-    validateSchema: false,
-    validateFormats: false,
-  });
-  ajv.addSchema(loadFhirSchema(), 'fhir');
+  const fhirSchema = loadFhirSchema();
+  const definitions = fhirSchema.definitions as Record<string, Record<string, unknown>>;
+  // ajv reports errors; the verdict compiler is the fast path that only says valid or not.
+  const ajv = createAjv(fhirSchema);
+  const documents = { fhir: fhirSchema };
+  const baseVerdicts = new Map<string, Verdict | undefined>();
+  const responseGates = new Map<string, Verdict>();
+
+  const baseVerdict = (type: string): Verdict | undefined => {
+    if (!baseVerdicts.has(type)) {
+      const definition = definitions[type];
+      baseVerdicts.set(
+        type,
+        definition ? compileVerdict(definition, fhirSchema, documents) : undefined,
+      );
+    }
+    return baseVerdicts.get(type);
+  };
+
+  /** The fast check of a response against its Questionnaire (see questionnaire-schema.ts). */
+  const responseGate = (response: QuestionnaireResponse): Verdict | undefined => {
+    const url = response.questionnaire?.split('|')[0];
+    const questionnaire = url ? pkg.questionnaire(url) : undefined;
+    if (!questionnaire || !url) return undefined;
+    const completed = response.status === 'completed';
+    const key = `${url}|${completed}`;
+    let gate = responseGates.get(key);
+    if (!gate) {
+      const schema = responseSchema(
+        definitions.QuestionnaireResponse ?? {},
+        questionnaire,
+        pkg,
+        completed,
+      );
+      gate = compileVerdict(schema, schema, documents);
+      responseGates.set(key, gate);
+    }
+    return gate;
+  };
   const schemas = new Map<string, ValidateFunction | undefined>();
   const profiles = new Map<string, CompiledProfile | undefined>();
 
@@ -90,18 +136,31 @@ export function createValidator(pkg: ConformancePackage = loadConformancePackage
         ),
       ];
     const schema = schemaFor(type);
-    if (!schema)
+    if (!schema) {
       return [
         error('not-supported', `Unknown resource type ${type}`, `${prefix || type}.resourceType`),
       ];
-    if (!schema(resource)) return schemaIssues(schema.errors ?? [], type);
+    }
+    // A response that passes its Questionnaire's compiled schema has passed the R4 schema and the
+    // Questionnaire checks too. Whatever fails the fast path is checked again by ajv and the
+    // Questionnaire walker, layer by layer, to say where and why.
+    const gate =
+      type === 'QuestionnaireResponse'
+        ? responseGate(resource as QuestionnaireResponse)
+        : undefined;
+    const fast = gate ?? baseVerdict(type);
+    const passes = fast ? fast(resource) : false;
+    const conforms = gate !== undefined && passes;
+    if (!passes && !schema(resource)) return schemaIssues(schema.errors ?? [], type);
     const issues: OperationOutcomeIssue[] = [];
+    const implied = conforms ? IMPLIED_BY_QUESTIONNAIRE : NONE;
     for (const url of applicableProfiles(resource as Resource, options, pkg, issues)) {
       const compiled = profileFor(url);
-      if (compiled?.type === type) issues.push(...compiled.check(resource));
+      if (compiled?.type === type) issues.push(...compiled.check(resource, implied));
     }
-    if (type === 'QuestionnaireResponse')
+    if (type === 'QuestionnaireResponse' && !conforms) {
       issues.push(...questionnaireIssues(resource as QuestionnaireResponse, pkg));
+    }
     if (type === 'Bundle') issues.push(...bundleIssues(resource as Bundle, validateOne));
     return issues;
   };
@@ -124,6 +183,22 @@ export function createValidator(pkg: ConformancePackage = loadConformancePackage
     },
     profile: profileFor,
   };
+}
+
+function createAjv(fhirSchema: Record<string, unknown>): Ajv {
+  const ajv = new Ajv({
+    allErrors: true,
+    strict: false,
+    validateSchema: false,
+    validateFormats: false,
+  });
+  ajv.addKeyword({
+    keyword: QUESTIONNAIRE_ITEMS_KEYWORD,
+    schemaType: 'object',
+    validate: (rule: LevelRule, items: unknown) => checkLevel(rule, items),
+  });
+  ajv.addSchema(fhirSchema, 'fhir');
+  return ajv;
 }
 
 function resourceTypeOf(resource: unknown): string | undefined {

@@ -1,0 +1,341 @@
+/**
+ * Compiles a Questionnaire into a JSON schema for its responses, so ajv checks the response's
+ * shape and its conformance to the Questionnaire in one pass (and faster than the generic R4
+ * item schema, because each item is checked against its own definition only).
+ *
+ * This is the fast path: it says valid or not. questionnaire-conformance.ts stays the
+ * specification and the source of the issues reported when a response fails; a test holds the
+ * two to the same verdict on every example and on generated responses.
+ */
+import type {
+  Questionnaire,
+  QuestionnaireItem,
+  QuestionnaireItemAnswerOption,
+} from '@medplum/fhirtypes';
+import type { ConformancePackage } from './conformance';
+
+type JsonSchema = Record<string, unknown>;
+
+const MAX_OCCURS = 'http://hl7.org/fhir/StructureDefinition/questionnaire-maxOccurs';
+const FHIR = 'fhir#/definitions/';
+
+/** The answer property each item type takes (as in questionnaire-conformance.ts). */
+const ANSWER_PROPERTY: Record<string, string[]> = {
+  boolean: ['valueBoolean'],
+  decimal: ['valueDecimal'],
+  integer: ['valueInteger'],
+  date: ['valueDate'],
+  dateTime: ['valueDateTime'],
+  time: ['valueTime'],
+  string: ['valueString'],
+  text: ['valueString'],
+  url: ['valueUri'],
+  choice: [
+    'valueCoding',
+    'valueString',
+    'valueInteger',
+    'valueDate',
+    'valueTime',
+    'valueReference',
+  ],
+  'open-choice': [
+    'valueCoding',
+    'valueString',
+    'valueInteger',
+    'valueDate',
+    'valueTime',
+    'valueReference',
+  ],
+  attachment: ['valueAttachment'],
+  reference: ['valueReference'],
+  quantity: ['valueQuantity'],
+};
+
+/** The R4 datatype definition each answer property refers to. */
+const VALUE_TYPE: Record<string, string> = {
+  valueBoolean: 'boolean',
+  valueDecimal: 'decimal',
+  valueInteger: 'integer',
+  valueDate: 'date',
+  valueDateTime: 'dateTime',
+  valueTime: 'time',
+  valueString: 'string',
+  valueUri: 'uri',
+  valueAttachment: 'Attachment',
+  valueCoding: 'Coding',
+  valueQuantity: 'Quantity',
+  valueReference: 'Reference',
+};
+
+const ELEMENT_PROPERTIES: Record<string, JsonSchema> = {
+  id: { $ref: `${FHIR}string` },
+  extension: { type: 'array', minItems: 1, items: { $ref: `${FHIR}Extension` } },
+  modifierExtension: { type: 'array', minItems: 1, items: { $ref: `${FHIR}Extension` } },
+};
+
+/** Counting rules for one level of items, checked by the `questionnaireItems` keyword. */
+export interface LevelRule {
+  /** linkIds that may appear at most once. */
+  readonly once: readonly string[];
+  /** Group linkIds with a questionnaire-maxOccurs. */
+  readonly maxOccurs: Readonly<Record<string, number>>;
+  /** linkIds that must appear (only in the schema for completed responses). */
+  readonly required: readonly string[];
+}
+
+export const QUESTIONNAIRE_ITEMS_KEYWORD = 'questionnaireItems';
+
+/** ajv keyword: counts linkIds in one list of items against the level's rule. */
+export function checkLevel(rule: LevelRule, items: unknown): boolean {
+  if (!Array.isArray(items)) return true;
+  const limits = limitsOf(rule);
+  // Levels are short (a Questionnaire's items); a pairwise scan allocates nothing. Long lists
+  // (only possible in hostile input) are counted with a map instead, to stay linear.
+  const ok = items.length <= 32 ? scanPairs(items, limits) : countAll(items, limits);
+  return ok && rule.required.every((linkId) => items.some((item) => linkIdOf(item) === linkId));
+}
+
+const limitCache = new WeakMap<LevelRule, Map<string, number>>();
+
+function limitsOf(rule: LevelRule): Map<string, number> {
+  let limits = limitCache.get(rule);
+  if (!limits) {
+    limits = new Map(rule.once.map((linkId) => [linkId, 1]));
+    for (const [linkId, max] of Object.entries(rule.maxOccurs))
+      limits.set(linkId, Math.min(limits.get(linkId) ?? max, max));
+    limitCache.set(rule, limits);
+  }
+  return limits;
+}
+
+function linkIdOf(item: unknown): unknown {
+  return (item as { linkId?: unknown } | null)?.linkId;
+}
+
+function scanPairs(items: unknown[], limits: Map<string, number>): boolean {
+  for (let i = 0; i < items.length; i++) {
+    const linkId = linkIdOf(items[i]);
+    const max = typeof linkId === 'string' ? limits.get(linkId) : undefined;
+    if (max === undefined) continue;
+    let count = 1;
+    for (let j = i + 1; j < items.length; j++) {
+      if (linkIdOf(items[j]) === linkId && ++count > max) return false;
+    }
+  }
+  return true;
+}
+
+function countAll(items: unknown[], limits: Map<string, number>): boolean {
+  const counts = new Map<unknown, number>();
+  for (const item of items) {
+    const linkId = linkIdOf(item);
+    const count = (counts.get(linkId) ?? 0) + 1;
+    counts.set(linkId, count);
+    const max = typeof linkId === 'string' ? limits.get(linkId) : undefined;
+    if (max !== undefined && count > max) return false;
+  }
+  return true;
+}
+
+/**
+ * The QuestionnaireResponse definition with `item` replaced by the Questionnaire's own items.
+ * `completed`: whether required items must be there (a response in progress may lack them).
+ */
+export function responseSchema(
+  baseResponse: JsonSchema,
+  questionnaire: Questionnaire,
+  pkg: ConformancePackage,
+  completed: boolean,
+): JsonSchema {
+  const ctx: Ctx = { pkg, completed, definitions: {} };
+  const base = qualifyRefs(baseResponse) as JsonSchema;
+  const properties = { ...(base.properties as Record<string, JsonSchema>) };
+  properties.item = itemList(questionnaire.item ?? [], ctx);
+  return { ...base, properties, definitions: ctx.definitions };
+}
+
+interface Ctx {
+  readonly pkg: ConformancePackage;
+  readonly completed: boolean;
+  /**
+   * Each item's schema is a named definition reached by $ref, so ajv compiles it to a function of
+   * its own: one function for the whole Questionnaire grows past the size V8 will optimise.
+   */
+  readonly definitions: Record<string, JsonSchema>;
+}
+
+function named(ctx: Ctx, name: string, schema: JsonSchema): JsonSchema {
+  const key = name.replace(/[^A-Za-z0-9_.-]/g, '_');
+  ctx.definitions[key] = schema;
+  return { $ref: `#/definitions/${key}` };
+}
+
+function itemList(definitions: QuestionnaireItem[], ctx: Ctx): JsonSchema {
+  const { completed } = ctx;
+  const rule: LevelRule = {
+    once: definitions.filter((d) => !d.repeats).map((d) => d.linkId),
+    maxOccurs: Object.fromEntries(
+      definitions.flatMap((d) => {
+        const max = maxOccursOf(d);
+        return d.type === 'group' && max !== undefined ? [[d.linkId, max]] : [];
+      }),
+    ),
+    required: completed ? definitions.filter((d) => d.required).map((d) => d.linkId) : [],
+  };
+  return {
+    type: 'array',
+    minItems: 1,
+    [QUESTIONNAIRE_ITEMS_KEYWORD]: rule,
+    items: {
+      type: 'object',
+      required: ['linkId'],
+      discriminator: { propertyName: 'linkId' },
+      oneOf: definitions.map((d) => itemSchema(d, ctx)),
+    },
+  };
+}
+
+function maxOccursOf(definition: QuestionnaireItem): number | undefined {
+  return definition.extension?.find((e) => e.url === MAX_OCCURS)?.valueInteger;
+}
+
+function itemSchema(definition: QuestionnaireItem, ctx: Ctx): JsonSchema {
+  const { completed } = ctx;
+  const properties: Record<string, JsonSchema> = {
+    ...ELEMENT_PROPERTIES,
+    linkId: { const: definition.linkId },
+    _linkId: { $ref: `${FHIR}Element` },
+    definition: { $ref: `${FHIR}uri` },
+    _definition: { $ref: `${FHIR}Element` },
+    text: { $ref: `${FHIR}string` },
+    _text: { $ref: `${FHIR}Element` },
+  };
+  const children = definition.item ?? [];
+  const isContainer = definition.type === 'group' || definition.type === 'display';
+  if (isContainer) {
+    properties.item = itemList(children, ctx);
+  } else {
+    properties.answer = answerList(definition, ctx);
+  }
+  const required =
+    !isContainer && completed && definition.required ? ['linkId', 'answer'] : ['linkId'];
+  // The discriminator needs linkId in the branch itself; the rest is a function of its own.
+  return {
+    properties: { linkId: { const: definition.linkId } },
+    required: ['linkId'],
+    allOf: [
+      named(ctx, `item:${definition.linkId}`, {
+        type: 'object',
+        properties,
+        additionalProperties: false,
+        required,
+      }),
+    ],
+  };
+}
+
+function answerList(definition: QuestionnaireItem, ctx: Ctx): JsonSchema {
+  const { pkg } = ctx;
+  const limit = definition.repeats ? maxOccursOf(definition) : 1;
+  const valueProperties = allowedValues(definition);
+  const properties: Record<string, JsonSchema> = { ...ELEMENT_PROPERTIES };
+  for (const property of valueProperties) {
+    properties[property] = valueSchema(definition, property, pkg);
+    properties[`_${property}`] = { $ref: `${FHIR}Element` };
+  }
+  if ((definition.item ?? []).length > 0) properties.item = itemList(definition.item ?? [], ctx);
+  return {
+    type: 'array',
+    minItems: 1,
+    ...(limit !== undefined ? { maxItems: limit } : {}),
+    items: {
+      type: 'object',
+      properties,
+      additionalProperties: false,
+      // Exactly one value: one of the allowed properties, and no second one.
+      oneOf: valueProperties.map((p) => ({ required: [p] })),
+    },
+  };
+}
+
+/** Answer properties the item accepts; for a choice with options, only the options' types. */
+function allowedValues(definition: QuestionnaireItem): string[] {
+  const allowed = ANSWER_PROPERTY[definition.type] ?? [];
+  if (definition.type !== 'choice' || !definition.answerOption) return allowed;
+  const used = new Set(
+    definition.answerOption.flatMap((o) => Object.keys(o).filter((k) => k.startsWith('value'))),
+  );
+  return allowed.filter((p) => used.has(p));
+}
+
+function valueSchema(
+  definition: QuestionnaireItem,
+  property: string,
+  pkg: ConformancePackage,
+): JsonSchema {
+  const base: JsonSchema = { $ref: `${FHIR}${VALUE_TYPE[property] ?? 'Element'}` };
+  if (definition.type !== 'choice') return base;
+  if (definition.answerOption)
+    return { allOf: [base, optionSchema(definition.answerOption, property)] };
+  if (property === 'valueCoding' && definition.answerValueSet) {
+    const codes = pkg.valueSetCodes(definition.answerValueSet);
+    if (codes) return { allOf: [base, codingIn([...codes].map(splitCode))] };
+  }
+  return base;
+}
+
+function splitCode(systemAndCode: string): { system?: string; code: string } {
+  const bar = systemAndCode.lastIndexOf('|');
+  return { system: systemAndCode.slice(0, bar), code: systemAndCode.slice(bar + 1) };
+}
+
+function optionSchema(options: QuestionnaireItemAnswerOption[], property: string): JsonSchema {
+  if (property === 'valueCoding') {
+    return codingIn(
+      options.flatMap((o) =>
+        o.valueCoding?.code ? [{ ...o.valueCoding, code: o.valueCoding.code }] : [],
+      ),
+    );
+  }
+  if (property === 'valueReference') {
+    const references = options.flatMap((o) =>
+      o.valueReference?.reference ? [o.valueReference.reference] : [],
+    );
+    return { properties: { reference: { enum: references } }, required: ['reference'] };
+  }
+  return {
+    enum: options.flatMap((o) =>
+      (o as Record<string, unknown>)[property] === undefined
+        ? []
+        : [(o as Record<string, unknown>)[property]],
+    ),
+  };
+}
+
+/** A Coding whose code is among `codings` (an option without a system matches any system). */
+function codingIn(codings: { system?: string; code: string }[]): JsonSchema {
+  const bySystem = new Map<string | undefined, string[]>();
+  for (const c of codings) bySystem.set(c.system, [...(bySystem.get(c.system) ?? []), c.code]);
+  const alternatives = [...bySystem].map(([system, codes]) => ({
+    properties: {
+      code: { enum: codes },
+      ...(system !== undefined ? { system: { const: system } } : {}),
+    },
+    required: system !== undefined ? ['code', 'system'] : ['code'],
+  }));
+  return alternatives.length === 1 ? (alternatives[0] as JsonSchema) : { anyOf: alternatives };
+}
+
+/** `#/definitions/X` in a copied definition → `fhir#/definitions/X`. */
+function qualifyRefs(node: unknown): unknown {
+  if (Array.isArray(node)) return node.map(qualifyRefs);
+  if (node === null || typeof node !== 'object') return node;
+  return Object.fromEntries(
+    Object.entries(node).map(([k, v]) => [
+      k,
+      k === '$ref' && typeof v === 'string' && v.startsWith('#/definitions/')
+        ? `fhir${v}`
+        : qualifyRefs(v),
+    ]),
+  );
+}
