@@ -6,6 +6,7 @@
  *   each entry on its own; integer64 is an R5 string type.
  * - integer types are declared `number` with a pattern ajv ignores on numbers: they become
  *   `integer` (with their minimum), so 7.5 is not an integer.
+ * - Complex types are declared without `type: object`, which would let null stand for an element.
  * - FHIR JSON forbids empty arrays and empty objects (ele-1): every array gets `minItems: 1`.
  * - ext-1 (an extension has nested extensions or a value, not both) becomes a schema rule.
  * - The schema has no `required`: mandatory elements (min ≥ 1 in the R4 base definitions) are
@@ -144,6 +145,8 @@ function repair(node: unknown): void {
   }
   if (schema.type === 'number' || schema.type === 'boolean') delete schema.pattern;
   if (schema.type === 'array') schema.minItems = 1;
+  // Complex types declare properties but no type: without it, null passes as an element.
+  if (schema.properties && schema.type === undefined) schema.type = 'object';
   if (typeof schema.description === 'string') delete schema.description;
   for (const value of Object.values(schema)) repair(value);
 }

@@ -217,8 +217,10 @@ function itemSchema(definition: QuestionnaireItem, ctx: Ctx): JsonSchema {
   } else {
     properties.answer = answerList(definition, ctx);
   }
-  const required =
-    !isContainer && completed && definition.required ? ['linkId', 'answer'] : ['linkId'];
+  const required = ['linkId'];
+  if (!isContainer && completed && definition.required) required.push('answer');
+  // A group whose children must be answered must have them, not just an empty place for them.
+  if (isContainer && completed && children.some((c) => c.required)) required.push('item');
   // The discriminator needs linkId in the branch itself; the rest is a function of its own.
   return {
     properties: { linkId: { const: definition.linkId } },
@@ -254,6 +256,9 @@ function answerList(definition: QuestionnaireItem, ctx: Ctx): JsonSchema {
       additionalProperties: false,
       // Exactly one value: one of the allowed properties, and no second one.
       oneOf: valueProperties.map((p) => ({ required: [p] })),
+      ...(ctx.completed && (definition.item ?? []).some((c) => c.required)
+        ? { required: ['item'] }
+        : {}),
     },
   };
 }

@@ -146,7 +146,7 @@ class Generator {
       case 'enum':
         return `if(!(${(value as unknown[]).map((o) => this.equalTo(o, v)).join('||') || 'false'}))return false;`;
       case 'const':
-        return `if(!${this.equalTo(value, v)})return false;`;
+        return `if(!(${this.equalTo(value, v)}))return false;`;
       case 'allOf':
         return (value as Schema[])
           .map((s) => `if(!${this.call(s, root, v)})return false;`)
