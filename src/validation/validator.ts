@@ -73,7 +73,7 @@ export function createValidator(pkg: ConformancePackage = loadConformancePackage
   const ajv = createAjv(fhirSchema);
   const documents = { fhir: fhirSchema };
   const baseVerdicts = new Map<string, Verdict | undefined>();
-  const responseGates = new Map<string, Verdict>();
+  const responseGates = new Map<string, Verdict | undefined>();
 
   const baseVerdict = (type: string): Verdict | undefined => {
     if (!baseVerdicts.has(type)) {
@@ -88,23 +88,18 @@ export function createValidator(pkg: ConformancePackage = loadConformancePackage
 
   /** The fast check of a response against its Questionnaire (see questionnaire-schema.ts). */
   const responseGate = (response: QuestionnaireResponse): Verdict | undefined => {
-    const url = response.questionnaire?.split('|')[0];
-    const questionnaire = url ? pkg.questionnaire(url) : undefined;
-    if (!questionnaire || !url) return undefined;
+    const canonical = response.questionnaire;
+    if (typeof canonical !== 'string') return undefined;
     const completed = response.status === 'completed';
-    const key = `${url}|${completed}`;
-    let gate = responseGates.get(key);
-    if (!gate) {
-      const schema = responseSchema(
-        definitions.QuestionnaireResponse ?? {},
-        questionnaire,
-        pkg,
-        completed,
-      );
-      gate = compileVerdict(schema, schema, documents);
-      responseGates.set(key, gate);
+    const key = completed ? `${canonical} completed` : canonical;
+    if (!responseGates.has(key)) {
+      const questionnaire = pkg.questionnaire(canonical.split('|')[0] ?? canonical);
+      const schema =
+        questionnaire &&
+        responseSchema(definitions.QuestionnaireResponse ?? {}, questionnaire, pkg, completed);
+      responseGates.set(key, schema ? compileVerdict(schema, schema, documents) : undefined);
     }
-    return gate;
+    return responseGates.get(key);
   };
   const schemas = new Map<string, ValidateFunction | undefined>();
   const profiles = new Map<string, CompiledProfile | undefined>();

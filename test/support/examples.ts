@@ -1,9 +1,12 @@
 /** Loads the examples/ folder: every valid resource, and the invalid cases with their expectations. */
 import { readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { Bundle, Resource } from '@medplum/fhirtypes';
 
-export const EXAMPLES_DIR = join(__dirname, '..', '..', 'examples');
+import { PACKAGE_DIR } from '../../src/validation';
+
+/** examples/ beside profiles/ (found the same way from src, dist-bench and tests). */
+export const EXAMPLES_DIR = join(dirname(dirname(PACKAGE_DIR)), 'examples');
 
 export interface NamedResource {
   readonly name: string;

@@ -24,15 +24,17 @@ Description: "The person rates for themselves: a carer or anyone else never rate
 Severity: #error
 Expression: "source.exists() implies source.reference = subject.reference"
 
+// In the ratings group only the scores have coded answers (help answers are yes/no), so
+// `value.ofType(Coding)` finds a score without testing every linkId.
 Invariant: dlg-qr-4
 Description: "A completed response holds at least one rating or the reason it was not rated"
 Severity: #error
-Expression: "status = 'completed' implies (item.where(linkId='ratings').item.item.where(linkId.endsWith('.score')).answer.exists() or item.where(linkId='not-rated').item.where(linkId='not-rated.reason').answer.exists())"
+Expression: "status = 'completed' implies (item.where(linkId='ratings').item.item.answer.value.ofType(Coding).exists() or item.where(linkId='not-rated').item.answer.exists())"
 
 Invariant: dlg-qr-5
 Description: "A response either holds ratings or says why there are none, not both"
 Severity: #error
-Expression: "(item.where(linkId='ratings').item.item.where(linkId.endsWith('.score')).answer.exists() and item.where(linkId='not-rated').item.where(linkId='not-rated.reason').answer.exists()).not()"
+Expression: "(item.where(linkId='ratings').item.item.answer.value.ofType(Coding).exists() and item.where(linkId='not-rated').item.answer.exists()).not()"
 
 Profile: DialogQuestionnaireResponse
 Parent: QuestionnaireResponse
