@@ -207,7 +207,11 @@ function itemSchema(definition: QuestionnaireItem, ctx: Ctx): JsonSchema {
     _linkId: { $ref: `${FHIR}Element` },
     definition: { $ref: `${FHIR}uri` },
     _definition: { $ref: `${FHIR}Element` },
-    text: { $ref: `${FHIR}string` },
+    // A response usually copies the item's text from its Questionnaire: that string is known
+    // good, and comparing it is cheaper than the FHIR string pattern over long question texts.
+    text: definition.text
+      ? { anyOf: [{ const: definition.text }, { $ref: `${FHIR}string` }] }
+      : { $ref: `${FHIR}string` },
     _text: { $ref: `${FHIR}Element` },
   };
   const children = definition.item ?? [];
