@@ -47,6 +47,9 @@ const MEAN_ITEMS: readonly { linkId: string; measure: MeanMeasure }[] = [
   { linkId: 'ts-mean', measure: 'ts' },
 ];
 
+/** The dialog-scale CodeSystem's codes, as written: one digit, 1 to 7. */
+const SCALE_CODE = /^[1-7]$/;
+
 /** Calculated means are written rounded for display (2 dp); this tolerates that rounding. */
 const MEAN_TOLERANCE = 0.005;
 
@@ -441,7 +444,8 @@ function readRatings(
     const scoreItem = children(located, `${concept}.score`)[0];
     const coded = firstAnswer(scoreItem)?.valueCoding;
     if (coded) {
-      const score = Number(coded.code);
+      // Exactly the scale's codes "1"–"7": Number() would also read "07", "7.0" and "0x7" as 7.
+      const score = SCALE_CODE.test(coded.code ?? '') ? Number(coded.code) : undefined;
       if (coded.system === CodeSystems.scale && isDialogScore(score)) scores[concept] = score;
       else
         faults.push({

@@ -150,6 +150,47 @@ describe('responseToSession', () => {
     expect(sessionToResponse(read(withoutMeans))).toEqual(qr);
   });
 
+  it.each(['07', '7.0', '0x7', ' 7', '7 ', '+7', '7e0', ''])(
+    'refuses the score code %p (only the scale codes 1–7 as written)',
+    (code) => {
+      const response = sessionToResponse({
+        status: 'completed',
+        subject: 'Patient/p1',
+        authored: '2026-01-05T10:00:00+00:00',
+        scores: { medication: 6 },
+        helpWanted: {},
+        chosen: [],
+        discussed: [],
+        previousActions: [],
+      });
+      const ratings = response.item?.find((i) => i.linkId === 'ratings');
+      const medication = ratings?.item?.find((i) => i.linkId === 'medication');
+      const answer = medication?.item?.[0]?.answer?.[0];
+      if (!answer?.valueCoding) throw new Error('the medication score is written');
+      answer.valueCoding = { ...answer.valueCoding, code };
+      const result = responseToSession(response);
+      expect(result.ok).toBe(false);
+      if (!result.ok) expect(result.faults[0]?.message).toBe('The score for medication is not 1–7');
+    },
+  );
+
+  it('refuses a score code from another system', () => {
+    const response = sessionToResponse({
+      status: 'completed',
+      subject: 'Patient/p1',
+      authored: '2026-01-05T10:00:00+00:00',
+      scores: { medication: 6 },
+      helpWanted: {},
+      chosen: [],
+      discussed: [],
+      previousActions: [],
+    });
+    const answer = response.item?.[0]?.item?.[0]?.item?.[0]?.answer?.[0];
+    if (!answer?.valueCoding) throw new Error('the medication score is written');
+    answer.valueCoding = { system: 'https://example.org/scale', code: '6' };
+    expect(responseToSession(response).ok).toBe(false);
+  });
+
   it('names the score at fault in a response scored 8', () => {
     const bad = invalidExamples().find((c) => c.file === 'qr-score-code-8.json');
     const result = responseToSession(bad?.resource as QuestionnaireResponse);
