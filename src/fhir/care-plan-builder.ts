@@ -45,7 +45,7 @@ import {
   withParties,
   withReferences,
 } from './plan-merge';
-import { packageCoding, responseToSession } from './response-session';
+import { packageCoding, previousActionPaths, responseToSession } from './response-session';
 import {
   conditionalPut,
   conditionalUrl,
@@ -347,11 +347,13 @@ function withActions(
 function withReview(
   activities: CarePlanActivity[],
   held: number,
-  session: DialogSession,
+  current: Session,
   issues: OperationOutcomeIssue[],
 ): CarePlanActivity[] {
   const out = [...activities];
-  session.previousActions.forEach((reviewed, i) => {
+  // Aligned with session.previousActions, with each action's real place in the response.
+  const paths = previousActionPaths(current.response);
+  current.session.previousActions.forEach((reviewed, i) => {
     if (!reviewed.status) return;
     // The latest matching action the plan held before this session.
     let at = -1;
@@ -367,7 +369,7 @@ function withReview(
           'warning',
           'not-found',
           'A reviewed action is not in the plan: its status was not recorded there',
-          `QuestionnaireResponse.item.where(linkId = 'previous-actions').item[${i}]`,
+          paths[i] ?? 'QuestionnaireResponse.item',
         ),
       );
       return;
@@ -493,7 +495,7 @@ export function buildCarePlan(input: CarePlanInput): CarePlanResult {
   const activities = withReview(
     withActions([...(base.activity ?? [])], current, goals, input),
     held,
-    session,
+    current,
     issues,
   );
   const extension = input.episode

@@ -331,7 +331,7 @@ export function responseToSession(response: QuestionnaireResponse): ReadResult {
           .map((d) => readDiscussed(d, faults))
           .filter((d) => d !== undefined)
       : [],
-    previousActions: readPreviousActions(children(root, 'previous-actions')[0]),
+    previousActions: readPreviousActions(response),
     ...readNotRated(children(root, 'not-rated')[0], faults),
   };
   return faults.length > 0 ? { ok: false, faults } : { ok: true, session };
@@ -518,15 +518,37 @@ function readDiscussed(discussed: Located, faults: ReadFault[]): DiscussedItem |
   };
 }
 
-function readPreviousActions(group: Located | undefined): PreviousAction[] {
+/** The previous actions read, each with the FHIRPath of its item (an item without `what` is skipped). */
+function locatedPreviousActions(
+  response: QuestionnaireResponse,
+): { action: PreviousAction; path: string }[] {
+  const [group] = children({ item: response, path: 'QuestionnaireResponse' }, 'previous-actions');
   if (!group) return [];
   return children(group, 'previous-action').flatMap((a) => {
     const what = stringOf(a, 'previous-action.what');
     if (what === undefined) return [];
     const status = stringOf(a, 'previous-action.status');
     const known = (PREVIOUS_ACTION_STATUSES as readonly string[]).includes(status ?? '');
-    return [{ what, ...(known ? { status: status as PreviousActionStatus } : {}) }];
+    return [
+      {
+        action: { what, ...(known ? { status: status as PreviousActionStatus } : {}) },
+        path: a.path,
+      },
+    ];
   });
+}
+
+function readPreviousActions(response: QuestionnaireResponse): PreviousAction[] {
+  return locatedPreviousActions(response).map((a) => a.action);
+}
+
+/**
+ * Where in the response each of `responseToSession(response).session.previousActions` is, as a
+ * FHIRPath with the item's real position (items without `what` are not read, so the position in
+ * the session's list is not the position in the response).
+ */
+export function previousActionPaths(response: QuestionnaireResponse): string[] {
+  return locatedPreviousActions(response).map((a) => a.path);
 }
 
 function readNotRated(

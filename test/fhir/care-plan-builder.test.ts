@@ -4,6 +4,7 @@ import type {
   CarePlanActivity,
   Extension,
   QuestionnaireResponse,
+  QuestionnaireResponseItem,
 } from '@medplum/fhirtypes';
 import type { Episode } from '../../src/dialog';
 import {
@@ -340,6 +341,37 @@ describe('performers and refusals', () => {
     const bare: CarePlan = { ...examplePlan('01'), activity: [] };
     const missing = build('qr-03-inpatient-review', bare);
     expect(missing.issues.map((i) => i.code)).toEqual(Array(5).fill('not-found'));
+  });
+
+  it('names the reviewed action at its real place, after an item that is not read', () => {
+    const qr = structuredClone(response('qr-03-inpatient-review'));
+    const group = qr.item?.find((i) => i.linkId === 'previous-actions');
+    if (!group?.item) throw new Error('the review has actions to review');
+    // An action without `what` (only a status): not read, but it still takes a place.
+    group.item.unshift({
+      linkId: 'previous-action',
+      item: [{ linkId: 'previous-action.status', answer: [{ valueString: 'done' }] }],
+    });
+    const bare: CarePlan = { ...examplePlan('01'), activity: [] };
+    const missing = build('qr-03-inpatient-review', bare, { response: qr });
+    const itemAt = (path: string): QuestionnaireResponseItem | undefined => {
+      let node: { item?: QuestionnaireResponseItem[] } | undefined = qr;
+      for (const [, i] of path.matchAll(/\.item\[(\d+)\]/g)) node = node?.item?.[Number(i)];
+      return node as QuestionnaireResponseItem | undefined;
+    };
+    const named = missing.issues.map((i) => {
+      const item = itemAt(i.expression?.[0] ?? '');
+      return item?.item?.find((c) => c.linkId === 'previous-action.what')?.answer?.[0]?.valueString;
+    });
+    const reviewed = group.item.flatMap((a) =>
+      a.item?.some((c) => c.linkId === 'previous-action.status')
+        ? (a.item.find((c) => c.linkId === 'previous-action.what')?.answer ?? []).map(
+            (x) => x.valueString,
+          )
+        : [],
+    );
+    expect(named).toHaveLength(5);
+    expect(named).toEqual(reviewed);
   });
 });
 
