@@ -24,6 +24,17 @@ const INTEGER_PATTERNS: Record<string, number | undefined> = {
 };
 
 let cached: JsonSchema | undefined;
+const resourceTypes = new Set<string>();
+
+/**
+ * The concrete R4 resource types (not abstract, not Medplum's own): a `resourceType` outside
+ * this set is not a resource, even where the schema has a definition of that name (Resource,
+ * Coding, Project…).
+ */
+export function fhirResourceTypes(): ReadonlySet<string> {
+  loadFhirSchema();
+  return resourceTypes;
+}
 
 export function loadFhirSchema(): JsonSchema {
   if (cached) return cached;
@@ -80,9 +91,12 @@ function addBaseCardinality(definitions: Record<string, JsonSchema>): void {
       const sd = entry.resource as {
         resourceType?: string;
         type?: string;
+        kind?: string;
+        abstract?: boolean;
         snapshot?: { element?: ElementLike[] };
       };
       if (sd?.resourceType !== 'StructureDefinition' || !sd.type || !definitions[sd.type]) continue;
+      if (sd.kind === 'resource' && !sd.abstract) resourceTypes.add(sd.type);
       for (const element of sd.snapshot?.element ?? []) {
         if ((element.min ?? 0) >= 1) requireElement(definitions, sd.type, element.path);
       }

@@ -75,7 +75,8 @@ function compileNode(node: AstNode): Fn {
 const COMPILERS: Record<string, (node: AstNode) => Fn> = {
   EntireExpression: (n) => compileNode(child(n, 0)),
   TermExpression: (n) => compileNode(child(n, 0)),
-  InvocationTerm: (n) => compileInvocation(child(n, 0), (input) => input),
+  InvocationTerm: (n) =>
+    compileLeadingType(child(n, 0)) ?? compileInvocation(child(n, 0), (input) => input),
   ParenthesizedTerm: (n) => compileNode(child(n, 0)),
   LiteralTerm: (n) => compileLiteral(child(n, 0)),
   ExternalConstantTerm: (n) => compileExternal(n),
@@ -129,6 +130,18 @@ function compileExternal(node: AstNode): Fn {
   throw new UnsupportedFhirPath(`unsupported constant %${name}`);
 }
 
+/**
+ * A path that starts with a type name (`Appointment.status`) starts from the context when it
+ * is of that type: in FHIR, element names start lower case, so a capital names a type.
+ */
+function compileLeadingType(invocation: AstNode): Fn | undefined {
+  if (invocation.type !== 'MemberInvocation') return undefined;
+  const name = identifier(child(invocation, 0));
+  if (!/^[A-Z]/.test(name)) return undefined;
+  return (items) =>
+    items.filter((i) => (i as { resourceType?: unknown } | null)?.resourceType === name);
+}
+
 function compileInvocation(invocation: AstNode, input: Fn): Fn {
   switch (invocation.type) {
     case 'MemberInvocation': {
@@ -156,8 +169,7 @@ function member(items: FhirPathCollection, name: string): FhirPathCollection {
   for (const item of items) {
     if (item === null || typeof item !== 'object' || Array.isArray(item)) continue;
     const record = item as Record<string, unknown>;
-    let value = record[name];
-    if (value === undefined) value = choiceValue(record, name);
+    const value = valueOf(record, name);
     if (value === undefined || value === null) continue;
     if (Array.isArray(value)) {
       for (const v of value) if (v !== null && v !== undefined) out.push(v);
@@ -169,20 +181,29 @@ function member(items: FhirPathCollection, name: string): FhirPathCollection {
 /** The common case, one item in: returns its list as is (never copied; never mutated). */
 function memberOfOne(item: unknown, name: string): FhirPathCollection {
   if (item === null || typeof item !== 'object' || Array.isArray(item)) return EMPTY;
-  const record = item as Record<string, unknown>;
-  let value = record[name];
-  if (value === undefined) value = choiceValue(record, name);
+  const value = valueOf(item as Record<string, unknown>, name);
   if (value === undefined || value === null) return EMPTY;
   if (!Array.isArray(value)) return [value];
   return value.includes(null) ? value.filter((v) => v !== null) : value;
 }
 
+/**
+ * The property's value; else a choice element's (`value` → `valueQuantity`); else a primitive
+ * given only by its extensions (`_valueString`), which FHIRPath sees as a value without a value.
+ */
+function valueOf(record: Record<string, unknown>, name: string): unknown {
+  const value = record[name];
+  if (value !== undefined) return value;
+  return choiceValue(record, name) ?? record[`_${name}`];
+}
+
 function choiceValue(record: Record<string, unknown>, name: string): unknown {
   for (const key in record) {
+    const base = key.startsWith('_') ? key.slice(1) : key;
     if (
-      key.length > name.length &&
-      key.startsWith(name) &&
-      FHIR_TYPE_SUFFIXES.has(key.slice(name.length))
+      base.length > name.length &&
+      base.startsWith(name) &&
+      FHIR_TYPE_SUFFIXES.has(base.slice(name.length))
     ) {
       return record[key];
     }
@@ -308,10 +329,10 @@ const FUNCTIONS: Record<string, FunctionCompiler> = {
       throw new UnsupportedFhirPath('intersect() needs one argument');
     const right = compileNode(other);
     return (items, env) => {
-      const theirs = right(items, env);
+      const theirs = new Set(right(items, env).map(keyOf));
       return union(
-        input(items, env).filter((v) => theirs.some((t) => deepEqual(v, t))),
-        [],
+        input(items, env).filter((v) => theirs.has(keyOf(v))),
+        EMPTY,
       );
     };
   },
@@ -431,7 +452,10 @@ function peelStep(node: AstNode): { step: Step; rest: AstNode | undefined } | un
   const last = node.type === 'InvocationExpression' ? child(node, 1) : firstInvocation(node);
   const before = node.type === 'InvocationExpression' ? child(node, 0) : undefined;
   if (last?.type === 'MemberInvocation') {
-    return { step: { property: identifier(child(last, 0)), direct: false }, rest: before };
+    const property = identifier(child(last, 0));
+    // A capital at the start names the context's type, not a property (compileLeadingType).
+    if (!before && /^[A-Z]/.test(property)) return undefined;
+    return { step: { property, direct: false }, rest: before };
   }
   if (last?.type !== 'FunctionInvocation' || !before) return undefined;
   const functn = child(last, 0);
@@ -547,10 +571,33 @@ function compileInequality(node: AstNode): Fn {
     const y = singleton(b);
     if (x === undefined || y === undefined) return [];
     if (typeof x === 'number' && typeof y === 'number') return [compare(x - y)];
-    if (typeof x === 'string' && typeof y === 'string')
-      return [compare(x < y ? -1 : x > y ? 1 : 0)];
+    if (typeof x === 'string' && typeof y === 'string') {
+      const order = compareStrings(x, y);
+      return order === undefined ? EMPTY : [compare(order)];
+    }
     throw new FhirPathEvaluationError(`cannot compare ${typeof x} with ${typeof y}`);
   });
+}
+
+const DATE_TIME = /^(\d{4})(-\d{2}(-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})?)?)?)?$/;
+
+/**
+ * FHIRPath compares dates as dates: instants with offsets by the moment they name, and values
+ * of different precision not at all (empty). Other strings compare as strings.
+ */
+function compareStrings(x: string, y: string): number | undefined {
+  const a = DATE_TIME.exec(x);
+  const b = DATE_TIME.exec(y);
+  if (!a || !b) return x < y ? -1 : x > y ? 1 : 0;
+  if (precision(a) !== precision(b)) return undefined;
+  const zoned = a[7] !== undefined && b[7] !== undefined;
+  if (zoned) return Date.parse(x) - Date.parse(y);
+  if ((a[7] === undefined) !== (b[7] === undefined) && a[4] !== undefined) return undefined;
+  return x < y ? -1 : x > y ? 1 : 0;
+}
+
+function precision(match: RegExpExecArray): number {
+  return [match[2], match[3], match[4], match[5]].filter((part) => part !== undefined).length;
 }
 
 function compileMembership(node: AstNode): Fn {
@@ -614,10 +661,30 @@ function isPrimitive(value: unknown): boolean {
   return typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean';
 }
 
+/** Distinct values of both lists, in order; linear (objects compare by a canonical key). */
 function union(a: FhirPathCollection, b: FhirPathCollection): FhirPathCollection {
+  const seen = new Set<unknown>();
   const out: unknown[] = [];
-  for (const v of [...a, ...b]) if (!out.some((o) => deepEqual(o, v))) out.push(v);
+  for (const list of [a, b]) {
+    for (const v of list) {
+      const key = keyOf(v);
+      if (!seen.has(key)) {
+        seen.add(key);
+        out.push(v);
+      }
+    }
+  }
   return out;
+}
+
+/** Primitives stand for themselves; objects by JSON with sorted keys (equal iff deepEqual). */
+function keyOf(value: unknown): unknown {
+  if (value === null || typeof value !== 'object') return value;
+  return `\u0000${JSON.stringify(value, (_k, v: unknown) =>
+    v && typeof v === 'object' && !Array.isArray(v)
+      ? Object.fromEntries(Object.entries(v).sort(([x], [y]) => (x < y ? -1 : 1)))
+      : v,
+  )}`;
 }
 
 function deepEqual(a: unknown, b: unknown): boolean {

@@ -9,3 +9,4 @@ export { loadConformancePackage, PACKAGE_DIR } from './conformance';
 export type { ConformancePackage } from './conformance';
 export { hasErrors, outcome, error, issue } from './outcome';
 export { compileFhirPath, UnsupportedFhirPath } from './fhirpath-compile';
+export { fhirResourceTypes } from './fhir-schema';

@@ -203,7 +203,42 @@ function compileChecks(
   if (fixed) checks.push(fixed);
   const binding = bindingCheck(element, id, pkg);
   if (binding) checks.push(binding);
+  const extension = extensionProfileCheck(element, id, pkg);
+  if (extension) checks.push(extension);
   return checks;
+}
+
+const extensionProfiles = new WeakMap<StructureDefinition, CompiledProfile>();
+
+/**
+ * An extension slice's nodes must also meet the extension's own definition (its value type,
+ * binding and nested extensions), which the profile only names by URL.
+ */
+function extensionProfileCheck(
+  element: ElementDefinition,
+  id: string,
+  pkg: ConformancePackage,
+): Check | undefined {
+  const url = element.sliceName
+    ? element.type?.find((t) => t.code === 'Extension')?.profile?.[0]
+    : undefined;
+  const sd = url ? pkg.structureDefinition(url) : undefined;
+  if (!sd) return undefined;
+  return (find) =>
+    find(id).flatMap((node) => {
+      let compiled = extensionProfiles.get(sd);
+      if (!compiled) {
+        compiled = compileProfile(sd, pkg);
+        extensionProfiles.set(sd, compiled);
+      }
+      const at = pathOf(node);
+      return compiled.check(node.value).map((found) => ({
+        ...found,
+        expression: (found.expression ?? []).map((e) =>
+          e.startsWith('Extension') ? at + e.slice('Extension'.length) : e,
+        ),
+      }));
+    });
 }
 
 function cardinalityCheck(
@@ -368,7 +403,7 @@ function bindingFault(
       system?: unknown;
       code?: unknown;
     }[];
-    if (codings.length === 0) return undefined;
+    // Text alone does not meet a required binding: a code from the value set must be there.
     return codings.some(inCodes) ? undefined : `${pathOf(node)}.coding`;
   }
   if ('code' in value || 'system' in value) {

@@ -83,59 +83,8 @@ export interface LevelRule {
   readonly required: readonly string[];
 }
 
+/** The keyword carrying a LevelRule; schema-verdict.ts compiles it inline. */
 export const QUESTIONNAIRE_ITEMS_KEYWORD = 'questionnaireItems';
-
-/** ajv keyword: counts linkIds in one list of items against the level's rule. */
-export function checkLevel(rule: LevelRule, items: unknown): boolean {
-  if (!Array.isArray(items)) return true;
-  const limits = limitsOf(rule);
-  // Levels are short (a Questionnaire's items); a pairwise scan allocates nothing. Long lists
-  // (only possible in hostile input) are counted with a map instead, to stay linear.
-  const ok = items.length <= 32 ? scanPairs(items, limits) : countAll(items, limits);
-  return ok && rule.required.every((linkId) => items.some((item) => linkIdOf(item) === linkId));
-}
-
-const limitCache = new WeakMap<LevelRule, Map<string, number>>();
-
-function limitsOf(rule: LevelRule): Map<string, number> {
-  let limits = limitCache.get(rule);
-  if (!limits) {
-    limits = new Map(rule.once.map((linkId) => [linkId, 1]));
-    for (const [linkId, max] of Object.entries(rule.maxOccurs))
-      limits.set(linkId, Math.min(limits.get(linkId) ?? max, max));
-    limitCache.set(rule, limits);
-  }
-  return limits;
-}
-
-function linkIdOf(item: unknown): unknown {
-  return (item as { linkId?: unknown } | null)?.linkId;
-}
-
-function scanPairs(items: unknown[], limits: Map<string, number>): boolean {
-  for (let i = 0; i < items.length; i++) {
-    const linkId = linkIdOf(items[i]);
-    const max = typeof linkId === 'string' ? limits.get(linkId) : undefined;
-    if (max === undefined) continue;
-    let count = 1;
-    for (let j = i + 1; j < items.length; j++) {
-      if (linkIdOf(items[j]) === linkId && ++count > max) return false;
-    }
-  }
-  return true;
-}
-
-function countAll(items: unknown[], limits: Map<string, number>): boolean {
-  const counts = new Map<unknown, number>();
-  for (const item of items) {
-    const linkId = linkIdOf(item);
-    const count = (counts.get(linkId) ?? 0) + 1;
-    counts.set(linkId, count);
-    const max = typeof linkId === 'string' ? limits.get(linkId) : undefined;
-    if (max !== undefined && count > max) return false;
-  }
-  return true;
-}
 
 /**
  * The QuestionnaireResponse definition with `item` replaced by the Questionnaire's own items.

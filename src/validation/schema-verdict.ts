@@ -177,7 +177,7 @@ class Generator {
 
   /**
    * The `questionnaireItems` rule inlined: one counter per linkId that has a limit or must be
-   * there, counted in a single pass (checkLevel is the same rule for ajv).
+   * there, counted in a single pass (questionnaire-conformance.ts says the same for issues).
    */
   private levelCode(rule: LevelRule, v: string): string {
     const limits = new Map<string, number>(rule.once.map((id) => [id, 1]));

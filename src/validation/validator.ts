@@ -21,16 +21,11 @@ import type {
 } from '@medplum/fhirtypes';
 import r4 from 'fhirpath/fhir-context/r4';
 import { type ConformancePackage, loadConformancePackage } from './conformance';
-import { loadFhirSchema } from './fhir-schema';
-import { error, issue, outcome, pointerToFhirPath } from './outcome';
+import { fhirResourceTypes, loadFhirSchema } from './fhir-schema';
+import { error, issue, outcome, pointerToFhirPath, propertyToFhirPath } from './outcome';
 import { type CompiledProfile, compileProfile } from './profile-rules';
 import { checkAgainstQuestionnaire } from './questionnaire-conformance';
-import {
-  checkLevel,
-  type LevelRule,
-  QUESTIONNAIRE_ITEMS_KEYWORD,
-  responseSchema,
-} from './questionnaire-schema';
+import { responseSchema } from './questionnaire-schema';
 import { compileVerdict, type Verdict } from './schema-verdict';
 
 export const DIALOG_QUESTIONNAIRE = 'https://dialog-fhir.org/fhir/Questionnaire/dialog';
@@ -73,7 +68,8 @@ export function createValidator(pkg: ConformancePackage = loadConformancePackage
   const ajv = createAjv(fhirSchema);
   const documents = { fhir: fhirSchema };
   const baseVerdicts = new Map<string, Verdict | undefined>();
-  const responseGates = new Map<string, Verdict | undefined>();
+  const completedGates = new Map<string, Verdict>();
+  const openGates = new Map<string, Verdict>();
 
   const baseVerdict = (type: string): Verdict | undefined => {
     if (!baseVerdicts.has(type)) {
@@ -90,16 +86,20 @@ export function createValidator(pkg: ConformancePackage = loadConformancePackage
   const responseGate = (response: QuestionnaireResponse): Verdict | undefined => {
     const canonical = response.questionnaire;
     if (typeof canonical !== 'string') return undefined;
+    const url = canonical.split('|')[0] ?? canonical;
+    const questionnaire = pkg.questionnaire(url);
+    if (!questionnaire) return undefined;
     const completed = response.status === 'completed';
-    const key = completed ? `${canonical} completed` : canonical;
-    if (!responseGates.has(key)) {
-      const questionnaire = pkg.questionnaire(canonical.split('|')[0] ?? canonical);
-      const schema =
-        questionnaire &&
-        responseSchema(definitions.QuestionnaireResponse ?? {}, questionnaire, pkg, completed);
-      responseGates.set(key, schema ? compileVerdict(schema, schema, documents) : undefined);
+    // Keyed by the Questionnaire's URL only: callers cannot grow the cache with new strings.
+    const gates = completed ? completedGates : openGates;
+    let gate = gates.get(url);
+    if (!gate) {
+      const base = definitions.QuestionnaireResponse ?? {};
+      const schema = responseSchema(base, questionnaire, pkg, completed);
+      gate = compileVerdict(schema, schema, documents);
+      gates.set(url, gate);
     }
-    return responseGates.get(key);
+    return gate;
   };
   const schemas = new Map<string, ValidateFunction | undefined>();
   const profiles = new Map<string, CompiledProfile | undefined>();
@@ -122,18 +122,14 @@ export function createValidator(pkg: ConformancePackage = loadConformancePackage
     prefix: string,
   ): OperationOutcomeIssue[] => {
     const type = resourceTypeOf(resource);
-    if (!type)
-      return [
-        error(
-          'structure',
-          'Not a FHIR resource: resourceType is missing or not a resource type',
-          prefix || 'Resource',
-        ),
-      ];
-    const schema = schemaFor(type);
+    const at = prefix || 'Resource';
+    if (!type) {
+      return [error('structure', 'Not a FHIR resource: resourceType is missing', at)];
+    }
+    const schema = fhirResourceTypes().has(type) ? schemaFor(type) : undefined;
     if (!schema) {
       return [
-        error('not-supported', `Unknown resource type ${type}`, `${prefix || type}.resourceType`),
+        error('not-supported', 'resourceType is not an R4 resource type', `${at}.resourceType`),
       ];
     }
     // A response that passes its Questionnaire's compiled schema has passed the R4 schema and the
@@ -156,12 +152,23 @@ export function createValidator(pkg: ConformancePackage = loadConformancePackage
     if (type === 'QuestionnaireResponse' && !conforms) {
       issues.push(...questionnaireIssues(resource as QuestionnaireResponse, pkg));
     }
-    if (type === 'Bundle') issues.push(...bundleIssues(resource as Bundle, validateOne));
+    issues.push(...nestedIssues(resource as Resource, validateOne));
     return issues;
   };
 
-  const validate = (resource: unknown, options: ValidateOptions = {}): OperationOutcome =>
-    outcome(validateOne(resource, options, ''));
+  const validate = (resource: unknown, options: ValidateOptions = {}): OperationOutcome => {
+    try {
+      return outcome(capped(validateOne(resource, options, '')));
+    } catch (e) {
+      // Only nesting deep enough to exhaust the stack gets here; the checks are recursive.
+      if (e instanceof RangeError) {
+        return outcome([
+          error('too-costly', 'The resource is nested too deeply to check', 'Resource'),
+        ]);
+      }
+      throw e;
+    }
+  };
 
   return {
     package: pkg,
@@ -186,11 +193,6 @@ function createAjv(fhirSchema: Record<string, unknown>): Ajv {
     strict: false,
     validateSchema: false,
     validateFormats: false,
-  });
-  ajv.addKeyword({
-    keyword: QUESTIONNAIRE_ITEMS_KEYWORD,
-    schemaType: 'object',
-    validate: (rule: LevelRule, items: unknown) => checkLevel(rule, items),
   });
   ajv.addSchema(fhirSchema, 'fhir');
   return ajv;
@@ -223,7 +225,26 @@ function applicableProfiles(
         ),
       );
   });
-  if (options.profile) urls.add(options.profile);
+  if (options.profile) {
+    const sd = pkg.structureDefinition(options.profile) ?? baseDefinition(options.profile);
+    if (!sd) {
+      issues.push(
+        error(
+          'not-found',
+          'The requested profile is not known here',
+          `${resource.resourceType}.meta.profile`,
+        ),
+      );
+    } else if (sd.type !== resource.resourceType) {
+      issues.push(
+        error(
+          'invalid',
+          `The requested profile is for ${sd.type}, not ${resource.resourceType}`,
+          `${resource.resourceType}.resourceType`,
+        ),
+      );
+    } else urls.add(options.profile);
+  }
   if (
     resource.resourceType === 'QuestionnaireResponse' &&
     resource.questionnaire?.split('|')[0] === DIALOG_QUESTIONNAIRE
@@ -250,24 +271,60 @@ type ValidateOne = (
   prefix: string,
 ) => OperationOutcomeIssue[];
 
-function bundleIssues(bundle: Bundle, validateOne: ValidateOne): OperationOutcomeIssue[] {
-  return (bundle.entry ?? []).flatMap((entry, i) => {
-    if (!entry.resource) return [];
-    const prefix = `Bundle.entry[${i}].resource`;
-    const type = entry.resource.resourceType;
-    return validateOne(entry.resource, {}, prefix).map((found) => ({
+/**
+ * Resources inside resources are validated as resources, each at its own path: contained
+ * resources, Bundle entries (and their outcomes), and Parameters' resources.
+ */
+function nestedIssues(resource: Resource, validateOne: ValidateOne): OperationOutcomeIssue[] {
+  const nested: { path: string; value: unknown }[] = [];
+  const contained = (resource as { contained?: unknown[] }).contained;
+  if (Array.isArray(contained))
+    contained.forEach((c, i) =>
+      nested.push({ path: `${resource.resourceType}.contained[${i}]`, value: c }),
+    );
+  if (resource.resourceType === 'Bundle') {
+    (resource.entry ?? []).forEach((entry, i) => {
+      if (entry.resource)
+        nested.push({ path: `Bundle.entry[${i}].resource`, value: entry.resource });
+      if (entry.response?.outcome)
+        nested.push({ path: `Bundle.entry[${i}].response.outcome`, value: entry.response.outcome });
+    });
+  }
+  if (resource.resourceType === 'Parameters') {
+    (resource.parameter ?? []).forEach((p, i) => {
+      if (p.resource)
+        nested.push({ path: `Parameters.parameter[${i}].resource`, value: p.resource });
+    });
+  }
+  return nested.flatMap(({ path, value }) => {
+    const type = resourceTypeOf(value) ?? '';
+    return validateOne(value, {}, path).map((found) => ({
       ...found,
       expression: (found.expression ?? []).map((e) =>
-        e.startsWith(type) ? prefix + e.slice(type.length) : e,
+        type && e.startsWith(type) ? path + e.slice(type.length) : e,
       ),
     }));
   });
+}
+
+/** At most this many issues are listed: enough to act on, and a bound on the response. */
+export const MAX_ISSUES = 100;
+
+function capped(issues: OperationOutcomeIssue[]): OperationOutcomeIssue[] {
+  if (issues.length <= MAX_ISSUES) return issues;
+  const more = issues.length - MAX_ISSUES;
+  return [
+    ...issues.slice(0, MAX_ISSUES),
+    issue('information', 'too-costly', `${more} more issue(s) not listed`, 'Resource'),
+  ];
 }
 
 function schemaIssues(errors: ErrorObject[], type: string): OperationOutcomeIssue[] {
   const seen = new Set<string>();
   const issues: OperationOutcomeIssue[] = [];
   for (const e of errors) {
+    // Branches of anyOf / if-else report once, through the anyOf or the branch not taken.
+    if (e.keyword === 'if' || /\/anyOf\/\d+\//.test(e.schemaPath)) continue;
     const segments = e.instancePath.split('/').slice(1).map(unescapePointer);
     const found = schemaIssue(e, segments, type);
     const key = `${found.code}:${found.expression?.[0]}`;
@@ -279,22 +336,44 @@ function schemaIssues(errors: ErrorObject[], type: string): OperationOutcomeIssu
   return issues;
 }
 
+/**
+ * A property name as FHIRPath: choice types as `value.ofType(X)`, other names that are not
+ * FHIRPath identifiers in backticks. Messages name a property only when it is a plain
+ * identifier: an unknown key is the caller's text and may hold patient data.
+ */
+function propertyPath(name: string): string {
+  if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) return `\`${name.replace(/[`\\]/g, '')}\``;
+  return propertyToFhirPath(name, isChoice);
+}
+
+function safeName(name: string): string {
+  return /^_?[a-z][A-Za-z0-9]{0,63}$/.test(name) ? name : 'a property';
+}
+
 function schemaIssue(e: ErrorObject, segments: string[], type: string): OperationOutcomeIssue {
   const path = pointerToFhirPath(type, segments, isChoice);
   const params = e.params as Record<string, unknown>;
   switch (e.keyword) {
-    case 'additionalProperties':
+    case 'additionalProperties': {
+      const name = String(params.additionalProperty);
       return error(
         'structure',
-        `Unknown property ${String(params.additionalProperty)}`,
-        `${path}.${String(params.additionalProperty)}`,
+        `Unknown property: ${safeName(name)}`,
+        `${path}.${propertyPath(name)}`,
       );
-    case 'required':
+    }
+    case 'required': {
+      const name = String(params.missingProperty);
+      return error('required', `${safeName(name)} is required`, `${path}.${propertyPath(name)}`);
+    }
+    case 'anyOf':
       return error(
-        'required',
-        `${String(params.missingProperty)} is required`,
-        `${path}.${String(params.missingProperty)}`,
+        'structure',
+        'None of the allowed forms fits (for an extension: a value, or nested extensions)',
+        path,
       );
+    case 'not':
+      return error('structure', 'An extension has a value or nested extensions, not both', path);
     case 'type':
       return error('structure', `Expected ${String(params.type)}`, path);
     case 'minItems':
@@ -307,7 +386,7 @@ function schemaIssue(e: ErrorObject, segments: string[], type: string): Operatio
     case 'enum':
       return error('code-invalid', 'Not an allowed value', path);
     default:
-      return error('structure', e.message ?? 'Invalid', path);
+      return error('structure', 'Not valid here', path);
   }
 }
 

@@ -4,12 +4,7 @@ import type { QuestionnaireResponse, Resource } from '@medplum/fhirtypes';
 import { loadConformancePackage } from '../../src/validation';
 import { loadFhirSchema } from '../../src/validation/fhir-schema';
 import { checkAgainstQuestionnaire } from '../../src/validation/questionnaire-conformance';
-import {
-  checkLevel,
-  QUESTIONNAIRE_ITEMS_KEYWORD,
-  responseSchema,
-  type LevelRule,
-} from '../../src/validation/questionnaire-schema';
+import { responseSchema } from '../../src/validation/questionnaire-schema';
 import { compileVerdict } from '../../src/validation/schema-verdict';
 import { invalidExamples, validExamples } from '../support/examples';
 
@@ -22,11 +17,6 @@ const found = pkg.questionnaire('https://dialog-fhir.org/fhir/Questionnaire/dial
 if (!found) throw new Error('the DIALOG Questionnaire is missing from the package');
 const questionnaire = found;
 const ajv = new Ajv({ allErrors: true, strict: false, validateSchema: false });
-ajv.addKeyword({
-  keyword: QUESTIONNAIRE_ITEMS_KEYWORD,
-  schemaType: 'object',
-  validate: (r: LevelRule, d: unknown) => checkLevel(r, d),
-});
 ajv.addSchema(fhir, 'fhir');
 
 const verdicts = new Map<string, (d: unknown) => boolean>();
