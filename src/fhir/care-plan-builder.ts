@@ -15,10 +15,12 @@ import { randomUUID } from 'node:crypto';
 import type {
   Bundle,
   BundleEntry,
+  BundleEntryRequest,
   CarePlan,
   CarePlanActivity,
   Extension,
   Goal,
+  Identifier,
   OperationOutcome,
   OperationOutcomeIssue,
   QuestionnaireResponse,
@@ -67,7 +69,10 @@ export interface CarePlanInput {
   readonly history?: readonly QuestionnaireResponse[];
   /** The episode the session belongs to; with it, the next review due is set. */
   readonly episode?: Episode;
-  /** Makes the business identifier of a new plan (a UUID, made once and kept for good). */
+  /**
+   * Makes the business identifier of a new plan (a UUID, made once and kept for good). A plan that
+   * exists without one gets one derived from what already identifies it (see planIdentifier).
+   */
   readonly newPlanIdentifier?: () => string;
   /** Resolves who will do an action ("Sam Whitfield") to references; otherwise kept as text. */
   readonly performers?: (who: string) => readonly PlainReference[] | undefined;
@@ -81,7 +86,10 @@ export type CarePlanResult =
       readonly carePlan: CarePlan;
       /** The Goals this session set (those not already stored). */
       readonly goals: readonly Goal[];
-      /** Transaction entries: each new Goal created once, then the plan updated by identifier. */
+      /**
+       * Transaction entries: each new Goal created once, then the plan: an existing plan updated by
+       * its id (`PUT CarePlan/<id>`, If-Match its version), a new one created by its identifier.
+       */
       readonly entries: readonly BundleEntry[];
       /** E.g. a reviewed action the plan does not hold. */
       readonly issues: readonly OperationOutcomeIssue[];
@@ -181,6 +189,38 @@ function newPlan(current: Session): CarePlan {
   };
 }
 
+function ownIdentifier(plan: CarePlan | undefined): Identifier | undefined {
+  return plan?.identifier?.find((i) => i.system === CARE_PLAN_IDENTIFIER_SYSTEM && i.value);
+}
+
+/** A business identifier another system gave the plan (system and value), if any. */
+function foreignIdentifier(plan: CarePlan): Identifier | undefined {
+  return plan.identifier?.find(
+    (i) => i.system !== CARE_PLAN_IDENTIFIER_SYSTEM && i.system && i.value,
+  );
+}
+
+/**
+ * The value of the plan's dialog-fhir business identifier. The plan keeps one for good, in every
+ * system it moves to: one it has is kept; a new plan gets a new UUID; a plan another system made
+ * gets one derived (v5 UUID) from what already identifies it, its own business identifier, else its
+ * id, so building again from the same plan, here or in another system holding it under that
+ * identifier, adds the same value rather than a second one.
+ */
+function planIdentifier(existing: CarePlan | undefined, input: CarePlanInput): string {
+  const own = ownIdentifier(existing)?.value;
+  if (own) return own;
+  const foreign = existing && foreignIdentifier(existing);
+  const name = foreign
+    ? `${foreign.system ?? ''}|${foreign.value ?? ''}`
+    : existing?.id
+      ? `CarePlan/${existing.id}`
+      : undefined;
+  return name
+    ? uuidV5(`${CARE_PLAN_IDENTIFIER_SYSTEM}|${name}`, DIALOG_NAMESPACE)
+    : (input.newPlanIdentifier ?? randomUUID)();
+}
+
 /** The plan's own markers (profile, business identifier, category), added where missing. */
 function withIdentity(plan: CarePlan, input: CarePlanInput): CarePlan {
   const profiles = plan.meta?.profile ?? [];
@@ -192,11 +232,11 @@ function withIdentity(plan: CarePlan, input: CarePlanInput): CarePlan {
       ...plan.meta,
       profile: profiles.includes(Profiles.carePlan) ? profiles : [...profiles, Profiles.carePlan],
     },
-    identifier: identifiers.some((i) => i.system === CARE_PLAN_IDENTIFIER_SYSTEM)
+    identifier: ownIdentifier(plan)
       ? identifiers
       : [
           ...identifiers,
-          { system: CARE_PLAN_IDENTIFIER_SYSTEM, value: (input.newPlanIdentifier ?? randomUUID)() },
+          { system: CARE_PLAN_IDENTIFIER_SYSTEM, value: planIdentifier(input.existing, input) },
         ],
     category: categories.some((c) => hasCoding(c, PLAN_CATEGORY))
       ? categories
@@ -441,6 +481,18 @@ function supportingInfo(current: Session): PlainReference[] {
   return [responseReference(current), ...means];
 }
 
+/**
+ * Where the plan is written. An existing plan is updated where it is, by its id: a conditional
+ * update on the identifier just added would match nothing and clash with the id. Without an id
+ * (a plan read from a document), by a business identifier it already has. A new plan is created
+ * by its new identifier, so building it twice still leaves one.
+ */
+function planTarget(existing: CarePlan | undefined, own: Identifier): BundleEntryRequest {
+  if (existing?.id) return { method: 'PUT', url: `CarePlan/${existing.id}` };
+  const held = existing ? (ownIdentifier(existing) ?? foreignIdentifier(existing)) : own;
+  return conditionalPut('CarePlan', held ?? own);
+}
+
 function planEntries(
   plan: CarePlan,
   goals: readonly Goal[],
@@ -459,11 +511,11 @@ function planEntries(
       },
     };
   });
-  const identifier = plan.identifier?.find((i) => i.system === CARE_PLAN_IDENTIFIER_SYSTEM) ?? {};
+  const identifier = ownIdentifier(plan) ?? {};
   const version = existing?.meta?.versionId;
   // Another writer may have changed the plan since it was read: then the update fails, not wins.
-  const request = {
-    ...conditionalPut('CarePlan', identifier),
+  const request: BundleEntryRequest = {
+    ...planTarget(existing, identifier),
     ...(version ? { ifMatch: `W/"${version}"` } : {}),
   };
   // Another system's plan identifier need not be a UUID, so the fullUrl is derived from it.
@@ -482,6 +534,17 @@ export function buildCarePlan(input: CarePlanInput): CarePlanResult {
   const { session } = current;
   if (input.existing && input.existing.subject?.reference !== session.subject)
     return refuse("The session is not about the plan's subject", 'CarePlan.subject');
+  if (
+    input.existing &&
+    !input.existing.id &&
+    !ownIdentifier(input.existing) &&
+    !foreignIdentifier(input.existing)
+  )
+    return refuse(
+      'The existing plan has neither an id nor a business identifier, so it cannot be updated where it is (writing it would make a second plan)',
+      'CarePlan.id',
+      'required',
+    );
   const issues: OperationOutcomeIssue[] = [];
   const earlier = readHistory(input.history ?? [], session.subject).filter(
     (s) => s.key !== current.key,

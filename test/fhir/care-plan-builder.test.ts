@@ -21,6 +21,7 @@ import { journey, journeyResponses } from './journey';
 const steps = journey();
 const responses = journeyResponses();
 const PLAN_ID = '5f0c2a8e-3d47-4b1e-9a6f-2c81d7e4b913';
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-5[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 
 const community: Episode = {
   setting: 'community',
@@ -218,11 +219,11 @@ describe('updating a plan others also write', () => {
     expect(errorsOf(plan)).toEqual([]);
   });
 
-  it('updates only if the plan is unchanged since it was read', () => {
+  it('updates the plan where it is, only if it is unchanged since it was read', () => {
     const entry = result.entries[result.entries.length - 1];
     expect(entry?.request).toEqual({
       method: 'PUT',
-      url: `CarePlan?identifier=${CARE_PLAN_IDENTIFIER_SYSTEM}|${PLAN_ID}`,
+      url: 'CarePlan/care-plan-megan-price',
       ifMatch: 'W/"2"',
     });
   });
@@ -298,13 +299,73 @@ describe('updating a plan others also write', () => {
       identifier: [{ system: 'https://other-trust.example/plans', value: '77' }],
       category: [{ text: 'Community care plan' }],
     };
-    const plan = build('qr-01-community-start', theirs).carePlan;
+    const result = build('qr-01-community-start', theirs);
+    const plan = result.carePlan;
+    const [, ours] = plan.identifier ?? [];
     expect(plan.identifier).toEqual([
       { system: 'https://other-trust.example/plans', value: '77' },
-      { system: CARE_PLAN_IDENTIFIER_SYSTEM, value: PLAN_ID },
+      { system: CARE_PLAN_IDENTIFIER_SYSTEM, value: expect.stringMatching(UUID) },
     ]);
+    // Derived from their identifier, not made up: every build from their plan adds the same one.
+    expect(ours?.value).not.toBe(PLAN_ID);
+    expect(build('qr-01-community-start', theirs).carePlan.identifier).toEqual(plan.identifier);
+    // Without an id it is found by the identifier it already has, so no second plan is made.
+    expect(result.entries[result.entries.length - 1]?.request).toEqual({
+      method: 'PUT',
+      url: 'CarePlan?identifier=https://other-trust.example/plans|77',
+    });
     expect(plan.category?.[0]).toEqual({ text: 'Community care plan' });
     expect(errorsOf(plan)).toEqual([]);
+  });
+
+  describe('a plan another system created, without a dialog-fhir identifier', () => {
+    const ward: CarePlan = {
+      resourceType: 'CarePlan',
+      id: 'ward-plan-7',
+      meta: { versionId: '3' },
+      status: 'active',
+      intent: 'plan',
+      subject: { reference: 'Patient/megan-price' },
+    };
+    const first = build('qr-02-admission', ward);
+    const [ours] = first.carePlan.identifier ?? [];
+
+    it('is updated where it is, by its id and version', () => {
+      expect(first.entries[first.entries.length - 1]?.request).toEqual({
+        method: 'PUT',
+        url: 'CarePlan/ward-plan-7',
+        ifMatch: 'W/"3"',
+      });
+      expect(first.carePlan.id).toBe('ward-plan-7');
+      expect(errorsOf(first.carePlan)).toEqual([]);
+    });
+
+    it('gets one business identifier, the same each time, kept once stored', () => {
+      expect(first.carePlan.identifier).toEqual([
+        { system: CARE_PLAN_IDENTIFIER_SYSTEM, value: expect.stringMatching(UUID) },
+      ]);
+      expect(ours?.value).not.toBe(PLAN_ID);
+      // Built again from the same plan (a retry after a version clash): the same identifier.
+      expect(build('qr-02-admission', ward).carePlan.identifier).toEqual([ours]);
+      // As stored: the next session keeps it, and still writes by id.
+      const stored = { ...first.carePlan, meta: { ...first.carePlan.meta, versionId: '4' } };
+      const next = build('qr-03-inpatient-review', stored);
+      expect(next.carePlan.identifier).toEqual([ours]);
+      expect(next.entries[next.entries.length - 1]?.request).toEqual({
+        method: 'PUT',
+        url: 'CarePlan/ward-plan-7',
+        ifMatch: 'W/"4"',
+      });
+    });
+
+    it('is refused when it has neither an id nor an identifier to be found by', () => {
+      const anonymous: CarePlan = { ...ward };
+      delete anonymous.id;
+      const result = buildCarePlan({ response: response('qr-02-admission'), existing: anonymous });
+      expect(!result.ok && result.outcome.issue.map((i) => i.expression?.[0])).toEqual([
+        'CarePlan.id',
+      ]);
+    });
   });
 });
 
