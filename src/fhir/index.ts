@@ -1,8 +1,8 @@
 /**
  * The FHIR side of DIALOG: the canonical URLs of the dialog-fhir package, the session view and
  * DIALOG QuestionnaireResponse ⇄ session, stable identities for derived resources, `$extract`
- * (Observations), `$populate` (a new response pre-filled from the last one), and the one
- * CarePlan built up by every session.
+ * (Observations), `$populate` (a new response with last time's actions to review, the previous
+ * ratings beside it for comparison), and the one CarePlan built up by every session.
  */
 export * from './canonical';
 export * from './dialog-session';

@@ -1,14 +1,19 @@
 /**
  * `$populate` for DIALOG: a new in-progress response for a person, ready for the next session.
  *
- * - The ratings are pre-filled from the person's latest rating (scores and "more help"), so the
- *   new ratings are made beside the previous ones, as DIALOG+ shows them on screen.
+ * - The ratings are left empty: in DIALOG+ the person rates all 11 items again, and the new
+ *   ratings are compared on screen with the previous ones. The previous ratings (scores and "more
+ *   help") come back beside the response, as `previous`, never as answers: an answer copied from
+ *   last time would, if the session were completed without re-rating, become a new rating that
+ *   nobody gave, indistinguishable from one and counted in its means.
  * - The actions agreed last time (in the latest session that agreed any) are placed under
  *   previous-actions, to be reviewed first.
  * - When the person moves between services of one provider, the previous service's discharge
  *   rating may instead be offered as the new service's admission rating (and vice versa), recorded
- *   with the dialog-reused-rating extension. src/dialog's reuse rules decide; a refusal comes back
- *   as a readable reason beside the ordinary pre-filled response.
+ *   with the dialog-reused-rating extension. This is the one case where ratings are copied as
+ *   answers: the reuse is explicit and recorded, and the rating keeps its own point in time.
+ *   src/dialog's reuse rules decide; a refusal comes back as a readable reason beside the ordinary
+ *   new response.
  */
 import type { OperationOutcomeIssue, QuestionnaireResponse } from '@medplum/fhirtypes';
 import {
@@ -53,12 +58,25 @@ export interface ReuseOffer {
   readonly reason?: string;
 }
 
+/** The person's latest rating, to show beside the new one (not part of the new response). */
+export interface PreviousRating {
+  /** The point in time it represents. */
+  readonly authored: string;
+  readonly scores: DialogSession['scores'];
+  readonly helpWanted: DialogSession['helpWanted'];
+}
+
 export interface PopulateResult {
   readonly response: QuestionnaireResponse;
   readonly session: DialogSession;
+  /**
+   * The latest earlier rating with scores, for comparison on screen; absent when there is none,
+   * and when an earlier rating is reused as this one.
+   */
+  readonly previous?: PreviousRating;
   /** The reuse recorded, when an earlier rating was reused. */
   readonly reuse?: RatingReuse;
-  /** Why a reuse was not offered, or what was left out of the pre-fill. */
+  /** Why a reuse was not offered, or what was left out of the earlier responses. */
   readonly issues: readonly OperationOutcomeIssue[];
 }
 
@@ -110,15 +128,23 @@ function newSession(request: PopulateRequest): DialogSession {
   };
 }
 
-function prefilled(request: PopulateRequest): DialogSession {
+/** A new session with last time's actions to review, and the latest rating to compare with. */
+function prepared(request: PopulateRequest): {
+  session: DialogSession;
+  previous?: PreviousRating;
+} {
   const earlier = readHistory(request);
   const latestRating = earlier.find(hasScores);
   const lastAgreed = earlier.map(agreedActions).find((actions) => actions.length > 0) ?? [];
+  const session: DialogSession = { ...newSession(request), previousActions: lastAgreed };
+  if (!latestRating) return { session };
   return {
-    ...newSession(request),
-    scores: { ...latestRating?.scores },
-    helpWanted: { ...latestRating?.helpWanted },
-    previousActions: lastAgreed,
+    session,
+    previous: {
+      authored: latestRating.authored,
+      scores: { ...latestRating.scores },
+      helpWanted: { ...latestRating.helpWanted },
+    },
   };
 }
 
@@ -181,8 +207,8 @@ function reused(request: PopulateRequest, offer: ReuseOffer): Reused {
 
 /**
  * A new in-progress DIALOG response for the person: the reused rating when one is offered and
- * the reuse rules allow it, otherwise pre-filled from the latest rating with last time's actions
- * to review (and the refusal, when reuse was offered, as an issue).
+ * the reuse rules allow it, otherwise unrated, with last time's actions to review and the latest
+ * rating returned beside it as `previous` (and the refusal, when reuse was offered, as an issue).
  */
 export function populateResponse(request: PopulateRequest): PopulateResult {
   const issues: OperationOutcomeIssue[] = [];
@@ -197,6 +223,11 @@ export function populateResponse(request: PopulateRequest): PopulateResult {
       };
     issues.push(issue('information', 'business-rule', `Not reused: ${offer.message}`, 'reuse'));
   }
-  const session = prefilled(request);
-  return { response: sessionToResponse(session), session, issues };
+  const { session, previous } = prepared(request);
+  return {
+    response: sessionToResponse(session),
+    session,
+    ...(previous ? { previous } : {}),
+    issues,
+  };
 }

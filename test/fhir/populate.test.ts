@@ -34,7 +34,7 @@ const request = (history: QuestionnaireResponse[]): PopulateRequest => ({
 });
 
 describe('populateResponse', () => {
-  it('pre-fills the latest rating, and puts last time’s actions up for review', () => {
+  it('leaves the ratings to be given again, returns the latest beside them, and puts last time’s actions up for review', () => {
     // Before the inpatient review: the admission rating is the latest, but it agreed no actions,
     // so the actions to review are those agreed at the community start (as the review did).
     const result = populateResponse(
@@ -43,8 +43,15 @@ describe('populateResponse', () => {
     const admission = sessionOf(byId('qr-02-admission'));
     const review = sessionOf(byId('qr-03-inpatient-review'));
     expect(result.session.status).toBe('in-progress');
-    expect(result.session.scores).toEqual(admission.scores);
-    expect(result.session.helpWanted).toEqual(admission.helpWanted);
+    // No answer is copied: completed without re-rating, the response has no rating at all.
+    expect(result.session.scores).toEqual({});
+    expect(result.session.helpWanted).toEqual({});
+    expect(result.response.item?.map((i) => i.linkId)).toEqual(['previous-actions']);
+    expect(result.previous).toEqual({
+      authored: admission.authored,
+      scores: admission.scores,
+      helpWanted: admission.helpWanted,
+    });
     expect(result.session.previousActions).toEqual(
       review.previousActions.map(({ what }) => ({ what })),
     );
@@ -58,7 +65,8 @@ describe('populateResponse', () => {
     expect(result.session.previousActions.map((a) => a.what)).toEqual(
       sessionOf(byId('qr-04-discharge')).previousActions.map((a) => a.what),
     );
-    expect(result.session.scores).toEqual(sessionOf(byId('qr-03-inpatient-review')).scores);
+    expect(result.session.scores).toEqual({});
+    expect(result.previous?.scores).toEqual(sessionOf(byId('qr-03-inpatient-review')).scores);
   });
 
   it('starts empty for a person with no earlier ratings, and ignores other people', () => {
@@ -68,15 +76,16 @@ describe('populateResponse', () => {
     };
     const result = populateResponse(request([other]));
     expect(result.session.scores).toEqual({});
+    expect(result.previous).toBeUndefined();
     expect(result.session.previousActions).toEqual([]);
     expect(result.response.item).toBeUndefined();
     expect(errorsOf(result.response)).toEqual([]);
   });
 
-  it('does not pre-fill from a response still in progress', () => {
+  it('does not take the previous rating from a response still in progress', () => {
     const draft = { ...byId('qr-03-inpatient-review'), status: 'in-progress' as const };
     const result = populateResponse(request([byId('qr-02-admission'), draft]));
-    expect(result.session.scores).toEqual(sessionOf(byId('qr-02-admission')).scores);
+    expect(result.previous?.scores).toEqual(sessionOf(byId('qr-02-admission')).scores);
   });
 });
 
@@ -111,16 +120,21 @@ describe('reusing a discharge rating as the next service’s admission rating', 
   it('within one provider, offers the rating as the example records it (still to be confirmed)', () => {
     const result = populateResponse({ ...communityStart, reuse: offer('westmere') });
     expect(result.reuse?.reason).toBe('discharge-as-admission');
+    // The explicit, recorded reuse is the one case where the ratings are copied as answers.
+    expect(result.session.scores).toEqual(sessionOf(discharge).scores);
+    expect(result.previous).toBeUndefined();
     const example = omit(byId('qr-04b-community-start'), 'id');
     expect({ ...result.response, status: 'completed' }).toEqual(example);
     expect(errorsOf(result.response)).toEqual([]);
   });
 
-  it('across providers, refuses with a readable reason and pre-fills as usual', () => {
+  it('across providers, refuses with a readable reason and starts a new rating as usual', () => {
     const result = populateResponse({ ...communityStart, reuse: offer('northbrook') });
     expect(result.reuse).toBeUndefined();
     expect(result.session.reusedFrom).toBeUndefined();
     expect(result.session.authored).toBe(communityStart.authored);
+    expect(result.session.scores).toEqual({});
+    expect(result.previous?.scores).toEqual(sessionOf(discharge).scores);
     expect(result.issues.map((i) => i.diagnostics)).toEqual([
       'Not reused: rating qr-04-discharge is from provider westmere, not northbrook: reuse is only within one provider',
     ]);
