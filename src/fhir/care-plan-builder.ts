@@ -37,8 +37,9 @@ import {
 import { error, issue, outcome } from '../validation';
 import { BASE, CARE_PLAN_IDENTIFIER_SYSTEM, CodeSystems, Extensions, Profiles } from './canonical';
 import type { DialogSession, PreviousActionStatus } from './dialog-session';
-import { MEAN_PARTS, ratingsOf } from './dialog-observations';
+import { MEAN_PARTS, ratingsOf, type RatedResponse } from './dialog-observations';
 import { buildGoal, goalIdentifier } from './goal-builder';
+import { extractedAs, RATED_STATUSES, readHistory } from './history';
 import { extractedIdentifier, type PlainReference } from './item-observations';
 import {
   hasCoding,
@@ -55,6 +56,8 @@ import {
   DIALOG_NAMESPACE,
   fullUrlOf,
   responseKey,
+  responseReference,
+  sameResource,
   uuidV5,
 } from './stable-id';
 
@@ -114,9 +117,7 @@ function reviewedStatus(
   return current === 'completed' || current === 'in-progress' ? 'not-started' : undefined;
 }
 
-interface Session {
-  readonly key: string;
-  readonly session: DialogSession;
+interface Session extends RatedResponse {
   readonly response: QuestionnaireResponse;
 }
 
@@ -129,7 +130,7 @@ function refuse(
 }
 
 function readSession(response: QuestionnaireResponse): Session | CarePlanResult {
-  if (response.status !== 'completed' && response.status !== 'amended')
+  if (!RATED_STATUSES.has(response.status))
     return refuse('Only a completed session updates the plan', 'QuestionnaireResponse.status');
   const key = responseKey(response);
   if (!key)
@@ -153,25 +154,11 @@ function readSession(response: QuestionnaireResponse): Session | CarePlanResult 
   return { key, session: read.session, response };
 }
 
-function readHistory(history: readonly QuestionnaireResponse[], subject: string): Session[] {
-  return history.flatMap((response) => {
-    const read = readSession(response);
-    return 'session' in read && read.session.subject === subject ? [read] : [];
-  });
-}
-
 function subjectOf(session: DialogSession): PlainReference {
   return {
     reference: session.subject,
     ...(session.subjectDisplay ? { display: session.subjectDisplay } : {}),
   };
-}
-
-function responseReference(current: Session): PlainReference {
-  const { id, identifier } = current.response;
-  return id
-    ? { reference: `QuestionnaireResponse/${id}` }
-    : { type: 'QuestionnaireResponse', identifier: { ...identifier } };
 }
 
 /** A first plan; withIdentity gives it its business identifier. */
@@ -253,7 +240,10 @@ interface SessionGoal {
   readonly goal?: Goal;
 }
 
-/** The item's score Observation: this session's, else the person's latest earlier one. */
+/**
+ * The item's score Observation: this session's (in the same transaction), else the one its reused
+ * rating was extracted as, else the person's latest earlier one (both already stored).
+ */
 function scoreObservation(
   concept: DialogItemConcept,
   current: Session,
@@ -261,14 +251,19 @@ function scoreObservation(
 ): PlainReference | undefined {
   const part = `${concept}.score`;
   if (current.session.scores[concept] !== undefined) {
-    const identifier = extractedIdentifier(current.key, part);
-    return { reference: fullUrlOf(identifier), identifier };
+    const identifier = extractedIdentifier(current.extractedAs ?? current.key, part);
+    return current.session.reusedFrom
+      ? { type: 'Observation', identifier }
+      : { reference: fullUrlOf(identifier), identifier };
   }
   const latest = [...earlier]
     .filter((s) => s.session.scores[concept] !== undefined)
     .sort((a, b) => instantOf(b.session.authored) - instantOf(a.session.authored))[0];
   return latest
-    ? { type: 'Observation', identifier: extractedIdentifier(latest.key, part) }
+    ? {
+        type: 'Observation',
+        identifier: extractedIdentifier(latest.extractedAs ?? latest.key, part),
+      }
     : undefined;
 }
 
@@ -478,7 +473,7 @@ function supportingInfo(current: Session): PlainReference[] {
     const identifier = extractedIdentifier(current.key, MEAN_PARTS[measure]);
     return [{ reference: fullUrlOf(identifier), identifier }];
   });
-  return [responseReference(current), ...means];
+  return [responseReference(current.response), ...means];
 }
 
 /**
@@ -529,10 +524,14 @@ function planEntries(
  * read, or is about someone other than the plan's subject.
  */
 export function buildCarePlan(input: CarePlanInput): CarePlanResult {
-  const current = readSession(input.response);
-  if (!('session' in current)) return current;
-  const { session } = current;
-  if (input.existing && input.existing.subject?.reference !== session.subject)
+  const read = readSession(input.response);
+  if (!('session' in read)) return read;
+  const { session } = read;
+  const current: Session = {
+    ...read,
+    extractedAs: extractedAs(session, read.key, input.history ?? []),
+  };
+  if (input.existing && !sameResource(input.existing.subject?.reference, session.subject))
     return refuse("The session is not about the plan's subject", 'CarePlan.subject');
   if (
     input.existing &&
@@ -545,10 +544,9 @@ export function buildCarePlan(input: CarePlanInput): CarePlanResult {
       'CarePlan.id',
       'required',
     );
-  const issues: OperationOutcomeIssue[] = [];
-  const earlier = readHistory(input.history ?? [], session.subject).filter(
-    (s) => s.key !== current.key,
-  );
+  const history = readHistory(input.history ?? [], session.subject, current.key);
+  const issues: OperationOutcomeIssue[] = [...history.issues];
+  const earlier = history.entries;
   const base = withIdentity(
     input.existing ? structuredClone(input.existing) : newPlan(current),
     input,

@@ -48,6 +48,11 @@ export const MEAN_PARTS: Readonly<Record<MeanMeasure, string>> = {
 export interface RatedResponse {
   readonly key: string;
   readonly session: DialogSession;
+  /**
+   * The identity whose extracted Observations hold its scores, when not its own: for a rating
+   * that reuses another, the reused rating's (nothing is extracted from the reuse itself).
+   */
+  readonly extractedAs?: string;
 }
 
 export function ratingsOf(session: DialogSession): DialogRatings {

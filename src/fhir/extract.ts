@@ -22,23 +22,21 @@ import type {
 import { isDateTimeWithOffset, itemBySnomed, SNOMED_SYSTEM } from '../dialog';
 import { error, issue, outcome } from '../validation';
 import { CodeSystems, DIALOG_QUESTIONNAIRE, Extensions, Profiles } from './canonical';
+import { RATED_STATUSES, readHistory } from './history';
 import { changeObservations, meanObservations, type RatedResponse } from './dialog-observations';
-import {
-  type ExtractContext,
-  type Extracted,
-  itemObservations,
-  type PlainReference,
-} from './item-observations';
+import { type ExtractContext, type Extracted, itemObservations } from './item-observations';
 import { conformancePackage } from './package-lookup';
-import { responseToSession } from './response-session';
-import { conditionalPut, fullUrlOf, responseKey } from './stable-id';
+import { partyOf, responseToSession } from './response-session';
+import { conditionalPut, fullUrlOf, responseKey, responseReference } from './stable-id';
 
 export interface ExtractOptions {
   /** The Questionnaire the response answers; by default the package's, found by canonical. */
   readonly questionnaire?: Questionnaire;
   /**
    * The person's other DIALOG responses, for paired change, in any order. Responses authored
-   * after this one are not paired with it (a change belongs to its follow-up rating).
+   * after this one are not paired with it (a change belongs to its follow-up rating). Entries are
+   * read by history.ts (the same person however the reference is written); each one left out is
+   * reported in the result's issues.
    */
   readonly history?: readonly QuestionnaireResponse[];
 }
@@ -53,7 +51,6 @@ export type ExtractResult =
     }
   | { readonly ok: false; readonly outcome: OperationOutcome };
 
-const EXTRACTABLE = new Set(['completed', 'amended']);
 const CONTEXT_EXTENSIONS = new Set<string>([Extensions.timepoint, Extensions.setting]);
 
 function refuse(...issues: OperationOutcomeIssue[]): ExtractResult {
@@ -62,7 +59,7 @@ function refuse(...issues: OperationOutcomeIssue[]): ExtractResult {
 
 function preconditions(response: QuestionnaireResponse): OperationOutcomeIssue[] {
   const found: OperationOutcomeIssue[] = [];
-  if (!EXTRACTABLE.has(response.status))
+  if (!RATED_STATUSES.has(response.status))
     found.push(
       error(
         'business-rule',
@@ -85,28 +82,15 @@ function preconditions(response: QuestionnaireResponse): OperationOutcomeIssue[]
   return found;
 }
 
-function referenceTo(response: QuestionnaireResponse): PlainReference {
-  if (response.id) return { reference: `QuestionnaireResponse/${response.id}` };
-  return { type: 'QuestionnaireResponse', identifier: { ...response.identifier } };
-}
-
-function party(reference: PlainReference | undefined): PlainReference | undefined {
-  if (!reference?.reference && !reference?.display) return undefined;
-  return {
-    ...(reference.reference ? { reference: reference.reference } : {}),
-    ...(reference.display ? { display: reference.display } : {}),
-  };
-}
-
 function contextOf(response: QuestionnaireResponse, key: string): ExtractContext {
-  const performer = party(response.source) ?? party(response.author);
+  const performer = partyOf(response.source) ?? partyOf(response.author);
   const contextExtensions: Extension[] = (response.extension ?? [])
     .filter((e) => CONTEXT_EXTENSIONS.has(e.url))
     .map((e) => ({ ...e }));
   return {
     key,
-    responseReference: referenceTo(response),
-    subject: party(response.subject) ?? {},
+    responseReference: responseReference(response),
+    subject: partyOf(response.subject) ?? {},
     effective: response.authored ?? '',
     ...(performer ? { performer } : {}),
     contextExtensions,
@@ -143,33 +127,6 @@ function success(extracted: readonly Extracted[], issues: OperationOutcomeIssue[
   };
 }
 
-/** The person's other DIALOG responses that can be paired with this one; warns about the rest. */
-function ratedHistory(
-  response: QuestionnaireResponse,
-  history: readonly QuestionnaireResponse[],
-  issues: OperationOutcomeIssue[],
-): RatedResponse[] {
-  return history.flatMap((other, i) => {
-    const key = responseKey(other);
-    const samePerson = other.subject?.reference === response.subject?.reference;
-    const dialog = other.questionnaire?.split('|')[0] === DIALOG_QUESTIONNAIRE;
-    if (!samePerson || !dialog || !EXTRACTABLE.has(other.status)) return [];
-    const read = responseToSession(other);
-    if (!key || !read.ok || !isDateTimeWithOffset(other.authored)) {
-      issues.push(
-        issue(
-          'warning',
-          'invalid',
-          'An earlier response could not be read (no identity, faults, or no point in time): it is left out of paired change',
-          `history[${i}]`,
-        ),
-      );
-      return [];
-    }
-    return [{ key, session: read.session }];
-  });
-}
-
 function extractDialog(
   response: QuestionnaireResponse,
   context: ExtractContext,
@@ -200,11 +157,11 @@ function extractDialog(
         ),
       ],
     );
-  const issues: OperationOutcomeIssue[] = [];
+  const earlier = readHistory(history, read.session.subject, context.key);
   const current: RatedResponse = { key: context.key, session: read.session };
   const means = meanObservations(read.session, context);
-  const changes = changeObservations(current, ratedHistory(response, history, issues), context);
-  return success([...items, ...means, ...changes], issues);
+  const changes = changeObservations(current, earlier.entries, context);
+  return success([...items, ...means, ...changes], [...earlier.issues]);
 }
 
 /**

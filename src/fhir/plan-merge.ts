@@ -5,10 +5,14 @@
  */
 import type { CodeableConcept, Coding, Extension } from '@medplum/fhirtypes';
 import type { PlainReference } from './item-observations';
+import { sameResource } from './stable-id';
 
-/** Two references name the same resource: the same reference, or the same business identifier. */
+/**
+ * Two references name the same resource: the same resource by reference (relative or absolute,
+ * stable-id.ts sameResource), or the same business identifier.
+ */
 export function sameTarget(a: PlainReference, b: PlainReference): boolean {
-  if (a.reference && a.reference === b.reference) return true;
+  if (sameResource(a.reference, b.reference)) return true;
   const x = a.identifier;
   const y = b.identifier;
   return !!x?.value && x.value === y?.value && x.system === y?.system;

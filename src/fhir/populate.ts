@@ -19,7 +19,6 @@ import type { OperationOutcomeIssue, QuestionnaireResponse } from '@medplum/fhir
 import {
   type CareSetting,
   compareDateTimes,
-  isDateTimeWithOffset,
   type RatingReuse,
   reuseRating,
   type ServiceEpisode,
@@ -27,9 +26,10 @@ import {
   type TimepointKind,
 } from '../dialog';
 import { issue } from '../validation';
-import { DIALOG_QUESTIONNAIRE } from './canonical';
 import type { DialogSession, PartyReference, PreviousAction } from './dialog-session';
+import { isDialogResponse, RATED_STATUSES, readHistory } from './history';
 import { responseToSession, sessionToResponse } from './response-session';
+import { sameResource } from './stable-id';
 
 export interface PopulateRequest {
   /** `Patient/<id>`: the person the response is for. */
@@ -80,22 +80,15 @@ export interface PopulateResult {
   readonly issues: readonly OperationOutcomeIssue[];
 }
 
-const RATED = new Set(['completed', 'amended']);
-
-/** The person's readable earlier responses, latest first. */
-function readHistory(request: PopulateRequest): DialogSession[] {
-  return request.history
-    .filter(
-      (r) =>
-        r.subject?.reference === request.subject &&
-        r.questionnaire?.split('|')[0] === DIALOG_QUESTIONNAIRE &&
-        RATED.has(r.status) &&
-        isDateTimeWithOffset(r.authored),
-    )
-    .flatMap((r) => {
-      const read = responseToSession(r);
-      return read.ok ? [read.session] : [];
-    })
+/** The person's earlier ratings, latest first; what was left out goes to `issues`. */
+function earlierSessions(
+  request: PopulateRequest,
+  issues: OperationOutcomeIssue[],
+): DialogSession[] {
+  const read = readHistory(request.history, request.subject);
+  issues.push(...read.issues);
+  return read.entries
+    .map((e) => e.session)
     .sort((a, b) => compareDateTimes(b.authored, a.authored));
 }
 
@@ -129,11 +122,14 @@ function newSession(request: PopulateRequest): DialogSession {
 }
 
 /** A new session with last time's actions to review, and the latest rating to compare with. */
-function prepared(request: PopulateRequest): {
+function prepared(
+  request: PopulateRequest,
+  issues: OperationOutcomeIssue[],
+): {
   session: DialogSession;
   previous?: PreviousRating;
 } {
-  const earlier = readHistory(request);
+  const earlier = earlierSessions(request, issues);
   const latestRating = earlier.find(hasScores);
   const lastAgreed = earlier.map(agreedActions).find((actions) => actions.length > 0) ?? [];
   const session: DialogSession = { ...newSession(request), previousActions: lastAgreed };
@@ -165,13 +161,18 @@ type Reused =
 function reused(request: PopulateRequest, offer: ReuseOffer): Reused {
   const read = responseToSession(offer.response);
   const { id } = offer.response;
-  if (!read.ok || !id || !RATED.has(offer.response.status))
+  if (
+    !read.ok ||
+    !id ||
+    !isDialogResponse(offer.response) ||
+    !RATED_STATUSES.has(offer.response.status)
+  )
     return {
       ok: false,
       message: 'The rating offered for reuse is not a completed DIALOG response with an id',
     };
   const earlier = read.session;
-  if (earlier.subject !== request.subject)
+  if (!sameResource(earlier.subject, request.subject))
     return { ok: false, message: "The rating offered for reuse is not this person's" };
   const timepoint = earlier.timepoint;
   if (!timepoint || !(TIMEPOINT_KINDS as readonly string[]).includes(timepoint))
@@ -223,7 +224,7 @@ export function populateResponse(request: PopulateRequest): PopulateResult {
       };
     issues.push(issue('information', 'business-rule', `Not reused: ${offer.message}`, 'reuse'));
   }
-  const { session, previous } = prepared(request);
+  const { session, previous } = prepared(request, issues);
   return {
     response: sessionToResponse(session),
     session,

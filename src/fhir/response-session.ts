@@ -337,7 +337,8 @@ export function responseToSession(response: QuestionnaireResponse): ReadResult {
   return faults.length > 0 ? { ok: false, faults } : { ok: true, session };
 }
 
-function partyOf(
+/** A reference to a person or organisation as the session holds it: reference and display only. */
+export function partyOf(
   reference: { reference?: string; display?: string } | undefined,
 ): PartyReference | undefined {
   if (!reference?.reference && !reference?.display) return undefined;

@@ -9,6 +9,7 @@
 import { createHash } from 'node:crypto';
 import type { BundleEntryRequest, Identifier, QuestionnaireResponse } from '@medplum/fhirtypes';
 import { BASE } from './canonical';
+import type { PlainReference } from './item-observations';
 
 /** RFC 4122 name-based UUID (SHA-1, version 5). */
 export function uuidV5(name: string, namespace: string): string {
@@ -36,6 +37,40 @@ export function responseKey(response: QuestionnaireResponse): string | undefined
   const { identifier, id } = response;
   if (identifier?.system && identifier.value) return `${identifier.system}|${identifier.value}`;
   return id ? `QuestionnaireResponse/${id}` : undefined;
+}
+
+/**
+ * A reference to the response: by its logical id when it has one, else by its business
+ * identifier (a logical reference).
+ */
+export function responseReference(response: QuestionnaireResponse): PlainReference {
+  if (response.id) return { reference: `QuestionnaireResponse/${response.id}` };
+  return { type: 'QuestionnaireResponse', identifier: { ...response.identifier } };
+}
+
+/** `[base/]Type/id[/_history/v]`: a literal reference to a resource (FHIR R4 3.1.0.1.1). */
+const LITERAL_REFERENCE =
+  /^(?:(https?:\/\/\S+)\/)?([A-Z][A-Za-z]+)\/([A-Za-z0-9\-.]{1,64})(?:\/_history\/[A-Za-z0-9\-.]{1,64})?$/;
+
+/**
+ * Two literal references name the same resource: the same type and id, written relative
+ * (`Patient/1`) or absolute (`https://host/fhir/Patient/1`), with or without a version. Two
+ * absolute references must also share their base (two servers' `Patient/1` are not one person).
+ * References in any other form (urn:uuid, fragments) are the same only when equal.
+ */
+export function sameResource(a: string | undefined, b: string | undefined): boolean {
+  if (a === undefined || b === undefined) return false;
+  if (a === b) return true;
+  const x = LITERAL_REFERENCE.exec(a);
+  const y = LITERAL_REFERENCE.exec(b);
+  if (!x || !y || x[2] !== y[2] || x[3] !== y[3]) return false;
+  return x[1] === undefined || y[1] === undefined || x[1] === y[1];
+}
+
+/** `QuestionnaireResponse/<id>` for a reference to a response in any literal form; else as given. */
+export function responseKeyOf(reference: string): string {
+  const match = LITERAL_REFERENCE.exec(reference);
+  return match?.[2] === 'QuestionnaireResponse' ? `QuestionnaireResponse/${match[3]}` : reference;
 }
 
 /** A stable identifier in `system` for one part (a linkId, a measure) of what a response gave. */

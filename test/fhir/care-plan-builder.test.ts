@@ -10,6 +10,7 @@ import type { Episode } from '../../src/dialog';
 import {
   buildCarePlan,
   CARE_PLAN_IDENTIFIER_SYSTEM,
+  extractedIdentifier,
   extractObservations,
   sessionTransaction,
   type CarePlanInput,
@@ -433,6 +434,66 @@ describe('performers and refusals', () => {
     );
     expect(named).toHaveLength(5);
     expect(named).toEqual(reviewed);
+  });
+});
+
+describe('the history it is given', () => {
+  it('reads it by the same rule as $extract: DIALOG responses of this person only, reporting the rest', () => {
+    const other = {
+      ...response('qr-01-community-start'),
+      questionnaire: 'https://example.org/Questionnaire/phq-9',
+    };
+    const result = build('qr-02-admission', examplePlan('01'), { history: [other] });
+    expect(result.issues.map((i) => [i.severity, i.expression?.[0], i.diagnostics])).toEqual([
+      [
+        'information',
+        'history[0]',
+        'An earlier response is left out: it does not answer the DIALOG Questionnaire',
+      ],
+    ]);
+  });
+
+  it('takes a plan whose subject is written as an absolute reference to the same person', () => {
+    const absolute: CarePlan = {
+      ...examplePlan('02'),
+      subject: { reference: 'https://ehr.westmere.example/fhir/Patient/megan-price' },
+    };
+    expect(build('qr-03-inpatient-review', absolute).carePlan.subject).toEqual(absolute.subject);
+  });
+
+  it('points a goal of a reused rating at the Observation the reused rating was extracted as', () => {
+    const reused = structuredClone(response('qr-04b-community-start'));
+    const discussion = reused.item?.find((i) => i.linkId === 'discussion');
+    const mental = {
+      linkId: 'discussed-item',
+      item: [
+        {
+          linkId: 'discussed-item.concept',
+          answer: [
+            {
+              valueCoding: {
+                system: 'http://snomed.info/sct',
+                code: '1037651000000100',
+              },
+            },
+          ],
+        },
+      ],
+    };
+    if (discussion) discussion.item = [...(discussion.item ?? []), mental];
+    else reused.item = [...(reused.item ?? []), { linkId: 'discussion', item: [mental] }];
+    const result = build('qr-04b-community-start', examplePlan('04'), { response: reused });
+    const [goal] = result.goals;
+    // Nothing is extracted from the reuse: no urn:uuid in this transaction could resolve.
+    expect(goal?.addresses).toEqual([
+      {
+        type: 'Observation',
+        identifier: extractedIdentifier(
+          'QuestionnaireResponse/qr-04-discharge',
+          'mental-health.score',
+        ),
+      },
+    ]);
   });
 });
 

@@ -122,6 +122,36 @@ describe('extracting the journey, each response with the earlier ones as history
   });
 });
 
+describe('the history it is given', () => {
+  const [first, second, third] = responses;
+  if (!first || !second || !third) throw new Error('the journey has responses');
+  const changesOf = (result: ExtractResult): string[] =>
+    extracted(result)
+      .filter((o) => o.code.coding?.[0]?.code === 'paired-change')
+      .map(measureOf);
+
+  it('counts the same person under another reference form (relative or absolute)', () => {
+    const absolute = {
+      ...second,
+      subject: { reference: 'https://ehr.westmere.example/fhir/Patient/megan-price' },
+    };
+    const result = extractObservations(third, { history: [absolute] });
+    expect(changesOf(result)).toEqual(changesOf(extractObservations(third, { history: [second] })));
+    expect(changesOf(result).length).toBeGreaterThan(0);
+    expect(result.ok && result.issues).toEqual([]);
+  });
+
+  it('says, as information, which entries it left out and why', () => {
+    const other = { ...second, subject: { reference: 'Patient/someone-else' } };
+    const draft = { ...first, status: 'in-progress' as const };
+    const result = extractObservations(third, { history: [other, draft] });
+    expect(result.ok && result.issues.map((i) => [i.severity, i.expression?.[0]])).toEqual([
+      ['information', 'history[0]'],
+      ['information', 'history[1]'],
+    ]);
+  });
+});
+
 describe('idempotent transaction', () => {
   const response = responses[2] as QuestionnaireResponse;
   const history = responses.slice(0, 2);

@@ -22,6 +22,9 @@ describe('sameTarget', () => {
       sameTarget({ identifier: id('a') }, { identifier: { ...id('a'), system: 'https://t' } }),
     ).toBe(false);
     expect(sameTarget({ display: 'X' }, { display: 'X' })).toBe(false);
+    expect(
+      sameTarget({ reference: 'Goal/1' }, { reference: 'https://ehr.example/fhir/Goal/1' }),
+    ).toBe(true);
   });
 });
 

@@ -82,6 +82,19 @@ describe('populateResponse', () => {
     expect(errorsOf(result.response)).toEqual([]);
   });
 
+  it('finds the person under another reference form, and says what it left out', () => {
+    const absolute = {
+      ...byId('qr-02-admission'),
+      subject: { reference: 'https://ehr.westmere.example/fhir/Patient/megan-price' },
+    };
+    const other = { ...byId('qr-01-community-start'), subject: { reference: 'Patient/x' } };
+    const result = populateResponse(request([other, absolute]));
+    expect(result.previous?.scores).toEqual(sessionOf(byId('qr-02-admission')).scores);
+    expect(result.issues.map((i) => [i.severity, i.expression?.[0]])).toEqual([
+      ['information', 'history[0]'],
+    ]);
+  });
+
   it('does not take the previous rating from a response still in progress', () => {
     const draft = { ...byId('qr-03-inpatient-review'), status: 'in-progress' as const };
     const result = populateResponse(request([byId('qr-02-admission'), draft]));

@@ -4,6 +4,9 @@ import {
   derivedIdentifier,
   DIALOG_NAMESPACE,
   responseKey,
+  responseKeyOf,
+  responseReference,
+  sameResource,
   uuidV5,
 } from '../../src/fhir';
 
@@ -49,5 +52,35 @@ describe('derived identifiers', () => {
       method: 'PUT',
       url: 'Goal?identifier=https://s|v',
     });
+  });
+});
+
+describe('sameResource', () => {
+  it('compares literal references by type and id, relative or absolute, any version', () => {
+    expect(sameResource('Patient/1', 'https://ehr.example/fhir/Patient/1')).toBe(true);
+    expect(sameResource('Patient/1/_history/2', 'Patient/1')).toBe(true);
+    expect(sameResource('Patient/1', 'Patient/2')).toBe(false);
+    expect(sameResource('Patient/1', 'Practitioner/1')).toBe(false);
+    expect(sameResource('https://a.example/Patient/1', 'https://b.example/Patient/1')).toBe(false);
+    expect(sameResource('urn:uuid:1f0c', 'urn:uuid:1f0c')).toBe(true);
+    expect(sameResource(undefined, undefined)).toBe(false);
+  });
+});
+
+describe('responseReference and responseKeyOf', () => {
+  it('refer to a response by id, else by identifier; a reference in any form keys as by id', () => {
+    const qr = {
+      resourceType: 'QuestionnaireResponse' as const,
+      status: 'completed' as const,
+      identifier: { system: 'https://s', value: 'v' },
+    };
+    expect(responseReference({ ...qr, id: 'a' })).toEqual({ reference: 'QuestionnaireResponse/a' });
+    expect(responseReference(qr)).toEqual({
+      type: 'QuestionnaireResponse',
+      identifier: qr.identifier,
+    });
+    expect(responseKeyOf('https://ehr.example/fhir/QuestionnaireResponse/a')).toBe(
+      responseKey({ ...qr, identifier: {}, id: 'a' }),
+    );
   });
 });
