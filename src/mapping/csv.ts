@@ -1,0 +1,134 @@
+/**
+ * CSV rows in and out, for both CSV formats. Reading streams through csv-parse (each record
+ * handled synchronously in `on_record`, so nothing is buffered beyond the current chunk); a
+ * record csv-parse cannot read is reported, not dropped. Writing follows RFC 4180 and
+ * neutralises cells a spreadsheet would execute.
+ *
+ * Formula neutralising (OWASP "CSV injection"): on export a cell that starts with `=`, `+`, `-`,
+ * `@`, a tab or a carriage return — possibly after apostrophes already there — gets one `'` in
+ * front. On import one leading `'` is taken off a cell that starts with apostrophes followed by
+ * one of those characters. Export then import gives back the cell exactly, including cells that
+ * really started with `'=`; the one case read differently is a native cell typed as `'=…` by hand,
+ * which spreadsheets themselves show as `=…`.
+ */
+import { parse, type Parser } from 'csv-parse';
+import type { CsvOptions } from './spec';
+
+const NEEDS_NEUTRALISING = /^'*[=+\-@\t\r]/;
+const NEUTRALISED = /^'+[=+\-@\t\r]/;
+
+export function neutralise(cell: string): string {
+  return NEEDS_NEUTRALISING.test(cell) ? `'${cell}` : cell;
+}
+
+export function unneutralise(cell: string): string {
+  return NEUTRALISED.test(cell) ? cell.slice(1) : cell;
+}
+
+export interface CsvRowHandler {
+  /** One record; `row` counts records from 1 (the header is row 1), as a spreadsheet does. */
+  row(cells: string[], row: number): void;
+  /** A record csv-parse could not read (for an unclosed quote: the rest of the input). */
+  unreadable(row: number, reason: string): void;
+}
+
+const UNREADABLE: Readonly<Record<string, string>> = {
+  CSV_QUOTE_NOT_CLOSED: 'a quoted cell is never closed, so the rest of the file cannot be read',
+  CSV_INVALID_CLOSING_QUOTE: 'a quoted cell has text after its closing quote',
+  INVALID_OPENING_QUOTE: 'a cell has a quote where none may be',
+};
+
+/** Streams text through csv-parse; `push` handles each chunk synchronously. */
+export class CsvReader {
+  private readonly parser: Parser;
+  private rowNumber = 0;
+  private lastSkipLine = -1;
+  private failure: Error | undefined;
+
+  constructor(options: CsvOptions, handler: CsvRowHandler) {
+    const clean = options.neutraliseFormulas;
+    this.parser = parse({
+      delimiter: options.delimiter,
+      quote: options.quote,
+      bom: true,
+      relax_column_count: true,
+      relax_quotes: true,
+      skip_records_with_error: true,
+      on_record: (record: string[]) => {
+        this.rowNumber++;
+        if (clean)
+          for (let i = 0; i < record.length; i++) record[i] = unneutralise(record[i] ?? '');
+        handler.row(record, this.rowNumber);
+        return null;
+      },
+      on_skip: (err) => {
+        const line = (err as { lines?: number } | undefined)?.lines ?? this.rowNumber + 1; // to merge repeats
+        if (line === this.lastSkipLine) return undefined;
+        this.lastSkipLine = line;
+        this.rowNumber++;
+        const code = (err as { code?: string } | undefined)?.code ?? '';
+        handler.unreadable(this.rowNumber, UNREADABLE[code] ?? 'the row is not valid CSV');
+        return undefined;
+      },
+    });
+    this.parser.on('error', (e: Error) => {
+      this.failure = e;
+    });
+    this.parser.resume();
+  }
+
+  /** Bytes go to csv-parse as they are: it decodes UTF-8 per field, cheaper than decoding first. */
+  push(chunk: string | Uint8Array): void {
+    if (this.failure) throw this.failure;
+    this.parser.write(
+      typeof chunk === 'string' || Buffer.isBuffer(chunk)
+        ? chunk
+        : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength),
+    );
+  }
+
+  end(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      if (this.failure) {
+        reject(this.failure);
+        return;
+      }
+      this.parser.once('end', () => resolve());
+      this.parser.once('error', reject);
+      this.parser.end();
+    });
+  }
+}
+
+/** Writes rows by RFC 4180: quote cells holding the delimiter, a quote, CR or LF. */
+export class CsvWriter {
+  private readonly quoteNeeded: RegExp;
+  private readonly doubled: RegExp;
+
+  constructor(private readonly options: CsvOptions) {
+    const d = escapeClass(options.delimiter);
+    const q = escapeClass(options.quote);
+    this.quoteNeeded = new RegExp(`[${d}${q}\\r\\n]|^\\s|\\s$`);
+    this.doubled = new RegExp(q, 'g');
+  }
+
+  cell(value: string): string {
+    const text = this.options.neutraliseFormulas ? neutralise(value) : value;
+    if (!this.quoteNeeded.test(text)) return text;
+    const q = this.options.quote;
+    return `${q}${text.replace(this.doubled, q + q)}${q}`;
+  }
+
+  row(cells: readonly string[]): string {
+    let out = '';
+    for (let i = 0; i < cells.length; i++) {
+      if (i > 0) out += this.options.delimiter;
+      out += this.cell(cells[i] ?? '');
+    }
+    return out + this.options.lineEnding;
+  }
+}
+
+function escapeClass(ch: string): string {
+  return ch.replace(/[\]\\^-]/g, '\\$&');
+}

@@ -1,0 +1,372 @@
+/**
+ * The one engine: a reader for the source format, a writer for the target format, and FHIR in
+ * between. Every conversion goes native → DialogRecord → DIALOG QuestionnaireResponse (→ record →
+ * native): two native formats meet only through the FHIR resource, so A → B means exactly
+ * A → FHIR → B.
+ *
+ * Streaming: input is handled chunk by chunk; each reader calls back synchronously per record,
+ * output text is gathered per chunk and written with backpressure. Nothing holds the whole input,
+ * except a FHIR input that is one pretty-printed JSON document (bounded by `maxJsonBytes`).
+ */
+import { createReadStream, statSync } from 'node:fs';
+import type { Writable } from 'node:stream';
+import type {
+  OperationOutcome,
+  OperationOutcomeIssue,
+  QuestionnaireResponse,
+  Resource,
+} from '@medplum/fhirtypes';
+import { hasErrors, type Validator } from '../validation';
+import { createItemRowsReader, createItemRowsWriter, projectItemRows } from './csv-item-rows';
+import {
+  createSessionRowsReader,
+  createSessionRowsWriter,
+  projectSessionRows,
+  scanForMonthFirst,
+} from './csv-session-rows';
+import { createFhirReader, createFhirWriter, projectFhir } from './fhir-ndjson';
+import { createHl7Reader, createHl7Writer, projectHl7 } from './hl7v2';
+import { placeIssue, rejection } from './issues';
+import { type DialogRecord, recordToResponse, responseToRecord } from './record';
+import { asciiJson } from './response-json';
+import { loadMapping, type MappingSpec } from './spec';
+import type {
+  AdtEvent,
+  FormatReader,
+  FormatWriter,
+  Projection,
+  ReadOptions,
+  ReadSink,
+  WriteOptions,
+} from './types';
+
+export function createReader(
+  spec: MappingSpec,
+  options: ReadOptions,
+  sink: ReadSink,
+): FormatReader {
+  switch (spec.kind) {
+    case 'csv-session-rows':
+      return createSessionRowsReader(spec, options, sink);
+    case 'csv-item-rows':
+      return createItemRowsReader(spec, options, sink);
+    case 'hl7v2':
+      return createHl7Reader(spec, options, sink);
+    case 'fhir':
+      return createFhirReader(spec, options, sink);
+  }
+}
+
+export interface WriterOptions extends WriteOptions {
+  /** FHIR output: extra resources per response (e.g. Observations from $extract). */
+  readonly extract?: (response: QuestionnaireResponse) => readonly Resource[];
+}
+
+export function createWriter(spec: MappingSpec, options: WriterOptions = {}): FormatWriter {
+  switch (spec.kind) {
+    case 'csv-session-rows':
+      return createSessionRowsWriter(spec);
+    case 'csv-item-rows':
+      return createItemRowsWriter(spec);
+    case 'hl7v2':
+      return createHl7Writer(spec, options);
+    case 'fhir':
+      return createFhirWriter(options.extract ? { extract: options.extract } : {});
+  }
+}
+
+/**
+ * What a format can hold of a record: the record as it comes back after export and import (with
+ * `subject` as the import would set it), or the issues that stop the export.
+ */
+export function project(
+  spec: MappingSpec,
+  record: DialogRecord,
+  options: Pick<ReadOptions, 'subject'> = {},
+): Projection {
+  switch (spec.kind) {
+    case 'csv-session-rows':
+      return projectSessionRows(spec, record, options);
+    case 'csv-item-rows':
+      return projectItemRows(spec, record, options);
+    case 'hl7v2':
+      return projectHl7(spec, record, options);
+    case 'fhir':
+      return projectFhir(record);
+  }
+}
+
+export interface ConvertOptions extends WriterOptions {
+  readonly from: string | MappingSpec;
+  readonly to: string | MappingSpec;
+  /** Name of the input for issues; `<stdin>` by default. */
+  readonly file?: string;
+  readonly subject?: string;
+  readonly monthFirstSeen?: boolean;
+  /** Validate every response before writing it; a response with errors is rejected. */
+  readonly validator?: Validator;
+  readonly onReject?: (outcome: OperationOutcome, location: string) => void;
+  readonly onEvent?: (event: AdtEvent, location: string) => void;
+  /** Issues about the input as a whole (unknown columns, the file's date order). */
+  readonly onNotice?: (issue: OperationOutcomeIssue) => void;
+  /** Called after each input chunk. */
+  readonly onProgress?: (progress: ConvertProgress) => void;
+}
+
+export interface ConvertProgress {
+  readonly bytes: number;
+  readonly read: number;
+  readonly converted: number;
+  readonly rejected: number;
+}
+
+export interface ConvertSummary {
+  /** Records read: sessions (rows, row groups, messages, responses), rejected ones included. */
+  read: number;
+  converted: number;
+  rejected: number;
+  /** ADT events read (they are not sessions and are not written to the target). */
+  events: number;
+  /** Input that is not a DIALOG record: other assessment tools' rows, other FHIR resources. */
+  skipped: number;
+  /** Issues about the input as a whole; `noticeErrors` counts those of error severity. */
+  notices: number;
+  noticeErrors: number;
+  /** Fields the target format could not hold, and in how many records. */
+  notHeld: Record<string, number>;
+  bytes: number;
+}
+
+export type OutputTarget = Writable | ((text: string) => void);
+
+function resolve(spec: string | MappingSpec): MappingSpec {
+  return typeof spec === 'string' ? loadMapping(spec) : spec;
+}
+
+/** The engine; `input` yields text or bytes (UTF-8), `output` receives the converted text. */
+export async function convert(
+  input: AsyncIterable<string | Uint8Array> | Iterable<string | Uint8Array>,
+  output: OutputTarget,
+  options: ConvertOptions,
+): Promise<ConvertSummary> {
+  const from = resolve(options.from);
+  const to = resolve(options.to);
+  const file = options.file ?? '<stdin>';
+  const summary: ConvertSummary = {
+    read: 0,
+    converted: 0,
+    rejected: 0,
+    events: 0,
+    skipped: 0,
+    notices: 0,
+    noticeErrors: 0,
+    notHeld: {},
+    bytes: 0,
+  };
+  const identity = from.kind === 'fhir' && to.kind === 'fhir';
+  const throughFhir = from.kind !== 'fhir' && to.kind !== 'fhir';
+  const writer = createWriter(to, options);
+  let buffer = writer.begin();
+
+  const reject = (issues: OperationOutcomeIssue[], location: string): void => {
+    summary.rejected++;
+    options.onReject?.(rejection(issues), location);
+  };
+
+  const sink: ReadSink = {
+    record(record, location, resource) {
+      summary.read++;
+      if (identity && resource) {
+        if (!validOrReject(resource, location)) return;
+        buffer += `${asciiJson(JSON.stringify(resource))}\n`;
+        summary.converted++;
+        return;
+      }
+      let target = record;
+      if (throughFhir || options.validator) {
+        const response = recordToResponse(record);
+        if (!validOrReject(response, location)) return;
+        if (throughFhir) {
+          const back = responseToRecord(response);
+          if (!back.ok) {
+            reject(
+              back.issues.map((i) => placeIssue(i, file, location)),
+              location,
+            );
+            return;
+          }
+          target = back.record;
+        }
+      }
+      const written = writer.write(target, resource);
+      if (!written.ok) {
+        reject(
+          written.issues.map((i) => placeIssue(i, file, location)),
+          location,
+        );
+        return;
+      }
+      buffer += written.text;
+      summary.converted++;
+      for (const field of written.notHeld)
+        summary.notHeld[field] = (summary.notHeld[field] ?? 0) + 1;
+    },
+    event(event, location) {
+      summary.events++;
+      options.onEvent?.(event, location);
+    },
+    reject(issues, location) {
+      summary.read++;
+      reject(issues, location);
+    },
+    notice(issue) {
+      summary.notices++;
+      if (issue.severity === 'error' || issue.severity === 'fatal') summary.noticeErrors++;
+      options.onNotice?.(issue);
+    },
+    skip(_location, resource) {
+      summary.skipped++;
+      if (identity && resource) buffer += `${asciiJson(JSON.stringify(resource))}\n`;
+    },
+  };
+
+  function validOrReject(response: QuestionnaireResponse, location: string): boolean {
+    if (!options.validator) return true;
+    const result = options.validator.validate(response);
+    if (!hasErrors(result)) return true;
+    reject(
+      result.issue
+        .filter((i) => i.severity === 'error' || i.severity === 'fatal')
+        .map((i) => placeIssue(i, file, location)),
+      location,
+    );
+    return false;
+  }
+
+  const reader = createReader(
+    from,
+    {
+      file,
+      ...(options.subject !== undefined ? { subject: options.subject } : {}),
+      ...(options.monthFirstSeen !== undefined ? { monthFirstSeen: options.monthFirstSeen } : {}),
+    },
+    sink,
+  );
+
+  // FHIR output is ASCII (response-json.ts), so latin1 gives the same bytes as UTF-8, cheaper.
+  const encoding: BufferEncoding = to.kind === 'fhir' ? 'latin1' : 'utf8';
+  const write = async (): Promise<void> => {
+    if (buffer === '') return;
+    const text = buffer;
+    buffer = '';
+    if (typeof output === 'function') {
+      output(text);
+      return;
+    }
+    // Keep reading while the disk writes, up to a few megabytes queued; then wait for it.
+    output.write(text, encoding);
+    if (output.writableLength > MAX_QUEUED_BYTES) await waitForDrain(output);
+  };
+
+  for await (const chunk of input) {
+    summary.bytes += typeof chunk === 'string' ? Buffer.byteLength(chunk) : chunk.byteLength;
+    reader.push(chunk);
+    await write();
+    options.onProgress?.({
+      bytes: summary.bytes,
+      read: summary.read,
+      converted: summary.converted,
+      rejected: summary.rejected,
+    });
+  }
+  await reader.end();
+  buffer += writer.end();
+  await write();
+  return summary;
+}
+
+const MAX_QUEUED_BYTES = 8 * 1024 * 1024;
+
+function waitForDrain(stream: Writable): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onDrain = (): void => {
+      stream.off('error', onError);
+      resolve();
+    };
+    const onError = (e: Error): void => {
+      stream.off('drain', onDrain);
+      reject(e);
+    };
+    stream.once('drain', onDrain);
+    stream.once('error', onError);
+  });
+}
+
+export interface FileConvertOptions extends Omit<ConvertOptions, 'file' | 'monthFirstSeen'> {
+  /** Read chunk size; 64 KiB by default. */
+  readonly highWaterMark?: number;
+}
+
+/**
+ * Converts a file. For a day-first date format, the file's dates are scanned first, so that if
+ * the file turns out to be a month-first export, every date that reads either way is rejected —
+ * not only those after the first date that gives it away.
+ */
+export async function convertFile(
+  path: string,
+  output: OutputTarget,
+  options: FileConvertOptions,
+): Promise<ConvertSummary> {
+  const from = resolve(options.from);
+  const highWaterMark = options.highWaterMark ?? 64 * 1024;
+  let monthFirstSeen: boolean | undefined;
+  if (from.kind === 'csv-session-rows' && statSync(path).isFile())
+    monthFirstSeen = await scanForMonthFirst(
+      from,
+      createReadStream(path, { encoding: 'utf8', highWaterMark }),
+    );
+  return convert(createReadStream(path, { highWaterMark }), output, {
+    ...options,
+    from,
+    file: path,
+    ...(monthFirstSeen !== undefined ? { monthFirstSeen } : {}),
+  });
+}
+
+export interface TextConversion {
+  readonly output: string;
+  readonly summary: ConvertSummary;
+  readonly rejects: { readonly outcome: OperationOutcome; readonly location: string }[];
+  readonly events: { readonly event: AdtEvent; readonly location: string }[];
+  readonly notices: OperationOutcomeIssue[];
+}
+
+/** Converts text held in memory (tests, small uploads): everything comes back in one object. */
+export async function convertText(
+  text: string,
+  options: Omit<ConvertOptions, 'onReject' | 'onEvent' | 'onNotice'>,
+): Promise<TextConversion> {
+  let output = '';
+  const rejects: TextConversion['rejects'] = [];
+  const events: TextConversion['events'] = [];
+  const notices: OperationOutcomeIssue[] = [];
+  const from = resolve(options.from);
+  const monthFirstSeen =
+    options.monthFirstSeen ??
+    (from.kind === 'csv-session-rows' ? await scanForMonthFirst(from, [text]) : undefined);
+  const summary = await convert(
+    [text],
+    (chunk) => {
+      output += chunk;
+    },
+    {
+      ...options,
+      from,
+      ...(monthFirstSeen !== undefined ? { monthFirstSeen } : {}),
+      onReject: (outcome, location) => rejects.push({ outcome, location }),
+      onEvent: (event, location) => events.push({ event, location }),
+      onNotice: (issue) => notices.push(issue),
+    },
+  );
+  return { output, summary, rejects, events, notices };
+}

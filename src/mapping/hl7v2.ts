@@ -1,0 +1,1229 @@
+/**
+ * HL7 v2 (kind `hl7v2`). Reads a stream of messages (one after another, `\r`, `\n` or `\r\n`
+ * between segments, MLLP framing and FHS/BHS batch wrappers tolerated) and writes one ORU^R01 per
+ * session. Parsing of each message is Medplum's `Hl7Message`; this module checks what Medplum
+ * accepts silently: the encoding characters must be the mapping's (a message written with other
+ * delimiters is rejected, not re-read), every segment must be a segment, and text is unescaped.
+ *
+ * - ORU^R01: PID-3 identifiers (CX-4 assigning authority → system, NHS numbers checked), PID-5
+ *   name, OBR-3 filler order number → the response identifier, OBR-7 / OBX-14 → authored (they
+ *   must agree), OBX-11 (and OBR-25) → status, one OBX per item score (OBX-3 SNOMED code, OBX-5
+ *   the score) and one per "more help" answer (OBX-3 `help-<item>` in the dialog CodeSystem).
+ * - ADT^A01 / ADT^A03: typed admit / discharge events (see AdtEvent), not sessions.
+ */
+import { type Hl7Field, Hl7Message, type Hl7Segment } from '@medplum/core';
+import type { OperationOutcomeIssue } from '@medplum/fhirtypes';
+import {
+  type DialogItemConcept,
+  type DialogScore,
+  isDialogItemConcept,
+  itemByConcept,
+  itemBySnomed,
+  SNOMED_SYSTEM,
+} from '../dialog';
+import type { DialogSession, ResponseStatus } from '../fhir';
+import { error } from '../validation';
+import { Codes, isNhsNumber } from './codes';
+import { fhirDateTime, readFhirDateTime, ZoneClock } from './datetime';
+import { placedIssue, targetExpression } from './issues';
+import {
+  type DialogRecord,
+  nativeSession,
+  type PersonDetails,
+  type PersonIdentifier,
+  type PersonName,
+} from './record';
+import type { Hl7Mapping } from './spec';
+import type {
+  AdtEvent,
+  FormatReader,
+  FormatWriter,
+  Projection,
+  ReadOptions,
+  ReadSink,
+  WriteOptions,
+  WriteResult,
+} from './types';
+import { TextChunks } from './types';
+
+interface FieldRef {
+  readonly segment: string;
+  readonly field: number;
+  readonly component?: number;
+  readonly text: string;
+}
+
+function ref(text: string): FieldRef {
+  const m = /^([A-Z][A-Z0-9]{2})-(\d+)(?:\.(\d+))?$/.exec(text);
+  if (!m) throw new Error(`Not an HL7 field reference: ${text}`);
+  return {
+    segment: m[1] ?? '',
+    field: Number(m[2]),
+    ...(m[3] ? { component: Number(m[3]) } : {}),
+    text,
+  };
+}
+
+// ---- escaping ------------------------------------------------------------------------------
+
+type Encoding = Hl7Mapping['encoding'];
+
+export function unescapeHl7(text: string, enc: Encoding): string {
+  if (!text.includes(enc.escape)) return text;
+  const e = enc.escape;
+  const table: Record<string, string> = {
+    F: enc.field,
+    S: enc.component,
+    T: enc.subcomponent,
+    R: enc.repetition,
+    E: e,
+  };
+  let out = '';
+  let i = 0;
+  while (i < text.length) {
+    const ch = text.charAt(i);
+    if (ch === e) {
+      const end = text.indexOf(e, i + 1);
+      const code = end > i ? text.slice(i + 1, end) : '';
+      const mapped = table[code];
+      if (mapped !== undefined) {
+        out += mapped;
+        i = end + 1;
+        continue;
+      }
+      if (/^X[0-9A-Fa-f]{2}$/.test(code)) {
+        out += String.fromCharCode(parseInt(code.slice(1), 16));
+        i = end + 1;
+        continue;
+      }
+    }
+    out += ch;
+    i++;
+  }
+  return out;
+}
+
+export function escapeHl7(text: string, enc: Encoding): string {
+  let out = '';
+  for (const ch of text) {
+    if (ch === enc.escape) out += `${enc.escape}E${enc.escape}`;
+    else if (ch === enc.field) out += `${enc.escape}F${enc.escape}`;
+    else if (ch === enc.component) out += `${enc.escape}S${enc.escape}`;
+    else if (ch === enc.subcomponent) out += `${enc.escape}T${enc.escape}`;
+    else if (ch === enc.repetition) out += `${enc.escape}R${enc.escape}`;
+    else if (ch === '\r' || ch === '\n')
+      out += `${enc.escape}X0${ch === '\r' ? 'D' : 'A'}${enc.escape}`;
+    else out += ch;
+  }
+  return out;
+}
+
+// ---- date-times ----------------------------------------------------------------------------
+
+const DTM = /^(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})?(?:\.(\d{1,4}))?([+-]\d{4})?$/;
+
+type DtmRead =
+  { readonly ok: true; readonly value: string } | { readonly ok: false; readonly message: string };
+
+/** HL7 DTM (at least to the minute) → FHIR dateTime; without an offset, read in the zone. */
+export function readDtm(text: string, clock: ZoneClock): DtmRead {
+  const m = DTM.exec(text);
+  if (!m)
+    return { ok: false, message: 'is not a date and time to the minute (yyyyMMddHHmm[ss][+zzzz])' };
+  const [year, month, day, hour, minute] = [m[1], m[2], m[3], m[4], m[5]].map(Number) as [
+    number,
+    number,
+    number,
+    number,
+    number,
+  ];
+  const second = Number(m[6] ?? '0');
+  const millisecond = Number((m[7] ?? '').padEnd(3, '0').slice(0, 3));
+  const wall = { year, month, day, hour, minute, second, millisecond };
+  const check = new Date(Date.UTC(2000, month - 1, day));
+  if (
+    month < 1 ||
+    month > 12 ||
+    day < 1 ||
+    check.getUTCMonth() !== month - 1 ||
+    (month === 2 && day === 29 && !(year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0))) ||
+    hour > 23 ||
+    minute > 59 ||
+    second > 59
+  )
+    return { ok: false, message: 'is not a real date and time' };
+  const zone = m[8];
+  if (zone) {
+    const sign = zone.startsWith('-') ? -1 : 1;
+    const offset = sign * (Number(zone.slice(1, 3)) * 60 + Number(zone.slice(3, 5))) * 60_000;
+    if (Number(zone.slice(3, 5)) > 59 || Math.abs(offset) > 14 * 3_600_000)
+      return { ok: false, message: 'has an impossible offset' };
+    const asUtc = Date.UTC(year, month - 1, day, hour, minute, second, millisecond);
+    return { ok: true, value: fhirDateTime(asUtc - offset, offset) };
+  }
+  const at = clock.instantOf(wall);
+  if (!at.ok)
+    return {
+      ok: false,
+      message:
+        at.reason === 'gap'
+          ? 'has no offset and is a local time the clocks skip'
+          : 'has no offset and is a local time that happens twice, so the moment is ambiguous',
+    };
+  return { ok: true, value: fhirDateTime(at.instant, at.offset) };
+}
+
+/** FHIR dateTime → HL7 DTM with its own offset (yyyyMMddHHmmss[.SSS]+zzzz). */
+export function writeDtm(value: string): string | undefined {
+  const read = readFhirDateTime(value);
+  if (!read) return undefined;
+  const text = fhirDateTime(read.instant, read.offset);
+  const m = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(\.\d+)?([+-]\d{2}):(\d{2})$/.exec(
+    text,
+  );
+  if (!m) return undefined;
+  return `${m[1]}${m[2]}${m[3]}${m[4]}${m[5]}${m[6]}${m[7] ?? ''}${m[8]}${m[9]}`;
+}
+
+function formatNow(date: Date): string {
+  return writeDtm(fhirDateTime(Math.floor(date.getTime() / 1000) * 1000, 0)) ?? '';
+}
+
+// ---- compiled mapping ------------------------------------------------------------------------
+
+interface Compiled {
+  readonly spec: Hl7Mapping;
+  readonly clock: ZoneClock;
+  readonly encodingChars: string;
+  readonly pidIds: FieldRef;
+  readonly pidName: FieldRef;
+  readonly pidBirth: FieldRef | undefined;
+  readonly pidSex: FieldRef | undefined;
+  readonly order: {
+    readonly identifier: FieldRef;
+    readonly time: FieldRef;
+    readonly status: FieldRef;
+  };
+  readonly obx: {
+    readonly type: FieldRef;
+    readonly code: FieldRef;
+    readonly value: FieldRef;
+    readonly status: FieldRef;
+    readonly time: FieldRef;
+  };
+  readonly scoreCodes: Codes<number>;
+  readonly helpCodes: Codes<boolean>;
+  readonly statusToCode: Map<string, string>;
+  readonly systemToCodingSystem: Map<string, string>;
+  readonly event: {
+    readonly recordedAt: FieldRef;
+    readonly location: FieldRef;
+    readonly visitNumber: FieldRef;
+    readonly organisation: FieldRef;
+  };
+}
+
+const compiled = new WeakMap<Hl7Mapping, Compiled>();
+
+function compile(spec: Hl7Mapping): Compiled {
+  const hit = compiled.get(spec);
+  if (hit) return hit;
+  const e = spec.encoding;
+  const r = spec.results;
+  const result: Compiled = {
+    spec,
+    clock: new ZoneClock(spec.timeZone),
+    encodingChars: `${e.field}${e.component}${e.repetition}${e.escape}${e.subcomponent}`,
+    pidIds: ref(spec.patient.identifiers),
+    pidName: ref(spec.patient.name),
+    pidBirth: spec.patient.birthDate ? ref(spec.patient.birthDate) : undefined,
+    pidSex: spec.patient.sex ? ref(spec.patient.sex) : undefined,
+    order: {
+      identifier: ref(r.order.identifier),
+      time: ref(r.order.time),
+      status: ref(r.order.status),
+    },
+    obx: {
+      type: ref(r.observation.type),
+      code: ref(r.observation.code),
+      value: ref(r.observation.value),
+      status: ref(r.observation.status),
+      time: ref(r.observation.time),
+    },
+    scoreCodes: new Codes<number>(r.score.codes),
+    helpCodes: new Codes<boolean>(r.helpWanted.codes),
+    statusToCode: new Map(Object.entries(r.statusCodes).map(([code, status]) => [status, code])),
+    systemToCodingSystem: new Map(
+      Object.entries(r.codingSystems).map(([id, system]) => [system, id]),
+    ),
+    event: {
+      recordedAt: ref(spec.eventFields.recordedAt),
+      location: ref(spec.eventFields.location),
+      visitNumber: ref(spec.eventFields.visitNumber),
+      organisation: ref(spec.eventFields.organisation),
+    },
+  };
+  compiled.set(spec, result);
+  return result;
+}
+
+// ---- reading ---------------------------------------------------------------------------------
+
+interface Line {
+  readonly text: string;
+  readonly line: number;
+}
+
+const SEGMENT_NAME = /^[A-Z][A-Z0-9]{2}$/;
+const READABLE_CHARSETS = new Set(['', 'ASCII', 'UNICODE UTF-8']);
+const BATCH_SEGMENTS = new Set(['FHS', 'BHS', 'BTS', 'FTS']);
+/** MLLP framing characters. */
+const VT = 0x0b;
+const FS = 0x1c;
+
+export function createHl7Reader(
+  spec: Hl7Mapping,
+  options: ReadOptions,
+  sink: ReadSink,
+): FormatReader {
+  const c = compile(spec);
+  const file = options.file;
+  const enc = spec.encoding;
+  let pending = '';
+  let lineNumber = 0;
+  let messageNumber = 0;
+  let current: Line[] = [];
+  let stray: Line[] = [];
+
+  function acceptLine(raw: string): void {
+    lineNumber++;
+    // MLLP framing: VT before a message, FS (+CR) after it.
+    let text = raw.charCodeAt(0) === VT ? raw.slice(1) : raw;
+    if (text.charCodeAt(text.length - 1) === FS) text = text.slice(0, -1);
+    if (text.trim() === '') return;
+    const name = text.slice(0, 3);
+    if (BATCH_SEGMENTS.has(name)) return;
+    if (name === 'MSH') {
+      finishMessage();
+      current = [{ text, line: lineNumber }];
+      return;
+    }
+    if (current.length === 0) stray.push({ text, line: lineNumber });
+    else current.push({ text, line: lineNumber });
+  }
+
+  function finishStray(): void {
+    if (stray.length === 0) return;
+    const first = stray[0]?.line ?? 0;
+    const location = `line ${first}`;
+    sink.reject(
+      [
+        placedIssue(
+          'structure',
+          'Segments outside any message (no MSH segment before them)',
+          'MSH',
+          file,
+          location,
+        ),
+      ],
+      location,
+    );
+    stray = [];
+  }
+
+  function finishMessage(): void {
+    finishStray();
+    if (current.length === 0) return;
+    messageNumber++;
+    const lines = current;
+    current = [];
+    readMessage(lines, messageNumber);
+  }
+
+  function readMessage(lines: Line[], n: number): void {
+    const first = lines[0];
+    const location = `message ${n} (line ${first?.line ?? 0})`;
+    const reject = (message: string, expression: string, where = location): void =>
+      sink.reject([placedIssue('structure', message, expression, file, where)], location);
+    const msh = first?.text ?? '';
+    if (msh.charAt(3) !== enc.field) {
+      reject(
+        `MSH-1 declares a field separator other than "${enc.field}", which this mapping reads`,
+        'MSH-1',
+        `${location}, field MSH-1`,
+      );
+      return;
+    }
+    const encoding = msh.slice(4, msh.indexOf(enc.field, 4));
+    if (encoding !== c.encodingChars.slice(1)) {
+      reject(
+        `MSH-2 declares encoding characters other than "${c.encodingChars.slice(1)}", which this mapping reads`,
+        'MSH-2',
+        `${location}, field MSH-2`,
+      );
+      return;
+    }
+    for (const [i, line] of lines.entries()) {
+      const name = line.text.slice(0, 3);
+      const next = line.text.charAt(3);
+      if (!SEGMENT_NAME.test(name) || (next !== '' && next !== enc.field)) {
+        reject(
+          'Not an HL7 segment (a segment starts with a three-character name and a field separator)',
+          `segment ${i + 1}`,
+          `${location}, segment ${i + 1} (line ${line.line})`,
+        );
+        return;
+      }
+    }
+    let message: Hl7Message;
+    try {
+      message = Hl7Message.parse(lines.map((l) => l.text).join('\r'));
+    } catch {
+      reject('The message cannot be parsed as HL7 v2', 'MSH', location);
+      return;
+    }
+    const segmentPlace = (segment: Hl7Segment, field: string): string => {
+      const index = message.segments.indexOf(segment);
+      return `${location}, segment ${index + 1} (${segment.name}, line ${lines[index]?.line ?? 0}), field ${field}`;
+    };
+    const type = `${message.header.getComponent(9, 1)}^${message.header.getComponent(9, 2)}`;
+    const controlId = message.header.getComponent(10, 1);
+    if (type === '^') {
+      reject('MSH-9 (message type) is empty', 'MSH-9', `${location}, field MSH-9`);
+      return;
+    }
+    if (controlId === '') {
+      reject('MSH-10 (message control id) is empty', 'MSH-10', `${location}, field MSH-10`);
+      return;
+    }
+    const charset = message.header.getComponent(18, 1);
+    if (!READABLE_CHARSETS.has(charset) && charset !== spec.header.characterSet) {
+      reject(
+        `MSH-18 declares a character set this reader does not decode (it reads ASCII and UTF-8)`,
+        'MSH-18',
+        `${location}, field MSH-18`,
+      );
+      return;
+    }
+    const ctx: MessageContext = { message, location, place: segmentPlace, file, c, enc };
+    if (type === spec.results.messageType) {
+      const result = readResult(ctx, options);
+      if (result.ok) sink.record(result.record, location);
+      else sink.reject(result.issues, location);
+      return;
+    }
+    const event = spec.events[type];
+    if (event) {
+      const result = readEvent(ctx, type, controlId, event);
+      if (result.ok) sink.event(result.event, location);
+      else sink.reject(result.issues, location);
+      return;
+    }
+    const known = [spec.results.messageType, ...Object.keys(spec.events)].join(', ');
+    reject(
+      `Message type ${type} is not mapped (this mapping reads ${known})`,
+      'MSH-9',
+      `${location}, field MSH-9`,
+    );
+  }
+
+  const decoder = new TextChunks();
+  return {
+    push(chunk) {
+      pending += decoder.text(chunk);
+      let start = 0;
+      for (;;) {
+        const cr = pending.indexOf('\r', start);
+        const lf = pending.indexOf('\n', start);
+        const at = cr < 0 ? lf : lf < 0 ? cr : Math.min(cr, lf);
+        if (at < 0) break;
+        // A \r at the very end of the chunk may be the first half of \r\n: wait for more.
+        if (at === pending.length - 1 && pending.charAt(at) === '\r') break;
+        acceptLine(pending.slice(start, at));
+        start = pending.charAt(at) === '\r' && pending.charAt(at + 1) === '\n' ? at + 2 : at + 1;
+      }
+      pending = pending.slice(start);
+    },
+    end() {
+      pending += decoder.end();
+      if (pending !== '') acceptLine(pending.replace(/\r$/, ''));
+      pending = '';
+      finishMessage();
+      finishStray();
+      return Promise.resolve();
+    },
+  };
+}
+
+interface MessageContext {
+  readonly message: Hl7Message;
+  readonly location: string;
+  readonly place: (segment: Hl7Segment, field: string) => string;
+  readonly file: string;
+  readonly c: Compiled;
+  readonly enc: Encoding;
+}
+
+function value(
+  segment: Hl7Segment,
+  r: FieldRef,
+  component = r.component ?? 1,
+  repetition = 0,
+): string {
+  return segment.getComponent(r.field, component, undefined, repetition);
+}
+
+type Read<T> = { ok: true; value: T } | { ok: false; issues: OperationOutcomeIssue[] };
+
+function readPatient(ctx: MessageContext): Read<PersonDetails> {
+  const { message, c, file, enc } = ctx;
+  const issues: OperationOutcomeIssue[] = [];
+  const pid = message.getSegment(c.pidIds.segment);
+  if (!pid)
+    return {
+      ok: false,
+      issues: [
+        placedIssue(
+          'required',
+          `The message has no ${c.pidIds.segment} segment`,
+          c.pidIds.segment,
+          file,
+          ctx.location,
+        ),
+      ],
+    };
+  const identifiers: PersonIdentifier[] = [];
+  const field = pid.getField(c.pidIds.field) as Hl7Field | undefined;
+  const where = ctx.place(pid, c.pidIds.text);
+  (field?.components ?? []).forEach((_, rep) => {
+    const id = unescapeHl7(value(pid, c.pidIds, 1, rep), enc);
+    if (id === '') return;
+    const authority = unescapeHl7(value(pid, c.pidIds, 4, rep), enc);
+    const type = value(pid, c.pidIds, 5, rep);
+    const known =
+      c.spec.patient.authorities[authority] ??
+      (authority === ''
+        ? Object.values(c.spec.patient.authorities).find(
+            (a) => a.type !== undefined && a.type === type,
+          )
+        : undefined);
+    if (!known && authority === '') {
+      issues.push(
+        placedIssue(
+          'required',
+          `An identifier in ${c.pidIds.text} has no assigning authority (CX-4), so its system is unknown`,
+          'QuestionnaireResponse.contained.ofType(Patient).identifier',
+          file,
+          where,
+        ),
+      );
+      return;
+    }
+    if (known?.check === 'nhs-number' && !isNhsNumber(id)) {
+      issues.push(
+        placedIssue(
+          'value',
+          `${c.pidIds.text}: the NHS number is not valid (10 digits with a correct check digit)`,
+          'QuestionnaireResponse.contained.ofType(Patient).identifier',
+          file,
+          where,
+        ),
+      );
+      return;
+    }
+    const system =
+      known?.system ?? c.spec.patient.otherAuthoritySystem.replace('{authority}', authority);
+    identifiers.push({ system, value: id, ...(type ? { type } : {}) });
+  });
+  if (identifiers.length === 0 && issues.length === 0)
+    issues.push(
+      placedIssue(
+        'required',
+        `${c.pidIds.text} holds no patient identifier`,
+        'QuestionnaireResponse.contained.ofType(Patient).identifier',
+        file,
+        where,
+      ),
+    );
+  const part = (n: number): string => collapseText(unescapeHl7(value(pid, c.pidName, n), enc));
+  const family = part(1);
+  const given = [part(2), ...part(3).split(' ')].filter((g) => g !== '');
+  const suffix = part(4);
+  const prefix = part(5);
+  const name: PersonName | undefined =
+    family !== '' || given.length > 0
+      ? {
+          ...(family !== '' ? { family } : {}),
+          given,
+          ...(prefix ? { prefix: [prefix] } : {}),
+          ...(suffix ? { suffix: [suffix] } : {}),
+        }
+      : undefined;
+  let birthDate: string | undefined;
+  if (c.pidBirth) {
+    const text = value(pid, c.pidBirth);
+    if (text !== '') {
+      const m = /^(\d{4})(\d{2})?(\d{2})?/.exec(text);
+      const date = m ? [m[1], m[2], m[3]].filter((p) => p !== undefined).join('-') : '';
+      if (!m || !isRealDate(date))
+        issues.push(
+          placedIssue(
+            'value',
+            `${c.pidBirth.text} is not a date`,
+            'QuestionnaireResponse.contained.ofType(Patient).birthDate',
+            file,
+            ctx.place(pid, c.pidBirth.text),
+          ),
+        );
+      else birthDate = date;
+    }
+  }
+  let gender: PersonDetails['gender'];
+  if (c.pidSex) {
+    const code = value(pid, c.pidSex);
+    if (code !== '') {
+      gender = c.spec.patient.sexCodes?.[code];
+      if (!gender)
+        issues.push(
+          placedIssue(
+            'code-invalid',
+            `${c.pidSex.text} is not one of ${Object.keys(c.spec.patient.sexCodes ?? {})
+              .map((k) => `"${k}"`)
+              .join(', ')}`,
+            'QuestionnaireResponse.contained.ofType(Patient).gender',
+            file,
+            ctx.place(pid, c.pidSex.text),
+          ),
+        );
+    }
+  }
+  if (issues.length > 0) return { ok: false, issues };
+  return {
+    ok: true,
+    value: {
+      identifiers,
+      ...(name ? { name } : {}),
+      ...(birthDate ? { birthDate } : {}),
+      ...(gender ? { gender } : {}),
+    },
+  };
+}
+
+function isRealDate(date: string): boolean {
+  const [y, m, d] = date.split('-').map(Number);
+  if (m === undefined) return true;
+  if (m < 1 || m > 12) return false;
+  if (d === undefined) return true;
+  const check = new Date(Date.UTC(y ?? 0, m - 1, d));
+  return check.getUTCDate() === d && check.getUTCMonth() === m - 1;
+}
+
+function collapseText(text: string): string {
+  return text.replace(/\s+/g, ' ').trim();
+}
+
+function readResult(
+  ctx: MessageContext,
+  options: ReadOptions,
+): { ok: true; record: DialogRecord } | { ok: false; issues: OperationOutcomeIssue[] } {
+  const { message, c, file } = ctx;
+  const spec = c.spec.results;
+  const issues: OperationOutcomeIssue[] = [];
+  const person = readPatient(ctx);
+  if (!person.ok) issues.push(...person.issues);
+  const obr = message.getSegment(c.order.time.segment);
+  let authored: string | undefined;
+  let authoredFrom = '';
+  let identifier: { system: string; value: string } | undefined;
+  const statuses = new Set<ResponseStatus>();
+  const readStatus = (segment: Hl7Segment, r: FieldRef): void => {
+    const code = value(segment, r);
+    if (code === '') return;
+    const status = spec.statusCodes[code];
+    if (!status) {
+      issues.push(
+        placedIssue(
+          'code-invalid',
+          `${r.text} is not one of ${Object.keys(spec.statusCodes)
+            .map((k) => `"${k}"`)
+            .join(', ')}`,
+          'QuestionnaireResponse.status',
+          file,
+          ctx.place(segment, r.text),
+        ),
+      );
+      return;
+    }
+    statuses.add(status);
+  };
+  const readTime = (segment: Hl7Segment, r: FieldRef): void => {
+    const text = value(segment, r);
+    if (text === '') return;
+    const read = readDtm(text, c.clock);
+    if (!read.ok) {
+      issues.push(
+        placedIssue(
+          'value',
+          `${r.text} ${read.message}`,
+          'QuestionnaireResponse.authored',
+          file,
+          ctx.place(segment, r.text),
+        ),
+      );
+      return;
+    }
+    if (authored === undefined) {
+      authored = read.value;
+      authoredFrom = r.text;
+    } else if (readFhirDateTime(authored)?.instant !== readFhirDateTime(read.value)?.instant) {
+      issues.push(
+        placedIssue(
+          'value',
+          `${r.text} differs from ${authoredFrom}: one session is rated at one point in time`,
+          'QuestionnaireResponse.authored',
+          file,
+          ctx.place(segment, r.text),
+        ),
+      );
+    }
+  };
+  if (obr) {
+    const id = value(obr, c.order.identifier);
+    if (id !== '')
+      identifier = { system: spec.order.identifierSystem, value: unescapeHl7(id, ctx.enc) };
+    readTime(obr, c.order.time);
+    readStatus(obr, c.order.status);
+  }
+  const scores: Partial<Record<DialogItemConcept, DialogScore>> = {};
+  const helpWanted: Partial<Record<DialogItemConcept, boolean>> = {};
+  const obxs = message.getAllSegments(c.obx.code.segment);
+  for (const obx of obxs) {
+    const code = value(obx, c.obx.code, 1);
+    const codingSystem = value(obx, c.obx.code, 3);
+    const type = value(obx, c.obx.type);
+    const answer = value(obx, c.obx.value, 1);
+    const system = spec.codingSystems[codingSystem];
+    const item = system === SNOMED_SYSTEM ? itemBySnomed(code) : undefined;
+    const helpConcept =
+      codingSystem === spec.helpWanted.codingSystem && code.startsWith(spec.helpWanted.codePrefix)
+        ? code.slice(spec.helpWanted.codePrefix.length)
+        : undefined;
+    const codePlace = ctx.place(obx, c.obx.code.text);
+    const valuePlace = ctx.place(obx, c.obx.value.text);
+    if (item) {
+      const expr = targetExpression('item.score', item.concept);
+      if (type !== spec.score.valueType)
+        issues.push(
+          placedIssue(
+            'structure',
+            `${c.obx.type.text} is not ${spec.score.valueType} for an item score`,
+            expr,
+            file,
+            ctx.place(obx, c.obx.type.text),
+          ),
+        );
+      else if (scores[item.concept] !== undefined)
+        issues.push(
+          placedIssue(
+            'duplicate',
+            'The message has two scores for the same item',
+            expr,
+            file,
+            codePlace,
+          ),
+        );
+      else {
+        const read = c.scoreCodes.read(answer);
+        if (!read.ok || read.value === null)
+          issues.push(
+            placedIssue(
+              'code-invalid',
+              `${c.obx.value.text} is not a whole number from 1 to 7`,
+              expr,
+              file,
+              valuePlace,
+            ),
+          );
+        else scores[item.concept] = read.value as DialogScore;
+      }
+    } else if (helpConcept !== undefined && isDialogItemConcept(helpConcept)) {
+      const expr = targetExpression('item.helpWanted', helpConcept);
+      if (
+        type !== spec.helpWanted.valueType &&
+        !(type === 'CE' && spec.helpWanted.valueType === 'CWE')
+      )
+        issues.push(
+          placedIssue(
+            'structure',
+            `${c.obx.type.text} is not ${spec.helpWanted.valueType} for a "more help" answer`,
+            expr,
+            file,
+            ctx.place(obx, c.obx.type.text),
+          ),
+        );
+      else if (helpWanted[helpConcept] !== undefined)
+        issues.push(
+          placedIssue(
+            'duplicate',
+            'The message has two "more help" answers for the same item',
+            expr,
+            file,
+            codePlace,
+          ),
+        );
+      else {
+        const read = c.helpCodes.read(answer);
+        if (!read.ok || read.value === null)
+          issues.push(
+            placedIssue(
+              'code-invalid',
+              `${c.obx.value.text} is not one of ${c.helpCodes.describe()}`,
+              expr,
+              file,
+              valuePlace,
+            ),
+          );
+        else helpWanted[helpConcept] = read.value as boolean;
+      }
+    } else {
+      issues.push(
+        placedIssue(
+          'code-invalid',
+          `${c.obx.code.text} is not a DIALOG item (SNOMED CT) or "more help" code`,
+          'QuestionnaireResponse.item',
+          file,
+          codePlace,
+        ),
+      );
+      continue;
+    }
+    readStatus(obx, c.obx.status);
+    readTime(obx, c.obx.time);
+  }
+  if (authored === undefined)
+    issues.push(
+      placedIssue(
+        'required',
+        `Neither ${c.order.time.text} nor ${c.obx.time.text} gives the time of the rating`,
+        'QuestionnaireResponse.authored',
+        file,
+        ctx.location,
+      ),
+    );
+  if (statuses.size === 0)
+    issues.push(
+      placedIssue(
+        'required',
+        `No result status (${c.obx.status.text})`,
+        'QuestionnaireResponse.status',
+        file,
+        ctx.location,
+      ),
+    );
+  if (statuses.size > 1)
+    issues.push(
+      placedIssue(
+        'value',
+        `The result statuses (${c.order.status.text}, ${c.obx.status.text}) disagree`,
+        'QuestionnaireResponse.status',
+        file,
+        ctx.location,
+      ),
+    );
+  const status = [...statuses][0] ?? 'completed';
+  if (status === 'completed' && Object.keys(scores).length === 0 && issues.length === 0)
+    issues.push(
+      placedIssue(
+        'required',
+        'A final result holds no item score: a completed DIALOG needs at least one rating',
+        "QuestionnaireResponse.item.where(linkId='ratings')",
+        file,
+        ctx.location,
+      ),
+    );
+  if (issues.length > 0 || !person.ok) return { ok: false, issues };
+  const session = nativeSession({
+    status,
+    person: person.value,
+    subject: options.subject,
+    authored: authored ?? '',
+    identifier,
+    scores: inOrder(scores),
+    helpWanted: inOrder(helpWanted),
+  });
+  return { ok: true, record: { session, person: person.value } };
+}
+
+function inOrder<T>(
+  values: Partial<Record<DialogItemConcept, T>>,
+): Partial<Record<DialogItemConcept, T>> {
+  const out: Partial<Record<DialogItemConcept, T>> = {};
+  for (const item of [
+    'mental-health',
+    'physical-health',
+    'job-situation',
+    'accommodation',
+    'leisure-activities',
+    'friendships',
+    'partner-family',
+    'personal-safety',
+    'medication',
+    'practical-help',
+    'meetings',
+  ] as const) {
+    const v = values[item];
+    if (v !== undefined) out[item] = v;
+  }
+  return out;
+}
+
+function readEvent(
+  ctx: MessageContext,
+  type: string,
+  controlId: string,
+  mapping: Hl7Mapping['events'][string],
+): { ok: true; event: AdtEvent } | { ok: false; issues: OperationOutcomeIssue[] } {
+  const { message, c, file, enc } = ctx;
+  const issues: OperationOutcomeIssue[] = [];
+  const person = readPatient(ctx);
+  if (!person.ok) issues.push(...person.issues);
+  const fieldText = (r: FieldRef, component?: number): string => {
+    const segment = message.getSegment(r.segment);
+    return segment ? unescapeHl7(value(segment, r, component ?? r.component ?? 1), enc) : '';
+  };
+  const time = (r: FieldRef): string | undefined => {
+    const segment = message.getSegment(r.segment);
+    const text = segment ? value(segment, r) : '';
+    if (!segment || text === '') return undefined;
+    const read = readDtm(text, c.clock);
+    if (!read.ok) {
+      issues.push(
+        placedIssue('value', `${r.text} ${read.message}`, r.text, file, ctx.place(segment, r.text)),
+      );
+      return undefined;
+    }
+    return read.value;
+  };
+  let occurredAt: string | undefined;
+  for (const field of mapping.time) {
+    occurredAt = time(ref(field));
+    if (occurredAt !== undefined) break;
+  }
+  const recordedAt = time(c.event.recordedAt);
+  if (occurredAt === undefined && issues.length === 0)
+    issues.push(
+      placedIssue(
+        'required',
+        `No event time in ${mapping.time.join(', ')}`,
+        mapping.time[0] ?? 'EVN',
+        file,
+        ctx.location,
+      ),
+    );
+  if (issues.length > 0 || !person.ok || occurredAt === undefined) return { ok: false, issues };
+  const loc = c.event.location;
+  const location = {
+    pointOfCare: fieldText(loc, 1),
+    room: fieldText(loc, 2),
+    bed: fieldText(loc, 3),
+    facility: fieldText(loc, 4),
+  };
+  const present = Object.fromEntries(Object.entries(location).filter(([, v]) => v !== ''));
+  const visitNumber = fieldText(c.event.visitNumber);
+  const organisation = fieldText(c.event.organisation);
+  return {
+    ok: true,
+    event: {
+      event: mapping.event,
+      messageType: type,
+      messageControlId: controlId,
+      patient: person.value,
+      occurredAt,
+      ...(recordedAt !== undefined ? { recordedAt } : {}),
+      ...(Object.keys(present).length > 0 ? { location: present } : {}),
+      ...(visitNumber !== '' ? { visitNumber } : {}),
+      ...(organisation !== '' ? { organisation } : {}),
+    },
+  };
+}
+
+// ---- what the format holds -------------------------------------------------------------------
+
+/** What one ORU^R01 can hold of a record (see the file comment). */
+export function projectHl7(
+  spec: Hl7Mapping,
+  record: DialogRecord,
+  options: Pick<ReadOptions, 'subject'> = {},
+): Projection {
+  const c = compile(spec);
+  const { session, person } = record;
+  const issues: OperationOutcomeIssue[] = [];
+  const notHeld: string[] = [];
+  if (!c.statusToCode.has(session.status))
+    issues.push(
+      error(
+        'not-supported',
+        `An ${spec.results.messageType} here holds ${[...c.statusToCode.keys()].join(', ')} sessions only`,
+        'QuestionnaireResponse.status',
+      ),
+    );
+  if (session.notRated)
+    issues.push(
+      error(
+        'not-supported',
+        `An ${spec.results.messageType} cannot hold why a session was not rated`,
+        "QuestionnaireResponse.item.where(linkId='not-rated')",
+      ),
+    );
+  if (session.status === 'completed' && Object.keys(session.scores).length === 0)
+    issues.push(
+      error(
+        'required',
+        'The session has no scores to send',
+        "QuestionnaireResponse.item.where(linkId='ratings')",
+      ),
+    );
+  const identifiers: PersonIdentifier[] = [];
+  for (const id of person.identifiers) {
+    const known = Object.values(spec.patient.authorities).find((a) => a.system === id.system);
+    if (authorityOf(spec, id.system) === undefined) {
+      notHeld.push('person.identifier (system without an assigning authority)');
+      continue;
+    }
+    if (known?.check === 'nhs-number' && !isNhsNumber(id.value)) {
+      issues.push(error('value', 'The NHS number is not valid', 'QuestionnaireResponse.subject'));
+      continue;
+    }
+    const type = id.type ?? known?.type;
+    identifiers.push({ system: id.system, value: id.value, ...(type ? { type } : {}) });
+  }
+  if (identifiers.length === 0)
+    issues.push(
+      error(
+        'required',
+        `${spec.patient.identifiers} needs a patient identifier (an NHS number, or one with an assigning authority); the response has none`,
+        'QuestionnaireResponse.subject',
+      ),
+    );
+  let name: PersonName | undefined;
+  if (person.name) {
+    const n = person.name;
+    if (n.family === undefined && n.given.length === 0) notHeld.push('person.name.text');
+    else {
+      const given = n.given.flatMap((g) => collapseText(g).split(' ')).filter((g) => g !== '');
+      const family = n.family !== undefined ? collapseText(n.family) : '';
+      if ((n.prefix?.length ?? 0) > 1 || (n.suffix?.length ?? 0) > 1)
+        notHeld.push('person.name (more than one prefix or suffix)');
+      const p = n.prefix?.[0] !== undefined ? collapseText(n.prefix[0]) : '';
+      const s = n.suffix?.[0] !== undefined ? collapseText(n.suffix[0]) : '';
+      if (family !== '' || given.length > 0)
+        name = {
+          ...(family !== '' ? { family } : {}),
+          given,
+          ...(p ? { prefix: [p] } : {}),
+          ...(s ? { suffix: [s] } : {}),
+        };
+    }
+  }
+  let identifier: { system: string; value: string } | undefined;
+  if (session.identifier) {
+    if (session.identifier.system === spec.results.order.identifierSystem)
+      identifier = session.identifier;
+  }
+  const read = readFhirDateTime(session.authored);
+  if (!read)
+    issues.push(
+      error('invalid', 'authored is not a dateTime with offset', 'QuestionnaireResponse.authored'),
+    );
+  const authored = read ? fhirDateTime(read.instant, read.offset) : '';
+  if (chosenOrDiscussed(session)) notHeld.push('discussion');
+  if (session.previousActions.length > 0) notHeld.push('previousActions');
+  if (record.startedAt) notHeld.push('startedAt');
+  for (const key of ['id', 'timepoint', 'setting', 'reusedFrom'] as const)
+    if (session[key] !== undefined) notHeld.push(key);
+  if (issues.length > 0) return { ok: false, issues };
+  const projectedPerson: PersonDetails = {
+    identifiers,
+    ...(name ? { name } : {}),
+    ...(person.birthDate ? { birthDate: person.birthDate } : {}),
+    ...(person.gender && Object.values(spec.patient.sexCodes ?? {}).includes(person.gender)
+      ? { gender: person.gender }
+      : {}),
+  };
+  const projected = nativeSession({
+    status: session.status,
+    person: projectedPerson,
+    subject: options.subject,
+    authored,
+    identifier,
+    scores: inOrder(session.scores),
+    helpWanted: inOrder(session.helpWanted),
+  });
+  if (session.identifier && !identifier && session.identifier.value !== projected.identifier?.value)
+    notHeld.push('identifier');
+  if (session.author) notHeld.push('author');
+  return {
+    ok: true,
+    notHeld: [...new Set(notHeld)],
+    record: { session: projected, person: projectedPerson },
+  };
+}
+
+/** The CX-4 assigning authority an identifier system is written with, if any. */
+function authorityOf(spec: Hl7Mapping, system: string): string | undefined {
+  const known = Object.entries(spec.patient.authorities).find(([, a]) => a.system === system);
+  if (known) return known[0];
+  const [prefix, suffix] = spec.patient.otherAuthoritySystem.split('{authority}') as [
+    string,
+    string,
+  ];
+  if (
+    system.length > prefix.length + suffix.length &&
+    system.startsWith(prefix) &&
+    system.endsWith(suffix)
+  )
+    return system.slice(prefix.length, system.length - suffix.length);
+  return undefined;
+}
+
+function chosenOrDiscussed(session: DialogSession): boolean {
+  return session.chosen.length > 0 || session.discussed.length > 0;
+}
+
+// ---- writing ---------------------------------------------------------------------------------
+
+class SegmentBuilder {
+  private readonly fields: string[] = [];
+  constructor(
+    readonly name: string,
+    private readonly sep: string,
+  ) {}
+  set(field: number, text: string): this {
+    while (this.fields.length < field) this.fields.push('');
+    this.fields[field - 1] = text;
+    return this;
+  }
+  toString(): string {
+    return [this.name, ...this.fields].join(this.sep);
+  }
+}
+
+export function createHl7Writer(spec: Hl7Mapping, options: WriteOptions = {}): FormatWriter {
+  const c = compile(spec);
+  const enc = spec.encoding;
+  const h = spec.header;
+  const now = options.now ?? (() => new Date());
+  const segSep = spec.segmentSeparator;
+  let count = 0;
+  const esc = (t: string): string => escapeHl7(t, enc);
+  const cwe = (...parts: string[]): string => parts.map(esc).join(enc.component);
+  return {
+    begin: () => '',
+    write(record): WriteResult {
+      const projected = projectHl7(spec, record);
+      if (!projected.ok) return projected;
+      const { session, person } = projected.record;
+      count++;
+      const authored = writeDtm(session.authored) ?? '';
+      const status = c.statusToCode.get(session.status) ?? '';
+      const [msgCode, trigger] = spec.results.messageType.split('^') as [string, string];
+      const msh = `MSH${enc.field}${c.encodingChars.slice(1)}${enc.field}${[
+        esc(h.sendingApplication),
+        esc(h.sendingFacility),
+        esc(h.receivingApplication),
+        esc(h.receivingFacility),
+        formatNow(now()),
+        '',
+        [msgCode, trigger, spec.results.messageStructure].join(enc.component),
+        esc(`${h.controlIdPrefix}${count}`),
+        esc(h.processingId),
+        esc(h.version),
+        '',
+        '',
+        '',
+        '',
+        '',
+        esc(h.characterSet),
+      ].join(enc.field)}`;
+      const pid = new SegmentBuilder('PID', enc.field).set(1, '1');
+      pid.set(
+        c.pidIds.field,
+        person.identifiers
+          .map((id) => {
+            const authority = authorityOf(spec, id.system) ?? '';
+            return [esc(id.value), '', '', esc(authority), esc(id.type ?? '')]
+              .join(enc.component)
+              .replace(new RegExp(`\\${enc.component}+$`), '');
+          })
+          .join(enc.repetition),
+      );
+      const n = person.name;
+      if (n)
+        pid.set(
+          c.pidName.field,
+          cwe(
+            n.family ?? '',
+            n.given[0] ?? '',
+            n.given.slice(1).join(' '),
+            n.suffix?.[0] ?? '',
+            n.prefix?.[0] ?? '',
+          ).replace(new RegExp(`\\${enc.component}+$`), ''),
+        );
+      if (c.pidBirth && person.birthDate)
+        pid.set(c.pidBirth.field, person.birthDate.replace(/-/g, ''));
+      const sex = Object.entries(spec.patient.sexCodes ?? {}).find(
+        ([, g]) => g === person.gender,
+      )?.[0];
+      if (c.pidSex && sex) pid.set(c.pidSex.field, sex);
+      const obr = new SegmentBuilder(c.order.time.segment, enc.field).set(1, '1');
+      if (session.identifier?.system === spec.results.order.identifierSystem)
+        obr.set(c.order.identifier.field, esc(session.identifier.value));
+      obr.set(4, spec.results.order.universalService);
+      obr.set(c.order.time.field, authored);
+      obr.set(c.order.status.field, status);
+      const segments = [msh, pid.toString(), obr.toString()];
+      let setId = 0;
+      const scoreSystem = spec.results.score.codingSystem;
+      const helpSystem = spec.results.helpWanted.codingSystem;
+      for (const concept of Object.keys(session.scores) as DialogItemConcept[]) {
+        const item = itemByConcept(concept);
+        const score = session.scores[concept];
+        if (!item || score === undefined) continue;
+        const obx = new SegmentBuilder(c.obx.code.segment, enc.field)
+          .set(1, String(++setId))
+          .set(c.obx.type.field, spec.results.score.valueType)
+          .set(c.obx.code.field, cwe(item.snomed, item.snomedDisplay, scoreSystem))
+          .set(c.obx.value.field, c.scoreCodes.write(score) ?? String(score))
+          .set(c.obx.status.field, status)
+          .set(c.obx.time.field, authored);
+        segments.push(obx.toString());
+      }
+      for (const concept of Object.keys(session.helpWanted) as DialogItemConcept[]) {
+        const help = session.helpWanted[concept];
+        const item = itemByConcept(concept);
+        if (help === undefined || !item) continue;
+        const code = c.helpCodes.write(help) ?? '';
+        const obx = new SegmentBuilder(c.obx.code.segment, enc.field)
+          .set(1, String(++setId))
+          .set(c.obx.type.field, spec.results.helpWanted.valueType)
+          .set(
+            c.obx.code.field,
+            cwe(
+              `${spec.results.helpWanted.codePrefix}${concept}`,
+              `More help wanted with ${item.label.toLowerCase()}`,
+              helpSystem,
+            ),
+          )
+          .set(
+            c.obx.value.field,
+            cwe(code, help ? 'Yes' : 'No', spec.results.helpWanted.valueCodingSystem),
+          )
+          .set(c.obx.status.field, status)
+          .set(c.obx.time.field, authored);
+        segments.push(obx.toString());
+      }
+      return { ok: true, text: segments.join(segSep) + segSep + '\n', notHeld: projected.notHeld };
+    },
+    end: () => '',
+  };
+}

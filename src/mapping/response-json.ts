@@ -1,0 +1,391 @@
+/**
+ * The JSON text of a record's QuestionnaireResponse, fast. Converting a million rows, building
+ * each canonical response object and stringifying its ~7 KB costs more than reading the CSV
+ * several times over; yet most of that text repeats: an item's group depends only on the item,
+ * its score and its "more help" answer, the calculated means only on the scores' sums.
+ *
+ * So the text is assembled from fragments, and every fragment is cut from what the canonical
+ * writer (`recordToResponse`, i.e. src/fhir's `sessionToResponse`) produces:
+ * - the response without its items, stringified per record (small: subject, dates, identifiers);
+ * - each item group, taken from the canonical response of a session holding only that item,
+ *   cached by (item, score, help);
+ * - the calculated means, taken from the canonical response of the first record with those
+ *   sums, cached by the sums;
+ * - the discussion group, from the canonical response of a session holding only the discussion.
+ *
+ * Nothing about the response's layout is assumed beyond `item` being its last key (record.ts
+ * makes it so), the ratings group holding the item groups (in Questionnaire order) before the
+ * means, and which strings decide the layout rather than fill it (`inShape`). To be sure, the first `verifyCount` records of every instance are also written the
+ * canonical way and compared byte for byte; one difference turns the fast path off for good, and
+ * the canonical text is what gets written. Records with parts the fast path does not cut
+ * (previous actions, not-rated, timepoint, author, …) always take the canonical way.
+ *
+ * The text is ASCII: characters beyond U+007E are written as JSON `\uXXXX` escapes (the same
+ * JSON value), which keeps strings one byte per character and encoding to UTF-8 cheap.
+ */
+import type { QuestionnaireResponse, QuestionnaireResponseItem } from '@medplum/fhirtypes';
+import { DIALOG_ITEMS, type DialogItemConcept, type DialogScore } from '../dialog';
+import { sessionToResponse, type DialogSession } from '../fhir';
+import { type DialogRecord, recordToResponse } from './record';
+
+const NON_ASCII = /[\u007f-\uffff]/g;
+
+/**
+ * JSON text with every character beyond U+007E written as a `\uXXXX` escape. The result is made a
+ * one-byte string (V8 keeps a replaced string two bytes wide), which UTF-8 encodes several times
+ * faster.
+ */
+export function asciiJson(json: string): string {
+  NON_ASCII.lastIndex = 0;
+  if (!NON_ASCII.test(json)) return json;
+  NON_ASCII.lastIndex = 0;
+  const escaped = json.replace(
+    NON_ASCII,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  );
+  return Buffer.from(escaped, 'latin1').toString('latin1');
+}
+
+const CONCEPT_INDEX = new Map(DIALOG_ITEMS.map((item, i) => [item.concept, i]));
+const LIFE = DIALOG_ITEMS.map((i) => i.group === 'life');
+
+const EMPTY_SESSION: Omit<DialogSession, 'status' | 'subject' | 'authored'> = {
+  scores: {},
+  helpWanted: {},
+  chosen: [],
+  discussed: [],
+  previousActions: [],
+};
+
+/** The session without the parts that become items. */
+function bare(session: DialogSession): DialogSession {
+  return { ...session, ...EMPTY_SESSION };
+}
+
+function group(
+  response: QuestionnaireResponse,
+  linkId: string,
+): QuestionnaireResponseItem | undefined {
+  return response.item?.find((i) => i.linkId === linkId);
+}
+
+/** Whether the fast path cuts every part of this record. */
+function fastEligible(session: DialogSession): boolean {
+  if (
+    session.id !== undefined ||
+    session.timepoint !== undefined ||
+    session.setting !== undefined ||
+    session.reusedFrom !== undefined ||
+    session.notRated !== undefined ||
+    session.author !== undefined ||
+    session.previousActions.length > 0
+  )
+    return false;
+  for (const d of session.discussed) {
+    if (
+      d.understanding !== undefined ||
+      d.lookingForward !== undefined ||
+      d.exploringOptions !== undefined
+    )
+      return false;
+    for (const a of d.actions) if (a.who !== undefined || a.byWhen !== undefined) return false;
+  }
+  return true;
+}
+
+const MARK = /@@(\d+)@@/g;
+
+/**
+ * Strings that decide the response's layout rather than fill it, so they stay part of the shape:
+ * local references (`#subject` means a contained Patient), identifier systems (the NHS number is
+ * the linking identifier), status, and empty strings (an empty display is left out).
+ */
+function inShape(value: string, key: string | undefined): boolean {
+  return value === '' || value.startsWith('#') || key === 'system' || key === 'status';
+}
+
+/** A deep copy with every other string replaced by `@@<n>@@`, n indexing `values`. */
+function markStrings(value: unknown, values: string[], key?: string): unknown {
+  if (typeof value === 'string') {
+    if (inShape(value, key)) return value;
+    values.push(value);
+    return `@@${values.length - 1}@@`;
+  }
+  if (Array.isArray(value)) return value.map((v) => markStrings(v, values));
+  if (typeof value === 'object' && value !== null) {
+    const out: Record<string, unknown> = {};
+    for (const k of Object.keys(value))
+      out[k] = markStrings((value as Record<string, unknown>)[k], values, k);
+    return out;
+  }
+  return value;
+}
+
+/**
+ * The shape of a value, as markStrings would leave it (one key per marked JSON), collecting its
+ * strings in the same order — without building the copy.
+ */
+function shapeOf(value: unknown, values: string[], key?: string): string {
+  if (typeof value === 'string') {
+    if (inShape(value, key)) return JSON.stringify(value);
+    values.push(value);
+    return 's';
+  }
+  if (Array.isArray(value)) {
+    let out = '[';
+    for (const v of value) out += `${shapeOf(v, values)},`;
+    return `${out}]`;
+  }
+  if (typeof value === 'object' && value !== null) {
+    let out = '{';
+    for (const k of Object.keys(value)) {
+      const v = (value as Record<string, unknown>)[k];
+      if (v === undefined) continue;
+      out += `${k}:${shapeOf(v, values, k)},`;
+    }
+    return `${out}}`;
+  }
+  return JSON.stringify(value) ?? 'u';
+}
+
+function headTemplate(marked: DialogRecord): { parts: string[]; holes: number[] } | null {
+  const json = asciiJson(JSON.stringify(recordToResponse(marked)));
+  if (!json.endsWith('}') || json.includes('"item":')) return null;
+  const parts: string[] = [];
+  const holes: number[] = [];
+  let from = 0;
+  MARK.lastIndex = 0;
+  for (let m = MARK.exec(json); m; m = MARK.exec(json)) {
+    parts.push(json.slice(from, m.index));
+    holes.push(Number(m[1]));
+    from = m.index + m[0].length;
+  }
+  parts.push(json.slice(from, -1));
+  return { parts, holes };
+}
+
+const PLAIN = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/;
+
+/** A string as it appears between the quotes of JSON text (ASCII). */
+function jsonText(value: string): string {
+  return PLAIN.test(value) ? value : asciiJson(JSON.stringify(value)).slice(1, -1);
+}
+
+export class ResponseJson {
+  private readonly itemGroups: (string | null | undefined)[] = [];
+  private readonly means = new Map<string, string>();
+  /** The response without items, with holes for every string the record gives, by shape. */
+  private readonly heads = new Map<string, { parts: string[]; holes: number[] } | null>();
+  /** Discussion groups with holes for the action texts, by chosen items and actions per item. */
+  private readonly discussions = new Map<string, readonly string[] | null>();
+  private ratingsOpen: string | undefined;
+  private fast = true;
+  private verified = 0;
+
+  /** @param verifyCount how many fast-path records are checked against the canonical text. */
+  constructor(private readonly verifyCount = 100) {}
+
+  /** Whether the fast path is still on (false after any difference from the canonical text). */
+  get fastPath(): boolean {
+    return this.fast;
+  }
+
+  /** The canonical text, the slow way. */
+  canonical(record: DialogRecord): string {
+    return asciiJson(JSON.stringify(recordToResponse(record)));
+  }
+
+  stringify(record: DialogRecord): string {
+    if (!this.fast || !fastEligible(record.session)) return this.canonical(record);
+    const text = this.assemble(record);
+    if (this.verified < this.verifyCount) {
+      this.verified++;
+      const canonical = this.canonical(record);
+      if (canonical !== text) {
+        this.fast = false;
+        return canonical;
+      }
+    }
+    return text;
+  }
+
+  private assemble(record: DialogRecord): string {
+    const { session } = record;
+    // The head without its closing brace, so the items can follow.
+    const head = this.head({ ...record, session: bare(session) });
+    const groups: string[] = [];
+    const ratings = this.ratings(session);
+    if (ratings) groups.push(ratings);
+    if (session.chosen.length > 0 || session.discussed.length > 0) {
+      const discussion = this.discussion(session);
+      if (discussion !== undefined) groups.push(discussion);
+    }
+    if (groups.length === 0) return `${head}}`;
+    return `${head},"item":[${groups.join(',')}]}`;
+  }
+
+  private ratings(session: DialogSession): string | undefined {
+    let body = '';
+    let lifeSum = 0;
+    let lifeCount = 0;
+    let treatmentSum = 0;
+    let treatmentCount = 0;
+    for (let i = 0; i < DIALOG_ITEMS.length; i++) {
+      const concept = (DIALOG_ITEMS[i] as (typeof DIALOG_ITEMS)[number]).concept;
+      const score = session.scores[concept];
+      const help = session.helpWanted[concept];
+      if (score === undefined && help === undefined) continue;
+      if (score !== undefined) {
+        if (LIFE[i]) {
+          lifeSum += score;
+          lifeCount++;
+        } else {
+          treatmentSum += score;
+          treatmentCount++;
+        }
+      }
+      const fragment = this.itemGroup(concept, score, help);
+      if (fragment === null) continue;
+      body += body === '' ? fragment : `,${fragment}`;
+    }
+    if (body === '') return undefined;
+    const means = this.meanItems(
+      session,
+      `${lifeSum}/${lifeCount}|${treatmentSum}/${treatmentCount}`,
+    );
+    if (means !== '') body += `,${means}`;
+    return `${this.ratingsOpen ?? ''}${body}]}`;
+  }
+
+  /** The JSON of one item's group, cut from the canonical response of a session with only it. */
+  private itemGroup(
+    concept: DialogItemConcept,
+    score: DialogScore | undefined,
+    help: boolean | undefined,
+  ): string | null {
+    const index =
+      (CONCEPT_INDEX.get(concept) ?? 0) * 32 +
+      (score ?? 0) * 4 +
+      (help === undefined ? 0 : help ? 1 : 2);
+    const hit = this.itemGroups[index];
+    if (hit !== undefined) return hit;
+    const response = sessionToResponse({
+      status: 'completed',
+      subject: '#probe',
+      authored: '2000-01-01T00:00:00+00:00',
+      ...EMPTY_SESSION,
+      scores: score === undefined ? {} : { [concept]: score },
+      helpWanted: help === undefined ? {} : { [concept]: help },
+    });
+    const ratings = group(response, 'ratings');
+    const item = ratings?.item?.find((i) => i.linkId === concept);
+    const fragment = item ? asciiJson(JSON.stringify(item)) : null;
+    if (ratings && this.ratingsOpen === undefined) {
+      const json = asciiJson(JSON.stringify({ ...ratings, item: [] }));
+      if (json.endsWith('"item":[]}')) this.ratingsOpen = json.slice(0, -2);
+    }
+    this.itemGroups[index] = fragment;
+    return fragment;
+  }
+
+  /**
+   * The response without its items: cut from the canonical response of the same record with
+   * every string replaced by a marker; the markers are the holes the record's strings go into.
+   * Records of the same shape (same fields, same numbers of names and identifiers) share one.
+   */
+  private head(record: DialogRecord): string {
+    const values: string[] = [];
+    const key = shapeOf(record, values);
+    let template = this.heads.get(key);
+    if (template === undefined) {
+      template = headTemplate(markStrings(record, []) as DialogRecord);
+      if (this.heads.size > 5000) this.heads.clear();
+      this.heads.set(key, template);
+    }
+    if (template === null) return asciiJson(JSON.stringify(recordToResponse(record))).slice(0, -1);
+    let out = template.parts[0] ?? '';
+    for (let i = 0; i < template.holes.length; i++)
+      out += jsonText(values[template.holes[i] ?? 0] ?? '') + (template.parts[i + 1] ?? '');
+    return out;
+  }
+
+  /**
+   * The discussion group: cut from the canonical response of a session with the same chosen items
+   * and the same number of actions per discussed item, whose action texts are markers; the
+   * markers are then the holes the record's action texts go into.
+   */
+  private discussion(session: DialogSession): string | undefined {
+    let key = session.chosen.join(',');
+    for (const d of session.discussed) key += `|${d.concept}:${d.actions.length}`;
+    let parts = this.discussions.get(key);
+    if (parts === undefined) {
+      parts = this.discussionTemplate(session);
+      if (this.discussions.size > 5000) this.discussions.clear();
+      this.discussions.set(key, parts);
+    }
+    if (parts === null) {
+      const g = group(
+        sessionToResponse({
+          ...bare(session),
+          chosen: session.chosen,
+          discussed: session.discussed,
+        }),
+        'discussion',
+      );
+      return g ? asciiJson(JSON.stringify(g)) : undefined;
+    }
+    let out = parts[0] ?? '';
+    let hole = 1;
+    for (const d of session.discussed)
+      for (const action of d.actions) {
+        out += jsonText(action.what) + (parts[hole] ?? '');
+        hole++;
+      }
+    return out;
+  }
+
+  private discussionTemplate(session: DialogSession): readonly string[] | null {
+    const marks: string[] = [];
+    const discussed = session.discussed.map((d) => ({
+      concept: d.concept,
+      actions: d.actions.map(() => {
+        const mark = `@@dialog-fhir-hole-${marks.length}@@`;
+        marks.push(mark);
+        return { what: mark };
+      }),
+    }));
+    const g = group(
+      sessionToResponse({ ...bare(session), chosen: session.chosen, discussed }),
+      'discussion',
+    );
+    if (!g) return null;
+    const json = asciiJson(JSON.stringify(g));
+    const parts: string[] = [];
+    let from = 0;
+    for (const mark of marks) {
+      const at = json.indexOf(mark, from);
+      if (at < 0) return null;
+      parts.push(json.slice(from, at));
+      from = at + mark.length;
+    }
+    parts.push(json.slice(from));
+    return parts;
+  }
+
+  /** The JSON of the calculated mean items, cut from the canonical response with these scores. */
+  private meanItems(session: DialogSession, key: string): string {
+    const hit = this.means.get(key);
+    if (hit !== undefined) return hit;
+    const ratings = group(
+      sessionToResponse({ ...bare(session), scores: session.scores }),
+      'ratings',
+    );
+    const concepts = new Set<string>(DIALOG_ITEMS.map((i) => i.concept));
+    const fragment = (ratings?.item ?? [])
+      .filter((i) => !concepts.has(i.linkId))
+      .map((i) => asciiJson(JSON.stringify(i)))
+      .join(',');
+    this.means.set(key, fragment);
+    return fragment;
+  }
+}

@@ -1,0 +1,184 @@
+import type { Patient } from '@medplum/fhirtypes';
+import { escapeHl7, readDtm, unescapeHl7, writeDtm } from '../../src/mapping/hl7v2';
+import { ZoneClock } from '../../src/mapping/datetime';
+import { fixture, rejectSummary, responses, run, validationErrors } from './helpers';
+
+const ORU = fixture('hl7v2', 'oru-r01.hl7');
+const ENC = { field: '|', component: '^', repetition: '~', escape: '\\', subcomponent: '&' };
+
+describe('HL7 v2 pieces', () => {
+  it('escape and unescape delimiters in text', () => {
+    const text = 'a|b^c~d&e\\f\rg';
+    expect(escapeHl7(text, ENC)).toBe('a\\F\\b\\S\\c\\R\\d\\T\\e\\E\\f\\X0D\\g');
+    expect(unescapeHl7(escapeHl7(text, ENC), ENC)).toBe(text);
+    expect(unescapeHl7('x\\Y\\z', ENC)).toBe('x\\Y\\z');
+  });
+
+  it('read DTM with or without seconds and offset; refuse a local time that is not once', () => {
+    const clock = new ZoneClock('Europe/London');
+    expect(readDtm('20250916151000+0100', clock)).toEqual({
+      ok: true,
+      value: '2025-09-16T15:10:00+01:00',
+    });
+    expect(readDtm('202509161510', clock)).toEqual({
+      ok: true,
+      value: '2025-09-16T15:10:00+01:00',
+    });
+    expect(readDtm('20250916151000.25-0500', clock)).toEqual({
+      ok: true,
+      value: '2025-09-16T15:10:00.250-05:00',
+    });
+    expect(readDtm('20251026013000', clock)).toMatchObject({ ok: false });
+    expect(readDtm('20250230101000', clock)).toEqual({
+      ok: false,
+      message: 'is not a real date and time',
+    });
+    expect(readDtm('20250916', clock)).toMatchObject({ ok: false });
+    expect(writeDtm('2025-09-16T15:10:00.250-05:00')).toBe('20250916151000.250-0500');
+    expect(writeDtm('2025-09-16T14:10:00Z')).toBe('20250916141000+0000');
+  });
+});
+
+describe('hl7v2 ORU^R01 → FHIR', () => {
+  it('reads each result into a valid DIALOG response', async () => {
+    const r = await run(ORU, 'hl7v2', 'fhir');
+    expect(r.summary).toMatchObject({ read: 2, converted: 2, rejected: 0 });
+    const [price, oneill] = responses(r.output);
+    for (const qr of [price, oneill]) expect(qr && validationErrors(qr)).toEqual([]);
+    expect(price?.identifier).toEqual({
+      system: 'https://dialog-fhir.org/fhir/sid/hl7v2-filler-order',
+      value: 'ORD-77',
+    });
+    expect(price?.authored).toBe('2025-09-16T15:10:00+01:00');
+    expect(price?.contained?.[0]).toEqual({
+      resourceType: 'Patient',
+      id: 'subject',
+      identifier: [
+        {
+          type: {
+            coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v2-0203', code: 'NH' }],
+          },
+          system: 'https://fhir.nhs.uk/Id/nhs-number',
+          value: '9434765919',
+        },
+        {
+          type: {
+            coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v2-0203', code: 'MR' }],
+          },
+          system: 'https://dialog-fhir.org/fhir/sid/hl7v2-authority/RX1',
+          value: 'RX1-000123',
+        },
+      ],
+      name: [{ family: 'Price', given: ['Megan', 'Rose'], prefix: ['Ms'] }],
+      gender: 'female',
+      birthDate: '1991-04-12',
+    });
+    expect(JSON.stringify(price)).toContain(
+      '"linkId":"friendships.help","text":"Do you need more help in this area?","answer":[{"valueBoolean":true}]',
+    );
+    expect(oneill?.status).toBe('in-progress');
+    expect((oneill?.contained?.[0] as Patient).name).toEqual([
+      { family: "O'Neill", given: ['Siân'] },
+    ]);
+  });
+
+  it('reads a trust system’s message (LF, MLLP, batch, local times, CE, any OBX order) the same', async () => {
+    const theirs = await run(fixture('hl7v2', 'oru-r01-from-trust-system.hl7'), 'hl7v2', 'fhir');
+    const ours = await run(ORU, 'hl7v2', 'fhir');
+    expect(theirs.summary).toMatchObject({ read: 1, converted: 1 });
+    expect(theirs.output).toBe(ours.output.split('\n')[0] + '\n');
+  });
+
+  it('gives back the same messages after a trip through FHIR (same clock for MSH-7)', async () => {
+    const fhir = await run(ORU, 'hl7v2', 'fhir');
+    const back = await run(fhir.output, 'fhir', 'hl7v2');
+    expect(back.output).toBe(ORU);
+  });
+});
+
+describe('hl7v2 ADT', () => {
+  it('reads A01 and A03 as typed events, not sessions', async () => {
+    const r = await run(fixture('hl7v2', 'adt-admit-discharge.hl7'), 'hl7v2', 'fhir');
+    expect(r.summary).toMatchObject({ read: 0, converted: 0, events: 2 });
+    expect(r.output).toBe('');
+    expect(r.events.map((e) => e.event)).toEqual([
+      {
+        event: 'admit',
+        messageType: 'ADT^A01',
+        messageControlId: 'PAS0001',
+        patient: {
+          identifiers: [
+            { system: 'https://fhir.nhs.uk/Id/nhs-number', value: '9434765919', type: 'NH' },
+          ],
+          name: { family: 'Price', given: ['Megan', 'Rose'], prefix: ['Ms'] },
+          birthDate: '1991-04-12',
+        },
+        occurredAt: '2025-10-20T14:15:00+01:00',
+        recordedAt: '2025-10-20T14:30:00+01:00',
+        location: { pointOfCare: 'WILLOW', room: 'Bay 2', bed: 'Bed 4', facility: 'RX1HOSP' },
+        visitNumber: 'SPELL-5501',
+        organisation: 'RX1',
+      },
+      expect.objectContaining({
+        event: 'discharge',
+        messageType: 'ADT^A03',
+        occurredAt: '2025-11-03T10:00:00+00:00',
+      }),
+    ]);
+  });
+});
+
+describe('hl7v2: bad messages', () => {
+  it('rejects each with a clear issue and converts the good ones', async () => {
+    const file = 'with-bad-messages.hl7';
+    const r = await run(fixture('hl7v2', file), 'hl7v2', 'fhir', { file });
+    expect(r.summary).toMatchObject({ read: 11, converted: 2, rejected: 9 });
+    expect(rejectSummary(r)).toEqual([
+      'message 2 (line 5): message 2 (line 5), field MSH-1 | MSH-1 declares a field separator other than "|", which this mapping reads',
+      'message 3 (line 7): message 3 (line 7), field MSH-2 | MSH-2 declares encoding characters other than "^~\\&", which this mapping reads',
+      'message 4 (line 11): message 4 (line 11), segment 4 (OBX, line 14), field OBX-5 | OBX-5 is not a whole number from 1 to 7',
+      'message 5 (line 15): message 5 (line 15), segment 5 (OBX, line 19), field OBX-3 | OBX-3 is not a DIALOG item (SNOMED CT) or "more help" code',
+      'message 6 (line 20): message 6 (line 20), segment 5 (OBX, line 24), field OBX-14 | OBX-14 differs from OBR-7: one session is rated at one point in time',
+      'message 7 (line 25): message 7 (line 25), segment 2 (PID, line 26), field PID-3 | PID-3: the NHS number is not valid (10 digits with a correct check digit)',
+      'message 8 (line 29): message 8 (line 29), field MSH-9 | Message type ADT^A08 is not mapped (this mapping reads ORU^R01, ADT^A01, ADT^A03)',
+      'message 9 (line 31): message 9 (line 31), segment 3 (line 33) | Not an HL7 segment (a segment starts with a three-character name and a field separator)',
+      'message 10 (line 35): message 10 (line 35), segment 4 (OBX, line 38), field OBX-2 | OBX-2 is not NM for an item score',
+    ]);
+    expect(r.rejects[2]?.outcome.issue[0]?.diagnostics).toMatch(
+      /^with-bad-messages\.hl7: message 4 /,
+    );
+  });
+
+  it('refuses a declared character set it would misread, and segments outside a message', async () => {
+    const latin1 = ORU.split('\n')[0]?.replace('UNICODE UTF-8', '8859/1') ?? '';
+    const r = await run(`PID|1\r\n${latin1}\n`, 'hl7v2', 'fhir');
+    expect(rejectSummary(r)).toEqual([
+      'line 1: line 1 | Segments outside any message (no MSH segment before them)',
+      'message 1 (line 2): message 1 (line 2), field MSH-18 | MSH-18 declares a character set this reader does not decode (it reads ASCII and UTF-8)',
+    ]);
+  });
+});
+
+describe('FHIR → hl7v2', () => {
+  it('needs an NHS number or an identifier with an assigning authority', async () => {
+    const r = await run(
+      fixture('dialogplus-csv', 'export-app-order.csv'),
+      'dialogplus-csv',
+      'hl7v2',
+    );
+    expect(r.summary).toMatchObject({ converted: 0, rejected: 4 });
+    expect(rejectSummary(r)[0]).toMatch(/PID-3 needs a patient identifier/);
+  });
+
+  it('writes the journey’s first session from its Bundle (Patient found by reference)', async () => {
+    const r = await run(
+      fixture('..', '..', 'examples', 'journey', '01-community-start.json'),
+      'fhir',
+      'hl7v2',
+    );
+    expect(r.summary).toMatchObject({ converted: 1 });
+    const pid = r.output.split('\r')[1];
+    // The NHS number gets its identifier type (NH) from the mapping's authority.
+    expect(pid).toBe('PID|1||9992468017^^^NHS^NH||Price^Megan^Rose^^Ms||19910412|F');
+  });
+});
