@@ -2,16 +2,21 @@
 /** The `dialog-fhir` command. */
 import { runValidate } from './validate-files';
 import { runServe } from './serve';
+import { runConvert } from './convert';
 
 const USAGE = `usage: dialog-fhir <command>
   serve                      run the HTTP service (PORT, DATA_DIR, STORE, AUTH from the environment)
-  validate <file|dir>…       validate FHIR JSON / NDJSON files against the dialog-fhir package`;
+  validate <file|dir>…       validate FHIR JSON / NDJSON files against the dialog-fhir package
+  convert --from <format> --to <format> [in] [out]
+                             convert between dialogplus-csv, mhsds-csv, hl7v2 and fhir`;
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   switch (command) {
     case 'validate':
       return runValidate(rest, (line) => console.log(line));
+    case 'convert':
+      return runConvert(rest, process);
     case 'serve':
       await runServe(process.env);
       return 0;

@@ -1,0 +1,236 @@
+/**
+ * `dialog-fhir convert --from <format> --to <format> [in] [out]`: converts between the DIALOG+ app
+ * CSV, MHSDS rows, HL7 v2 and FHIR (NDJSON out), streaming, through the engine in src/mapping.
+ * Standard input and output are used when `in` / `out` are left out (or given as `-`). A progress
+ * bar is drawn on stderr when stderr is a terminal; a summary is printed at the end. Each rejected
+ * record's OperationOutcome goes to stderr, or to `--rejects <file>` as NDJSON. The exit code is 1
+ * when anything was rejected, 2 for a usage error.
+ */
+import { createWriteStream, statSync, type WriteStream } from 'node:fs';
+import type { Readable, Writable } from 'node:stream';
+import type { OperationOutcome } from '@medplum/fhirtypes';
+import {
+  convert,
+  convertFile,
+  type ConvertOptions,
+  type ConvertProgress,
+  type ConvertSummary,
+  FORMATS,
+  isFormatName,
+  loadMapping,
+  type MappingSpec,
+} from '../mapping';
+import { createValidator } from '../validation';
+
+export const CONVERT_USAGE = `usage: dialog-fhir convert --from <format> --to <format> [in] [out]
+  formats: ${FORMATS.join(', ')} (or the path of a mapping file, e.g. an edited copy of mappings/<format>.json)
+  in, out              files; standard input / output when left out or "-"
+  --rejects <file>     write rejected records' OperationOutcomes there as NDJSON (default: stderr)
+  --events <file>      write HL7 ADT admit/discharge events there as NDJSON (default: counted only)
+  --subject <ref>      the Patient every session is about, e.g. Patient/123 (default: a contained
+                       Patient holding the name and identifiers the input gives)
+  --validate           check every response against the dialog-fhir profiles before writing it
+  --no-progress        no progress bar, even on a terminal`;
+
+export interface ConvertIo {
+  readonly stdin: Readable;
+  readonly stdout: Writable;
+  readonly stderr: Writable & { isTTY?: boolean; columns?: number };
+}
+
+interface Args {
+  from: string;
+  to: string;
+  input?: string;
+  output?: string;
+  rejects?: string;
+  events?: string;
+  subject?: string;
+  validate: boolean;
+  progress: boolean;
+}
+
+function parseArgs(argv: readonly string[]): Args | string {
+  const positional: string[] = [];
+  const args: Partial<Args> = { validate: false, progress: true };
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] ?? '';
+    const valueOf = (): string | undefined => {
+      const eq = arg.indexOf('=');
+      if (eq > 0) return arg.slice(eq + 1);
+      i++;
+      return argv[i];
+    };
+    const name = arg.split('=')[0];
+    switch (name) {
+      case '--from':
+      case '--to':
+      case '--rejects':
+      case '--events':
+      case '--subject': {
+        const value = valueOf();
+        if (value === undefined || value === '') return `${name} needs a value`;
+        const key = name.slice(2) as 'from' | 'to' | 'rejects' | 'events' | 'subject';
+        args[key] = value;
+        break;
+      }
+      case '--validate':
+        args.validate = true;
+        break;
+      case '--no-progress':
+        args.progress = false;
+        break;
+      case '--help':
+      case '-h':
+        return '';
+      default:
+        if (arg.startsWith('--')) return `unknown option ${arg}`;
+        positional.push(arg);
+    }
+  }
+  if (!args.from || !args.to) return '--from and --to are required';
+  if (positional.length > 2) return 'at most two files: [in] [out]';
+  const [input, output] = positional;
+  return {
+    from: args.from,
+    to: args.to,
+    ...(input && input !== '-' ? { input } : {}),
+    ...(output && output !== '-' ? { output } : {}),
+    ...(args.rejects ? { rejects: args.rejects } : {}),
+    ...(args.events ? { events: args.events } : {}),
+    ...(args.subject ? { subject: args.subject } : {}),
+    validate: args.validate ?? false,
+    progress: args.progress ?? true,
+  };
+}
+
+function mapping(name: string): MappingSpec | string {
+  if (!isFormatName(name) && !name.endsWith('.json'))
+    return `unknown format ${name} (formats: ${FORMATS.join(', ')}, or a mapping file ending in .json)`;
+  try {
+    return loadMapping(name);
+  } catch (e) {
+    return e instanceof Error ? e.message : String(e);
+  }
+}
+
+function mb(bytes: number): string {
+  return `${(bytes / 1_048_576).toFixed(1)} MB`;
+}
+
+/** Redraws one status line on a terminal, at most every 100 ms. */
+class ProgressBar {
+  private last = 0;
+  private drawn = false;
+
+  constructor(
+    private readonly stream: ConvertIo['stderr'],
+    private readonly total: number | undefined,
+  ) {}
+
+  update(p: ConvertProgress, force = false): void {
+    const now = Date.now();
+    if (!force && now - this.last < 100) return;
+    this.last = now;
+    const counts = `${p.read.toLocaleString('en-GB')} read, ${p.rejected.toLocaleString('en-GB')} rejected`;
+    let line: string;
+    if (this.total) {
+      const ratio = Math.min(1, p.bytes / this.total);
+      const width = 30;
+      const filled = Math.round(ratio * width);
+      line = `[${'='.repeat(filled)}${' '.repeat(width - filled)}] ${(ratio * 100).toFixed(0).padStart(3)}% ${mb(p.bytes)}/${mb(this.total)}  ${counts}`;
+    } else {
+      line = `${mb(p.bytes)}  ${counts}`;
+    }
+    const columns = this.stream.columns ?? 100;
+    this.stream.write(`\r${line.slice(0, columns - 1)}\u001b[K`);
+    this.drawn = true;
+  }
+
+  clear(): void {
+    if (this.drawn) this.stream.write('\r\u001b[K');
+  }
+}
+
+function closeStream(stream: WriteStream): Promise<void> {
+  return new Promise((resolve, reject) => {
+    stream.once('error', reject);
+    stream.end(() => resolve());
+  });
+}
+
+function summaryLines(from: string, to: string, s: ConvertSummary, rejectsTo: string): string[] {
+  const lines = [
+    `${from} → ${to}: ${s.read} record(s) read, ${s.converted} converted, ${s.rejected} rejected` +
+      (s.rejected > 0 ? ` (OperationOutcomes: ${rejectsTo})` : ''),
+  ];
+  if (s.events > 0) lines.push(`${s.events} ADT event(s) read (events are not sessions)`);
+  if (s.skipped > 0)
+    lines.push(
+      `${s.skipped} item(s) skipped: not DIALOG records (other resources or assessment tools)`,
+    );
+  if (s.notices > 0)
+    lines.push(`${s.notices} issue(s) about the input as a whole (see ${rejectsTo})`);
+  const notHeld = Object.entries(s.notHeld);
+  if (notHeld.length > 0)
+    lines.push(
+      `not held by ${to} (dropped): ${notHeld.map(([field, n]) => `${field} in ${n}`).join(', ')}`,
+    );
+  return lines;
+}
+
+/** Runs the command; resolves to the exit code. */
+export async function runConvert(argv: readonly string[], io: ConvertIo): Promise<number> {
+  const args = parseArgs(argv);
+  if (typeof args === 'string') {
+    io.stderr.write(`${args ? `${args}\n` : ''}${CONVERT_USAGE}\n`);
+    return 2;
+  }
+  const from = mapping(args.from);
+  const to = mapping(args.to);
+  for (const m of [from, to])
+    if (typeof m === 'string') {
+      io.stderr.write(`${m}\n`);
+      return 2;
+    }
+  if (typeof from === 'string' || typeof to === 'string') return 2;
+
+  const output = args.output ? createWriteStream(args.output) : io.stdout;
+  const rejectsFile = args.rejects ? createWriteStream(args.rejects) : undefined;
+  const eventsFile = args.events ? createWriteStream(args.events) : undefined;
+  const rejectsTo = args.rejects ?? 'stderr';
+  const total = args.input ? statSync(args.input).size : undefined;
+  const bar =
+    args.progress && io.stderr.isTTY === true ? new ProgressBar(io.stderr, total) : undefined;
+  const report = (outcome: OperationOutcome): void => {
+    const line = `${JSON.stringify(outcome)}\n`;
+    if (rejectsFile) rejectsFile.write(line);
+    else {
+      bar?.clear();
+      io.stderr.write(line);
+    }
+  };
+  const options: ConvertOptions = {
+    from,
+    to,
+    ...(args.subject ? { subject: args.subject } : {}),
+    ...(args.validate ? { validator: createValidator() } : {}),
+    onReject: (outcome) => report(outcome),
+    onNotice: (issue) => report({ resourceType: 'OperationOutcome', issue: [issue] }),
+    onEvent: (event, location) => eventsFile?.write(`${JSON.stringify({ location, ...event })}\n`),
+    ...(bar ? { onProgress: (p: ConvertProgress) => bar.update(p) } : {}),
+  };
+  let summary: ConvertSummary;
+  try {
+    summary = args.input
+      ? await convertFile(args.input, output, options)
+      : await convert(io.stdin, output, options);
+  } finally {
+    bar?.clear();
+    for (const stream of [rejectsFile, eventsFile, args.output ? output : undefined])
+      if (stream) await closeStream(stream as WriteStream);
+  }
+  for (const line of summaryLines(from.format, to.format, summary, rejectsTo))
+    io.stderr.write(`${line}\n`);
+  return summary.rejected > 0 || summary.noticeErrors > 0 ? 1 : 0;
+}
