@@ -8,7 +8,8 @@
  */
 import { createWriteStream, statSync, type WriteStream } from 'node:fs';
 import type { Readable, Writable } from 'node:stream';
-import type { OperationOutcome } from '@medplum/fhirtypes';
+import type { OperationOutcome, QuestionnaireResponse, Resource } from '@medplum/fhirtypes';
+import { extractObservations } from '../fhir';
 import {
   convert,
   convertFile,
@@ -29,6 +30,9 @@ export const CONVERT_USAGE = `usage: dialog-fhir convert --from <format> --to <f
   --events <file>      write HL7 ADT admit/discharge events there as NDJSON (default: counted only)
   --subject <ref>      the Patient every session is about, e.g. Patient/123 (default: a contained
                        Patient holding the name and identifiers the input gives)
+  --extract            with --to fhir: after each completed response, the Observations $extract
+                       gives (item scores, help wanted, SQoL/TS means; paired change needs the
+                       person's history, which a conversion does not have)
   --validate           check every response against the dialog-fhir profiles before writing it
   --no-progress        no progress bar, even on a terminal`;
 
@@ -46,13 +50,14 @@ interface Args {
   rejects?: string;
   events?: string;
   subject?: string;
+  extract: boolean;
   validate: boolean;
   progress: boolean;
 }
 
 function parseArgs(argv: readonly string[]): Args | string {
   const positional: string[] = [];
-  const args: Partial<Args> = { validate: false, progress: true };
+  const args: Partial<Args> = { validate: false, extract: false, progress: true };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i] ?? '';
     const valueOf = (): string | undefined => {
@@ -77,6 +82,9 @@ function parseArgs(argv: readonly string[]): Args | string {
       case '--validate':
         args.validate = true;
         break;
+      case '--extract':
+        args.extract = true;
+        break;
       case '--no-progress':
         args.progress = false;
         break;
@@ -99,6 +107,7 @@ function parseArgs(argv: readonly string[]): Args | string {
     ...(args.rejects ? { rejects: args.rejects } : {}),
     ...(args.events ? { events: args.events } : {}),
     ...(args.subject ? { subject: args.subject } : {}),
+    extract: args.extract ?? false,
     validate: args.validate ?? false,
     progress: args.progress ?? true,
   };
@@ -179,6 +188,12 @@ function summaryLines(from: string, to: string, s: ConvertSummary, rejectsTo: st
   return lines;
 }
 
+/** Observations of a completed (or amended) response; none for one still in progress. */
+function extracted(response: QuestionnaireResponse): readonly Resource[] {
+  const result = extractObservations(response);
+  return result.ok ? result.observations : [];
+}
+
 /** Runs the command; resolves to the exit code. */
 export async function runConvert(argv: readonly string[], io: ConvertIo): Promise<number> {
   const args = parseArgs(argv);
@@ -194,6 +209,10 @@ export async function runConvert(argv: readonly string[], io: ConvertIo): Promis
       return 2;
     }
   if (typeof from === 'string' || typeof to === 'string') return 2;
+  if (args.extract && to.kind !== 'fhir') {
+    io.stderr.write(`--extract writes FHIR Observations: it needs --to fhir\n${CONVERT_USAGE}\n`);
+    return 2;
+  }
 
   const output = args.output ? createWriteStream(args.output) : io.stdout;
   const rejectsFile = args.rejects ? createWriteStream(args.rejects) : undefined;
@@ -215,6 +234,7 @@ export async function runConvert(argv: readonly string[], io: ConvertIo): Promis
     to,
     ...(args.subject ? { subject: args.subject } : {}),
     ...(args.validate ? { validator: createValidator() } : {}),
+    ...(args.extract ? { extract: extracted } : {}),
     onReject: (outcome) => report(outcome),
     onNotice: (issue) => report({ resourceType: 'OperationOutcome', issue: [issue] }),
     onEvent: (event, location) => eventsFile?.write(`${JSON.stringify({ location, ...event })}\n`),

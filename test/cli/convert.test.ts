@@ -148,6 +148,28 @@ describe('dialog-fhir convert', () => {
     expect(off.stderr).not.toContain('\r');
   });
 
+  it('--extract adds the Observations of each completed response', async () => {
+    const out = tmp('out.ndjson');
+    const r = await convert([
+      '--from',
+      'dialogplus-csv',
+      '--to',
+      'fhir',
+      '--extract',
+      join(DATA, 'dialogplus-csv', 'export-app-order.csv'),
+      out,
+    ]);
+    expect(r.code).toBe(0);
+    const types = readFileSync(out, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => (JSON.parse(l) as { resourceType: string }).resourceType);
+    expect(types.filter((t) => t === 'QuestionnaireResponse')).toHaveLength(4);
+    // Three completed sessions have Observations; the one in progress has none.
+    expect(types.filter((t) => t === 'Observation').length).toBeGreaterThan(3 * 11);
+    expect((await convert(['--from', 'fhir', '--to', 'hl7v2', '--extract'])).code).toBe(2);
+  });
+
   it('answers usage errors with exit code 2', async () => {
     expect((await convert([])).code).toBe(2);
     expect((await convert(['--from', 'csv', '--to', 'fhir'])).stderr).toMatch(
