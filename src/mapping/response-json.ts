@@ -138,8 +138,9 @@ function shapeOf(value: unknown, values: string[], key?: string): string {
   }
   if (typeof value === 'object' && value !== null) {
     let out = '{';
-    for (const k of Object.keys(value)) {
-      const v = (value as Record<string, unknown>)[k];
+    const record = value as Record<string, unknown>;
+    for (const k in record) {
+      const v = record[k];
       if (v === undefined) continue;
       out += `${k}:${shapeOf(v, values, k)},`;
     }
