@@ -1,0 +1,192 @@
+/**
+ * A transaction Bundle read into entries a store can apply, and the pieces every store needs
+ * for it: checking each entry's request, ETags, and replacing `urn:uuid:` / `urn:oid:`
+ * references with the ids the entries were given. Pure; errors point into the Bundle.
+ */
+import type { Bundle, Resource } from '@medplum/fhirtypes';
+import { invalid, notSupported } from './outcomes';
+
+export const ID_PATTERN = /^[A-Za-z0-9\-.]{1,64}$/;
+const TYPE_PATTERN = /^[A-Z][A-Za-z]+$/;
+
+export type EntryMethod = 'POST' | 'PUT' | 'GET';
+
+export interface EntryRequest {
+  readonly index: number;
+  readonly method: EntryMethod;
+  readonly type: string;
+  /** PUT `Type/id`, GET `Type/id[/_history/v]`. */
+  readonly id?: string;
+  readonly versionId?: string;
+  /** PUT/GET `Type?query`, or POST's `ifNoneExist`. */
+  readonly query?: string;
+  /** The versionId `ifMatch` names. */
+  readonly ifMatch?: string;
+  readonly fullUrl?: string;
+  /** A copy of the entry's resource (POST and PUT), safe to change. */
+  readonly resource?: Resource;
+}
+
+/** Where in the bundle an entry's parts are, for error expressions. */
+export const at = {
+  entry: (i: number): string => `Bundle.entry[${i}]`,
+  fullUrl: (i: number): string => `Bundle.entry[${i}].fullUrl`,
+  resource: (i: number): string => `Bundle.entry[${i}].resource`,
+  method: (i: number): string => `Bundle.entry[${i}].request.method`,
+  url: (i: number): string => `Bundle.entry[${i}].request.url`,
+  ifMatch: (i: number): string => `Bundle.entry[${i}].request.ifMatch`,
+  ifNoneExist: (i: number): string => `Bundle.entry[${i}].request.ifNoneExist`,
+};
+
+/** `W/"3"`, `"3"` or `3` → `3`; anything else is a 400 at `where`. */
+export function versionOfETag(etag: string, where: string): string {
+  const match = /^(?:W\/)?"([A-Za-z0-9\-.]{1,64})"$/.exec(etag.trim());
+  const version = match?.[1] ?? (ID_PATTERN.test(etag.trim()) ? etag.trim() : undefined);
+  if (!version) throw invalid('ifMatch must be an ETag such as W/"1"', where);
+  return version;
+}
+
+export function checkResource(resource: unknown, where: string): Resource {
+  if (typeof resource !== 'object' || resource === null || Array.isArray(resource))
+    throw invalid('A resource is required', where);
+  const { resourceType } = resource as { resourceType?: unknown };
+  if (typeof resourceType !== 'string' || !TYPE_PATTERN.test(resourceType))
+    throw invalid('The resource has no valid resourceType', `${where}.resourceType`);
+  return resource as Resource;
+}
+
+export function checkId(id: unknown, where: string): string {
+  if (typeof id !== 'string' || !ID_PATTERN.test(id))
+    throw invalid('An id is 1–64 letters, digits, "-" or "."', where);
+  return id;
+}
+
+function isEntryMethod(method: unknown): method is EntryMethod {
+  return method === 'POST' || method === 'PUT' || method === 'GET';
+}
+
+function requestOf(entry: NonNullable<Bundle['entry']>[number], i: number): EntryRequest {
+  const { request } = entry;
+  if (!request) throw invalid('A transaction entry needs a request', `${at.entry(i)}.request`);
+  const method: unknown = request.method;
+  if (!isEntryMethod(method))
+    throw notSupported('Transactions here support POST, PUT and GET', at.method(i));
+  if (typeof request.url !== 'string' || request.url === '')
+    throw invalid('A transaction entry needs a request url', at.url(i));
+  const url = request.url.startsWith('/') ? request.url.slice(1) : request.url;
+  const q = url.indexOf('?');
+  const path = q < 0 ? url : url.slice(0, q);
+  const query = q < 0 ? undefined : url.slice(q + 1);
+  const [type = '', id, history, versionId, ...more] = path.split('/');
+  if (
+    !TYPE_PATTERN.test(type) ||
+    more.length > 0 ||
+    (history !== undefined && history !== '_history')
+  )
+    throw invalid('The request url must be relative: Type, Type/id or Type?search', at.url(i));
+  if (id !== undefined) checkId(id, at.url(i));
+  if (versionId !== undefined) checkId(versionId, at.url(i));
+  if (history !== undefined && (method !== 'GET' || versionId === undefined))
+    throw invalid('Only GET may name a version', at.url(i));
+  if (query !== undefined && id !== undefined)
+    throw invalid('The request url names an id and a search', at.url(i));
+  if (request.ifMatch !== undefined && method !== 'PUT')
+    throw invalid('ifMatch applies to PUT', at.ifMatch(i));
+  if (request.ifNoneExist !== undefined && method !== 'POST')
+    throw invalid('ifNoneExist applies to POST', at.ifNoneExist(i));
+  const base = {
+    index: i,
+    method,
+    type,
+    ...(entry.fullUrl !== undefined ? { fullUrl: entry.fullUrl } : {}),
+    ...(request.ifMatch !== undefined
+      ? { ifMatch: versionOfETag(request.ifMatch, at.ifMatch(i)) }
+      : {}),
+  };
+  if (method === 'GET') {
+    if (entry.resource) throw invalid('A GET entry carries no resource', at.resource(i));
+    if (id !== undefined) return { ...base, id, ...(versionId !== undefined ? { versionId } : {}) };
+    return { ...base, query: query ?? '' };
+  }
+  const resource = structuredClone(checkResource(entry.resource, at.resource(i)));
+  if (resource.resourceType !== type)
+    throw invalid(
+      'The resource type differs from the request url',
+      `${at.resource(i)}.resourceType`,
+    );
+  if (method === 'POST') {
+    if (id !== undefined || query !== undefined)
+      throw invalid('POST goes to the type: the url is just Type', at.url(i));
+    const ifNoneExist = request.ifNoneExist?.startsWith(`${type}?`)
+      ? request.ifNoneExist.slice(type.length + 1)
+      : request.ifNoneExist;
+    if (ifNoneExist === '') throw invalid('ifNoneExist has no search', at.ifNoneExist(i));
+    return { ...base, resource, ...(ifNoneExist !== undefined ? { query: ifNoneExist } : {}) };
+  }
+  if (id === undefined && (query === undefined || query === ''))
+    throw invalid('PUT goes to Type/id or Type?search', at.url(i));
+  if (id !== undefined && resource.id !== undefined && resource.id !== id)
+    throw invalid('The resource id differs from the request url', `${at.resource(i)}.id`);
+  if (resource.id !== undefined) checkId(resource.id, `${at.resource(i)}.id`);
+  return { ...base, resource, ...(id !== undefined ? { id } : { query: query ?? '' }) };
+}
+
+/** The entries of a transaction Bundle, checked; a 400 at the first fault. */
+export function transactionRequests(bundle: unknown): EntryRequest[] {
+  const checked = checkResource(bundle, 'Bundle');
+  if (checked.resourceType !== 'Bundle') throw invalid('Expected a Bundle', 'Bundle.resourceType');
+  if (checked.type !== 'transaction')
+    throw notSupported('Only transaction Bundles are applied here', 'Bundle.type');
+  const fullUrls = new Set<string>();
+  return (checked.entry ?? []).map((entry, i) => {
+    const request = requestOf(entry, i);
+    if (request.fullUrl !== undefined) {
+      if (fullUrls.has(request.fullUrl))
+        throw invalid('Two entries have the same fullUrl', at.fullUrl(i));
+      fullUrls.add(request.fullUrl);
+    }
+    return request;
+  });
+}
+
+export function isPlaceholder(value: string): boolean {
+  return value.startsWith('urn:uuid:') || value.startsWith('urn:oid:');
+}
+
+/** FHIRPath for a property: a `…Reference` choice (`valueReference`) → `value.ofType(Reference)`. */
+function step(key: string): string {
+  const choice = /^([a-z][A-Za-z]*)Reference$/.exec(key);
+  return choice?.[1] ? `${choice[1]}.ofType(Reference)` : key;
+}
+
+/**
+ * Replaces every `reference` that is a placeholder with the `Type/id` it was given (and the
+ * placeholders in narrative links). An unknown placeholder is a 400 naming where it is.
+ */
+export function resolvePlaceholders(
+  node: unknown,
+  ids: ReadonlyMap<string, string>,
+  path: string,
+): void {
+  if (Array.isArray(node)) {
+    node.forEach((item, i) => resolvePlaceholders(item, ids, `${path}[${i}]`));
+    return;
+  }
+  if (typeof node !== 'object' || node === null) return;
+  const record = node as Record<string, unknown>;
+  for (const [key, value] of Object.entries(record)) {
+    if (key === 'reference' && typeof value === 'string' && isPlaceholder(value)) {
+      const target = ids.get(value);
+      if (!target)
+        throw invalid('The reference names no entry of this transaction', `${path}.reference`);
+      record[key] = target;
+    } else if (key === 'div' && typeof value === 'string' && value.includes('urn:')) {
+      record[key] = value.replace(
+        /urn:(?:uuid|oid):[A-Za-z0-9\-.]+/g,
+        (urn) => ids.get(urn) ?? urn,
+      );
+    } else if (typeof value === 'object' && value !== null) {
+      resolvePlaceholders(value, ids, `${path}.${step(key)}`);
+    }
+  }
+}

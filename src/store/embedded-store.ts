@@ -1,0 +1,809 @@
+/**
+ * The `embedded` store (the default): one SQLite file in DATA_DIR, through better-sqlite3.
+ *
+ * - Durable once acknowledged: WAL with `synchronous=FULL` (see `sqlite-schema.ts`); a call's
+ *   promise resolves only after its commit has been synced.
+ * - All or nothing: every write, and every transaction Bundle, is one SQLite transaction
+ *   (`BEGIN IMMEDIATE`, so reads that decide a write — If-Match, conditions — see the state it
+ *   commits on, even with another process on the same file).
+ * - Versioned: `resource` holds the current version, `resource_version` every version.
+ * - Searchable: values for the supported search parameters are extracted when a resource is
+ *   written into `search_index` (see `search-parameters.ts`); `_id` and `_lastUpdated` are
+ *   columns of `resource`.
+ * - An update that changes nothing but meta.versionId/lastUpdated writes no new version (as HAPI
+ *   does): re-applying the same session leaves history as it was.
+ * - The outbox is in the same file and the same transactions (`atomically`, `outbox`).
+ *
+ * better-sqlite3 is synchronous: each call runs to completion on the event loop, so one process
+ * never interleaves two writes. Another process writing the same file makes a write wait up to
+ * `busyTimeoutMs`, then fail with 409.
+ */
+import { randomUUID } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import BetterSqlite3, { type Database, type Statement } from 'better-sqlite3';
+import type {
+  Bundle,
+  BundleEntry,
+  ExtractResource,
+  Resource,
+  ResourceType,
+} from '@medplum/fhirtypes';
+import {
+  at,
+  checkId,
+  checkResource,
+  isPlaceholder,
+  resolvePlaceholders,
+  transactionRequests,
+  versionOfETag,
+  type EntryRequest,
+} from './bundle-request';
+import {
+  DEFAULT_LEASE_MS,
+  OutboxTable,
+  type OutboxAttempt,
+  type OutboxInput,
+  type OutboxMessage,
+} from './embedded-outbox';
+import type {
+  CreateOptions,
+  FhirStore,
+  SearchOptions,
+  SearchParams,
+  SearchResult,
+  Stored,
+  UpdateOptions,
+  WriteResult,
+} from './fhir-store';
+import { conflict, invalid, multipleMatches, notFound, preconditionFailed } from './outcomes';
+import { INDEX_SIGNATURE, indexedParameter, indexValues } from './search-parameters';
+import { parseSearch, searchPairs, type Filter, type ParsedSearch } from './search-query';
+import { prepareDatabase } from './sqlite-schema';
+
+export const DEFAULT_FILE_NAME = 'dialog-fhir.sqlite';
+
+export interface EmbeddedStoreOptions {
+  /** The directory holding the database file (DATA_DIR); created when missing. */
+  readonly dataDir: string;
+  /** The file's name in `dataDir` (default `dialog-fhir.sqlite`). */
+  readonly fileName?: string;
+  /** The clock for `meta.lastUpdated` and the outbox (default: the system clock). */
+  readonly now?: () => Date;
+  /** New logical ids (default: random UUIDs). */
+  readonly newId?: () => string;
+  /** How long a write waits for another process's write lock before a 409 (default 5000 ms). */
+  readonly busyTimeoutMs?: number;
+}
+
+/** What `atomically` offers: synchronous steps of one SQLite transaction. */
+export interface EmbeddedTransaction {
+  /** Applies a transaction Bundle (as `FhirStore.transaction`) within the enclosing one. */
+  transaction(bundle: Bundle): Bundle;
+  read<K extends ResourceType>(type: K, id: string): ExtractResource<K>;
+  /** Adds an outbox message; false when one with its id is there already. */
+  enqueue(message: OutboxInput): boolean;
+}
+
+interface CurrentRow {
+  id: string;
+  version: number;
+  last_updated: number;
+  content: string;
+}
+
+interface Target {
+  readonly id: string;
+  readonly action: 'create' | 'update' | 'existing';
+  readonly previous?: CurrentRow;
+}
+
+/** Where a single (non-bundle) call's errors point. */
+interface Places {
+  readonly id: string;
+  readonly ifMatch: string;
+  readonly condition: string | undefined;
+  readonly conditionOutcome: string;
+}
+
+function places(type: string): Places {
+  return {
+    id: `${type}.id`,
+    ifMatch: `${type}.meta.versionId`,
+    condition: undefined,
+    conditionOutcome: type,
+  };
+}
+
+/** JSON with keys sorted and undefined dropped: equal content gives equal text. */
+function canonical(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map((v) => canonical(v ?? null)).join(',')}]`;
+  if (typeof value === 'object' && value !== null) {
+    const record = value as Record<string, unknown>;
+    const keys = Object.keys(record)
+      .filter((k) => record[k] !== undefined)
+      .sort();
+    return `{${keys.map((k) => `${JSON.stringify(k)}:${canonical(record[k])}`).join(',')}}`;
+  }
+  return JSON.stringify(value);
+}
+
+/** `meta` without what the store sets (versionId, lastUpdated). */
+function keptMeta(meta: unknown): Record<string, unknown> {
+  const kept = { ...((meta ?? {}) as Record<string, unknown>) };
+  delete kept.versionId;
+  delete kept.lastUpdated;
+  return kept;
+}
+
+/** A resource without what the store sets, for "did anything change". */
+function contentKey(resource: Record<string, unknown>): string {
+  const rest = { ...resource };
+  const kept = keptMeta(rest.meta);
+  delete rest.meta;
+  return canonical(Object.keys(kept).length > 0 ? { ...rest, meta: kept } : rest);
+}
+
+function isBusy(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return code === 'SQLITE_BUSY' || code === 'SQLITE_BUSY_SNAPSHOT' || code === 'SQLITE_LOCKED';
+}
+
+function etagOf(resource: Resource): string {
+  return `W/"${resource.meta?.versionId ?? ''}"`;
+}
+
+function responseEntry(resource: Resource, status: string): BundleEntry {
+  return {
+    resource,
+    response: {
+      status,
+      location: `${resource.resourceType}/${resource.id ?? ''}/_history/${resource.meta?.versionId ?? ''}`,
+      etag: etagOf(resource),
+      ...(resource.meta?.lastUpdated ? { lastModified: resource.meta.lastUpdated } : {}),
+    },
+  };
+}
+
+/** The synchronous SQL under the store: every method runs inside the caller's transaction. */
+class ResourceTables {
+  private readonly statements = new Map<string, Statement>();
+  private readonly currentRow: Statement;
+  private readonly versionRow: Statement;
+  private readonly historyRows: Statement;
+  private readonly insertVersion: Statement;
+  private readonly upsertCurrent: Statement;
+  private readonly dropIndex: Statement;
+  private readonly insertIndex: Statement;
+
+  constructor(private readonly db: Database) {
+    this.currentRow = db.prepare(
+      'SELECT id, version, last_updated, content FROM resource WHERE type = ? AND id = ?',
+    );
+    this.versionRow = db.prepare(
+      'SELECT content FROM resource_version WHERE type = ? AND id = ? AND version = ?',
+    );
+    this.historyRows = db.prepare(
+      'SELECT content FROM resource_version WHERE type = ? AND id = ? ORDER BY version DESC',
+    );
+    this.insertVersion = db.prepare(
+      'INSERT INTO resource_version (type, id, version, last_updated, content) VALUES (?, ?, ?, ?, ?)',
+    );
+    this.upsertCurrent = db.prepare(
+      `INSERT INTO resource (type, id, version, last_updated, seq, content) VALUES (?, ?, ?, ?, ?, ?)
+       ON CONFLICT (type, id) DO UPDATE SET version = excluded.version,
+       last_updated = excluded.last_updated, seq = excluded.seq, content = excluded.content`,
+    );
+    this.dropIndex = db.prepare('DELETE FROM search_index WHERE type = ? AND id = ?');
+    this.insertIndex = db.prepare(
+      'INSERT OR IGNORE INTO search_index (type, param, value, system, id) VALUES (?, ?, ?, ?, ?)',
+    );
+  }
+
+  private prepare(sql: string): Statement {
+    let statement = this.statements.get(sql);
+    if (!statement) {
+      if (this.statements.size > 500) this.statements.clear();
+      statement = this.db.prepare(sql);
+      this.statements.set(sql, statement);
+    }
+    return statement;
+  }
+
+  current(type: string, id: string): CurrentRow | undefined {
+    return this.currentRow.get(type, id) as CurrentRow | undefined;
+  }
+
+  read(type: string, id: string, where: string): Resource {
+    const row = this.current(type, id);
+    if (!row) throw notFound(`There is no ${type} with this id`, where);
+    return JSON.parse(row.content) as Resource;
+  }
+
+  vread(type: string, id: string, versionId: string, where: string): Resource {
+    const row = /^\d{1,15}$/.test(versionId)
+      ? (this.versionRow.get(type, id, Number(versionId)) as { content: string } | undefined)
+      : undefined;
+    if (!row) throw notFound(`There is no such version of this ${type}`, where);
+    return JSON.parse(row.content) as Resource;
+  }
+
+  history(type: string, id: string, where: string): Resource[] {
+    const rows = this.historyRows.all(type, id) as { content: string }[];
+    if (rows.length === 0) throw notFound(`There is no ${type} with this id`, where);
+    return rows.map((row) => JSON.parse(row.content) as Resource);
+  }
+
+  /** Writes a new version (or nothing, when the content is unchanged). */
+  write(
+    resource: Resource,
+    id: string,
+    previous: CurrentRow | undefined,
+    now: number,
+  ): { resource: Resource; changed: boolean } {
+    const rest: Record<string, unknown> = { ...resource };
+    const { resourceType } = resource;
+    const kept = keptMeta(rest.meta);
+    delete rest.resourceType;
+    delete rest.id;
+    delete rest.meta;
+    const candidate = {
+      resourceType,
+      id,
+      ...(Object.keys(kept).length > 0 ? { meta: kept } : {}),
+      ...rest,
+    };
+    if (previous) {
+      const old = JSON.parse(previous.content) as Record<string, unknown>;
+      if (contentKey(old) === contentKey(candidate))
+        return { resource: old as unknown as Resource, changed: false };
+    }
+    const version = (previous?.version ?? 0) + 1;
+    const stored = {
+      resourceType,
+      id,
+      meta: { ...kept, versionId: String(version), lastUpdated: new Date(now).toISOString() },
+      ...rest,
+    };
+    const content = JSON.stringify(stored);
+    const { lastInsertRowid } = this.insertVersion.run(resourceType, id, version, now, content);
+    this.upsertCurrent.run(resourceType, id, version, now, lastInsertRowid, content);
+    this.index(resourceType, id, stored as Resource);
+    return { resource: JSON.parse(content) as Resource, changed: true };
+  }
+
+  private index(type: string, id: string, resource: Resource): void {
+    this.dropIndex.run(type, id);
+    for (const [param, system, value] of indexValues(resource))
+      this.insertIndex.run(type, param, value, system, id);
+  }
+
+  /** Rebuilds the whole search index (after the definitions changed), a batch at a time. */
+  reindex(): void {
+    this.db.exec('DELETE FROM search_index');
+    const batch = this.db.prepare(
+      'SELECT type, id, content FROM resource WHERE (type, id) > (?, ?) ORDER BY type, id LIMIT 500',
+    );
+    let after: [string, string] = ['', ''];
+    for (;;) {
+      const rows = batch.all(...after) as { type: string; id: string; content: string }[];
+      for (const row of rows) this.index(row.type, row.id, JSON.parse(row.content) as Resource);
+      const last = rows[rows.length - 1];
+      if (!last) return;
+      after = [last.type, last.id];
+    }
+  }
+
+  private where(search: ParsedSearch): { sql: string; args: unknown[] } {
+    const clauses = ['r.type = ?'];
+    const args: unknown[] = [search.type];
+    for (const filter of search.filters) {
+      const { sql, values } = filterSql(search.type, filter);
+      clauses.push(sql);
+      args.push(...values);
+    }
+    return { sql: clauses.join(' AND '), args };
+  }
+
+  search(search: ParsedSearch): { resources: Resource[]; total: number } {
+    const { sql, args } = this.where(search);
+    const order =
+      search.sort === 'id'
+        ? 'r.id'
+        : search.sort === '_lastUpdated'
+          ? 'r.last_updated, r.seq'
+          : 'r.last_updated DESC, r.seq DESC';
+    const total = (
+      this.prepare(`SELECT count(*) AS n FROM resource r WHERE ${sql}`).get(...args) as {
+        n: number;
+      }
+    ).n;
+    const rows =
+      search.count === 0
+        ? []
+        : (this.prepare(
+            `SELECT r.content FROM resource r WHERE ${sql} ORDER BY ${order} LIMIT ? OFFSET ?`,
+          ).all(...args, search.count, search.offset) as { content: string }[]);
+    return { resources: rows.map((row) => JSON.parse(row.content) as Resource), total };
+  }
+
+  /** The ids matching a condition: at most two (two already means "more than one"). */
+  matches(type: string, condition: SearchParams, where: string | undefined): string[] {
+    const search = parseSearch(type, condition, {
+      condition: true,
+      ...(where ? { at: where } : {}),
+    });
+    if (search.filters.length === 0)
+      throw invalid('A condition needs at least one search parameter', where ?? type);
+    const { sql, args } = this.where(search);
+    const rows = this.prepare(`SELECT r.id FROM resource r WHERE ${sql} LIMIT 2`).all(...args) as {
+      id: string;
+    }[];
+    return rows.map((row) => row.id);
+  }
+}
+
+function filterSql(type: string, filter: Filter): { sql: string; values: unknown[] } {
+  switch (filter.kind) {
+    case 'id':
+      return { sql: `r.id IN (${filter.ids.map(() => '?').join(', ')})`, values: [...filter.ids] };
+    case 'lastUpdated': {
+      const values: unknown[] = [];
+      const ors = filter.ranges.map((range) => {
+        const parts: string[] = [];
+        if (range.from !== undefined) {
+          parts.push('r.last_updated >= ?');
+          values.push(range.from);
+        }
+        if (range.before !== undefined) {
+          parts.push('r.last_updated < ?');
+          values.push(range.before);
+        }
+        return parts.length > 0 ? `(${parts.join(' AND ')})` : '1';
+      });
+      return { sql: `(${ors.join(' OR ')})`, values };
+    }
+    case 'index': {
+      const values: unknown[] = [type, filter.param];
+      const ors = filter.alternatives.map(({ system, value }) => {
+        if (system !== undefined && value !== undefined) {
+          values.push(value, system);
+          return '(s.value = ? AND s.system = ?)';
+        }
+        values.push(value ?? system);
+        return value !== undefined ? 's.value = ?' : 's.system = ?';
+      });
+      return {
+        sql: `r.id IN (SELECT s.id FROM search_index s WHERE s.type = ? AND s.param = ? AND (${ors.join(' OR ')}))`,
+        values,
+      };
+    }
+  }
+}
+
+/** A condition's query with placeholders in reference parameters replaced by `Type/id`. */
+function substitute(
+  type: string,
+  query: string,
+  ids: ReadonlyMap<string, string>,
+  unresolved: ReadonlySet<string>,
+): URLSearchParams | undefined {
+  const result = new URLSearchParams();
+  for (const [key, value] of searchPairs(query)) {
+    const name = key.split(':')[0] ?? '';
+    let resolved = value;
+    if (indexedParameter(type, name)?.type === 'reference') {
+      const parts = value.split(',');
+      if (parts.some((part) => unresolved.has(part))) return undefined;
+      resolved = parts
+        .map((part) => (isPlaceholder(part) ? (ids.get(part) ?? part) : part))
+        .join(',');
+    }
+    result.append(key, resolved);
+  }
+  return result;
+}
+
+export class EmbeddedStore implements FhirStore {
+  /** The database file. */
+  readonly path: string;
+  private readonly db: Database;
+  private readonly tables: ResourceTables;
+  private readonly outboxTable: OutboxTable;
+  private readonly clock: () => Date;
+  private readonly newId: () => string;
+
+  private constructor(path: string, options: EmbeddedStoreOptions) {
+    this.path = path;
+    this.clock = options.now ?? (() => new Date());
+    this.newId = options.newId ?? randomUUID;
+    this.db = new BetterSqlite3(path);
+    try {
+      prepareDatabase(this.db, { busyTimeoutMs: options.busyTimeoutMs ?? 5000 });
+      this.tables = new ResourceTables(this.db);
+      this.outboxTable = new OutboxTable(this.db);
+      this.ensureIndex();
+    } catch (err) {
+      this.db.close();
+      throw err;
+    }
+  }
+
+  /** Opens (creating when needed) the store file in `options.dataDir`. */
+  static open(options: EmbeddedStoreOptions): EmbeddedStore {
+    mkdirSync(options.dataDir, { recursive: true });
+    return new EmbeddedStore(join(options.dataDir, options.fileName ?? DEFAULT_FILE_NAME), options);
+  }
+
+  private ensureIndex(): void {
+    const row = this.db.prepare("SELECT value FROM store_meta WHERE key = 'search_index'").get() as
+      { value: string } | undefined;
+    if (row?.value === INDEX_SIGNATURE) return;
+    this.db
+      .transaction(() => {
+        this.tables.reindex();
+        this.db
+          .prepare(
+            "INSERT INTO store_meta (key, value) VALUES ('search_index', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+          )
+          .run(INDEX_SIGNATURE);
+      })
+      .immediate();
+  }
+
+  /** The settings a write's durability rests on, as SQLite reports them (for /readyz). */
+  durability(): { journalMode: string; synchronous: 'OFF' | 'NORMAL' | 'FULL' | 'EXTRA' } {
+    const journalMode = String(this.db.pragma('journal_mode', { simple: true }));
+    const level = Number(this.db.pragma('synchronous', { simple: true }));
+    const synchronous = (['OFF', 'NORMAL', 'FULL', 'EXTRA'] as const)[level] ?? 'OFF';
+    return { journalMode, synchronous };
+  }
+
+  private now(): number {
+    return this.clock().getTime();
+  }
+
+  /** Runs `work` as one write transaction; another process holding the file too long is a 409. */
+  private write<R>(work: () => R, where: string): R {
+    try {
+      return this.db.transaction(work).immediate();
+    } catch (err) {
+      if (isBusy(err)) throw conflict('The store is busy with another writer; try again', where);
+      throw err;
+    }
+  }
+
+  /**
+   * Runs `work` as one SQLite transaction: everything it does — bundles applied, messages
+   * enqueued — commits together (and is synced) or, if it throws, not at all. `work` must be
+   * synchronous; returning a promise is refused.
+   */
+  atomically<R>(work: (tx: EmbeddedTransaction) => R): R {
+    const tx: EmbeddedTransaction = {
+      transaction: (bundle) => this.applyBundle(bundle, this.now()),
+      read: <K extends ResourceType>(type: K, id: string) =>
+        this.tables.read(type, id, `${type}.id`) as ExtractResource<K>,
+      enqueue: (message) => this.outboxTable.enqueue(message, this.now()),
+    };
+    return this.write(() => work(tx), 'Bundle');
+  }
+
+  readonly outbox = {
+    /** Adds a message on its own (prefer `atomically` with the write it belongs to). */
+    enqueue: async (message: OutboxInput): Promise<boolean> =>
+      this.write(() => this.outboxTable.enqueue(message, this.now()), 'outbox'),
+    /** Claims up to `limit` due messages for `leaseMs`, oldest due first. */
+    claimDue: async (
+      now: Date,
+      limit: number,
+      leaseMs: number = DEFAULT_LEASE_MS,
+    ): Promise<OutboxMessage[]> =>
+      this.write(() => this.outboxTable.claimDue(now.getTime(), limit, leaseMs), 'outbox'),
+    /** Finishes a claimed attempt as delivered; false when that attempt is no longer current. */
+    markDelivered: async (attempt: OutboxAttempt): Promise<boolean> =>
+      this.write(() => {
+        const now = this.now();
+        return this.outboxTable.finishAttempt(attempt, 'delivered', now, null, now);
+      }, 'outbox'),
+    /**
+     * Finishes a claimed attempt as failed: due again at `retryAt`, or `dead` without one. False
+     * when that attempt is no longer current.
+     */
+    markFailed: async (attempt: OutboxAttempt, error: string, retryAt?: Date): Promise<boolean> =>
+      this.write(() => {
+        const now = this.now();
+        return retryAt
+          ? this.outboxTable.finishAttempt(attempt, 'pending', retryAt.getTime(), error, now)
+          : this.outboxTable.finishAttempt(attempt, 'dead', now, error, now);
+      }, 'outbox'),
+    get: async (id: string): Promise<OutboxMessage | undefined> => this.outboxTable.get(id),
+  };
+
+  async create<T extends Resource>(
+    resource: T,
+    options: CreateOptions = {},
+  ): Promise<WriteResult<Stored<T>>> {
+    const checked = checkResource(resource, 'Resource');
+    const type = checked.resourceType;
+    return this.write(() => {
+      if (options.ifNoneExist !== undefined) {
+        const found = this.tables.matches(type, options.ifNoneExist, undefined);
+        if (found.length > 1)
+          throw multipleMatches('If-None-Exist matches more than one resource', type);
+        if (found[0] !== undefined)
+          return {
+            resource: this.tables.read(type, found[0], `${type}.id`) as Stored<T>,
+            created: false,
+          };
+      }
+      const written = this.tables.write(
+        structuredClone(checked),
+        this.newId(),
+        undefined,
+        this.now(),
+      );
+      return { resource: written.resource as Stored<T>, created: true };
+    }, type);
+  }
+
+  async read<K extends ResourceType>(type: K, id: string): Promise<ExtractResource<K>> {
+    return this.tables.read(type, id, `${type}.id`) as ExtractResource<K>;
+  }
+
+  async vread<K extends ResourceType>(
+    type: K,
+    id: string,
+    versionId: string,
+  ): Promise<ExtractResource<K>> {
+    return this.tables.vread(type, id, versionId, `${type}.meta.versionId`) as ExtractResource<K>;
+  }
+
+  async history<K extends ResourceType>(type: K, id: string): Promise<ExtractResource<K>[]> {
+    return this.tables.history(type, id, `${type}.id`) as ExtractResource<K>[];
+  }
+
+  async update<T extends Resource>(
+    resource: T,
+    options: UpdateOptions = {},
+  ): Promise<WriteResult<Stored<T>>> {
+    const checked = checkResource(resource, 'Resource');
+    const type = checked.resourceType;
+    const where = places(type);
+    const id = checkId(checked.id, where.id);
+    const ifMatch =
+      options.ifMatch === undefined ? undefined : versionOfETag(options.ifMatch, where.ifMatch);
+    return this.write(() => {
+      const previous = this.tables.current(type, id);
+      checkIfMatch(ifMatch, previous, where.ifMatch);
+      const written = this.tables.write(structuredClone(checked), id, previous, this.now());
+      return { resource: written.resource as Stored<T>, created: !previous };
+    }, type);
+  }
+
+  async conditionalUpdate<T extends Resource>(
+    resource: T,
+    search: SearchParams,
+    options: UpdateOptions = {},
+  ): Promise<WriteResult<Stored<T>>> {
+    const checked = checkResource(resource, 'Resource');
+    const type = checked.resourceType;
+    const where = places(type);
+    if (checked.id !== undefined) checkId(checked.id, where.id);
+    const ifMatch =
+      options.ifMatch === undefined ? undefined : versionOfETag(options.ifMatch, where.ifMatch);
+    return this.write(() => {
+      const target = this.conditionalTarget(type, checked, search, ifMatch, where);
+      const written = this.tables.write(
+        structuredClone(checked),
+        target.id,
+        target.previous,
+        this.now(),
+      );
+      return { resource: written.resource as Stored<T>, created: target.action === 'create' };
+    }, type);
+  }
+
+  async search<K extends ResourceType>(
+    type: K,
+    params?: SearchParams,
+    options: SearchOptions = {},
+  ): Promise<SearchResult<ExtractResource<K>>> {
+    const parsed = parseSearch(type, params, options);
+    const { resources, total } = this.db.transaction(() => this.tables.search(parsed))();
+    return {
+      resources: resources as ExtractResource<K>[],
+      total,
+      offset: parsed.offset,
+      count: parsed.count,
+    };
+  }
+
+  async transaction(bundle: Bundle): Promise<Bundle> {
+    return this.write(() => this.applyBundle(bundle, this.now()), 'Bundle');
+  }
+
+  async close(): Promise<void> {
+    if (this.db.open) this.db.close();
+  }
+
+  /** The resource a conditional update writes: the one match, or a new one. */
+  private conditionalTarget(
+    type: string,
+    resource: Resource,
+    condition: SearchParams,
+    ifMatch: string | undefined,
+    where: Places,
+  ): Target {
+    const found = this.tables.matches(type, condition, where.condition);
+    if (found.length > 1)
+      throw multipleMatches('The condition matches more than one resource', where.conditionOutcome);
+    const match = found[0];
+    if (match !== undefined) {
+      if (resource.id !== undefined && resource.id !== match)
+        throw invalid('The resource id differs from the resource the condition found', where.id);
+      const previous = this.tables.current(type, match);
+      checkIfMatch(ifMatch, previous, where.ifMatch);
+      return { id: match, action: 'update', ...(previous ? { previous } : {}) };
+    }
+    checkIfMatch(ifMatch, undefined, where.ifMatch);
+    if (resource.id !== undefined && this.tables.current(type, resource.id))
+      throw conflict('A resource with this id exists but does not meet the condition', where.id);
+    return { id: resource.id ?? this.newId(), action: 'create' };
+  }
+
+  /** A transaction Bundle, inside the caller's SQLite transaction. */
+  private applyBundle(bundle: Bundle, now: number): Bundle {
+    const requests = transactionRequests(bundle);
+    const writes = requests.filter((r) => r.method !== 'GET');
+    const targets = new Map<number, Target>();
+    const ids = new Map<string, string>();
+    const assign = (request: EntryRequest, target: Target): void => {
+      targets.set(request.index, target);
+      if (request.fullUrl !== undefined && isPlaceholder(request.fullUrl))
+        ids.set(request.fullUrl, `${request.type}/${target.id}`);
+    };
+
+    let pending: EntryRequest[] = [];
+    for (const request of writes) {
+      if (request.query !== undefined) pending.push(request);
+      else if (request.method === 'POST') assign(request, { id: this.newId(), action: 'create' });
+      else {
+        const id = request.id ?? '';
+        const previous = this.tables.current(request.type, id);
+        checkIfMatch(request.ifMatch, previous, at.ifMatch(request.index));
+        assign(request, previous ? { id, action: 'update', previous } : { id, action: 'create' });
+      }
+    }
+    // Conditions may name other entries' placeholders: resolve those entries first.
+    const conditions = new Set<string>();
+    while (pending.length > 0) {
+      const unresolved = new Set(
+        pending.flatMap((r) => (r.fullUrl !== undefined ? [r.fullUrl] : [])),
+      );
+      const waiting: EntryRequest[] = [];
+      for (const request of pending) {
+        const query = substitute(request.type, request.query ?? '', ids, unresolved);
+        if (!query) {
+          waiting.push(request);
+          continue;
+        }
+        const key = `${request.type}?${[...query]
+          .map((p) => p.join('='))
+          .sort()
+          .join('&')}`;
+        const where =
+          request.method === 'POST' ? at.ifNoneExist(request.index) : at.url(request.index);
+        if (conditions.has(key)) throw invalid('Two entries have the same condition', where);
+        conditions.add(key);
+        assign(request, this.conditionalEntry(request, query, where));
+      }
+      if (waiting.length === pending.length)
+        throw invalid(
+          'These entries\u2019 conditions name each other',
+          at.url(waiting[0]?.index ?? 0),
+        );
+      pending = waiting;
+    }
+
+    const written = new Map<string, number>();
+    for (const request of writes) {
+      const target = targets.get(request.index);
+      if (!target || target.action === 'existing') continue;
+      const key = `${request.type}/${target.id}`;
+      if (written.has(key))
+        throw invalid('Two entries write the same resource', at.entry(request.index));
+      written.set(key, request.index);
+      if (request.resource) resolvePlaceholders(request.resource, ids, at.resource(request.index));
+    }
+
+    const results = new Map<number, BundleEntry>();
+    const order = [
+      ...writes.filter((r) => r.method === 'POST'),
+      ...writes.filter((r) => r.method === 'PUT'),
+    ];
+    for (const request of order) {
+      const target = targets.get(request.index);
+      if (!target || !request.resource) continue;
+      if (target.action === 'existing') {
+        const existing = this.tables.read(request.type, target.id, at.entry(request.index));
+        results.set(request.index, responseEntry(existing, '200 OK'));
+        continue;
+      }
+      const result = this.tables.write(request.resource, target.id, target.previous, now);
+      results.set(
+        request.index,
+        responseEntry(result.resource, target.action === 'create' ? '201 Created' : '200 OK'),
+      );
+    }
+    for (const request of requests.filter((r) => r.method === 'GET'))
+      results.set(request.index, this.getEntry(request, ids));
+
+    return {
+      resourceType: 'Bundle',
+      type: 'transaction-response',
+      entry: requests.map((r) => results.get(r.index) ?? {}),
+    };
+  }
+
+  private conditionalEntry(request: EntryRequest, query: URLSearchParams, where: string): Target {
+    if (request.method === 'POST') {
+      const found = this.tables.matches(request.type, query, where);
+      if (found.length > 1)
+        throw multipleMatches('ifNoneExist matches more than one resource', where);
+      return found[0] !== undefined
+        ? { id: found[0], action: 'existing' }
+        : { id: this.newId(), action: 'create' };
+    }
+    const i = request.index;
+    return this.conditionalTarget(
+      request.type,
+      request.resource ?? ({} as Resource),
+      query,
+      request.ifMatch,
+      {
+        id: `${at.resource(i)}.id`,
+        ifMatch: at.ifMatch(i),
+        condition: at.url(i),
+        conditionOutcome: at.url(i),
+      },
+    );
+  }
+
+  private getEntry(request: EntryRequest, ids: ReadonlyMap<string, string>): BundleEntry {
+    const where = at.url(request.index);
+    if (request.id !== undefined) {
+      const resource =
+        request.versionId !== undefined
+          ? this.tables.vread(request.type, request.id, request.versionId, where)
+          : this.tables.read(request.type, request.id, where);
+      return responseEntry(resource, '200 OK');
+    }
+    const query =
+      substitute(request.type, request.query ?? '', ids, new Set()) ?? new URLSearchParams();
+    const parsed = parseSearch(request.type, query, { at: where });
+    const { resources, total } = this.tables.search(parsed);
+    const searchset: Bundle = {
+      resourceType: 'Bundle',
+      type: 'searchset',
+      total,
+      entry: resources.map((resource) => ({ resource, search: { mode: 'match' } })),
+    };
+    return { resource: searchset, response: { status: '200 OK' } };
+  }
+}
+
+function checkIfMatch(
+  ifMatch: string | undefined,
+  current: CurrentRow | undefined,
+  where: string,
+): void {
+  if (ifMatch === undefined) return;
+  if (!current) throw preconditionFailed('There is no current version to match', where);
+  if (String(current.version) !== ifMatch)
+    throw preconditionFailed('The resource has changed since the version given', where);
+}
+
+/** Opens the embedded store in `options.dataDir`. */
+export function openEmbeddedStore(options: EmbeddedStoreOptions): EmbeddedStore {
+  return EmbeddedStore.open(options);
+}

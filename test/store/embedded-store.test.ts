@@ -1,0 +1,460 @@
+import { fork } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { OperationOutcomeError, getStatus } from '@medplum/core';
+import type { Bundle, Observation, Patient } from '@medplum/fhirtypes';
+import BetterSqlite3 from 'better-sqlite3';
+import { DEFAULT_FILE_NAME, EmbeddedStore, SCHEMA_VERSION } from '../../src/store';
+import { storeContract } from './store-contract';
+
+const dirs: string[] = [];
+function tempDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'dialog-fhir-store-'));
+  dirs.push(dir);
+  return dir;
+}
+afterAll(() => {
+  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+});
+
+storeContract('embedded (SQLite file)', async () => EmbeddedStore.open({ dataDir: tempDir() }));
+
+const SYSTEM = 'urn:dialog-fhir:test:mrn';
+const CRASH_SYSTEM = 'urn:dialog-fhir:test:crash';
+
+function patient(value: string, more: Partial<Patient> = {}): Patient {
+  return { resourceType: 'Patient', identifier: [{ system: SYSTEM, value }], ...more };
+}
+
+function twoNewPeople(): Bundle {
+  const a = 'urn:uuid:11111111-1111-4111-8111-111111111111';
+  return {
+    resourceType: 'Bundle',
+    type: 'transaction',
+    entry: [
+      { fullUrl: a, resource: patient('a'), request: { method: 'POST', url: 'Patient' } },
+      {
+        resource: {
+          resourceType: 'Observation',
+          status: 'final',
+          code: { text: 'x' },
+          subject: { reference: a },
+        },
+        request: { method: 'POST', url: 'Observation' },
+      },
+    ],
+  };
+}
+
+async function failure(
+  call: Promise<unknown> | (() => unknown),
+  status: number,
+): Promise<string[]> {
+  let caught: unknown;
+  try {
+    await (typeof call === 'function' ? call() : call);
+  } catch (err) {
+    caught = err;
+  }
+  expect(caught).toBeInstanceOf(OperationOutcomeError);
+  const { outcome } = caught as OperationOutcomeError;
+  expect(getStatus(outcome)).toBe(status);
+  return outcome.issue[0]?.expression ?? [];
+}
+
+/** Every row of every table, through a connection of its own. */
+function dump(path: string): Record<string, unknown[]> {
+  const db = new BetterSqlite3(path, { readonly: true });
+  try {
+    const tables = db
+      .prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
+      .all() as { name: string }[];
+    return Object.fromEntries(
+      tables.map(({ name }) => [name, db.prepare(`SELECT * FROM "${name}" ORDER BY 1, 2`).all()]),
+    );
+  } finally {
+    db.close();
+  }
+}
+
+describe('embedded store: the SQLite file', () => {
+  let dir: string;
+  let store: EmbeddedStore;
+  beforeEach(() => {
+    dir = tempDir();
+    store = EmbeddedStore.open({ dataDir: dir });
+  });
+  afterEach(async () => {
+    await store.close();
+  });
+
+  it('lives in DATA_DIR, in WAL mode with synchronous=FULL', () => {
+    expect(store.path).toBe(join(dir, DEFAULT_FILE_NAME));
+    expect(store.durability()).toEqual({ journalMode: 'wal', synchronous: 'FULL' });
+  });
+
+  it('creates a missing data directory', async () => {
+    const nested = join(tempDir(), 'a', 'b');
+    const other = EmbeddedStore.open({ dataDir: nested, fileName: 'x.sqlite' });
+    expect(other.path).toBe(join(nested, 'x.sqlite'));
+    await other.close();
+  });
+
+  it('finds everything again after closing and reopening the file', async () => {
+    const response = await store.transaction(twoNewPeople());
+    const person = response.entry?.[0]?.resource as Patient;
+    await store.update({ ...person, active: true });
+    await store.outbox.enqueue({ id: 'm1', destination: 'ward', payload: { hello: 1 } });
+    await store.close();
+    const reopened = EmbeddedStore.open({ dataDir: dir });
+    try {
+      expect((await reopened.read('Patient', person.id ?? '')).active).toBe(true);
+      expect(
+        (await reopened.history('Patient', person.id ?? '')).map((h) => h.meta?.versionId),
+      ).toEqual(['2', '1']);
+      const found = await reopened.search('Observation', { patient: `Patient/${person.id ?? ''}` });
+      expect(found.total).toBe(1);
+      expect((await reopened.outbox.get('m1'))?.payload).toEqual({ hello: 1 });
+    } finally {
+      await reopened.close();
+    }
+  });
+
+  it('leaves every table exactly as it was when a transaction fails', async () => {
+    await store.transaction(twoNewPeople());
+    await store.outbox.enqueue({ destination: 'ward', payload: {} });
+    const before = dump(store.path);
+    const bundle = twoNewPeople();
+    bundle.entry?.push({ request: { method: 'GET', url: 'Patient/nobody' } });
+    await failure(store.transaction(bundle), 404);
+    expect(dump(store.path)).toEqual(before);
+  });
+
+  it('writes no new version when an update changes nothing', async () => {
+    const { resource } = await store.create(patient('p', { meta: { source: 'urn:s' } }));
+    const same = await store.update({ ...resource, meta: { source: 'urn:s', versionId: '9' } });
+    expect(same.created).toBe(false);
+    expect(same.resource).toEqual(resource);
+    const reordered: Patient = {
+      identifier: resource.identifier ?? [],
+      id: resource.id ?? '',
+      resourceType: 'Patient',
+    };
+    await store.update({ ...reordered, meta: { source: 'urn:s' } });
+    expect(await store.history('Patient', resource.id ?? '')).toHaveLength(1);
+    const changed = await store.update({ ...resource, meta: {} });
+    expect(changed.resource.meta?.versionId).toBe('2');
+  });
+
+  it('refuses what its transactions do not support, and ambiguous bundles', async () => {
+    const { resource } = await store.create(patient('p'));
+    const tx = (entry: NonNullable<Bundle['entry']>): Promise<Bundle> =>
+      store.transaction({ resourceType: 'Bundle', type: 'transaction', entry });
+    expect(
+      await failure(
+        tx([{ request: { method: 'DELETE', url: `Patient/${resource.id ?? ''}` } }]),
+        400,
+      ),
+    ).toEqual(['Bundle.entry[0].request.method']);
+    const dup = 'urn:uuid:22222222-2222-4222-8222-222222222222';
+    expect(
+      await failure(
+        tx([
+          { fullUrl: dup, resource: patient('x'), request: { method: 'POST', url: 'Patient' } },
+          { fullUrl: dup, resource: patient('y'), request: { method: 'POST', url: 'Patient' } },
+        ]),
+        400,
+      ),
+    ).toEqual(['Bundle.entry[1].fullUrl']);
+    expect(
+      await failure(
+        tx([
+          { resource: resource, request: { method: 'PUT', url: `Patient/${resource.id ?? ''}` } },
+          {
+            resource: patient('p'),
+            request: { method: 'PUT', url: `Patient?identifier=${SYSTEM}|p` },
+          },
+        ]),
+        400,
+      ),
+    ).toEqual(['Bundle.entry[1]']);
+    expect(
+      await failure(
+        tx([
+          {
+            resource: patient('q'),
+            request: { method: 'POST', url: 'Patient', ifNoneExist: `identifier=${SYSTEM}|q` },
+          },
+          {
+            resource: patient('q'),
+            request: { method: 'POST', url: 'Patient', ifNoneExist: `identifier=${SYSTEM}|q` },
+          },
+        ]),
+        400,
+      ),
+    ).toEqual(['Bundle.entry[1].request.ifNoneExist']);
+    expect(
+      await failure(
+        tx([{ resource: patient('q'), request: { method: 'POST', url: 'Observation' } }]),
+        400,
+      ),
+    ).toEqual(['Bundle.entry[0].resource.resourceType']);
+    expect(
+      await failure(
+        tx([{ resource: patient('q'), request: { method: 'PUT', url: 'Patient' } }]),
+        400,
+      ),
+    ).toEqual(['Bundle.entry[0].request.url']);
+    expect((await store.search('Patient', {})).total).toBe(1);
+  });
+
+  it('resolves a condition that names another entry once that entry has its id', async () => {
+    const person = 'urn:uuid:33333333-3333-4333-8333-333333333333';
+    const response = await store.transaction({
+      resourceType: 'Bundle',
+      type: 'transaction',
+      entry: [
+        {
+          resource: {
+            resourceType: 'Goal',
+            lifecycleStatus: 'active',
+            description: { text: 'g' },
+            subject: { reference: person },
+          },
+          request: { method: 'POST', url: 'Goal', ifNoneExist: `subject=${person}` },
+        },
+        {
+          fullUrl: person,
+          resource: patient('cond'),
+          request: { method: 'POST', url: 'Patient', ifNoneExist: `identifier=${SYSTEM}|cond` },
+        },
+      ],
+    });
+    const personId = response.entry?.[1]?.resource?.id ?? '';
+    expect((await store.search('Goal', { subject: `Patient/${personId}` })).total).toBe(1);
+  });
+
+  it('is a 409 when another process holds the write lock past the busy timeout', async () => {
+    await store.close();
+    store = EmbeddedStore.open({ dataDir: dir, busyTimeoutMs: 0 });
+    const other = new BetterSqlite3(store.path);
+    try {
+      other.exec('BEGIN IMMEDIATE');
+      expect(await failure(store.create(patient('p')), 409)).toEqual(['Patient']);
+      other.exec('ROLLBACK');
+      await expect(store.create(patient('p'))).resolves.toMatchObject({ created: true });
+    } finally {
+      other.close();
+    }
+  });
+
+  it('refuses a file written by a newer schema', async () => {
+    await store.close();
+    const db = new BetterSqlite3(join(dir, DEFAULT_FILE_NAME));
+    db.pragma(`user_version = ${SCHEMA_VERSION + 1}`);
+    db.close();
+    expect(() => EmbeddedStore.open({ dataDir: dir })).toThrow(/schema version/);
+    const fixed = new BetterSqlite3(join(dir, DEFAULT_FILE_NAME));
+    fixed.pragma(`user_version = ${SCHEMA_VERSION}`);
+    fixed.close();
+    store = EmbeddedStore.open({ dataDir: dir });
+  });
+
+  it('rebuilds the search index when its definitions changed', async () => {
+    const { resource } = await store.create(patient('p'));
+    await store.close();
+    const db = new BetterSqlite3(join(dir, DEFAULT_FILE_NAME));
+    db.exec(
+      "DELETE FROM search_index; UPDATE store_meta SET value = 'old' WHERE key = 'search_index'",
+    );
+    db.close();
+    store = EmbeddedStore.open({ dataDir: dir });
+    const found = await store.search('Patient', { identifier: `${SYSTEM}|p` });
+    expect(found.resources.map((r) => r.id)).toEqual([resource.id]);
+  });
+
+  it('stamps writes with the injected clock', async () => {
+    await store.close();
+    store = EmbeddedStore.open({
+      dataDir: dir,
+      now: () => new Date('2025-10-20T21:40:00.000Z'),
+      newId: () => 'fixed-id',
+    });
+    const { resource } = await store.create(patient('p'));
+    expect(resource.id).toBe('fixed-id');
+    expect(resource.meta?.lastUpdated).toBe('2025-10-20T21:40:00.000Z');
+    const found = await store.search('Patient', { _lastUpdated: '2025-10-20T22:40+01:00' });
+    expect(found.total).toBe(1);
+    expect(
+      (await store.search('Patient', { _lastUpdated: 'gt2025-10-20T22:40+01:00' })).total,
+    ).toBe(0);
+    expect((await store.search('Patient', { _lastUpdated: 'lt2025-10-21' })).total).toBe(1);
+  });
+});
+
+describe('embedded store: the outbox', () => {
+  let store: EmbeddedStore;
+  let clock: Date;
+  beforeEach(() => {
+    clock = new Date('2025-12-09T11:30:00.000Z');
+    store = EmbeddedStore.open({ dataDir: tempDir(), now: () => clock });
+  });
+  afterEach(async () => {
+    await store.close();
+  });
+
+  it('commits a message with the resources it is about, and neither without the other', async () => {
+    const response = store.atomically((tx) => {
+      const result = tx.transaction(twoNewPeople());
+      tx.enqueue({
+        id: 'handover-1',
+        destination: 'ward',
+        payload: { task: result.entry?.[0]?.response?.location },
+      });
+      return result;
+    });
+    const location = response.entry?.[0]?.response?.location;
+    expect((await store.outbox.get('handover-1'))?.payload).toEqual({ task: location });
+    expect((await store.search('Patient', {})).total).toBe(1);
+
+    // The bundle fails: no message.
+    const failing = twoNewPeople();
+    failing.entry?.push({ request: { method: 'GET', url: 'Patient/nobody' } });
+    await failure(
+      () =>
+        store.atomically((tx) => {
+          tx.enqueue({ id: 'handover-2', destination: 'ward', payload: {} });
+          tx.transaction(failing);
+        }),
+      404,
+    );
+    expect(await store.outbox.get('handover-2')).toBeUndefined();
+
+    // The message fails after the bundle applied: no resources.
+    expect(() =>
+      store.atomically((tx) => {
+        tx.transaction(twoNewPeople());
+        tx.enqueue({ id: 'handover-3', destination: '', payload: {} });
+      }),
+    ).toThrow(/destination/);
+    expect((await store.search('Patient', {})).total).toBe(1);
+    expect((await store.search('Observation', {})).total).toBe(1);
+  });
+
+  it('refuses asynchronous work, committing nothing', async () => {
+    expect(() =>
+      store.atomically(async (tx) => {
+        tx.enqueue({ id: 'late', destination: 'ward', payload: {} });
+      }),
+    ).toThrow();
+    expect(await store.outbox.get('late')).toBeUndefined();
+  });
+
+  it('enqueues idempotently by id', async () => {
+    expect(await store.outbox.enqueue({ id: 'm', destination: 'ward', payload: { v: 1 } })).toBe(
+      true,
+    );
+    expect(await store.outbox.enqueue({ id: 'm', destination: 'ward', payload: { v: 2 } })).toBe(
+      false,
+    );
+    expect((await store.outbox.get('m'))?.payload).toEqual({ v: 1 });
+  });
+
+  it('claims due messages oldest first, leases them, and fences finished attempts', async () => {
+    const t = (minutes: number): Date => new Date(clock.getTime() + minutes * 60_000);
+    await store.outbox.enqueue({ id: 'later', destination: 'ward', payload: 3, notBefore: t(100) });
+    await store.outbox.enqueue({ id: 'second', destination: 'ward', payload: 2, notBefore: t(1) });
+    await store.outbox.enqueue({ id: 'first', destination: 'ward', payload: 1 });
+
+    const lease = 10 * 60_000;
+    const claimed = await store.outbox.claimDue(t(2), 10, lease);
+    expect(claimed.map((m) => [m.id, m.state, m.attempts])).toEqual([
+      ['first', 'in-flight', 1],
+      ['second', 'in-flight', 1],
+    ]);
+    expect(await store.outbox.claimDue(t(3), 10, lease)).toEqual([]);
+
+    const [first, second] = claimed;
+    if (!first || !second) throw new Error('claimed two');
+    expect(await store.outbox.markDelivered(first)).toBe(true);
+    expect(await store.outbox.markDelivered(first)).toBe(false);
+    expect((await store.outbox.get('first'))?.state).toBe('delivered');
+
+    // The claimer of `second` is too slow: the lease runs out and it is claimed again.
+    const reclaimed = await store.outbox.claimDue(t(13), 10, lease);
+    expect(reclaimed.map((m) => [m.id, m.attempts])).toEqual([['second', 2]]);
+    expect(await store.outbox.markFailed(second, 'timeout', t(14))).toBe(false);
+    const [current] = reclaimed;
+    if (!current) throw new Error('reclaimed');
+    expect(await store.outbox.markFailed(current, 'HTTP 503', t(20))).toBe(true);
+    expect(await store.outbox.get('second')).toMatchObject({
+      state: 'pending',
+      attempts: 2,
+      lastError: 'HTTP 503',
+      nextAttemptAt: t(20).toISOString(),
+    });
+
+    const due = await store.outbox.claimDue(t(200), 10);
+    expect(due.map((m) => m.id)).toEqual(['second', 'later']);
+    const [, later] = due;
+    if (!later) throw new Error('later');
+    expect(await store.outbox.markFailed(later, 'refused for good')).toBe(true);
+    expect((await store.outbox.get('later'))?.state).toBe('dead');
+    expect((await store.outbox.claimDue(t(600), 10)).map((m) => m.id)).toEqual(['second']);
+  });
+});
+
+describe('embedded store: a crash', () => {
+  it('keeps every acknowledged transaction exactly once and no half of any other', async () => {
+    const dir = tempDir();
+    const child = fork(join(__dirname, 'fixtures', 'crash-writer.ts'), [dir, CRASH_SYSTEM], {
+      execArgv: ['--import', 'tsx'],
+      stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
+    });
+    const acknowledged: number[] = [];
+    const exited = new Promise<NodeJS.Signals | null>((resolve) => {
+      child.on('exit', (_code, signal) => resolve(signal));
+    });
+    let buffer = '';
+    child.stdout?.on('data', (chunk: Buffer) => {
+      buffer += chunk.toString('utf8');
+      const lines = buffer.split('\n');
+      buffer = lines.pop() ?? '';
+      acknowledged.push(...lines.map(Number));
+      if (acknowledged.length >= 100) child.kill('SIGKILL');
+    });
+    expect(await exited).toBe('SIGKILL');
+    expect(acknowledged.slice(0, 100)).toEqual([...Array(100).keys()]);
+
+    const store = EmbeddedStore.open({ dataDir: dir });
+    try {
+      const check = new BetterSqlite3(store.path, { readonly: true });
+      expect(check.pragma('integrity_check', { simple: true })).toBe('ok');
+      const messages = check.prepare('SELECT count(*) AS n FROM outbox').get() as { n: number };
+      check.close();
+      const people = (
+        await store.search('Patient', { identifier: `${CRASH_SYSTEM}|` }, { count: 1000 })
+      ).resources;
+      const numbers = people.map((p) => Number(p.identifier?.[0]?.value)).sort((a, b) => a - b);
+      // Every acknowledged write once; perhaps a few more that committed before the kill landed.
+      expect(numbers.slice(0, acknowledged.length)).toEqual(acknowledged);
+      expect(numbers).toEqual([...Array(numbers.length).keys()]);
+      for (const person of people) {
+        const observations = await store.search('Observation', {
+          subject: `Patient/${person.id ?? ''}`,
+        });
+        expect(observations.resources.map((o: Observation) => o.valueInteger).sort()).toEqual([
+          1, 2, 3,
+        ]);
+        expect(
+          await store.outbox.get(`crash-${person.identifier?.[0]?.value ?? ''}`),
+        ).toBeDefined();
+      }
+      expect((await store.search('Observation', { _count: '0' })).total).toBe(3 * people.length);
+      expect(messages.n).toBe(people.length);
+    } finally {
+      await store.close();
+    }
+  });
+});
