@@ -37,7 +37,7 @@ import {
 import { error, issue, outcome } from '../validation';
 import { BASE, CARE_PLAN_IDENTIFIER_SYSTEM, CodeSystems, Extensions, Profiles } from './canonical';
 import type { DialogSession, PreviousActionStatus } from './dialog-session';
-import { MEAN_PARTS, ratingsOf, type RatedResponse } from './dialog-observations';
+import { inEpisode, MEAN_PARTS, ratingsOf, type RatedResponse } from './dialog-observations';
 import { buildGoal, goalIdentifier } from './goal-builder';
 import { extractedAs, RATED_STATUSES, readHistory } from './history';
 import { extractedIdentifier, type PlainReference } from './item-observations';
@@ -422,17 +422,16 @@ function settingOf(extension: Extension): string | undefined {
   return extension.extension?.find((e) => e.url === 'setting')?.valueCoding?.code;
 }
 
-/** The ratings of the episode so far: its setting, from its start (a reused rating may predate it). */
-function episodeRatings(episode: Episode, sessions: readonly Session[]): TimepointRating[] {
-  const start = instantOf(episode.start);
-  return sessions.flatMap(({ key, session }) => {
-    const inEpisode =
-      session.setting === episode.setting &&
-      (instantOf(session.authored) >= start || session.reusedFrom !== undefined);
-    return inEpisode && session.timepoint
+/**
+ * The ratings of the episode so far, by the rule paired change uses (dialog-observations.ts
+ * inEpisode): its setting, from its start, or reused as its start rating shortly before it.
+ */
+function episodeTimepoints(episode: Episode, sessions: readonly Session[]): TimepointRating[] {
+  return sessions.flatMap(({ key, session }) =>
+    inEpisode(session, episode) && session.timepoint
       ? [{ id: key, timepoint: session.timepoint, ratings: ratingsOf(session) }]
-      : [];
-  });
+      : [],
+  );
 }
 
 function withReviewDue(
@@ -441,7 +440,7 @@ function withReviewDue(
   sessions: readonly Session[],
   now: string,
 ): Extension[] | undefined {
-  const due = nextDue(episode, episodeRatings(episode, sessions), now);
+  const due = nextDue(episode, episodeTimepoints(episode, sessions), now);
   if (due.status === 'due-at-next-meeting') return extensions ? [...extensions] : undefined;
   const owns = (e: Extension): boolean =>
     e.url === Extensions.reviewDue && settingOf(e) === episode.setting;

@@ -1,8 +1,9 @@
 /**
  * The Observations DIALOG derives beyond the answers themselves: the SQoL and TS means of a
  * rating (marked incomplete when more than one of the 11 items is missing), and the paired change
- * per item and per mean against the person's earlier ratings (first valid score vs this one).
- * The arithmetic is src/dialog's; this module only writes it as FHIR.
+ * per item and per mean within the rating's episode of care (the episode's first valid score vs
+ * this one; see episodeRatings for what the episode is). The arithmetic is src/dialog's; this
+ * module only writes it as FHIR.
  */
 import type {
   Coding,
@@ -12,12 +13,14 @@ import type {
   Quantity,
 } from '@medplum/fhirtypes';
 import {
+  type CareSetting,
   type ChangeCategory,
   type DialogItemConcept,
   type DialogRatings,
   type MeanMeasure,
   type MeanScore,
   instantOf,
+  REUSE_WINDOW_MS,
   meanScore,
   missingConcepts,
   pairedChange,
@@ -154,7 +157,7 @@ function changeObservation(context: ExtractContext, pair: Pair): Extracted {
  * identifier, so readers can match them whatever the server made of the reference.
  */
 function sourceOf(response: RatedResponse, current: RatedResponse, part: string): PlainReference {
-  const identifier = extractedIdentifier(response.key, part);
+  const identifier = extractedIdentifier(response.extractedAs ?? response.key, part);
   return response === current
     ? { reference: fullUrlOf(identifier), identifier }
     : { type: 'Observation', identifier };
@@ -243,10 +246,100 @@ function meanPairs(responses: readonly RatedResponse[], current: RatedResponse):
   });
 }
 
+// ---- the episode a rating is paired within ---------------------------------------------------
+
+/** An episode of care as far as pairing needs it: when it started, and in which setting. */
+export interface EpisodeBounds {
+  readonly start: string;
+  /** Ratings that state another setting belong to another service; none: any setting. */
+  readonly setting?: CareSetting;
+}
+
+/**
+ * A rating belongs to an episode when it states the episode's setting (when the episode has one)
+ * and was made from the episode's start on, or, reused as the episode's start rating, stands for a
+ * time up to the reuse window (src/dialog reuse: 14 days) before it: a reused discharge rating
+ * keeps its own point in time, which may precede the new service's start.
+ */
+export function inEpisode(session: DialogSession, episode: EpisodeBounds): boolean {
+  if (episode.setting !== undefined && session.setting !== episode.setting) return false;
+  const at = instantOf(session.authored);
+  const start = instantOf(episode.start);
+  if (at >= start) return true;
+  return (
+    session.reusedFrom !== undefined &&
+    session.timepoint === 'episode-start' &&
+    at >= start - REUSE_WINDOW_MS
+  );
+}
+
+export type EpisodeResult =
+  | { readonly ok: true; readonly ratings: readonly RatedResponse[] }
+  | { readonly ok: false; readonly reason: string };
+
+/**
+ * The person's ratings that the current one is paired with: those of its episode of care, made no
+ * later than it (a change belongs to its follow-up rating).
+ *
+ * NHS England's PROMs rule pairs ratings within an episode (admission→discharge, admission→review,
+ * review→discharge), not across a discharge and a later admission, nor with another service's
+ * ratings, except through a rating reused between services, which is recorded as such. So:
+ * - with `episodeStart` (from the caller, who knows the episode), the ratings in that episode:
+ *   inEpisode with the current rating's setting (any setting when it states none);
+ * - without it, the episode starts at the latest episode-start rating in the current rating's
+ *   setting (the current one included, which then has nothing earlier to pair with). A rating
+ *   reused as that start (a discharge rating of one service serving as the admission rating of the
+ *   next) is the baseline, paired through the Observations of the rating it reuses. When the
+ *   current rating states no setting, when there is no such start rating, or when an episode-end
+ *   rating in that setting comes after it (that episode is over), the episode cannot be told:
+ *   nothing is paired, and the reason says so.
+ */
+export function episodeRatings(
+  current: RatedResponse,
+  history: readonly RatedResponse[],
+  episodeStart?: string,
+): EpisodeResult {
+  const now = instantOf(current.session.authored);
+  const setting = current.session.setting;
+  const sofar = [
+    ...history.filter((h) => h.key !== current.key && instantOf(h.session.authored) <= now),
+    current,
+  ];
+  if (episodeStart !== undefined) {
+    const bounds = { start: episodeStart, ...(setting ? { setting } : {}) };
+    return {
+      ok: true,
+      ratings: sofar.filter((r) => r === current || inEpisode(r.session, bounds)),
+    };
+  }
+  if (setting === undefined)
+    return {
+      ok: false,
+      reason:
+        'No paired change: the rating states no care setting, so its episode cannot be told; give the episode start to pair it',
+    };
+  const same = sofar.filter((r) => r.session.setting === setting);
+  const starts = same.filter((r) => r.session.timepoint === 'episode-start');
+  const start = Math.max(...starts.map((r) => instantOf(r.session.authored)));
+  const ended = same.some(
+    (r) =>
+      r.session.timepoint === 'episode-end' &&
+      instantOf(r.session.authored) > start &&
+      instantOf(r.session.authored) < now,
+  );
+  if (starts.length === 0 || ended)
+    return {
+      ok: false,
+      reason: `No paired change: no episode-start rating in the ${setting} setting begins the episode this rating belongs to; give the episode start to pair it`,
+    };
+  return { ok: true, ratings: same.filter((r) => instantOf(r.session.authored) >= start) };
+}
+
 /**
  * Paired change Observations for the current rating: per item (in SNOMED order) then per mean,
- * each pairing the person's first valid score with this one. `history` holds the person's other
- * rated responses; those after the current one are ignored (a change belongs to its follow-up).
+ * each pairing the first valid score in `history` with this one. `history` holds the ratings to
+ * pair within (episodeRatings: those of the current rating's episode); those after the current
+ * one are ignored (a change belongs to its follow-up).
  */
 export function changeObservations(
   current: RatedResponse,

@@ -2,7 +2,8 @@
  * `$extract` (SDC observation-based extraction): a completed response → a FHIR transaction Bundle
  * of Observations. Generic for any Questionnaire (item-observations.ts); for the DIALOG
  * Questionnaire it also adds the DIALOG profiles, the SQoL and TS means, and — given the
- * person's earlier responses — the paired change per item and per mean (dialog-observations.ts).
+ * person's earlier responses — the paired change per item and per mean within the response's
+ * episode of care (dialog-observations.ts).
  *
  * Idempotent: each Observation has a business identifier derived from the response's identity
  * and the linkId or measure it stands for (stable-id.ts), and its entry is a conditional update
@@ -23,7 +24,12 @@ import { isDateTimeWithOffset, itemBySnomed, SNOMED_SYSTEM } from '../dialog';
 import { error, issue, outcome } from '../validation';
 import { CodeSystems, DIALOG_QUESTIONNAIRE, Extensions, Profiles } from './canonical';
 import { RATED_STATUSES, readHistory } from './history';
-import { changeObservations, meanObservations, type RatedResponse } from './dialog-observations';
+import {
+  changeObservations,
+  episodeRatings,
+  meanObservations,
+  type RatedResponse,
+} from './dialog-observations';
 import { type ExtractContext, type Extracted, itemObservations } from './item-observations';
 import { conformancePackage } from './package-lookup';
 import { partyOf, responseToSession } from './response-session';
@@ -39,6 +45,13 @@ export interface ExtractOptions {
    * reported in the result's issues.
    */
   readonly history?: readonly QuestionnaireResponse[];
+  /**
+   * When the episode of care this response belongs to started (a dateTime with offset): paired
+   * change is then within the history of that episode and setting. Without it, the episode starts
+   * at the latest episode-start rating in the response's setting (dialog-observations.ts
+   * episodeRatings).
+   */
+  readonly episodeStart?: string;
 }
 
 export type ExtractResult =
@@ -131,7 +144,7 @@ function extractDialog(
   response: QuestionnaireResponse,
   context: ExtractContext,
   items: Extracted[],
-  history: readonly QuestionnaireResponse[],
+  { history = [], episodeStart }: ExtractOptions,
 ): ExtractResult {
   const read = responseToSession(response);
   if (!read.ok) return refuse(...read.faults.map((f) => error('invalid', f.message, f.expression)));
@@ -158,10 +171,14 @@ function extractDialog(
       ],
     );
   const earlier = readHistory(history, read.session.subject, context.key);
+  const issues = [...earlier.issues];
   const current: RatedResponse = { key: context.key, session: read.session };
   const means = meanObservations(read.session, context);
-  const changes = changeObservations(current, earlier.entries, context);
-  return success([...items, ...means, ...changes], [...earlier.issues]);
+  const episode = episodeRatings(current, earlier.entries, episodeStart);
+  if (!episode.ok)
+    issues.push(issue('information', 'informational', episode.reason, 'episodeStart'));
+  const changes = episode.ok ? changeObservations(current, episode.ratings, context) : [];
+  return success([...items, ...means, ...changes], issues);
 }
 
 /**
@@ -198,5 +215,9 @@ export function extractObservations(
     isDialog ? dialogProfileFor : undefined,
   );
   if (!isDialog) return success(items, []);
-  return extractDialog(response, context, items, options.history ?? []);
+  if (options.episodeStart !== undefined && !isDateTimeWithOffset(options.episodeStart))
+    return refuse(
+      error('value', 'The episode start is a dateTime with time and offset', 'episodeStart'),
+    );
+  return extractDialog(response, context, items, options);
 }

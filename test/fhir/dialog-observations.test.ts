@@ -2,6 +2,8 @@ import type { DialogScore } from '../../src/dialog';
 import { extractedIdentifier, type DialogSession } from '../../src/fhir';
 import {
   changeObservations,
+  episodeRatings,
+  inEpisode,
   meanObservations,
   type RatedResponse,
 } from '../../src/fhir/dialog-observations';
@@ -125,5 +127,50 @@ describe('changeObservations', () => {
       sqol?.extension?.find((e) => e.url.endsWith('/dialog-mean-complete'))?.valueBoolean,
     ).toBe(true);
     expect(sqol?.valueQuantity?.value).toBe(2);
+  });
+});
+
+describe('episodeRatings and inEpisode', () => {
+  const at = (key: string, authored: string, more: Partial<DialogSession>): RatedResponse => {
+    const r = rated(key, authored, 4);
+    return { key, session: { ...r.session, ...more } };
+  };
+  const reused = {
+    source: 'QuestionnaireResponse/discharge',
+    originalTimepoint: 'episode-end' as const,
+  };
+
+  it('counts a reused start rating up to the reuse window (14 days) before the episode start', () => {
+    const start = '2026-01-15T09:00:00Z';
+    const reusedStart = (authored: string) =>
+      at('r', authored, { timepoint: 'episode-start', setting: 'community', reusedFrom: reused })
+        .session;
+    expect(inEpisode(reusedStart('2026-01-01T09:00:00Z'), { start, setting: 'community' })).toBe(
+      true,
+    );
+    expect(inEpisode(reusedStart('2026-01-01T08:59:59Z'), { start, setting: 'community' })).toBe(
+      false,
+    );
+    const notReused = { ...reusedStart('2026-01-14T09:00:00Z') };
+    delete notReused.reusedFrom;
+    expect(inEpisode(notReused, { start, setting: 'community' })).toBe(false);
+    expect(inEpisode(reusedStart('2026-01-16T09:00:00Z'), { start, setting: 'inpatient' })).toBe(
+      false,
+    );
+  });
+
+  it('starts the episode at the latest start rating of the setting, skipping other settings', () => {
+    const community = at('c', '2026-01-01T09:00:00Z', {
+      timepoint: 'episode-start',
+      setting: 'community',
+    });
+    const admission = at('a', '2026-02-01T09:00:00Z', {
+      timepoint: 'episode-start',
+      setting: 'inpatient',
+    });
+    const crisis = at('x', '2026-02-10T09:00:00Z', { timepoint: 'review', setting: 'crisis' });
+    const review = at('r', '2026-03-01T09:00:00Z', { timepoint: 'review', setting: 'inpatient' });
+    const episode = episodeRatings(review, [community, crisis, admission]);
+    expect(episode.ok && episode.ratings.map((r) => r.key)).toEqual(['a', 'r']);
   });
 });

@@ -5,11 +5,14 @@ import type {
   QuestionnaireResponse,
   Reference,
 } from '@medplum/fhirtypes';
+import { itemBySnomed } from '../../src/dialog';
 import {
   EXTRACTED_OBSERVATION_SYSTEM,
   extractObservations,
   responseKey,
+  responseToSession,
   sessionToResponse,
+  type DialogSession,
   type ExtractResult,
 } from '../../src/fhir';
 import { extractedIdentifier } from '../../src/fhir/item-observations';
@@ -56,22 +59,47 @@ const ourSource = (r: Reference): string => r.identifier?.value ?? r.reference ?
 const exampleSource = (r: Reference): string =>
   r.reference?.startsWith('Observation/') ? exampleIdentifier(r.reference) : (r.reference ?? '');
 
+/** A paired change's measure: the item's concept, or the mean. */
+function changePart(o: Observation): string {
+  const code = o.extension?.find((e) => e.url.endsWith('/dialog-measure'))?.valueCoding?.code ?? '';
+  const item = itemBySnomed(code);
+  return item ? `${item.concept}.score` : code;
+}
+
+/** Each paired change of a result, as `measure ← the journey response its baseline is from`. */
+function baselines(result: ExtractResult): Record<string, string> {
+  const changes = extracted(result).filter((o) => o.code.coding?.[0]?.code === 'paired-change');
+  return Object.fromEntries(
+    changes.map((o) => {
+      const part = changePart(o);
+      const baseline = o.derivedFrom?.[0]?.identifier?.value;
+      const from = responses.find(
+        (r) => extractedIdentifier(`QuestionnaireResponse/${r.id}`, part).value === baseline,
+      );
+      return [part.replace(/\.score$/, ''), from?.id ?? '?'];
+    }),
+  );
+}
+
+const isChange = (o: Observation): boolean => o.code.coding?.[0]?.code === 'paired-change';
+
 describe('extracting the journey, each response with the earlier ones as history', () => {
   const cases = steps.flatMap((step) => step.responses.map((response) => ({ step, response })));
 
   it.each(cases.map((c) => [c.response.id, c] as const))(
-    '%s gives the Observations of its step',
+    '%s gives the item and mean Observations of its step',
     (_id, { step, response }) => {
       const history = responses.slice(0, responses.indexOf(response));
       const got = extracted(extractObservations(response, { history }));
       // Its own Observations: the example ids of a step start obs-<step>; a reused rating has none.
+      // The examples' paired changes pair every rating with the community start, across episodes;
+      // extraction pairs within the episode (below), so they are not compared here.
       const expected = response.extension?.some((e) => e.url.endsWith('/dialog-reused-rating'))
         ? []
-        : step.observations;
-      // The examples record no paired change of the means; extraction adds it (see below).
-      const itemLevel = got.filter((o) => !/^paired-change of (sqol|ts)-mean$/.test(measureOf(o)));
-      expect(itemLevel.map(measureOf).sort()).toEqual(expected.map(measureOf).sort());
-      const byMeasure = new Map(itemLevel.map((o) => [measureOf(o), o]));
+        : step.observations.filter((o) => !isChange(o));
+      const own = got.filter((o) => !isChange(o));
+      expect(own.map(measureOf).sort()).toEqual(expected.map(measureOf).sort());
+      const byMeasure = new Map(own.map((o) => [measureOf(o), o]));
       for (const example of expected) {
         const ours = byMeasure.get(measureOf(example));
         expect(ours && comparable(ours, ourSource)).toEqual(comparable(example, exampleSource));
@@ -80,11 +108,42 @@ describe('extracting the journey, each response with the earlier ones as history
     },
   );
 
+  it('pairs within each episode: admission→review, admission→discharge, never across services', () => {
+    const ADMISSION = 'qr-02-admission';
+    const REVIEW = 'qr-03-inpatient-review';
+    const inAdmission = [
+      'mental-health',
+      'physical-health',
+      'accommodation',
+      'leisure-activities',
+      'friendships',
+      'personal-safety',
+      'medication',
+      'practical-help',
+      'meetings',
+    ];
+    const fromAdmission = Object.fromEntries(
+      [...inAdmission, 'sqol-mean', 'ts-mean'].map((part) => [part, ADMISSION]),
+    );
+    const results = responses.map((response, i) =>
+      extractObservations(response, { history: responses.slice(0, i) }),
+    );
+    expect(results.map(baselines)).toEqual([
+      {}, // the community start: the first rating
+      {}, // the admission starts the inpatient episode: not paired with the community rating
+      fromAdmission, // the review: job situation and partner/family were not rated at admission
+      // The discharge: the first valid score in the episode, the review's for those two items.
+      { ...fromAdmission, 'job-situation': REVIEW, 'partner-family': REVIEW },
+      {}, // the reused discharge rating: nothing is extracted from it
+    ]);
+    for (const result of results.slice(0, 4)) expect(result.ok && result.issues).toEqual([]);
+  });
+
   it('pairs the means too, flagging an incomplete one', () => {
-    const [first, second] = responses;
-    if (!first || !second) throw new Error('the journey has responses');
-    const changes = extracted(extractObservations(second, { history: [first] })).filter((o) =>
-      /^paired-change of (sqol|ts)-mean$/.test(measureOf(o)),
+    const [first, second, third] = responses;
+    if (!first || !second || !third) throw new Error('the journey has responses');
+    const changes = extracted(extractObservations(third, { history: [first, second] })).filter(
+      (o) => /^paired-change of (sqol|ts)-mean$/.test(measureOf(o)),
     );
     const summary = changes.map((o) => ({
       measure: measureOf(o),
@@ -93,32 +152,123 @@ describe('extracting the journey, each response with the earlier ones as history
       interpretation: o.interpretation?.[0]?.coding?.[0]?.code,
       complete: o.extension?.find((e) => e.url.endsWith('/dialog-mean-complete'))?.valueBoolean,
     }));
-    // 01: SQoL 28/8 = 3.5, TS 12/3 = 4; 02 misses two items: SQoL 16/6, TS 11/3, incomplete.
+    // 02 misses two items: SQoL 16/6, TS 11/3, incomplete; 03: SQoL 34/8 = 4.25, TS 14/3.
     expect(summary).toEqual([
       {
         measure: 'paired-change of sqol-mean',
-        values: [3.5, 2.67],
-        change: -0.83,
-        interpretation: 'no-reliable-change',
+        values: [2.67, 4.25],
+        change: 1.58,
+        interpretation: 'reliable-improvement',
         complete: false,
       },
       {
         measure: 'paired-change of ts-mean',
-        values: [4, 3.67],
-        change: -0.33,
-        interpretation: 'no-reliable-change',
+        values: [3.67, 4.67],
+        change: 1,
+        interpretation: 'reliable-improvement',
         complete: false,
       },
     ]);
   });
 
   it('ignores history authored after the response, and history order', () => {
-    const [first, second, ...later] = responses;
-    if (!first || !second) throw new Error('the journey has responses');
-    const plain = extractObservations(second, { history: [first] });
-    expect(extractObservations(second, { history: [...later].reverse().concat(first) })).toEqual(
-      plain,
+    const [first, second, third, ...later] = responses;
+    if (!first || !second || !third) throw new Error('the journey has responses');
+    const plain = extractObservations(third, { history: [first, second] });
+    expect(
+      extractObservations(third, { history: [...later].reverse().concat(second, first) }),
+    ).toEqual(plain);
+  });
+});
+
+describe('the episode a rating is paired within', () => {
+  const byId = (id: string): QuestionnaireResponse => {
+    const found = responses.find((r) => r.id === id);
+    if (!found) throw new Error(`no example ${id}`);
+    return found;
+  };
+  const sessionOf = (response: QuestionnaireResponse): DialogSession => {
+    const read = responseToSession(response);
+    if (!read.ok) throw new Error(JSON.stringify(read.faults));
+    return read.session;
+  };
+  /** The inpatient review's ratings, made again somewhere else in the journey. */
+  const rating = (id: string, authored: string, more: Partial<DialogSession>) =>
+    sessionToResponse({
+      ...sessionOf(byId('qr-03-inpatient-review')),
+      id,
+      authored,
+      previousActions: [],
+      ...more,
+    });
+  const communityReview = rating('qr-05-community-review', '2026-03-10T10:00:00+00:00', {
+    timepoint: 'review',
+    setting: 'community',
+  });
+  const concepts = Object.keys(sessionOf(communityReview).scores);
+
+  it('pairs the next community review with the reused discharge rating, through its Observations', () => {
+    const result = extractObservations(communityReview, { history: responses });
+    // Every item and both means: the baseline is the discharge rating the community team reused.
+    const expected = Object.fromEntries(
+      [...concepts, 'sqol-mean', 'ts-mean'].map((p) => [p, 'qr-04-discharge']),
     );
+    expect(baselines(result)).toEqual(expected);
+    const change = extracted(result).find(isChange);
+    expect(change?.effectivePeriod?.start).toBe('2025-12-09T10:00:00+00:00');
+    expect(result.ok && result.issues).toEqual([]);
+  });
+
+  it('takes the episode start from the caller when given', () => {
+    const communityStart = '2025-12-09T11:30:00+00:00';
+    const given = extractObservations(communityReview, {
+      history: responses,
+      episodeStart: communityStart,
+    });
+    // The reused rating stands for 10:00, before the team took over at 11:30: still the baseline.
+    expect(given).toEqual(extractObservations(communityReview, { history: responses }));
+    const discharge = byId('qr-04-discharge');
+    const wardStart = '2025-10-20T22:40:00+01:00';
+    expect(
+      baselines(extractObservations(discharge, { history: responses, episodeStart: wardStart })),
+    ).toEqual(baselines(extractObservations(discharge, { history: responses })));
+    // An episode that started after every earlier rating: nothing to pair with.
+    const later = extractObservations(communityReview, {
+      history: responses,
+      episodeStart: '2026-01-05T09:00:00+00:00',
+    });
+    expect(baselines(later)).toEqual({});
+    expect(later.ok && later.issues).toEqual([]);
+  });
+
+  it('pairs nothing, and says so, when the episode cannot be told', () => {
+    const noSetting = rating('qr-x', '2026-03-10T10:00:00+00:00', { timepoint: 'review' });
+    const unsure = extractObservations(noSetting, { history: responses });
+    expect(baselines(unsure)).toEqual({});
+    expect(unsure.ok && unsure.issues.map((i) => [i.severity, i.expression?.[0]])).toEqual([
+      ['information', 'episodeStart'],
+    ]);
+    // Readmitted without an admission rating: the last inpatient episode ended at discharge.
+    const readmitted = rating('qr-y', '2026-03-10T10:00:00+00:00', {
+      timepoint: 'review',
+      setting: 'inpatient',
+    });
+    const ended = extractObservations(readmitted, { history: responses });
+    expect(baselines(ended)).toEqual({});
+    expect(ended.ok && ended.issues.map((i) => i.diagnostics)).toEqual([
+      'No paired change: no episode-start rating in the inpatient setting begins the episode this rating belongs to; give the episode start to pair it',
+    ]);
+    // Told when the episode started, it takes the caller's word: nothing rated in it yet.
+    const told = extractObservations(readmitted, {
+      history: responses,
+      episodeStart: '2026-02-20T09:00:00+00:00',
+    });
+    expect(told.ok && told.issues).toEqual([]);
+  });
+
+  it('refuses an episode start without time and offset', () => {
+    const result = extractObservations(communityReview, { episodeStart: '2025-12-09' });
+    expect(!result.ok && result.outcome.issue[0]?.expression).toEqual(['episodeStart']);
   });
 });
 
@@ -144,7 +294,7 @@ describe('the history it is given', () => {
   it('says, as information, which entries it left out and why', () => {
     const other = { ...second, subject: { reference: 'Patient/someone-else' } };
     const draft = { ...first, status: 'in-progress' as const };
-    const result = extractObservations(third, { history: [other, draft] });
+    const result = extractObservations(third, { history: [other, draft, second] });
     expect(result.ok && result.issues.map((i) => [i.severity, i.expression?.[0]])).toEqual([
       ['information', 'history[0]'],
       ['information', 'history[1]'],
@@ -196,13 +346,16 @@ describe('idempotent transaction', () => {
   });
 
   it('points paired change at the earlier Observations by their identifiers', () => {
-    const [first] = responses;
+    const [, admission] = responses;
     const change = extracted(extractObservations(response, { history })).find(
       (o) => measureOf(o) === 'paired-change of 1037651000000100',
     );
     expect(change?.derivedFrom?.[0]).toEqual({
       type: 'Observation',
-      identifier: extractedIdentifier(`QuestionnaireResponse/${first?.id}`, 'mental-health.score'),
+      identifier: extractedIdentifier(
+        `QuestionnaireResponse/${admission?.id}`,
+        'mental-health.score',
+      ),
     });
     expect(change?.derivedFrom?.[1]?.reference).toMatch(/^urn:uuid:/);
   });
