@@ -741,7 +741,7 @@ export class EmbeddedStore implements FhirStore {
     return {
       resourceType: 'Bundle',
       type: 'transaction-response',
-      entry: requests.map((r) => results.get(r.index) ?? {}),
+      ...(requests.length > 0 ? { entry: requests.map((r) => results.get(r.index) ?? {}) } : {}),
     };
   }
 
@@ -786,7 +786,9 @@ export class EmbeddedStore implements FhirStore {
       resourceType: 'Bundle',
       type: 'searchset',
       total,
-      entry: resources.map((resource) => ({ resource, search: { mode: 'match' } })),
+      ...(resources.length > 0
+        ? { entry: resources.map((resource) => ({ resource, search: { mode: 'match' as const } })) }
+        : {}),
     };
     return { resource: searchset, response: { status: '200 OK' } };
   }

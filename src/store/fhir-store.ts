@@ -83,7 +83,8 @@ export interface FhirStore {
   ): Promise<ExtractResource<K>>;
 
   /**
-   * Update `resource.id` (required). With `ifMatch`, 412 unless it names the current version
+   * Update `resource.id` (required). `meta.versionId` in the body is no precondition: use
+   * `ifMatch`. With `ifMatch`, 412 unless it names the current version
    * (also 412 when there is no resource to match). Without a current resource this creates it
    * with the client's id (update-as-create, `created: true`).
    */

@@ -162,6 +162,11 @@ function rangeFor(prefix: string, lo: number, hi: number): InstantRange {
   }
 }
 
+/** A whole number in [0, max] (a caller's default can be anything). */
+function clamp(value: number, max: number): number {
+  return Number.isFinite(value) ? Math.min(Math.max(0, Math.floor(value)), max) : 0;
+}
+
 function nonNegative(value: string, name: string, at: string): number {
   if (!/^\d{1,9}$/.test(value)) throw invalid(`${name} must be a whole number`, at);
   return Number(value);
@@ -219,8 +224,8 @@ export function parseSearch(
   return {
     type,
     filters,
-    count: count ?? Math.min(options.count ?? DEFAULT_COUNT, MAX_COUNT),
-    offset: offset ?? options.offset ?? 0,
+    count: count ?? clamp(options.count ?? DEFAULT_COUNT, MAX_COUNT),
+    offset: offset ?? clamp(options.offset ?? 0, Number.MAX_SAFE_INTEGER),
     sort,
   };
 }

@@ -6,7 +6,8 @@ import { OperationOutcomeError, getStatus } from '@medplum/core';
 import type { Bundle, Observation, Patient } from '@medplum/fhirtypes';
 import BetterSqlite3 from 'better-sqlite3';
 import { DEFAULT_FILE_NAME, EmbeddedStore, SCHEMA_VERSION } from '../../src/store';
-import { storeContract } from './store-contract';
+import { journeyResponses } from '../fhir/journey';
+import { journeyPatient, journeySessionBundle, storeContract } from './store-contract';
 
 const dirs: string[] = [];
 function tempDir(): string {
@@ -129,6 +130,29 @@ describe('embedded store: the SQLite file', () => {
     bundle.entry?.push({ request: { method: 'GET', url: 'Patient/nobody' } });
     await failure(store.transaction(bundle), 404);
     expect(dump(store.path)).toEqual(before);
+  });
+
+  it('re-applying a session, rebuilt or as it was, leaves every table as it was', async () => {
+    await store.update(journeyPatient());
+    const [first, second] = journeyResponses();
+    if (!first || !second) throw new Error('no journey');
+    const bundle = await journeySessionBundle(store, first);
+    await store.transaction(bundle);
+    const once = dump(store.path);
+    await store.transaction(bundle);
+    await store.transaction(await journeySessionBundle(store, first));
+    expect(dump(store.path)).toEqual(once);
+    await store.transaction(await journeySessionBundle(store, second));
+    const twice = dump(store.path);
+    await store.transaction(await journeySessionBundle(store, second));
+    expect(dump(store.path)).toEqual(twice);
+  });
+
+  it('answers an empty transaction with an empty response', async () => {
+    expect(await store.transaction({ resourceType: 'Bundle', type: 'transaction' })).toEqual({
+      resourceType: 'Bundle',
+      type: 'transaction-response',
+    });
   });
 
   it('writes no new version when an update changes nothing', async () => {

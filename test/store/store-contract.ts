@@ -105,6 +105,54 @@ const idsOf = (resources: readonly Resource[]): string[] => resources.map((r) =>
 
 const pause = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
+const JOURNEY_PLAN_ID = '5f0c2a8e-3d47-4b1e-9a6f-2c81d7e4b913';
+const SUBJECT = 'Patient/megan-price';
+
+/** The person of the example journey, for update-as-create. */
+export function journeyPatient(): Patient {
+  return {
+    resourceType: 'Patient',
+    id: 'megan-price',
+    identifier: [{ system: 'https://fhir.nhs.uk/Id/nhs-number', value: '9992468017' }],
+  };
+}
+
+/**
+ * A journey session's transaction, built from what `store` holds now (as the façade will): the
+ * response itself (PUT by id), then `sessionTransaction` of its extracted Observations and the
+ * plan built on the stored plan (or on `plan`) and Goals.
+ */
+export async function journeySessionBundle(
+  store: FhirStore,
+  qr: QuestionnaireResponse,
+  plan?: CarePlan,
+): Promise<Bundle> {
+  const responses = journeyResponses();
+  const history = responses.slice(
+    0,
+    responses.findIndex((r) => r.id === qr.id),
+  );
+  const extracted = extractObservations(qr, { history });
+  if (!extracted.ok) throw new Error(JSON.stringify(extracted.outcome));
+  const existing = plan ?? (await store.search('CarePlan', { subject: SUBJECT })).resources[0];
+  const existingGoals = (await store.search('Goal', { subject: SUBJECT }, { count: 100 }))
+    .resources;
+  const built = buildCarePlan({
+    response: qr,
+    ...(existing ? { existing } : {}),
+    existingGoals,
+    history,
+    newPlanIdentifier: () => JOURNEY_PLAN_ID,
+  });
+  if (!built.ok) throw new Error(JSON.stringify(built.outcome));
+  const bundle = sessionTransaction(extracted.bundle, built);
+  const stored: BundleEntry = {
+    resource: qr,
+    request: { method: 'PUT', url: `QuestionnaireResponse/${qr.id ?? ''}` },
+  };
+  return { ...bundle, entry: [stored, ...(bundle.entry ?? [])] };
+}
+
 export function storeContract(name: string, open: OpenStore): void {
   describe(`${name}: the FhirStore contract`, () => {
     let store: FhirStore;
@@ -704,42 +752,8 @@ export function storeContract(name: string, open: OpenStore): void {
 
     describe('a DIALOG+ session as one transaction (the example journey)', () => {
       const responses = journeyResponses();
-      const PLAN_ID = '5f0c2a8e-3d47-4b1e-9a6f-2c81d7e4b913';
-      const SUBJECT = 'Patient/megan-price';
-      function journeyPatient(): Patient {
-        return {
-          resourceType: 'Patient',
-          id: 'megan-price',
-          identifier: [{ system: 'https://fhir.nhs.uk/Id/nhs-number', value: '9992468017' }],
-        };
-      }
-
-      /** The session's bundle, built from what the store holds now (as the façade will). */
-      async function sessionBundle(qr: QuestionnaireResponse, plan?: CarePlan): Promise<Bundle> {
-        const history = responses.slice(0, responses.indexOf(qr));
-        const extracted = extractObservations(qr, { history });
-        if (!extracted.ok) throw new Error(JSON.stringify(extracted.outcome));
-        const existing =
-          plan ??
-          ((await store.search('CarePlan', { subject: SUBJECT })).resources[0] as
-            CarePlan | undefined);
-        const existingGoals = (await store.search('Goal', { subject: SUBJECT }, { count: 100 }))
-          .resources;
-        const built = buildCarePlan({
-          response: qr,
-          ...(existing ? { existing } : {}),
-          existingGoals,
-          history,
-          newPlanIdentifier: () => PLAN_ID,
-        });
-        if (!built.ok) throw new Error(JSON.stringify(built.outcome));
-        const bundle = sessionTransaction(extracted.bundle, built);
-        const stored: BundleEntry = {
-          resource: qr,
-          request: { method: 'PUT', url: `QuestionnaireResponse/${qr.id ?? ''}` },
-        };
-        return { ...bundle, entry: [stored, ...(bundle.entry ?? [])] };
-      }
+      const sessionBundle = (qr: QuestionnaireResponse, plan?: CarePlan): Promise<Bundle> =>
+        journeySessionBundle(store, qr, plan);
 
       async function counts(): Promise<Record<string, number>> {
         const result: Record<string, number> = {};
@@ -775,7 +789,7 @@ export function storeContract(name: string, open: OpenStore): void {
         expect(asked.Observation?.size).toBeGreaterThan(0);
         expect(asked.Goal?.size).toBeGreaterThan(0);
         const plans = await store.search('CarePlan', {
-          identifier: `${CARE_PLAN_IDENTIFIER_SYSTEM}|${PLAN_ID}`,
+          identifier: `${CARE_PLAN_IDENTIFIER_SYSTEM}|${JOURNEY_PLAN_ID}`,
           patient: SUBJECT,
         });
         expect(plans.total).toBe(1);
