@@ -148,6 +148,16 @@ describe('embedded store: the SQLite file', () => {
     expect(dump(store.path)).toEqual(twice);
   });
 
+  it('is a 409 when a conditional update would create over an id that does not match', async () => {
+    await store.update(patient('someone', { id: 'taken' }));
+    const where = await failure(
+      store.conditionalUpdate(patient('else', { id: 'taken' }), `identifier=${SYSTEM}|else`),
+      409,
+    );
+    expect(where).toEqual(['Patient.id']);
+    expect((await store.read('Patient', 'taken')).identifier?.[0]?.value).toBe('someone');
+  });
+
   it('answers an empty transaction with an empty response', async () => {
     expect(await store.transaction({ resourceType: 'Bundle', type: 'transaction' })).toEqual({
       resourceType: 'Bundle',
