@@ -87,22 +87,25 @@ describe('extracting the journey, each response with the earlier ones as history
   const cases = steps.flatMap((step) => step.responses.map((response) => ({ step, response })));
 
   it.each(cases.map((c) => [c.response.id, c] as const))(
-    '%s gives the item and mean Observations of its step',
+    '%s gives the item, mean and paired-change Observations of its step',
     (_id, { step, response }) => {
       const history = responses.slice(0, responses.indexOf(response));
       const got = extracted(extractObservations(response, { history }));
       // Its own Observations: the example ids of a step start obs-<step>; a reused rating has none.
-      // The examples' paired changes pair every rating with the community start, across episodes;
-      // extraction pairs within the episode (below), so they are not compared here.
+      // The paired changes are within the episode: none at the admission, which starts it.
       const expected = response.extension?.some((e) => e.url.endsWith('/dialog-reused-rating'))
         ? []
-        : step.observations.filter((o) => !isChange(o));
-      const own = got.filter((o) => !isChange(o));
-      expect(own.map(measureOf).sort()).toEqual(expected.map(measureOf).sort());
-      const byMeasure = new Map(own.map((o) => [measureOf(o), o]));
+        : step.observations;
+      expect(got.map(measureOf).sort()).toEqual(expected.map(measureOf).sort());
+      const byMeasure = new Map(got.map((o) => [measureOf(o), o]));
       for (const example of expected) {
         const ours = byMeasure.get(measureOf(example));
         expect(ours && comparable(ours, ourSource)).toEqual(comparable(example, exampleSource));
+      }
+      // A paired change's example id names its measure: obs-<step>-<concept or sqol/ts>-change.
+      for (const example of expected.filter(isChange)) {
+        const name = changePart(example).replace(/\.score$|-mean$/, '');
+        expect(example.id).toBe(`obs-${step.step}-${name}-change`);
       }
       for (const o of got) expect(errorsOf(o)).toEqual([]);
     },
