@@ -95,10 +95,7 @@ function main(): void {
   console.log(`ratio to Medplum:     ${result.ratioToMedplum.toFixed(1)}× (target ≥ 25×)`);
   console.log(`validators agree on ${result.agreement.agree}/${result.agreement.total} examples`);
   for (const d of result.agreement.differ) console.log(`  differ: ${d}`);
-  writeFileSync(
-    join(RESULTS_DIR, 'validation.json'),
-    `${JSON.stringify(result, null, 2)}\n`,
-  );
+  writeFileSync(join(RESULTS_DIR, 'validation.json'), `${JSON.stringify(result, null, 2)}\n`);
 }
 
 main();
