@@ -12,6 +12,7 @@
  * the FHIR type suffix; `x.ofType(T)` on a member resolves to the property `xT`.
  */
 import fhirpath from 'fhirpath';
+import r4 from 'fhirpath/fhir-context/r4';
 
 export type FhirPathCollection = unknown[];
 export type CompiledFhirPath = (resource: unknown, context?: unknown) => FhirPathCollection;
@@ -146,7 +147,8 @@ function compileInvocation(invocation: AstNode, input: Fn): Fn {
   switch (invocation.type) {
     case 'MemberInvocation': {
       const name = identifier(child(invocation, 0));
-      return (items, env) => member(input(items, env), name);
+      const key = memberKey(name);
+      return (items, env) => member(input(items, env), key);
     }
     case 'ThisInvocation':
       return input;
@@ -163,13 +165,32 @@ function identifier(node: AstNode): string {
 }
 
 /** Child values of every item; arrays flatten; choice elements resolve by type suffix. */
-function member(items: FhirPathCollection, name: string): FhirPathCollection {
-  if (items.length === 1) return memberOfOne(items[0], name);
+/** A member name with what its lookups need, worked out once at compile time. */
+interface MemberKey {
+  readonly name: string;
+  /** `_name`: a primitive given only by its extensions. */
+  readonly extensionsOnly: string;
+  /** Whether `name` is a choice element somewhere in R4 (`value` → `valueQuantity`). */
+  readonly choice: boolean;
+}
+
+const CHOICE_BASES = new Set(
+  Object.keys(r4.choiceTypePaths as Record<string, unknown>).map((path) =>
+    path.slice(path.lastIndexOf('.') + 1),
+  ),
+);
+
+function memberKey(name: string): MemberKey {
+  return { name, extensionsOnly: `_${name}`, choice: CHOICE_BASES.has(name) };
+}
+
+function member(items: FhirPathCollection, key: MemberKey): FhirPathCollection {
+  if (items.length === 1) return memberOfOne(items[0], key);
   const out: unknown[] = [];
   for (const item of items) {
     if (item === null || typeof item !== 'object' || Array.isArray(item)) continue;
     const record = item as Record<string, unknown>;
-    const value = valueOf(record, name);
+    const value = valueOf(record, key);
     if (value === undefined || value === null) continue;
     if (Array.isArray(value)) {
       for (const v of value) if (v !== null && v !== undefined) out.push(v);
@@ -179,9 +200,9 @@ function member(items: FhirPathCollection, name: string): FhirPathCollection {
 }
 
 /** The common case, one item in: returns its list as is (never copied; never mutated). */
-function memberOfOne(item: unknown, name: string): FhirPathCollection {
+function memberOfOne(item: unknown, key: MemberKey): FhirPathCollection {
   if (item === null || typeof item !== 'object' || Array.isArray(item)) return EMPTY;
-  const value = valueOf(item as Record<string, unknown>, name);
+  const value = valueOf(item as Record<string, unknown>, key);
   if (value === undefined || value === null) return EMPTY;
   if (!Array.isArray(value)) return [value];
   return value.includes(null) ? value.filter((v) => v !== null) : value;
@@ -191,10 +212,10 @@ function memberOfOne(item: unknown, name: string): FhirPathCollection {
  * The property's value; else a choice element's (`value` → `valueQuantity`); else a primitive
  * given only by its extensions (`_valueString`), which FHIRPath sees as a value without a value.
  */
-function valueOf(record: Record<string, unknown>, name: string): unknown {
-  const value = record[name];
+function valueOf(record: Record<string, unknown>, key: MemberKey): unknown {
+  const value = record[key.name];
   if (value !== undefined) return value;
-  return choiceValue(record, name) ?? record[`_${name}`];
+  return (key.choice ? choiceValue(record, key.name) : undefined) ?? record[key.extensionsOnly];
 }
 
 function choiceValue(record: Record<string, unknown>, name: string): unknown {
@@ -420,6 +441,7 @@ COMPILERS.InvocationExpression = (n) =>
 
 interface Step {
   readonly property: string;
+  readonly key: MemberKey;
   /** A typed member (`value.ofType(Coding)` → `valueCoding`): no choice resolution. */
   readonly direct: boolean;
 }
@@ -455,7 +477,7 @@ function peelStep(node: AstNode): { step: Step; rest: AstNode | undefined } | un
     const property = identifier(child(last, 0));
     // A capital at the start names the context's type, not a property (compileLeadingType).
     if (!before && /^[A-Z]/.test(property)) return undefined;
-    return { step: { property, direct: false }, rest: before };
+    return { step: { property, key: memberKey(property), direct: false }, rest: before };
   }
   if (last?.type !== 'FunctionInvocation' || !before) return undefined;
   const functn = child(last, 0);
@@ -466,7 +488,7 @@ function peelStep(node: AstNode): { step: Step; rest: AstNode | undefined } | un
   const type = typeArgument(functn);
   const property = identifier(child(memberNode, 0)) + type.charAt(0).toUpperCase() + type.slice(1);
   return {
-    step: { property, direct: true },
+    step: { property, key: memberKey(property), direct: true },
     rest: before.type === 'InvocationExpression' ? child(before, 0) : undefined,
   };
 }
@@ -475,8 +497,7 @@ function existsAlong(item: unknown, steps: readonly Step[], depth: number): bool
   if (item === null || typeof item !== 'object' || Array.isArray(item)) return false;
   const step = steps[depth] as Step;
   const record = item as Record<string, unknown>;
-  let value = record[step.property];
-  if (value === undefined && !step.direct) value = choiceValue(record, step.property);
+  const value = step.direct ? record[step.property] : valueOf(record, step.key);
   if (value === undefined || value === null) return false;
   const last = depth === steps.length - 1;
   if (!Array.isArray(value)) return last || existsAlong(value, steps, depth + 1);

@@ -42,7 +42,10 @@ export function pathOf(node: Located): string {
 }
 
 type Check = (find: NodeFinder) => OperationOutcomeIssue[];
-type NodeFinder = (elementId: string) => Located[];
+/** The nodes of the element in a given slot (its index in the snapshot). */
+type NodeFinder = (slot: number) => Located[];
+/** An element id's slot, fixed at compile time so checks look nodes up by index. */
+type SlotOf = (elementId: string) => number;
 
 export interface CompiledProfile {
   readonly url: string;
@@ -55,11 +58,11 @@ export interface CompiledProfile {
 export function compileProfile(sd: StructureDefinition, pkg: ConformancePackage): CompiledProfile {
   const elements = sd.snapshot?.element ?? [];
   const byId = new Map(elements.map((e) => [e.id ?? e.path, e]));
-  const locators = new Map<string, Locator>();
-  for (const element of elements.slice(1)) {
-    const id = element.id ?? element.path;
-    locators.set(id, compileLocator(id, byId));
-  }
+  const slots = new Map(elements.map((e, i) => [e.id ?? e.path, i]));
+  const slotOf: SlotOf = (id) => slots.get(id) ?? -1;
+  const locators: (Locator | undefined)[] = elements.map((element, i) =>
+    i === 0 ? undefined : compileLocator(element.id ?? element.path, byId, slotOf),
+  );
   // The schema already holds the base definition's cardinality and code enums: only what the
   // profile itself changes (its differential) is checked here.
   const changed = new Set(
@@ -68,23 +71,25 @@ export function compileProfile(sd: StructureDefinition, pkg: ConformancePackage)
   const checks = elements
     .slice(1)
     .filter((e) => changed.has(e.id))
-    .flatMap((e) => compileChecks(e, pkg, locators));
-  const invariantSets = compileElementInvariants(sd);
+    .flatMap((e) => compileChecks(e, pkg, locators, slotOf));
+  const invariantSets = compileElementInvariants(sd).map((set) => ({
+    set,
+    slot: slotOf(set.elementId),
+  }));
   const type = sd.type;
   return {
     url: sd.url,
     type,
-    invariants: invariantSets.flatMap((set) => set.invariants),
+    invariants: invariantSets.flatMap(({ set }) => set.invariants),
     check(resource, implied) {
-      const cache = new Map<string, Located[]>([
-        [type, [{ value: resource, name: type, index: -1 }]],
-      ]);
-      const find: NodeFinder = (id) => {
-        let found = cache.get(id);
+      const cache: (Located[] | undefined)[] = new Array<Located[] | undefined>(elements.length);
+      cache[0] = [{ value: resource, name: type, index: -1 }];
+      const find: NodeFinder = (slot) => {
+        let found = cache[slot];
         if (!found) {
-          const locator = locators.get(id);
-          found = locator ? find(locator.parentId).flatMap(locator.fromParent) : [];
-          cache.set(id, found);
+          const locator = locators[slot];
+          found = locator ? find(locator.parent).flatMap(locator.fromParent) : [];
+          cache[slot] = found;
         }
         return found;
       };
@@ -93,9 +98,10 @@ export function compileProfile(sd: StructureDefinition, pkg: ConformancePackage)
         const found = check(find);
         if (found.length > 0) issues.push(...found);
       }
-      for (const set of invariantSets) {
+      for (const { set, slot } of invariantSets) {
         if (implied && set.invariants.every((i) => implied.has(i.key))) continue;
-        issues.push(...checkInvariants(resource, set, find(set.elementId), implied));
+        const nodes = slot >= 0 ? find(slot) : [];
+        if (nodes.length > 0) issues.push(...checkInvariants(resource, set, nodes, implied));
       }
       return issues;
     },
@@ -103,12 +109,13 @@ export function compileProfile(sd: StructureDefinition, pkg: ConformancePackage)
 }
 
 interface Locator {
-  readonly parentId: string;
+  /** The parent element's slot. */
+  readonly parent: number;
   /** The nodes this element names inside one node of its parent element. */
   readonly fromParent: (parent: Located) => Located[];
 }
 
-function compileLocator(id: string, byId: Map<string, ElementDefinition>): Locator {
+function compileLocator(id: string, byId: Map<string, ElementDefinition>, slotOf: SlotOf): Locator {
   const dot = parentSplit(id);
   const segment = id.slice(dot + 1);
   const [name = '', sliceName] = segment.split(':');
@@ -116,7 +123,7 @@ function compileLocator(id: string, byId: Map<string, ElementDefinition>): Locat
   const sliceTest =
     sliceName !== undefined && element ? slicePredicate(id, element, byId) : undefined;
   return {
-    parentId: id.slice(0, dot),
+    parent: slotOf(id.slice(0, dot)),
     fromParent: sliceTest
       ? (parent) => children(parent, name).filter((c) => sliceTest(c.value))
       : (parent) => children(parent, name),
@@ -190,20 +197,22 @@ function slicePredicate(
 function compileChecks(
   element: ElementDefinition,
   pkg: ConformancePackage,
-  locators: Map<string, Locator>,
+  locators: readonly (Locator | undefined)[],
+  slotOf: SlotOf,
 ): Check[] {
   const id = element.id ?? element.path;
+  const slot = slotOf(id);
   const checks: Check[] = [];
-  const locator = locators.get(id);
+  const locator = locators[slot];
   const cardinality = locator && cardinalityCheck(element, id, locator);
   if (cardinality) checks.push(cardinality);
-  const types = typeCheck(element, id);
+  const types = typeCheck(element, id, slot);
   if (types) checks.push(types);
-  const fixed = fixedCheck(element, id);
+  const fixed = fixedCheck(element, id, slot);
   if (fixed) checks.push(fixed);
-  const binding = bindingCheck(element, id, pkg);
+  const binding = bindingCheck(element, id, slot, pkg);
   if (binding) checks.push(binding);
-  const extension = extensionProfileCheck(element, id, pkg);
+  const extension = extensionProfileCheck(element, slot, pkg);
   if (extension) checks.push(extension);
   return checks;
 }
@@ -216,7 +225,7 @@ const extensionProfiles = new WeakMap<StructureDefinition, CompiledProfile>();
  */
 function extensionProfileCheck(
   element: ElementDefinition,
-  id: string,
+  slot: number,
   pkg: ConformancePackage,
 ): Check | undefined {
   const url = element.sliceName
@@ -225,7 +234,7 @@ function extensionProfileCheck(
   const sd = url ? pkg.structureDefinition(url) : undefined;
   if (!sd) return undefined;
   return (find) =>
-    find(id).flatMap((node) => {
+    find(slot).flatMap((node) => {
       let compiled = extensionProfiles.get(sd);
       if (!compiled) {
         compiled = compileProfile(sd, pkg);
@@ -253,7 +262,7 @@ function cardinalityCheck(
   const name = displayName(id);
   return (find) => {
     const issues: OperationOutcomeIssue[] = [];
-    for (const parent of find(locator.parentId)) {
+    for (const parent of find(locator.parent)) {
       const count = locator.fromParent(parent).length;
       if (count < min) {
         issues.push(
@@ -286,7 +295,7 @@ function displayName(id: string): string {
   return id.replace(/\[x\]/g, '');
 }
 
-function typeCheck(element: ElementDefinition, id: string): Check | undefined {
+function typeCheck(element: ElementDefinition, id: string, slot: number): Check | undefined {
   const types = element.type ?? [];
   const checks: ((node: Located) => OperationOutcomeIssue | undefined)[] = [];
   if (id.endsWith('[x]') && types.length > 0) {
@@ -312,7 +321,7 @@ function typeCheck(element: ElementDefinition, id: string): Check | undefined {
   }
   if (checks.length === 0) return undefined;
   return (find) =>
-    find(id).flatMap((node) => checks.map((c) => c(node)).filter((i) => i !== undefined));
+    find(slot).flatMap((node) => checks.map((c) => c(node)).filter((i) => i !== undefined));
 }
 
 function referenceTargetIssue(
@@ -352,7 +361,7 @@ function fixedOrPattern(
   return undefined;
 }
 
-function fixedCheck(element: ElementDefinition, id: string): Check | undefined {
+function fixedCheck(element: ElementDefinition, id: string, slot: number): Check | undefined {
   const constraint = fixedOrPattern(element);
   if (!constraint) return undefined;
   const { value, exact } = constraint;
@@ -360,7 +369,7 @@ function fixedCheck(element: ElementDefinition, id: string): Check | undefined {
     ? `${displayName(id)} must have its fixed value`
     : `${displayName(id)} must match the profile's pattern`;
   return (find) =>
-    find(id)
+    find(slot)
       .filter((node) => !(exact ? deepEqual(node.value, value) : matchesPattern(node.value, value)))
       .map((node) => error('value', message, pathOf(node)));
 }
@@ -368,6 +377,7 @@ function fixedCheck(element: ElementDefinition, id: string): Check | undefined {
 function bindingCheck(
   element: ElementDefinition,
   id: string,
+  slot: number,
   pkg: ConformancePackage,
 ): Check | undefined {
   const binding = element.binding;
@@ -378,7 +388,7 @@ function bindingCheck(
   const vsName = binding.valueSet.slice(binding.valueSet.lastIndexOf('/') + 1);
   const bareCodes = new Set([...codes].map((c) => c.slice(c.lastIndexOf('|') + 1)));
   return (find) =>
-    find(id).flatMap((node) => {
+    find(slot).flatMap((node) => {
       const fault = bindingFault(node, typeCodes, codes, bareCodes);
       return fault
         ? [error('code-invalid', `${displayName(id)} is not a code from ${vsName}`, fault)]
