@@ -221,7 +221,9 @@ const extensionProfiles = new WeakMap<StructureDefinition, CompiledProfile>();
 
 /**
  * An extension slice's nodes must also meet the extension's own definition (its value type,
- * binding and nested extensions), which the profile only names by URL.
+ * binding and nested extensions), which the profile only names by URL. A simple extension (one
+ * value, no nested extensions) is first tried against a direct predicate; the compiled
+ * definition runs when that fails, to say why.
  */
 function extensionProfileCheck(
   element: ElementDefinition,
@@ -233,21 +235,95 @@ function extensionProfileCheck(
     : undefined;
   const sd = url ? pkg.structureDefinition(url) : undefined;
   if (!sd) return undefined;
+  const simple = simpleExtensionVerdict(sd, pkg);
   return (find) =>
     find(slot).flatMap((node) => {
+      if (simple?.(node.value)) return [];
       let compiled = extensionProfiles.get(sd);
       if (!compiled) {
         compiled = compileProfile(sd, pkg);
         extensionProfiles.set(sd, compiled);
       }
+      const found = compiled.check(node.value);
+      if (found.length === 0) return found;
       const at = pathOf(node);
-      return compiled.check(node.value).map((found) => ({
-        ...found,
-        expression: (found.expression ?? []).map((e) =>
+      return found.map((issue) => ({
+        ...issue,
+        expression: (issue.expression ?? []).map((e) =>
           e.startsWith('Extension') ? at + e.slice('Extension'.length) : e,
         ),
       }));
     });
+}
+
+/**
+ * For an extension whose definition only fixes its url, forbids nested extensions and narrows
+ * its value (types and a required binding to an enumerable value set): a predicate that is true
+ * exactly when the compiled definition finds nothing (the R4 schema has already checked shapes).
+ */
+export function simpleExtensionVerdict(
+  sd: StructureDefinition,
+  pkg: ConformancePackage,
+): ((value: unknown) => boolean) | undefined {
+  const differential = sd.differential?.element ?? [];
+  const known = new Set([
+    'Extension',
+    'Extension.extension',
+    'Extension.url',
+    'Extension.value[x]',
+  ]);
+  if (
+    !differential.every((e) => known.has(e.id ?? '') && !e.slicing && !(e.constraint ?? []).length)
+  )
+    return undefined;
+  const byId = new Map(differential.map((e) => [e.id, e]));
+  const nested = byId.get('Extension.extension');
+  if (nested && nested.max !== '0') return undefined;
+  const value = byId.get('Extension.value[x]');
+  if (value && ((value.min ?? 0) > 0 || value.fixedCoding || value.patternCoding)) return undefined;
+  const types = (value?.type ?? []).map(
+    (t) => `value${t.code.charAt(0).toUpperCase()}${t.code.slice(1)}`,
+  );
+  const binding =
+    value?.binding?.strength === 'required' && value.binding.valueSet
+      ? pkg.valueSetCodes(value.binding.valueSet)
+      : undefined;
+  if (value?.binding?.strength === 'required' && !binding) return undefined;
+  if (
+    binding &&
+    types.some((t) => !['valueCoding', 'valueCode', 'valueCodeableConcept'].includes(t))
+  )
+    return undefined;
+  const url = sd.url;
+  const noNested = nested !== undefined;
+  return (node) => {
+    const record = node as Record<string, unknown>;
+    if (record.url !== url || (noNested && record.extension !== undefined)) return false;
+    if (types.length === 0) return true;
+    // Every value present must be of an allowed type and bound (the schema does not make
+    // value[x] exclusive; the compiled definition checks each one).
+    for (const key in record) {
+      if (!key.startsWith('value')) continue;
+      if (!types.includes(key)) return false;
+      if (binding && !codedIn(record[key], binding)) return false;
+    }
+    return true;
+  };
+}
+
+function codedIn(value: unknown, codes: ReadonlySet<string>): boolean {
+  if (typeof value === 'string') {
+    for (const c of codes) if (c.endsWith(`|${value}`)) return true;
+    return false;
+  }
+  const v = value as {
+    system?: unknown;
+    code?: unknown;
+    coding?: { system?: unknown; code?: unknown }[];
+  };
+  if (Array.isArray(v.coding))
+    return v.coding.some((c) => codes.has(`${String(c.system)}|${String(c.code)}`));
+  return codes.has(`${String(v.system)}|${String(v.code)}`);
 }
 
 function cardinalityCheck(
