@@ -481,7 +481,7 @@ export async function scanForMonthFirst(
 ): Promise<boolean> {
   const pattern = compile(spec).start.date?.pattern;
   if (!pattern?.dayFirst) return false;
-  const regex = pattern.search();
+  const regex = pattern.searchMonthFirst();
   let tail = '';
   for await (const chunk of chunks) {
     const text = tail + chunk;

@@ -207,6 +207,7 @@ export async function convert(
         return;
       }
       buffer += written.text;
+      if (buffer.length > FLUSH_CHARS) flush();
       summary.converted++;
       for (const field of written.notHeld)
         summary.notHeld[field] = (summary.notHeld[field] ?? 0) + 1;
@@ -255,7 +256,9 @@ export async function convert(
 
   // FHIR output is ASCII (response-json.ts), so latin1 gives the same bytes as UTF-8, cheaper.
   const encoding: BufferEncoding = to.kind === 'fhir' ? 'latin1' : 'utf8';
-  const write = async (): Promise<void> => {
+  const pool = encoding === 'latin1' ? new BufferPool() : undefined;
+  /** Hands the text gathered so far to the output (synchronously; backpressure is in write). */
+  function flush(): void {
     if (buffer === '') return;
     const text = buffer;
     buffer = '';
@@ -263,9 +266,19 @@ export async function convert(
       output(text);
       return;
     }
+    const reused = pool?.take(text.length);
+    if (!reused) {
+      output.write(text, encoding);
+      return;
+    }
+    const length = reused.write(text, 0, 'latin1');
+    output.write(reused.subarray(0, length), () => pool?.give(reused));
+  }
+  const write = async (): Promise<void> => {
+    flush();
     // Keep reading while the disk writes, up to a few megabytes queued; then wait for it.
-    output.write(text, encoding);
-    if (output.writableLength > MAX_QUEUED_BYTES) await waitForDrain(output);
+    if (typeof output !== 'function' && output.writableLength > MAX_QUEUED_BYTES)
+      await waitForDrain(output);
   };
 
   for await (const chunk of input) {
@@ -285,7 +298,41 @@ export async function convert(
   return summary;
 }
 
-const MAX_QUEUED_BYTES = 8 * 1024 * 1024;
+const MAX_QUEUED_BYTES = 4 * 1024 * 1024;
+/**
+ * Output is handed on every ~256 KB even inside one input chunk: text held across a young-
+ * generation collection is promoted, and promoted garbage is what makes the heap (and the peak
+ * RSS) grow with the length of the input.
+ */
+const FLUSH_CHARS = 256 * 1024;
+
+/**
+ * Output buffers used again once the stream has written them. Fresh buffers for every write
+ * would be freed only by the next full garbage collection, so tens of megabytes of written output
+ * could wait in memory, more the longer the input: reusing them keeps the peak RSS flat.
+ */
+class BufferPool {
+  private readonly free: Buffer[] = [];
+  private count = 0;
+
+  constructor(
+    private readonly size = 512 * 1024,
+    private readonly max = 16,
+  ) {}
+
+  take(length: number): Buffer | undefined {
+    if (length > this.size) return undefined;
+    const buffer = this.free.pop();
+    if (buffer) return buffer;
+    if (this.count >= this.max) return undefined;
+    this.count++;
+    return Buffer.allocUnsafeSlow(this.size);
+  }
+
+  give(buffer: Buffer): void {
+    this.free.push(buffer);
+  }
+}
 
 function waitForDrain(stream: Writable): Promise<void> {
   return new Promise((resolve, reject) => {
@@ -321,9 +368,10 @@ export async function convertFile(
   const highWaterMark = options.highWaterMark ?? 64 * 1024;
   let monthFirstSeen: boolean | undefined;
   if (from.kind === 'csv-session-rows' && statSync(path).isFile())
+    // latin1: dates are ASCII, and one-byte text scans faster; other bytes cannot form a date.
     monthFirstSeen = await scanForMonthFirst(
       from,
-      createReadStream(path, { encoding: 'utf8', highWaterMark }),
+      createReadStream(path, { encoding: 'latin1', highWaterMark }),
     );
   return convert(createReadStream(path, { highWaterMark }), output, {
     ...options,
