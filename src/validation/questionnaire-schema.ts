@@ -174,19 +174,13 @@ function itemSchema(definition: QuestionnaireItem, ctx: Ctx): JsonSchema {
   if (!isContainer && completed && definition.required) required.push('answer');
   // A group whose children must be answered must have them, not just an empty place for them.
   if (isContainer && completed && children.some((c) => c.required)) required.push('item');
-  // The discriminator needs linkId in the branch itself; the rest is a function of its own.
-  return {
-    properties: { linkId: { const: definition.linkId } },
-    required: ['linkId'],
-    allOf: [
-      named(ctx, `item:${definition.linkId}`, {
-        type: 'object',
-        properties,
-        additionalProperties: false,
-        required,
-      }),
-    ],
-  };
+  // Each item's schema is a definition of its own; the discriminator finds its linkId there.
+  return named(ctx, `item:${definition.linkId}`, {
+    type: 'object',
+    properties,
+    additionalProperties: false,
+    required,
+  });
 }
 
 function answerList(definition: QuestionnaireItem, ctx: Ctx): JsonSchema {

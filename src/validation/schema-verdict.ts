@@ -154,6 +154,9 @@ class Generator {
       case 'anyOf':
         return `if(!(${(value as Schema[]).map((s) => this.call(s, root, v)).join('||')}))return false;`;
       case 'oneOf':
+        if (!schema.discriminator && (value as Schema[]).length === 1) {
+          return `if(!${this.call((value as Schema[])[0] as Schema, root, v)})return false;`;
+        }
         return schema.discriminator
           ? this.discriminated(schema, root, v)
           : this.exactlyOne(value as Schema[], root, v);
@@ -230,13 +233,20 @@ class Generator {
 
   private discriminated(schema: Schema, root: Schema, v: string): string {
     const tag = (schema.discriminator as { propertyName: string }).propertyName;
-    const cases = (schema.oneOf as Schema[]).map((branch) => {
+    const cases = (schema.oneOf as Schema[]).map((choice) => {
+      // A branch may be a $ref to the definition that holds the tag.
+      const branch =
+        typeof choice.$ref === 'string' ? this.resolve(choice.$ref, root).schema : choice;
       const tagSchema = (branch.properties as Record<string, Schema> | undefined)?.[tag];
       const values =
         tagSchema?.const !== undefined ? [tagSchema.const] : ((tagSchema?.enum as unknown[]) ?? []);
       if (values.length === 0) throw new UnsupportedSchema('discriminator branch without const');
       const labels = values.map((t) => `case ${JSON.stringify(t)}:`).join('');
-      return `${labels}if(!${this.call(branch, root, v)})return false;break;`;
+      const target =
+        typeof choice.$ref === 'string'
+          ? this.resolve(choice.$ref, root)
+          : { schema: branch, root };
+      return `${labels}if(!${this.call(target.schema, target.root, v)})return false;break;`;
     });
     return `if(${IS_OBJECT(v)}){switch(${v}[${JSON.stringify(tag)}]){${cases.join('')}default:return false;}}`;
   }
