@@ -214,11 +214,24 @@ export async function runConvert(argv: readonly string[], io: ConvertIo): Promis
     return 2;
   }
 
+  let total: number | undefined;
+  if (args.input) {
+    try {
+      total = statSync(args.input).size;
+    } catch {
+      io.stderr.write(`cannot read ${args.input}\n`);
+      return 2;
+    }
+  }
   const output = args.output ? createWriteStream(args.output) : io.stdout;
+  // A closed output (e.g. `| head`) stops the conversion with a message, not a stack trace.
+  let outputFailure: Error | undefined;
+  output.on('error', (e: Error) => {
+    outputFailure ??= e;
+  });
   const rejectsFile = args.rejects ? createWriteStream(args.rejects) : undefined;
   const eventsFile = args.events ? createWriteStream(args.events) : undefined;
   const rejectsTo = args.rejects ?? 'stderr';
-  const total = args.input ? statSync(args.input).size : undefined;
   const bar =
     args.progress && io.stderr.isTTY === true ? new ProgressBar(io.stderr, total) : undefined;
   const report = (outcome: OperationOutcome): void => {
@@ -245,6 +258,13 @@ export async function runConvert(argv: readonly string[], io: ConvertIo): Promis
     summary = args.input
       ? await convertFile(args.input, output, options)
       : await convert(io.stdin, output, options);
+  } catch (e) {
+    if (!outputFailure) throw e;
+    bar?.clear();
+    io.stderr.write(
+      `the output was closed before the conversion ended (${outputFailure.message})\n`,
+    );
+    return 1;
   } finally {
     bar?.clear();
     for (const stream of [rejectsFile, eventsFile, args.output ? output : undefined])

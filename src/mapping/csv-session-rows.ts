@@ -41,6 +41,8 @@ import type {
 } from './types';
 
 const MAX_CHOSEN = 3;
+/** Cells of the wrong kind in one row from which the row is reported as shifted. */
+const MISFITS_FOR_SHIFT = 3;
 
 interface Compiled {
   readonly spec: CsvSessionRowsMapping;
@@ -188,6 +190,19 @@ export function createSessionRowsReader(
     const issues: OperationOutcomeIssue[] = [];
     const values = readCells(cells, rowNumber, byIndex, issues);
     if (issues.length > 0) {
+      const misfits = byIndex.filter((col, i) => col !== undefined && !fits(col, cells[i] ?? ''));
+      // Right cell count, yet several cells of the wrong kind: a comma shifted part of the row
+      // and a cell is missing elsewhere. Say so, besides each cell's own issue.
+      if (misfits.length >= MISFITS_FOR_SHIFT && misfits[0])
+        issues.unshift(
+          placedIssue(
+            'structure',
+            `${misfits.length} cells do not fit their columns, from "${misfits[0].header}" on: the cells are probably shifted (an unquoted comma, and a cell missing elsewhere). The row is not imported`,
+            misfits[0].expression,
+            file,
+            cellLocation(rowNumber, misfits[0]),
+          ),
+        );
       sink.reject(issues, location);
       return;
     }

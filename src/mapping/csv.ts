@@ -22,8 +22,10 @@ export function neutralise(cell: string): string {
 }
 
 export function unneutralise(cell: string): string {
-  return NEUTRALISED.test(cell) ? cell.slice(1) : cell;
+  return cell.charCodeAt(0) === APOSTROPHE && NEUTRALISED.test(cell) ? cell.slice(1) : cell;
 }
+
+const APOSTROPHE = 0x27;
 
 export interface CsvRowHandler {
   /** One record; `row` counts records from 1 (the header is row 1), as a spreadsheet does. */

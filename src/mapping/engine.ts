@@ -28,7 +28,7 @@ import { createFhirReader, createFhirWriter, projectFhir } from './fhir-ndjson';
 import { createHl7Reader, createHl7Writer, projectHl7 } from './hl7v2';
 import { placeIssue, rejection } from './issues';
 import { type DialogRecord, recordToResponse, responseToRecord } from './record';
-import { asciiJson } from './response-json';
+import { asciiJson, type JsonOut, type JsonPiece } from './response-json';
 import { loadMapping, type MappingSpec } from './spec';
 import type {
   AdtEvent,
@@ -198,6 +198,20 @@ export async function convert(
           target = back.record;
         }
       }
+      if (bytes && writer.writeTo) {
+        if (buffer !== '') flush();
+        const put = writer.writeTo(target, bytes);
+        if (!put.ok) {
+          reject(
+            put.issues.map((i) => placeIssue(i, file, location)),
+            location,
+          );
+          return;
+        }
+        summary.converted++;
+        for (const field of put.notHeld) summary.notHeld[field] = (summary.notHeld[field] ?? 0) + 1;
+        return;
+      }
       const written = writer.write(target, resource);
       if (!written.ok) {
         reject(
@@ -257,6 +271,10 @@ export async function convert(
   // FHIR output is ASCII (response-json.ts), so latin1 gives the same bytes as UTF-8, cheaper.
   const encoding: BufferEncoding = to.kind === 'fhir' ? 'latin1' : 'utf8';
   const pool = encoding === 'latin1' ? new BufferPool() : undefined;
+  const bytes =
+    pool && typeof output !== 'function' && writer.writeTo
+      ? new PooledOutput(pool, output)
+      : undefined;
   /** Hands the text gathered so far to the output (synchronously; backpressure is in write). */
   function flush(): void {
     if (buffer === '') return;
@@ -275,7 +293,10 @@ export async function convert(
     output.write(reused.subarray(0, length), () => pool?.give(reused));
   }
   const write = async (): Promise<void> => {
+    if (typeof output !== 'function' && (output.destroyed || output.errored))
+      throw output.errored ?? new Error('the output is closed');
     flush();
+    bytes?.flush();
     // Keep reading while the disk writes, up to a few megabytes queued; then wait for it.
     if (typeof output !== 'function' && output.writableLength > MAX_QUEUED_BYTES)
       await waitForDrain(output);
@@ -313,24 +334,67 @@ const FLUSH_CHARS = 256 * 1024;
  */
 class BufferPool {
   private readonly free: Buffer[] = [];
-  private count = 0;
 
-  constructor(
-    private readonly size = 512 * 1024,
-    private readonly max = 16,
-  ) {}
+  /** How many buffers the output may hold is bounded by the engine's backpressure. */
+  constructor(readonly size = 512 * 1024) {}
 
-  take(length: number): Buffer | undefined {
+  take(length = 0): Buffer | undefined {
     if (length > this.size) return undefined;
-    const buffer = this.free.pop();
-    if (buffer) return buffer;
-    if (this.count >= this.max) return undefined;
-    this.count++;
-    return Buffer.allocUnsafeSlow(this.size);
+    return this.free.pop() ?? Buffer.allocUnsafeSlow(this.size);
   }
 
   give(buffer: Buffer): void {
     this.free.push(buffer);
+  }
+}
+
+/** ASCII JSON pieces copied straight into pooled buffers, each written when full. */
+class PooledOutput implements JsonOut {
+  private buffer: Buffer | undefined;
+  private used = 0;
+
+  constructor(
+    private readonly pool: BufferPool,
+    private readonly output: Writable,
+  ) {}
+
+  put(piece: JsonPiece): void {
+    if (typeof piece === 'string') {
+      let from = 0;
+      while (from < piece.length) {
+        const buffer = this.current();
+        const room = buffer.length - this.used;
+        const part = from === 0 && piece.length <= room ? piece : piece.slice(from, from + room);
+        this.used += buffer.write(part, this.used, 'latin1');
+        from += part.length;
+        if (this.used === buffer.length) this.flush();
+      }
+      return;
+    }
+    let from = 0;
+    const source = piece.bytes;
+    while (from < source.length) {
+      const buffer = this.current();
+      const copied = source.copy(buffer, this.used, from);
+      this.used += copied;
+      from += copied;
+      if (this.used === buffer.length) this.flush();
+    }
+  }
+
+  private current(): Buffer {
+    this.buffer ??= this.pool.take() ?? Buffer.allocUnsafeSlow(this.pool.size);
+    return this.buffer;
+  }
+
+  /** Hands the filled part of the current buffer to the output; the buffer returns once written. */
+  flush(): void {
+    const buffer = this.buffer;
+    if (!buffer || this.used === 0) return;
+    const used = this.used;
+    this.buffer = undefined;
+    this.used = 0;
+    this.output.write(buffer.subarray(0, used), () => this.pool.give(buffer));
   }
 }
 

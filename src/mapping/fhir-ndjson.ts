@@ -8,7 +8,7 @@
 import type { Bundle, Patient, QuestionnaireResponse, Resource } from '@medplum/fhirtypes';
 import { placedIssue, placeIssue } from './issues';
 import { recordToResponse, responseToRecord, type DialogRecord } from './record';
-import { asciiJson, ResponseJson } from './response-json';
+import { asciiJson, type JsonOut, ResponseJson } from './response-json';
 import type { FhirMapping } from './spec';
 import type {
   FormatReader,
@@ -220,6 +220,15 @@ export function createFhirWriter(options: FhirWriteOptions = {}): FormatWriter {
   const json = new ResponseJson();
   return {
     begin: () => '',
+    ...(options.extract
+      ? {}
+      : {
+          writeTo(record: DialogRecord, out: JsonOut) {
+            json.writeTo(record, out);
+            out.put('\n');
+            return { ok: true as const, notHeld: [] };
+          },
+        }),
     write(record): WriteResult {
       if (!options.extract) return { ok: true, text: `${json.stringify(record)}\n`, notHeld: [] };
       const response = recordToResponse(record);

@@ -149,19 +149,19 @@ function shapeOf(value: unknown, values: string[], key?: string): string {
   return JSON.stringify(value) ?? 'u';
 }
 
-function headTemplate(marked: DialogRecord): { parts: string[]; holes: number[] } | null {
+function headTemplate(marked: DialogRecord): { parts: Fragment[]; holes: number[] } | null {
   const json = asciiJson(JSON.stringify(recordToResponse(marked)));
   if (!json.endsWith('}') || json.includes('"item":')) return null;
-  const parts: string[] = [];
+  const parts: Fragment[] = [];
   const holes: number[] = [];
   let from = 0;
   MARK.lastIndex = 0;
   for (let m = MARK.exec(json); m; m = MARK.exec(json)) {
-    parts.push(json.slice(from, m.index));
+    parts.push(fragment(json.slice(from, m.index)));
     holes.push(Number(m[1]));
     from = m.index + m[0].length;
   }
-  parts.push(json.slice(from, -1));
+  parts.push(fragment(json.slice(from, -1)));
   return { parts, holes };
 }
 
@@ -172,14 +172,37 @@ function jsonText(value: string): string {
   return PLAIN.test(value) ? value : asciiJson(JSON.stringify(value)).slice(1, -1);
 }
 
+/** A piece of JSON text cut once and used for many records, with its bytes ready to copy. */
+export interface Fragment {
+  readonly text: string;
+  readonly bytes: Buffer;
+}
+
+function fragment(text: string): Fragment {
+  // asciiJson made the text ASCII: latin1 bytes are its UTF-8 bytes.
+  return { text, bytes: Buffer.from(text, 'latin1') };
+}
+
+/** JSON text as pieces: ASCII strings made for this record, and shared fragments. */
+export type JsonPiece = string | Fragment;
+
+/** Where `writeTo` puts a record's pieces (the engine copies them into reused buffers). */
+export interface JsonOut {
+  put(piece: JsonPiece): void;
+}
+
+const ITEMS_OPEN = ',"item":[';
+
 export class ResponseJson {
-  private readonly itemGroups: (string | null | undefined)[] = [];
-  private readonly means = new Map<string, string>();
+  /** Item groups, each also with a comma in front (fewer pieces to copy). */
+  private readonly itemGroups: ({ plain: Fragment; comma: Fragment } | null | undefined)[] = [];
+  /** The mean items, with the comma that puts them after the item groups. */
+  private readonly means = new Map<string, Fragment | null>();
   /** The response without items, with holes for every string the record gives, by shape. */
-  private readonly heads = new Map<string, { parts: string[]; holes: number[] } | null>();
+  private readonly heads = new Map<string, { parts: Fragment[]; holes: number[] } | null>();
   /** Discussion groups with holes for the action texts, by chosen items and actions per item. */
-  private readonly discussions = new Map<string, readonly string[] | null>();
-  private ratingsOpen: string | undefined;
+  private readonly discussions = new Map<string, readonly Fragment[] | null>();
+  private ratingsOpen: Fragment | undefined;
   private fast = true;
   private verified = 0;
 
@@ -198,7 +221,8 @@ export class ResponseJson {
 
   stringify(record: DialogRecord): string {
     if (!this.fast || !fastEligible(record.session)) return this.canonical(record);
-    const text = this.assemble(record);
+    let text = '';
+    for (const piece of this.pieces(record)) text += typeof piece === 'string' ? piece : piece.text;
     if (this.verified < this.verifyCount) {
       this.verified++;
       const canonical = this.canonical(record);
@@ -210,23 +234,37 @@ export class ResponseJson {
     return text;
   }
 
-  private assemble(record: DialogRecord): string {
-    const { session } = record;
-    // The head without its closing brace, so the items can follow.
-    const head = this.head({ ...record, session: bare(session) });
-    const groups: string[] = [];
-    const ratings = this.ratings(session);
-    if (ratings) groups.push(ratings);
-    if (session.chosen.length > 0 || session.discussed.length > 0) {
-      const discussion = this.discussion(session);
-      if (discussion !== undefined) groups.push(discussion);
+  /** The same text as stringify, as pieces into `out` (no string is built for the record). */
+  writeTo(record: DialogRecord, out: JsonOut): void {
+    if (!this.fast || this.verified < this.verifyCount || !fastEligible(record.session)) {
+      out.put(this.stringify(record));
+      return;
     }
-    if (groups.length === 0) return `${head}}`;
-    return `${head},"item":[${groups.join(',')}]}`;
+    for (const piece of this.pieces(record)) out.put(piece);
   }
 
-  private ratings(session: DialogSession): string | undefined {
-    let body = '';
+  private pieces(record: DialogRecord): JsonPiece[] {
+    const { session } = record;
+    // The head without its closing brace, so the items can follow.
+    const out = this.head({ ...record, session: bare(session) });
+    const start = out.length;
+    this.ratings(session, out);
+    if (session.chosen.length > 0 || session.discussed.length > 0) {
+      const before = out.length;
+      if (before > start) out.push(',');
+      this.discussion(session, out);
+      if (out.length === before + 1 && before > start) out.pop();
+    }
+    if (out.length === start) out.push('}');
+    else {
+      out.splice(start, 0, ITEMS_OPEN);
+      out.push(']}');
+    }
+    return out;
+  }
+
+  private ratings(session: DialogSession, out: JsonPiece[]): void {
+    const start = out.length;
     let lifeSum = 0;
     let lifeCount = 0;
     let treatmentSum = 0;
@@ -245,17 +283,18 @@ export class ResponseJson {
           treatmentCount++;
         }
       }
-      const fragment = this.itemGroup(concept, score, help);
-      if (fragment === null) continue;
-      body += body === '' ? fragment : `,${fragment}`;
+      const group = this.itemGroup(concept, score, help);
+      if (group === null) continue;
+      out.push(out.length > start ? group.comma : group.plain);
     }
-    if (body === '') return undefined;
+    if (out.length === start) return;
     const means = this.meanItems(
       session,
       `${lifeSum}/${lifeCount}|${treatmentSum}/${treatmentCount}`,
     );
-    if (means !== '') body += `,${means}`;
-    return `${this.ratingsOpen ?? ''}${body}]}`;
+    if (means) out.push(means);
+    out.splice(start, 0, this.ratingsOpen ?? '');
+    out.push(']}');
   }
 
   /** The JSON of one item's group, cut from the canonical response of a session with only it. */
@@ -263,7 +302,7 @@ export class ResponseJson {
     concept: DialogItemConcept,
     score: DialogScore | undefined,
     help: boolean | undefined,
-  ): string | null {
+  ): { plain: Fragment; comma: Fragment } | null {
     const index =
       (CONCEPT_INDEX.get(concept) ?? 0) * 32 +
       (score ?? 0) * 4 +
@@ -280,13 +319,14 @@ export class ResponseJson {
     });
     const ratings = group(response, 'ratings');
     const item = ratings?.item?.find((i) => i.linkId === concept);
-    const fragment = item ? asciiJson(JSON.stringify(item)) : null;
+    const json = item ? asciiJson(JSON.stringify(item)) : undefined;
+    const cut = json ? { plain: fragment(json), comma: fragment(`,${json}`) } : null;
     if (ratings && this.ratingsOpen === undefined) {
-      const json = asciiJson(JSON.stringify({ ...ratings, item: [] }));
-      if (json.endsWith('"item":[]}')) this.ratingsOpen = json.slice(0, -2);
+      const open = asciiJson(JSON.stringify({ ...ratings, item: [] }));
+      if (open.endsWith('"item":[]}')) this.ratingsOpen = fragment(open.slice(0, -2));
     }
-    this.itemGroups[index] = fragment;
-    return fragment;
+    this.itemGroups[index] = cut;
+    return cut;
   }
 
   /**
@@ -294,7 +334,7 @@ export class ResponseJson {
    * every string replaced by a marker; the markers are the holes the record's strings go into.
    * Records of the same shape (same fields, same numbers of names and identifiers) share one.
    */
-  private head(record: DialogRecord): string {
+  private head(record: DialogRecord): JsonPiece[] {
     const values: string[] = [];
     const key = shapeOf(record, values);
     let template = this.heads.get(key);
@@ -303,10 +343,16 @@ export class ResponseJson {
       if (this.heads.size > 5000) this.heads.clear();
       this.heads.set(key, template);
     }
-    if (template === null) return asciiJson(JSON.stringify(recordToResponse(record))).slice(0, -1);
-    let out = template.parts[0] ?? '';
-    for (let i = 0; i < template.holes.length; i++)
-      out += jsonText(values[template.holes[i] ?? 0] ?? '') + (template.parts[i + 1] ?? '');
+    if (template === null)
+      return [asciiJson(JSON.stringify(recordToResponse(record))).slice(0, -1)];
+    const out: JsonPiece[] = [];
+    const { parts, holes } = template;
+    if (parts[0]) out.push(parts[0]);
+    for (let i = 0; i < holes.length; i++) {
+      out.push(jsonText(values[holes[i] ?? 0] ?? ''));
+      const part = parts[i + 1];
+      if (part) out.push(part);
+    }
     return out;
   }
 
@@ -315,7 +361,7 @@ export class ResponseJson {
    * and the same number of actions per discussed item, whose action texts are markers; the
    * markers are then the holes the record's action texts go into.
    */
-  private discussion(session: DialogSession): string | undefined {
+  private discussion(session: DialogSession, out: JsonPiece[]): void {
     let key = session.chosen.join(',');
     for (const d of session.discussed) key += `|${d.concept}:${d.actions.length}`;
     let parts = this.discussions.get(key);
@@ -333,19 +379,22 @@ export class ResponseJson {
         }),
         'discussion',
       );
-      return g ? asciiJson(JSON.stringify(g)) : undefined;
+      if (g) out.push(asciiJson(JSON.stringify(g)));
+      return;
     }
-    let out = parts[0] ?? '';
+    const first = parts[0];
+    if (first) out.push(first);
     let hole = 1;
     for (const d of session.discussed)
       for (const action of d.actions) {
-        out += jsonText(action.what) + (parts[hole] ?? '');
+        out.push(jsonText(action.what));
+        const part = parts[hole];
+        if (part) out.push(part);
         hole++;
       }
-    return out;
   }
 
-  private discussionTemplate(session: DialogSession): readonly string[] | null {
+  private discussionTemplate(session: DialogSession): readonly Fragment[] | null {
     const marks: string[] = [];
     const discussed = session.discussed.map((d) => ({
       concept: d.concept,
@@ -361,20 +410,20 @@ export class ResponseJson {
     );
     if (!g) return null;
     const json = asciiJson(JSON.stringify(g));
-    const parts: string[] = [];
+    const parts: Fragment[] = [];
     let from = 0;
     for (const mark of marks) {
       const at = json.indexOf(mark, from);
       if (at < 0) return null;
-      parts.push(json.slice(from, at));
+      parts.push(fragment(json.slice(from, at)));
       from = at + mark.length;
     }
-    parts.push(json.slice(from));
+    parts.push(fragment(json.slice(from)));
     return parts;
   }
 
   /** The JSON of the calculated mean items, cut from the canonical response with these scores. */
-  private meanItems(session: DialogSession, key: string): string {
+  private meanItems(session: DialogSession, key: string): Fragment | null {
     const hit = this.means.get(key);
     if (hit !== undefined) return hit;
     const ratings = group(
@@ -382,11 +431,12 @@ export class ResponseJson {
       'ratings',
     );
     const concepts = new Set<string>(DIALOG_ITEMS.map((i) => i.concept));
-    const fragment = (ratings?.item ?? [])
+    const text = (ratings?.item ?? [])
       .filter((i) => !concepts.has(i.linkId))
       .map((i) => asciiJson(JSON.stringify(i)))
       .join(',');
-    this.means.set(key, fragment);
-    return fragment;
+    const cut = text === '' ? null : fragment(`,${text}`);
+    this.means.set(key, cut);
+    return cut;
   }
 }

@@ -1,6 +1,7 @@
 /** The shapes every format's reader and writer share. */
 import type { OperationOutcomeIssue, QuestionnaireResponse, Resource } from '@medplum/fhirtypes';
 import type { DialogRecord, PersonDetails } from './record';
+import type { JsonOut } from './response-json';
 
 /** Options that apply when reading native input. */
 export interface ReadOptions {
@@ -95,6 +96,16 @@ export interface FormatWriter {
   /** Text before the first record (a CSV header). */
   begin(): string;
   write(record: DialogRecord, resource?: QuestionnaireResponse): WriteResult;
+  /**
+   * The same as `write`, as pieces of ASCII text into `out` rather than one string (FHIR output:
+   * the engine copies the pieces straight into reused output buffers).
+   */
+  writeTo?(
+    record: DialogRecord,
+    out: JsonOut,
+  ):
+    | { readonly ok: true; readonly notHeld: readonly string[] }
+    | { readonly ok: false; readonly issues: OperationOutcomeIssue[] };
   end(): string;
 }
 

@@ -89,17 +89,32 @@ export function dialogUuid(name: string): string {
   block[end - 2] = (bits >>> 8) & 0xff;
   block[end - 1] = bits & 0xff;
   const h = sha1(block, blocks);
-  const bytes: number[] = [];
-  for (let i = 0; i < 4; i++) {
-    const word = h[i] ?? 0;
-    bytes.push((word >>> 24) & 0xff, (word >>> 16) & 0xff, (word >>> 8) & 0xff, word & 0xff);
-  }
-  bytes[6] = ((bytes[6] ?? 0) & 0x0f) | 0x50;
-  bytes[8] = ((bytes[8] ?? 0) & 0x3f) | 0x80;
-  let hex = '';
-  for (let i = 0; i < 16; i++) {
-    if (i === 4 || i === 6 || i === 8 || i === 10) hex += '-';
-    hex += HEX[bytes[i] ?? 0];
-  }
-  return hex;
+  const w0 = h[0] ?? 0;
+  const w1 = h[1] ?? 0;
+  // Version 5 in the high nibble of byte 6, the RFC 4122 variant in the top bits of byte 8.
+  const w2 = ((h[2] ?? 0) & 0x3fffffff) | 0x80000000;
+  const w3 = h[3] ?? 0;
+  const byte = (word: number, shift: number): string => HEX[(word >>> shift) & 0xff] ?? '';
+  return (
+    byte(w0, 24) +
+    byte(w0, 16) +
+    byte(w0, 8) +
+    byte(w0, 0) +
+    '-' +
+    byte(w1, 24) +
+    byte(w1, 16) +
+    '-' +
+    (HEX[(((w1 >>> 8) & 0x0f) | 0x50) & 0xff] ?? '') +
+    byte(w1, 0) +
+    '-' +
+    byte(w2, 24) +
+    byte(w2, 16) +
+    '-' +
+    byte(w2, 8) +
+    byte(w2, 0) +
+    byte(w3, 24) +
+    byte(w3, 16) +
+    byte(w3, 8) +
+    byte(w3, 0)
+  );
 }

@@ -170,6 +170,22 @@ describe('dialog-fhir convert', () => {
     expect((await convert(['--from', 'fhir', '--to', 'hl7v2', '--extract'])).code).toBe(2);
   });
 
+  it('stops with a message when the output is closed early (e.g. `| head`)', async () => {
+    const stdin = new PassThrough();
+    stdin.end(readFileSync(join(DATA, 'dialogplus-csv', 'export-app-order.csv')));
+    const stdout = new PassThrough();
+    stdout.once('data', () => stdout.destroy(new Error('write EPIPE')));
+    const stderr = new PassThrough();
+    const err = collect(stderr);
+    const code = await runConvert(['--from', 'dialogplus-csv', '--to', 'fhir'], {
+      stdin,
+      stdout,
+      stderr,
+    });
+    expect(code).toBe(1);
+    expect(err()).toBe('the output was closed before the conversion ended (write EPIPE)\n');
+  });
+
   it('answers usage errors with exit code 2', async () => {
     expect((await convert([])).code).toBe(2);
     expect((await convert(['--from', 'csv', '--to', 'fhir'])).stderr).toMatch(

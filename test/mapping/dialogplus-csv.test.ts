@@ -197,6 +197,16 @@ describe('dialogplus-csv: bad rows', () => {
     ]);
   });
 
+  it('says a row is shifted when the cell count fits but the cells do not', async () => {
+    const lines = APP.split('\r\n');
+    // An unquoted comma in the name, and the last (empty) action cell missing: 47 cells again.
+    const shifted = (lines[5] ?? '').replace('"Wright, Tom"', 'Wright, Tom').replace(/,$/, '');
+    const r = await run([lines[0], lines[1], shifted, ''].join('\r\n'), 'dialogplus-csv', 'fhir');
+    expect(rejectSummary(r)[0]).toBe(
+      'row 3: row 3, column "Date Start" | 34 cells do not fit their columns, from "Date Start" on: the cells are probably shifted (an unquoted comma, and a cell missing elsewhere). The row is not imported',
+    );
+  });
+
   it('reports an unclosed quote instead of swallowing the rest of the file silently', async () => {
     const lines = APP.split('\r\n');
     const broken = [lines[0], lines[1], lines[2], '"Smith, Ann,1/1/2026 10:00', ''].join('\r\n');
