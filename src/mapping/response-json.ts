@@ -125,7 +125,7 @@ function markStrings(value: unknown, values: string[], key?: string): unknown {
  * The shape of a value, as markStrings would leave it (one key per marked JSON), collecting its
  * strings in the same order — without building the copy.
  */
-function shapeOf(value: unknown, values: string[], key?: string): string {
+function shapeOf(value: unknown, values: string[], key?: string, top = false): string {
   if (typeof value === 'string') {
     if (inShape(value, key)) return JSON.stringify(value);
     values.push(value);
@@ -142,11 +142,29 @@ function shapeOf(value: unknown, values: string[], key?: string): string {
     for (const k in record) {
       const v = record[k];
       if (v === undefined) continue;
-      out += `${k}:${shapeOf(v, values, k)},`;
+      // At the top, the session's items count as empty: the head is the response without them.
+      out +=
+        top && k === 'session'
+          ? `${k}:${sessionShape(v, values)},`
+          : `${k}:${shapeOf(v, values, k)},`;
     }
     return `${out}}`;
   }
   return JSON.stringify(value) ?? 'u';
+}
+
+const ITEM_KEYS = new Set(Object.keys(EMPTY_SESSION));
+
+/** shapeOf of `bare(session)`, without making it. */
+function sessionShape(session: unknown, values: string[]): string {
+  const record = session as Record<string, unknown>;
+  let out = '{';
+  for (const k in record) {
+    const v = ITEM_KEYS.has(k) ? EMPTY_SESSION[k as keyof typeof EMPTY_SESSION] : record[k];
+    if (v === undefined) continue;
+    out += `${k}:${shapeOf(v, values, k)},`;
+  }
+  return `${out}}`;
 }
 
 function headTemplate(marked: DialogRecord): { parts: Fragment[]; holes: number[] } | null {
@@ -246,7 +264,7 @@ export class ResponseJson {
   private pieces(record: DialogRecord): JsonPiece[] {
     const { session } = record;
     // The head without its closing brace, so the items can follow.
-    const out = this.head({ ...record, session: bare(session) });
+    const out = this.head(record);
     const start = out.length;
     this.ratings(session, out);
     if (session.chosen.length > 0 || session.discussed.length > 0) {
@@ -336,15 +354,19 @@ export class ResponseJson {
    */
   private head(record: DialogRecord): JsonPiece[] {
     const values: string[] = [];
-    const key = shapeOf(record, values);
+    // The shape of the record without its items (as `bare` would make it), without copying it.
+    const key = shapeOf(record, values, undefined, true);
     let template = this.heads.get(key);
     if (template === undefined) {
-      template = headTemplate(markStrings(record, []) as DialogRecord);
+      const headOnly = { ...record, session: bare(record.session) };
+      template = headTemplate(markStrings(headOnly, []) as DialogRecord);
       if (this.heads.size > 5000) this.heads.clear();
       this.heads.set(key, template);
     }
-    if (template === null)
-      return [asciiJson(JSON.stringify(recordToResponse(record))).slice(0, -1)];
+    if (template === null) {
+      const headOnly = { ...record, session: bare(record.session) };
+      return [asciiJson(JSON.stringify(recordToResponse(headOnly))).slice(0, -1)];
+    }
     const out: JsonPiece[] = [];
     const { parts, holes } = template;
     if (parts[0]) out.push(parts[0]);
