@@ -28,8 +28,9 @@ export const CONVERT_USAGE = `usage: dialog-fhir convert --from <format> --to <f
   in, out              files; standard input / output when left out or "-"
   --rejects <file>     write rejected records' OperationOutcomes there as NDJSON (default: stderr)
   --events <file>      write HL7 ADT admit/discharge events there as NDJSON (default: counted only)
-  --subject <ref>      the Patient every session is about, e.g. Patient/123 (default: a contained
-                       Patient holding the name and identifiers the input gives)
+  --subject <ref>      native input: the Patient every session is about, e.g. Patient/123
+                       (default: a contained Patient holding the name and identifiers the
+                       input gives; with --subject, the NHS number is kept as subject.identifier)
   --extract            with --to fhir: after each completed response, the Observations $extract
                        gives (item scores, help wanted, SQoL/TS means; paired change needs the
                        person's history, which a conversion does not have)

@@ -209,7 +209,8 @@ export function linkingIdentifier(person: PersonDetails): PersonIdentifier | und
 export function recordToResponse(record: DialogRecord): QuestionnaireResponse {
   const response = sessionToResponse(record.session);
   const contained = record.session.subject === CONTAINED_SUBJECT;
-  const linking = contained ? linkingIdentifier(record.person) : undefined;
+  // With the caller's reference too: the NHS number stays with the response either way.
+  const linking = linkingIdentifier(record.person);
   const subject: Reference = {
     ...response.subject,
     ...(linking ? { identifier: { system: linking.system, value: linking.value } } : {}),
