@@ -1,0 +1,450 @@
+/**
+ * `npx tsx bench/convert.ts`: the DIALOG+ app CSV → FHIR NDJSON conversion at 100k and 1M
+ * sessions, against merely parsing the same file with the same CSV library (csv-parse, the same
+ * options, records counted and dropped). Each measurement runs in its own child process so its
+ * peak RSS (`process.resourceUsage().maxRSS`) is its own. Prints the figures and ratios and writes
+ * bench/results/convert.json.
+ *
+ * Targets (issue 3): peak RSS under 250 MB and within 10% between the 100k and 1M runs; the
+ * conversion no more than 4× the time of parsing.
+ */
+import { spawnSync } from 'node:child_process';
+import {
+  createReadStream,
+  createWriteStream,
+  mkdirSync,
+  mkdtempSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parse } from 'csv-parse';
+import type { QuestionnaireResponse } from '@medplum/fhirtypes';
+import { DIALOG_ITEMS_APP_ORDER } from '../src/dialog';
+import { extractObservations } from '../src/fhir';
+import { convertFile, loadMapping, type MappingSpec } from '../src/mapping';
+
+function csvMapping(): Extract<MappingSpec, { kind: 'csv-session-rows' }> {
+  const spec = loadMapping('dialogplus-csv');
+  if (spec.kind !== 'csv-session-rows')
+    throw new Error('dialogplus-csv is not a session-rows mapping');
+  return spec;
+}
+
+const TARGET_RSS_MB = 250;
+const TARGET_RSS_SPREAD = 0.1;
+const TARGET_TIME_RATIO = 4;
+
+export interface RunFigures {
+  /** Median wall time over the rounds. */
+  readonly ms: number;
+  /** Median CPU time (user + system) over the rounds. */
+  readonly cpuMs: number;
+  /** Median over the rounds of each run's peak RSS (the targets are judged on this). */
+  readonly maxRssMb: number;
+  /** The highest peak RSS of any round (a machine shared with other work has outliers). */
+  readonly worstRssMb: number;
+  readonly records: number;
+  readonly rounds: number;
+}
+
+export interface SizeResult {
+  readonly sessions: number;
+  readonly bytes: number;
+  readonly parse: RunFigures;
+  readonly convert: RunFigures;
+  /** convert / parse, on median wall times. */
+  readonly timeRatio: number;
+  readonly cpuRatio: number;
+}
+
+export interface ConvertBenchResult {
+  readonly date: string;
+  readonly node: string;
+  readonly command: string;
+  readonly outputs: string;
+  readonly runs: readonly SizeResult[];
+  /** (largest − smallest) / smallest peak RSS of the conversion across sizes. */
+  readonly rssSpread: number;
+  readonly targets: {
+    readonly rssUnder250Mb: boolean;
+    readonly rssWithin10Percent: boolean;
+    readonly timeWithin4x: boolean;
+  };
+  /** The same conversion also writing the Observations `$extract` gives (src/fhir). */
+  readonly withObservations?: SizeResult;
+}
+
+// ---- the generated export -------------------------------------------------------------------
+
+const FAMILY = [
+  'Smith',
+  'Jones',
+  'Taylor',
+  'Brown',
+  "O'Neill",
+  'Van der Berg',
+  'Patel',
+  'Khan',
+  'Evans',
+  'Wright',
+];
+const GIVEN = [
+  'Anna',
+  'Megan Rose',
+  'John',
+  'Priya',
+  'Tom',
+  'Aisha Noor',
+  'Sam',
+  'Chris',
+  'Olu',
+  'Jo',
+];
+const ACTIONS = [
+  'Call GP about sleep',
+  'Walk 20 minutes daily',
+  'Ask housing officer about repairs',
+  'Join the Tuesday art group',
+  'Ring sister on Sundays',
+  'Review medication with Dr Nair',
+];
+
+/** Writes a DIALOG+ app export with `sessions` rows (deterministic) and returns its size. */
+export async function generateExport(path: string, sessions: number): Promise<number> {
+  const names = csvMapping().itemNames;
+  const header: string[] = ['Client Name', 'Date Start', 'Date End'];
+  for (const item of DIALOG_ITEMS_APP_ORDER)
+    header.push(
+      `${names[item.concept]} Rank`,
+      `${names[item.concept]} Additional Help`,
+      `${names[item.concept]} Discussed`,
+    );
+  for (const item of DIALOG_ITEMS_APP_ORDER) header.push(`${names[item.concept]} Action Items`);
+  const questions = [
+    '',
+    '',
+    '',
+    ...DIALOG_ITEMS_APP_ORDER.flatMap((i) => [i.question, '', '']),
+    ...DIALOG_ITEMS_APP_ORDER.map(() => ''),
+  ];
+  const out = createWriteStream(path);
+  let text = `${header.join(',')}\r\n${questions.join(',')}\r\n`;
+  for (let n = 0; n < sessions; n++) {
+    const day = 1 + (n % 28);
+    const month = 1 + ((n >> 5) % 12);
+    const year = 2020 + (n % 6);
+    const hour = 9 + (n % 8);
+    const minute = (n * 7) % 60;
+    const end =
+      minute + 30 > 59
+        ? `${hour + 1}:${String(minute - 30).padStart(2, '0')}`
+        : `${hour}:${String(minute + 30).padStart(2, '0')}`;
+    const cells: string[] = [
+      `"${FAMILY[n % 10] ?? ''}, ${GIVEN[(n >> 3) % 10] ?? ''}"`,
+      `${day}/${month}/${year} ${hour}:${String(minute).padStart(2, '0')}`,
+      `${day}/${month}/${year} ${end.padStart(5, '0')}`,
+    ];
+    const discussed = new Set([n % 11, (n + 4) % 11]);
+    for (let k = 0; k < 11; k++) {
+      const unrated = (n + k) % 23 === 0;
+      cells.push(
+        unrated ? '' : String(1 + ((n * 3 + k * 5) % 7)),
+        (n + k) % 3 === 0 ? '' : String(1 + ((n + k) % 2)),
+        discussed.has(k) ? '1' : '0',
+      );
+    }
+    for (let k = 0; k < 11; k++)
+      cells.push(
+        discussed.has(k) ? `"${ACTIONS[(n + k) % 6] ?? ''};${ACTIONS[(n + k + 1) % 6] ?? ''}"` : '',
+      );
+    text += `${cells.join(',')}\r\n`;
+    if (text.length > 1 << 16) {
+      if (!out.write(text)) await new Promise<void>((r) => out.once('drain', () => r()));
+      text = '';
+    }
+  }
+  await new Promise<void>((resolve) => out.end(text, resolve));
+  return statSync(path).size;
+}
+
+// ---- the child processes ----------------------------------------------------------------------
+
+async function childParse(file: string): Promise<number> {
+  const csv = csvMapping().csv;
+  let records = 0;
+  const parser = parse({
+    delimiter: csv.delimiter,
+    quote: csv.quote,
+    bom: true,
+    relax_column_count: true,
+    relax_quotes: true,
+    skip_records_with_error: true,
+    on_record: () => {
+      records++;
+      return null;
+    },
+  });
+  parser.resume();
+  const done = new Promise((resolve, reject) => {
+    parser.once('end', resolve);
+    parser.once('error', reject);
+  });
+  for await (const chunk of createReadStream(file, { highWaterMark: 64 * 1024 }))
+    parser.write(chunk);
+  parser.end();
+  await done;
+  return records;
+}
+
+async function childConvert(file: string, out: string, extract: boolean): Promise<number> {
+  const output = createWriteStream(out);
+  const summary = await convertFile(file, output, {
+    from: 'dialogplus-csv',
+    to: 'fhir',
+    ...(extract
+      ? {
+          extract: (response: QuestionnaireResponse) => {
+            const result = extractObservations(response);
+            return result.ok ? result.observations : [];
+          },
+        }
+      : {}),
+  });
+  await new Promise<void>((resolve) => output.end(resolve));
+  if (summary.rejected > 0) throw new Error(`${summary.rejected} generated rows were rejected`);
+  return summary.converted;
+}
+
+async function child(mode: string, file: string, out: string): Promise<void> {
+  const start = process.hrtime.bigint();
+  const records =
+    mode === 'parse'
+      ? await childParse(file)
+      : await childConvert(file, out, mode === 'convert-extract');
+  const ms = Number(process.hrtime.bigint() - start) / 1e6;
+  const usage = process.resourceUsage();
+  process.stdout.write(
+    JSON.stringify({
+      ms,
+      cpuMs: (usage.userCPUTime + usage.systemCPUTime) / 1000,
+      records,
+      maxRssMb: usage.maxRSS / 1024,
+    }),
+  );
+}
+
+interface ChildFigures {
+  ms: number;
+  cpuMs: number;
+  records: number;
+  maxRssMb: number;
+}
+
+const ROOT = join(__dirname, '..');
+/** Where the bench is compiled: inside node_modules, so the compiled code finds the packages. */
+const BUILD_DIR = join(ROOT, 'node_modules', '.cache', 'dialog-fhir-bench');
+
+/**
+ * Compiles this file and what it imports with tsc, as `npm run build` compiles the CLI, so the
+ * children run plain JavaScript: no TypeScript loader in their memory or their time.
+ */
+function compile(): string {
+  rmSync(BUILD_DIR, { recursive: true, force: true });
+  const tsc = join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
+  const result = spawnSync(
+    process.execPath,
+    [
+      tsc,
+      join(ROOT, 'bench', 'convert.ts'),
+      '--outDir',
+      BUILD_DIR,
+      '--rootDir',
+      ROOT,
+      '--module',
+      'commonjs',
+      '--target',
+      'ES2022',
+      '--moduleResolution',
+      'node',
+      '--esModuleInterop',
+      '--resolveJsonModule',
+      '--skipLibCheck',
+      '--noCheck',
+    ],
+    { encoding: 'utf8' },
+  );
+  if (result.status !== 0) throw new Error(`tsc failed: ${result.stdout}${result.stderr}`);
+  // The code finds mappings/ and profiles/ next to its own folders, as in the repository.
+  for (const dir of ['mappings', 'profiles'])
+    symlinkSync(join(ROOT, dir), join(BUILD_DIR, dir), 'dir');
+  return join(BUILD_DIR, 'bench', 'convert.js');
+}
+
+function runChild(
+  script: string,
+  mode: 'parse' | 'convert' | 'convert-extract',
+  file: string,
+  out: string,
+): ChildFigures {
+  const result = spawnSync(process.execPath, [script, 'child', mode, file, out], {
+    encoding: 'utf8',
+    maxBuffer: 1 << 20,
+  });
+  if (result.status !== 0) throw new Error(`bench child ${mode} failed: ${result.stderr}`);
+  return JSON.parse(result.stdout) as ChildFigures;
+}
+
+const round = (n: number, digits = 1): number => Math.round(n * 10 ** digits) / 10 ** digits;
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)] ?? 0;
+}
+
+function figures(samples: ChildFigures[]): RunFigures {
+  return {
+    ms: round(median(samples.map((f) => f.ms)), 0),
+    cpuMs: round(median(samples.map((f) => f.cpuMs)), 0),
+    maxRssMb: round(median(samples.map((f) => f.maxRssMb))),
+    worstRssMb: round(Math.max(...samples.map((f) => f.maxRssMb))),
+    records: samples[0]?.records ?? 0,
+    rounds: samples.length,
+  };
+}
+
+/** Parse and convert the same file, interleaved, `rounds` times each, so machine load hits both alike. */
+function measure(
+  script: string,
+  dir: string,
+  sessions: number,
+  bytes: number,
+  file: string,
+  rounds: number,
+  mode: 'convert' | 'convert-extract',
+): SizeResult {
+  const out = join(dir, 'out.ndjson');
+  const parse: ChildFigures[] = [];
+  const convert: ChildFigures[] = [];
+  for (let r = 0; r < rounds; r++) {
+    parse.push(runChild(script, 'parse', file, out));
+    convert.push(runChild(script, mode, file, out));
+    rmSync(out, { force: true });
+  }
+  const p = figures(parse);
+  const c = figures(convert);
+  return {
+    sessions,
+    bytes,
+    parse: p,
+    convert: c,
+    timeRatio: round(c.ms / p.ms, 2),
+    cpuRatio: round(c.cpuMs / p.cpuMs, 2),
+  };
+}
+
+export interface BenchOptions {
+  readonly sizes?: readonly number[];
+  readonly rounds?: number;
+  /** Sessions for the run that also extracts Observations; 0 to leave it out. */
+  readonly observationSessions?: number;
+}
+
+export async function benchConvert(options: BenchOptions = {}): Promise<ConvertBenchResult> {
+  const sizes = options.sizes ?? [100_000, 1_000_000];
+  const rounds = options.rounds ?? 3;
+  const observationSessions = options.observationSessions ?? 10_000;
+  const script = compile();
+  const dir = mkdtempSync(join(tmpdir(), 'dialog-bench-convert-'));
+  const runs: SizeResult[] = [];
+  let withObservations: SizeResult | undefined;
+  try {
+    for (const sessions of sizes) {
+      const file = join(dir, `export-${sessions}.csv`);
+      const bytes = await generateExport(file, sessions);
+      runs.push(measure(script, dir, sessions, bytes, file, rounds, 'convert'));
+      rmSync(file, { force: true });
+    }
+    if (observationSessions > 0) {
+      const file = join(dir, `export-${observationSessions}.csv`);
+      const bytes = await generateExport(file, observationSessions);
+      withObservations = measure(
+        script,
+        dir,
+        observationSessions,
+        bytes,
+        file,
+        1,
+        'convert-extract',
+      );
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  // Judged on each size's median peak; every round's worst peak must still be under 250 MB.
+  const rss = runs.map((r) => r.convert.maxRssMb);
+  const worst = runs.map((r) => r.convert.worstRssMb);
+  const rssSpread = round((Math.max(...rss) - Math.min(...rss)) / Math.min(...rss), 3);
+  return {
+    date: new Date().toISOString(),
+    node: process.version,
+    command: `npx tsx bench/convert.ts${options.sizes ? ` ${sizes.join(' ')}` : ''}`,
+    outputs:
+      'DIALOG+ app CSV → FHIR NDJSON of QuestionnaireResponses; children run tsc-compiled JavaScript; times and peak RSS are medians of interleaved rounds (worstRssMb: the highest round)',
+    runs,
+    rssSpread,
+    targets: {
+      rssUnder250Mb: worst.every((r) => r < TARGET_RSS_MB),
+      rssWithin10Percent: rssSpread <= TARGET_RSS_SPREAD,
+      timeWithin4x: runs.every((r) => r.timeRatio <= TARGET_TIME_RATIO),
+    },
+    ...(withObservations ? { withObservations } : {}),
+  };
+}
+
+function describe(label: string, r: SizeResult): string {
+  return (
+    `${label} ${r.sessions.toLocaleString('en-GB')} sessions (${(r.bytes / 1_048_576).toFixed(0)} MB CSV): ` +
+    `csv-parse ${(r.parse.ms / 1000).toFixed(1)} s (cpu ${(r.parse.cpuMs / 1000).toFixed(1)} s), ${r.parse.maxRssMb} MB peak; ` +
+    `convert ${(r.convert.ms / 1000).toFixed(1)} s (cpu ${(r.convert.cpuMs / 1000).toFixed(1)} s), ${r.convert.maxRssMb} MB peak (worst round ${r.convert.worstRssMb}); ` +
+    `convert/parse ${r.timeRatio}× wall, ${r.cpuRatio}× cpu`
+  );
+}
+
+async function main(): Promise<void> {
+  const sizes = process.argv
+    .slice(2)
+    .map(Number)
+    .filter((n) => n > 0);
+  const result = await benchConvert(sizes.length > 0 ? { sizes } : {});
+  for (const r of result.runs) console.log(describe('', r).trim());
+  console.log(
+    `peak RSS spread between sizes: ${(result.rssSpread * 100).toFixed(1)}% ` +
+      `(targets: each < ${TARGET_RSS_MB} MB, spread ≤ ${TARGET_RSS_SPREAD * 100}%, convert ≤ ${TARGET_TIME_RATIO}× parse)`,
+  );
+  if (result.withObservations)
+    console.log(describe('with $extract Observations:', result.withObservations));
+  console.log(`targets met: ${JSON.stringify(result.targets)}`);
+  mkdirSync(join(__dirname, 'results'), { recursive: true });
+  writeFileSync(join(__dirname, 'results', 'convert.json'), `${JSON.stringify(result, null, 2)}\n`);
+  console.log('wrote bench/results/convert.json');
+}
+
+if (require.main === module) {
+  if (process.argv[2] === 'child') {
+    child(process.argv[3] ?? '', process.argv[4] ?? '', process.argv[5] ?? '').catch(
+      (e: unknown) => {
+        console.error(e);
+        process.exitCode = 1;
+      },
+    );
+  } else {
+    main().catch((e: unknown) => {
+      console.error(e);
+      process.exitCode = 1;
+    });
+  }
+}
