@@ -15,6 +15,7 @@ COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 COPY package.json ./
 COPY profiles/package ./profiles/package
+COPY mappings ./mappings
 RUN mkdir -p /data && chown node:node /data
 USER node
 VOLUME ["/data"]
