@@ -16,10 +16,10 @@ import type {
 import type { ConformancePackage } from './conformance';
 import { error } from './outcome';
 
-const MAX_OCCURS = 'http://hl7.org/fhir/StructureDefinition/questionnaire-maxOccurs';
+export const MAX_OCCURS = 'http://hl7.org/fhir/StructureDefinition/questionnaire-maxOccurs';
 
 /** The answer property each item type takes (FHIR R4 QuestionnaireResponse rules). */
-const ANSWER_TYPES: Record<string, string[]> = {
+export const ANSWER_TYPES: Readonly<Record<string, readonly string[]>> = {
   boolean: ['valueBoolean'],
   decimal: ['valueDecimal'],
   integer: ['valueInteger'],

@@ -13,43 +13,12 @@ import type {
   QuestionnaireItemAnswerOption,
 } from '@medplum/fhirtypes';
 import type { ConformancePackage } from './conformance';
+// One table of answer types for both: the fast path and the walker must agree on them.
+import { ANSWER_TYPES, MAX_OCCURS } from './questionnaire-conformance';
 
 type JsonSchema = Record<string, unknown>;
 
-const MAX_OCCURS = 'http://hl7.org/fhir/StructureDefinition/questionnaire-maxOccurs';
 const FHIR = 'fhir#/definitions/';
-
-/** The answer property each item type takes (as in questionnaire-conformance.ts). */
-const ANSWER_PROPERTY: Record<string, string[]> = {
-  boolean: ['valueBoolean'],
-  decimal: ['valueDecimal'],
-  integer: ['valueInteger'],
-  date: ['valueDate'],
-  dateTime: ['valueDateTime'],
-  time: ['valueTime'],
-  string: ['valueString'],
-  text: ['valueString'],
-  url: ['valueUri'],
-  choice: [
-    'valueCoding',
-    'valueString',
-    'valueInteger',
-    'valueDate',
-    'valueTime',
-    'valueReference',
-  ],
-  'open-choice': [
-    'valueCoding',
-    'valueString',
-    'valueInteger',
-    'valueDate',
-    'valueTime',
-    'valueReference',
-  ],
-  attachment: ['valueAttachment'],
-  reference: ['valueReference'],
-  quantity: ['valueQuantity'],
-};
 
 /** The R4 datatype definition each answer property refers to. */
 const VALUE_TYPE: Record<string, string> = {
@@ -211,8 +180,8 @@ function answerList(definition: QuestionnaireItem, ctx: Ctx): JsonSchema {
 }
 
 /** Answer properties the item accepts; for a choice with options, only the options' types. */
-function allowedValues(definition: QuestionnaireItem): string[] {
-  const allowed = ANSWER_PROPERTY[definition.type] ?? [];
+function allowedValues(definition: QuestionnaireItem): readonly string[] {
+  const allowed = ANSWER_TYPES[definition.type] ?? [];
   if (definition.type !== 'choice' || !definition.answerOption) return allowed;
   const used = new Set(
     definition.answerOption.flatMap((o) => Object.keys(o).filter((k) => k.startsWith('value'))),
