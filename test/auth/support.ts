@@ -28,17 +28,17 @@ export async function sign(
   claims: Record<string, unknown> = {},
   header: Record<string, unknown> = {},
 ): Promise<string> {
-  const payload: Record<string, unknown> = {
-    iss: ISSUER,
-    aud: AUDIENCE,
-    sub: 'user-1',
-    iat: NOW_S - 60,
-    exp: NOW_S + 300,
-    scope: 'user/*.cruds',
-    ...claims,
-  };
-  for (const [name, value] of Object.entries(payload))
-    if (value === undefined) delete payload[name];
+  const payload = Object.fromEntries(
+    Object.entries({
+      iss: ISSUER,
+      aud: AUDIENCE,
+      sub: 'user-1',
+      iat: NOW_S - 60,
+      exp: NOW_S + 300,
+      scope: 'user/*.cruds',
+      ...claims,
+    }).filter(([, value]) => value !== undefined),
+  );
   return new SignJWT(payload)
     .setProtectedHeader({ alg: key.alg, kid: key.kid, ...header })
     .sign(key.privateKey);

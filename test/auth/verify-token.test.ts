@@ -1,4 +1,4 @@
-import { createHmac, createPublicKey } from 'node:crypto';
+import { createHmac, createPublicKey, type JsonWebKeyInput } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { getStatus, OperationOutcomeError } from '@medplum/core';
@@ -182,7 +182,7 @@ describe('401 with an OperationOutcome saying why', () => {
 
   it('an HS256 token using the public key as the HMAC secret is refused', async () => {
     // The classic algorithm-confusion forgery: sign with HMAC, keyed by the public key's PEM.
-    const pem = createPublicKey({ key: es.publicJwk, format: 'jwk' })
+    const pem = createPublicKey({ key: es.publicJwk as JsonWebKeyInput['key'], format: 'jwk' })
       .export({ type: 'spki', format: 'pem' })
       .toString();
     const input = `${b64url({ alg: 'HS256', kid: es.kid })}.${b64url({ iss: ISSUER, aud: AUDIENCE, sub: 'x', exp: NOW_S + 60, scope: 'system/*.cruds' })}`;
