@@ -1,113 +1,85 @@
 /**
- * The HTTP façade, at this stage: health checks, the CapabilityStatement, and `$validate`.
- * Nothing here stores or returns patient data; the store, the REST API and authentication
- * arrive together (see README, "What is not there yet").
+ * The HTTP façade: FHIR R4 JSON at /fhir, native formats at /native, health at /healthz and
+ * /readyz. Express is a thin shell: FHIR rules live in src/service, storage in src/store, access
+ * in src/auth. Order of the middleware matters and is the order a request meets it:
+ * security headers → request id and log line → health (no auth) → rate limit → authentication →
+ * routes → 404 → errors as OperationOutcomes.
  */
+import { randomUUID } from 'node:crypto';
 import express, { type NextFunction, type Request, type Response } from 'express';
-import type { CapabilityStatement } from '@medplum/fhirtypes';
-import { error, outcome, type Validator } from '../validation';
+import helmet from 'helmet';
+import type winston from 'winston';
+import { FhirService } from '../service/fhir-service';
+import { fault } from '../service/outcomes';
+import type { FhirStore } from '../store';
+import type { Validator } from '../validation';
+import { authenticateRequests, openAccess, type Authenticate } from './access';
+import { capabilityStatement } from './capability-statement';
+import { errorHandler } from './errors';
+import { fhirRoutes } from './fhir-routes';
+import { sendFhir } from './http';
+import { rateLimiter } from './rate-limit';
+import { requestLog } from './request-log';
 
-const FHIR_JSON = 'application/fhir+json';
-/** Larger bodies are refused with 413 before they are read. */
-export const BODY_LIMIT_BYTES = 1024 * 1024;
+export { BODY_LIMIT_BYTES } from './body';
 
-export function createApp(validator: Validator): express.Express {
+export interface AppOptions {
+  readonly validator: Validator;
+  readonly store: FhirStore;
+  readonly logger: winston.Logger;
+  /** How callers are authenticated; undefined means AUTH=off (every request allowed). */
+  readonly authenticate?: Authenticate;
+  /** Requests per minute per caller before 429; 0 turns the limit off. */
+  readonly rateLimitPerMinute?: number;
+  readonly now?: () => Date;
+  readonly newId?: () => string;
+  /** Whether the store can take writes (readiness). */
+  readonly ready?: () => boolean;
+}
+
+export interface App {
+  readonly express: express.Express;
+  readonly service: FhirService;
+}
+
+export function createApp(options: AppOptions): App {
+  const now = options.now ?? (() => new Date());
+  const service = new FhirService({
+    store: options.store,
+    validator: options.validator,
+    now,
+    newId: options.newId ?? randomUUID,
+  });
   const app = express();
   app.disable('x-powered-by');
+  app.set('query parser', 'simple');
+  app.use(helmet());
+  app.use(requestLog(options.logger));
+  healthRoutes(app, options);
+  const auth = options.authenticate ? 'jwt' : 'off';
+  app.get('/fhir/metadata', (_req, res) => {
+    sendFhir(res, 200, capabilityStatement(options.validator.package, auth, now()));
+  });
+  if ((options.rateLimitPerMinute ?? 0) > 0) app.use(rateLimiter(options.rateLimitPerMinute ?? 0));
+  const authenticate = options.authenticate ?? (() => Promise.resolve(openAccess()));
+  app.use(['/fhir', '/native'], authenticateRequests(authenticate));
+  app.use('/fhir', fhirRoutes(service, now));
+  app.use((_req: Request, _res: Response, next: NextFunction) => {
+    next(fault(404, 'not-found', 'No such endpoint', 'Resource'));
+  });
+  app.use(errorHandler(options.logger));
+  return { express: app, service };
+}
+
+function healthRoutes(app: express.Express, options: AppOptions): void {
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
   });
   app.get('/readyz', (_req, res) => {
-    res.json({
-      status: 'ready',
-      package: `${validator.package.name}#${validator.package.version}`,
+    const ready = options.ready?.() ?? true;
+    res.status(ready ? 200 : 503).json({
+      status: ready ? 'ready' : 'not ready',
+      package: `${options.validator.package.name}#${options.validator.package.version}`,
     });
   });
-  app.get('/fhir/metadata', (_req, res) => {
-    sendFhir(res, 200, capabilityStatement(validator));
-  });
-  const body = express.text({ type: () => true, limit: BODY_LIMIT_BYTES });
-  app.post(['/fhir/\\$validate', '/fhir/:type/\\$validate'], requireJson, body, (req, res) => {
-    const result = validator.validateJson(typeof req.body === 'string' ? req.body : '');
-    const expected = req.params.type;
-    const actual = result.resource?.resourceType;
-    if (expected && actual && expected !== actual) {
-      sendFhir(
-        res,
-        400,
-        outcome([
-          error('invalid', `The body is a ${actual}, not a ${expected}`, `${actual}.resourceType`),
-        ]),
-      );
-      return;
-    }
-    // $validate answers 200 with the outcome whether or not the resource is valid (FHIR R4).
-    sendFhir(res, 200, result.outcome);
-  });
-  app.use((_req, res) => {
-    sendFhir(res, 404, outcome([error('not-found', 'No such endpoint', 'Resource')]));
-  });
-  app.use(errorHandler);
-  return app;
-}
-
-function requireJson(req: Request, res: Response, next: NextFunction): void {
-  const type = (req.headers['content-type'] ?? '').split(';')[0]?.trim();
-  if (type === FHIR_JSON || type === 'application/json') {
-    next();
-    return;
-  }
-  sendFhir(
-    res,
-    415,
-    outcome([error('not-supported', 'Send FHIR JSON (application/fhir+json)', 'Resource')]),
-  );
-}
-
-function errorHandler(err: unknown, _req: Request, res: Response, _next: NextFunction): void {
-  void _next;
-  const status = (err as { status?: number }).status;
-  if (status === 413) {
-    sendFhir(
-      res,
-      413,
-      outcome([
-        error('too-costly', `The body is larger than ${BODY_LIMIT_BYTES} bytes`, 'Resource'),
-      ]),
-    );
-    return;
-  }
-  sendFhir(res, 500, outcome([error('exception', 'Internal error', 'Resource')]));
-}
-
-export function sendFhir(res: Response, status: number, resource: object): void {
-  res.status(status).type(FHIR_JSON).send(JSON.stringify(resource));
-}
-
-function capabilityStatement(validator: Validator): CapabilityStatement {
-  return {
-    resourceType: 'CapabilityStatement',
-    status: 'active',
-    date: new Date().toISOString(),
-    kind: 'instance',
-    fhirVersion: '4.0.1',
-    format: ['json'],
-    software: { name: 'dialog-fhir', version: validator.package.version },
-    implementationGuide: [
-      `${validator.package.canonical}/ImplementationGuide/${validator.package.name}`,
-    ],
-    rest: [
-      {
-        mode: 'server',
-        documentation:
-          'This version validates resources ($validate) against the dialog-fhir package. It stores no data: read, search, create and update are not implemented yet.',
-        operation: [
-          {
-            name: 'validate',
-            definition: 'http://hl7.org/fhir/OperationDefinition/Resource-validate',
-          },
-        ],
-      },
-    ],
-  };
 }

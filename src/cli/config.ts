@@ -8,6 +8,8 @@ export interface Config {
   readonly dataDir: string;
   readonly store: 'embedded';
   readonly auth: 'jwt' | 'off';
+  /** Requests per minute per caller before 429 (RATE_LIMIT_PER_MINUTE, default 600; 0: off). */
+  readonly rateLimitPerMinute: number;
 }
 
 export class ConfigError extends Error {}
@@ -27,5 +29,17 @@ export function readConfig(env: NodeJS.ProcessEnv): Config {
   const auth = env.AUTH ?? 'jwt';
   if (auth !== 'jwt' && auth !== 'off')
     throw new ConfigError(`AUTH must be "jwt" or "off" (got "${auth}")`);
-  return { port, host: env.HOST ?? '0.0.0.0', dataDir: env.DATA_DIR ?? './data', store, auth };
+  const rateText = env.RATE_LIMIT_PER_MINUTE ?? '600';
+  if (!/^\d+$/.test(rateText))
+    throw new ConfigError(
+      `RATE_LIMIT_PER_MINUTE must be a whole number, 0 for no limit (got "${rateText}")`,
+    );
+  return {
+    port,
+    host: env.HOST ?? '0.0.0.0',
+    dataDir: env.DATA_DIR ?? './data',
+    store,
+    auth,
+    rateLimitPerMinute: Number(rateText),
+  };
 }

@@ -149,6 +149,7 @@ const INDEXED: Readonly<Record<string, readonly IndexedParam[]>> = {
     referenceParam('Task', 'requester', 'requester'),
   ],
   Provenance: [
+    identifierParam('Provenance'),
     referenceParam('Provenance', 'target', 'target'),
     patientParam('Provenance', 'target'),
   ],

@@ -1,20 +1,17 @@
-import type { AddressInfo } from 'node:net';
-import type { Server } from 'node:http';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createApp, BODY_LIMIT_BYTES } from '../../src/api/app';
-import { createValidator } from '../../src/validation';
+import { BODY_LIMIT_BYTES } from '../../src/api/app';
 import { EXAMPLES_DIR } from '../support/examples';
+import { startService, type TestService } from '../support/service';
 
-let server: Server;
+let service: TestService;
 let base: string;
 
 beforeAll(async () => {
-  server = createApp(createValidator()).listen(0, '127.0.0.1');
-  await new Promise((resolve) => server.once('listening', resolve));
-  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  service = await startService();
+  base = service.base;
 });
-afterAll(() => new Promise((resolve) => server.close(resolve)));
+afterAll(() => service.close());
 
 const post = (path: string, body: string, type = 'application/fhir+json'): Promise<Response> =>
   fetch(`${base}${path}`, { method: 'POST', headers: { 'content-type': type }, body });
@@ -29,21 +26,26 @@ const validQr = JSON.stringify(
   journey.entry.find((e) => e.resource.resourceType === 'QuestionnaireResponse')?.resource,
 );
 
-describe('HTTP façade (this version: validation only)', () => {
+describe('HTTP façade: health, metadata, $validate and the body rules', () => {
   it('answers health and readiness', async () => {
     expect((await fetch(`${base}/healthz`)).status).toBe(200);
     const ready = (await (await fetch(`${base}/readyz`)).json()) as { package: string };
     expect(ready.package).toBe('dialog-fhir.r4#0.1.0');
   });
 
-  it('serves a CapabilityStatement that names only what is implemented', async () => {
+  it('serves a CapabilityStatement that names what is implemented', async () => {
     const res = await fetch(`${base}/fhir/metadata`);
     expect(res.headers.get('content-type')).toContain('application/fhir+json');
     const cs = (await res.json()) as {
-      rest: { operation: { name: string }[]; resource?: unknown }[];
+      rest: { operation: { name: string }[]; resource: { type: string }[] }[];
     };
-    expect(cs.rest[0]?.operation.map((o) => o.name)).toEqual(['validate']);
-    expect(cs.rest[0]?.resource).toBeUndefined();
+    expect(cs.rest[0]?.operation.map((o) => o.name)).toEqual([
+      'validate',
+      'extract',
+      'populate',
+      'dialog-summary',
+    ]);
+    expect(cs.rest[0]?.resource.map((r) => r.type)).toContain('CarePlan');
   });
 
   it('$validate accepts a valid DIALOG response', async () => {
@@ -71,10 +73,10 @@ describe('HTTP façade (this version: validation only)', () => {
     expect(((await res.json()) as { issue: { code: string }[] }).issue[0]?.code).toBe('invalid');
   });
 
-  it('answers malformed JSON with a structure issue', async () => {
-    const outcome = (await (await post('/fhir/$validate', '{"resourceType":')).json()) as {
-      issue: { code: string }[];
-    };
+  it('answers malformed JSON with 400 and a structure issue', async () => {
+    const res = await post('/fhir/$validate', '{"resourceType":');
+    expect(res.status).toBe(400);
+    const outcome = (await res.json()) as { issue: { code: string }[] };
     expect(outcome.issue[0]?.code).toBe('structure');
   });
 
@@ -91,7 +93,7 @@ describe('HTTP façade (this version: validation only)', () => {
   });
 
   it('answers unknown endpoints with a 404 OperationOutcome', async () => {
-    const res = await fetch(`${base}/fhir/Patient/123`);
+    const res = await fetch(`${base}/nothing/here`);
     expect(res.status).toBe(404);
     expect(((await res.json()) as { issue: { code: string }[] }).issue[0]?.code).toBe('not-found');
   });

@@ -1,0 +1,111 @@
+/**
+ * The instance CapabilityStatement served at /fhir/metadata, built from what the code does: the
+ * types the service serves, the search parameters the stores index, the operations routed. It
+ * names the package's draft statement in `instantiates`. With AUTH=off it says so in `security`.
+ */
+import type {
+  CapabilityStatement,
+  CapabilityStatementRestResource,
+  CapabilityStatementRestResourceOperation,
+  CapabilityStatementRestSecurity,
+  ResourceType,
+} from '@medplum/fhirtypes';
+import { Profiles } from '../fhir/canonical';
+import { SERVED_TYPES } from '../service/fhir-service';
+import { searchParametersFor } from '../store';
+import type { ConformancePackage } from '../validation';
+
+const OPERATIONS: CapabilityStatementRestResourceOperation[] = [
+  { name: 'validate', definition: 'http://hl7.org/fhir/OperationDefinition/Resource-validate' },
+  {
+    name: 'extract',
+    definition: 'http://hl7.org/fhir/uv/sdc/OperationDefinition/QuestionnaireResponse-extract',
+  },
+  {
+    name: 'populate',
+    definition: 'http://hl7.org/fhir/uv/sdc/OperationDefinition/Questionnaire-populate',
+  },
+  {
+    name: 'dialog-summary',
+    definition: 'https://dialog-fhir.org/fhir/OperationDefinition/Patient-dialog-summary',
+    documentation: 'A person’s ratings over time, paired changes and the timepoint due next',
+  },
+];
+
+const PROFILE_OF: Readonly<Record<string, string>> = {
+  QuestionnaireResponse: Profiles.response,
+  CarePlan: Profiles.carePlan,
+  Goal: Profiles.goal,
+};
+
+function resource(type: ResourceType): CapabilityStatementRestResource {
+  const profile = PROFILE_OF[type];
+  return {
+    type,
+    ...(profile ? { supportedProfile: [profile] } : {}),
+    interaction: ['read', 'vread', 'search-type', 'create', 'update', 'history-instance'].map(
+      (code) => ({ code }) as { code: 'read' },
+    ),
+    versioning: 'versioned-update',
+    readHistory: true,
+    updateCreate: true,
+    conditionalCreate: true,
+    conditionalUpdate: false,
+    conditionalDelete: 'not-supported',
+    searchParam: searchParametersFor(type).map((p) => ({ name: p.name, type: p.type })),
+  };
+}
+
+export function capabilityStatement(
+  pkg: ConformancePackage,
+  auth: 'jwt' | 'off',
+  now: Date,
+): CapabilityStatement {
+  return {
+    resourceType: 'CapabilityStatement',
+    status: 'active',
+    date: now.toISOString(),
+    kind: 'instance',
+    instantiates: [`${pkg.canonical}/CapabilityStatement/dialog-fhir-server`],
+    fhirVersion: '4.0.1',
+    format: ['json'],
+    software: { name: 'dialog-fhir', version: pkg.version },
+    implementation: { description: 'dialog-fhir: the DIALOG+ care plan as FHIR R4' },
+    implementationGuide: [`${pkg.canonical}/ImplementationGuide/${pkg.name}`],
+    rest: [
+      {
+        mode: 'server',
+        documentation:
+          'Sessions (DIALOG QuestionnaireResponses) are submitted atomically with their Observations, plan update and Provenance. Transactions store what they are given; batches handle each entry as a single request. Nothing is deleted.',
+        security: security(auth),
+        resource: SERVED_TYPES.map(resource),
+        interaction: [{ code: 'transaction' }, { code: 'batch' }],
+        operation: OPERATIONS,
+      },
+    ],
+  };
+}
+
+function security(auth: 'jwt' | 'off'): CapabilityStatementRestSecurity {
+  if (auth === 'off')
+    return {
+      cors: false,
+      description:
+        'WARNING: AUTH=off. Authentication is disabled on this instance: anyone who can reach it can read and change every record. Never run it like this with real patient data.',
+    };
+  return {
+    cors: false,
+    service: [
+      {
+        coding: [
+          {
+            system: 'http://terminology.hl7.org/CodeSystem/restful-security-service',
+            code: 'SMART-on-FHIR',
+          },
+        ],
+      },
+    ],
+    description:
+      'Bearer JWTs with SMART v2 scopes (patient/, user/, system/) and a patient context; a carer sees only what the person’s Consent shares.',
+  };
+}

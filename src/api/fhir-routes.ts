@@ -1,0 +1,189 @@
+/**
+ * The /fhir routes: a thin shell over src/service. Each handler reads the HTTP request (path,
+ * query, headers, body), calls the service with the caller's access, and writes FHIR JSON with
+ * the headers FHIR REST asks for. Operations come before the generic `:type/:id` routes.
+ */
+import { Router, type NextFunction, type Request, type Response } from 'express';
+import type { Parameters, Resource } from '@medplum/fhirtypes';
+import type { Access } from '../service/access';
+import { processBundle } from '../service/bundles';
+import { dialogSummary } from '../service/dialog-summary';
+import type { FhirService } from '../service/fhir-service';
+import { extract, extractInput, populate } from '../service/operations';
+import { fault } from '../service/outcomes';
+import type { WriteResult } from '../store';
+import { bodyOfType } from '../service/fhir-service';
+import { jsonBody } from './body';
+import { historyBundle, resourceHeaders, searchBundle, sendFhir } from './http';
+
+type Handler = (req: Request, res: Response) => Promise<void>;
+
+/** Express 5 passes rejected promises to the error handler; this keeps handlers typed. */
+function route(handler: Handler) {
+  return (req: Request, res: Response, next: NextFunction): void => {
+    handler(req, res).catch(next);
+  };
+}
+
+export function accessOf(res: Response): Access {
+  return res.locals.access as Access;
+}
+
+function param(req: Request, name: string): string {
+  const value = (req.params as Record<string, string | undefined>)[name];
+  return value ?? '';
+}
+
+/** The query as URLSearchParams, as the client wrote it (repeats kept). */
+function queryOf(req: Request): URLSearchParams {
+  const at = req.originalUrl.indexOf('?');
+  return new URLSearchParams(at >= 0 ? req.originalUrl.slice(at + 1) : '');
+}
+
+function header(req: Request, name: string): string | undefined {
+  const value = req.headers[name.toLowerCase()];
+  return typeof value === 'string' ? value : undefined;
+}
+
+function sendWrite(req: Request, res: Response, written: WriteResult<Resource>): void {
+  sendFhir(
+    res,
+    written.created ? 201 : 200,
+    written.resource,
+    resourceHeaders(req, written.resource, true),
+  );
+}
+
+export function fhirRoutes(service: FhirService, now: () => Date): Router {
+  const router = Router();
+  operationRoutes(router, service, now);
+  router.post(
+    '/',
+    jsonBody,
+    route(async (req, res) => {
+      sendFhir(res, 200, await processBundle(service, accessOf(res), req.body));
+    }),
+  );
+  router.get(
+    '/:type',
+    route(async (req, res) => {
+      const type = param(req, 'type');
+      const params = queryOf(req);
+      const found = await service.search(accessOf(res), type, params);
+      sendFhir(res, 200, searchBundle(req, type, params, found));
+    }),
+  );
+  router.post(
+    '/:type',
+    jsonBody,
+    route(async (req, res) => {
+      const ifNoneExist = header(req, 'if-none-exist');
+      sendWrite(
+        req,
+        res,
+        await service.create(accessOf(res), param(req, 'type'), req.body, ifNoneExist),
+      );
+    }),
+  );
+  router.get(
+    '/:type/:id',
+    route(async (req, res) => {
+      const resource = await service.read(accessOf(res), param(req, 'type'), param(req, 'id'));
+      sendFhir(res, 200, resource, resourceHeaders(req, resource));
+    }),
+  );
+  router.put(
+    '/:type/:id',
+    jsonBody,
+    route(async (req, res) => {
+      const ifMatch = header(req, 'if-match');
+      const access = accessOf(res);
+      sendWrite(
+        req,
+        res,
+        await service.update(access, param(req, 'type'), param(req, 'id'), req.body, ifMatch),
+      );
+    }),
+  );
+  router.delete('/:type/:id', (_req, _res, next) => {
+    next(
+      fault(
+        405,
+        'not-supported',
+        'Nothing is deleted here: plans and goals are closed by a status, not removed',
+        'Resource',
+      ),
+    );
+  });
+  router.get(
+    '/:type/:id/_history',
+    route(async (req, res) => {
+      const versions = await service.history(accessOf(res), param(req, 'type'), param(req, 'id'));
+      sendFhir(res, 200, historyBundle(req, versions));
+    }),
+  );
+  router.get(
+    '/:type/:id/_history/:vid',
+    route(async (req, res) => {
+      const resource = await service.vread(
+        accessOf(res),
+        param(req, 'type'),
+        param(req, 'id'),
+        param(req, 'vid'),
+      );
+      sendFhir(res, 200, resource, resourceHeaders(req, resource));
+    }),
+  );
+  return router;
+}
+
+function operationRoutes(router: Router, service: FhirService, now: () => Date): void {
+  router.post(
+    ['/\\$validate', '/:type/\\$validate'],
+    jsonBody,
+    route(async (req, res) => {
+      const expected = (req.params as { type?: string }).type;
+      const resource = bodyOfType(req.body, expected ?? resourceTypeOf(req.body));
+      // $validate answers 200 with the outcome whether or not the resource is valid (FHIR R4).
+      sendFhir(res, 200, service.validate(resource));
+      return Promise.resolve();
+    }),
+  );
+  router.post(
+    '/QuestionnaireResponse/\\$extract',
+    jsonBody,
+    route(async (req, res) => {
+      sendFhir(res, 200, await extract(service, accessOf(res), extractInput(req.body)));
+    }),
+  );
+  const extractStored = route(async (req, res) => {
+    const access = accessOf(res);
+    const stored = await service.read(access, 'QuestionnaireResponse', param(req, 'id'));
+    sendFhir(res, 200, await extract(service, access, extractInput(stored)));
+  });
+  router.get('/QuestionnaireResponse/:id/\\$extract', extractStored);
+  router.post('/QuestionnaireResponse/:id/\\$extract', extractStored);
+  router.post(
+    ['/Questionnaire/\\$populate', '/Questionnaire/:id/\\$populate'],
+    jsonBody,
+    route(async (req, res) => {
+      const params = bodyOfType(req.body, 'Parameters') as Parameters;
+      sendFhir(res, 200, await populate(service, accessOf(res), params, now()));
+    }),
+  );
+  router.get(
+    '/Patient/:id/\\$dialog-summary',
+    route(async (req, res) => {
+      const access = accessOf(res);
+      const patient = await service.read(access, 'Patient', param(req, 'id'));
+      access.check('search', 'QuestionnaireResponse');
+      access.check('search', 'Observation');
+      sendFhir(res, 200, await dialogSummary(service.deps.store, patient.id ?? '', now()));
+    }),
+  );
+}
+
+function resourceTypeOf(body: unknown): string {
+  const type = (body as { resourceType?: unknown } | null)?.resourceType;
+  return typeof type === 'string' ? type : 'Resource';
+}

@@ -1,0 +1,95 @@
+/**
+ * FHIR over HTTP: the media type, resource headers (ETag, Last-Modified, Location), and the Bundles
+ * a search or a history returns, with paging links that keep the caller's parameters.
+ */
+import type { Request, Response } from 'express';
+import type { Bundle, Resource } from '@medplum/fhirtypes';
+import type { SearchResult } from '../store';
+
+export const FHIR_JSON = 'application/fhir+json';
+
+export function sendFhir(
+  res: Response,
+  status: number,
+  resource: object,
+  headers: Readonly<Record<string, string>> = {},
+): void {
+  for (const [name, value] of Object.entries(headers)) res.setHeader(name, value);
+  res.status(status).type(FHIR_JSON).send(JSON.stringify(resource));
+}
+
+/** The base URL the caller used for /fhir (behind a proxy, set `trust proxy` for its host). */
+export function fhirBase(req: Request): string {
+  return `${req.protocol}://${req.get('host') ?? 'localhost'}/fhir`;
+}
+
+/** ETag and Last-Modified of a stored resource; with `location`, the Location of the version. */
+export function resourceHeaders(
+  req: Request,
+  resource: Resource,
+  location = false,
+): Record<string, string> {
+  const headers: Record<string, string> = {};
+  const version = resource.meta?.versionId;
+  if (version) headers.ETag = `W/"${version}"`;
+  if (resource.meta?.lastUpdated)
+    headers['Last-Modified'] = new Date(resource.meta.lastUpdated).toUTCString();
+  if (location && resource.id && version)
+    headers.Location = `${fhirBase(req)}/${resource.resourceType}/${resource.id}/_history/${version}`;
+  return headers;
+}
+
+export function searchBundle(
+  req: Request,
+  type: string,
+  params: URLSearchParams,
+  result: SearchResult<Resource>,
+): Bundle {
+  const base = fhirBase(req);
+  const link = (offset: number): string => {
+    const page = new URLSearchParams(params);
+    page.set('_count', String(result.count));
+    page.set('_offset', String(offset));
+    return `${base}/${type}?${page.toString()}`;
+  };
+  const links: NonNullable<Bundle['link']> = [{ relation: 'self', url: link(result.offset) }];
+  if (result.offset + result.resources.length < result.total)
+    links.push({ relation: 'next', url: link(result.offset + result.count) });
+  if (result.offset > 0)
+    links.push({ relation: 'previous', url: link(Math.max(0, result.offset - result.count)) });
+  return {
+    resourceType: 'Bundle',
+    type: 'searchset',
+    total: result.total,
+    link: links,
+    entry: result.resources.map((resource) => ({
+      fullUrl: `${base}/${resource.resourceType}/${resource.id ?? ''}`,
+      resource,
+      search: { mode: 'match' },
+    })),
+  };
+}
+
+export function historyBundle(req: Request, versions: readonly Resource[]): Bundle {
+  const base = fhirBase(req);
+  return {
+    resourceType: 'Bundle',
+    type: 'history',
+    total: versions.length,
+    entry: versions.map((resource) => ({
+      fullUrl: `${base}/${resource.resourceType}/${resource.id ?? ''}`,
+      resource,
+      request: {
+        method: resource.meta?.versionId === '1' ? 'POST' : 'PUT',
+        url:
+          resource.meta?.versionId === '1'
+            ? resource.resourceType
+            : `${resource.resourceType}/${resource.id ?? ''}`,
+      },
+      response: {
+        status: resource.meta?.versionId === '1' ? '201 Created' : '200 OK',
+        ...(resource.meta?.lastUpdated ? { lastModified: resource.meta.lastUpdated } : {}),
+      },
+    })),
+  };
+}

@@ -1,0 +1,298 @@
+/**
+ * The FHIR interactions of the service — read, vread, search, history, create, update — free of
+ * any web framework (as Medplum's fhir-router is), so the Express shell in src/api stays thin and
+ * every rule here is tested without HTTP.
+ *
+ * On every call: the caller's scopes for the interaction and type, and its patient context (a
+ * person, or a carer acting for one) confine what it may touch. Every write is validated (R4,
+ * declared profiles; DIALOG responses against the DIALOG profile and Questionnaire; NHS numbers)
+ * before anything is stored, and a DIALOG response is submitted as a session (submit-session.ts).
+ */
+import type {
+  OperationOutcome,
+  QuestionnaireResponse,
+  Resource,
+  ResourceType,
+} from '@medplum/fhirtypes';
+import { DIALOG_NAMESPACE, uuidV5 } from '../fhir';
+import { isDialogResponse } from '../fhir/history';
+import type { FhirStore, SearchResult, WriteResult } from '../store';
+import { DIALOG_QR_PROFILE, hasErrors, outcome, type Validator } from '../validation';
+import type { Access } from './access';
+import { nhsNumberIssues, nhsNumberSearchIssue } from './nhs-number';
+import { fault, HttpOutcomeError, unprocessable } from './outcomes';
+import { SessionSubmitter } from './submit-session';
+import { resolveSubject } from './subject';
+
+/** The resource types served at /fhir (DESIGN.md, issue 4). */
+export const SERVED_TYPES: readonly ResourceType[] = [
+  'Patient',
+  'Questionnaire',
+  'QuestionnaireResponse',
+  'Observation',
+  'CarePlan',
+  'Goal',
+  'Task',
+  'Provenance',
+  'AuditEvent',
+  'RelatedPerson',
+  'Consent',
+];
+const SERVED = new Set<string>(SERVED_TYPES);
+
+/**
+ * The search parameter that pins a search to one person, per type. Questionnaire is not patient
+ * data and has none.
+ */
+const PATIENT_PARAMETER: Readonly<Record<string, string>> = {
+  Patient: '_id',
+  QuestionnaireResponse: 'subject',
+  Observation: 'subject',
+  CarePlan: 'subject',
+  Goal: 'subject',
+  Task: 'patient',
+  Provenance: 'patient',
+  AuditEvent: 'patient',
+  RelatedPerson: 'patient',
+  Consent: 'patient',
+};
+
+export interface ServiceDeps {
+  readonly store: FhirStore;
+  readonly validator: Validator;
+  readonly now: () => Date;
+  readonly newId: () => string;
+}
+
+export class FhirService {
+  readonly submitter: SessionSubmitter;
+
+  constructor(readonly deps: ServiceDeps) {
+    this.submitter = new SessionSubmitter({ store: deps.store, now: deps.now });
+  }
+
+  async read(access: Access, type: string, id: string): Promise<Resource> {
+    const served = servedType(type);
+    access.check('read', served);
+    return this.visible(access, await this.deps.store.read(served, id));
+  }
+
+  async vread(access: Access, type: string, id: string, versionId: string): Promise<Resource> {
+    const served = servedType(type);
+    access.check('read', served);
+    return this.visible(access, await this.deps.store.vread(served, id, versionId));
+  }
+
+  async history(access: Access, type: string, id: string): Promise<Resource[]> {
+    const served = servedType(type);
+    access.check('read', served);
+    const versions = await this.deps.store.history(served, id);
+    // The current version decides: a resource moved out of the person's record is not theirs.
+    if (versions[0]) this.visible(access, versions[0]);
+    return versions;
+  }
+
+  async search(
+    access: Access,
+    type: string,
+    params: URLSearchParams,
+  ): Promise<SearchResult<Resource>> {
+    const served = servedType(type);
+    access.check('search', served);
+    checkIdentifierSearch(served, params);
+    return this.deps.store.search(served, pinToPatient(access, served, params));
+  }
+
+  async create(
+    access: Access,
+    type: string,
+    body: unknown,
+    ifNoneExist?: string,
+  ): Promise<WriteResult<Resource>> {
+    const resource = this.checked(access, 'create', type, body);
+    if (isDialogSession(resource)) return this.submitSession(access, resource, undefined);
+    return this.deps.store.create(
+      resource,
+      ifNoneExist !== undefined ? { ifNoneExist: checkedCondition(access, type, ifNoneExist) } : {},
+    );
+  }
+
+  async update(
+    access: Access,
+    type: string,
+    id: string,
+    body: unknown,
+    ifMatch?: string,
+  ): Promise<WriteResult<Resource>> {
+    const resource = this.checked(access, 'update', type, body);
+    if (resource.id !== id)
+      throw fault(400, 'invalid', 'The body’s id must be the id in the URL', `${type}.id`);
+    await this.mayReplace(access, resource);
+    if (isDialogSession(resource)) return this.submitSession(access, resource, ifMatch);
+    return this.deps.store.update(resource, ifMatch !== undefined ? { ifMatch } : {});
+  }
+
+  /** A resource checked for this write: type, scopes, validity and the caller's patient context. */
+  checked(access: Access, interaction: 'create' | 'update', type: string, body: unknown): Resource {
+    const served = servedType(type);
+    access.check(interaction, served);
+    const resource = bodyOfType(body, served);
+    const result = this.validate(resource);
+    if (hasErrors(result)) throw unprocessable(result);
+    if (!access.inCompartment(resource))
+      throw fault(
+        403,
+        'forbidden',
+        'This resource is about someone outside the patient context of your access',
+        served,
+      );
+    return resource;
+  }
+
+  validate(resource: Resource): OperationOutcome {
+    const options = isDialogResponse(resource as QuestionnaireResponse)
+      ? { profile: DIALOG_QR_PROFILE }
+      : {};
+    const result = this.deps.validator.validate(resource, options);
+    if (resource.resourceType !== 'Patient' || hasErrors(result)) return result;
+    const issues = nhsNumberIssues(resource.identifier, 'Patient');
+    return issues.length > 0 ? outcome(issues) : result;
+  }
+
+  private visible<T extends Resource>(access: Access, resource: T): T {
+    if (access.inCompartment(resource)) return resource;
+    throw fault(
+      403,
+      'forbidden',
+      'This resource is outside the patient context of your access',
+      resource.resourceType,
+    );
+  }
+
+  /** An update may not take over a resource that belongs to someone else. */
+  private async mayReplace(access: Access, resource: Resource): Promise<void> {
+    if (access.patient === undefined || !resource.id) return;
+    const current = await this.deps.store
+      .read(resource.resourceType, resource.id)
+      .catch(() => undefined);
+    if (current) this.visible(access, current);
+  }
+
+  private async submitSession(
+    access: Access,
+    response: QuestionnaireResponse,
+    ifMatch: string | undefined,
+  ): Promise<WriteResult<Resource>> {
+    const resolved = await resolveSubject(this.deps.store, response);
+    if (!access.inCompartment(resolved))
+      throw fault(
+        403,
+        'forbidden',
+        'The session is about someone else',
+        'QuestionnaireResponse.subject',
+      );
+    const id = resolved.id ?? (await this.sessionId(resolved));
+    const result = await this.submitter.submit({
+      response: resolved,
+      id,
+      agent: access.agent,
+      ...(ifMatch !== undefined ? { ifMatch } : {}),
+    });
+    return { resource: result.response, created: result.created };
+  }
+
+  /**
+   * The id a new session is stored under. A session with a business identifier keeps one id for
+   * good: the stored one when the identifier is known, else one derived from the identifier, so
+   * the same session submitted twice (or fifty times at once) is one resource.
+   */
+  private async sessionId(response: QuestionnaireResponse): Promise<string> {
+    const identifier = response.identifier;
+    if (!identifier?.system || !identifier.value) return this.deps.newId();
+    const found = await this.deps.store.search('QuestionnaireResponse', {
+      identifier: `${identifier.system}|${identifier.value}`,
+    });
+    if (found.total > 1)
+      throw fault(
+        412,
+        'multiple-matches',
+        'Several stored responses have this identifier',
+        'QuestionnaireResponse.identifier',
+      );
+    return (
+      found.resources[0]?.id ?? uuidV5(`${identifier.system}|${identifier.value}`, DIALOG_NAMESPACE)
+    );
+  }
+}
+
+export function servedType(type: string): ResourceType {
+  if (SERVED.has(type)) return type as ResourceType;
+  throw fault(
+    404,
+    'not-supported',
+    `This server does not serve that resource type; it serves ${SERVED_TYPES.join(', ')}`,
+    'Resource.resourceType',
+  );
+}
+
+/** The body as a resource of the URL's type (400 otherwise). */
+export function bodyOfType(body: unknown, type: string): Resource {
+  if (typeof body !== 'object' || body === null || Array.isArray(body))
+    throw fault(400, 'structure', 'The body must be a JSON object: a FHIR resource', type);
+  const actual = (body as { resourceType?: unknown }).resourceType;
+  if (actual !== type)
+    throw fault(
+      400,
+      'invalid',
+      typeof actual === 'string' && SERVED.has(actual)
+        ? `The body is a ${actual}, not a ${type}`
+        : `The body's resourceType must be ${type}`,
+      `${type}.resourceType`,
+    );
+  return body as Resource;
+}
+
+function isDialogSession(resource: Resource): resource is QuestionnaireResponse {
+  return resource.resourceType === 'QuestionnaireResponse' && isDialogResponse(resource);
+}
+
+function checkIdentifierSearch(type: string, params: URLSearchParams): void {
+  for (const value of params.getAll('identifier'))
+    for (const token of value.split(',')) {
+      const issue = nhsNumberSearchIssue(type, token);
+      if (issue) throw new HttpOutcomeError(400, outcome([issue]));
+    }
+}
+
+/**
+ * With a patient context, a search covers that person only: a parameter naming someone else is
+ * refused (403), and the pinning parameter is added when the search does not give it.
+ */
+export function pinToPatient(
+  access: Access,
+  type: string,
+  params: URLSearchParams,
+): URLSearchParams {
+  const patient = access.patient;
+  if (patient === undefined) return params;
+  const name = PATIENT_PARAMETER[type];
+  if (name === undefined) return params;
+  const own = name === '_id' ? patient : `Patient/${patient}`;
+  for (const key of ['_id', 'subject', 'patient'])
+    for (const value of params.getAll(key))
+      if ((key === name || key === 'patient' || key === 'subject') && value !== own)
+        throw fault(
+          403,
+          'forbidden',
+          'Searches are limited to the person in your patient context',
+          `${type}.${key}`,
+        );
+  const pinned = new URLSearchParams(params);
+  if (!pinned.has(name)) pinned.set(name, own);
+  return pinned;
+}
+
+/** `If-None-Exist` is a search: it too stays within the caller's patient context. */
+function checkedCondition(access: Access, type: string, condition: string): string {
+  return pinToPatient(access, type, new URLSearchParams(condition)).toString();
+}

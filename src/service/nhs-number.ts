@@ -1,0 +1,48 @@
+/**
+ * NHS numbers (`https://fhir.nhs.uk/Id/nhs-number`) as identifiers of Patients and in searches,
+ * checked by the mappers' `isNhsNumber` (ten digits, modulus-11 check digit; UK Core writes the
+ * value without spaces). Patients are matched across systems on this identifier, so a mistyped one must be
+ * refused at the door rather than create a second person.
+ */
+import type { Identifier, OperationOutcomeIssue } from '@medplum/fhirtypes';
+import { NHS_NUMBER_SYSTEM } from '../fhir/canonical';
+import { isNhsNumber } from '../mapping/codes';
+import { error } from '../validation';
+
+export { NHS_NUMBER_SYSTEM };
+
+/** An issue for each NHS-number identifier whose value fails the check (the value is not echoed). */
+export function nhsNumberIssues(
+  identifiers: readonly Identifier[] | undefined,
+  path: string,
+): OperationOutcomeIssue[] {
+  const issues: OperationOutcomeIssue[] = [];
+  (identifiers ?? []).forEach((identifier, index) => {
+    if (identifier.system !== NHS_NUMBER_SYSTEM) return;
+    if (identifier.value !== undefined && isNhsNumber(identifier.value)) return;
+    issues.push(
+      error(
+        'value',
+        'This NHS number is not valid: it needs ten digits and a matching modulus-11 check digit',
+        `${path}.identifier[${index}].value`,
+      ),
+    );
+  });
+  return issues;
+}
+
+/** The issue for a search token `https://fhir.nhs.uk/Id/nhs-number|<value>` whose value fails. */
+export function nhsNumberSearchIssue(
+  type: string,
+  token: string,
+): OperationOutcomeIssue | undefined {
+  const bar = token.indexOf('|');
+  if (bar < 0 || token.slice(0, bar) !== NHS_NUMBER_SYSTEM) return undefined;
+  const value = token.slice(bar + 1);
+  if (isNhsNumber(value)) return undefined;
+  return error(
+    'value',
+    'The NHS number searched for is not valid (ten digits with a modulus-11 check digit)',
+    `${type}.identifier`,
+  );
+}

@@ -1,0 +1,96 @@
+/**
+ * The SDC operations over stored data: `QuestionnaireResponse/$extract` (the Observations a
+ * response gives, as a transaction Bundle, without storing anything) and `Questionnaire/$populate`
+ * (a new DIALOG response pre-filled from the person's latest rating and last time's actions).
+ * Both read the person's earlier responses from the store, within the caller's access.
+ */
+import type { Bundle, Parameters, QuestionnaireResponse, Resource } from '@medplum/fhirtypes';
+import { extractObservations, populateOperation, readPopulateParameters } from '../fhir';
+import { hasErrors } from '../validation';
+import type { Access } from './access';
+import type { FhirService } from './fhir-service';
+import { fault, HttpOutcomeError, unprocessable } from './outcomes';
+
+const PAGE = 1000;
+
+/** The response a `$extract` request names: the body itself, or a `questionnaire-response` parameter. */
+export function extractInput(body: unknown): QuestionnaireResponse {
+  const resource = body as Resource | undefined;
+  if (resource?.resourceType === 'QuestionnaireResponse') return resource;
+  if (resource?.resourceType === 'Parameters') {
+    const named = resource.parameter?.find((p) => p.name === 'questionnaire-response')?.resource;
+    if (named?.resourceType === 'QuestionnaireResponse') return named;
+  }
+  throw fault(
+    400,
+    'invalid',
+    'Send a QuestionnaireResponse, or Parameters with a questionnaire-response',
+    'Parameters.parameter',
+  );
+}
+
+export async function extract(
+  service: FhirService,
+  access: Access,
+  response: QuestionnaireResponse,
+): Promise<Bundle> {
+  access.check('read', 'QuestionnaireResponse');
+  access.check('search', 'QuestionnaireResponse');
+  if (!access.inCompartment(response))
+    throw fault(
+      403,
+      'forbidden',
+      'The response is about someone else',
+      'QuestionnaireResponse.subject',
+    );
+  const validation = service.validate(response);
+  if (hasErrors(validation)) throw unprocessable(validation);
+  const subject = response.subject?.reference;
+  const history = subject ? await responsesOf(service, access, subject) : [];
+  const result = extractObservations(response, { history });
+  if (!result.ok) throw new HttpOutcomeError(422, result.outcome);
+  return result.bundle;
+}
+
+export async function populate(
+  service: FhirService,
+  access: Access,
+  params: Parameters,
+  now: Date,
+): Promise<Parameters> {
+  access.check('read', 'QuestionnaireResponse');
+  const input = readPopulateParameters(params);
+  if (!input.ok) throw new HttpOutcomeError(400, input.outcome);
+  const subject = input.value.subject;
+  if (
+    !access.inCompartment({
+      resourceType: 'QuestionnaireResponse',
+      status: 'in-progress',
+      subject: { reference: subject },
+    })
+  )
+    throw fault(
+      403,
+      'forbidden',
+      'The subject is someone else',
+      "Parameters.parameter.where(name = 'subject')",
+    );
+  const history = await responsesOf(service, access, subject);
+  const result = populateOperation(params, { authored: now.toISOString(), history });
+  if (!result.ok) throw new HttpOutcomeError(422, result.outcome);
+  return result.value;
+}
+
+async function responsesOf(
+  service: FhirService,
+  access: Access,
+  subject: string,
+): Promise<QuestionnaireResponse[]> {
+  const params = new URLSearchParams({
+    subject,
+    status: 'completed,amended',
+    _count: String(PAGE),
+  });
+  const found = await service.search(access, 'QuestionnaireResponse', params);
+  return found.resources as QuestionnaireResponse[];
+}

@@ -1,0 +1,295 @@
+/**
+ * Submitting a DIALOG session: one atomic write. A DIALOG QuestionnaireResponse sent to
+ * `POST /fhir/QuestionnaireResponse` (or `PUT …/{id}`) is stored together with what it implies —
+ * the Observations `$extract` gives, the person's one CarePlan and its Goals updated, and a
+ * Provenance for the write — as one store transaction: all of it, or none of it.
+ *
+ * `in-progress` (and `stopped`) responses are saved over several sittings without extraction; the
+ * plan changes only when the session is completed (or amended).
+ *
+ * Concurrency: submissions for one person are taken one at a time in this process (a queue per
+ * subject), and every plan update carries If-Match of the version it was built from, so a writer
+ * elsewhere (another replica in fhir-server mode, a handover) makes the transaction fail with 412
+ * instead of losing an edit; the whole pipeline then runs again from fresh reads (a few times).
+ * Every entry is idempotent (stable ids and conditional writes), so running it again never
+ * duplicates anything.
+ */
+import { createHash } from 'node:crypto';
+import { OperationOutcomeError, getStatus } from '@medplum/core';
+import type {
+  Bundle,
+  BundleEntry,
+  CarePlan,
+  Goal,
+  OperationOutcomeIssue,
+  Provenance,
+  QuestionnaireResponse,
+  Reference,
+} from '@medplum/fhirtypes';
+import {
+  buildCarePlan,
+  CARE_PLAN_IDENTIFIER_SYSTEM,
+  DIALOG_NAMESPACE,
+  extractObservations,
+  responseKey,
+  sessionTransaction,
+  uuidV5,
+} from '../fhir';
+import { RATED_STATUSES } from '../fhir/history';
+import type { FhirStore } from '../store';
+import { KeyedQueue } from './keyed-queue';
+import { stale, statusOf } from './outcomes';
+
+/** How many times a session is rebuilt after losing a race for the plan. */
+const PLAN_RACE_ATTEMPTS = 5;
+/** A person's whole history is read for paired change and review dates; this caps one page. */
+const HISTORY_PAGE = 1000;
+export const PROVENANCE_IDENTIFIER_SYSTEM = 'https://dialog-fhir.org/fhir/sid/session-provenance';
+const DATA_OPERATION = 'http://terminology.hl7.org/CodeSystem/v3-DataOperation';
+
+export interface SessionSubmission {
+  /** The response as validated; its `subject` is a `Patient/<id>` reference. */
+  readonly response: QuestionnaireResponse;
+  /** The logical id to store it under (the caller's for PUT; chosen by `sessionId` for POST). */
+  readonly id: string;
+  /** PUT's If-Match, if any. */
+  readonly ifMatch?: string;
+  /** Who is writing, for Provenance (`Practitioner/…`, `Device/…`, or a display). */
+  readonly agent: Reference;
+}
+
+export interface SessionResult {
+  readonly response: QuestionnaireResponse;
+  readonly created: boolean;
+  /** Warnings from extraction and the plan (e.g. history left out of paired change). */
+  readonly issues: readonly OperationOutcomeIssue[];
+}
+
+export interface SessionDeps {
+  readonly store: FhirStore;
+  readonly now: () => Date;
+}
+
+export class SessionSubmitter {
+  private readonly queue = new KeyedQueue();
+
+  constructor(private readonly deps: SessionDeps) {}
+
+  /** Stores the session and what it implies, all or nothing. */
+  submit(submission: SessionSubmission): Promise<SessionResult> {
+    const subject = submission.response.subject?.reference ?? '';
+    return this.queue.run(subject, () => this.submitWithRetries(submission));
+  }
+
+  private async submitWithRetries(submission: SessionSubmission): Promise<SessionResult> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.attempt(submission);
+      } catch (err) {
+        // A 412 that is not the caller's own If-Match: someone changed the plan meanwhile.
+        if (!isStale(err) || attempt >= PLAN_RACE_ATTEMPTS) throw err;
+        await this.checkCallerVersion(submission);
+      }
+    }
+  }
+
+  private async attempt(submission: SessionSubmission): Promise<SessionResult> {
+    const { response } = submission;
+    const current = await this.checkCallerVersion(submission);
+    const stored: QuestionnaireResponse = { ...response, id: submission.id };
+    const entries: BundleEntry[] = [responseEntry(stored, submission.ifMatch)];
+    const issues: OperationOutcomeIssue[] = [];
+    let planCreatedFresh = false;
+    if (RATED_STATUSES.has(stored.status)) {
+      const built = await this.sessionEntries(stored, issues);
+      entries.push(...built.entries);
+      planCreatedFresh = built.newPlan;
+    }
+    entries.push(provenanceEntry(stored, submission.agent, current, this.deps.now()));
+    const result = await this.deps.store.transaction({
+      resourceType: 'Bundle',
+      type: 'transaction',
+      entry: entries,
+    });
+    if (planCreatedFresh && planWasFound(result)) throw staleOutcome();
+    const first = result.entry?.[0];
+    return {
+      response: first?.resource as QuestionnaireResponse,
+      created: first?.response?.status?.startsWith('201') ?? false,
+      issues,
+    };
+  }
+
+  /** The stored response, after checking the caller's If-Match against it. */
+  private async checkCallerVersion(
+    submission: SessionSubmission,
+  ): Promise<QuestionnaireResponse | undefined> {
+    const current = await readOrUndefined(this.deps.store, submission.id);
+    if (submission.ifMatch === undefined) return current;
+    const wanted = submission.ifMatch.replace(/^W\//, '').replace(/"/g, '');
+    if (current?.meta?.versionId !== wanted)
+      throw stale(
+        'The response has changed since the version named in If-Match',
+        'QuestionnaireResponse.meta.versionId',
+      );
+    return current;
+  }
+
+  /** The Observations, Goals and plan for a completed session, from fresh reads. */
+  private async sessionEntries(
+    response: QuestionnaireResponse,
+    issues: OperationOutcomeIssue[],
+  ): Promise<{ entries: BundleEntry[]; newPlan: boolean }> {
+    const subject = response.subject?.reference ?? '';
+    const [history, plan, goals] = await Promise.all([
+      this.history(subject, response.id ?? ''),
+      this.currentPlan(subject),
+      this.goals(subject),
+    ]);
+    const extracted = extractObservations(response, { history });
+    if (!extracted.ok) throw new OperationOutcomeError(extracted.outcome);
+    issues.push(...extracted.issues);
+    const built = buildCarePlan({
+      response,
+      ...(plan ? { existing: plan } : {}),
+      existingGoals: goals,
+      history,
+      newPlanIdentifier: () =>
+        uuidV5(`${CARE_PLAN_IDENTIFIER_SYSTEM}|${subject}`, DIALOG_NAMESPACE),
+    });
+    if (!built.ok) throw new OperationOutcomeError(built.outcome);
+    issues.push(...built.issues);
+    const bundle = sessionTransaction(extracted.bundle, built);
+    return { entries: asFirstCreate(bundle, plan), newPlan: plan === undefined };
+  }
+
+  private async history(subject: string, ownId: string): Promise<QuestionnaireResponse[]> {
+    const found = await this.deps.store.search(
+      'QuestionnaireResponse',
+      { subject, status: 'completed,amended' },
+      { count: HISTORY_PAGE },
+    );
+    return found.resources.filter((r) => r.id !== ownId);
+  }
+
+  /** The person's one DIALOG plan: the one with dialog-fhir's identifier, latest first. */
+  private async currentPlan(subject: string): Promise<CarePlan | undefined> {
+    const found = await this.deps.store.search(
+      'CarePlan',
+      { subject, _sort: '-_lastUpdated' },
+      { count: HISTORY_PAGE },
+    );
+    return found.resources.find((plan) =>
+      plan.identifier?.some((i) => i.system === CARE_PLAN_IDENTIFIER_SYSTEM),
+    );
+  }
+
+  private async goals(subject: string): Promise<Goal[]> {
+    const found = await this.deps.store.search('Goal', { subject }, { count: HISTORY_PAGE });
+    return found.resources;
+  }
+}
+
+function responseEntry(response: QuestionnaireResponse, ifMatch: string | undefined): BundleEntry {
+  return {
+    fullUrl: `QuestionnaireResponse/${response.id ?? ''}`,
+    resource: response,
+    request: {
+      method: 'PUT',
+      url: `QuestionnaireResponse/${response.id ?? ''}`,
+      ...(ifMatch !== undefined ? { ifMatch } : {}),
+    },
+  };
+}
+
+/**
+ * A first plan is created only if no plan with its identifier exists yet (`If-None-Exist`), so
+ * two first sessions racing cannot overwrite each other's plan: the loser sees "found" (200) and
+ * runs again against the plan the winner made.
+ */
+function asFirstCreate(bundle: Bundle, existing: CarePlan | undefined): BundleEntry[] {
+  const entries = bundle.entry ?? [];
+  if (existing) return entries;
+  return entries.map((entry) => {
+    if (entry.resource?.resourceType !== 'CarePlan' || entry.request?.method !== 'PUT')
+      return entry;
+    const search = (entry.request.url ?? '').split('?')[1] ?? '';
+    return { ...entry, request: { method: 'POST', url: 'CarePlan', ifNoneExist: search } };
+  });
+}
+
+function planWasFound(result: Bundle): boolean {
+  return (result.entry ?? []).some(
+    (e) => e.resource?.resourceType === 'CarePlan' && (e.response?.status ?? '').startsWith('200'),
+  );
+}
+
+/**
+ * Provenance of the write: what the session's response, plan and Observations are, who wrote
+ * them, when. Its identifier is derived from the response's content, so a retry of the same
+ * submission finds it instead of adding a second one.
+ */
+function provenanceEntry(
+  response: QuestionnaireResponse,
+  agent: Reference,
+  previous: QuestionnaireResponse | undefined,
+  now: Date,
+): BundleEntry {
+  const key = responseKey(response) ?? `QuestionnaireResponse/${response.id ?? ''}`;
+  const value = uuidV5(
+    `${PROVENANCE_IDENTIFIER_SYSTEM}|${key}|${contentHash(response)}`,
+    DIALOG_NAMESPACE,
+  );
+  const provenance: Provenance = {
+    resourceType: 'Provenance',
+    identifier: [{ system: PROVENANCE_IDENTIFIER_SYSTEM, value }],
+    target: [{ reference: `QuestionnaireResponse/${response.id ?? ''}` }],
+    recorded: now.toISOString(),
+    activity: {
+      coding: [
+        previous
+          ? { system: DATA_OPERATION, code: 'UPDATE', display: 'revise' }
+          : { system: DATA_OPERATION, code: 'CREATE', display: 'create' },
+      ],
+    },
+    agent: [{ who: agent }],
+    ...(response.subject?.reference
+      ? { entity: [{ role: 'source', what: { reference: response.subject.reference } }] }
+      : {}),
+  } as Provenance;
+  return {
+    fullUrl: `urn:uuid:${value}`,
+    resource: provenance,
+    request: {
+      method: 'POST',
+      url: 'Provenance',
+      ifNoneExist: `identifier=${encodeURIComponent(`${PROVENANCE_IDENTIFIER_SYSTEM}|${value}`)}`,
+    },
+  };
+}
+
+function contentHash(response: QuestionnaireResponse): string {
+  const { meta: _meta, ...content } = response;
+  void _meta;
+  return createHash('sha256').update(JSON.stringify(content)).digest('hex');
+}
+
+async function readOrUndefined(
+  store: FhirStore,
+  id: string,
+): Promise<QuestionnaireResponse | undefined> {
+  try {
+    return await store.read('QuestionnaireResponse', id);
+  } catch (err) {
+    if (err instanceof OperationOutcomeError && getStatus(err.outcome) === 404) return undefined;
+    throw err;
+  }
+}
+
+function isStale(err: unknown): boolean {
+  return statusOf(err) === 412;
+}
+
+function staleOutcome(): OperationOutcomeError {
+  return stale('The plan was created by another session meanwhile', 'CarePlan');
+}

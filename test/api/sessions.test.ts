@@ -1,0 +1,162 @@
+/**
+ * Submitting DIALOG sessions over real HTTP to a real embedded store: one atomic write each
+ * (response, Observations, plan and Goals, Provenance), saved in progress over sittings, and the
+ * example journey end to end.
+ */
+import type { QuestionnaireResponse } from '@medplum/fhirtypes';
+import { CARE_PLAN_IDENTIFIER_SYSTEM } from '../../src/fhir';
+import { journeyResponses } from '../fhir/journey';
+import { journeyPatient } from '../store/store-contract';
+import { fhir, startService, type Json, type TestService } from '../support/service';
+
+let service: TestService;
+beforeEach(async () => {
+  service = await startService();
+  await service.store.update(journeyPatient());
+});
+afterEach(() => service.close());
+
+const responses = journeyResponses();
+const first = responses[0] as QuestionnaireResponse;
+
+const SESSION = { system: 'urn:dialog-fhir:test:session', value: 'community-start' };
+
+/** The response as a system without our ids sends it: no id, its own business identifier. */
+function withoutId(qr: QuestionnaireResponse): QuestionnaireResponse {
+  const { id: _id, meta: _meta, ...rest } = qr;
+  void _id;
+  void _meta;
+  return { ...rest, identifier: SESSION } as QuestionnaireResponse;
+}
+
+async function count(type: string, query: string): Promise<number> {
+  const res = await fhir(service.base, 'GET', `/fhir/${type}?${query}`);
+  expect(res.status).toBe(200);
+  return res.body.total as number;
+}
+
+describe('POST /fhir/QuestionnaireResponse: a session is one atomic write', () => {
+  it('stores the response, its Observations, the plan with Goals, and Provenance', async () => {
+    const res = await fhir(service.base, 'POST', '/fhir/QuestionnaireResponse', withoutId(first));
+    expect(res.status).toBe(201);
+    expect(res.headers.get('location')).toMatch(
+      new RegExp(`/fhir/QuestionnaireResponse/${res.body.id}/_history/1$`),
+    );
+    expect(res.headers.get('etag')).toBe('W/"1"');
+    const subject = 'subject=Patient/megan-price';
+    expect(await count('Observation', subject)).toBeGreaterThanOrEqual(11);
+    const plans = await fhir(service.base, 'GET', `/fhir/CarePlan?${subject}`);
+    expect(plans.body.total).toBe(1);
+    const plan = plans.body.entry[0].resource;
+    expect(plan.identifier).toContainEqual(
+      expect.objectContaining({ system: CARE_PLAN_IDENTIFIER_SYSTEM }),
+    );
+    expect(await count('Goal', subject)).toBe(
+      (first.item ?? []).length > 0 ? (plan.goal?.length ?? 0) : 0,
+    );
+    const provenance = await fhir(
+      service.base,
+      'GET',
+      `/fhir/Provenance?target=QuestionnaireResponse/${res.body.id}`,
+    );
+    expect(provenance.body.total).toBe(1);
+  });
+
+  it('submitting the same session again (same identifier) changes nothing', async () => {
+    const body = withoutId(first);
+    const a = await fhir(service.base, 'POST', '/fhir/QuestionnaireResponse', body);
+    const snapshot = await Promise.all(
+      ['Observation', 'Goal', 'CarePlan', 'Provenance'].map((t) => count(t, '_count=0')),
+    );
+    const b = await fhir(service.base, 'POST', '/fhir/QuestionnaireResponse', body);
+    expect(a.status).toBe(201);
+    expect(b.status).toBe(200);
+    expect(b.body.id).toBe(a.body.id);
+    expect(b.body.meta.versionId).toBe('1');
+    const again = await Promise.all(
+      ['Observation', 'Goal', 'CarePlan', 'Provenance'].map((t) => count(t, '_count=0')),
+    );
+    expect(again).toEqual(snapshot);
+  });
+
+  it('50 identical submissions at once make one response and one plan', async () => {
+    const body = withoutId(first);
+    const results = await Promise.all(
+      Array.from({ length: 50 }, () =>
+        fhir(service.base, 'POST', '/fhir/QuestionnaireResponse', body),
+      ),
+    );
+    const statuses = results.map((r) => r.status);
+    expect(statuses.filter((s) => s === 201)).toHaveLength(1);
+    expect(statuses.filter((s) => s === 200)).toHaveLength(49);
+    expect(new Set(results.map((r) => r.body.id)).size).toBe(1);
+    expect(await count('QuestionnaireResponse', '_count=0')).toBe(1);
+    expect(await count('CarePlan', '_count=0')).toBe(1);
+  });
+
+  it('an in-progress response is saved without extraction, then completed later', async () => {
+    const draft = { ...withoutId(first), status: 'in-progress' } as QuestionnaireResponse;
+    const saved = await fhir(service.base, 'POST', '/fhir/QuestionnaireResponse', draft);
+    expect(saved.status).toBe(201);
+    expect(await count('Observation', '_count=0')).toBe(0);
+    expect(await count('CarePlan', '_count=0')).toBe(0);
+    const done = await fhir(
+      service.base,
+      'PUT',
+      `/fhir/QuestionnaireResponse/${saved.body.id}`,
+      { ...first, id: saved.body.id, meta: undefined },
+      { 'if-match': 'W/"1"' },
+    );
+    expect(done.status).toBe(200);
+    expect(done.body.meta.versionId).toBe('2');
+    expect(await count('Observation', '_count=0')).toBeGreaterThanOrEqual(11);
+    expect(await count('CarePlan', '_count=0')).toBe(1);
+  });
+
+  it('a stale If-Match is a 412 and writes nothing', async () => {
+    const saved = await fhir(service.base, 'POST', '/fhir/QuestionnaireResponse', {
+      ...withoutId(first),
+      status: 'in-progress',
+    });
+    const stale = await fhir(
+      service.base,
+      'PUT',
+      `/fhir/QuestionnaireResponse/${saved.body.id}`,
+      { ...first, id: saved.body.id, meta: undefined },
+      { 'if-match': 'W/"7"' },
+    );
+    expect(stale.status).toBe(412);
+    expect(stale.body.resourceType).toBe('OperationOutcome');
+    expect(stale.body.issue[0].expression).toEqual(['QuestionnaireResponse.meta.versionId']);
+    expect(await count('Observation', '_count=0')).toBe(0);
+  });
+
+  it('an invalid session is a 422 naming the fault, and nothing is stored', async () => {
+    const bad: Json = structuredClone(withoutId(first));
+    bad.item[0].item[0].item[0].answer[0].valueCoding.code = '8';
+    const res = await fhir(service.base, 'POST', '/fhir/QuestionnaireResponse', bad);
+    expect(res.status).toBe(422);
+    const where = (res.body.issue as Json[]).map((i) => i.expression?.[0] as string);
+    expect(
+      where.some((e) => e.startsWith('QuestionnaireResponse.item[0].item[0].item[0].answer')),
+    ).toBe(true);
+    expect(await count('QuestionnaireResponse', '_count=0')).toBe(0);
+  });
+
+  it('the example journey, session by session, ends with one plan', async () => {
+    for (const qr of responses) {
+      const res = await fhir(service.base, 'PUT', `/fhir/QuestionnaireResponse/${qr.id}`, {
+        ...qr,
+        meta: undefined,
+      });
+      expect([200, 201]).toContain(res.status);
+    }
+    expect(await count('CarePlan', '_count=0')).toBe(1);
+    const summary = await fhir(service.base, 'GET', '/fhir/Patient/megan-price/$dialog-summary');
+    expect(summary.status).toBe(200);
+    const ratings = summary.body.parameter.filter((p: Json) => p.name === 'rating');
+    expect(ratings).toHaveLength(responses.filter((r) => r.status === 'completed').length);
+    expect(summary.body.parameter.some((p: Json) => p.name === 'change')).toBe(true);
+    expect(summary.body.parameter.find((p: Json) => p.name === 'due')).toBeDefined();
+  });
+});

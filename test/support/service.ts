@@ -1,0 +1,89 @@
+/**
+ * A dialog-fhir service on loopback for integration tests: the real app over a real SQLite file
+ * in a temporary DATA_DIR, served by Node's HTTP server on a free port. Not a test file itself.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import winston from 'winston';
+import { createApp, type AppOptions } from '../../src/api/app';
+import { EmbeddedStore } from '../../src/store';
+import { createValidator, type Validator } from '../../src/validation';
+
+let validator: Validator | undefined;
+/** One validator for the whole test file: compiling it is the slow part. */
+export function sharedValidator(): Validator {
+  validator ??= createValidator();
+  return validator;
+}
+
+export interface TestService {
+  readonly base: string;
+  readonly store: EmbeddedStore;
+  readonly dataDir: string;
+  /** What the service logged, one JSON object per line. */
+  readonly logs: string[];
+  close(): Promise<void>;
+}
+
+export async function startService(
+  options: Partial<Omit<AppOptions, 'store' | 'validator' | 'logger'>> = {},
+): Promise<TestService> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'dialog-fhir-api-'));
+  const store = EmbeddedStore.open({ dataDir });
+  const logs: string[] = [];
+  const logger = winston.createLogger({
+    level: 'info',
+    format: winston.format.json(),
+    transports: [
+      new winston.transports.Stream({
+        stream: new Writable({
+          write(chunk: Buffer, _enc: string, done: () => void) {
+            logs.push(chunk.toString('utf8'));
+            done();
+          },
+        }),
+      }),
+    ],
+  });
+  const app = createApp({ validator: sharedValidator(), store, logger, ...options });
+  const server: Server = app.express.listen(0, '127.0.0.1');
+  await new Promise((resolve) => server.once('listening', resolve));
+  const port = (server.address() as AddressInfo).port;
+  return {
+    base: `http://127.0.0.1:${port}`,
+    store,
+    dataDir,
+    logs,
+    close: async () => {
+      await new Promise((resolve) => server.close(resolve));
+      await store.close();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+export const FHIR_JSON = 'application/fhir+json';
+
+/** Response bodies, read freely by tests (an assertion fails if a path is not there). */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type Json = any;
+
+export async function fhir(
+  base: string,
+  method: string,
+  path: string,
+  body?: unknown,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; body: Json; headers: Headers }> {
+  const res = await fetch(`${base}${path}`, {
+    method,
+    headers: { ...(body !== undefined ? { 'content-type': FHIR_JSON } : {}), ...headers },
+    ...(body !== undefined ? { body: typeof body === 'string' ? body : JSON.stringify(body) } : {}),
+  });
+  const text = await res.text();
+  return { status: res.status, body: text ? JSON.parse(text) : undefined, headers: res.headers };
+}
