@@ -1,0 +1,362 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Bundle, CarePlan, Consent, ConsentProvision, Resource } from '@medplum/fhirtypes';
+import {
+  consentFilter,
+  consentView,
+  contextFromClaims,
+  inForce,
+  requiredConsentSearch,
+} from '../../src/auth';
+import { EXAMPLES_DIR } from '../support/examples';
+
+function journey(file: string): Resource[] {
+  const bundle = JSON.parse(readFileSync(join(EXAMPLES_DIR, 'journey', file), 'utf8')) as Bundle;
+  return (bundle.entry ?? []).map((e) => e.resource as Resource);
+}
+
+const admission = journey('02-admission.json');
+const community = journey('01-community-start.json');
+/** The journey's own Consent: Megan shares her plan's agreed actions and safety plan with Hannah. */
+const CONSENT = community.find((r) => r.resourceType === 'Consent') as Consent;
+const PLAN = admission.find((r) => r.resourceType === 'CarePlan') as CarePlan;
+const PATIENT = 'megan-price';
+const NOW = new Date('2025-10-01T12:00:00Z');
+
+const hannah = contextFromClaims({
+  sub: 'h',
+  fhirUser: 'RelatedPerson/hannah-price',
+  patient: PATIENT,
+  scope: 'patient/*.rs',
+});
+const otherCarer = contextFromClaims({
+  sub: 'o',
+  fhirUser: 'RelatedPerson/someone-else',
+  patient: PATIENT,
+  scope: 'patient/*.rs',
+});
+const megan = contextFromClaims({
+  sub: 'm',
+  fhirUser: `Patient/${PATIENT}`,
+  scope: 'patient/*.rs',
+});
+
+const sections = (plan: Resource | undefined): string[] =>
+  [
+    ...new Set(
+      ((plan as CarePlan | undefined)?.activity ?? []).map(
+        (a) => a.detail?.code?.coding?.[0]?.code ?? '',
+      ),
+    ),
+  ].sort();
+
+function withProvision(provision: ConsentProvision, extra: Partial<Consent> = {}): Consent {
+  return { ...CONSENT, ...extra, provision };
+}
+
+const base = CONSENT.provision as ConsentProvision;
+
+describe('the journey Consent', () => {
+  it('shares the plan with Hannah, limited to agreed actions and the safety plan', () => {
+    const view = consentView(hannah, [CONSENT], NOW)(PLAN);
+    expect(view).toBeDefined();
+    expect(sections(PLAN)).toEqual([
+      'agreed-action',
+      'leave',
+      'mental-health-act-status',
+      'nursing-observations',
+      'safety-plan',
+      'visits',
+    ]);
+    expect(sections(view)).toEqual(['agreed-action', 'safety-plan']);
+    expect((view as CarePlan).subject).toEqual(PLAN.subject);
+  });
+
+  it('keeps only this carer’s dialog-carer entry', () => {
+    const other = {
+      url: 'https://dialog-fhir.org/fhir/StructureDefinition/dialog-carer',
+      extension: [{ url: 'carer', valueReference: { reference: 'RelatedPerson/someone-else' } }],
+    };
+    const plan: CarePlan = { ...PLAN, extension: [...(PLAN.extension ?? []), other] };
+    const carers = ((consentView(hannah, [CONSENT], NOW)(plan) as CarePlan).extension ?? []).filter(
+      (e) => e.url.endsWith('dialog-carer'),
+    );
+    expect(carers).toHaveLength(1);
+    expect(JSON.stringify(carers)).toContain('RelatedPerson/hannah-price');
+  });
+
+  it('shares nothing else: no scores, no responses, no goals, not the Patient', () => {
+    const filter = consentFilter(hannah, [CONSENT], NOW);
+    const visible = admission.filter(filter).map((r) => r.resourceType);
+    expect(visible).toEqual(['CarePlan']);
+  });
+
+  it('shares nothing with another carer', () => {
+    expect(community.concat(admission).filter(consentFilter(otherCarer, [CONSENT], NOW))).toEqual(
+      [],
+    );
+  });
+
+  it('does not filter anyone but carers: it answers no, so the API must not apply it to them', () => {
+    expect(consentFilter(megan, [CONSENT], NOW)(PLAN)).toBe(false);
+  });
+
+  it('another person’s plan is never shared, whatever the Consent says', () => {
+    const plan: CarePlan = { ...PLAN, subject: { reference: 'Patient/someone' } };
+    expect(consentFilter(hannah, [CONSENT], NOW)(plan)).toBe(false);
+  });
+});
+
+describe('deny by default and Consent conditions', () => {
+  /** name, consents, whether Hannah sees the plan */
+  const CASES: [string, Consent[], boolean][] = [
+    ['no Consent', [], false],
+    ['the Consent as recorded', [CONSENT], true],
+    ['inactive', [{ ...CONSENT, status: 'inactive' }], false],
+    ['draft', [{ ...CONSENT, status: 'draft' }], false],
+    ['entered in error', [{ ...CONSENT, status: 'entered-in-error' }], false],
+    [
+      'not a privacy Consent',
+      [
+        {
+          ...CONSENT,
+          scope: {
+            coding: [
+              { system: 'http://terminology.hl7.org/CodeSystem/consentscope', code: 'treatment' },
+            ],
+          },
+        },
+      ],
+      false,
+    ],
+    ['about another patient', [{ ...CONSENT, patient: { reference: 'Patient/someone' } }], false],
+    ['not started yet', [withProvision({ ...base, period: { start: '2025-10-02' } })], false],
+    [
+      'started today (a whole UTC day)',
+      [withProvision({ ...base, period: { start: '2025-10-01' } })],
+      true,
+    ],
+    [
+      'expired',
+      [withProvision({ ...base, period: { start: '2025-01-01', end: '2025-09-30' } })],
+      false,
+    ],
+    [
+      'ends today',
+      [withProvision({ ...base, period: { start: '2025-01-01', end: '2025-10-01' } })],
+      true,
+    ],
+    [
+      'ended an hour ago',
+      [withProvision({ ...base, period: { end: '2025-10-01T11:00:00Z' } })],
+      false,
+    ],
+    ['an unreadable period', [withProvision({ ...base, period: { start: 'soon' } })], false],
+    [
+      'another actor',
+      [
+        withProvision({
+          ...base,
+          actor: [{ role: {}, reference: { reference: 'RelatedPerson/someone-else' } }],
+        }),
+      ],
+      false,
+    ],
+    [
+      'no actor (a permit must name the carer)',
+      [withProvision({ ...base, actor: undefined } as ConsentProvision)],
+      false,
+    ],
+    [
+      'another class',
+      [
+        withProvision({
+          ...base,
+          class: [{ system: 'http://hl7.org/fhir/resource-types', code: 'Goal' }],
+        }),
+      ],
+      false,
+    ],
+    [
+      'a class from another system',
+      [withProvision({ ...base, class: [{ system: 'urn:ietf:bcp:13', code: 'application/pdf' }] })],
+      false,
+    ],
+    [
+      'another action (collect, not access)',
+      [
+        withProvision({
+          ...base,
+          action: [
+            {
+              coding: [
+                { system: 'http://terminology.hl7.org/CodeSystem/consentaction', code: 'collect' },
+              ],
+            },
+          ],
+        }),
+      ],
+      false,
+    ],
+    ['a base deny', [withProvision({ ...base, type: 'deny' })], false],
+    [
+      'a permit restricted by securityLabel (not supported: shares nothing)',
+      [withProvision({ ...base, securityLabel: [{ system: 'x', code: 'R' }] })],
+      false,
+    ],
+    [
+      'a second Consent that denies wins',
+      [CONSENT, withProvision({ type: 'deny', actor: base.actor }, { id: 'refusal' })],
+      false,
+    ],
+    [
+      'a second Consent that denies everyone, naming no actor, wins',
+      [CONSENT, withProvision({ type: 'deny' }, { id: 'refusal' })],
+      false,
+    ],
+    [
+      'a deny for another carer does not touch Hannah',
+      [
+        CONSENT,
+        withProvision(
+          {
+            type: 'deny',
+            actor: [{ role: {}, reference: { reference: 'RelatedPerson/someone-else' } }],
+          },
+          { id: 'refusal' },
+        ),
+      ],
+      true,
+    ],
+    [
+      'an expired deny no longer applies',
+      [CONSENT, withProvision({ type: 'deny', period: { end: '2025-06-01' } }, { id: 'refusal' })],
+      true,
+    ],
+    [
+      'opt-out with an exception: base deny, nested permit for Hannah',
+      [withProvision({ type: 'deny', provision: [{ ...base }] })],
+      true,
+    ],
+    [
+      'a nested deny of the whole CarePlan class',
+      [
+        withProvision({
+          ...base,
+          provision: [
+            {
+              type: 'deny',
+              class: [{ system: 'http://hl7.org/fhir/resource-types', code: 'CarePlan' }],
+            },
+          ],
+        }),
+      ],
+      false,
+    ],
+  ];
+
+  it.each(CASES)('%s', (_name, consents, shared) => {
+    expect(consentFilter(hannah, consents, NOW)(PLAN)).toBe(shared);
+  });
+
+  it('a nested deny by code removes that section only', () => {
+    const consent = withProvision({
+      ...base,
+      provision: [
+        {
+          type: 'deny',
+          code: [
+            {
+              coding: [
+                {
+                  system: 'https://dialog-fhir.org/fhir/CodeSystem/dialog-plan-sections',
+                  code: 'safety-plan',
+                },
+              ],
+            },
+          ],
+        },
+      ],
+    });
+    expect(sections(consentView(hannah, [consent], NOW)(PLAN))).toEqual(['agreed-action']);
+  });
+
+  it('a permit without codes shares the whole plan; contained resources are dropped', () => {
+    const consent = withProvision({ ...base, code: undefined } as ConsentProvision);
+    const plan: CarePlan = { ...PLAN, contained: [{ resourceType: 'Patient', id: 'x' }] };
+    const view = consentView(hannah, [consent], NOW)(plan) as CarePlan;
+    expect(sections(view)).toEqual(sections(PLAN));
+    expect(view.contained).toBeUndefined();
+  });
+
+  it('a permit without class shares every type in the person’s compartment', () => {
+    const consent = withProvision({
+      ...base,
+      class: undefined,
+      code: undefined,
+    } as ConsentProvision);
+    const filter = consentFilter(hannah, [consent], NOW);
+    const types = new Set(community.filter(filter).map((r) => r.resourceType));
+    expect([...types].sort()).toEqual([
+      'CarePlan',
+      'Consent',
+      'Goal',
+      'Observation',
+      'Patient',
+      'QuestionnaireResponse',
+      'RelatedPerson',
+    ]);
+  });
+
+  it('a permit by code shares only resources carrying that code', () => {
+    const dialogItemScores = admission.filter(
+      (r) => r.resourceType === 'Observation',
+    ) as Resource[];
+    const first = dialogItemScores[0] as Resource & {
+      code: { coding: { system: string; code: string }[] };
+    };
+    const coding = first.code.coding[0] as { system: string; code: string };
+    const consent = withProvision({
+      ...base,
+      class: [{ system: 'http://hl7.org/fhir/resource-types', code: 'Observation' }],
+      code: [{ coding: [coding] }],
+    });
+    const shared = dialogItemScores.filter(consentFilter(hannah, [consent], NOW));
+    expect(shared.length).toBeGreaterThan(0);
+    expect(shared.length).toBeLessThan(dialogItemScores.length);
+    for (const r of shared) expect(JSON.stringify((r as typeof first).code)).toContain(coding.code);
+  });
+
+  it('a deny with codes given only as text applies as if unrestricted (fails closed)', () => {
+    const consent = withProvision({
+      ...base,
+      provision: [{ type: 'deny', code: [{ text: 'anything upsetting' }] }],
+    });
+    expect(consentFilter(hannah, [consent], NOW)(PLAN)).toBe(false);
+  });
+});
+
+describe('inForce', () => {
+  it.each([
+    [{}, true],
+    [{ start: '2025' }, true],
+    [{ start: '2025-10' }, true],
+    [{ start: '2025-11' }, false],
+    [{ end: '2025-10' }, true],
+    [{ end: '2025-09' }, false],
+    [{ start: '2025-10-01T12:00:00+01:00' }, true],
+    [{ start: '2025-10-01T13:00:01+01:00' }, false],
+    [{ start: '2025-10-01T12:00' }, false],
+  ])('%j → %s', (period, expected) => {
+    expect(inForce(period, NOW)).toBe(expected);
+  });
+});
+
+describe('requiredConsentSearch', () => {
+  it('asks for the person’s active Consents', () => {
+    expect(requiredConsentSearch(PATIENT)).toEqual({
+      resourceType: 'Consent',
+      params: { patient: 'Patient/megan-price', status: 'active' },
+    });
+  });
+});
