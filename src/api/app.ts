@@ -17,6 +17,7 @@ import { authenticateRequests, openAccess, type Authenticate } from './access';
 import { capabilityStatement } from './capability-statement';
 import { errorHandler } from './errors';
 import { fhirRoutes } from './fhir-routes';
+import { nativeRoutes } from './native-routes';
 import { sendFhir } from './http';
 import { rateLimiter } from './rate-limit';
 import { requestLog } from './request-log';
@@ -64,6 +65,7 @@ export function createApp(options: AppOptions): App {
   const authenticate = options.authenticate ?? (() => Promise.resolve(openAccess()));
   app.use(['/fhir', '/native'], authenticateRequests(authenticate));
   app.use('/fhir', fhirRoutes(service, now));
+  app.use('/native', nativeRoutes(service));
   app.use((_req: Request, _res: Response, next: NextFunction) => {
     next(fault(404, 'not-found', 'No such endpoint', 'Resource'));
   });

@@ -1,0 +1,173 @@
+/**
+ * Native formats over HTTP (`/native/{format}`), through the mappings (src/mapping, mappings/):
+ * - import: the text is converted to DIALOG QuestionnaireResponses; each is submitted as a session
+ *   exactly as `POST /fhir/QuestionnaireResponse` would (validated, the person matched by NHS
+ *   number or local identifier, extracted, the plan updated). A record the mapper rejects, or the
+ *   service refuses, is reported with why; every good record is kept. The answer is a
+ *   `batch-response` Bundle, one entry per record in input order.
+ * - export: the person's DIALOG responses, converted to the format.
+ * ADT events (HL7 v2 A01/A03) are reported as events; handover on them is issue 5's work.
+ */
+import type {
+  Bundle,
+  BundleEntry,
+  OperationOutcome,
+  QuestionnaireResponse,
+} from '@medplum/fhirtypes';
+import { convertText, isFormatName, type FormatName } from '../mapping';
+import { error, issue, outcome } from '../validation';
+import type { Access } from './access';
+import type { FhirService } from './fhir-service';
+import { fault, statusOf } from './outcomes';
+
+const PAGE = 1000;
+
+export function formatOf(name: string): FormatName {
+  if (isFormatName(name)) return name;
+  throw fault(
+    404,
+    'not-supported',
+    'Unknown native format: use dialogplus-csv, mhsds-csv, hl7v2 or fhir',
+    'format',
+  );
+}
+
+export interface ImportResult {
+  readonly bundle: Bundle;
+  readonly accepted: number;
+  readonly rejected: number;
+}
+
+export async function importNative(
+  service: FhirService,
+  access: Access,
+  format: FormatName,
+  text: string,
+  patient?: string,
+): Promise<ImportResult> {
+  access.check('create', 'QuestionnaireResponse');
+  // Records that name the person only by name (the DIALOG+ app's export) need the caller to say
+  // who they are about: nothing is matched by name.
+  const subject =
+    patient === undefined ? undefined : await patientReference(service, access, patient);
+  const converted = await convertText(text, {
+    from: format,
+    to: 'fhir',
+    file: 'body',
+    ...(subject ? { subject } : {}),
+  });
+  const entries: BundleEntry[] = converted.rejects.map((r) => rejected(r.outcome, r.location));
+  let accepted = 0;
+  for (const line of converted.output.split('\n')) {
+    if (!line.trim()) continue;
+    const response = JSON.parse(line) as QuestionnaireResponse;
+    entries.push(await submitRecord(service, access, response));
+    if (entries[entries.length - 1]?.response?.status?.startsWith('2')) accepted++;
+  }
+  for (const event of converted.events)
+    entries.push({
+      response: {
+        status: '202 Accepted',
+        outcome: outcome([
+          issue(
+            'information',
+            'informational',
+            `ADT event ${event.event.messageType} read; handover on ADT events is not built yet`,
+            event.location,
+          ),
+        ]),
+      },
+    });
+  const notices = converted.notices.length > 0 ? [noticeEntry(converted.notices)] : [];
+  return {
+    bundle: { resourceType: 'Bundle', type: 'batch-response', entry: [...notices, ...entries] },
+    accepted,
+    rejected: entries.length - accepted - converted.events.length,
+  };
+}
+
+async function submitRecord(
+  service: FhirService,
+  access: Access,
+  response: QuestionnaireResponse,
+): Promise<BundleEntry> {
+  try {
+    const written = await service.create(access, 'QuestionnaireResponse', response);
+    const stored = written.resource;
+    return {
+      response: {
+        status: written.created ? '201 Created' : '200 OK',
+        location: `QuestionnaireResponse/${stored.id ?? ''}/_history/${stored.meta?.versionId ?? ''}`,
+      },
+    };
+  } catch (err) {
+    const result = (err as { outcome?: OperationOutcome }).outcome;
+    return {
+      response: {
+        status: String(statusOf(err)),
+        outcome: result ?? outcome([error('exception', 'Internal error', 'QuestionnaireResponse')]),
+      },
+    };
+  }
+}
+
+function rejected(result: OperationOutcome, location: string): BundleEntry {
+  return {
+    response: {
+      status: '422',
+      outcome: {
+        ...result,
+        issue: result.issue.map((i) => ({ ...i, location: [...(i.location ?? []), location] })),
+      },
+    },
+  };
+}
+
+function noticeEntry(notices: OperationOutcome['issue']): BundleEntry {
+  return { response: { status: '200 OK', outcome: outcome([...notices]) } };
+}
+
+async function patientReference(
+  service: FhirService,
+  access: Access,
+  patient: string,
+): Promise<string> {
+  const id = patient.startsWith('Patient/') ? patient.slice('Patient/'.length) : patient;
+  const stored = await service.read(access, 'Patient', id);
+  return `Patient/${stored.id ?? id}`;
+}
+
+export interface ExportResult {
+  readonly text: string;
+  /** Responses the format cannot hold (e.g. MHSDS holds completed assessments only). */
+  readonly leftOut: number;
+}
+
+/**
+ * The person's DIALOG responses (every status the format holds), in the native format. The
+ * Patient goes first so the mappings find the person's identifiers (NHS number, local id).
+ */
+export async function exportNative(
+  service: FhirService,
+  access: Access,
+  format: FormatName,
+  patient: string,
+): Promise<ExportResult> {
+  const subject = await patientReference(service, access, patient);
+  const person = await service.read(access, 'Patient', subject.slice('Patient/'.length));
+  const found = await service.search(
+    access,
+    'QuestionnaireResponse',
+    new URLSearchParams({ subject, _count: String(PAGE) }),
+  );
+  const ndjson = [person, ...found.resources].map((r) => JSON.stringify(r)).join('\n');
+  const converted = await convertText(ndjson, { from: 'fhir', to: format, file: 'store' });
+  return { text: converted.output, leftOut: converted.summary.rejected };
+}
+
+export const NATIVE_MEDIA_TYPES: Readonly<Record<FormatName, string>> = {
+  'dialogplus-csv': 'text/csv',
+  'mhsds-csv': 'text/csv',
+  hl7v2: 'x-application/hl7-v2+er7',
+  fhir: 'application/fhir+ndjson',
+};
