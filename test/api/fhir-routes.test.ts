@@ -1,0 +1,328 @@
+/**
+ * Every /fhir route over real HTTP against a real embedded store (AUTH=off here; access is
+ * tested in access.test.ts): the interactions, their headers, paging, conditional create,
+ * transaction and batch, the operations, and the error paths with their OperationOutcomes.
+ */
+import type { Patient } from '@medplum/fhirtypes';
+import { journeyResponses } from '../fhir/journey';
+import { journeyPatient } from '../store/store-contract';
+import { fhir, startService, type Json, type TestService } from '../support/service';
+
+const NHS = 'https://fhir.nhs.uk/Id/nhs-number';
+let service: TestService;
+beforeEach(async () => {
+  service = await startService();
+});
+afterEach(() => service.close());
+
+const call = (method: string, path: string, body?: unknown, headers?: Record<string, string>) =>
+  fhir(service.base, method, path, body, headers);
+
+function person(value: string, more: Partial<Patient> = {}): Patient {
+  return { resourceType: 'Patient', identifier: [{ system: 'urn:test:mrn', value }], ...more };
+}
+
+function expectOutcome(body: Json, code: string, expression?: string): void {
+  expect(body.resourceType).toBe('OperationOutcome');
+  expect(body.issue[0].code).toBe(code);
+  if (expression !== undefined) expect(body.issue[0].expression).toEqual([expression]);
+}
+
+describe('create, read, vread, update, history', () => {
+  it('creates with Location and ETag, reads, updates with If-Match, and keeps history', async () => {
+    const created = await call('POST', '/fhir/Patient', person('a'));
+    expect(created.status).toBe(201);
+    expect(created.headers.get('content-type')).toContain('application/fhir+json');
+    const id = created.body.id as string;
+    expect(created.headers.get('location')).toBe(`${service.base}/fhir/Patient/${id}/_history/1`);
+    expect(created.headers.get('etag')).toBe('W/"1"');
+    const read = await call('GET', `/fhir/Patient/${id}`);
+    expect(read.status).toBe(200);
+    expect(read.headers.get('etag')).toBe('W/"1"');
+    expect(read.headers.get('last-modified')).toBeTruthy();
+    const updated = await call(
+      'PUT',
+      `/fhir/Patient/${id}`,
+      { ...person('a'), id, gender: 'female' },
+      { 'if-match': 'W/"1"' },
+    );
+    expect(updated.status).toBe(200);
+    expect(updated.body.meta.versionId).toBe('2');
+    const stale = await call(
+      'PUT',
+      `/fhir/Patient/${id}`,
+      { ...person('a'), id, gender: 'male' },
+      { 'if-match': 'W/"1"' },
+    );
+    expect(stale.status).toBe(412);
+    expectOutcome(stale.body, 'conflict');
+    const v1 = await call('GET', `/fhir/Patient/${id}/_history/1`);
+    expect(v1.body.gender).toBeUndefined();
+    const history = await call('GET', `/fhir/Patient/${id}/_history`);
+    expect(history.body.type).toBe('history');
+    expect(history.body.entry.map((e: Json) => e.resource.meta.versionId)).toEqual(['2', '1']);
+  });
+
+  it('answers 404s with OperationOutcomes', async () => {
+    const missing = await call('GET', '/fhir/Patient/nobody');
+    expect(missing.status).toBe(404);
+    expectOutcome(missing.body, 'not-found');
+    expect((await call('GET', '/fhir/Patient/nobody/_history/1')).status).toBe(404);
+    const unknownType = await call('GET', '/fhir/Medication/x');
+    expect(unknownType.status).toBe(404);
+    expectOutcome(unknownType.body, 'not-supported', 'Resource.resourceType');
+  });
+
+  it('refuses a body of the wrong type, an id that differs from the URL, and DELETE', async () => {
+    const wrong = await call('POST', '/fhir/Patient', { resourceType: 'Observation' });
+    expect(wrong.status).toBe(400);
+    expectOutcome(wrong.body, 'invalid', 'Patient.resourceType');
+    const other = await call('PUT', '/fhir/Patient/a', { ...person('a'), id: 'b' });
+    expect(other.status).toBe(400);
+    expectOutcome(other.body, 'invalid', 'Patient.id');
+    const deleted = await call('DELETE', '/fhir/Patient/a');
+    expect(deleted.status).toBe(405);
+    expectOutcome(deleted.body, 'not-supported');
+  });
+
+  it('refuses invalid resources with 422 naming the fault', async () => {
+    const res = await call('POST', '/fhir/Patient', { ...person('a'), gender: 'sometimes' });
+    expect(res.status).toBe(422);
+    expect(res.body.issue.some((i: Json) => i.expression?.[0] === 'Patient.gender')).toBe(true);
+  });
+
+  it('enforces the NHS number check digit on Patients and in searches', async () => {
+    const bad = await call('POST', '/fhir/Patient', {
+      resourceType: 'Patient',
+      identifier: [{ system: NHS, value: '9992468018' }],
+    });
+    expect(bad.status).toBe(422);
+    expectOutcome(bad.body, 'value', 'Patient.identifier[0].value');
+    expect(JSON.stringify(bad.body)).not.toContain('9992468018');
+    const good = await call('POST', '/fhir/Patient', {
+      resourceType: 'Patient',
+      identifier: [{ system: NHS, value: '9992468017' }],
+    });
+    expect(good.status).toBe(201);
+    const search = await call('GET', `/fhir/Patient?identifier=${NHS}|9992468018`);
+    expect(search.status).toBe(400);
+    expectOutcome(search.body, 'value', 'Patient.identifier');
+    const found = await call('GET', `/fhir/Patient?identifier=${NHS}|9992468017`);
+    expect(found.body.total).toBe(1);
+  });
+});
+
+describe('search', () => {
+  it('pages with _count and next links that keep the parameters', async () => {
+    for (let i = 0; i < 5; i++) await call('POST', '/fhir/Patient', person(`p${i}`));
+    const page1 = await call('GET', '/fhir/Patient?_count=2&_sort=_lastUpdated');
+    expect(page1.body.type).toBe('searchset');
+    expect(page1.body.total).toBe(5);
+    expect(page1.body.entry).toHaveLength(2);
+    const next = page1.body.link.find((l: Json) => l.relation === 'next').url as string;
+    expect(next).toContain('_sort=_lastUpdated');
+    const page2 = await fhir(service.base, 'GET', next.slice(service.base.length));
+    expect(page2.body.entry).toHaveLength(2);
+    const last = await fhir(
+      service.base,
+      'GET',
+      (page2.body.link.find((l: Json) => l.relation === 'next').url as string).slice(
+        service.base.length,
+      ),
+    );
+    expect(last.body.entry).toHaveLength(1);
+    expect(last.body.link.some((l: Json) => l.relation === 'next')).toBe(false);
+  });
+
+  it('rejects unknown search parameters rather than ignoring them', async () => {
+    const res = await call('GET', '/fhir/Patient?name=Smith');
+    expect(res.status).toBe(400);
+    expect(res.body.resourceType).toBe('OperationOutcome');
+    expect(JSON.stringify(res.body)).not.toContain('Smith');
+  });
+
+  it('finds by identifier, subject and status', async () => {
+    await service.store.update(journeyPatient());
+    for (const qr of journeyResponses().slice(0, 2))
+      await call('PUT', `/fhir/QuestionnaireResponse/${qr.id}`, { ...qr, meta: undefined });
+    const bySubject = await call(
+      'GET',
+      '/fhir/QuestionnaireResponse?subject=Patient/megan-price&status=completed',
+    );
+    expect(bySubject.body.total).toBe(2);
+  });
+});
+
+describe('conditional create', () => {
+  it('If-None-Exist: no match creates, one match returns it, several is a 412', async () => {
+    const header = { 'if-none-exist': 'identifier=urn:test:mrn|a' };
+    const first = await call('POST', '/fhir/Patient', person('a'), header);
+    expect(first.status).toBe(201);
+    const again = await call('POST', '/fhir/Patient', person('a'), header);
+    expect(again.status).toBe(200);
+    expect(again.body.id).toBe(first.body.id);
+    await call('POST', '/fhir/Patient', person('a'));
+    const several = await call('POST', '/fhir/Patient', person('a'), header);
+    expect(several.status).toBe(412);
+    expect(several.body.resourceType).toBe('OperationOutcome');
+  });
+});
+
+describe('POST /fhir: transaction and batch', () => {
+  it('a transaction is all or nothing, with the bad entry named', async () => {
+    const bundle = {
+      resourceType: 'Bundle',
+      type: 'transaction',
+      entry: [
+        { resource: person('t1'), request: { method: 'POST', url: 'Patient' } },
+        {
+          resource: { ...person('t2'), gender: 'sometimes' },
+          request: { method: 'POST', url: 'Patient' },
+        },
+      ],
+    };
+    const res = await call('POST', '/fhir', bundle);
+    expect(res.status).toBe(422);
+    expect(res.body.issue[0].expression[0]).toBe('Bundle.entry[1].resource.gender');
+    expect((await call('GET', '/fhir/Patient?_count=0')).body.total).toBe(0);
+    bundle.entry.pop();
+    const ok = await call('POST', '/fhir', bundle);
+    expect(ok.status).toBe(200);
+    expect(ok.body.type).toBe('transaction-response');
+    expect(ok.body.entry[0].response.status).toMatch(/^201/);
+  });
+
+  it('a batch takes each entry on its own', async () => {
+    const res = await call('POST', '/fhir', {
+      resourceType: 'Bundle',
+      type: 'batch',
+      entry: [
+        { resource: person('b1'), request: { method: 'POST', url: 'Patient' } },
+        { request: { method: 'GET', url: 'Patient/nobody' } },
+        { request: { method: 'GET', url: 'Patient?identifier=urn:test:mrn|b1' } },
+      ],
+    });
+    expect(res.status).toBe(200);
+    expect(res.body.type).toBe('batch-response');
+    const statuses = res.body.entry.map((e: Json) => String(e.response.status).slice(0, 3));
+    expect(statuses).toEqual(['201', '404', '200']);
+    expect(res.body.entry[1].response.outcome.resourceType).toBe('OperationOutcome');
+    expect(res.body.entry[2].resource.total).toBe(1);
+  });
+
+  it('refuses other Bundle types', async () => {
+    const res = await call('POST', '/fhir', { resourceType: 'Bundle', type: 'collection' });
+    expect(res.status).toBe(400);
+    expectOutcome(res.body, 'invalid', 'Bundle.type');
+  });
+});
+
+describe('operations', () => {
+  beforeEach(() => service.store.update(journeyPatient()));
+
+  it('$extract gives the Observations of a response without storing them', async () => {
+    const qr = journeyResponses()[0];
+    const res = await call('POST', '/fhir/QuestionnaireResponse/$extract', qr);
+    expect(res.status).toBe(200);
+    expect(res.body.type).toBe('transaction');
+    expect(res.body.entry.length).toBeGreaterThanOrEqual(11);
+    expect((await call('GET', '/fhir/Observation?_count=0')).body.total).toBe(0);
+    await call('PUT', `/fhir/QuestionnaireResponse/${qr?.id}`, { ...qr, meta: undefined });
+    const stored = await call('GET', `/fhir/QuestionnaireResponse/${qr?.id}/$extract`);
+    expect(stored.status).toBe(200);
+    expect(stored.body.entry.length).toBe(res.body.entry.length);
+  });
+
+  it('$extract refuses an in-progress response with 422', async () => {
+    const qr = { ...journeyResponses()[0], status: 'in-progress' };
+    const res = await call('POST', '/fhir/QuestionnaireResponse/$extract', qr);
+    expect(res.status).toBe(422);
+    expectOutcome(res.body, 'business-rule', 'QuestionnaireResponse.status');
+  });
+
+  it('$populate pre-fills from the latest rating', async () => {
+    const qr = journeyResponses()[0];
+    await call('PUT', `/fhir/QuestionnaireResponse/${qr?.id}`, { ...qr, meta: undefined });
+    const res = await call('POST', '/fhir/Questionnaire/$populate', {
+      resourceType: 'Parameters',
+      parameter: [
+        { name: 'subject', valueReference: { reference: 'Patient/megan-price' } },
+        { name: 'canonical', valueCanonical: 'https://dialog-fhir.org/fhir/Questionnaire/dialog' },
+      ],
+    });
+    expect(res.status).toBe(200);
+    const response = res.body.parameter.find((p: Json) => p.name === 'response').resource;
+    expect(response.resourceType).toBe('QuestionnaireResponse');
+    expect(response.status).toBe('in-progress');
+    expect(response.subject.reference).toBe('Patient/megan-price');
+  });
+
+  it('$populate without a subject is a 400 naming the parameter', async () => {
+    const res = await call('POST', '/fhir/Questionnaire/$populate', {
+      resourceType: 'Parameters',
+      parameter: [],
+    });
+    expect(res.status).toBe(400);
+    expect(res.body.issue[0].expression[0]).toContain("name = 'subject'");
+  });
+
+  it('$dialog-summary of someone unknown is a 404', async () => {
+    const res = await call('GET', '/fhir/Patient/nobody/$dialog-summary');
+    expect(res.status).toBe(404);
+    expectOutcome(res.body, 'not-found');
+  });
+});
+
+describe('bodies', () => {
+  it('refuses __proto__ and constructor.prototype keys with 400', async () => {
+    for (const text of [
+      '{"resourceType":"Patient","__proto__":{"admin":true}}',
+      '{"resourceType":"Patient","name":[{"constructor":{"prototype":{"x":1}}}]}',
+    ]) {
+      const res = await call('POST', '/fhir/Patient', text);
+      expect(res.status).toBe(400);
+      expectOutcome(res.body, 'security');
+    }
+    expect(({} as Json).admin).toBeUndefined();
+    expect((await call('GET', '/fhir/Patient?_count=0')).body.total).toBe(0);
+  });
+
+  it('refuses XML and form bodies with 415', async () => {
+    for (const type of ['application/xml', 'application/x-www-form-urlencoded']) {
+      const res = await fetch(`${service.base}/fhir/Patient`, {
+        method: 'POST',
+        headers: { 'content-type': type },
+        body: '<Patient/>',
+      });
+      expect(res.status).toBe(415);
+      expectOutcome(await res.json(), 'not-supported');
+    }
+  });
+
+  it('sets security headers', async () => {
+    const res = await fetch(`${service.base}/fhir/metadata`);
+    expect(res.headers.get('x-content-type-options')).toBe('nosniff');
+    expect(res.headers.get('x-powered-by')).toBeNull();
+    expect(res.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
+  });
+});
+
+describe('rate limit', () => {
+  it('answers 429 with Retry-After and an OperationOutcome past the limit', async () => {
+    const limited = await startService({ rateLimitPerMinute: 3 });
+    try {
+      const statuses: number[] = [];
+      let last: Response | undefined;
+      for (let i = 0; i < 4; i++) {
+        last = await fetch(`${limited.base}/fhir/Patient?_count=0`);
+        statuses.push(last.status);
+      }
+      expect(statuses).toEqual([200, 200, 200, 429]);
+      expect(Number(last?.headers.get('retry-after'))).toBeGreaterThan(0);
+      expectOutcome(await last?.json(), 'throttled');
+      expect((await fetch(`${limited.base}/healthz`)).status).toBe(200);
+    } finally {
+      await limited.close();
+    }
+  });
+});
