@@ -10,19 +10,25 @@ const clinician = contextFromClaims({
 });
 const peer = contextFromClaims({ sub: 'svc', client_id: 'ward-system', scope: 'system/*.cruds' });
 
-function event(input: Partial<AuditInput>): AuditEvent {
-  return auditEvent({
-    ctx: clinician,
-    interaction: 'read',
-    status: 200,
-    resourceType: 'CarePlan',
-    ids: ['c1'],
-    patientId: 'p1',
-    requestId: 'req-1',
-    now: NOW,
-    source: 'dialog-fhir',
-    ...input,
-  });
+/** Overrides; an `undefined` value removes the default. */
+type Overrides = { [K in keyof AuditInput]?: AuditInput[K] | undefined };
+
+function event(overrides: Overrides): AuditEvent {
+  const input = Object.fromEntries(
+    Object.entries({
+      ctx: clinician,
+      interaction: 'read',
+      status: 200,
+      resourceType: 'CarePlan',
+      ids: ['c1'],
+      patientId: 'p1',
+      requestId: 'req-1',
+      now: NOW,
+      source: 'dialog-fhir',
+      ...overrides,
+    }).filter(([, value]) => value !== undefined),
+  ) as unknown as AuditInput;
+  return auditEvent(input);
 }
 
 /** Every string value in a JSON tree, with its path. */
@@ -124,7 +130,7 @@ describe('auditEvent', () => {
   });
 
   /** interaction, extra input, subtype code, action */
-  const ACTIONS: [AuditInput['interaction'], Partial<AuditInput>, string, string][] = [
+  const ACTIONS: [AuditInput['interaction'], Overrides, string, string][] = [
     ['create', {}, 'create', 'C'],
     ['read', {}, 'read', 'R'],
     ['vread', {}, 'vread', 'R'],

@@ -56,6 +56,16 @@ function withProvision(provision: ConsentProvision, extra: Partial<Consent> = {}
 
 const base = CONSENT.provision as ConsentProvision;
 
+/** `provision` without the named elements. */
+function without(
+  provision: ConsentProvision,
+  ...names: (keyof ConsentProvision)[]
+): ConsentProvision {
+  return Object.fromEntries(
+    Object.entries(provision).filter(([name]) => !names.includes(name as keyof ConsentProvision)),
+  ) as ConsentProvision;
+}
+
 describe('the journey Consent', () => {
   it('shares the plan with Hannah, limited to agreed actions and the safety plan', () => {
     const view = consentView(hannah, [CONSENT], NOW)(PLAN);
@@ -162,11 +172,7 @@ describe('deny by default and Consent conditions', () => {
       ],
       false,
     ],
-    [
-      'no actor (a permit must name the carer)',
-      [withProvision({ ...base, actor: undefined } as ConsentProvision)],
-      false,
-    ],
+    ['no actor (a permit must name the carer)', [withProvision(without(base, 'actor'))], false],
     [
       'another class',
       [
@@ -206,7 +212,7 @@ describe('deny by default and Consent conditions', () => {
     ],
     [
       'a second Consent that denies wins',
-      [CONSENT, withProvision({ type: 'deny', actor: base.actor }, { id: 'refusal' })],
+      [CONSENT, withProvision({ type: 'deny', actor: base.actor ?? [] }, { id: 'refusal' })],
       false,
     ],
     [
@@ -282,7 +288,7 @@ describe('deny by default and Consent conditions', () => {
   });
 
   it('a permit without codes shares the whole plan; contained resources are dropped', () => {
-    const consent = withProvision({ ...base, code: undefined } as ConsentProvision);
+    const consent = withProvision(without(base, 'code'));
     const plan: CarePlan = { ...PLAN, contained: [{ resourceType: 'Patient', id: 'x' }] };
     const view = consentView(hannah, [consent], NOW)(plan) as CarePlan;
     expect(sections(view)).toEqual(sections(PLAN));
@@ -290,11 +296,7 @@ describe('deny by default and Consent conditions', () => {
   });
 
   it('a permit without class shares every type in the person’s compartment', () => {
-    const consent = withProvision({
-      ...base,
-      class: undefined,
-      code: undefined,
-    } as ConsentProvision);
+    const consent = withProvision(without(base, 'class', 'code'));
     const filter = consentFilter(hannah, [consent], NOW);
     const types = new Set(community.filter(filter).map((r) => r.resourceType));
     expect([...types].sort()).toEqual([
