@@ -3,6 +3,7 @@
  * claims (or the AUTH=off stand-in). Everything downstream — authorize, consent, audit — reads
  * only this, never the token.
  */
+import type { Reference } from '@medplum/fhirtypes';
 import { unauthorizedError } from './errors';
 import { parseScopes, type Scope } from './scopes';
 
@@ -153,4 +154,17 @@ export function authOffContext(): AccessContext {
     ignoredScopes: [],
     role: 'anonymous-dev',
   };
+}
+
+/**
+ * Who is acting, as a Reference for Provenance.agent.who: the fhirUser, else the client
+ * (`client_id` as an identifier), else a fixed display. Never the token's `sub`.
+ */
+export function agentReference(ctx: AccessContext): Reference {
+  if (ctx.mode === 'off') return { display: 'anonymous (AUTH=off)' };
+  if (ctx.fhirUser !== undefined) return { reference: ctx.fhirUser };
+  if (ctx.clientId !== undefined) {
+    return { identifier: { system: 'urn:ietf:params:oauth:client-id', value: ctx.clientId } };
+  }
+  return { display: 'unidentified client' };
 }

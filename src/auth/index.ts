@@ -22,7 +22,12 @@
  * A dev signing key (`loadDevKey`, `mintDevToken`) makes local use easy without an identity
  * provider.
  */
-export { authOffContext, contextFromClaims, normaliseFhirUser } from './access-context';
+export {
+  agentReference,
+  authOffContext,
+  contextFromClaims,
+  normaliseFhirUser,
+} from './access-context';
 export type { AccessContext, Role } from './access-context';
 export { auditEvent, OPERATION_SYSTEM, CLIENT_ID_SYSTEM } from './audit-event';
 export type { AuditInput, AuditInteraction } from './audit-event';

@@ -1,4 +1,10 @@
-import { authOffContext, contextFromClaims, normaliseFhirUser, type Role } from '../../src/auth';
+import {
+  agentReference,
+  authOffContext,
+  contextFromClaims,
+  normaliseFhirUser,
+  type Role,
+} from '../../src/auth';
 import { outcomeOf, summary } from './support';
 
 describe('contextFromClaims: roles', () => {
@@ -147,5 +153,25 @@ describe('authOffContext', () => {
     expect(ctx).toMatchObject({ mode: 'off', role: 'anonymous-dev', subject: 'anonymous-dev' });
     expect(ctx.patient).toBeUndefined();
     expect(ctx.scopes.map((s) => s.text)).toEqual(['system/*.cruds']);
+  });
+});
+
+describe('agentReference', () => {
+  it.each([
+    [
+      { sub: 'alice@x', fhirUser: 'Practitioner/pr1', client_id: 'ehr', scope: '' },
+      { reference: 'Practitioner/pr1' },
+    ],
+    [
+      { sub: 'svc', client_id: 'ward', scope: 'system/*.rs' },
+      { identifier: { system: 'urn:ietf:params:oauth:client-id', value: 'ward' } },
+    ],
+    [{ sub: 'alice@x', scope: '' }, { display: 'unidentified client' }],
+  ])('%j → %j', (claims, expected) => {
+    expect(agentReference(contextFromClaims(claims))).toEqual(expected);
+  });
+
+  it('AUTH=off', () => {
+    expect(agentReference(authOffContext())).toEqual({ display: 'anonymous (AUTH=off)' });
   });
 });
