@@ -8,14 +8,6 @@ import type { Access } from '../service/access';
 
 export type Authenticate = (req: Request) => Promise<Access>;
 
-export function openAccess(): Access {
-  return {
-    check: () => undefined,
-    inCompartment: () => true,
-    agent: { display: 'anonymous (AUTH=off)' },
-  };
-}
-
 export function authenticateRequests(authenticate: Authenticate) {
   return (req: Request, res: Response, next: NextFunction): void => {
     authenticate(req).then(

@@ -2,8 +2,8 @@
  * The HTTP façade: FHIR R4 JSON at /fhir, native formats at /native, health at /healthz and
  * /readyz. Express is a thin shell: FHIR rules live in src/service, storage in src/store, access
  * in src/auth. Order of the middleware matters and is the order a request meets it:
- * security headers → request id and log line → health (no auth) → rate limit → authentication →
- * routes → 404 → errors as OperationOutcomes.
+ * security headers → request id and log line → health and metadata (no auth) → rate limit →
+ * audit trail → authentication → routes → 404 → errors as OperationOutcomes.
  */
 import { randomUUID } from 'node:crypto';
 import express, { type NextFunction, type Request, type Response } from 'express';
@@ -13,7 +13,9 @@ import { FhirService } from '../service/fhir-service';
 import { fault } from '../service/outcomes';
 import type { FhirStore } from '../store';
 import type { Validator } from '../validation';
-import { authenticateRequests, openAccess, type Authenticate } from './access';
+import { authenticateRequests, type Authenticate } from './access';
+import { AuditTrail } from './audit-trail';
+import { authOffAccess } from './bearer-access';
 import { capabilityStatement } from './capability-statement';
 import { errorHandler } from './errors';
 import { fhirRoutes } from './fhir-routes';
@@ -41,6 +43,8 @@ export interface AppOptions {
 export interface App {
   readonly express: express.Express;
   readonly service: FhirService;
+  /** Writes what the audit trail still holds (call before closing the store). */
+  close(): Promise<void>;
 }
 
 export function createApp(options: AppOptions): App {
@@ -62,7 +66,10 @@ export function createApp(options: AppOptions): App {
     sendFhir(res, 200, capabilityStatement(options.validator.package, auth, now()));
   });
   if ((options.rateLimitPerMinute ?? 0) > 0) app.use(rateLimiter(options.rateLimitPerMinute ?? 0));
-  const authenticate = options.authenticate ?? (() => Promise.resolve(openAccess()));
+  // Before authentication, so refused logins are audited too.
+  const audit = new AuditTrail(options.store, options.logger, now);
+  app.use(['/fhir', '/native'], audit.middleware());
+  const authenticate = options.authenticate ?? (() => Promise.resolve(authOffAccess()));
   app.use(['/fhir', '/native'], authenticateRequests(authenticate));
   app.use('/fhir', fhirRoutes(service, now));
   app.use('/native', nativeRoutes(service));
@@ -70,7 +77,7 @@ export function createApp(options: AppOptions): App {
     next(fault(404, 'not-found', 'No such endpoint', 'Resource'));
   });
   app.use(errorHandler(options.logger));
-  return { express: app, service };
+  return { express: app, service, close: () => audit.close() };
 }
 
 function healthRoutes(app: express.Express, options: AppOptions): void {

@@ -5,6 +5,7 @@
 import type { NextFunction, Request, Response } from 'express';
 import { OperationOutcomeError } from '@medplum/core';
 import type winston from 'winston';
+import { wwwAuthenticate } from '../auth';
 import { HttpOutcomeError, statusOf } from '../service/outcomes';
 import { error, outcome } from '../validation';
 import { BODY_LIMIT_BYTES } from './body';
@@ -15,7 +16,13 @@ export function errorHandler(logger: winston.Logger) {
     void _next;
     if (res.headersSent) return;
     if (err instanceof OperationOutcomeError) {
-      const headers = err instanceof HttpOutcomeError ? err.headers : {};
+      const headers: Record<string, string> =
+        err instanceof HttpOutcomeError ? { ...err.headers } : {};
+      const retryAfterMs = (err as { retryAfterMs?: unknown }).retryAfterMs;
+      if (typeof retryAfterMs === 'number')
+        headers['Retry-After'] = String(Math.max(1, Math.ceil(retryAfterMs / 1000)));
+      const challenge = wwwAuthenticate(err);
+      if (challenge) headers['WWW-Authenticate'] = challenge;
       sendFhir(res, statusOf(err), err.outcome, headers);
       return;
     }

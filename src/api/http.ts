@@ -15,6 +15,8 @@ export function sendFhir(
   headers: Readonly<Record<string, string>> = {},
 ): void {
   for (const [name, value] of Object.entries(headers)) res.setHeader(name, value);
+  // Kept (by reference) for the audit trail, which names what was returned.
+  res.locals.sentResource = resource;
   res.status(status).type(FHIR_JSON).send(JSON.stringify(resource));
 }
 

@@ -1,45 +1,95 @@
 /**
- * Configuration from the environment, each setting checked with a clear error.
- * PORT (8080), HOST (0.0.0.0), DATA_DIR (./data), STORE (embedded), AUTH (jwt; `off` only when set).
+ * Configuration from the environment, each setting checked with a clear error:
+ * - PORT (8080), HOST (0.0.0.0), DATA_DIR (./data)
+ * - STORE: `embedded` (default; a SQLite file in DATA_DIR) or the base URL of a FHIR R4 server
+ *   (`https://…/fhir`), with STORE_TOKEN as its bearer token if it needs one
+ * - AUTH: `jwt` (default) or `off` (only when set; announced loudly)
+ * - AUTH_ISSUER, AUTH_AUDIENCE, AUTH_JWKS (a JWKS URL or a file): the token issuer. All three,
+ *   or none: with none, tokens are verified with the development key in DATA_DIR (and a dev token
+ *   is printed at start-up)
+ * - RATE_LIMIT_PER_MINUTE (600; 0 turns it off), LOG_LEVEL (info)
  */
+export type StoreConfig =
+  | { readonly kind: 'embedded' }
+  | { readonly kind: 'fhir-server'; readonly baseUrl: string; readonly token?: string };
+
+export type AuthConfig =
+  | { readonly mode: 'off' }
+  | { readonly mode: 'dev-key' }
+  | {
+      readonly mode: 'issuer';
+      readonly issuer: string;
+      readonly audience: string;
+      /** A URL (fetched and cached) or a path to a JWKS file. */
+      readonly jwks: string;
+    };
+
 export interface Config {
   readonly port: number;
   readonly host: string;
   readonly dataDir: string;
-  readonly store: 'embedded';
-  readonly auth: 'jwt' | 'off';
-  /** Requests per minute per caller before 429 (RATE_LIMIT_PER_MINUTE, default 600; 0: off). */
+  readonly store: StoreConfig;
+  readonly auth: AuthConfig;
+  /** Requests per minute per caller before 429 (0: off). */
   readonly rateLimitPerMinute: number;
 }
 
 export class ConfigError extends Error {}
 
-export function readConfig(env: NodeJS.ProcessEnv): Config {
-  const portText = env.PORT ?? '8080';
-  const port = Number(portText);
-  if (!/^\d+$/.test(portText) || port < 0 || port > 65535) {
-    throw new ConfigError(`PORT must be a whole number from 0 to 65535 (got "${portText}")`);
-  }
+function wholeNumber(env: NodeJS.ProcessEnv, name: string, fallback: string, max: number): number {
+  const text = env[name] ?? fallback;
+  const value = Number(text);
+  if (!/^\d+$/.test(text) || value > max)
+    throw new ConfigError(`${name} must be a whole number from 0 to ${max} (got "${text}")`);
+  return value;
+}
+
+function readStore(env: NodeJS.ProcessEnv): StoreConfig {
   const store = env.STORE ?? 'embedded';
-  if (store !== 'embedded') {
+  if (store === 'embedded') return { kind: 'embedded' };
+  let url: URL;
+  try {
+    url = new URL(store);
+  } catch {
     throw new ConfigError(
-      `STORE must be "embedded" in this version (got "${store}"); a FHIR-server store is planned`,
+      `STORE must be "embedded" or the http(s) base URL of a FHIR R4 server (got "${store}")`,
     );
   }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:')
+    throw new ConfigError(`STORE must be an http or https URL (got "${url.protocol}")`);
+  return {
+    kind: 'fhir-server',
+    baseUrl: store,
+    ...(env.STORE_TOKEN ? { token: env.STORE_TOKEN } : {}),
+  };
+}
+
+function readAuth(env: NodeJS.ProcessEnv): AuthConfig {
   const auth = env.AUTH ?? 'jwt';
   if (auth !== 'jwt' && auth !== 'off')
     throw new ConfigError(`AUTH must be "jwt" or "off" (got "${auth}")`);
-  const rateText = env.RATE_LIMIT_PER_MINUTE ?? '600';
-  if (!/^\d+$/.test(rateText))
+  if (auth === 'off') return { mode: 'off' };
+  const named = ['AUTH_ISSUER', 'AUTH_AUDIENCE', 'AUTH_JWKS'].filter((n) => env[n]);
+  if (named.length === 0) return { mode: 'dev-key' };
+  if (named.length < 3)
     throw new ConfigError(
-      `RATE_LIMIT_PER_MINUTE must be a whole number, 0 for no limit (got "${rateText}")`,
+      `Set all of AUTH_ISSUER, AUTH_AUDIENCE and AUTH_JWKS, or none of them for the development key (only ${named.join(', ')} set)`,
     );
   return {
-    port,
+    mode: 'issuer',
+    issuer: env.AUTH_ISSUER ?? '',
+    audience: env.AUTH_AUDIENCE ?? '',
+    jwks: env.AUTH_JWKS ?? '',
+  };
+}
+
+export function readConfig(env: NodeJS.ProcessEnv): Config {
+  return {
+    port: wholeNumber(env, 'PORT', '8080', 65535),
     host: env.HOST ?? '0.0.0.0',
     dataDir: env.DATA_DIR ?? './data',
-    store,
-    auth,
-    rateLimitPerMinute: Number(rateText),
+    store: readStore(env),
+    auth: readAuth(env),
+    rateLimitPerMinute: wholeNumber(env, 'RATE_LIMIT_PER_MINUTE', '600', 1_000_000),
   };
 }

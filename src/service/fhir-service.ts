@@ -79,17 +79,17 @@ export class FhirService {
 
   async vread(access: Access, type: string, id: string, versionId: string): Promise<Resource> {
     const served = servedType(type);
-    access.check('read', served);
+    access.check('vread', served);
     return this.visible(access, await this.deps.store.vread(served, id, versionId));
   }
 
   async history(access: Access, type: string, id: string): Promise<Resource[]> {
     const served = servedType(type);
-    access.check('read', served);
+    access.check('history', served);
     const versions = await this.deps.store.history(served, id);
     // The current version decides: a resource moved out of the person's record is not theirs.
     if (versions[0]) this.visible(access, versions[0]);
-    return versions;
+    return versions.flatMap((v) => access.view(v) ?? []);
   }
 
   async search(
@@ -100,7 +100,12 @@ export class FhirService {
     const served = servedType(type);
     access.check('search', served);
     checkIdentifierSearch(served, params);
-    return this.deps.store.search(served, pinToPatient(access, served, params));
+    const found = await this.deps.store.search(served, pinToPatient(access, served, params));
+    const shown = found.resources.flatMap((r) => access.view(r) ?? []);
+    // What consent hides is not counted either (a count would tell what exists).
+    return shown.length === found.resources.length
+      ? found
+      : { ...found, resources: shown, total: found.offset + shown.length };
   }
 
   async create(
@@ -160,11 +165,19 @@ export class FhirService {
   }
 
   private visible<T extends Resource>(access: Access, resource: T): T {
-    if (access.inCompartment(resource)) return resource;
+    if (!access.inCompartment(resource))
+      throw fault(
+        403,
+        'forbidden',
+        'This resource is outside the patient context of your access',
+        resource.resourceType,
+      );
+    const shown = access.view(resource);
+    if (shown) return shown;
     throw fault(
       403,
       'forbidden',
-      'This resource is outside the patient context of your access',
+      'The person has not agreed to share this with you',
       resource.resourceType,
     );
   }

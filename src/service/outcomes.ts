@@ -42,7 +42,8 @@ export function stale(message: string, expression: string): HttpOutcomeError {
 
 /** The HTTP status of any error thrown while serving a request (500 for the unforeseen). */
 export function statusOf(err: unknown): number {
-  if (err instanceof HttpOutcomeError) return err.status;
-  if (err instanceof OperationOutcomeError) return getStatus(err.outcome);
-  return 500;
+  if (!(err instanceof OperationOutcomeError)) return 500;
+  // HttpOutcomeError, and the fhir-server store's errors, carry the status to answer with.
+  const carried = (err as { status?: unknown }).status;
+  return typeof carried === 'number' ? carried : getStatus(err.outcome);
 }

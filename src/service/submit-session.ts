@@ -243,7 +243,12 @@ function provenanceEntry(
   const provenance: Provenance = {
     resourceType: 'Provenance',
     identifier: [{ system: PROVENANCE_IDENTIFIER_SYSTEM, value }],
-    target: [{ reference: `QuestionnaireResponse/${response.id ?? ''}` }],
+    // The person is a target too: that puts the Provenance in their compartment (FHIR's
+    // Provenance `patient` parameter is `target.where(resolve() is Patient)`).
+    target: [
+      { reference: `QuestionnaireResponse/${response.id ?? ''}` },
+      ...(response.subject?.reference ? [{ reference: response.subject.reference }] : []),
+    ],
     recorded: now.toISOString(),
     activity: {
       coding: [

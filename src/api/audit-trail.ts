@@ -1,0 +1,156 @@
+/**
+ * An AuditEvent for every request to /fhir and /native — reads, writes, refusals and failed
+ * logins alike — written to the store, where it is searchable like any resource.
+ *
+ * Events are queued and written in batches (one store transaction per batch, every
+ * FLUSH_INTERVAL_MS or MAX_BATCH events) rather than one commit per request: an fsync per
+ * request would halve the throughput of reads. The cost is that a crash loses at most the last
+ * interval's events; a clean shutdown flushes them (`close`). This trade-off is stated in the
+ * README.
+ *
+ * What each event names is read from the request and the response as sent: the interaction from
+ * the method and path shape, the resource type and ids, the person (the caller's patient context,
+ * else a Patient the resource names). Nothing else of the content goes in.
+ */
+import type { Request, Response } from 'express';
+import type { AuditEvent, BundleEntry, Resource } from '@medplum/fhirtypes';
+import type winston from 'winston';
+import { auditEvent, type AuditInteraction } from '../auth';
+import type { Access } from '../service/access';
+import type { FhirStore } from '../store';
+
+const FLUSH_INTERVAL_MS = 200;
+const MAX_BATCH = 200;
+const SOURCE = 'dialog-fhir';
+
+export class AuditTrail {
+  private queue: AuditEvent[] = [];
+  private timer: NodeJS.Timeout | undefined;
+  private flushing: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly store: FhirStore,
+    private readonly logger: winston.Logger,
+    private readonly now: () => Date,
+  ) {}
+
+  /** Express middleware: records the request once its response is finished. */
+  middleware() {
+    return (req: Request, res: Response, next: () => void): void => {
+      res.on('finish', () => {
+        this.record(req, res);
+      });
+      next();
+    };
+  }
+
+  private record(req: Request, res: Response): void {
+    const access = res.locals.access as Access | undefined;
+    const sent = res.locals.sentResource as Resource | undefined;
+    const shape = requestShape(req);
+    const event = auditEvent({
+      ...(access ? { ctx: access.context } : {}),
+      interaction: shape.interaction,
+      status: res.statusCode,
+      ...(shape.type ? { resourceType: shape.type } : {}),
+      ids: idsOf(shape, sent),
+      ...patientOf(access, shape, sent),
+      ...(shape.operation ? { operation: shape.operation } : {}),
+      requestId: String(res.locals.requestId ?? ''),
+      now: this.now(),
+      source: SOURCE,
+    });
+    this.queue.push(event);
+    if (this.queue.length >= MAX_BATCH) void this.flush();
+    else this.timer ??= setTimeout(() => void this.flush(), FLUSH_INTERVAL_MS);
+  }
+
+  /** Writes what is queued; resolves when it is stored. */
+  flush(): Promise<void> {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    const batch = this.queue;
+    this.queue = [];
+    if (batch.length === 0) return this.flushing;
+    this.flushing = this.flushing.then(() => this.write(batch));
+    return this.flushing;
+  }
+
+  private async write(batch: AuditEvent[]): Promise<void> {
+    const entry: BundleEntry[] = batch.map((resource) => ({
+      resource,
+      request: { method: 'POST', url: 'AuditEvent' },
+    }));
+    try {
+      await this.store.transaction({ resourceType: 'Bundle', type: 'transaction', entry });
+    } catch (err) {
+      this.logger.error('audit events could not be written', {
+        events: batch.length,
+        error: err instanceof Error ? err.message : String(err),
+      });
+    }
+  }
+
+  close(): Promise<void> {
+    return this.flush();
+  }
+}
+
+interface Shape {
+  readonly interaction: AuditInteraction;
+  readonly type?: string;
+  readonly id?: string;
+  readonly operation?: string;
+}
+
+/** `/fhir/Type/id/_history/v`, `/fhir/Type/$op`, `/native/format`… as an audit interaction. */
+export function requestShape(req: Request): Shape {
+  const path = req.path.split('?')[0] ?? '';
+  const [root, ...parts] = (req.baseUrl + path).split('/').filter((p) => p.length > 0);
+  if (root === 'native')
+    return {
+      interaction: req.method === 'GET' ? 'search' : 'create',
+      type: 'QuestionnaireResponse',
+      operation: `native-${parts[0] ?? ''}`,
+    };
+  const op = parts.find((p) => p.startsWith('$'));
+  const [type, id, history, version] = parts.filter((p) => !p.startsWith('$'));
+  if (op)
+    return {
+      interaction: 'operation',
+      ...(type ? { type } : {}),
+      ...(id ? { id } : {}),
+      operation: op,
+    };
+  if (type === undefined) return { interaction: req.method === 'POST' ? 'transaction' : 'search' };
+  if (req.method === 'POST') return { interaction: 'create', type };
+  if (req.method === 'PUT') return { interaction: 'update', type, ...(id ? { id } : {}) };
+  if (req.method === 'DELETE') return { interaction: 'delete', type, ...(id ? { id } : {}) };
+  if (id === undefined) return { interaction: 'search', type };
+  if (history === '_history') return { interaction: version ? 'vread' : 'history', type, id };
+  return { interaction: 'read', type, id };
+}
+
+function idsOf(shape: Shape, sent: Resource | undefined): string[] {
+  if (sent?.resourceType === 'Bundle')
+    return (sent.entry ?? []).flatMap((e) =>
+      e.resource?.id && e.resource.resourceType === shape.type ? [e.resource.id] : [],
+    );
+  if (sent && sent.resourceType !== 'OperationOutcome' && sent.id) return [sent.id];
+  return shape.id ? [shape.id] : [];
+}
+
+const PATIENT_REF = /^Patient\/([A-Za-z0-9\-.]{1,64})$/;
+
+function patientOf(
+  access: Access | undefined,
+  shape: Shape,
+  sent: Resource | undefined,
+): { patientId?: string } {
+  if (access?.patient) return { patientId: access.patient };
+  if (shape.type === 'Patient' && shape.id) return { patientId: shape.id };
+  const named = sent as
+    { subject?: { reference?: string }; patient?: { reference?: string } } | undefined;
+  const match = PATIENT_REF.exec(named?.subject?.reference ?? named?.patient?.reference ?? '');
+  return match?.[1] ? { patientId: match[1] } : {};
+}

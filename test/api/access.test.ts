@@ -1,0 +1,257 @@
+/**
+ * Access over real HTTP with real signed tokens (src/auth's dev key in a temporary DATA_DIR):
+ * who may do what, confined to whom, what carers see under the person's Consent, the 401s and
+ * 403s with their OperationOutcomes, an AuditEvent for every access, and logs without patient data.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Bundle, Resource } from '@medplum/fhirtypes';
+import { SignJWT, generateKeyPair } from 'jose';
+import { bearerAuthenticate } from '../../src/api/bearer-access';
+import {
+  createTokenVerifier,
+  DEV_AUDIENCE,
+  DEV_ISSUER,
+  loadDevKey,
+  mintDevToken,
+  type DevKey,
+} from '../../src/auth';
+import { journeyResponses } from '../fhir/journey';
+import { EXAMPLES_DIR } from '../support/examples';
+import { fhir, startService, type Json, type TestService } from '../support/service';
+
+let service: TestService;
+let key: DevKey;
+
+const journey = JSON.parse(
+  readFileSync(join(EXAMPLES_DIR, 'journey', '01-community-start.json'), 'utf8'),
+) as Bundle;
+const ofType = (type: string): Resource =>
+  journey.entry?.find((e) => e.resource?.resourceType === type)?.resource as Resource;
+
+beforeAll(async () => {
+  service = await startService({
+    authenticate: (req) => {
+      const verifier = createTokenVerifier({
+        issuer: DEV_ISSUER,
+        audience: DEV_AUDIENCE,
+        keys: key.jwks,
+      });
+      return bearerAuthenticate(verifier, service.store, () => new Date())(req);
+    },
+  });
+  key = await loadDevKey(service.dataDir);
+  for (const type of ['Patient', 'RelatedPerson', 'Consent'])
+    await service.store.update(ofType(type));
+  await service.store.update({
+    resourceType: 'Patient',
+    id: 'someone-else',
+    identifier: [{ system: 'https://fhir.nhs.uk/Id/nhs-number', value: '9434765919' }],
+  });
+  const clinician = await token({
+    scopes: ['user/*.cruds'],
+    fhirUser: 'Practitioner/sam-whitfield',
+  });
+  for (const qr of journeyResponses().slice(0, 2)) {
+    const res = await fhir(
+      service.base,
+      'PUT',
+      `/fhir/QuestionnaireResponse/${qr.id}`,
+      { ...qr, meta: undefined },
+      auth(clinician),
+    );
+    expect([200, 201]).toContain(res.status);
+  }
+});
+afterAll(() => service.close());
+
+const token = (options: Parameters<typeof mintDevToken>[1]): Promise<string> =>
+  mintDevToken(key, options);
+const auth = (bearer: string): Record<string, string> => ({ authorization: `Bearer ${bearer}` });
+const get = (path: string, bearer?: string) =>
+  fhir(service.base, 'GET', path, undefined, bearer ? auth(bearer) : {});
+
+function expectRefusal(res: { status: number; body: Json }, status: number, code: string): void {
+  expect(res.status).toBe(status);
+  expect(res.body.resourceType).toBe('OperationOutcome');
+  expect(res.body.issue[0].code).toBe(code);
+  expect(res.body.issue[0].expression?.length).toBeGreaterThan(0);
+}
+
+describe('authentication', () => {
+  it('401 without a token, with WWW-Authenticate', async () => {
+    const res = await get('/fhir/Patient/megan-price');
+    expectRefusal(res, 401, 'login');
+    expect(res.headers.get('www-authenticate')).toMatch(/^Bearer/);
+  });
+
+  it('401 for an expired token', async () => {
+    const expired = await token({
+      scopes: ['system/*.cruds'],
+      now: new Date(Date.now() - 7200_000),
+      expiresIn: 60,
+    });
+    expectRefusal(await get('/fhir/Patient/megan-price', expired), 401, 'login');
+  });
+
+  it('401 for a token signed by another key, and for alg none', async () => {
+    const { privateKey } = await generateKeyPair('ES256');
+    const forged = await new SignJWT({ scope: 'system/*.cruds' })
+      .setProtectedHeader({ alg: 'ES256', kid: key.kid })
+      .setIssuer(DEV_ISSUER)
+      .setAudience(DEV_AUDIENCE)
+      .setSubject('x')
+      .setIssuedAt()
+      .setExpirationTime('1h')
+      .sign(privateKey);
+    expectRefusal(await get('/fhir/Patient/megan-price', forged), 401, 'login');
+    const header = Buffer.from('{"alg":"none","typ":"JWT"}').toString('base64url');
+    const body = Buffer.from(
+      JSON.stringify({
+        iss: DEV_ISSUER,
+        aud: DEV_AUDIENCE,
+        sub: 'x',
+        scope: 'system/*.cruds',
+        exp: 9e9,
+      }),
+    ).toString('base64url');
+    expectRefusal(await get('/fhir/Patient/megan-price', `${header}.${body}.`), 401, 'login');
+  });
+
+  it('metadata and health need no token', async () => {
+    expect((await get('/fhir/metadata')).status).toBe(200);
+    expect((await fetch(`${service.base}/healthz`)).status).toBe(200);
+  });
+});
+
+describe('scopes and patient context', () => {
+  it('a clinician (user/*.cruds) reads and searches anyone', async () => {
+    const t = await token({ scopes: ['user/*.cruds'], fhirUser: 'Practitioner/sam-whitfield' });
+    expect((await get('/fhir/Patient/someone-else', t)).status).toBe(200);
+    expect(
+      (await get('/fhir/QuestionnaireResponse?subject=Patient/megan-price', t)).body.total,
+    ).toBe(2);
+  });
+
+  it('403 when the scopes do not cover the interaction', async () => {
+    const t = await token({ scopes: ['user/Patient.rs'], fhirUser: 'Practitioner/sam-whitfield' });
+    expectRefusal(await get('/fhir/CarePlan?subject=Patient/megan-price', t), 403, 'forbidden');
+    const write = await fhir(
+      service.base,
+      'POST',
+      '/fhir/Patient',
+      { resourceType: 'Patient' },
+      auth(t),
+    );
+    expectRefusal(write, 403, 'forbidden');
+  });
+
+  it('the person (patient/*.rs) sees their own record, and only theirs', async () => {
+    const t = await token({ scopes: ['patient/*.rs'], fhirUser: 'Patient/megan-price' });
+    expect((await get('/fhir/Patient/megan-price', t)).status).toBe(200);
+    expectRefusal(await get('/fhir/Patient/someone-else', t), 403, 'forbidden');
+    const own = await get('/fhir/QuestionnaireResponse', t);
+    expect(own.status).toBe(200);
+    expect(own.body.total).toBe(2);
+    expectRefusal(
+      await get('/fhir/QuestionnaireResponse?subject=Patient/someone-else', t),
+      403,
+      'forbidden',
+    );
+    expect((await get('/fhir/Patient', t)).body.total).toBe(1);
+    expect((await get('/fhir/Patient/megan-price/$dialog-summary', t)).status).toBe(200);
+    expectRefusal(await get('/fhir/Patient/someone-else/$dialog-summary', t), 403, 'forbidden');
+  });
+
+  it('the person may not write with read scopes, nor use transactions', async () => {
+    const t = await token({ scopes: ['patient/*.cruds'], fhirUser: 'Patient/megan-price' });
+    const bundle = { resourceType: 'Bundle', type: 'transaction', entry: [] };
+    expectRefusal(await fhir(service.base, 'POST', '/fhir', bundle, auth(t)), 403, 'forbidden');
+    const r = await token({ scopes: ['patient/*.rs'], fhirUser: 'Patient/megan-price' });
+    const qr = { ...journeyResponses()[0], id: undefined, meta: undefined };
+    expectRefusal(
+      await fhir(service.base, 'POST', '/fhir/QuestionnaireResponse', qr, auth(r)),
+      403,
+      'forbidden',
+    );
+  });
+
+  it('a peer system (system/*.cruds) may use transactions', async () => {
+    const t = await token({ scopes: ['system/*.cruds'], clientId: 'ward-system' });
+    const res = await fhir(
+      service.base,
+      'POST',
+      '/fhir',
+      { resourceType: 'Bundle', type: 'transaction', entry: [] },
+      auth(t),
+    );
+    expect(res.status).toBe(200);
+  });
+});
+
+describe('carers see only what the person agreed to share', () => {
+  it('with the journey Consent: the plan, but not the ratings', async () => {
+    const t = await token({
+      scopes: ['patient/*.rs'],
+      fhirUser: 'RelatedPerson/hannah-price',
+      patient: 'megan-price',
+    });
+    expectRefusal(
+      await get(`/fhir/QuestionnaireResponse/${journeyResponses()[0]?.id}`, t),
+      403,
+      'forbidden',
+    );
+    const ratings = await get('/fhir/QuestionnaireResponse', t);
+    expect(ratings.status).toBe(200);
+    expect(ratings.body.entry ?? []).toHaveLength(0);
+    const plans = await get('/fhir/CarePlan', t);
+    expect(plans.status).toBe(200);
+    expect(plans.body.entry?.length).toBe(1);
+  });
+
+  it('without a Consent naming them, nothing', async () => {
+    const t = await token({
+      scopes: ['patient/*.rs'],
+      fhirUser: 'RelatedPerson/someone',
+      patient: 'megan-price',
+    });
+    expect((await get('/fhir/CarePlan', t)).body.entry ?? []).toHaveLength(0);
+  });
+
+  it('a carer never writes', async () => {
+    const t = await token({
+      scopes: ['patient/*.cruds'],
+      fhirUser: 'RelatedPerson/hannah-price',
+      patient: 'megan-price',
+    });
+    const res = await fhir(
+      service.base,
+      'PUT',
+      '/fhir/Patient/megan-price',
+      ofType('Patient'),
+      auth(t),
+    );
+    expectRefusal(res, 403, 'forbidden');
+  });
+});
+
+describe('audit and logs', () => {
+  it('writes an AuditEvent for reads, writes and refusals', async () => {
+    const t = await token({ scopes: ['user/*.cruds'], fhirUser: 'Practitioner/sam-whitfield' });
+    await get('/fhir/Patient/someone-else', t);
+    await get('/fhir/Patient/someone-else');
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    const events = await get('/fhir/AuditEvent?patient=Patient/someone-else&_count=100', t);
+    expect(events.status).toBe(200);
+    const outcomes = (events.body.entry as Json[]).map((e) => e.resource.outcome);
+    expect(outcomes).toContain('0');
+    expect(outcomes).toContain('4');
+  });
+
+  it('logs hold no NHS numbers, names or free text from the records', async () => {
+    const text = service.logs.join('\n');
+    expect(text.length).toBeGreaterThan(0);
+    for (const secret of ['9992468017', '9434765919', 'Megan', 'Price', 'Hannah', 'megan-price'])
+      expect(text).not.toContain(secret);
+  });
+});
