@@ -50,7 +50,7 @@ function resource(type: ResourceType): CapabilityStatementRestResource {
     readHistory: true,
     updateCreate: true,
     conditionalCreate: true,
-    conditionalUpdate: false,
+    conditionalUpdate: true,
     conditionalDelete: 'not-supported',
     searchParam: searchParametersFor(type).map((p) => ({ name: p.name, type: p.type })),
   };

@@ -85,6 +85,22 @@ export function fhirRoutes(service: FhirService, now: () => Date): Router {
       );
     }),
   );
+  router.put(
+    '/:type',
+    jsonBody,
+    route(async (req, res) => {
+      const query = queryOf(req);
+      if ([...query.keys()].length === 0)
+        throw fault(400, 'required', 'A conditional update needs search parameters', 'Resource');
+      const access = accessOf(res);
+      const ifMatch = header(req, 'if-match');
+      sendWrite(
+        req,
+        res,
+        await service.conditionalUpdate(access, param(req, 'type'), query, req.body, ifMatch),
+      );
+    }),
+  );
   router.get(
     '/:type/:id',
     route(async (req, res) => {

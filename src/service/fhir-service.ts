@@ -100,7 +100,8 @@ export class FhirService {
     const served = servedType(type);
     access.check('search', served);
     checkIdentifierSearch(served, params);
-    const found = await this.deps.store.search(served, pinToPatient(access, served, params));
+    const query = withoutTotal(params);
+    const found = await this.deps.store.search(served, pinToPatient(access, served, query));
     const shown = found.resources.flatMap((r) => access.view(r) ?? []);
     // What consent hides is not counted either (a count would tell what exists).
     return shown.length === found.resources.length
@@ -135,6 +136,36 @@ export class FhirService {
     await this.mayReplace(access, resource);
     if (isDialogSession(resource)) return this.submitSession(access, resource, ifMatch);
     return this.deps.store.update(resource, ifMatch !== undefined ? { ifMatch } : {});
+  }
+
+  /**
+   * Conditional update (`PUT Type?search`): no match creates, one match is updated (a 400 if the
+   * body names another id), several are a 412. A DIALOG session goes through the session pipeline
+   * under the id found.
+   */
+  async conditionalUpdate(
+    access: Access,
+    type: string,
+    query: URLSearchParams,
+    body: unknown,
+    ifMatch?: string,
+  ): Promise<WriteResult<Resource>> {
+    const resource = this.checked(access, 'update', type, body);
+    const condition = pinToPatient(access, resource.resourceType, query);
+    if (!isDialogSession(resource))
+      return this.deps.store.conditionalUpdate(
+        resource,
+        condition,
+        ifMatch !== undefined ? { ifMatch } : {},
+      );
+    const found = await this.deps.store.search(resource.resourceType, condition);
+    if (found.total > 1)
+      throw fault(412, 'multiple-matches', 'Several resources match the condition', type);
+    const match = found.resources[0]?.id;
+    if (match !== undefined && resource.id !== undefined && resource.id !== match)
+      throw fault(400, 'invalid', 'The body’s id is not the id of the match', `${type}.id`);
+    const id = match ?? resource.id ?? this.deps.newId();
+    return this.update(access, type, id, { ...resource, id }, ifMatch);
   }
 
   /** A resource checked for this write: type, scopes, validity and the caller's patient context. */
@@ -267,6 +298,20 @@ export function bodyOfType(body: unknown, type: string): Resource {
 
 function isDialogSession(resource: Resource): resource is QuestionnaireResponse {
   return resource.resourceType === 'QuestionnaireResponse' && isDialogResponse(resource);
+}
+
+/**
+ * `_total` asks how accurately to count; every search here counts exactly, so any of its values
+ * is accepted and the parameter dropped (other unknown parameters are refused by the store).
+ */
+function withoutTotal(params: URLSearchParams): URLSearchParams {
+  if (!params.has('_total')) return params;
+  for (const value of params.getAll('_total'))
+    if (!['none', 'estimate', 'accurate'].includes(value))
+      throw fault(400, 'invalid', '_total is none, estimate or accurate', 'Bundle.total');
+  const rest = new URLSearchParams(params);
+  rest.delete('_total');
+  return rest;
 }
 
 function checkIdentifierSearch(type: string, params: URLSearchParams): void {
