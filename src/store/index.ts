@@ -38,3 +38,10 @@ export {
 export { DEFAULT_COUNT, MAX_COUNT, parseSearch, type ParsedSearch } from './search-query';
 export { transactionRequests, versionOfETag, type EntryRequest } from './bundle-request';
 export { SCHEMA_VERSION } from './sqlite-schema';
+export {
+  FhirServerError,
+  FhirServerStore,
+  openFhirServerStore,
+  type FhirServerStoreOptions,
+  type RetryPolicy,
+} from './fhir-server-store';

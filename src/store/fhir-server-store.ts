@@ -1,0 +1,870 @@
+/**
+ * The `fhir-server` store: any FHIR R4 server (HAPI FHIR JPA, Medplum, Azure Health Data
+ * Services, Google Cloud Healthcare, another dialog-fhir) through `MedplumClient`, over its
+ * standard REST API. The adapter keeps no state of its own — no cache (`cacheTime: 0`), no ids,
+ * no locks — so any number of replicas can run against one server.
+ *
+ * What the adapter does itself, so that every server meets the port the same way:
+ * - Checks requests before sending them, with the port's own rules (`parseSearch`,
+ *   `transactionRequests`, `versionOfETag`): an unknown search parameter, modifier or prefix, a
+ *   malformed ETag or a reference to no entry of a transaction is a 400 naming it, whatever the
+ *   server would have done (many servers ignore unknown parameters).
+ * - Drops `meta.versionId`/`meta.lastUpdated` (and a create's `id`) from what it sends: the
+ *   server assigns them.
+ * - Sends `ifMatch` as a weak ETag (`W/"3"`) in `If-Match`, `ifNoneExist` in `If-None-Exist`.
+ *   An `If-Match` update of a resource that does not exist is a 412 (RFC 9110), whatever the
+ *   server said (Medplum says 404).
+ * - Conditional update with `ifMatch` or a body id is done as search + `PUT Type/id` with
+ *   `If-Match`: not every server honours `If-Match` on `PUT Type?search` (Medplum's router
+ *   ignores it), and with a body id a repeated create lands on the same id. Without either, it
+ *   is the server's own `PUT Type?search` (atomic create-if-none on the server).
+ * - Reads `Bundle.total` with `_total=accurate`; pages by `_count`/`_offset`, following `next`
+ *   links when the server returns a short page.
+ * - Turns a transaction response's failed entry (servers that process a transaction entry by
+ *   entry, as Medplum without its transactions feature does) into an error naming that entry,
+ *   and fills each entry's `location` (`Type/id/_history/v`), `etag` and `lastModified`.
+ *
+ * Errors: every failure is a `FhirServerError` (an `OperationOutcomeError`) with the server's
+ * issues (details redacted of the search values sent; diagnostics dropped), the HTTP status the
+ * façade should answer (`status`) and, when the server asked, `retryAfterMs`. `getStatus()` gives
+ * the same status wherever Medplum's outcome ids can express it (4xx, 500, 504); a server that
+ * cannot be reached is `status` 503, which `getStatus()` can only call 500.
+ *
+ * Retries (see `RetryPolicy`): up to `retries` more attempts with exponential backoff and full
+ * jitter, or after `Retry-After` when the server sends one (up to `maxRetryDelayMs`), for
+ * - 429 (the server did not process the request), and a refused connection (it never reached the
+ *   server): any request;
+ * - 5xx other than 501, a reset connection and a timeout: only requests whose repetition cannot
+ *   change the outcome: GET, PUT (to an id or a condition), a create with `ifNoneExist`, and a
+ *   transaction all of whose POST entries have `ifNoneExist` (a second application finds what the
+ *   first created). A repeated `If-Match` write whose first attempt succeeded but whose answer was
+ *   lost fails with 412: safe (nothing is written twice), and the caller re-reads as after any 412.
+ * A plain create (POST without `ifNoneExist`) is never repeated after it may have reached the
+ * server: that could create two resources.
+ */
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { MedplumClient, OperationOutcomeError, getStatus } from '@medplum/core';
+import type {
+  Bundle,
+  BundleEntry,
+  ExtractResource,
+  OperationOutcome,
+  OperationOutcomeIssue,
+  Resource,
+  ResourceType,
+} from '@medplum/fhirtypes';
+import {
+  at,
+  checkId,
+  checkResource,
+  isPlaceholder,
+  resolvePlaceholders,
+  transactionRequests,
+  versionOfETag,
+  type EntryRequest,
+} from './bundle-request';
+import type {
+  CreateOptions,
+  FhirStore,
+  SearchOptions,
+  SearchParams,
+  SearchResult,
+  Stored,
+  UpdateOptions,
+  WriteResult,
+} from './fhir-store';
+import { conflict, invalid, multipleMatches, preconditionFailed } from './outcomes';
+import { indexedParameter } from './search-parameters';
+import { parseSearch, searchPairs } from './search-query';
+
+export interface RetryPolicy {
+  /** More attempts after the first (default 3). */
+  readonly retries?: number;
+  /** The first backoff ceiling; doubled per attempt, with full jitter (default 200 ms). */
+  readonly baseDelayMs?: number;
+  /** The longest wait, for backoff and for `Retry-After`; a longer `Retry-After` is not waited for (default 5000 ms). */
+  readonly maxRetryDelayMs?: number;
+}
+
+export interface FhirServerStoreOptions extends RetryPolicy {
+  /** The server's FHIR base: `https://host/fhir/R4/`, `http://127.0.0.1:8080/fhir`. */
+  readonly baseUrl: string;
+  /** The fetch to use (default: the global one, looked up at each request). */
+  readonly fetch?: typeof fetch;
+  /** A fixed bearer token. */
+  readonly token?: string;
+  /** A bearer token per request (e.g. from a client-credentials flow); wins over `token`. */
+  readonly getAccessToken?: () => string | undefined | Promise<string | undefined>;
+  /** Time allowed for one attempt, answer included (default 10000 ms). */
+  readonly timeoutMs?: number;
+  /** How waits are made (tests pass one that records them). */
+  readonly sleep?: (ms: number) => Promise<void>;
+  /** Jitter source in [0, 1) (default `Math.random`). */
+  readonly random?: () => number;
+}
+
+/** A failure of the FHIR server or of reaching it, with the status the façade should answer. */
+export class FhirServerError extends OperationOutcomeError {
+  constructor(
+    outcome: OperationOutcome,
+    /** The HTTP status to answer with (the server's own for 4xx; 503/504 when unreachable). */
+    readonly status: number,
+    /** How long the server asked callers to wait (from `Retry-After`). */
+    readonly retryAfterMs?: number,
+  ) {
+    super(outcome);
+    this.name = 'FhirServerError';
+  }
+}
+
+/** What one call tells the fetch underneath it, and what it learns back. */
+interface CallContext {
+  /** Whether repeating the request cannot change its outcome (see the header). */
+  readonly repeatable: boolean;
+  /** Where a failure points, by status. */
+  readonly where: (status: number) => string;
+  /** Values sent that an error must not repeat (search values). */
+  readonly secrets: readonly string[];
+  /** Set once a response is accepted. */
+  status?: number;
+}
+
+type Fetch = typeof fetch;
+
+/**
+ * Options for every MedplumClient call: its own retries off (it would repeat any method, a POST
+ * too, and without reading Retry-After); this adapter's fetch retries instead. A new object each
+ * time: MedplumClient writes the method, headers and body into the options it is given.
+ */
+const once = (): { maxRetries: number } => ({ maxRetries: 0 });
+
+const DEFAULTS = { retries: 3, baseDelayMs: 200, maxRetryDelayMs: 5000, timeoutMs: 10_000 };
+
+/** Medplum's outcome ids for the statuses they express (see `getStatus`). */
+const STATUS_IDS: Readonly<Record<number, string>> = {
+  401: 'unauthorized',
+  403: 'forbidden',
+  404: 'not-found',
+  409: 'conflict',
+  410: 'gone',
+  412: 'precondition-failed',
+  422: 'business-rule',
+  429: 'too-many-requests',
+  504: 'server-timeout',
+};
+
+const ISSUE_CODES: Readonly<Record<number, OperationOutcomeIssue['code']>> = {
+  401: 'login',
+  403: 'forbidden',
+  404: 'not-found',
+  409: 'conflict',
+  410: 'deleted',
+  412: 'conflict',
+  422: 'business-rule',
+  429: 'throttled',
+  504: 'timeout',
+};
+
+const REASONS: Readonly<Record<number, string>> = { 200: 'OK', 201: 'Created' };
+
+/** `Retry-After` (seconds or an HTTP date) in milliseconds from now. */
+function retryAfterMs(header: string | null, now: number): number | undefined {
+  if (header === null || header.trim() === '') return undefined;
+  if (/^\d+$/.test(header.trim())) return Number(header.trim()) * 1000;
+  const at = Date.parse(header);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
+}
+
+/** Replaces every secret in `text` with `…`. */
+function redact(text: string, secrets: readonly string[]): string {
+  let result = text;
+  for (const secret of secrets) if (secret.length >= 3) result = result.split(secret).join('…');
+  return result;
+}
+
+/** The values of search parameters (and their parts), which errors must not repeat. */
+function secretsOf(params: SearchParams | undefined): string[] {
+  const values = new Set<string>();
+  for (const [, value] of searchPairs(params)) {
+    values.add(value);
+    for (const part of value.split(/[,|]/)) values.add(part);
+  }
+  return [...values].sort((a, b) => b.length - a.length);
+}
+
+function isOperationOutcome(value: unknown): value is OperationOutcome {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    (value as { resourceType?: unknown }).resourceType === 'OperationOutcome' &&
+    Array.isArray((value as { issue?: unknown }).issue)
+  );
+}
+
+/** The outcome for an error response: the server's issues, located and redacted. */
+function upstreamOutcome(
+  status: number,
+  body: unknown,
+  where: string,
+  secrets: readonly string[],
+): OperationOutcome {
+  const theirs = isOperationOutcome(body) ? body : undefined;
+  const issues: OperationOutcomeIssue[] = (theirs?.issue ?? []).map((issue) => {
+    const text = issue.details?.text;
+    const copy: OperationOutcomeIssue = {
+      severity: issue.severity,
+      code: issue.code,
+      ...(text !== undefined ? { details: { text: redact(text, secrets) } } : {}),
+      ...(issue.expression?.length ? { expression: [...issue.expression] } : {}),
+    };
+    return copy;
+  });
+  const first = issues[0];
+  const ours: OperationOutcomeIssue = {
+    severity: 'error',
+    code: status >= 500 && status !== 504 ? 'exception' : (ISSUE_CODES[status] ?? 'invalid'),
+    details: {
+      text: theirs
+        ? `The FHIR server answered HTTP ${status}`
+        : `The FHIR server answered HTTP ${status} without an OperationOutcome`,
+    },
+    expression: [where],
+  };
+  let located: OperationOutcomeIssue[];
+  if (status >= 500 || !first) located = [ours, ...issues];
+  else
+    located = [
+      {
+        ...first,
+        severity: first.severity === 'fatal' ? 'fatal' : 'error',
+        expression:
+          first.expression?.[0]?.startsWith('Bundle') || !where.startsWith('Bundle')
+            ? (first.expression ?? [where])
+            : [where],
+      },
+      ...issues.slice(1),
+    ];
+  // A 4xx whose first issue would read as a server error (`exception`) is told apart by its id.
+  const theirId =
+    status === 412 && theirs?.id === 'multiple-matches' ? 'multiple-matches' : undefined;
+  const id = theirId ?? STATUS_IDS[status];
+  const result: OperationOutcome = {
+    resourceType: 'OperationOutcome',
+    ...(id ? { id } : {}),
+    issue: located,
+  };
+  if (status < 500 && !id && getStatus(result) !== 400 && located[0])
+    located[0] = { ...located[0], code: 'invalid' };
+  return result;
+}
+
+function unreachable(where: string, reason: 'timeout' | 'network' | 'closed'): FhirServerError {
+  const text =
+    reason === 'timeout'
+      ? 'The FHIR server did not answer in time'
+      : reason === 'closed'
+        ? 'The store was closed'
+        : 'The FHIR server could not be reached';
+  const outcome: OperationOutcome = {
+    resourceType: 'OperationOutcome',
+    ...(reason === 'timeout' ? { id: 'server-timeout' } : {}),
+    issue: [
+      {
+        severity: 'error',
+        code: reason === 'timeout' ? 'timeout' : 'exception',
+        details: { text },
+        expression: [where],
+      },
+      ...(reason === 'network'
+        ? [
+            {
+              severity: 'information' as const,
+              code: 'transient' as const,
+              details: { text: 'Try again later' },
+            },
+          ]
+        : []),
+    ],
+  };
+  return new FhirServerError(outcome, reason === 'timeout' ? 504 : 503);
+}
+
+/** The error's cause chain's `code` (undici puts the socket error in `cause`). */
+function errorCode(err: unknown): string | undefined {
+  let current: unknown = err;
+  for (let depth = 0; depth < 4 && typeof current === 'object' && current !== null; depth++) {
+    const code = (current as { code?: unknown }).code;
+    if (typeof code === 'string') return code;
+    current = (current as { cause?: unknown }).cause;
+  }
+  return undefined;
+}
+
+function withoutServerMeta<T extends Resource>(resource: T, dropId: boolean): T {
+  const copy = structuredClone(resource) as T & { id?: string };
+  if (dropId) delete copy.id;
+  if (copy.meta) {
+    const meta = { ...copy.meta };
+    delete meta.versionId;
+    delete meta.lastUpdated;
+    if (Object.keys(meta).length > 0) copy.meta = meta;
+    else delete copy.meta;
+  }
+  return copy;
+}
+
+function weakETag(version: string): string {
+  return `W/"${version}"`;
+}
+
+function statusCode(status: string | undefined): number {
+  const code = Number((status ?? '').trim().slice(0, 3));
+  return Number.isInteger(code) ? code : 0;
+}
+
+/** `name:Type=id` → `name=Type/id`; `patient=id` → `patient=Patient/id` (the same search). */
+function canonicalPair(type: string, key: string, value: string): [string, string] {
+  const [name = '', modifier] = key.split(':', 2);
+  const param = indexedParameter(type, name);
+  if (param?.type !== 'reference') return [key, value];
+  const bare = (v: string): boolean => /^[A-Za-z0-9\-.]{1,64}$/.test(v);
+  const target = modifier ?? (name === 'patient' ? 'Patient' : undefined);
+  if (!target) return [key, value];
+  return [
+    name,
+    value
+      .split(',')
+      .map((v) => (bare(v) ? `${target}/${v}` : v))
+      .join(','),
+  ];
+}
+
+function linkOf(bundle: Bundle, relation: string): string | undefined {
+  return bundle.link?.find((l) => l.relation === relation)?.url;
+}
+
+export class FhirServerStore implements FhirStore {
+  private readonly client: MedplumClient;
+  private readonly context = new AsyncLocalStorage<CallContext>();
+  private readonly closing = new AbortController();
+  private readonly retries: number;
+  private readonly baseDelayMs: number;
+  private readonly maxRetryDelayMs: number;
+  private readonly timeoutMs: number;
+  private readonly sleep: (ms: number) => Promise<void>;
+  private readonly random: () => number;
+
+  constructor(private readonly options: FhirServerStoreOptions) {
+    if (!/^https?:\/\//.test(options.baseUrl))
+      throw new Error('The FHIR server base URL must start with http:// or https://');
+    this.retries = Math.max(0, Math.floor(options.retries ?? DEFAULTS.retries));
+    this.baseDelayMs = options.baseDelayMs ?? DEFAULTS.baseDelayMs;
+    this.maxRetryDelayMs = options.maxRetryDelayMs ?? DEFAULTS.maxRetryDelayMs;
+    this.timeoutMs = options.timeoutMs ?? DEFAULTS.timeoutMs;
+    this.sleep = options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
+    this.random = options.random ?? Math.random;
+    this.client = new MedplumClient({
+      baseUrl: options.baseUrl.endsWith('/') ? options.baseUrl : `${options.baseUrl}/`,
+      fhirUrlPath: '',
+      cacheTime: 0,
+      extendedMode: false,
+      fetch: (url: string, init?: RequestInit) => this.send(url, init ?? {}),
+    });
+  }
+
+  // ── the HTTP exchange: auth, timeout, retries, errors ──────────────────────────────────────
+
+  private backoff(attempt: number): number {
+    const ceiling = Math.min(this.maxRetryDelayMs, this.baseDelayMs * 2 ** attempt);
+    return Math.floor(this.random() * ceiling);
+  }
+
+  private async headers(init: RequestInit): Promise<Headers> {
+    const headers = new Headers(init.headers);
+    const token = this.options.getAccessToken
+      ? await this.options.getAccessToken()
+      : this.options.token;
+    if (token) headers.set('Authorization', `Bearer ${token}`);
+    return headers;
+  }
+
+  /** The fetch under MedplumClient: every error status and network failure becomes a FhirServerError. */
+  private async send(url: string, init: RequestInit): Promise<Response> {
+    const ctx = this.context.getStore();
+    if (!ctx) throw new Error('FhirServerStore: a request outside a store call');
+    // MedplumClient asks for browser-only options (cache, credentials): a server needs neither.
+    const rest: Record<string, unknown> = { ...init };
+    delete rest.cache;
+    delete rest.credentials;
+    for (let attempt = 0; ; attempt++) {
+      if (this.closing.signal.aborted) throw unreachable(ctx.where(503), 'closed');
+      const timeout = AbortSignal.timeout(this.timeoutMs);
+      const signal = AbortSignal.any([timeout, this.closing.signal]);
+      const fetchImpl: Fetch = this.options.fetch ?? globalThis.fetch;
+      let response: Response;
+      try {
+        response = await fetchImpl(url, {
+          ...(rest as RequestInit),
+          headers: await this.headers(init),
+          signal,
+        });
+      } catch (err) {
+        if (this.closing.signal.aborted) throw unreachable(ctx.where(503), 'closed');
+        const timedOut = timeout.aborted;
+        const refused = errorCode(err) === 'ECONNREFUSED';
+        if (attempt < this.retries && (ctx.repeatable || refused)) {
+          await this.sleep(this.backoff(attempt));
+          continue;
+        }
+        throw unreachable(ctx.where(timedOut ? 504 : 503), timedOut ? 'timeout' : 'network');
+      }
+      const { status } = response;
+      if (status < 400) {
+        ctx.status = status;
+        return response;
+      }
+      const wait = retryAfterMs(response.headers.get('retry-after'), Date.now());
+      const retryable = status === 429 || (ctx.repeatable && status >= 500 && status !== 501);
+      const delay = wait ?? this.backoff(attempt);
+      if (retryable && attempt < this.retries && delay <= this.maxRetryDelayMs) {
+        await response.body?.cancel().catch(() => undefined);
+        await this.sleep(delay);
+        continue;
+      }
+      const body = await this.readBody(response);
+      throw new FhirServerError(
+        upstreamOutcome(status, body, ctx.where(status), ctx.secrets),
+        status,
+        ...(wait !== undefined ? [wait] : []),
+      );
+    }
+  }
+
+  private async readBody(response: Response): Promise<unknown> {
+    try {
+      const text = await response.text();
+      return JSON.parse(text) as unknown;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Runs one MedplumClient call with its context; returns what it gave and the status. */
+  private async call<R>(
+    context: Omit<CallContext, 'status'>,
+    run: (client: MedplumClient) => Promise<R>,
+  ): Promise<{ result: R; status: number }> {
+    const ctx: CallContext = { ...context };
+    const result = await this.context.run(ctx, () => run(this.client));
+    if (typeof result !== 'object' || result === null) {
+      const where = ctx.where(502);
+      throw new FhirServerError(upstreamOutcome(502, undefined, where, []), 502);
+    }
+    return { result, status: ctx.status ?? 200 };
+  }
+
+  private resourceOf<T extends Resource>(value: unknown, type: string, where: string): T {
+    const resource = value as T;
+    if (resource.resourceType !== type || typeof resource.id !== 'string')
+      throw new FhirServerError(
+        {
+          resourceType: 'OperationOutcome',
+          issue: [
+            {
+              severity: 'error',
+              code: 'exception',
+              details: { text: `The FHIR server answered without the ${type}` },
+              expression: [where],
+            },
+          ],
+        },
+        502,
+      );
+    return resource;
+  }
+
+  // ── the port ────────────────────────────────────────────────────────────────────────────────
+
+  async create<T extends Resource>(
+    resource: T,
+    options: CreateOptions = {},
+  ): Promise<WriteResult<Stored<T>>> {
+    const checked = checkResource(resource, 'Resource');
+    const type = checked.resourceType;
+    let condition: string | undefined;
+    if (options.ifNoneExist !== undefined) {
+      const parsed = parseSearch(type, options.ifNoneExist, { condition: true });
+      if (parsed.filters.length === 0)
+        throw invalid('A condition needs at least one search parameter', type);
+      condition = this.query(type, options.ifNoneExist).toString();
+    }
+    const body = withoutServerMeta(checked, true);
+    const { result, status } = await this.call(
+      {
+        repeatable: condition !== undefined,
+        where: () => type,
+        secrets: secretsOf(options.ifNoneExist),
+      },
+      (client) =>
+        client.createResource(body, {
+          ...once(),
+          ...(condition !== undefined ? { headers: { 'If-None-Exist': condition } } : {}),
+        }),
+    );
+    return {
+      resource: this.resourceOf<Stored<T>>(result, type, type),
+      created: condition === undefined || status === 201,
+    };
+  }
+
+  async read<K extends ResourceType>(type: K, id: string): Promise<ExtractResource<K>> {
+    const where = `${type}.id`;
+    checkId(id, where);
+    const { result } = await this.call({ repeatable: true, where: () => where, secrets: [] }, (c) =>
+      c.readResource(type, id, once()),
+    );
+    return this.resourceOf<ExtractResource<K>>(result, type, where);
+  }
+
+  async vread<K extends ResourceType>(
+    type: K,
+    id: string,
+    versionId: string,
+  ): Promise<ExtractResource<K>> {
+    const where = `${type}.meta.versionId`;
+    checkId(id, `${type}.id`);
+    checkId(versionId, where);
+    const { result } = await this.call({ repeatable: true, where: () => where, secrets: [] }, (c) =>
+      c.readVersion(type, id, versionId, once()),
+    );
+    return this.resourceOf<ExtractResource<K>>(result, type, where);
+  }
+
+  async history<K extends ResourceType>(type: K, id: string): Promise<ExtractResource<K>[]> {
+    const where = `${type}.id`;
+    checkId(id, where);
+    const versions: ExtractResource<K>[] = [];
+    let next: string | undefined;
+    do {
+      const url = next;
+      const { result } = await this.call(
+        { repeatable: true, where: () => where, secrets: [] },
+        (c): Promise<Bundle> =>
+          url ? c.get(url, once()) : c.readHistory(type, id, undefined, once()),
+      );
+      for (const entry of result.entry ?? [])
+        if (entry.resource?.resourceType === type)
+          versions.push(entry.resource as ExtractResource<K>);
+      next = linkOf(result, 'next');
+    } while (next);
+    return versions;
+  }
+
+  async update<T extends Resource>(
+    resource: T,
+    options: UpdateOptions = {},
+  ): Promise<WriteResult<Stored<T>>> {
+    const checked = checkResource(resource, 'Resource');
+    const type = checked.resourceType;
+    const id = checkId(checked.id, `${type}.id`);
+    const ifMatch =
+      options.ifMatch === undefined
+        ? undefined
+        : versionOfETag(options.ifMatch, `${type}.meta.versionId`);
+    return this.put(withoutServerMeta({ ...checked, id }, false) as T, ifMatch);
+  }
+
+  /** `PUT Type/id`, with `If-Match` when a version is given. */
+  private async put<T extends Resource>(
+    resource: T,
+    ifMatch: string | undefined,
+  ): Promise<WriteResult<Stored<T>>> {
+    const type = resource.resourceType;
+    const where = (status: number): string =>
+      status === 412 || status === 409 ? `${type}.meta.versionId` : type;
+    try {
+      const { result, status } = await this.call(
+        { repeatable: true, where, secrets: [] },
+        (client) =>
+          client.updateResource(resource, {
+            ...once(),
+            ...(ifMatch !== undefined ? { headers: { 'If-Match': weakETag(ifMatch) } } : {}),
+          }),
+      );
+      return { resource: this.resourceOf<Stored<T>>(result, type, type), created: status === 201 };
+    } catch (err) {
+      // RFC 9110 §13.1.1: If-Match with no current representation is a failed precondition.
+      if (ifMatch !== undefined && err instanceof FhirServerError && err.status === 404)
+        throw preconditionFailed('There is no current version to match', `${type}.meta.versionId`);
+      throw err;
+    }
+  }
+
+  async conditionalUpdate<T extends Resource>(
+    resource: T,
+    search: SearchParams,
+    options: UpdateOptions = {},
+  ): Promise<WriteResult<Stored<T>>> {
+    const checked = checkResource(resource, 'Resource');
+    const type = checked.resourceType;
+    if (checked.id !== undefined) checkId(checked.id, `${type}.id`);
+    const ifMatch =
+      options.ifMatch === undefined
+        ? undefined
+        : versionOfETag(options.ifMatch, `${type}.meta.versionId`);
+    const parsed = parseSearch(type, search, { condition: true });
+    if (parsed.filters.length === 0)
+      throw invalid('A condition needs at least one search parameter', type);
+    const body = withoutServerMeta(checked, false) as T;
+    const secrets = secretsOf(search);
+
+    if (ifMatch === undefined && checked.id === undefined) {
+      const url = `${this.client.fhirUrl(type).toString()}?${this.query(type, search).toString()}`;
+      const { result, status } = await this.call(
+        { repeatable: true, where: () => type, secrets },
+        (client) => client.put(url, body, undefined, once()),
+      );
+      return { resource: this.resourceOf<Stored<T>>(result, type, type), created: status === 201 };
+    }
+
+    // Search, then a version-checked PUT to the match (or to the body's id when none matches).
+    for (let round = 0; ; round++) {
+      const matches = await this.matches(type, search);
+      if (matches.length > 1)
+        throw multipleMatches('The condition matches more than one resource', type);
+      const [match] = matches;
+      if (!match) {
+        if (ifMatch !== undefined)
+          throw preconditionFailed(
+            'There is no current version to match',
+            `${type}.meta.versionId`,
+          );
+        const id = checked.id ?? '';
+        const exists = await this.read(type as ResourceType, id).then(
+          () => true,
+          (err: unknown) => {
+            if (err instanceof FhirServerError && err.status === 404) return false;
+            throw err;
+          },
+        );
+        if (exists)
+          throw conflict(
+            'A resource with this id exists but does not meet the condition',
+            `${type}.id`,
+          );
+        const written = await this.put({ ...body, id }, undefined);
+        return { ...written, created: true };
+      }
+      if (checked.id !== undefined && checked.id !== match.id)
+        throw invalid(
+          'The resource id differs from the resource the condition found',
+          `${type}.id`,
+        );
+      const version = ifMatch ?? match.meta?.versionId;
+      try {
+        const written = await this.put({ ...body, id: match.id }, version);
+        return { ...written, created: false };
+      } catch (err) {
+        // Without the caller's ifMatch, a 412 means someone wrote in between: look again.
+        const changed = err instanceof OperationOutcomeError && getStatus(err.outcome) === 412;
+        if (ifMatch !== undefined || !changed || round >= 2) throw err;
+      }
+    }
+  }
+
+  /** Up to two resources meeting a condition. */
+  private async matches(type: string, condition: SearchParams): Promise<Resource[]> {
+    const query = this.query(type, condition);
+    query.set('_count', '2');
+    const { result } = await this.call(
+      { repeatable: true, where: () => type, secrets: secretsOf(condition) },
+      (client): Promise<Bundle> => client.search(type as ResourceType, query, once()),
+    );
+    return (result.entry ?? []).flatMap((e) =>
+      e.resource?.resourceType === type && e.search?.mode !== 'include' ? [e.resource] : [],
+    );
+  }
+
+  /**
+   * The parameters as sent: typed references spelled `Type/id`; a `_lastUpdated` value as the
+   * instants it stands for (`ge…`/`lt…`, to the millisecond), so every server reads its
+   * precision as the port does; no paging.
+   */
+  private query(type: string, params: SearchParams | undefined): URLSearchParams {
+    const query = new URLSearchParams();
+    for (const [key, value] of searchPairs(params)) {
+      if (key === '_count' || key === '_offset') continue;
+      if (key === '_lastUpdated' && !value.includes(',')) {
+        const [filter] = parseSearch(type, { [key]: value }).filters;
+        const range = filter?.kind === 'lastUpdated' ? filter.ranges[0] : undefined;
+        if (range?.from !== undefined) query.append(key, `ge${new Date(range.from).toISOString()}`);
+        if (range?.before !== undefined)
+          query.append(key, `lt${new Date(range.before).toISOString()}`);
+        if (range) continue;
+      }
+      query.append(...canonicalPair(type, key, value));
+    }
+    return query;
+  }
+
+  async search<K extends ResourceType>(
+    type: K,
+    params?: SearchParams,
+    options: SearchOptions = {},
+  ): Promise<SearchResult<ExtractResource<K>>> {
+    const parsed = parseSearch(type, params, options);
+    const query = this.query(type, params);
+    query.set('_count', String(parsed.count));
+    if (parsed.offset > 0) query.set('_offset', String(parsed.offset));
+    query.set('_total', 'accurate');
+    const ctx = { repeatable: true, where: () => type, secrets: secretsOf(params) };
+    const resources: ExtractResource<K>[] = [];
+    const first = (await this.call(ctx, (c): Promise<Bundle> => c.search(type, query, once())))
+      .result;
+    let page: Bundle = first;
+    for (;;) {
+      for (const entry of page.entry ?? [])
+        if (entry.resource?.resourceType === type && entry.search?.mode !== 'include')
+          resources.push(entry.resource as ExtractResource<K>);
+      const next = linkOf(page, 'next');
+      if (resources.length >= parsed.count || !next) break;
+      page = (await this.call(ctx, (c): Promise<Bundle> => c.get(next, once()))).result;
+    }
+    const page0 = resources.slice(0, parsed.count);
+    const total = typeof first.total === 'number' ? first.total : parsed.offset + page0.length;
+    return { resources: page0, total, offset: parsed.offset, count: parsed.count };
+  }
+
+  async transaction(bundle: Bundle): Promise<Bundle> {
+    const requests = transactionRequests(bundle);
+    checkTransaction(requests);
+    const sent: Bundle = {
+      resourceType: 'Bundle',
+      type: 'transaction',
+      entry: requests.map((request, i) => toEntry(request, bundle.entry?.[i])),
+    };
+    const repeatable = requests.every((r) => r.method !== 'POST' || r.query !== undefined);
+    const secrets = [
+      ...new Set(requests.flatMap((r) => (r.query !== undefined ? secretsOf(r.query) : []))),
+    ];
+    const { result } = await this.call({ repeatable, where: () => 'Bundle', secrets }, (client) =>
+      client.executeBatch(sent, once()),
+    );
+    const entries = result.entry ?? [];
+    if (entries.length !== requests.length)
+      throw new FhirServerError(upstreamOutcome(502, undefined, 'Bundle', []), 502);
+    entries.forEach((entry, i) => {
+      const status = statusCode(entry.response?.status);
+      if (status >= 200 && status < 300) return;
+      const request = requests[i];
+      const failed = status >= 400 ? status : 502;
+      const where = request ? entryWhere(request, failed) : at.entry(i);
+      throw new FhirServerError(
+        upstreamOutcome(failed, entry.response?.outcome, where, secrets),
+        failed,
+      );
+    });
+    return {
+      resourceType: 'Bundle',
+      type: 'transaction-response',
+      ...(entries.length > 0 ? { entry: entries.map(normalEntry) } : {}),
+    };
+  }
+
+  /** Ends requests under way (they fail with 503) and refuses new ones. */
+  async close(): Promise<void> {
+    this.closing.abort();
+  }
+}
+
+/** Where a transaction entry's failure points, by its status. */
+function entryWhere(request: EntryRequest, status: number): string {
+  const i = request.index;
+  if (status === 412) {
+    if (request.method === 'PUT' && request.ifMatch !== undefined) return at.ifMatch(i);
+    if (request.method === 'POST' && request.query !== undefined) return at.ifNoneExist(i);
+    return at.url(i);
+  }
+  if (status === 404 || status === 410 || request.method === 'GET') return at.url(i);
+  if (status === 409) return request.ifMatch !== undefined ? at.ifMatch(i) : at.url(i);
+  return at.entry(i);
+}
+
+/** Local checks the server might not make: conditions' parameters, references to no entry. */
+function checkTransaction(requests: readonly EntryRequest[]): void {
+  const stand = new Map<string, string>();
+  for (const request of requests)
+    if (request.fullUrl !== undefined && isPlaceholder(request.fullUrl))
+      stand.set(request.fullUrl, `${request.type}/placeholder`);
+  for (const request of requests) {
+    const i = request.index;
+    if (request.query !== undefined) {
+      const where = request.method === 'POST' ? at.ifNoneExist(i) : at.url(i);
+      const query = new URLSearchParams();
+      for (const [key, value] of searchPairs(request.query))
+        query.append(
+          key,
+          value
+            .split(',')
+            .map((v) => (isPlaceholder(v) ? (stand.get(v) ?? v) : v))
+            .join(','),
+        );
+      const parsed = parseSearch(request.type, query, {
+        at: where,
+        condition: request.method !== 'GET',
+      });
+      if (request.method !== 'GET' && parsed.filters.length === 0)
+        throw invalid('A condition needs at least one search parameter', where);
+    }
+    if (request.resource)
+      resolvePlaceholders(structuredClone(request.resource), stand, at.resource(i));
+  }
+}
+
+/** The entry as sent: ETags weak and quoted, server-assigned meta dropped. */
+function toEntry(request: EntryRequest, original: BundleEntry | undefined): BundleEntry {
+  const url = (original?.request?.url ?? '').replace(/^\//, '');
+  return {
+    ...(original?.fullUrl !== undefined ? { fullUrl: original.fullUrl } : {}),
+    ...(request.resource
+      ? { resource: withoutServerMeta(request.resource, request.method === 'POST') }
+      : {}),
+    request: {
+      method: request.method,
+      url,
+      ...(request.ifMatch !== undefined ? { ifMatch: weakETag(request.ifMatch) } : {}),
+      ...(request.method === 'POST' && request.query !== undefined
+        ? { ifNoneExist: request.query }
+        : {}),
+    },
+  };
+}
+
+/** A response entry with the location, etag and lastModified the port promises. */
+function normalEntry(entry: BundleEntry): BundleEntry {
+  const resource = entry.resource;
+  const code = statusCode(entry.response?.status);
+  const status = REASONS[code] ? `${code} ${REASONS[code]}` : (entry.response?.status ?? '200 OK');
+  const version = resource?.meta?.versionId;
+  const isSearch = resource?.resourceType === 'Bundle';
+  return {
+    ...(resource ? { resource } : {}),
+    response: {
+      status,
+      ...(resource?.id && version && !isSearch
+        ? {
+            location: `${resource.resourceType}/${resource.id}/_history/${version}`,
+            etag: weakETag(version),
+          }
+        : {}),
+      ...(resource?.meta?.lastUpdated && !isSearch
+        ? { lastModified: resource.meta.lastUpdated }
+        : {}),
+    },
+  };
+}
+
+/** Opens the fhir-server store (no I/O happens until the first call). */
+export function openFhirServerStore(options: FhirServerStoreOptions): FhirServerStore {
+  return new FhirServerStore(options);
+}
