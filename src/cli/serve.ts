@@ -1,27 +1,46 @@
 /**
- * `dialog-fhir serve`: reads configuration from the environment, opens the store, and serves the
- * façade until SIGTERM/SIGINT, then stops taking requests, lets in-flight ones (writes included)
- * finish, and closes the store.
+ * `dialog-fhir serve`: reads configuration from the environment, opens the store, sets up
+ * authentication, and serves the façade until SIGTERM/SIGINT; then it stops taking requests, lets
+ * in-flight ones (writes included) finish, writes the audit trail's last events and closes the
+ * store.
  */
+import { readFile } from 'node:fs/promises';
 import type { Server } from 'node:http';
+import type { JSONWebKeySet } from 'jose';
+import type winston from 'winston';
+import type { Authenticate } from '../api/access';
 import { createApp } from '../api/app';
+import { bearerAuthenticate } from '../api/bearer-access';
 import { createLogger } from '../api/logger';
-import { EmbeddedStore } from '../store';
+import {
+  authOffAnnouncement,
+  createTokenVerifier,
+  DEV_AUDIENCE,
+  DEV_ISSUER,
+  devTokenAnnouncement,
+  loadDevKey,
+  mintDevToken,
+} from '../auth';
+import { EmbeddedStore, openFhirServerStore, type FhirStore } from '../store';
 import { createValidator } from '../validation';
-import { readConfig } from './config';
+import { readConfig, type Config } from './config';
 
 /** How long in-flight requests get to finish on shutdown before connections are cut. */
 const DRAIN_MS = 10_000;
+/** The dev token printed at start-up: a system token, valid for a working day. */
+const DEV_TOKEN_SCOPES = ['system/*.cruds'];
+const DEV_TOKEN_SECONDS = 8 * 3600;
 
 export async function runServe(env: NodeJS.ProcessEnv): Promise<Server> {
   const config = readConfig(env);
   const logger = createLogger();
-  const store = EmbeddedStore.open({ dataDir: config.dataDir });
+  const store = openStore(config);
   const app = createApp({
     validator: createValidator(),
     store,
     logger,
     rateLimitPerMinute: config.rateLimitPerMinute,
+    ...(await authentication(config, store, logger)),
   });
   const server = await new Promise<Server>((resolve) => {
     const s = app.express.listen(config.port, config.host, () => resolve(s));
@@ -29,23 +48,70 @@ export async function runServe(env: NodeJS.ProcessEnv): Promise<Server> {
   logger.info('dialog-fhir listening', {
     port: config.port,
     host: config.host,
-    store: config.store,
+    store: config.store.kind,
+    auth: config.auth.mode,
   });
-  if (config.auth === 'off') {
-    logger.warn(
-      'AUTH=off: AUTHENTICATION IS DISABLED. Never run like this with real patient data.',
-    );
-  }
   const stop = (): void => {
     logger.info('dialog-fhir stopping: finishing in-flight requests');
     const force = setTimeout(() => server.closeAllConnections(), DRAIN_MS);
     force.unref();
     server.close(() => {
-      void store.close().then(() => process.exit(0));
+      void app
+        .close()
+        .then(() => store.close())
+        .then(() => process.exit(0));
     });
     server.closeIdleConnections();
   };
   process.once('SIGTERM', stop);
   process.once('SIGINT', stop);
   return server;
+}
+
+function openStore(config: Config): FhirStore {
+  if (config.store.kind === 'embedded') return EmbeddedStore.open({ dataDir: config.dataDir });
+  return openFhirServerStore({
+    baseUrl: config.store.baseUrl,
+    ...(config.store.token ? { token: config.store.token } : {}),
+  });
+}
+
+async function authentication(
+  config: Config,
+  store: FhirStore,
+  logger: winston.Logger,
+): Promise<{ authenticate?: Authenticate }> {
+  const auth = config.auth;
+  if (auth.mode === 'off') {
+    logger.warn(authOffAnnouncement());
+    return {};
+  }
+  if (auth.mode === 'issuer') {
+    const keys = /^https?:\/\//.test(auth.jwks)
+      ? new URL(auth.jwks)
+      : (JSON.parse(await readFile(auth.jwks, 'utf8')) as JSONWebKeySet);
+    const verifier = createTokenVerifier({ issuer: auth.issuer, audience: auth.audience, keys });
+    return { authenticate: bearerAuthenticate(verifier, store, () => new Date()) };
+  }
+  const key = await loadDevKey(config.dataDir);
+  const verifier = createTokenVerifier({
+    issuer: DEV_ISSUER,
+    audience: DEV_AUDIENCE,
+    keys: key.jwks,
+  });
+  const token = await mintDevToken(key, {
+    scopes: DEV_TOKEN_SCOPES,
+    expiresIn: DEV_TOKEN_SECONDS,
+  });
+  // Printed, not logged: the token is a credential and has no place in the log stream.
+  process.stdout.write(
+    `${devTokenAnnouncement({
+      token,
+      key,
+      scopes: DEV_TOKEN_SCOPES,
+      expiresAt: new Date(Date.now() + DEV_TOKEN_SECONDS * 1000),
+      baseUrl: `http://localhost:${config.port}`,
+    })}\n`,
+  );
+  return { authenticate: bearerAuthenticate(verifier, store, () => new Date()) };
 }

@@ -1,0 +1,128 @@
+/**
+ * `dialog-fhir serve` as a real process, as `npm start` runs it: authentication on by default
+ * with a printed dev token that works, a clear error for a bad setting, and a graceful stop
+ * (SIGTERM) that lets an in-flight write finish and keeps it.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import BetterSqlite3 from 'better-sqlite3';
+import { DEFAULT_FILE_NAME } from '../../src/store';
+
+const ROOT = join(__dirname, '..', '..');
+const MAIN = join(ROOT, 'src', 'cli', 'main.ts');
+const dirs: string[] = [];
+afterAll(() => {
+  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+});
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const probe = createServer().listen(0, '127.0.0.1', () => {
+      const address = probe.address();
+      probe.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
+    });
+  });
+}
+
+interface Running {
+  readonly child: ChildProcess;
+  readonly base: string;
+  readonly dataDir: string;
+  stdout(): string;
+}
+
+async function serve(env: Record<string, string> = {}): Promise<Running> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'dialog-fhir-serve-'));
+  dirs.push(dataDir);
+  const port = await freePort();
+  const child = spawn(process.execPath, ['--import', 'tsx', MAIN, 'serve'], {
+    cwd: ROOT,
+    env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', DATA_DIR: dataDir, ...env },
+  });
+  let out = '';
+  child.stdout?.on('data', (chunk: Buffer) => (out += chunk.toString('utf8')));
+  await new Promise<void>((resolve, reject) => {
+    const check = setInterval(() => {
+      if (out.includes('dialog-fhir listening')) {
+        clearInterval(check);
+        resolve();
+      }
+    }, 50);
+    child.once('exit', (code) => {
+      clearInterval(check);
+      reject(new Error(`serve exited with ${String(code)}`));
+    });
+  });
+  return { child, base: `http://127.0.0.1:${port}`, dataDir, stdout: () => out };
+}
+
+function stopped(child: ChildProcess): Promise<number | null> {
+  return new Promise((resolve) => child.once('exit', (code) => resolve(code)));
+}
+
+describe('dialog-fhir serve', () => {
+  it('starts with authentication on, prints a dev token that works, and stops cleanly', async () => {
+    const running = await serve();
+    try {
+      const token = /\n(ey[\w-]+\.[\w-]+\.[\w-]+)\n/.exec(running.stdout())?.[1];
+      expect(token).toBeDefined();
+      const refused = await fetch(`${running.base}/fhir/Patient`);
+      expect(refused.status).toBe(401);
+      const allowed = await fetch(`${running.base}/fhir/Patient`, {
+        headers: { authorization: `Bearer ${token ?? ''}` },
+      });
+      expect(allowed.status).toBe(200);
+      // A write in flight when SIGTERM arrives is finished and kept.
+      const write = fetch(`${running.base}/fhir/Patient`, {
+        method: 'POST',
+        headers: {
+          authorization: `Bearer ${token ?? ''}`,
+          'content-type': 'application/fhir+json',
+        },
+        body: JSON.stringify({ resourceType: 'Patient', gender: 'female' }),
+      });
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      const exit = stopped(running.child);
+      running.child.kill('SIGTERM');
+      const answered = await write;
+      expect(answered.status).toBe(201);
+      expect(await exit).toBe(0);
+      const db = new BetterSqlite3(join(running.dataDir, DEFAULT_FILE_NAME), { readonly: true });
+      const rows = db
+        .prepare("SELECT count(*) AS n FROM resource WHERE type = 'Patient'")
+        .get() as {
+        n: number;
+      };
+      db.close();
+      expect(rows.n).toBe(1);
+    } finally {
+      running.child.kill('SIGKILL');
+    }
+  }, 60_000);
+
+  it('announces AUTH=off loudly, in the log and on /fhir/metadata', async () => {
+    const running = await serve({ AUTH: 'off' });
+    try {
+      expect(running.stdout()).toMatch(/AUTH=off/);
+      const metadata = (await (await fetch(`${running.base}/fhir/metadata`)).json()) as {
+        rest: { security: { description: string } }[];
+      };
+      expect(metadata.rest[0]?.security.description).toMatch(/WARNING: AUTH=off/);
+    } finally {
+      running.child.kill('SIGKILL');
+    }
+  }, 60_000);
+
+  it('refuses a bad setting with a clear message and exit code 1', () => {
+    const result = spawnSync(process.execPath, ['--import', 'tsx', MAIN, 'serve'], {
+      cwd: ROOT,
+      env: { ...process.env, STORE: 'mongodb://x' },
+      encoding: 'utf8',
+    });
+    expect(result.status).toBe(1);
+    expect(result.stderr).toMatch(/STORE must be an http or https URL/);
+  }, 60_000);
+});
