@@ -1,0 +1,405 @@
+/**
+ * Never lose an edit: merging the one care plan when both systems changed it while it was shared.
+ *
+ * `mergePlans({ base, local, remote })`: `remote` is the destination's current plan, `local` ours,
+ * `base` the version both last agreed on (absent at first contact). The plan is cut into parts,
+ * each with a stable key, and each part is merged on its own:
+ *
+ * | part | key |
+ * |---|---|
+ * | each activity | its `id`; else its section code + description (+ `#n` for repeats) |
+ * | each extension (and modifierExtension) | its URL, plus for repeating ones: a carer by the carer reference, a review due by setting, a responsible service by organisation + period start; an extension of unknown URL by its whole content |
+ * | each item of another list (goal, addresses, supportingInfo, contributor, careTeam, basedOn, replaces, partOf, category, identifier, instantiates…) | its reference, else its identifier, else its content; the plan's own care-plan identifier by its system alone |
+ * | each note | time + text |
+ * | every other element (status, intent, title, description, period, created, author, subject, text, …) | its name |
+ *
+ * For each key, with b / l / r the part in base / local / remote (possibly absent):
+ * - l = r: that (the same change on both sides, or no change).
+ * - l = b: r (only the remote changed it, added it or removed it).
+ * - r = b: l (only we changed, added or removed it).
+ * - otherwise a conflict (`PlanConflict`, with a FHIRPath to the part): the remote's version stays
+ *   in place; where both exist, an activity's local version is added alongside it as a copy with a
+ *   new stable id and the `dialog-conflicting-copy` extension (naming the activity it differs
+ *   from); any other part keeps the remote's version and the local one is in the conflict only
+ *   (one of a 0..1 element cannot hold two). Removed on one side and changed on the other: the
+ *   changed one is kept. Without a base every part present on both sides with different content
+ *   is a conflict, and everything else is a union.
+ * After merging, at most one responsible service may be open (dlg-plan-2): a local open service
+ * beside the remote's is dropped from the plan and raised as a conflict.
+ *
+ * Equality is of content (key order ignored). The result is deterministic: when the remote is
+ * the base the local plan comes back as it is (and the other way round); otherwise parts follow
+ * the remote's order, then what only the local side added, in its order. `id` and `meta` are the
+ * remote's (`meta.profile` a union). Merging the result again with the same local and base changes
+ * nothing (the copies' ids are derived from their content).
+ */
+import type { CarePlan, CarePlanActivity, Extension } from '@medplum/fhirtypes';
+import { BASE, CARE_PLAN_IDENTIFIER_SYSTEM, Extensions } from '../fhir/canonical';
+import { DIALOG_NAMESPACE, uuidV5 } from '../fhir/stable-id';
+
+/** Marks an activity that is the local side's version of one both sides changed differently. */
+export const CONFLICTING_COPY_EXTENSION = `${BASE}/StructureDefinition/dialog-conflicting-copy`;
+
+export interface PlanConflict {
+  /** FHIRPath to the part in the plan, e.g. `CarePlan.activity.where(id='a1')`. */
+  readonly part: string;
+  /** The part in the agreed version (absent: it was not there, or there is no base). */
+  readonly base?: unknown;
+  /** Our version (absent: we removed it). */
+  readonly local?: unknown;
+  /** The destination's version (absent: it removed it). */
+  readonly remote?: unknown;
+  /** What happened, for a clinician. */
+  readonly message: string;
+}
+
+export interface PlanMergeInput {
+  readonly base?: CarePlan;
+  readonly local: CarePlan;
+  readonly remote: CarePlan;
+}
+
+export interface PlanMergeResult {
+  readonly merged: CarePlan;
+  readonly conflicts: PlanConflict[];
+}
+
+// ---- content equality -----------------------------------------------------------------------
+
+/** JSON with object keys sorted: equal strings, equal content. */
+export function canonicalJson(value: unknown): string {
+  if (value === undefined) return 'undefined';
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  if (typeof value === 'object' && value !== null) {
+    const record = value as Record<string, unknown>;
+    return `{${Object.keys(record)
+      .filter((k) => record[k] !== undefined)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${canonicalJson(record[k])}`)
+      .join(',')}}`;
+  }
+  return JSON.stringify(value);
+}
+
+function same(a: unknown, b: unknown): boolean {
+  return canonicalJson(a) === canonicalJson(b);
+}
+
+/** A FHIRPath string literal. */
+function literal(text: string): string {
+  return `'${text.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
+}
+
+// ---- keys -----------------------------------------------------------------------------------
+
+interface Part {
+  readonly key: string;
+  /** FHIRPath to the part. */
+  readonly path: string;
+  readonly value: unknown;
+}
+
+type Json = Record<string, unknown>;
+
+function subValue(extension: Extension, url: string): Json | undefined {
+  return extension.extension?.find((e) => e.url === url) as Json | undefined;
+}
+
+function refOf(value: unknown): string | undefined {
+  const ref = (value as { reference?: unknown } | undefined)?.reference;
+  return typeof ref === 'string' ? ref : undefined;
+}
+
+function extensionPart(list: string, extension: Extension): Omit<Part, 'value'> {
+  const url = extension.url;
+  const at = `CarePlan.${list}.where(url = ${literal(url)}`;
+  if (url === Extensions.carer) {
+    const carer = refOf(subValue(extension, 'carer')?.valueReference) ?? '';
+    return {
+      key: `${url}|${carer}`,
+      path: `${at} and extension.where(url = 'carer').value.reference = ${literal(carer)})`,
+    };
+  }
+  if (url === Extensions.reviewDue) {
+    const setting = (subValue(extension, 'setting')?.valueCoding as { code?: string } | undefined)
+      ?.code;
+    return {
+      key: `${url}|${setting ?? ''}`,
+      path: `${at} and extension.where(url = 'setting').value.code = ${literal(setting ?? '')})`,
+    };
+  }
+  if (url === Extensions.responsibleService) {
+    const org = refOf(subValue(extension, 'organization')?.valueReference) ?? '';
+    const start =
+      (subValue(extension, 'period')?.valuePeriod as { start?: string } | undefined)?.start ?? '';
+    return {
+      key: `${url}|${org}|${start}`,
+      path: `${at} and extension.where(url = 'organization').value.reference = ${literal(org)} and extension.where(url = 'period').value.start = ${literal(start)})`,
+    };
+  }
+  if (url === Extensions.keyWorker || url === Extensions.deliveryPreference)
+    return { key: url, path: `${at})` };
+  // Unknown extensions may repeat: each distinct one is a part of its own.
+  return { key: `${url}|${canonicalJson(extension)}`, path: `${at})` };
+}
+
+function activityPart(activity: CarePlanActivity): Omit<Part, 'value'> {
+  if (activity.id)
+    return {
+      key: `id|${activity.id}`,
+      path: `CarePlan.activity.where(id = ${literal(activity.id)})`,
+    };
+  const coding = activity.detail?.code?.coding?.[0];
+  const description = activity.detail?.description ?? '';
+  if (coding || description)
+    return {
+      key: `detail|${coding?.system ?? ''}|${coding?.code ?? ''}|${description}`,
+      path: `CarePlan.activity.where(detail.description = ${literal(description)})`,
+    };
+  const ref = refOf(activity.reference);
+  if (ref)
+    return {
+      key: `reference|${ref}`,
+      path: `CarePlan.activity.where(reference.reference = ${literal(ref)})`,
+    };
+  return { key: `content|${canonicalJson(activity)}`, path: 'CarePlan.activity' };
+}
+
+function listItemPart(list: string, item: unknown): Omit<Part, 'value'> {
+  const at = `CarePlan.${list}`;
+  if (typeof item === 'string')
+    return { key: `value|${item}`, path: `${at}.where($this = ${literal(item)})` };
+  const record = (item ?? {}) as Json;
+  const ref = refOf(record);
+  if (ref) return { key: `reference|${ref}`, path: `${at}.where(reference = ${literal(ref)})` };
+  const identifier = (list === 'identifier' ? record : record.identifier) as Json | undefined;
+  const system = typeof identifier?.system === 'string' ? identifier.system : '';
+  const value = typeof identifier?.value === 'string' ? identifier.value : '';
+  if (list === 'identifier' && system === CARE_PLAN_IDENTIFIER_SYSTEM)
+    return { key: 'plan-identifier', path: `${at}.where(system = ${literal(system)})` };
+  if (value) {
+    const where =
+      list === 'identifier'
+        ? `system = ${literal(system)} and value = ${literal(value)}`
+        : `identifier.system = ${literal(system)} and identifier.value = ${literal(value)}`;
+    return { key: `identifier|${system}|${value}`, path: `${at}.where(${where})` };
+  }
+  return { key: `content|${canonicalJson(item)}`, path: at };
+}
+
+function notePart(note: unknown): Omit<Part, 'value'> {
+  const { time, text } = (note ?? {}) as { time?: string; text?: string };
+  return {
+    key: `${time ?? ''}|${text ?? ''}`,
+    path: `CarePlan.note.where(${time ? `time = @${time} and ` : ''}text = ${literal(text ?? '')})`,
+  };
+}
+
+/** The parts of one list, keyed; a key repeated within the list gets `#n`. */
+function partsOf(list: string, items: readonly unknown[]): Part[] {
+  const seen = new Map<string, number>();
+  return items.map((value) => {
+    const named =
+      list === 'activity'
+        ? activityPart(value as CarePlanActivity)
+        : list === 'extension' || list === 'modifierExtension'
+          ? extensionPart(list, value as Extension)
+          : list === 'note'
+            ? notePart(value)
+            : listItemPart(list, value);
+    const n = seen.get(named.key) ?? 0;
+    seen.set(named.key, n + 1);
+    return n === 0 ? { ...named, value } : { key: `${named.key}#${n}`, path: named.path, value };
+  });
+}
+
+// ---- merging --------------------------------------------------------------------------------
+
+/** Elements never merged as parts: identity and server bookkeeping. */
+const NOT_PARTS = new Set(['resourceType', 'id', 'meta']);
+
+function asList(value: unknown): unknown[] | undefined {
+  return Array.isArray(value) ? value : undefined;
+}
+
+/** What happened to one part; `keep` lists what the merged plan holds for it, in order. */
+interface Resolution {
+  readonly keep: unknown[];
+  readonly conflict?: PlanConflict;
+}
+
+function describe(path: string, b: unknown, l: unknown, r: unknown, hasBase: boolean): string {
+  if (l === undefined)
+    return `${path}: this system removed it while the other changed it; the changed version is kept`;
+  if (r === undefined)
+    return `${path}: the other system removed it while this system changed it; the changed version is kept`;
+  if (!hasBase || b === undefined)
+    return `${path}: both systems hold it with different content; the other system's version is kept in place`;
+  return `${path}: both systems changed it differently; the other system's version is kept in place`;
+}
+
+function conflictOf(
+  path: string,
+  b: unknown,
+  l: unknown,
+  r: unknown,
+  hasBase: boolean,
+): PlanConflict {
+  return {
+    part: path,
+    ...(b !== undefined ? { base: b } : {}),
+    ...(l !== undefined ? { local: l } : {}),
+    ...(r !== undefined ? { remote: r } : {}),
+    message: describe(path, b, l, r, hasBase),
+  };
+}
+
+/** The local activity as a conflicting copy, beside the remote's version. */
+function conflictingCopy(activity: CarePlanActivity, of: string): CarePlanActivity {
+  const { extension, ...rest } = activity;
+  const id = `conflict-${uuidV5(`activity-copy|${of}|${canonicalJson(activity)}`, DIALOG_NAMESPACE)}`;
+  return {
+    ...rest,
+    id,
+    extension: [...(extension ?? []), { url: CONFLICTING_COPY_EXTENSION, valueString: of }],
+  };
+}
+
+function resolve(
+  list: string,
+  path: string,
+  b: unknown,
+  l: unknown,
+  r: unknown,
+  hasBase: boolean,
+): Resolution {
+  const present = (v: unknown): unknown[] => (v === undefined ? [] : [v]);
+  if (same(l, r)) return { keep: present(l) };
+  if (hasBase && same(l, b)) return { keep: present(r) };
+  if (hasBase && same(r, b)) return { keep: present(l) };
+  if (!hasBase && (l === undefined || r === undefined)) return { keep: present(l ?? r) };
+  const conflict = conflictOf(path, b, l, r, hasBase);
+  if (l === undefined || r === undefined) return { keep: present(l ?? r), conflict };
+  if (list === 'activity') {
+    const of = (r as CarePlanActivity).id ?? path;
+    return { keep: [r, conflictingCopy(l as CarePlanActivity, of)], conflict };
+  }
+  return { keep: [r], conflict };
+}
+
+function mergeList(
+  list: string,
+  base: readonly unknown[] | undefined,
+  local: readonly unknown[] | undefined,
+  remote: readonly unknown[] | undefined,
+  hasBase: boolean,
+  conflicts: PlanConflict[],
+): unknown[] {
+  const b = new Map(partsOf(list, base ?? []).map((p) => [p.key, p]));
+  const lParts = partsOf(list, local ?? []);
+  const l = new Map(lParts.map((p) => [p.key, p]));
+  const rParts = partsOf(list, remote ?? []);
+  const r = new Map(rParts.map((p) => [p.key, p]));
+  // The remote's order, then what only the local side holds, then what only the base held.
+  const keys = [
+    ...new Set([...rParts.map((p) => p.key), ...lParts.map((p) => p.key), ...b.keys()]),
+  ];
+  const out: unknown[] = [];
+  const ids = new Set<string>();
+  for (const key of keys) {
+    const path = r.get(key)?.path ?? l.get(key)?.path ?? b.get(key)?.path ?? `CarePlan.${list}`;
+    const { keep, conflict } = resolve(
+      list,
+      path,
+      b.get(key)?.value,
+      l.get(key)?.value,
+      r.get(key)?.value,
+      hasBase,
+    );
+    if (conflict) conflicts.push(conflict);
+    for (const item of keep) {
+      const id = list === 'activity' ? (item as CarePlanActivity).id : undefined;
+      if (id !== undefined) {
+        if (ids.has(id)) continue; // a copy from an earlier merge, already there
+        ids.add(id);
+      }
+      out.push(item);
+    }
+  }
+  return out;
+}
+
+function isOpenService(extension: unknown): boolean {
+  const e = extension as Extension;
+  if (e.url !== Extensions.responsibleService) return false;
+  const period = subValue(e, 'period')?.valuePeriod as { end?: string } | undefined;
+  return !period?.end;
+}
+
+/** dlg-plan-2: one open responsible service; a local one beside the remote's goes to a conflict. */
+function oneOpenService(
+  extensions: unknown[],
+  remote: readonly unknown[] | undefined,
+  conflicts: PlanConflict[],
+): unknown[] {
+  const open = extensions.filter(isOpenService);
+  if (open.length <= 1) return extensions;
+  const remoteOpen = (remote ?? []).filter(isOpenService).map(canonicalJson);
+  if (remoteOpen.length === 0) return extensions;
+  return extensions.filter((e) => {
+    if (!isOpenService(e) || remoteOpen.includes(canonicalJson(e))) return true;
+    const { path } = extensionPart('extension', e as Extension);
+    conflicts.push({
+      part: path,
+      local: e,
+      message: `${path}: this system made a different service responsible than the other system did; only one can hold the plan, so the other system's is kept`,
+    });
+    return false;
+  });
+}
+
+function mergeMeta(local: CarePlan, remote: CarePlan): CarePlan['meta'] {
+  if (!remote.meta && !local.meta) return undefined;
+  const profile = [...new Set([...(remote.meta?.profile ?? []), ...(local.meta?.profile ?? [])])];
+  return { ...remote.meta, ...(profile.length > 0 ? { profile } : {}) };
+}
+
+/** The three-way merge of the one plan (see the module header). */
+export function mergePlans(input: PlanMergeInput): PlanMergeResult {
+  const { base, local, remote } = input;
+  if (base && same(remote, base)) return { merged: structuredClone(local), conflicts: [] };
+  if (base && same(local, base)) return { merged: structuredClone(remote), conflicts: [] };
+  const hasBase = base !== undefined;
+  const b = (base ?? {}) as Json;
+  const l = local as unknown as Json;
+  const r = remote as unknown as Json;
+  const conflicts: PlanConflict[] = [];
+  const merged: Json = { resourceType: 'CarePlan' };
+  if (remote.id !== undefined) merged.id = remote.id;
+  const meta = mergeMeta(local, remote);
+  if (meta) merged.meta = meta;
+  const names = [...new Set([...Object.keys(r), ...Object.keys(l), ...Object.keys(b)])].filter(
+    (k) => !NOT_PARTS.has(k),
+  );
+  for (const name of names) {
+    const lists = [b[name], l[name], r[name]].map(asList);
+    const isList = [b[name], l[name], r[name]].every((v) => v === undefined || Array.isArray(v));
+    if (isList) {
+      let list = mergeList(name, lists[0], lists[1], lists[2], hasBase, conflicts);
+      if (name === 'extension') list = oneOpenService(list, lists[2], conflicts);
+      if (list.length > 0) merged[name] = list;
+      continue;
+    }
+    const { keep, conflict } = resolve(
+      name,
+      `CarePlan.${name}`,
+      b[name],
+      l[name],
+      r[name],
+      hasBase,
+    );
+    if (conflict) conflicts.push(conflict);
+    if (keep[0] !== undefined) merged[name] = keep[0];
+  }
+  return { merged: merged as unknown as CarePlan, conflicts };
+}
