@@ -15,10 +15,11 @@
  *   identifier (a system under `https://dialog-fhir.org/fhir/sid/`), else its first identifier;
  *   a resource with none is given `SOURCE_RESOURCE_SYSTEM|<sourceBaseUrl>/<Type>/<id>` — where it
  *   was first written — and keeps it, so the next handover (from here or from the destination
- *   onwards) names it the same way. Provenance has no `identifier` element in R4: one without is
- *   written under a logical id derived from the same name (`PUT Provenance/<uuid>`), the name kept
- *   in `meta.source`. (A Provenance that already carries an identifier, as dialog-fhir's session
- *   Provenance does, is matched by it.)
+ *   onwards) names it the same way. Provenance has no `identifier` element in R4 (one found there
+ *   is dropped, since a receiving server validating R4 refuses it): it is named by where it was
+ *   first written, kept in `meta.source`, and written under a logical id derived from that name
+ *   (`PUT Provenance/<uuid>`); going home, `POST` with `ifNoneExist=_id=<original id>` (a
+ *   Provenance never changes, so the original stays as it is).
  * - Requests. `PUT Type?identifier=system|value` (conditional update) for everything but the
  *   Patient, which is `POST` with `ifNoneExist` on its identifier: the destination's own record of
  *   the person (its local identifiers, GP, contacts) is matched, never overwritten. A resource
@@ -325,30 +326,32 @@ function plan(
   const type = resource.resourceType;
   const sourceId = resource.id ?? '';
   const body = withoutServerMeta(resource);
-  let key = businessKey(resource);
-  if (key && used.has(fullUrlFor(type, key))) key = undefined; // two share it: name each by origin
   const origin = `${sourceBase}/${type}/${sourceId}`;
 
-  if (type === 'Provenance' && !key) {
+  if (type === 'Provenance') {
+    // R4 Provenance has no identifier (one there is dropped: a receiving server would refuse it),
+    // and a Provenance never changes: it is named by where it was first written.
     const name = provenanceOrigin(resource, sourceBase);
     const source = { system: SOURCE_RESOURCE_SYSTEM, value: name };
+    delete (body as { identifier?: unknown }).identifier;
     const home = originId(name, type, destinationBase);
-    const id = home ?? uuidV5(`${SOURCE_RESOURCE_SYSTEM}|${name}`, DIALOG_NAMESPACE);
-    body.id = id;
+    let request: BundleEntryRequest;
     if (home) {
+      // Back where it was written: the original is there already (created only if it is not).
       if (body.meta) delete body.meta.source;
       if (body.meta && Object.keys(body.meta).length === 0) delete body.meta;
-    } else body.meta = { ...body.meta, source: name };
-    return {
-      type,
-      sourceId,
-      key: source,
-      fullUrl: fullUrlFor(type, source),
-      body,
-      request: { method: 'PUT', url: `${type}/${id}` },
-    };
+      request = { method: 'POST', url: type, ifNoneExist: `_id=${home}` };
+    } else {
+      const id = uuidV5(`${SOURCE_RESOURCE_SYSTEM}|${name}`, DIALOG_NAMESPACE);
+      body.id = id;
+      body.meta = { ...body.meta, source: name };
+      request = { method: 'PUT', url: `${type}/${id}` };
+    }
+    return { type, sourceId, key: source, fullUrl: fullUrlFor(type, source), body, request };
   }
 
+  let key = businessKey(resource);
+  if (key && used.has(fullUrlFor(type, key))) key = undefined; // two share it: name each by origin
   if (!key) {
     key = { system: SOURCE_RESOURCE_SYSTEM, value: origin };
     setIdentifiers(body, [...identifiersOf(body), { ...key }]);

@@ -246,7 +246,13 @@ describe('handoverBundle', () => {
     // What was named by where it came from goes back over its original, by id (the person and
     // the plan have business identifiers of their own).
     for (const entry of back.entry ?? [])
-      if (!['Patient', 'CarePlan'].includes(entry.resource?.resourceType ?? ''))
+      if (entry.resource?.resourceType === 'Provenance')
+        expect(entry.request).toEqual({
+          method: 'POST',
+          url: 'Provenance',
+          ifNoneExist: '_id=prov-discharge',
+        });
+      else if (!['Patient', 'CarePlan'].includes(entry.resource?.resourceType ?? ''))
         expect(entry.request?.url).toMatch(/^[A-Za-z]+\/[A-Za-z0-9\-.]+$/);
     await source.transaction(back);
     const after = await everything(source);
@@ -287,6 +293,37 @@ describe('handoverBundle', () => {
     expect(home.telecom).toEqual([{ system: 'phone', value: '07700 900412' }]);
     expect(home.identifier).toBeUndefined();
     expect((await source.search('RelatedPerson', {})).total).toBe(1);
+  });
+
+  it('carries a Provenance without the identifier R4 does not define, under an id named by its origin', () => {
+    const withIdentifier = {
+      ...provenance,
+      identifier: [{ system: 'https://dialog-fhir.org/fhir/sid/session-provenance', value: 'v' }],
+    } as Provenance;
+    const record = {
+      patient: { resourceType: 'Patient' as const, id: 'megan-price' },
+      goals: [],
+      responses: [],
+      observations: [],
+      provenance: [withIdentifier],
+      relatedPersons: [],
+      consents: [],
+    };
+    const [, entry] = handoverBundle(record, { sourceBaseUrl: COMMUNITY }).entry ?? [];
+    expect(entry?.resource).not.toHaveProperty('identifier');
+    expect(entry?.resource?.meta?.source).toBe(`${COMMUNITY}/Provenance/prov-discharge`);
+    // As the ward holds it (under its own id), going home.
+    const atWard = { ...(entry?.resource as Provenance), id: 'at-ward' };
+    const [, home] =
+      handoverBundle(
+        { ...record, provenance: [atWard] },
+        { sourceBaseUrl: WARD, destinationBaseUrl: COMMUNITY },
+      ).entry ?? [];
+    expect(home?.request).toEqual({
+      method: 'POST',
+      url: 'Provenance',
+      ifNoneExist: '_id=prov-discharge',
+    });
   });
 
   it('names a resource whose business identifier another carried resource shares by its origin', () => {
