@@ -126,8 +126,8 @@ function changeContent(observation: Observation): Child[] {
   const complete = meanComplete(observation);
   return [
     el('h3', `Change in ${name}`),
-    subjectLine(observation),
     isChangeCategory(category) && el('p', el('b', CHANGE_WORDS[category])),
+    subjectLine(observation),
     from !== undefined && to !== undefined && el('p', `From ${show(from)} to ${show(to)}.`),
     difference !== undefined && el('p', `Difference: ${signed(difference, !item)}.`),
     period?.start !== undefined &&
@@ -151,8 +151,8 @@ export function observationContent(observation: Observation): Child[] | undefine
   if (kind.kind === 'help') {
     return [
       el('h3', `More help wanted with ${kind.label}`),
-      subjectLine(observation),
       el('p', el('b', yesNo(observation.valueBoolean))),
+      subjectLine(observation),
       contextLine(observation),
       statusLine(observation),
       notes(observation),
@@ -162,8 +162,8 @@ export function observationContent(observation: Observation): Child[] | undefine
   if (kind.kind === 'score') {
     return [
       el('h3', `DIALOG rating: ${kind.label}`),
-      subjectLine(observation),
       el('p', el('b', value === undefined ? 'Not rated' : scoreWithLabel(value))),
+      subjectLine(observation),
       contextLine(observation),
       statusLine(observation),
       notes(observation),
@@ -173,7 +173,6 @@ export function observationContent(observation: Observation): Child[] | undefine
   const complete = meanComplete(observation);
   return [
     el('h3', MEAN_NAMES[kind.measure]),
-    subjectLine(observation),
     el(
       'p',
       el(
@@ -181,6 +180,7 @@ export function observationContent(observation: Observation): Child[] | undefine
         value === undefined ? 'Not worked out' : `${formatMean(value)} (${bandWords(value)})`,
       ),
     ),
+    subjectLine(observation),
     used !== undefined &&
       el('p', `Worked out from ${used} ${used === 1 ? 'area' : 'areas'} rated.`),
     complete === false &&
