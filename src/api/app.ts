@@ -22,6 +22,10 @@ import { fhirRoutes } from './fhir-routes';
 import { nativeRoutes } from './native-routes';
 import { sendFhir } from './http';
 import { rateLimiter } from './rate-limit';
+import { transferRoutes } from './transfer-routes';
+import { HandoverDeliverer, type DelivererOptions } from '../transfer/deliver';
+import { Transfers } from '../transfer/handover';
+import type { Peers } from '../transfer/peers';
 import { requestLog } from './request-log';
 
 export { BODY_LIMIT_BYTES } from './body';
@@ -38,12 +42,18 @@ export interface AppOptions {
   readonly newId?: () => string;
   /** Whether the store can take writes (readiness). */
   readonly ready?: () => boolean;
+  /** The systems plans are handed over with (PEERS_FILE); without them $transfer is refused. */
+  readonly peers?: Peers;
+  /** How handovers are delivered (tests shorten the backoff); the loop starts with the app. */
+  readonly delivery?: Omit<DelivererOptions, 'store' | 'peers' | 'logger'>;
 }
 
 export interface App {
   readonly express: express.Express;
   readonly service: FhirService;
-  /** Writes what the audit trail still holds (call before closing the store). */
+  /** The handover deliverer, when peers are configured. */
+  readonly deliverer?: HandoverDeliverer;
+  /** Stops delivering and writes what the audit trail still holds (call before closing the store). */
   close(): Promise<void>;
 }
 
@@ -71,13 +81,34 @@ export function createApp(options: AppOptions): App {
   app.use(['/fhir', '/native'], audit.middleware());
   const authenticate = options.authenticate ?? (() => Promise.resolve(authOffAccess()));
   app.use(['/fhir', '/native'], authenticateRequests(authenticate));
-  app.use('/fhir', fhirRoutes(service, now));
-  app.use('/native', nativeRoutes(service));
+  const deliverer = options.peers
+    ? new HandoverDeliverer({
+        store: options.store,
+        peers: options.peers,
+        logger: options.logger,
+        now,
+        ...options.delivery,
+      })
+    : undefined;
+  const transfers = options.peers
+    ? new Transfers(service, options.peers, now, () => deliverer?.kick())
+    : undefined;
+  app.use('/fhir', transferRoutes(transfers), fhirRoutes(service, now));
+  app.use('/native', nativeRoutes(service, transfers));
   app.use((_req: Request, _res: Response, next: NextFunction) => {
     next(fault(404, 'not-found', 'No such endpoint', 'Resource'));
   });
   app.use(errorHandler(options.logger));
-  return { express: app, service, close: () => audit.close() };
+  deliverer?.start();
+  return {
+    express: app,
+    service,
+    ...(deliverer ? { deliverer } : {}),
+    close: async () => {
+      await deliverer?.stop();
+      await audit.close();
+    },
+  };
 }
 
 function healthRoutes(app: express.Express, options: AppOptions): void {

@@ -5,6 +5,7 @@
  */
 import { Router, type NextFunction, type Request, type Response } from 'express';
 import type { FhirService } from '../service/fhir-service';
+import type { Transfers } from '../transfer/handover';
 import { exportNative, formatOf, importNative, NATIVE_MEDIA_TYPES } from '../service/native';
 import { fault } from '../service/outcomes';
 import { mediaType, rawText } from './body';
@@ -33,13 +34,13 @@ function checkMediaType(req: Request, _res: Response, next: NextFunction): void 
   else next(fault(415, 'not-supported', `Send ${format} as ${allowed.join(' or ')}`, 'format'));
 }
 
-export function nativeRoutes(service: FhirService): Router {
+export function nativeRoutes(service: FhirService, transfers?: Transfers): Router {
   const router = Router();
   router.post('/:format', checkMediaType, rawText(NATIVE_BODY_LIMIT_BYTES), (req, res, next) => {
     const format = formatOf(String(req.params.format));
     const text = typeof req.body === 'string' ? req.body : '';
     const patient = typeof req.query.patient === 'string' ? req.query.patient : undefined;
-    importNative(service, accessOf(res), format, text, patient).then((result) => {
+    importNative(service, accessOf(res), format, text, patient, transfers).then((result) => {
       // All records refused: 422; otherwise 200 with each record's outcome.
       const status = result.accepted === 0 && result.rejected > 0 ? 422 : 200;
       sendFhir(res, status, result.bundle);

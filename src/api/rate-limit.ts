@@ -4,7 +4,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { Request, Response } from 'express';
-import rateLimit from 'express-rate-limit';
+import rateLimit, { ipKeyGenerator } from 'express-rate-limit';
 import { error, outcome } from '../validation';
 import { sendFhir } from './http';
 
@@ -29,5 +29,6 @@ export function rateLimiter(perMinute: number) {
 function callerKey(req: Request): string {
   const auth = req.headers.authorization;
   if (auth) return createHash('sha256').update(auth).digest('base64url');
-  return req.ip ?? 'unknown';
+  // IPv6 addresses are grouped by /56, so one client cannot dodge the limit by changing address.
+  return ipKeyGenerator(req.ip ?? 'unknown');
 }

@@ -8,6 +8,7 @@
  *   or none: with none, tokens are verified with the development key in DATA_DIR (and a dev token
  *   is printed at start-up)
  * - RATE_LIMIT_PER_MINUTE (600; 0 turns it off), LOG_LEVEL (info)
+ * - PEERS_FILE: the systems plans are handed over with (src/transfer/peers.ts); none: no handover
  */
 export type StoreConfig =
   | { readonly kind: 'embedded' }
@@ -32,6 +33,7 @@ export interface Config {
   readonly auth: AuthConfig;
   /** Requests per minute per caller before 429 (0: off). */
   readonly rateLimitPerMinute: number;
+  readonly peersFile?: string;
 }
 
 export class ConfigError extends Error {}
@@ -91,5 +93,6 @@ export function readConfig(env: NodeJS.ProcessEnv): Config {
     store: readStore(env),
     auth: readAuth(env),
     rateLimitPerMinute: wholeNumber(env, 'RATE_LIMIT_PER_MINUTE', '600', 1_000_000),
+    ...(env.PEERS_FILE ? { peersFile: env.PEERS_FILE } : {}),
   };
 }

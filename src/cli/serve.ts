@@ -23,6 +23,7 @@ import {
 } from '../auth';
 import { EmbeddedStore, openFhirServerStore, type FhirStore } from '../store';
 import { createValidator } from '../validation';
+import { readPeersFile } from '../transfer/peers';
 import { readConfig, type Config } from './config';
 
 /** How long in-flight requests get to finish on shutdown before connections are cut. */
@@ -40,6 +41,7 @@ export async function runServe(env: NodeJS.ProcessEnv): Promise<Server> {
     store,
     logger,
     rateLimitPerMinute: config.rateLimitPerMinute,
+    ...(config.peersFile ? { peers: readPeersFile(config.peersFile) } : {}),
     ...(await authentication(config, store, logger)),
   });
   const server = await new Promise<Server>((resolve) => {

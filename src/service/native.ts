@@ -13,8 +13,10 @@ import type {
   BundleEntry,
   OperationOutcome,
   QuestionnaireResponse,
+  Task,
 } from '@medplum/fhirtypes';
 import { convertText, isFormatName, type FormatName } from '../mapping';
+import type { AdtEvent } from '../mapping/types';
 import { error, issue, outcome } from '../validation';
 import type { Access } from './access';
 import type { FhirService } from './fhir-service';
@@ -44,6 +46,7 @@ export async function importNative(
   format: FormatName,
   text: string,
   patient?: string,
+  transfers?: AdtHandler,
 ): Promise<ImportResult> {
   access.check('create', 'QuestionnaireResponse');
   // Records that name the person only by name (the DIALOG+ app's export) need the caller to say
@@ -64,25 +67,47 @@ export async function importNative(
     entries.push(await submitRecord(service, access, response));
     if (entries[entries.length - 1]?.response?.status?.startsWith('2')) accepted++;
   }
-  for (const event of converted.events)
-    entries.push({
-      response: {
-        status: '202 Accepted',
-        outcome: outcome([
-          issue(
-            'information',
-            'informational',
-            `ADT event ${event.event.messageType} read; handover on ADT events is not built yet`,
-            event.location,
-          ),
-        ]),
-      },
-    });
+  for (const event of converted.events) entries.push(await adtEntry(access, event, transfers));
   const notices = converted.notices.length > 0 ? [noticeEntry(converted.notices)] : [];
   return {
     bundle: { resourceType: 'Bundle', type: 'batch-response', entry: [...notices, ...entries] },
     accepted,
     rejected: entries.length - accepted - converted.events.length,
+  };
+}
+
+/** What starts a handover from an ADT event (src/transfer); a message when none is started. */
+export interface AdtHandler {
+  fromAdt(access: Access, event: AdtEvent): Promise<Task | string>;
+}
+
+/** An ADT event's entry: the handover Task it started (202), or why it started none. */
+async function adtEntry(
+  access: Access,
+  event: { readonly event: AdtEvent; readonly location: string },
+  transfers: AdtHandler | undefined,
+): Promise<BundleEntry> {
+  const result = transfers
+    ? await transfers.fromAdt(access, event.event).catch((err: unknown) => err)
+    : 'No peer systems are configured here (PEERS_FILE), so ADT events start no handover';
+  if (typeof result === 'object' && result !== null && 'resourceType' in result)
+    return {
+      resource: result as Task,
+      response: { status: '202 Accepted', location: `Task/${(result as Task).id ?? ''}` },
+    };
+  if (typeof result === 'string')
+    return {
+      response: {
+        status: '200 OK',
+        outcome: outcome([issue('information', 'informational', result, event.location)]),
+      },
+    };
+  const failure = (result as { outcome?: OperationOutcome }).outcome;
+  return {
+    response: {
+      status: String(statusOf(result)),
+      outcome: failure ?? outcome([error('exception', 'Internal error', event.location)]),
+    },
   };
 }
 

@@ -44,7 +44,8 @@ import { stale, statusOf } from './outcomes';
 const PLAN_RACE_ATTEMPTS = 5;
 /** A person's whole history is read for paired change and review dates; this caps one page. */
 const HISTORY_PAGE = 1000;
-export const PROVENANCE_IDENTIFIER_SYSTEM = 'https://dialog-fhir.org/fhir/sid/session-provenance';
+/** Names the content a session Provenance id is derived from (not an identifier system). */
+export const PROVENANCE_ID_NAMESPACE = 'https://dialog-fhir.org/fhir/sid/session-provenance';
 const DATA_OPERATION = 'http://terminology.hl7.org/CodeSystem/v3-DataOperation';
 
 export interface SessionSubmission {
@@ -105,7 +106,8 @@ export class SessionSubmitter {
       entries.push(...built.entries);
       planCreatedFresh = built.newPlan;
     }
-    entries.push(provenanceEntry(stored, submission.agent, current, this.deps.now()));
+    const provenance = provenanceEntry(stored, submission.agent, current, this.deps.now());
+    if (!(await this.exists('Provenance', provenance.resource?.id ?? ''))) entries.push(provenance);
     const result = await this.deps.store.transaction({
       resourceType: 'Bundle',
       type: 'transaction',
@@ -118,6 +120,16 @@ export class SessionSubmitter {
       created: first?.response?.status?.startsWith('201') ?? false,
       issues,
     };
+  }
+
+  private async exists(type: 'Provenance', id: string): Promise<boolean> {
+    try {
+      await this.deps.store.read(type, id);
+      return true;
+    } catch (err) {
+      if (statusOf(err) === 404) return false;
+      throw err;
+    }
   }
 
   /** The stored response, after checking the caller's If-Match against it. */
@@ -225,9 +237,9 @@ function planWasFound(result: Bundle): boolean {
 }
 
 /**
- * Provenance of the write: what the session's response, plan and Observations are, who wrote
- * them, when. Its identifier is derived from the response's content, so a retry of the same
- * submission finds it instead of adding a second one.
+ * Provenance of the write: what the session's response is, who wrote it, when. R4 Provenance has
+ * no business identifier, so its logical id is derived from the response's content: the same
+ * submission again names the same Provenance (and `attempt` leaves it out when it is there).
  */
 function provenanceEntry(
   response: QuestionnaireResponse,
@@ -237,12 +249,12 @@ function provenanceEntry(
 ): BundleEntry {
   const key = responseKey(response) ?? `QuestionnaireResponse/${response.id ?? ''}`;
   const value = uuidV5(
-    `${PROVENANCE_IDENTIFIER_SYSTEM}|${key}|${contentHash(response)}`,
+    `${PROVENANCE_ID_NAMESPACE}|${key}|${contentHash(response)}`,
     DIALOG_NAMESPACE,
   );
   const provenance: Provenance = {
     resourceType: 'Provenance',
-    identifier: [{ system: PROVENANCE_IDENTIFIER_SYSTEM, value }],
+    id: value,
     // The person is a target too: that puts the Provenance in their compartment (FHIR's
     // Provenance `patient` parameter is `target.where(resolve() is Patient)`).
     target: [
@@ -263,13 +275,9 @@ function provenanceEntry(
       : {}),
   } as Provenance;
   return {
-    fullUrl: `urn:uuid:${value}`,
+    fullUrl: `Provenance/${value}`,
     resource: provenance,
-    request: {
-      method: 'POST',
-      url: 'Provenance',
-      ifNoneExist: `identifier=${encodeURIComponent(`${PROVENANCE_IDENTIFIER_SYSTEM}|${value}`)}`,
-    },
+    request: { method: 'PUT', url: `Provenance/${value}` },
   };
 }
 

@@ -4,12 +4,12 @@
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import winston from 'winston';
-import { createApp, type AppOptions } from '../../src/api/app';
+import { createApp, type App, type AppOptions } from '../../src/api/app';
 import { EmbeddedStore } from '../../src/store';
 import { createValidator, type Validator } from '../../src/validation';
 
@@ -26,12 +26,27 @@ export interface TestService {
   readonly dataDir: string;
   /** What the service logged, one JSON object per line. */
   readonly logs: string[];
+  /** The app itself (its service and handover deliverer). */
+  readonly app: App;
   close(): Promise<void>;
 }
 
-export async function startService(
-  options: Partial<Omit<AppOptions, 'store' | 'validator' | 'logger'>> = {},
-): Promise<TestService> {
+export interface StartOptions extends Partial<Omit<AppOptions, 'store' | 'validator' | 'logger'>> {
+  /** A port chosen beforehand (see freePort), when peers must know the address in advance. */
+  readonly port?: number;
+}
+
+/** A free loopback port, to give a service whose address others must know before it starts. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const probe = createServer().listen(0, '127.0.0.1', () => {
+      const address = probe.address();
+      probe.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
+    });
+  });
+}
+
+export async function startService(options: StartOptions = {}): Promise<TestService> {
   const dataDir = mkdtempSync(join(tmpdir(), 'dialog-fhir-api-'));
   const store = EmbeddedStore.open({ dataDir });
   const logs: string[] = [];
@@ -49,8 +64,9 @@ export async function startService(
       }),
     ],
   });
-  const app = createApp({ validator: sharedValidator(), store, logger, ...options });
-  const server: Server = app.express.listen(0, '127.0.0.1');
+  const { port: wanted, ...appOptions } = options;
+  const app = createApp({ validator: sharedValidator(), store, logger, ...appOptions });
+  const server: Server = app.express.listen(wanted ?? 0, '127.0.0.1');
   await new Promise((resolve) => server.once('listening', resolve));
   const port = (server.address() as AddressInfo).port;
   return {
@@ -58,8 +74,10 @@ export async function startService(
     store,
     dataDir,
     logs,
+    app,
     close: async () => {
       await new Promise((resolve) => server.close(resolve));
+      await app.close();
       await store.close();
       rmSync(dataDir, { recursive: true, force: true });
     },

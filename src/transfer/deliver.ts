@@ -1,0 +1,510 @@
+/**
+ * Delivering handovers: a loop that claims due handover Tasks (If-Match on the Task, with a
+ * lease), sends each to its destination, and records the outcome on the Task — completed, retried
+ * later with exponential backoff and jitter (honouring `Retry-After`), or failed with a reason a
+ * person can read once retrying is pointless or has gone on long enough (the dead letter, listed
+ * by `GET /fhir/Task?status=failed`).
+ *
+ * One delivery, in two idempotent steps against the destination (any FHIR R4 server):
+ * 1. Everything but the plan, as one transaction Bundle of conditional updates on business
+ *    identifiers (handover-bundle.ts): the person, Goals, ratings, Observations, Provenance,
+ *    carers and consent. Applying it again changes nothing.
+ * 2. The plan, which both sides may have edited: the destination's current plan is read, merged
+ *    three ways with ours (the base is the version our last completed handover wrote there), and
+ *    written with `If-Match`, together with a Provenance of the merge and, where both sides
+ *    changed the same part differently, a `Task` asking a clinician to resolve the conflict (both
+ *    versions are kept in the plan meanwhile). A 412 — someone edited it meanwhile — retries.
+ * The plan goes on its own because its references must name the destination's resources (known
+ * after step 1) and because it is the only resource both systems edit.
+ */
+import { OperationOutcomeError } from '@medplum/core';
+import type { Bundle, BundleEntry, CarePlan, Provenance, Task } from '@medplum/fhirtypes';
+import type winston from 'winston';
+import { CARE_PLAN_IDENTIFIER_SYSTEM, DIALOG_NAMESPACE, uuidV5 } from '../fhir';
+import { statusOf } from '../service/outcomes';
+import { openFhirServerStore, type FhirStore } from '../store';
+import { gatherHandover, handoverBundle } from './handover-bundle';
+import { peerById, type Peer, type Peers } from './peers';
+import { mergePlans, type PlanConflict } from './plan-three-way-merge';
+import {
+  claimed,
+  completed,
+  deliveredPlan,
+  deliveryState,
+  failed,
+  retrying,
+  TRANSFER_TASK_SYSTEM,
+} from './transfer-task';
+
+export interface DelivererOptions {
+  readonly store: FhirStore;
+  readonly peers: Peers;
+  readonly logger: winston.Logger;
+  readonly now?: () => Date;
+  /** How to reach a peer (default: the fhir-server store adapter, one attempt per call). */
+  readonly remoteFor?: (peer: Peer) => FhirStore;
+  /** How long a claim holds (default 60 s). */
+  readonly leaseMs?: number;
+  /** First retry delay, doubled per attempt, with jitter (default 2 s). */
+  readonly baseDelayMs?: number;
+  /** Longest delay between attempts (default 10 min). */
+  readonly maxDelayMs?: number;
+  /** Attempts before the handover fails for good (default 10: about an hour and a half). */
+  readonly maxAttempts?: number;
+  /** How often due Tasks are looked for when nothing kicks the loop (default 1 s). */
+  readonly pollMs?: number;
+  /** Deliveries at once (default 8). */
+  readonly concurrency?: number;
+  readonly random?: () => number;
+}
+
+const CLAIM_PAGE = 100;
+/** Statuses a handover can no longer succeed from by retrying. */
+const PERMANENT = new Set([400, 401, 403, 404, 405, 409, 410, 413, 415, 422]);
+
+export class HandoverDeliverer {
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<void> | undefined;
+  private stopped = true;
+  private readonly now: () => Date;
+
+  constructor(private readonly options: DelivererOptions) {
+    this.now = options.now ?? (() => new Date());
+  }
+
+  start(): void {
+    this.stopped = false;
+    this.schedule(0);
+  }
+
+  /** Stops after the deliveries in progress finish. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    await this.running;
+  }
+
+  /** Looks for due Tasks now (after a handover is requested). */
+  kick(): void {
+    if (!this.stopped && !this.running) this.schedule(0);
+  }
+
+  private schedule(ms: number): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = setTimeout(() => {
+      this.running = this.loop().finally(() => {
+        this.running = undefined;
+        if (!this.stopped) this.schedule(this.options.pollMs ?? 1000);
+      });
+    }, ms);
+    this.timer.unref();
+  }
+
+  private async loop(): Promise<void> {
+    try {
+      while (!this.stopped && (await this.runOnce()) > 0);
+    } catch (err) {
+      this.options.logger.error('handover delivery loop failed', {
+        error: err instanceof Error ? err.message : String(err),
+      });
+    }
+  }
+
+  /** One pass: claims what is due and delivers it; resolves to how many were attempted. */
+  async runOnce(): Promise<number> {
+    const due = await this.dueTasks();
+    let next = 0;
+    let attempted = 0;
+    const worker = async (): Promise<void> => {
+      while (next < due.length) {
+        const task = due[next++];
+        if (task && (await this.attempt(task))) attempted++;
+      }
+    };
+    await Promise.all(Array.from({ length: this.options.concurrency ?? 8 }, worker));
+    return attempted;
+  }
+
+  private async dueTasks(): Promise<Task[]> {
+    const found = await this.options.store.search(
+      'Task',
+      {
+        identifier: `${TRANSFER_TASK_SYSTEM}|`,
+        status: 'requested,accepted',
+        _sort: '_lastUpdated',
+      },
+      { count: CLAIM_PAGE },
+    );
+    const now = this.now().getTime();
+    return (found.resources as Task[]).filter((task) => {
+      const state = deliveryState(task);
+      return state !== undefined && state.nextAttemptAt <= now && (state.leaseUntil ?? 0) <= now;
+    });
+  }
+
+  /** Claims one Task (false if another deliverer got it first) and delivers it. */
+  private async attempt(task: Task): Promise<boolean> {
+    const leaseMs = this.options.leaseMs ?? 60_000;
+    let claim: Task;
+    try {
+      const written = await this.options.store.update(
+        claimed(task, this.now().getTime(), leaseMs),
+        {
+          ifMatch: task.meta?.versionId ?? '',
+        },
+      );
+      claim = written.resource as Task;
+    } catch (err) {
+      if (statusOf(err) === 412) return false;
+      throw err;
+    }
+    const outcome = await this.deliver(claim);
+    try {
+      await this.options.store.update(outcome, { ifMatch: claim.meta?.versionId ?? '' });
+    } catch (err) {
+      // 412: the lease ran out and another deliverer took the Task over; its outcome stands.
+      if (statusOf(err) !== 412) throw err;
+    }
+    this.options.logger.info('handover attempt', {
+      task: claim.id,
+      destination: deliveryState(claim)?.destination,
+      attempt: deliveryState(claim)?.attempts,
+      status: outcome.status,
+    });
+    return true;
+  }
+
+  /** The Task as it should be after this attempt. */
+  private async deliver(task: Task): Promise<Task> {
+    const now = (): number => this.now().getTime();
+    const state = deliveryState(task);
+    const peer = state ? peerById(this.options.peers, state.destination) : undefined;
+    if (!peer)
+      return failed(task, now(), 'The destination system is not configured here any more.');
+    try {
+      const destinationPlan = await this.send(task, peer);
+      return completed(task, now(), destinationPlan);
+    } catch (err) {
+      return this.afterFailure(task, peer, err);
+    }
+  }
+
+  private afterFailure(task: Task, peer: Peer, err: unknown): Task {
+    const now = this.now().getTime();
+    const status = statusOf(err);
+    const reason = describeFailure(peer, status, err);
+    const attempts = deliveryState(task)?.attempts ?? 1;
+    if (PERMANENT.has(status)) return failed(task, now, reason);
+    if (attempts >= (this.options.maxAttempts ?? 10))
+      return failed(task, now, `${reason} Gave up after ${attempts} attempts.`);
+    return retrying(task, now, now + this.delay(attempts, err), reason);
+  }
+
+  /** Exponential backoff with jitter, at least what the destination's Retry-After asked. */
+  private delay(attempts: number, err: unknown): number {
+    const base = this.options.baseDelayMs ?? 2000;
+    const max = this.options.maxDelayMs ?? 600_000;
+    const ceiling = Math.min(max, base * 2 ** Math.max(0, attempts - 1));
+    const jittered = ceiling / 2 + (this.options.random ?? Math.random)() * (ceiling / 2);
+    const asked = (err as { retryAfterMs?: unknown }).retryAfterMs;
+    return Math.max(jittered, typeof asked === 'number' ? Math.min(asked, max) : 0);
+  }
+
+  /** Both steps; resolves to the reference of the plan's version written at the destination. */
+  private async send(task: Task, peer: Peer): Promise<string> {
+    const patientId = task.for?.reference?.split('/')[1] ?? '';
+    const record = await gatherHandover(this.options.store, patientId);
+    if (!record.carePlan) throw new OperationOutcomeError(noPlan());
+    const origin = withOrigin(record.carePlan, this.options.peers.self.baseUrl);
+    const bundle = handoverBundle(
+      { ...record, carePlan: origin },
+      {
+        sourceBaseUrl: this.options.peers.self.baseUrl,
+        destinationBaseUrl: peer.baseUrl,
+      },
+    );
+    const remote = this.remoteFor(peer);
+    const sent = planCreatedOnly(bundle);
+    const applied = await remote.transaction(sent.bundle);
+    const local = inDestinationTerms(sent.plan, sent.bundle, applied);
+    const base = await this.basePlan(task, remote, peer, record.carePlan);
+    const written = await this.writePlan(remote, local, base);
+    return `${peer.baseUrl}/CarePlan/${written.id ?? ''}/_history/${written.meta?.versionId ?? ''}`;
+  }
+
+  private remoteFor(peer: Peer): FhirStore {
+    if (this.options.remoteFor) return this.options.remoteFor(peer);
+    return openFhirServerStore({
+      baseUrl: peer.baseUrl,
+      retries: 0,
+      timeoutMs: 30_000,
+      ...(peer.auth.type === 'bearer' ? { token: peer.auth.token } : {}),
+    });
+  }
+
+  /**
+   * The last version both sides agreed on, as the destination holds it: the later of the version
+   * our last completed handover wrote there, and the version of theirs our plan came from (its
+   * `dialog-handover-origin`, when it came from this peer).
+   */
+  private async basePlan(
+    task: Task,
+    remote: FhirStore,
+    peer: Peer,
+    local: CarePlan,
+  ): Promise<CarePlan | undefined> {
+    const candidates = [
+      await this.lastWritten(task, remote, peer),
+      await originAt(local, remote, peer),
+    ];
+    return candidates
+      .filter((c): c is CarePlan => c !== undefined)
+      .sort(
+        (a, b) => Date.parse(b.meta?.lastUpdated ?? '') - Date.parse(a.meta?.lastUpdated ?? ''),
+      )[0];
+  }
+
+  /** The plan as our last completed handover to this peer wrote it there, if we can read it. */
+  private async lastWritten(
+    task: Task,
+    remote: FhirStore,
+    peer: Peer,
+  ): Promise<CarePlan | undefined> {
+    const earlier = await this.options.store.search(
+      'Task',
+      { focus: task.focus?.reference ?? '', status: 'completed', _sort: '-_lastUpdated' },
+      { count: 20 },
+    );
+    for (const done of earlier.resources as Task[]) {
+      if (deliveryState(done)?.destination !== peer.id) continue;
+      const match = /\/CarePlan\/([^/]+)\/_history\/([^/]+)$/.exec(deliveredPlan(done) ?? '');
+      if (!match?.[1] || !match[2]) continue;
+      return remote.vread('CarePlan', match[1], match[2]).catch(() => undefined);
+    }
+    return undefined;
+  }
+
+  /** Step 2: merge with the destination's plan and write it with If-Match (see the header). */
+  private async writePlan(
+    remote: FhirStore,
+    local: CarePlan,
+    base: CarePlan | undefined,
+  ): Promise<CarePlan> {
+    const identifier = local.identifier?.find((i) => i.system === CARE_PLAN_IDENTIFIER_SYSTEM);
+    const found = await remote.search('CarePlan', {
+      identifier: `${identifier?.system ?? ''}|${identifier?.value ?? ''}`,
+    });
+    const current = found.resources[0] as CarePlan | undefined;
+    const { merged, conflicts } = current
+      ? mergePlans({ ...(base ? { base } : {}), local, remote: current })
+      : { merged: local, conflicts: [] as PlanConflict[] };
+    const planEntry: BundleEntry = current?.id
+      ? {
+          fullUrl: 'urn:uuid:00000000-0000-5000-8000-000000000001',
+          resource: { ...merged, id: current.id },
+          request: {
+            method: 'PUT',
+            url: `CarePlan/${current.id}`,
+            ifMatch: `W/"${current.meta?.versionId ?? ''}"`,
+          },
+        }
+      : {
+          fullUrl: 'urn:uuid:00000000-0000-5000-8000-000000000001',
+          resource: merged,
+          request: {
+            method: 'PUT',
+            url: `CarePlan?identifier=${encodeURIComponent(`${identifier?.system ?? ''}|${identifier?.value ?? ''}`)}`,
+          },
+        };
+    const result = await remote.transaction({
+      resourceType: 'Bundle',
+      type: 'transaction',
+      entry: [
+        planEntry,
+        provenanceEntry(merged, conflicts, this.now()),
+        ...conflictTasks(merged, conflicts, this.now()),
+      ],
+    });
+    return result.entry?.[0]?.resource as CarePlan;
+  }
+}
+
+/**
+ * Step 1's bundle: the plan only created when the destination has none yet (`If-None-Exist` on
+ * its identifier), so what refers to it resolves; an existing plan there is merged in step 2.
+ */
+function planCreatedOnly(bundle: Bundle): { bundle: Bundle; plan: CarePlan } {
+  let plan: CarePlan | undefined;
+  const entry = (bundle.entry ?? []).map((e) => {
+    if (e.resource?.resourceType !== 'CarePlan') return e;
+    plan = e.resource;
+    const condition = (e.request?.url ?? '').split('?')[1];
+    if (e.request?.method !== 'PUT' || !condition) return e;
+    return { ...e, request: { method: 'POST' as const, url: 'CarePlan', ifNoneExist: condition } };
+  });
+  if (!plan) throw new OperationOutcomeError(noPlan());
+  return { bundle: { ...bundle, entry }, plan };
+}
+
+/**
+ * The plan with its `urn:uuid:` references to what step 1 carried replaced by the ids the
+ * destination gave them (the transaction-response lists them in request order).
+ */
+function inDestinationTerms(plan: CarePlan, sent: Bundle, applied: Bundle): CarePlan {
+  const ids = new Map<string, string>();
+  (sent.entry ?? []).forEach((entry, i) => {
+    const location = applied.entry?.[i]?.response?.location;
+    const match = location ? /([A-Z][A-Za-z]+\/[^/]+)(?:\/_history\/[^/]+)?$/.exec(location) : null;
+    if (entry.fullUrl && match?.[1]) ids.set(entry.fullUrl, match[1]);
+  });
+  const text = JSON.stringify(plan).replace(
+    /"reference":"(urn:uuid:[0-9a-f-]+)"/g,
+    (whole, urn: string) => {
+      const id = ids.get(urn);
+      return id ? `"reference":"${id}"` : whole;
+    },
+  );
+  return JSON.parse(text) as CarePlan;
+}
+
+function provenanceEntry(
+  plan: CarePlan,
+  conflicts: readonly PlanConflict[],
+  now: Date,
+): BundleEntry {
+  const provenance: Provenance = {
+    resourceType: 'Provenance',
+    target: [
+      { reference: 'urn:uuid:00000000-0000-5000-8000-000000000001' },
+      ...(plan.subject?.reference ? [{ reference: plan.subject.reference }] : []),
+    ],
+    recorded: now.toISOString(),
+    activity: {
+      coding: [
+        { system: 'http://terminology.hl7.org/CodeSystem/v3-DataOperation', code: 'UPDATE' },
+      ],
+      text:
+        conflicts.length > 0
+          ? `Handover: plans merged; ${conflicts.length} conflicting change(s) kept for a clinician to resolve`
+          : 'Handover: plans merged',
+    },
+    agent: [{ who: { display: 'dialog-fhir handover' } }],
+  };
+  return { resource: provenance, request: { method: 'POST', url: 'Provenance' } };
+}
+
+/** A side's version of a conflicting part as a Task input (none when that side has none). */
+function version(text: string, value: unknown): NonNullable<Task['input']> {
+  return value === undefined ? [] : [{ type: { text }, valueString: JSON.stringify(value) }];
+}
+
+export const CONFLICT_CODE = {
+  system: 'https://dialog-fhir.org/fhir/CodeSystem/dialog-task',
+  code: 'resolve-plan-conflict',
+};
+
+/** One Task per conflict, for a clinician at the destination to resolve (see README). */
+function conflictTasks(
+  plan: CarePlan,
+  conflicts: readonly PlanConflict[],
+  now: Date,
+): BundleEntry[] {
+  return conflicts.map((conflict) => {
+    const key = uuidV5(
+      `conflict|${plan.identifier?.[0]?.value ?? ''}|${conflict.part}|${JSON.stringify(conflict.local)}`,
+      DIALOG_NAMESPACE,
+    );
+    const task: Task = {
+      resourceType: 'Task',
+      identifier: [{ system: 'https://dialog-fhir.org/fhir/sid/plan-conflict', value: key }],
+      status: 'requested',
+      intent: 'order',
+      code: { coding: [CONFLICT_CODE], text: 'Resolve a conflicting change to the care plan' },
+      description: conflict.message,
+      focus: { reference: 'urn:uuid:00000000-0000-5000-8000-000000000001' },
+      ...(plan.subject?.reference ? { for: { reference: plan.subject.reference } } : {}),
+      authoredOn: now.toISOString(),
+      input: [
+        { type: { text: 'part' }, valueString: conflict.part },
+        ...version('the sending system’s version', conflict.local),
+        ...version('this system’s version', conflict.remote),
+        ...version('the version both last agreed on', conflict.base),
+      ],
+    };
+    return {
+      resource: task,
+      request: {
+        method: 'POST',
+        url: 'Task',
+        ifNoneExist: `identifier=https://dialog-fhir.org/fhir/sid/plan-conflict|${key}`,
+      },
+    };
+  });
+}
+
+/** Where a plan was last sent from: `<base>/CarePlan/<id>/_history/<version>` of the sender. */
+export const HANDOVER_ORIGIN_EXTENSION =
+  'https://dialog-fhir.org/fhir/StructureDefinition/dialog-handover-origin';
+
+/** The plan marked with the version it leaves from, so the receiver can merge against it later. */
+function withOrigin(plan: CarePlan, selfBaseUrl: string): CarePlan {
+  const reference = `${selfBaseUrl}/CarePlan/${plan.id ?? ''}/_history/${plan.meta?.versionId ?? ''}`;
+  return {
+    ...plan,
+    extension: [
+      ...(plan.extension ?? []).filter((e) => e.url !== HANDOVER_ORIGIN_EXTENSION),
+      // A URI, not a Reference: handover bundles rewrite references, and this must stay as sent.
+      { url: HANDOVER_ORIGIN_EXTENSION, valueUri: reference },
+    ],
+  };
+}
+
+/** The destination's version our plan came from, when its origin is that destination. */
+async function originAt(
+  local: CarePlan,
+  remote: FhirStore,
+  peer: Peer,
+): Promise<CarePlan | undefined> {
+  const origin = local.extension?.find((e) => e.url === HANDOVER_ORIGIN_EXTENSION)?.valueUri;
+  if (!origin?.startsWith(`${peer.baseUrl}/CarePlan/`)) return undefined;
+  const match = /\/CarePlan\/([^/]+)\/_history\/([^/]+)$/.exec(origin);
+  if (!match?.[1] || !match[2]) return undefined;
+  return remote.vread('CarePlan', match[1], match[2]).catch(() => undefined);
+}
+
+function noPlan() {
+  return {
+    resourceType: 'OperationOutcome' as const,
+    id: 'not-found',
+    issue: [
+      {
+        severity: 'error' as const,
+        code: 'not-found' as const,
+        details: { text: 'The person has no DIALOG care plan to hand over' },
+        expression: ['CarePlan'],
+      },
+    ],
+  };
+}
+
+/** Why an attempt failed, in words a person can read (no patient data). */
+function describeFailure(peer: Peer, status: number, err: unknown): string {
+  const name = peer.organization.display ?? peer.id;
+  if (status === 503 || status === 504)
+    return `${name}'s system could not be reached or did not answer in time.`;
+  if (status === 429) return `${name}'s system asked us to slow down; we will try again.`;
+  if (status === 412)
+    return `The plan changed at ${name} while we were sending it; we will merge again.`;
+  if (status === 401 || status === 403)
+    return `${name}'s system did not accept our credentials (${status}). Check the peer's token.`;
+  if (
+    status === 404 &&
+    err instanceof OperationOutcomeError &&
+    err.outcome.issue[0]?.expression?.[0] === 'CarePlan'
+  )
+    return 'The person has no DIALOG care plan to hand over.';
+  if (status >= 500) return `${name}'s system had an error (${status}).`;
+  const issue = err instanceof OperationOutcomeError ? err.outcome.issue[0] : undefined;
+  const where = issue?.expression?.[0] ? ` (at ${issue.expression[0]})` : '';
+  return `${name}'s system refused the plan (${status}): ${issue?.details?.text ?? 'no reason given'}${where}`;
+}

@@ -1,0 +1,197 @@
+/**
+ * A handover is a FHIR `Task`: focus the CarePlan, for the person, requester and owner the two
+ * organisations, moving requested → accepted → completed, or failed with a reason a person can
+ * read. The Task is also the durable outbox entry (the same in the embedded and fhir-server
+ * stores): it is written in the same transaction as the plan change that starts the handover, and
+ * a deliverer claims it by updating it with `If-Match` (a lease in `dialog-delivery`), so two
+ * deliverers never send the same attempt, and a deliverer that dies lets the lease run out.
+ *
+ * Delivery state (attempts, next attempt, lease, last error) sits in the `dialog-delivery`
+ * extension; it carries no patient data.
+ */
+import type { CarePlan, Extension, Task } from '@medplum/fhirtypes';
+import { BASE } from '../fhir/canonical';
+import { organizationOf, type HandoverReason } from './handover-effects';
+import type { Peer, SystemIdentity } from './peers';
+
+export const TRANSFER_TASK_SYSTEM = `${BASE}/sid/handover-task`;
+export const DELIVERY_EXTENSION = `${BASE}/StructureDefinition/dialog-delivery`;
+export const HANDOVER_CODE = { system: `${BASE}/CodeSystem/dialog-task`, code: 'handover' };
+export const REASON_SYSTEM = `${BASE}/CodeSystem/dialog-handover-reason`;
+
+export interface DeliveryState {
+  readonly destination: string;
+  readonly attempts: number;
+  /** When the next attempt is due (epoch ms). */
+  readonly nextAttemptAt: number;
+  /** While claimed: until when (epoch ms). */
+  readonly leaseUntil?: number;
+  readonly lastError?: string;
+}
+
+export interface NewHandover {
+  readonly id: string;
+  readonly plan: CarePlan;
+  readonly patientId: string;
+  readonly reason: HandoverReason;
+  readonly from: SystemIdentity;
+  readonly to: Peer;
+  readonly now: Date;
+}
+
+export function handoverTask(input: NewHandover): Task {
+  const at = input.now.toISOString();
+  return {
+    resourceType: 'Task',
+    id: input.id,
+    identifier: [{ system: TRANSFER_TASK_SYSTEM, value: input.id }],
+    status: 'requested',
+    intent: 'order',
+    code: { coding: [HANDOVER_CODE], text: 'Hand the care plan over' },
+    businessStatus: { text: 'waiting to be sent' },
+    focus: { reference: `CarePlan/${input.plan.id ?? ''}` },
+    for: { reference: `Patient/${input.patientId}` },
+    authoredOn: at,
+    lastModified: at,
+    requester: { ...input.from.organization } as NonNullable<Task['requester']>,
+    owner: organizationOf(input.to, input.from) as NonNullable<Task['owner']>,
+    reasonCode: { coding: [{ system: REASON_SYSTEM, code: input.reason }] },
+    extension: [
+      deliveryExtension({
+        destination: input.to.id,
+        attempts: 0,
+        nextAttemptAt: input.now.getTime(),
+      }),
+    ],
+  };
+}
+
+function deliveryExtension(state: DeliveryState): Extension {
+  return {
+    url: DELIVERY_EXTENSION,
+    extension: [
+      { url: 'destination', valueString: state.destination },
+      { url: 'attempts', valueInteger: state.attempts },
+      { url: 'nextAttempt', valueDateTime: new Date(state.nextAttemptAt).toISOString() },
+      ...(state.leaseUntil !== undefined
+        ? [{ url: 'leaseUntil', valueDateTime: new Date(state.leaseUntil).toISOString() }]
+        : []),
+      ...(state.lastError ? [{ url: 'lastError', valueString: state.lastError }] : []),
+    ],
+  };
+}
+
+export function deliveryState(task: Task): DeliveryState | undefined {
+  const ext = task.extension?.find((e) => e.url === DELIVERY_EXTENSION);
+  const get = (url: string): Extension | undefined => ext?.extension?.find((e) => e.url === url);
+  const destination = get('destination')?.valueString;
+  if (!ext || !destination) return undefined;
+  const lease = get('leaseUntil')?.valueDateTime;
+  const lastError = get('lastError')?.valueString;
+  return {
+    destination,
+    attempts: get('attempts')?.valueInteger ?? 0,
+    nextAttemptAt: Date.parse(get('nextAttempt')?.valueDateTime ?? '') || 0,
+    ...(lease ? { leaseUntil: Date.parse(lease) } : {}),
+    ...(lastError ? { lastError } : {}),
+  };
+}
+
+export function withDelivery(task: Task, state: DeliveryState): Task {
+  return {
+    ...task,
+    extension: [
+      ...(task.extension ?? []).filter((e) => e.url !== DELIVERY_EXTENSION),
+      deliveryExtension(state),
+    ],
+  };
+}
+
+export function reasonOf(task: Task): HandoverReason | undefined {
+  return task.reasonCode?.coding?.find((c) => c.system === REASON_SYSTEM)?.code as
+    HandoverReason | undefined;
+}
+
+/** Claimed for an attempt: accepted, with the attempt counted and a lease. */
+export function claimed(task: Task, now: number, leaseMs: number): Task {
+  const state = deliveryState(task);
+  return withDelivery(
+    {
+      ...task,
+      status: 'accepted',
+      businessStatus: { text: 'sending' },
+      lastModified: new Date(now).toISOString(),
+    },
+    {
+      destination: state?.destination ?? '',
+      attempts: (state?.attempts ?? 0) + 1,
+      nextAttemptAt: now + leaseMs,
+      leaseUntil: now + leaseMs,
+      ...(state?.lastError ? { lastError: state.lastError } : {}),
+    },
+  );
+}
+
+/** Delivered: completed, with the plan's version at the destination as output. */
+export function completed(task: Task, now: number, destinationPlan: string): Task {
+  const state = deliveryState(task);
+  return withDelivery(
+    {
+      ...task,
+      status: 'completed',
+      businessStatus: { text: 'delivered' },
+      lastModified: new Date(now).toISOString(),
+      output: [
+        {
+          type: { text: 'the plan at the destination' },
+          valueReference: { reference: destinationPlan },
+        },
+      ],
+    },
+    { destination: state?.destination ?? '', attempts: state?.attempts ?? 0, nextAttemptAt: now },
+  );
+}
+
+/** An attempt failed but another will be made at `retryAt`. */
+export function retrying(task: Task, now: number, retryAt: number, error: string): Task {
+  const state = deliveryState(task);
+  return withDelivery(
+    {
+      ...task,
+      status: 'accepted',
+      businessStatus: { text: 'waiting to retry' },
+      lastModified: new Date(now).toISOString(),
+    },
+    {
+      destination: state?.destination ?? '',
+      attempts: state?.attempts ?? 0,
+      nextAttemptAt: retryAt,
+      lastError: error,
+    },
+  );
+}
+
+/** Given up: failed, with the reason in words a person can read (the dead letter). */
+export function failed(task: Task, now: number, reason: string): Task {
+  const state = deliveryState(task);
+  return withDelivery(
+    {
+      ...task,
+      status: 'failed',
+      businessStatus: { text: 'not delivered' },
+      statusReason: { text: reason },
+      lastModified: new Date(now).toISOString(),
+    },
+    {
+      destination: state?.destination ?? '',
+      attempts: state?.attempts ?? 0,
+      nextAttemptAt: now,
+      lastError: reason,
+    },
+  );
+}
+
+/** The reference to the destination's plan version the last completed handover wrote, if any. */
+export function deliveredPlan(task: Task): string | undefined {
+  return task.output?.find((o) => o.valueReference)?.valueReference?.reference;
+}
