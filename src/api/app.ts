@@ -19,6 +19,7 @@ import { authOffAccess } from './bearer-access';
 import { capabilityStatement } from './capability-statement';
 import { errorHandler } from './errors';
 import { fhirRoutes } from './fhir-routes';
+import { letterRoutes } from './letter-routes';
 import { nativeRoutes } from './native-routes';
 import { sendFhir } from './http';
 import { rateLimiter } from './rate-limit';
@@ -93,7 +94,7 @@ export function createApp(options: AppOptions): App {
   const transfers = options.peers
     ? new Transfers(service, options.peers, now, () => deliverer?.kick())
     : undefined;
-  app.use('/fhir', transferRoutes(transfers), fhirRoutes(service, now));
+  app.use('/fhir', transferRoutes(transfers), letterRoutes(service), fhirRoutes(service, now));
   app.use('/native', nativeRoutes(service, transfers));
   app.use((_req: Request, _res: Response, next: NextFunction) => {
     next(fault(404, 'not-found', 'No such endpoint', 'Resource'));

@@ -26,6 +26,21 @@ const OPERATIONS: CapabilityStatementRestResourceOperation[] = [
     definition: 'http://hl7.org/fhir/uv/sdc/OperationDefinition/Questionnaire-populate',
   },
   {
+    name: 'letter',
+    definition: 'https://dialog-fhir.org/fhir/OperationDefinition/CarePlan-letter',
+    documentation: 'The plan for the person: ?format=html|pdf|sms',
+  },
+  {
+    name: 'chart',
+    definition: 'https://dialog-fhir.org/fhir/OperationDefinition/CarePlan-chart',
+    documentation: 'The ratings over time as SVG',
+  },
+  {
+    name: 'transfer',
+    definition: 'https://dialog-fhir.org/fhir/OperationDefinition/Patient-transfer',
+    documentation: 'Hand the one plan over to a peer system (destination, reason)',
+  },
+  {
     name: 'dialog-summary',
     definition: 'https://dialog-fhir.org/fhir/OperationDefinition/Patient-dialog-summary',
     documentation: 'A person’s ratings over time, paired changes and the timepoint due next',

@@ -43,6 +43,9 @@ describe('HTTP façade: health, metadata, $validate and the body rules', () => {
       'validate',
       'extract',
       'populate',
+      'letter',
+      'chart',
+      'transfer',
       'dialog-summary',
     ]);
     expect(cs.rest[0]?.resource.map((r) => r.type)).toContain('CarePlan');
