@@ -10,6 +10,7 @@ import express, { type NextFunction, type Request, type Response } from 'express
 import helmet from 'helmet';
 import type winston from 'winston';
 import { FhirService } from '../service/fhir-service';
+import { NarratingStore } from '../service/narrating-store';
 import { fault } from '../service/outcomes';
 import type { FhirStore } from '../store';
 import type { Validator } from '../validation';
@@ -61,7 +62,8 @@ export interface App {
 export function createApp(options: AppOptions): App {
   const now = options.now ?? (() => new Date());
   const service = new FhirService({
-    store: options.store,
+    // Every resource the service writes gets its narrative on the way in.
+    store: new NarratingStore(options.store),
     validator: options.validator,
     now,
     newId: options.newId ?? randomUUID,

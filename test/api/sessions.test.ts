@@ -160,3 +160,20 @@ describe('POST /fhir/QuestionnaireResponse: a session is one atomic write', () =
     expect(summary.body.parameter.find((p: Json) => p.name === 'due')).toBeDefined();
   });
 });
+
+describe('narratives on what a session writes', () => {
+  it('the response, its Observations, the Goals and the plan carry a generated text.div', async () => {
+    const res = await fhir(service.base, 'POST', '/fhir/QuestionnaireResponse', withoutId(first));
+    expect(res.status).toBe(201);
+    expect(res.body.text?.status).toBe('generated');
+    expect(res.body.text?.div).toMatch(/^<div xmlns="http:\/\/www.w3.org\/1999\/xhtml">/);
+    for (const type of ['Observation', 'Goal', 'CarePlan']) {
+      const found = await fhir(service.base, 'GET', `/fhir/${type}?_count=100`);
+      const resources = (found.body.entry as Json[]).map((e) => e.resource);
+      expect(resources.length).toBeGreaterThan(0);
+      expect(resources.every((r) => r.text?.status === 'generated')).toBe(true);
+    }
+    const plan = (await fhir(service.base, 'GET', '/fhir/CarePlan')).body.entry[0].resource;
+    expect(plan.text.div).toContain('Mental health');
+  });
+});

@@ -1,0 +1,157 @@
+/**
+ * Every CarePlan, Goal, QuestionnaireResponse and DIALOG Observation the service writes carries a
+ * generated narrative (`text.div`, src/narrative) an EHR can show as is. This store decorator
+ * adds it on the way in, whatever path wrote the resource (a session, a plain update, a
+ * transaction, a handover received), so no path can forget it. Reads pass straight through.
+ *
+ * What a narrative needs from outside the resource is found here: for a CarePlan, the people and
+ * organisations it names (key worker, services, carers, goals) from the same transaction or the
+ * store, the session's rating in the same transaction as the latest rating, and the paired-change
+ * Observations beside it.
+ */
+import type {
+  Bundle,
+  BundleEntry,
+  CarePlan,
+  ExtractResource,
+  Observation,
+  QuestionnaireResponse,
+  Resource,
+  ResourceType,
+} from '@medplum/fhirtypes';
+import { withNarrative, type NarrativeContext } from '../narrative';
+import type {
+  CreateOptions,
+  FhirStore,
+  SearchOptions,
+  SearchParams,
+  SearchResult,
+  Stored,
+  UpdateOptions,
+  WriteResult,
+} from '../store';
+
+const NARRATED: ReadonlySet<string> = new Set([
+  'CarePlan',
+  'Goal',
+  'QuestionnaireResponse',
+  'Observation',
+]);
+const RELATIVE = /^([A-Z][A-Za-z]+)\/([A-Za-z0-9\-.]{1,64})$/;
+/** What a plan's narrative may name, looked up in the store when not in the transaction. */
+const NAMED_TYPES: ReadonlySet<string> = new Set([
+  'Practitioner',
+  'Organization',
+  'RelatedPerson',
+  'Goal',
+  'Consent',
+  'CareTeam',
+]);
+
+export class NarratingStore implements FhirStore {
+  constructor(private readonly inner: FhirStore) {}
+
+  async create<T extends Resource>(
+    resource: T,
+    options?: CreateOptions,
+  ): Promise<WriteResult<Stored<T>>> {
+    return this.inner.create(await this.narrated(resource, []), options);
+  }
+
+  async update<T extends Resource>(
+    resource: T,
+    options?: UpdateOptions,
+  ): Promise<WriteResult<Stored<T>>> {
+    return this.inner.update(await this.narrated(resource, []), options);
+  }
+
+  async conditionalUpdate<T extends Resource>(
+    resource: T,
+    search: SearchParams,
+    options?: UpdateOptions,
+  ): Promise<WriteResult<Stored<T>>> {
+    return this.inner.conditionalUpdate(await this.narrated(resource, []), search, options);
+  }
+
+  async transaction(bundle: Bundle): Promise<Bundle> {
+    const resources = (bundle.entry ?? []).flatMap((e) => (e.resource ? [e.resource] : []));
+    const entry: BundleEntry[] = [];
+    for (const e of bundle.entry ?? [])
+      entry.push(e.resource ? { ...e, resource: await this.narrated(e.resource, resources) } : e);
+    return this.inner.transaction({ ...bundle, ...(bundle.entry ? { entry } : {}) });
+  }
+
+  read<K extends ResourceType>(type: K, id: string): Promise<ExtractResource<K>> {
+    return this.inner.read(type, id);
+  }
+
+  vread<K extends ResourceType>(
+    type: K,
+    id: string,
+    versionId: string,
+  ): Promise<ExtractResource<K>> {
+    return this.inner.vread(type, id, versionId);
+  }
+
+  search<K extends ResourceType>(
+    type: K,
+    params?: SearchParams,
+    options?: SearchOptions,
+  ): Promise<SearchResult<ExtractResource<K>>> {
+    return this.inner.search(type, params, options);
+  }
+
+  history<K extends ResourceType>(type: K, id: string): Promise<ExtractResource<K>[]> {
+    return this.inner.history(type, id);
+  }
+
+  close(): Promise<void> {
+    return this.inner.close();
+  }
+
+  private async narrated<T extends Resource>(resource: T, beside: readonly Resource[]): Promise<T> {
+    if (!NARRATED.has(resource.resourceType)) return resource;
+    if (resource.resourceType !== 'CarePlan') return withNarrative(resource);
+    return withNarrative(resource, await this.planContext(resource, beside));
+  }
+
+  private async planContext(
+    plan: CarePlan,
+    beside: readonly Resource[],
+  ): Promise<NarrativeContext> {
+    const known = new Map<string, Resource>();
+    for (const r of beside) if (r.id) known.set(`${r.resourceType}/${r.id}`, r);
+    for (const reference of referencesIn(plan)) {
+      if (known.has(reference)) continue;
+      const match = RELATIVE.exec(reference);
+      if (!match?.[1] || !match[2] || !NAMED_TYPES.has(match[1])) continue;
+      const found = await this.inner
+        .read(match[1] as ResourceType, match[2])
+        .catch(() => undefined);
+      if (found) known.set(reference, found);
+    }
+    const latest = beside.find(
+      (r): r is QuestionnaireResponse => r.resourceType === 'QuestionnaireResponse',
+    );
+    const changes = beside.filter(
+      (r): r is Observation =>
+        r.resourceType === 'Observation' &&
+        (r.meta?.profile ?? []).some((p) => p.endsWith('/dialog-paired-change')),
+    );
+    return {
+      resolve: (reference) => known.get(reference),
+      ...(latest ? { latest } : {}),
+      ...(changes.length > 0 ? { changes } : {}),
+    };
+  }
+}
+
+/** Every relative reference in a resource, found by walking its JSON. */
+function referencesIn(value: unknown, found = new Set<string>()): Set<string> {
+  if (Array.isArray(value)) for (const v of value) referencesIn(v, found);
+  else if (typeof value === 'object' && value !== null)
+    for (const [key, v] of Object.entries(value))
+      if (key === 'reference' && typeof v === 'string' && RELATIVE.test(v)) found.add(v);
+      else referencesIn(v, found);
+  return found;
+}
