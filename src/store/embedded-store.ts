@@ -3,9 +3,14 @@
  *
  * - Durable once acknowledged: WAL with `synchronous=FULL` (see `sqlite-schema.ts`); a call's
  *   promise resolves only after its commit has been synced.
- * - All or nothing: every write, and every transaction Bundle, is one SQLite transaction
- *   (`BEGIN IMMEDIATE`, so reads that decide a write — If-Match, conditions — see the state it
- *   commits on, even with another process on the same file).
+ * - Group commit: writes arriving while a commit is being prepared (in the same turn of the event
+ *   loop) share one SQLite transaction (`BEGIN IMMEDIATE`, so reads that decide a write —
+ *   If-Match, conditions — see the state it commits on, even with another process on the same
+ *   file) and so one sync. Each call's work is a SAVEPOINT of its own.
+ * - All or nothing: every write, and every transaction Bundle, is applied whole or not at all
+ *   (its savepoint rolls back alone when it fails); `atomically` commits before it returns.
+ * - Reads (`read`, `vread`, `history`, `search`, `outbox.get`) go through a second connection,
+ *   which sees committed data only: never a group still being prepared.
  * - Versioned: `resource` holds the current version, `resource_version` every version.
  * - Searchable: values for the supported search parameters are extracted when a resource is
  *   written into `search_index` (see `search-parameters.ts`); `_id` and `_lastUpdated` are
@@ -14,9 +19,9 @@
  *   does): re-applying the same session leaves history as it was.
  * - The outbox is in the same file and the same transactions (`atomically`, `outbox`).
  *
- * better-sqlite3 is synchronous: each call runs to completion on the event loop, so one process
- * never interleaves two writes. Another process writing the same file makes a write wait up to
- * `busyTimeoutMs`, then fail with 409.
+ * better-sqlite3 is synchronous: each call's work runs to completion on the event loop, so one
+ * process never interleaves two writes' work. Another process writing the same file makes a
+ * write wait up to `busyTimeoutMs`, then fail with 409.
  */
 import { randomUUID } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
@@ -59,7 +64,7 @@ import type {
 import { conflict, invalid, multipleMatches, notFound, preconditionFailed } from './outcomes';
 import { INDEX_SIGNATURE, indexedParameter, indexValues } from './search-parameters';
 import { parseSearch, searchPairs, type Filter, type ParsedSearch } from './search-query';
-import { prepareDatabase } from './sqlite-schema';
+import { prepareDatabase, prepareReader } from './sqlite-schema';
 
 export const DEFAULT_FILE_NAME = 'dialog-fhir.sqlite';
 
@@ -89,7 +94,8 @@ interface CurrentRow {
   id: string;
   version: number;
   last_updated: number;
-  content: string;
+  /** The row of this version in `resource_version` (its content is there). */
+  seq: number;
 }
 
 interface Target {
@@ -97,6 +103,15 @@ interface Target {
   readonly action: 'create' | 'update' | 'existing';
   readonly previous?: CurrentRow;
 }
+
+/** A caller in the open group commit, settled once the group's COMMIT has returned. */
+interface GroupMember {
+  readonly resolve: () => void;
+  readonly reject: (err: unknown) => void;
+}
+
+/** A group commits at the latest when it holds this many callers' work. */
+const GROUP_LIMIT = 256;
 
 /** Where a single (non-bundle) call's errors point. */
 interface Places {
@@ -169,17 +184,24 @@ function responseEntry(resource: Resource, status: string): BundleEntry {
 class ResourceTables {
   private readonly statements = new Map<string, Statement>();
   private readonly currentRow: Statement;
+  private readonly currentContent: Statement;
+  private readonly contentAt: Statement;
   private readonly versionRow: Statement;
   private readonly historyRows: Statement;
   private readonly insertVersion: Statement;
   private readonly upsertCurrent: Statement;
-  private readonly dropIndex: Statement;
+  private readonly dropIndexRow: Statement;
   private readonly insertIndex: Statement;
 
   constructor(private readonly db: Database) {
     this.currentRow = db.prepare(
-      'SELECT id, version, last_updated, content FROM resource WHERE type = ? AND id = ?',
+      'SELECT id, version, last_updated, seq FROM resource WHERE type = ? AND id = ?',
     );
+    this.currentContent = db.prepare(
+      `SELECT v.content FROM resource r JOIN resource_version v ON v.seq = r.seq
+       WHERE r.type = ? AND r.id = ?`,
+    );
+    this.contentAt = db.prepare('SELECT content FROM resource_version WHERE seq = ?');
     this.versionRow = db.prepare(
       'SELECT content FROM resource_version WHERE type = ? AND id = ? AND version = ?',
     );
@@ -190,11 +212,13 @@ class ResourceTables {
       'INSERT INTO resource_version (type, id, version, last_updated, content) VALUES (?, ?, ?, ?, ?)',
     );
     this.upsertCurrent = db.prepare(
-      `INSERT INTO resource (type, id, version, last_updated, seq, content) VALUES (?, ?, ?, ?, ?, ?)
+      `INSERT INTO resource (type, id, version, last_updated, seq) VALUES (?, ?, ?, ?, ?)
        ON CONFLICT (type, id) DO UPDATE SET version = excluded.version,
-       last_updated = excluded.last_updated, seq = excluded.seq, content = excluded.content`,
+       last_updated = excluded.last_updated, seq = excluded.seq`,
     );
-    this.dropIndex = db.prepare('DELETE FROM search_index WHERE type = ? AND id = ?');
+    this.dropIndexRow = db.prepare(
+      'DELETE FROM search_index WHERE type = ? AND param = ? AND value = ? AND system = ? AND id = ?',
+    );
     this.insertIndex = db.prepare(
       'INSERT OR IGNORE INTO search_index (type, param, value, system, id) VALUES (?, ?, ?, ?, ?)',
     );
@@ -215,7 +239,7 @@ class ResourceTables {
   }
 
   read(type: string, id: string, where: string): Resource {
-    const row = this.current(type, id);
+    const row = this.currentContent.get(type, id) as { content: string } | undefined;
     if (!row) throw notFound(`There is no ${type} with this id`, where);
     return JSON.parse(row.content) as Resource;
   }
@@ -247,47 +271,75 @@ class ResourceTables {
     delete rest.resourceType;
     delete rest.id;
     delete rest.meta;
-    const candidate = {
+    const storedOf = (version: number, lastUpdated: string): Record<string, unknown> => ({
       resourceType,
       id,
-      ...(Object.keys(kept).length > 0 ? { meta: kept } : {}),
+      meta: { ...kept, versionId: String(version), lastUpdated },
       ...rest,
-    };
+    });
+    let old: Resource | undefined;
     if (previous) {
-      const old = JSON.parse(previous.content) as Record<string, unknown>;
-      if (contentKey(old) === contentKey(candidate))
-        return { resource: old as unknown as Resource, changed: false };
+      const oldContent = (this.contentAt.get(previous.seq) as { content: string }).content;
+      // The same text as stored (the common case of re-applying a resource) needs no parsing.
+      const unchangedText = JSON.stringify(
+        storedOf(previous.version, new Date(previous.last_updated).toISOString()),
+      );
+      old = JSON.parse(oldContent) as Resource;
+      if (unchangedText === oldContent) return { resource: old, changed: false };
+      const candidate = {
+        resourceType,
+        id,
+        ...(Object.keys(kept).length > 0 ? { meta: kept } : {}),
+        ...rest,
+      };
+      if (contentKey(old as unknown as Record<string, unknown>) === contentKey(candidate))
+        return { resource: old, changed: false };
     }
     const version = (previous?.version ?? 0) + 1;
-    const stored = {
-      resourceType,
-      id,
-      meta: { ...kept, versionId: String(version), lastUpdated: new Date(now).toISOString() },
-      ...rest,
-    };
+    const stored = storedOf(version, new Date(now).toISOString());
     const content = JSON.stringify(stored);
     const { lastInsertRowid } = this.insertVersion.run(resourceType, id, version, now, content);
-    this.upsertCurrent.run(resourceType, id, version, now, lastInsertRowid, content);
-    this.index(resourceType, id, stored as Resource);
-    return { resource: JSON.parse(content) as Resource, changed: true };
+    this.upsertCurrent.run(resourceType, id, version, now, lastInsertRowid);
+    const written = JSON.parse(content) as Resource;
+    this.index(resourceType, id, written, old);
+    return { resource: written, changed: true };
   }
 
-  private index(type: string, id: string, resource: Resource): void {
-    this.dropIndex.run(type, id);
-    for (const [param, system, value] of indexValues(resource))
+  /**
+   * Brings the resource's index rows from what `old` gave to what `resource` gives: rows that
+   * stay are left alone (a new resource has none to remove).
+   */
+  private index(type: string, id: string, resource: Resource, old: Resource | undefined): void {
+    const rows = indexValues(resource);
+    if (!old) {
+      for (const [param, system, value] of rows)
+        this.insertIndex.run(type, param, value, system, id);
+      return;
+    }
+    const key = ([param, system, value]: [string, string, string]): string =>
+      `${param}\u0000${system}\u0000${value}`;
+    const before = new Map(indexValues(old).map((row) => [key(row), row]));
+    for (const row of rows) {
+      if (before.delete(key(row))) continue;
+      const [param, system, value] = row;
       this.insertIndex.run(type, param, value, system, id);
+    }
+    for (const [param, system, value] of before.values())
+      this.dropIndexRow.run(type, param, value, system, id);
   }
 
   /** Rebuilds the whole search index (after the definitions changed), a batch at a time. */
   reindex(): void {
     this.db.exec('DELETE FROM search_index');
     const batch = this.db.prepare(
-      'SELECT type, id, content FROM resource WHERE (type, id) > (?, ?) ORDER BY type, id LIMIT 500',
+      `SELECT r.type, r.id, v.content FROM resource r JOIN resource_version v ON v.seq = r.seq
+       WHERE (r.type, r.id) > (?, ?) ORDER BY r.type, r.id LIMIT 500`,
     );
     let after: [string, string] = ['', ''];
     for (;;) {
       const rows = batch.all(...after) as { type: string; id: string; content: string }[];
-      for (const row of rows) this.index(row.type, row.id, JSON.parse(row.content) as Resource);
+      for (const row of rows)
+        this.index(row.type, row.id, JSON.parse(row.content) as Resource, undefined);
       const last = rows[rows.length - 1];
       if (!last) return;
       after = [last.type, last.id];
@@ -307,23 +359,32 @@ class ResourceTables {
 
   search(search: ParsedSearch): { resources: Resource[]; total: number } {
     const { sql, args } = this.where(search);
+    // With an `_id` or indexed filter the matches are found by key and then sorted; the `+`
+    // keeps SQLite from walking every resource of the type in lastUpdated order instead.
+    const keyed = search.filters.some((f) => f.kind !== 'lastUpdated');
+    const updated = keyed ? '+r.last_updated' : 'r.last_updated';
     const order =
       search.sort === 'id'
         ? 'r.id'
         : search.sort === '_lastUpdated'
-          ? 'r.last_updated, r.seq'
-          : 'r.last_updated DESC, r.seq DESC';
-    const total = (
-      this.prepare(`SELECT count(*) AS n FROM resource r WHERE ${sql}`).get(...args) as {
-        n: number;
-      }
-    ).n;
+          ? `${updated}, r.seq`
+          : `${updated} DESC, r.seq DESC`;
     const rows =
       search.count === 0
         ? []
         : (this.prepare(
-            `SELECT r.content FROM resource r WHERE ${sql} ORDER BY ${order} LIMIT ? OFFSET ?`,
+            `SELECT v.content FROM resource r JOIN resource_version v ON v.seq = r.seq
+             WHERE ${sql} ORDER BY ${order} LIMIT ? OFFSET ?`,
           ).all(...args, search.count, search.offset) as { content: string }[]);
+    // A page that is not full, and found something or started at the beginning, tells the total.
+    const total =
+      rows.length < search.count && (rows.length > 0 || search.offset === 0)
+        ? search.offset + rows.length
+        : (
+            this.prepare(`SELECT count(*) AS n FROM resource r WHERE ${sql}`).get(...args) as {
+              n: number;
+            }
+          ).n;
     return { resources: rows.map((row) => JSON.parse(row.content) as Resource), total };
   }
 
@@ -407,23 +468,39 @@ function substitute(
 export class EmbeddedStore implements FhirStore {
   /** The database file. */
   readonly path: string;
+  /** The writer: every write, in transactions of its own or in a shared group commit. */
   private readonly db: Database;
+  /** Reads outside writes: sees committed (synced) data only, never an open group's. */
+  private readonly reader: Database;
   private readonly tables: ResourceTables;
+  private readonly readTables: ResourceTables;
   private readonly outboxTable: OutboxTable;
+  private readonly readOutbox: OutboxTable;
   private readonly clock: () => Date;
   private readonly newId: () => string;
+  /** The callers whose work is in the open group transaction; undefined when none is open. */
+  private group: GroupMember[] | undefined;
+  private commitTimer: NodeJS.Immediate | undefined;
 
   private constructor(path: string, options: EmbeddedStoreOptions) {
     this.path = path;
     this.clock = options.now ?? (() => new Date());
     this.newId = options.newId ?? randomUUID;
+    const busyTimeoutMs = options.busyTimeoutMs ?? 5000;
     this.db = new BetterSqlite3(path);
+    let reader: Database | undefined;
     try {
-      prepareDatabase(this.db, { busyTimeoutMs: options.busyTimeoutMs ?? 5000 });
+      prepareDatabase(this.db, { busyTimeoutMs });
+      reader = new BetterSqlite3(path);
+      prepareReader(reader, { busyTimeoutMs });
+      this.reader = reader;
       this.tables = new ResourceTables(this.db);
+      this.readTables = new ResourceTables(reader);
       this.outboxTable = new OutboxTable(this.db);
+      this.readOutbox = new OutboxTable(reader);
       this.ensureIndex();
     } catch (err) {
+      reader?.close();
       this.db.close();
       throw err;
     }
@@ -463,14 +540,85 @@ export class EmbeddedStore implements FhirStore {
     return this.clock().getTime();
   }
 
-  /** Runs `work` as one write transaction; another process holding the file too long is a 409. */
-  private write<R>(work: () => R, where: string): R {
+  /**
+   * Runs `work` in the group commit: writes arriving while a commit is being prepared share one
+   * SQLite transaction and one sync. Each caller's work runs in a SAVEPOINT of its own, so one
+   * that fails rolls back only its part (and rejects only its promise); each promise resolves
+   * once the shared COMMIT has returned (synchronous=FULL: synced). The group commits once the
+   * callbacks now running are done (`setImmediate`), or at GROUP_LIMIT callers. Another process
+   * holding the file too long is a 409.
+   */
+  private write<R>(work: () => R, where: string): Promise<R> {
+    let result: R;
     try {
-      return this.db.transaction(work).immediate();
+      this.join(where);
+      result = this.db.transaction(work)();
     } catch (err) {
-      if (isBusy(err)) throw conflict('The store is busy with another writer; try again', where);
-      throw err;
+      this.afterFailure();
+      return Promise.reject(
+        isBusy(err) ? conflict('The store is busy with another writer; try again', where) : err,
+      );
     }
+    return new Promise<R>((resolve, reject) => {
+      const group = this.group;
+      if (!group) {
+        reject(new Error('The store was closed before the write committed'));
+        return;
+      }
+      group.push({ resolve: () => resolve(result), reject });
+      if (group.length >= GROUP_LIMIT) this.commitGroup();
+      else this.commitTimer ??= setImmediate(() => this.commitGroup());
+    });
+  }
+
+  /** Opens the group's transaction unless one is open (`BEGIN IMMEDIATE`). */
+  private join(where: string): void {
+    if (this.group) return;
+    if (!this.db.open) throw conflict('The store is closed', where);
+    this.db.exec('BEGIN IMMEDIATE');
+    this.group = [];
+  }
+
+  /**
+   * After a caller's work failed (its savepoint rolled back): when SQLite rolled back the whole
+   * transaction (I/O errors, a full disk), the others' work is gone too and they are told; an
+   * empty group ends at once.
+   */
+  private afterFailure(): void {
+    const group = this.group;
+    if (!group) return;
+    if (!this.db.inTransaction) {
+      this.endGroup();
+      const lost = new Error(
+        'The write was rolled back with another that failed; nothing of it was stored',
+      );
+      for (const member of group) member.reject(lost);
+    } else if (group.length === 0) {
+      this.endGroup();
+      this.db.exec('ROLLBACK');
+    }
+  }
+
+  private endGroup(): void {
+    this.group = undefined;
+    if (this.commitTimer) clearImmediate(this.commitTimer);
+    this.commitTimer = undefined;
+  }
+
+  /** Commits the open group (one sync) and settles its callers; returns the failure, if any. */
+  private commitGroup(): unknown {
+    const group = this.group;
+    if (!group) return undefined;
+    this.endGroup();
+    try {
+      this.db.exec('COMMIT');
+    } catch (err) {
+      if (this.db.inTransaction) this.db.exec('ROLLBACK');
+      for (const member of group) member.reject(err);
+      return err;
+    }
+    for (const member of group) member.resolve();
+    return undefined;
   }
 
   /**
@@ -485,7 +633,27 @@ export class EmbeddedStore implements FhirStore {
         this.tables.read(type, id, `${type}.id`) as ExtractResource<K>,
       enqueue: (message) => this.outboxTable.enqueue(message, this.now()),
     };
-    return this.write(() => work(tx), 'Bundle');
+    if (!this.group) {
+      try {
+        return this.db.transaction(() => work(tx)).immediate();
+      } catch (err) {
+        if (isBusy(err))
+          throw conflict('The store is busy with another writer; try again', 'Bundle');
+        throw err;
+      }
+    }
+    // A group is open: this work joins it as a savepoint, and the group commits now, so what
+    // returns here is synced like every other commit.
+    let result: R;
+    try {
+      result = this.db.transaction(() => work(tx))();
+    } catch (err) {
+      this.afterFailure();
+      throw err;
+    }
+    const failed = this.commitGroup();
+    if (failed !== undefined) throw failed;
+    return result;
   }
 
   readonly outbox = {
@@ -516,7 +684,7 @@ export class EmbeddedStore implements FhirStore {
           ? this.outboxTable.finishAttempt(attempt, 'pending', retryAt.getTime(), error, now)
           : this.outboxTable.finishAttempt(attempt, 'dead', now, error, now);
       }, 'outbox'),
-    get: async (id: string): Promise<OutboxMessage | undefined> => this.outboxTable.get(id),
+    get: async (id: string): Promise<OutboxMessage | undefined> => this.readOutbox.get(id),
   };
 
   async create<T extends Resource>(
@@ -547,7 +715,7 @@ export class EmbeddedStore implements FhirStore {
   }
 
   async read<K extends ResourceType>(type: K, id: string): Promise<ExtractResource<K>> {
-    return this.tables.read(type, id, `${type}.id`) as ExtractResource<K>;
+    return this.readTables.read(type, id, `${type}.id`) as ExtractResource<K>;
   }
 
   async vread<K extends ResourceType>(
@@ -555,11 +723,16 @@ export class EmbeddedStore implements FhirStore {
     id: string,
     versionId: string,
   ): Promise<ExtractResource<K>> {
-    return this.tables.vread(type, id, versionId, `${type}.meta.versionId`) as ExtractResource<K>;
+    return this.readTables.vread(
+      type,
+      id,
+      versionId,
+      `${type}.meta.versionId`,
+    ) as ExtractResource<K>;
   }
 
   async history<K extends ResourceType>(type: K, id: string): Promise<ExtractResource<K>[]> {
-    return this.tables.history(type, id, `${type}.id`) as ExtractResource<K>[];
+    return this.readTables.history(type, id, `${type}.id`) as ExtractResource<K>[];
   }
 
   async update<T extends Resource>(
@@ -609,7 +782,7 @@ export class EmbeddedStore implements FhirStore {
     options: SearchOptions = {},
   ): Promise<SearchResult<ExtractResource<K>>> {
     const parsed = parseSearch(type, params, options);
-    const { resources, total } = this.db.transaction(() => this.tables.search(parsed))();
+    const { resources, total } = this.reader.transaction(() => this.readTables.search(parsed))();
     return {
       resources: resources as ExtractResource<K>[],
       total,
@@ -622,7 +795,10 @@ export class EmbeddedStore implements FhirStore {
     return this.write(() => this.applyBundle(bundle, this.now()), 'Bundle');
   }
 
+  /** Commits what the group holds, then closes both connections. */
   async close(): Promise<void> {
+    if (this.db.open) this.commitGroup();
+    if (this.reader.open) this.reader.close();
     if (this.db.open) this.db.close();
   }
 

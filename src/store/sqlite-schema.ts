@@ -4,21 +4,29 @@
  * Durability: `journal_mode=WAL` with `synchronous=FULL`. In WAL mode FULL syncs the WAL file at
  * every commit, so a write that has returned survives a process crash and also an operating
  * system crash or power cut (NORMAL would survive only a process crash). Each commit pays one
- * fsync; commits are not grouped. WAL lets readers carry on while one writer commits.
+ * fsync; the store groups concurrent writes into one commit (see `embedded-store.ts`). WAL lets
+ * readers carry on while one writer commits. The WAL is checkpointed automatically (every 1000
+ * pages) and, once reset, cut back to `journal_size_limit`, so it does not keep its high-water
+ * size for good.
  *
  * Tables:
- * - `resource`: the current version of each resource (JSON), its version number, lastUpdated
- *   (epoch ms) and `seq`, the global write sequence of that version.
- * - `resource_version`: every version ever written (the history); `seq` orders all writes.
+ * - `resource`: the current version of each resource: its version number, lastUpdated (epoch ms)
+ *   and `seq`, the row of that version in `resource_version` (which holds its JSON).
+ * - `resource_version`: every version ever written (the history), with its JSON; `seq` orders all
+ *   writes. Each version's JSON is stored once.
  * - `search_index`: one row per (resource, search parameter, value), extracted at write time;
- *   tokens as (system, code), references as (target type, target id).
+ *   tokens as (system, code), references as (target type, target id). An update removes the rows
+ *   its previous version gave and no longer gives (worked out from that version's JSON).
  * - `outbox`: messages for other systems, written in the same transaction as the resources
  *   they are about (delivered later by the transfer layer).
  * - `store_meta`: which search-index definitions the index was built with.
  */
 import type { Database } from 'better-sqlite3';
 
-export const SCHEMA_VERSION = 1;
+export const SCHEMA_VERSION = 2;
+
+/** The WAL is truncated to this size when it is reset after a checkpoint. */
+const JOURNAL_SIZE_LIMIT_BYTES = 16 * 1024 * 1024;
 
 const SCHEMA = `
 CREATE TABLE resource (
@@ -27,7 +35,6 @@ CREATE TABLE resource (
   version INTEGER NOT NULL,
   last_updated INTEGER NOT NULL,
   seq INTEGER NOT NULL,
-  content TEXT NOT NULL,
   PRIMARY KEY (type, id)
 ) WITHOUT ROWID;
 CREATE INDEX resource_by_updated ON resource (type, last_updated, seq);
@@ -50,7 +57,6 @@ CREATE TABLE search_index (
   id TEXT NOT NULL,
   PRIMARY KEY (type, param, value, system, id)
 ) WITHOUT ROWID;
-CREATE INDEX search_index_by_resource ON search_index (type, id);
 
 CREATE TABLE outbox (
   id TEXT PRIMARY KEY,
@@ -76,12 +82,22 @@ export interface ConnectionSettings {
   readonly busyTimeoutMs: number;
 }
 
+/**
+ * Version 1 kept each current version's JSON twice (in `resource` too) and an index of the
+ * search rows by resource: both go (the JSON stays in `resource_version`).
+ */
+const MIGRATIONS: Readonly<Record<number, string>> = {
+  1: `ALTER TABLE resource DROP COLUMN content;
+DROP INDEX IF EXISTS search_index_by_resource;`,
+};
+
 /** Connection settings, then the tables on first use. Refuses a file from a newer schema. */
 export function prepareDatabase(db: Database, settings: ConnectionSettings): void {
   const mode = db.pragma('journal_mode = WAL', { simple: true });
   if (mode !== 'wal') throw new Error(`SQLite would not use WAL (journal_mode is ${String(mode)})`);
   db.pragma('synchronous = FULL');
   db.pragma('foreign_keys = ON');
+  db.pragma(`journal_size_limit = ${JOURNAL_SIZE_LIMIT_BYTES}`);
   db.pragma(`busy_timeout = ${Math.max(0, Math.floor(settings.busyTimeoutMs))}`);
   db.transaction(() => {
     const version = Number(db.pragma('user_version', { simple: true }));
@@ -92,6 +108,22 @@ export function prepareDatabase(db: Database, settings: ConnectionSettings): voi
     if (version === 0) {
       db.exec(SCHEMA);
       db.pragma(`user_version = ${SCHEMA_VERSION}`);
+      return;
     }
+    for (let from = version; from < SCHEMA_VERSION; from++) {
+      const migration = MIGRATIONS[from];
+      if (migration === undefined) throw new Error(`No migration from schema version ${from}`);
+      db.exec(migration);
+    }
+    db.pragma(`user_version = ${SCHEMA_VERSION}`);
   }).immediate();
+}
+
+/**
+ * A second connection for reads: outside the writer's transactions, it sees what has been
+ * committed and nothing of a commit still being prepared. It cannot write.
+ */
+export function prepareReader(db: Database, settings: ConnectionSettings): void {
+  db.pragma(`busy_timeout = ${Math.max(0, Math.floor(settings.busyTimeoutMs))}`);
+  db.pragma('query_only = ON');
 }
