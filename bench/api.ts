@@ -21,6 +21,8 @@
  * throughput (both stores). p99 latency and every server's peak RSS are printed.
  * Writes bench/results/api.json.
  *
+ * `node dist-bench/bench/api.js --only embedded,baseline`: those contenders only (one run, interleaved).
+ *
  * `node dist-bench/bench/api.js --profile [seconds] [embedded|fhir-server] [submit|read]`: one
  * workload on one store, the server's CPU profiled over the timed window (node:inspector);
  * prints where its time goes (bench/cpu-profile.ts) and leaves the .cpuprofile file.
@@ -529,8 +531,15 @@ async function main(): Promise<void> {
     await profile(id, workload, Number(args[1] ?? 10));
     return;
   }
+  // `--only embedded,baseline`: a subset of the contenders (the fhir-server store's submissions
+  // take minutes to drain); the ratios are still from one run, interleaved.
+  const onlyAt = args.indexOf('--only');
+  const only =
+    onlyAt >= 0
+      ? ((args[onlyAt + 1] ?? '').split(',').filter((c) => c in LABELS) as ContenderId[])
+      : undefined;
   const started = Date.now();
-  const { contenders, children, dataDirs, auth } = await setUp();
+  const { contenders, children, dataDirs, auth } = await setUp(only ? { only } : {});
   const bodies = submissionBodies();
   const counters = new Map(contenders.map((c) => [c.id, { n: 0 }]));
   const counterOf = (c: Contender): { n: number } => counters.get(c.id) ?? { n: 0 };
@@ -566,7 +575,9 @@ async function main(): Promise<void> {
   const embeddedDb = join(dataDirs[0] ?? '', 'dialog-fhir.sqlite');
   const dbBytes = (() => {
     try {
-      return statSync(embeddedDb).size + statSync(`${embeddedDb}-wal`).size;
+      const db = statSync(embeddedDb).size;
+      const wal = statSync(`${embeddedDb}-wal`).size;
+      return { total: db + wal, db, wal };
     } catch {
       return undefined;
     }
@@ -605,7 +616,7 @@ async function main(): Promise<void> {
     date: new Date().toISOString(),
     node: process.version,
     cpus: cpus().length,
-    command: 'npm run bench (node dist-bench/bench/api.js)',
+    command: `npm run bench (node dist-bench/bench/api.js${only ? ` --only ${only.join(',')}` : ''})`,
     settings: {
       connections: CONNECTIONS,
       fhirServerSubmitConnections: FHIR_SERVER_SUBMIT_CONNECTIONS,
@@ -628,7 +639,8 @@ async function main(): Promise<void> {
     embeddedDatabaseBytes: dbBytes,
     wallSeconds: Math.round((Date.now() - started) / 1000),
   };
-  writeFileSync(join(RESULTS_DIR, 'api.json'), `${JSON.stringify(result, null, 2)}\n`);
+  const resultFile = only ? `api-${only.join('-')}.json` : 'api.json';
+  writeFileSync(join(RESULTS_DIR, resultFile), `${JSON.stringify(result, null, 2)}\n`);
 
   console.log(`\nAuth: ${auth}`);
   console.log(
@@ -652,6 +664,10 @@ async function main(): Promise<void> {
   console.log(
     `(fhir-server store: its server is fhir-router over MemoryRepository, whose conditional creates scan every stored resource of the type; ${byContender['fhir-server']?.submit.requestsOk ?? 0} sessions answered inside the submit windows)`,
   );
+  if (dbBytes)
+    console.log(
+      `Embedded store file after the run: ${(dbBytes.db / 1e6).toFixed(1)} MB + WAL ${(dbBytes.wal / 1e6).toFixed(1)} MB (${storedCounts.embedded ?? '?'} QuestionnaireResponses)`,
+    );
   console.log('Peak RSS per server process:');
   for (const [name, mb] of Object.entries(rss)) console.log(`  ${name.padEnd(46)} ${mb} MB`);
   if (!clean) {
