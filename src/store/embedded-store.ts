@@ -300,9 +300,40 @@ class ResourceTables {
     const content = JSON.stringify(stored);
     const { lastInsertRowid } = this.insertVersion.run(resourceType, id, version, now, content);
     this.upsertCurrent.run(resourceType, id, version, now, lastInsertRowid);
-    const written = JSON.parse(content) as Resource;
+    // `stored` is the caller's copy (bundle entries and single writes are cloned on the way in)
+    // with top-level keys of its own: returning it hands out nothing the store or a caller holds.
+    const written = stored as unknown as Resource;
     this.index(resourceType, id, written, old);
     return { resource: written, changed: true };
+  }
+
+  /**
+   * A new resource with a new id, for records only ever appended (AuditEvents): no change check,
+   * no previous version, nothing parsed back.
+   */
+  append(resource: Resource, id: string, now: number): void {
+    const { resourceType } = resource;
+    const rest: Record<string, unknown> = { ...resource };
+    const kept = keptMeta(rest.meta);
+    delete rest.resourceType;
+    delete rest.id;
+    delete rest.meta;
+    const stored = {
+      resourceType,
+      id,
+      meta: { ...kept, versionId: '1', lastUpdated: new Date(now).toISOString() },
+      ...rest,
+    };
+    const { lastInsertRowid } = this.insertVersion.run(
+      resourceType,
+      id,
+      1,
+      now,
+      JSON.stringify(stored),
+    );
+    this.upsertCurrent.run(resourceType, id, 1, now, lastInsertRowid);
+    for (const [param, system, value] of indexValues(stored as Resource))
+      this.insertIndex.run(resourceType, param, value, system, id);
   }
 
   /**
@@ -789,6 +820,21 @@ export class EmbeddedStore implements FhirStore {
       offset: parsed.offset,
       count: parsed.count,
     };
+  }
+
+  /**
+   * Creates each resource with a new id, all in one commit, and returns only how many: the
+   * light path for records that are only ever appended and never conditional (the audit trail's
+   * AuditEvents), without a transaction Bundle's requests, references and response. Stored and
+   * searchable exactly as `create` would store them.
+   */
+  async append(resources: readonly Resource[]): Promise<number> {
+    const checked = resources.map((resource, i) => checkResource(resource, `Resource[${i}]`));
+    return this.write(() => {
+      const now = this.now();
+      for (const resource of checked) this.tables.append(resource, this.newId(), now);
+      return checked.length;
+    }, 'Resource');
   }
 
   async transaction(bundle: Bundle): Promise<Bundle> {

@@ -103,7 +103,7 @@ describe('embedded store: group commit', () => {
       expect(count()).toBe(0);
       const { resource } = await written;
       expect(count()).toBe(1);
-      expect((await store.read('Patient', resource.id)).id).toBe(resource.id);
+      expect((await store.read('Patient', resource.id ?? '')).id).toBe(resource.id);
     } finally {
       other.close();
     }
@@ -176,6 +176,46 @@ describe('embedded store: group commit', () => {
       expect(db.prepare('SELECT count(*) AS n FROM search_index').get()).toEqual({ n: 2 });
     } finally {
       db.close();
+    }
+  });
+});
+
+describe('embedded store: append (the audit trail’s light path)', () => {
+  it('stores each record as create would: new id, version 1, searchable, in one commit', async () => {
+    const store = EmbeddedStore.open({
+      dataDir: tempDir(),
+      now: () => new Date('2025-10-20T21:40:00.000Z'),
+    });
+    try {
+      const counter = countCommits(store);
+      const events = ['a', 'b', 'a'].map((who) => ({
+        resourceType: 'AuditEvent' as const,
+        id: 'ignored',
+        meta: { versionId: '9', source: 'dialog-fhir' },
+        type: { code: 'rest' },
+        recorded: '2025-10-20T21:40:00.000Z',
+        agent: [{ requestor: true }],
+        source: { observer: { display: 'dialog-fhir' } },
+        entity: [{ what: { reference: `Patient/${who}` } }],
+      }));
+      await expect(store.append(events)).resolves.toBe(3);
+      expect(counter.commits).toBe(1);
+      const found = await store.search('AuditEvent', { patient: 'Patient/a' });
+      expect(found.total).toBe(2);
+      for (const event of found.resources) {
+        expect(event.id).not.toBe('ignored');
+        expect(event.meta).toEqual({
+          source: 'dialog-fhir',
+          versionId: '1',
+          lastUpdated: '2025-10-20T21:40:00.000Z',
+        });
+        expect(await store.history('AuditEvent', event.id ?? '')).toHaveLength(1);
+      }
+      expect(events[0]?.id).toBe('ignored'); // the caller's objects are left as they were
+      await expect(store.append([{ resourceType: 'nope' } as never])).rejects.toBeDefined();
+      expect((await store.search('AuditEvent', {})).total).toBe(3);
+    } finally {
+      await store.close();
     }
   });
 });
