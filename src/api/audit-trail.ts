@@ -4,7 +4,8 @@
  *
  * Events are queued and written in batches (one store transaction per batch, every
  * FLUSH_INTERVAL_MS or MAX_BATCH events) rather than one commit per request: an fsync per
- * request would halve the throughput of reads. The cost is that a crash loses at most the last
+ * request would halve the throughput of reads. A store that offers `append` (the embedded one:
+ * plain inserts, no transaction Bundle to read and answer) takes the batch that way. The cost is that a crash loses at most the last
  * interval's events; a clean shutdown flushes them (`close`). This trade-off is stated in the
  * README.
  *
@@ -20,7 +21,16 @@ import type { Access } from '../service/access';
 import type { FhirStore } from '../store';
 
 const FLUSH_INTERVAL_MS = 200;
-const MAX_BATCH = 200;
+const MAX_BATCH = 500;
+
+/** A store that can append records without a transaction Bundle (see EmbeddedStore.append). */
+interface AppendingStore {
+  append(resources: readonly AuditEvent[]): Promise<number>;
+}
+
+function canAppend(store: FhirStore): store is FhirStore & AppendingStore {
+  return typeof (store as Partial<AppendingStore>).append === 'function';
+}
 const SOURCE = 'dialog-fhir';
 
 export class AuditTrail {
@@ -77,11 +87,15 @@ export class AuditTrail {
   }
 
   private async write(batch: AuditEvent[]): Promise<void> {
-    const entry: BundleEntry[] = batch.map((resource) => ({
-      resource,
-      request: { method: 'POST', url: 'AuditEvent' },
-    }));
     try {
+      if (canAppend(this.store)) {
+        await this.store.append(batch);
+        return;
+      }
+      const entry: BundleEntry[] = batch.map((resource) => ({
+        resource,
+        request: { method: 'POST', url: 'AuditEvent' },
+      }));
       await this.store.transaction({ resourceType: 'Bundle', type: 'transaction', entry });
     } catch (err) {
       this.logger.error('audit events could not be written', {
