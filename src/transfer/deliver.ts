@@ -13,10 +13,28 @@
  *    three ways with ours (the base is the version our last completed handover wrote there), and
  *    written with `If-Match`, together with a Provenance of the merge and, where both sides
  *    changed the same part differently, a `Task` asking a clinician to resolve the conflict (both
- *    versions are kept in the plan meanwhile). A 412 — someone edited it meanwhile — retries.
+ *    versions are kept in the plan meanwhile). A 412 — someone edited it between our read and our
+ *    write — reads and merges again at once (up to 3 times in one attempt, then the attempt is
+ *    retried later). When the merge leaves the destination's plan as it is (a repeat, or a retry
+ *    whose earlier write got through but whose answer was lost), nothing is written: no new
+ *    version, no second Provenance.
  * The plan goes on its own because its references must name the destination's resources (known
  * after step 1) and because it is the only resource both systems edit.
+ *
+ * The base of the merge is only trusted when it is what we think it is: the completed Task keeps
+ * a digest of the plan's content as the destination answered it, and a version read back later
+ * with a different content is not used as the base (a peer that answered 200 and then lost the
+ * write may give that version number to someone else's edit; taking it as the agreed version
+ * would silently drop that edit). Without a trusted base the merge keeps both sides' differing
+ * parts as conflicts instead — never a lost edit.
+ *
+ * Faults and how each ends (test/transfer/handover-faults.test.ts): nothing listening, a timeout
+ * (`requestTimeoutMs`), 5xx and reset connections retry with backoff until `maxAttempts`, then the
+ * Task fails with a reason; 429 waits at least its `Retry-After` (capped at `maxDelayMs`); 412
+ * merges again; 4xx a retry cannot cure fails at once. A deliverer that dies holding a Task lets
+ * its lease run out and another takes it over; the late one's outcome is refused by If-Match.
  */
+import { createHash } from 'node:crypto';
 import { OperationOutcomeError } from '@medplum/core';
 import type { Bundle, BundleEntry, CarePlan, Provenance, Task } from '@medplum/fhirtypes';
 import type winston from 'winston';
@@ -25,10 +43,17 @@ import { statusOf } from '../service/outcomes';
 import { openFhirServerStore, type FhirStore } from '../store';
 import { gatherHandover, handoverBundle } from './handover-bundle';
 import { peerById, type Peer, type Peers } from './peers';
-import { mergePlans, type PlanConflict } from './plan-three-way-merge';
+import {
+  canonicalJson,
+  mergePlans,
+  planContent,
+  samePlanContent,
+  type PlanConflict,
+} from './plan-three-way-merge';
 import {
   claimed,
   completed,
+  deliveredDigest,
   deliveredPlan,
   deliveryState,
   failed,
@@ -43,6 +68,8 @@ export interface DelivererOptions {
   readonly now?: () => Date;
   /** How to reach a peer (default: the fhir-server store adapter, one attempt per call). */
   readonly remoteFor?: (peer: Peer) => FhirStore;
+  /** Time allowed for one request to a peer, answer included (default 30 s). */
+  readonly requestTimeoutMs?: number;
   /** How long a claim holds (default 60 s). */
   readonly leaseMs?: number;
   /** First retry delay, doubled per attempt, with jitter (default 2 s). */
@@ -59,6 +86,10 @@ export interface DelivererOptions {
 }
 
 const CLAIM_PAGE = 100;
+/** Pages of open handover Tasks looked through per pass for due ones. */
+const CLAIM_SCAN_PAGES = 10;
+/** Reads and merges again at once after a 412 on the plan, within one attempt. */
+const PLAN_RACE_ATTEMPTS = 3;
 /** Statuses a handover can no longer succeed from by retrying. */
 const PERMANENT = new Set([400, 401, 403, 404, 405, 409, 410, 413, 415, 422]);
 
@@ -125,21 +156,32 @@ export class HandoverDeliverer {
     return attempted;
   }
 
+  /**
+   * Open handover Tasks whose next attempt is due and whose lease (if any) has run out, oldest
+   * first. Pages on past Tasks waiting to retry or held by another deliverer, so those cannot
+   * hide due ones behind them.
+   */
   private async dueTasks(): Promise<Task[]> {
-    const found = await this.options.store.search(
-      'Task',
-      {
-        identifier: `${TRANSFER_TASK_SYSTEM}|`,
-        status: 'requested,accepted',
-        _sort: '_lastUpdated',
-      },
-      { count: CLAIM_PAGE },
-    );
     const now = this.now().getTime();
-    return (found.resources as Task[]).filter((task) => {
-      const state = deliveryState(task);
-      return state !== undefined && state.nextAttemptAt <= now && (state.leaseUntil ?? 0) <= now;
-    });
+    const due: Task[] = [];
+    for (let page = 0; page < CLAIM_SCAN_PAGES && due.length < CLAIM_PAGE; page++) {
+      const found = await this.options.store.search(
+        'Task',
+        {
+          identifier: `${TRANSFER_TASK_SYSTEM}|`,
+          status: 'requested,accepted',
+          _sort: '_lastUpdated',
+          _offset: String(page * CLAIM_PAGE),
+        },
+        { count: CLAIM_PAGE },
+      );
+      for (const task of found.resources as Task[]) {
+        const state = deliveryState(task);
+        if (state && state.nextAttemptAt <= now && (state.leaseUntil ?? 0) <= now) due.push(task);
+      }
+      if (found.resources.length < CLAIM_PAGE) break;
+    }
+    return due;
   }
 
   /** Claims one Task (false if another deliverer got it first) and delivers it. */
@@ -182,8 +224,8 @@ export class HandoverDeliverer {
     if (!peer)
       return failed(task, now(), 'The destination system is not configured here any more.');
     try {
-      const destinationPlan = await this.send(task, peer);
-      return completed(task, now(), destinationPlan);
+      const written = await this.send(task, peer);
+      return completed(task, now(), written.reference, written.digest);
     } catch (err) {
       return this.afterFailure(task, peer, err);
     }
@@ -200,7 +242,10 @@ export class HandoverDeliverer {
     return retrying(task, now, now + this.delay(attempts, err), reason);
   }
 
-  /** Exponential backoff with jitter, at least what the destination's Retry-After asked. */
+  /**
+   * Exponential backoff with jitter, at least what the destination's Retry-After asked (a
+   * Retry-After beyond `maxDelayMs` is held to it, so a peer cannot park a handover for days).
+   */
   private delay(attempts: number, err: unknown): number {
     const base = this.options.baseDelayMs ?? 2000;
     const max = this.options.maxDelayMs ?? 600_000;
@@ -210,8 +255,8 @@ export class HandoverDeliverer {
     return Math.max(jittered, typeof asked === 'number' ? Math.min(asked, max) : 0);
   }
 
-  /** Both steps; resolves to the reference of the plan's version written at the destination. */
-  private async send(task: Task, peer: Peer): Promise<string> {
+  /** Both steps; resolves to the plan's version at the destination and its content digest. */
+  private async send(task: Task, peer: Peer): Promise<{ reference: string; digest: string }> {
     const patientId = task.for?.reference?.split('/')[1] ?? '';
     const record = await gatherHandover(this.options.store, patientId);
     if (!record.carePlan) throw new OperationOutcomeError(noPlan());
@@ -229,7 +274,10 @@ export class HandoverDeliverer {
     const local = inDestinationTerms(sent.plan, sent.bundle, applied);
     const base = await this.basePlan(task, remote, peer, record.carePlan);
     const written = await this.writePlan(remote, local, base);
-    return `${peer.baseUrl}/CarePlan/${written.id ?? ''}/_history/${written.meta?.versionId ?? ''}`;
+    return {
+      reference: `${peer.baseUrl}/CarePlan/${written.id ?? ''}/_history/${written.meta?.versionId ?? ''}`,
+      digest: planDigest(written),
+    };
   }
 
   private remoteFor(peer: Peer): FhirStore {
@@ -237,7 +285,7 @@ export class HandoverDeliverer {
     return openFhirServerStore({
       baseUrl: peer.baseUrl,
       retries: 0,
-      timeoutMs: 30_000,
+      timeoutMs: this.options.requestTimeoutMs ?? 30_000,
       ...(peer.auth.type === 'bearer' ? { token: peer.auth.token } : {}),
     });
   }
@@ -264,7 +312,10 @@ export class HandoverDeliverer {
       )[0];
   }
 
-  /** The plan as our last completed handover to this peer wrote it there, if we can read it. */
+  /**
+   * The plan as our last completed handover to this peer wrote it there, if we can read it and
+   * it still says what the destination answered then (see the header: a lost write).
+   */
   private async lastWritten(
     task: Task,
     remote: FhirStore,
@@ -279,13 +330,37 @@ export class HandoverDeliverer {
       if (deliveryState(done)?.destination !== peer.id) continue;
       const match = /\/CarePlan\/([^/]+)\/_history\/([^/]+)$/.exec(deliveredPlan(done) ?? '');
       if (!match?.[1] || !match[2]) continue;
-      return remote.vread('CarePlan', match[1], match[2]).catch(() => undefined);
+      const plan = await remote.vread('CarePlan', match[1], match[2]).catch(() => undefined);
+      const digest = deliveredDigest(done);
+      if (!plan || (digest !== undefined && planDigest(plan) !== digest)) {
+        this.options.logger.warn('handover base not trusted', {
+          task: task.id,
+          reason: plan ? 'the version holds other content' : 'the version cannot be read',
+        });
+        return undefined;
+      }
+      return plan;
     }
     return undefined;
   }
 
-  /** Step 2: merge with the destination's plan and write it with If-Match (see the header). */
+  /** Step 2, again at once after a 412 (someone edited it between our read and write). */
   private async writePlan(
+    remote: FhirStore,
+    local: CarePlan,
+    base: CarePlan | undefined,
+  ): Promise<CarePlan> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.mergeAndWritePlan(remote, local, base);
+      } catch (err) {
+        if (statusOf(err) !== 412 || attempt >= PLAN_RACE_ATTEMPTS) throw err;
+      }
+    }
+  }
+
+  /** Merge with the destination's plan and write it with If-Match (see the header). */
+  private async mergeAndWritePlan(
     remote: FhirStore,
     local: CarePlan,
     base: CarePlan | undefined,
@@ -298,6 +373,8 @@ export class HandoverDeliverer {
     const { merged, conflicts } = current
       ? mergePlans({ ...(base ? { base } : {}), local, remote: current })
       : { merged: local, conflicts: [] as PlanConflict[] };
+    // Nothing to change there (a repeat, or a retry whose earlier write got through): no write.
+    if (current?.id && conflicts.length === 0 && samePlanContent(merged, current)) return current;
     const planEntry: BundleEntry = current?.id
       ? {
           fullUrl: 'urn:uuid:00000000-0000-5000-8000-000000000001',
@@ -470,6 +547,13 @@ async function originAt(
   const match = /\/CarePlan\/([^/]+)\/_history\/([^/]+)$/.exec(origin);
   if (!match?.[1] || !match[2]) return undefined;
   return remote.vread('CarePlan', match[1], match[2]).catch(() => undefined);
+}
+
+/** A digest of what a plan says (not its id, versions or narrative). */
+export function planDigest(plan: CarePlan): string {
+  return createHash('sha256')
+    .update(canonicalJson(planContent(plan)))
+    .digest('base64url');
 }
 
 function noPlan() {

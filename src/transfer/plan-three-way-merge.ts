@@ -27,6 +27,11 @@
  * After merging, at most one responsible service may be open (dlg-plan-2): a local open service
  * beside the remote's is dropped from the plan and raised as a conflict.
  *
+ * The narrative (`text`) is not merged: it is generated from the rest (a receiving dialog-fhir
+ * writes a fresh one), so merging it would only raise false conflicts. The merged plan keeps the
+ * remote's narrative when the merged content is the remote's, the local one when it is the
+ * local's, and none otherwise.
+ *
  * Equality is of content (key order ignored). The result is deterministic: when the remote is
  * the base the local plan comes back as it is (and the other way round); otherwise parts follow
  * the remote's order, then what only the local side added, in its order. `id` and `meta` are the
@@ -215,8 +220,23 @@ function partsOf(list: string, items: readonly unknown[]): Part[] {
 
 // ---- merging --------------------------------------------------------------------------------
 
-/** Elements never merged as parts: identity and server bookkeeping. */
-const NOT_PARTS = new Set(['resourceType', 'id', 'meta']);
+/** Elements never merged as parts: identity, server bookkeeping and the generated narrative. */
+const NOT_PARTS = new Set(['resourceType', 'id', 'meta', 'text']);
+
+/** What a plan says, without identity, server bookkeeping or the generated narrative. */
+export function planContent(plan: CarePlan): unknown {
+  const record = plan as unknown as Json;
+  return Object.fromEntries(
+    Object.keys(record)
+      .filter((name) => name === 'resourceType' || !NOT_PARTS.has(name))
+      .map((name) => [name, record[name]]),
+  );
+}
+
+/** Whether two plans say the same (see planContent). */
+export function samePlanContent(a: CarePlan, b: CarePlan): boolean {
+  return same(planContent(a), planContent(b));
+}
 
 function asList(value: unknown): unknown[] | undefined {
   return Array.isArray(value) ? value : undefined;
@@ -367,8 +387,10 @@ function mergeMeta(local: CarePlan, remote: CarePlan): CarePlan['meta'] {
 /** The three-way merge of the one plan (see the module header). */
 export function mergePlans(input: PlanMergeInput): PlanMergeResult {
   const { base, local, remote } = input;
-  if (base && same(remote, base)) return { merged: structuredClone(local), conflicts: [] };
-  if (base && same(local, base)) return { merged: structuredClone(remote), conflicts: [] };
+  if (base && samePlanContent(remote, base))
+    return { merged: structuredClone(local), conflicts: [] };
+  if (base && samePlanContent(local, base))
+    return { merged: structuredClone(remote), conflicts: [] };
   const hasBase = base !== undefined;
   const b = (base ?? {}) as Json;
   const l = local as unknown as Json;
@@ -401,5 +423,11 @@ export function mergePlans(input: PlanMergeInput): PlanMergeResult {
     if (conflict) conflicts.push(conflict);
     if (keep[0] !== undefined) merged[name] = keep[0];
   }
-  return { merged: merged as unknown as CarePlan, conflicts };
+  const plan = merged as unknown as CarePlan;
+  const text = samePlanContent(plan, remote)
+    ? remote.text
+    : samePlanContent(plan, local)
+      ? local.text
+      : undefined;
+  return { merged: text ? { ...plan, text } : plan, conflicts };
 }

@@ -132,8 +132,13 @@ export function claimed(task: Task, now: number, leaseMs: number): Task {
   );
 }
 
-/** Delivered: completed, with the plan's version at the destination as output. */
-export function completed(task: Task, now: number, destinationPlan: string): Task {
+const DIGEST_OUTPUT = 'the content digest of the plan at the destination';
+
+/**
+ * Delivered: completed, with the plan's version at the destination as output, and a digest of
+ * what it said then (so the next handover can tell whether that version is still what it wrote).
+ */
+export function completed(task: Task, now: number, destinationPlan: string, digest?: string): Task {
   const state = deliveryState(task);
   return withDelivery(
     {
@@ -146,6 +151,7 @@ export function completed(task: Task, now: number, destinationPlan: string): Tas
           type: { text: 'the plan at the destination' },
           valueReference: { reference: destinationPlan },
         },
+        ...(digest ? [{ type: { text: DIGEST_OUTPUT }, valueString: digest }] : []),
       ],
     },
     { destination: state?.destination ?? '', attempts: state?.attempts ?? 0, nextAttemptAt: now },
@@ -194,4 +200,9 @@ export function failed(task: Task, now: number, reason: string): Task {
 /** The reference to the destination's plan version the last completed handover wrote, if any. */
 export function deliveredPlan(task: Task): string | undefined {
   return task.output?.find((o) => o.valueReference)?.valueReference?.reference;
+}
+
+/** The digest of the plan the last completed handover wrote (see `completed`), if recorded. */
+export function deliveredDigest(task: Task): string | undefined {
+  return task.output?.find((o) => o.type?.text === DIGEST_OUTPUT)?.valueString;
 }
