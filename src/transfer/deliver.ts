@@ -8,7 +8,9 @@
  * One delivery, in two idempotent steps against the destination (any FHIR R4 server):
  * 1. Everything but the plan, as one transaction Bundle of conditional updates on business
  *    identifiers (handover-bundle.ts): the person, Goals, ratings, Observations, Provenance,
- *    carers and consent. Applying it again changes nothing.
+ *    carers and consent — and the plan itself only where the destination has none yet — with a
+ *    Provenance of the handover's receipt (its id derived from the Task). Applying it again
+ *    changes nothing.
  * 2. The plan, which both sides may have edited: the destination's current plan is read, merged
  *    three ways with ours (the base is the version our last completed handover wrote there), and
  *    written with `If-Match`, together with a Provenance of the merge and, where both sides
@@ -25,8 +27,9 @@
  * a digest of the plan's content as the destination answered it, and a version read back later
  * with a different content is not used as the base (a peer that answered 200 and then lost the
  * write may give that version number to someone else's edit; taking it as the agreed version
- * would silently drop that edit). Without a trusted base the merge keeps both sides' differing
- * parts as conflicts instead — never a lost edit.
+ * would silently drop that edit); an earlier completed handover's version is used instead, and
+ * without any trusted base the merge keeps both sides' differing parts as conflicts — never a
+ * lost edit.
  *
  * Faults and how each ends (test/transfer/handover-faults.test.ts): nothing listening, a timeout
  * (`requestTimeoutMs`), 5xx and reset connections retry with backoff until `maxAttempts`, then the
@@ -57,6 +60,7 @@ import {
   deliveredPlan,
   deliveryState,
   failed,
+  reasonOf,
   retrying,
   TRANSFER_TASK_SYSTEM,
 } from './transfer-task';
@@ -269,7 +273,7 @@ export class HandoverDeliverer {
       },
     );
     const remote = this.remoteFor(peer);
-    const sent = planCreatedOnly(bundle);
+    const sent = withReceipt(planCreatedOnly(bundle), task, this.options.peers);
     const applied = await remote.transaction(sent.bundle);
     const local = inDestinationTerms(sent.plan, sent.bundle, applied);
     const base = await this.basePlan(task, remote, peer, record.carePlan);
@@ -314,7 +318,8 @@ export class HandoverDeliverer {
 
   /**
    * The plan as our last completed handover to this peer wrote it there, if we can read it and
-   * it still says what the destination answered then (see the header: a lost write).
+   * it still says what the destination answered then (see the header: a lost write); else the
+   * one the handover before that wrote, and so on.
    */
   private async lastWritten(
     task: Task,
@@ -332,14 +337,12 @@ export class HandoverDeliverer {
       if (!match?.[1] || !match[2]) continue;
       const plan = await remote.vread('CarePlan', match[1], match[2]).catch(() => undefined);
       const digest = deliveredDigest(done);
-      if (!plan || (digest !== undefined && planDigest(plan) !== digest)) {
-        this.options.logger.warn('handover base not trusted', {
-          task: task.id,
-          reason: plan ? 'the version holds other content' : 'the version cannot be read',
-        });
-        return undefined;
-      }
-      return plan;
+      if (plan && (digest === undefined || planDigest(plan) === digest)) return plan;
+      // Not what we wrote: an earlier handover's version is still a version both agreed on.
+      this.options.logger.warn('handover base not trusted', {
+        task: task.id,
+        reason: plan ? 'the version holds other content' : 'the version cannot be read',
+      });
     }
     return undefined;
   }
@@ -421,6 +424,62 @@ function planCreatedOnly(bundle: Bundle): { bundle: Bundle; plan: CarePlan } {
   });
   if (!plan) throw new OperationOutcomeError(noPlan());
   return { bundle: { ...bundle, entry }, plan };
+}
+
+/**
+ * Step 1 also records the handover itself at the destination: a Provenance of the plan's receipt
+ * (what was sent, from whom, why), under an id derived from the Task and with the Task's time, so
+ * every attempt of one handover writes the same one (a repeat changes nothing).
+ */
+function withReceipt(
+  sent: { bundle: Bundle; plan: CarePlan },
+  task: Task,
+  peers: Peers,
+): { bundle: Bundle; plan: CarePlan } {
+  const entries = sent.bundle.entry ?? [];
+  const planUrl = entries.find((e) => e.resource?.resourceType === 'CarePlan')?.fullUrl;
+  const patientUrl = entries.find((e) => e.resource?.resourceType === 'Patient')?.fullUrl;
+  const self = peers.self;
+  const org = self.organization.reference ?? '';
+  const id = uuidV5(`handover-receipt|${self.baseUrl}|${task.id ?? ''}`, DIALOG_NAMESPACE);
+  const reason = reasonOf(task) ?? 'transfer';
+  const receipt: Provenance = {
+    resourceType: 'Provenance',
+    id,
+    target: [
+      ...(planUrl ? [{ reference: planUrl }] : []),
+      ...(patientUrl ? [{ reference: patientUrl }] : []),
+    ],
+    recorded: task.authoredOn ?? new Date(0).toISOString(),
+    activity: {
+      coding: [
+        { system: 'http://terminology.hl7.org/CodeSystem/v3-DataOperation', code: 'UPDATE' },
+      ],
+      text: `Handover (${reason}) received from ${self.organization.display ?? self.id}: the plan, its goals and rating history`,
+    },
+    agent: [
+      {
+        who: {
+          reference: /^https?:/.test(org) ? org : `${self.baseUrl}/${org}`,
+          ...(self.organization.display ? { display: self.organization.display } : {}),
+        },
+      },
+    ],
+  };
+  return {
+    plan: sent.plan,
+    bundle: {
+      ...sent.bundle,
+      entry: [
+        ...entries,
+        {
+          fullUrl: `urn:uuid:${id}`,
+          resource: receipt,
+          request: { method: 'PUT', url: `Provenance/${id}` },
+        },
+      ],
+    },
+  };
 }
 
 /**
