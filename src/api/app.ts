@@ -25,6 +25,7 @@ import { nativeRoutes } from './native-routes';
 import { sendFhir } from './http';
 import { rateLimiter } from './rate-limit';
 import { transferRoutes } from './transfer-routes';
+import { uiRoutes } from '../ui';
 import { HandoverDeliverer, type DelivererOptions } from '../transfer/deliver';
 import { Transfers } from '../transfer/handover';
 import type { Peers } from '../transfer/peers';
@@ -98,6 +99,7 @@ export function createApp(options: AppOptions): App {
     : undefined;
   app.use('/fhir', transferRoutes(transfers), letterRoutes(service), fhirRoutes(service, now));
   app.use('/native', nativeRoutes(service, transfers));
+  app.use('/ui', uiRoutes({ service, now, ...(options.authenticate ? { authenticate } : {}) }));
   app.use((_req: Request, _res: Response, next: NextFunction) => {
     next(fault(404, 'not-found', 'No such endpoint', 'Resource'));
   });
