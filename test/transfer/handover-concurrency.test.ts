@@ -10,6 +10,7 @@ import type {
   Bundle,
   CarePlan,
   CarePlanActivity,
+  Patient,
   QuestionnaireResponse,
   Task,
 } from '@medplum/fhirtypes';
@@ -166,8 +167,9 @@ describe('handovers under concurrency', () => {
         get(target, prop, receiver) {
           if (prop === 'transaction')
             return (bundle: Bundle) => {
-              const patient = bundle.entry?.find((e) => e.resource?.resourceType === 'Patient');
-              const key = JSON.stringify(patient?.resource?.identifier ?? null);
+              const patient = bundle.entry?.find((e) => e.resource?.resourceType === 'Patient')
+                ?.resource as Patient | undefined;
+              const key = JSON.stringify(patient?.identifier ?? null);
               if (patient) sent.set(key, (sent.get(key) ?? 0) + 1);
               return target.transaction(bundle);
             };
