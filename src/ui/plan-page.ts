@@ -13,6 +13,7 @@ import { html, trusted, type Html } from './html';
 
 const SECTION_NAMES: Readonly<Record<string, string>> = {
   'safety-plan': 'Safety plan',
+  'agreed-action': 'Agreed actions',
   'mental-health-act-status': 'Mental Health Act status',
   'mental-capacity': 'Mental capacity',
   leave: 'Leave',
