@@ -3,12 +3,14 @@
 import { runValidate } from './validate-files';
 import { runServe } from './serve';
 import { runConvert } from './convert';
+import { runDemo } from './demo';
 
 const USAGE = `usage: dialog-fhir <command>
   serve                      run the HTTP service (PORT, DATA_DIR, STORE, AUTH from the environment)
   validate <file|dir>…       validate FHIR JSON / NDJSON files against the dialog-fhir package
   convert --from <format> --to <format> [in] [out]
-                             convert between dialogplus-csv, mhsds-csv, hl7v2 and fhir`;
+                             convert between dialogplus-csv, mhsds-csv, hl7v2 and fhir
+  demo                       two trusts on loopback, one person's plan handed over and back`;
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -17,6 +19,8 @@ async function main(argv: string[]): Promise<number> {
       return runValidate(rest, (line) => console.log(line));
     case 'convert':
       return runConvert(rest, process);
+    case 'demo':
+      return runDemo();
     case 'serve':
       await runServe(process.env);
       return 0;

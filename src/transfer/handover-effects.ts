@@ -7,7 +7,8 @@
  *   status, leave, visits, nursing observations — as activities for the ward to fill in, and the
  *   episode-start rating is due within 48 hours.
  * - Discharge back to community care: the inpatient sections are closed (completed, kept in the
- *   plan and its history), and the community review is due within 6 months (the discharge rating
+ *   plan and its history), the ward's rating due is dropped (its versions keep it), and the
+ *   community review is due within 6 months (the discharge rating
  *   serves as the community admission rating, recorded as reused when the community team takes it
  *   through $populate).
  * Applying the same handover twice changes nothing more (the responsible period and sections are
@@ -73,6 +74,8 @@ export function planAfterHandover(plan: CarePlan, moment: HandoverMoment): CareP
     );
   } else if (isAcuteSetting(moment.from.setting)) {
     activity = withSectionsClosed(activity);
+    // The ward's rating due no longer applies once the person has left (its versions keep it).
+    extension = withoutReviewDue(extension, moment.from.setting);
     extension = withReviewDue(
       extension,
       moment.to.setting,
@@ -162,6 +165,12 @@ function withSectionsClosed(activities: readonly CarePlanActivity[]): CarePlanAc
     if (!a.detail || !OPEN.has(a.detail.status)) return a;
     return { ...a, detail: { ...a.detail, status: 'completed' } };
   });
+}
+
+function withoutReviewDue(extensions: readonly Extension[], setting: string): Extension[] {
+  return extensions.filter(
+    (e) => e.url !== Extensions.reviewDue || part(e, 'setting')?.valueCoding?.code !== setting,
+  );
 }
 
 function withReviewDue(
