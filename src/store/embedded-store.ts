@@ -62,7 +62,12 @@ import type {
   WriteResult,
 } from './fhir-store';
 import { conflict, invalid, multipleMatches, notFound, preconditionFailed } from './outcomes';
-import { INDEX_SIGNATURE, indexedParameter, indexValues } from './search-parameters';
+import {
+  INDEX_SIGNATURE,
+  indexedParameter,
+  indexRowsOf,
+  storedIndexValues,
+} from './search-parameters';
 import { parseSearch, searchPairs, type Filter, type ParsedSearch } from './search-query';
 import { prepareDatabase, prepareReader } from './sqlite-schema';
 
@@ -332,7 +337,7 @@ class ResourceTables {
       JSON.stringify(stored),
     );
     this.upsertCurrent.run(resourceType, id, 1, now, lastInsertRowid);
-    for (const [param, system, value] of indexValues(stored as Resource))
+    for (const [param, system, value] of storedIndexValues(stored as Resource))
       this.insertIndex.run(resourceType, param, value, system, id);
   }
 
@@ -341,7 +346,7 @@ class ResourceTables {
    * stay are left alone (a new resource has none to remove).
    */
   private index(type: string, id: string, resource: Resource, old: Resource | undefined): void {
-    const rows = indexValues(resource);
+    const rows = storedIndexValues(resource);
     if (!old) {
       for (const [param, system, value] of rows)
         this.insertIndex.run(type, param, value, system, id);
@@ -349,7 +354,7 @@ class ResourceTables {
     }
     const key = ([param, system, value]: [string, string, string]): string =>
       `${param}\u0000${system}\u0000${value}`;
-    const before = new Map(indexValues(old).map((row) => [key(row), row]));
+    const before = new Map(storedIndexValues(old).map((row) => [key(row), row]));
     for (const row of rows) {
       if (before.delete(key(row))) continue;
       const [param, system, value] = row;
@@ -456,7 +461,8 @@ function filterSql(type: string, filter: Filter): { sql: string; values: unknown
       return { sql: `(${ors.join(' OR ')})`, values };
     }
     case 'index': {
-      const values: unknown[] = [type, filter.param];
+      const rows = indexRowsOf(type, filter.param);
+      const values: unknown[] = [type, rows.param];
       const ors = filter.alternatives.map(({ system, value }) => {
         if (system !== undefined && value !== undefined) {
           values.push(value, system);
@@ -465,8 +471,13 @@ function filterSql(type: string, filter: Filter): { sql: string; values: unknown
         values.push(value ?? system);
         return value !== undefined ? 's.value = ?' : 's.system = ?';
       });
+      let only = '';
+      if (rows.system !== undefined) {
+        only = ' AND s.system = ?';
+        values.push(rows.system);
+      }
       return {
-        sql: `r.id IN (SELECT s.id FROM search_index s WHERE s.type = ? AND s.param = ? AND (${ors.join(' OR ')}))`,
+        sql: `r.id IN (SELECT s.id FROM search_index s WHERE s.type = ? AND s.param = ? AND (${ors.join(' OR ')})${only})`,
         values,
       };
     }

@@ -28,6 +28,11 @@ export interface SearchParamInfo {
 interface IndexedParam extends SearchParamInfo {
   readonly type: 'token' | 'reference';
   readonly extract: (resource: Resource) => IndexValue[];
+  /**
+   * Answered from this other parameter's index rows (those whose system is `Patient`) rather than
+   * rows of its own: `patient` is `subject` (or `target`, `for`) where that is a Patient.
+   */
+  readonly patientOf?: string;
 }
 
 /** Loose view of a resource's JSON for extraction: FHIR shapes vary by type. */
@@ -107,18 +112,19 @@ function referenceParam(type: string, name: string, ...path: string[]): IndexedP
   };
 }
 
-function patientParam(type: string, ...path: string[]): IndexedParam {
+function patientParam(type: string, path: string[], patientOf?: string): IndexedParam {
   return {
     name: 'patient',
     type: 'reference',
     expression: `${type}.${path.join('.')}.where(resolve() is Patient)`,
     extract: patientsOnly(references(...path)),
+    ...(patientOf !== undefined ? { patientOf } : {}),
   };
 }
 
 /** A subject that is a Patient: `subject` (any target) and `patient` (Patient targets). */
 function subjectParams(type: string, element = 'subject'): IndexedParam[] {
-  return [referenceParam(type, 'subject', element), patientParam(type, element)];
+  return [referenceParam(type, 'subject', element), patientParam(type, [element], 'subject')];
 }
 
 const INDEXED: Readonly<Record<string, readonly IndexedParam[]>> = {
@@ -151,9 +157,9 @@ const INDEXED: Readonly<Record<string, readonly IndexedParam[]>> = {
   Provenance: [
     identifierParam('Provenance'),
     referenceParam('Provenance', 'target', 'target'),
-    patientParam('Provenance', 'target'),
+    patientParam('Provenance', ['target'], 'target'),
   ],
-  AuditEvent: [patientParam('AuditEvent', 'entity', 'what')],
+  AuditEvent: [patientParam('AuditEvent', ['entity', 'what'])],
   RelatedPerson: [
     identifierParam('RelatedPerson'),
     referenceParam('RelatedPerson', 'patient', 'patient'),
@@ -194,10 +200,34 @@ export function indexedParameter(
   return (INDEXED[type] ?? []).find((p) => p.name === name);
 }
 
+/**
+ * Where a parameter's values are in the index: the rows of `param`, only those of `system` when
+ * it is given (a `patient` parameter is read from its `subject`'s rows whose system is Patient).
+ */
+export function indexRowsOf(type: string, name: string): { param: string; system?: string } {
+  const param = (INDEXED[type] ?? []).find((p) => p.name === name);
+  return param?.patientOf !== undefined
+    ? { param: param.patientOf, system: 'Patient' }
+    : { param: name };
+}
+
 /** Every index row a resource gives: `[param, system, value]`, without duplicates. */
 export function indexValues(resource: Resource): [string, string, string][] {
+  return rowsOf(resource, false);
+}
+
+/**
+ * The index rows a store keeps for a resource: those of `indexValues` but the rows a parameter
+ * answered from another's rows (`patientOf`, see `indexRowsOf`) would repeat.
+ */
+export function storedIndexValues(resource: Resource): [string, string, string][] {
+  return rowsOf(resource, true);
+}
+
+function rowsOf(resource: Resource, stored: boolean): [string, string, string][] {
   const rows = new Map<string, [string, string, string]>();
   for (const param of INDEXED[resource.resourceType] ?? []) {
+    if (stored && param.patientOf !== undefined) continue;
     for (const { system, value } of param.extract(resource)) {
       rows.set(JSON.stringify([param.name, system, value]), [param.name, system, value]);
     }
@@ -210,6 +240,6 @@ export function indexValues(resource: Resource): [string, string, string][] {
  * index when it opens.
  */
 export const INDEX_SIGNATURE = JSON.stringify([
-  1, // bump when extraction changes without an expression changing
+  2, // bump when extraction changes without an expression changing (2: `patient` from `subject`)
   ...Object.entries(INDEXED).map(([type, params]) => [type, params.map((p) => p.expression)]),
 ]);

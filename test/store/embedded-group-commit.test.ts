@@ -220,6 +220,38 @@ describe('embedded store: append (the audit trail’s light path)', () => {
   });
 });
 
+describe('embedded store: patient searches read the subject rows', () => {
+  it('keeps no rows of its own for patient, and finds only Patient subjects by it', async () => {
+    const dir = tempDir();
+    const store = EmbeddedStore.open({ dataDir: dir });
+    try {
+      const observation = (subject: string) => ({
+        resourceType: 'Observation' as const,
+        status: 'final' as const,
+        code: { text: 'x' },
+        subject: { reference: subject },
+      });
+      await store.create(observation('Patient/p'));
+      await store.create(observation('Group/p'));
+      expect((await store.search('Observation', { subject: 'p' })).total).toBe(2);
+      expect((await store.search('Observation', { patient: 'p' })).total).toBe(1);
+      expect((await store.search('Observation', { patient: 'Patient/p' })).total).toBe(1);
+      expect((await store.search('Observation', { patient: 'Group/p' })).total).toBe(0);
+      expect((await store.search('Observation', { 'subject:Group': 'p' })).total).toBe(1);
+      const db = new BetterSqlite3(join(dir, DEFAULT_FILE_NAME), { readonly: true });
+      try {
+        expect(
+          db.prepare("SELECT count(*) AS n FROM search_index WHERE param = 'patient'").get(),
+        ).toEqual({ n: 0 });
+      } finally {
+        db.close();
+      }
+    } finally {
+      await store.close();
+    }
+  });
+});
+
 describe('embedded store: schema version 1 files', () => {
   it('opens a version 1 file as version 2, keeping every resource, version and search', async () => {
     const dir = tempDir();
