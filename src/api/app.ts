@@ -82,7 +82,7 @@ export function createApp(options: AppOptions): App {
   if ((options.rateLimitPerMinute ?? 0) > 0) app.use(rateLimiter(options.rateLimitPerMinute ?? 0));
   // Before authentication, so refused logins are audited too.
   const audit = new AuditTrail(options.store, options.logger, now);
-  app.use(['/fhir', '/native'], audit.middleware());
+  app.use(['/fhir', '/native', '/ui'], audit.middleware());
   const authenticate = options.authenticate ?? (() => Promise.resolve(authOffAccess()));
   app.use(['/fhir', '/native'], authenticateRequests(authenticate));
   const deliverer = options.peers

@@ -47,9 +47,11 @@ export class AuditTrail {
   /** Express middleware: records the request once its response is finished. */
   middleware() {
     return (req: Request, res: Response, next: () => void): void => {
-      res.on('finish', () => {
-        this.record(req, res);
-      });
+      const skip = req.baseUrl === '/ui' && !isAuditedUiPath(req.path);
+      if (!skip)
+        res.on('finish', () => {
+          this.record(req, res);
+        });
       next();
     };
   }
@@ -121,6 +123,7 @@ interface Shape {
 export function requestShape(req: Request): Shape {
   const path = req.path.split('?')[0] ?? '';
   const [root, ...parts] = (req.baseUrl + path).split('/').filter((p) => p.length > 0);
+  if (root === 'ui') return uiShape(req.method, parts);
   if (root === 'native')
     return {
       interaction: req.method === 'GET' ? 'search' : 'create',
@@ -143,6 +146,30 @@ export function requestShape(req: Request): Shape {
   if (id === undefined) return { interaction: 'search', type };
   if (history === '_history') return { interaction: version ? 'vread' : 'history', type, id };
   return { interaction: 'read', type, id };
+}
+
+const UI_TYPES: Readonly<Record<string, string>> = {
+  patients: 'Patient',
+  tasks: 'Task',
+  plans: 'CarePlan',
+};
+
+/**
+ * The clinician page's requests, as what they touch: `/ui/patients/:id` reads a Patient (and its
+ * plan), `/ui/patients/:id/session` reads or writes the session, `/ui/tasks/:id/resolve` updates a
+ * conflict Task, `/ui/plans/:id/letter` reads a plan, `/ui/` searches people.
+ */
+function uiShape(method: string, parts: readonly string[]): Shape {
+  const [section, id, action] = parts;
+  const type = section ? UI_TYPES[section] : undefined;
+  if (!type || !id) return { interaction: 'search', type: 'Patient' };
+  const writes = method === 'POST' && (action === 'session' || action === 'resolve');
+  return { interaction: writes ? 'update' : 'read', type, id };
+}
+
+/** Sign-in pages and the style sheet touch no records and are not audited. */
+export function isAuditedUiPath(path: string): boolean {
+  return !/^\/(static|login|logout)(\/|$)/.test(path);
 }
 
 function idsOf(shape: Shape, sent: Resource | undefined): string[] {
