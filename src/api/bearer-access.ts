@@ -107,7 +107,11 @@ export function accessOfContext(
   context: AccessContext,
   view: Access['view'] = (resource) => resource,
 ): Access {
-  const patient = compartmentPatient(context);
+  // Confined to the token's patient whenever any granted scope is a patient/ scope (fail closed:
+  // a launch token with patient/ and user/ scopes never reaches beyond its patient).
+  const patient =
+    compartmentPatient(context) ??
+    (context.scopes.some((s) => s.context === 'patient') ? context.patient : undefined);
   return {
     context,
     check: (interaction, type) => {

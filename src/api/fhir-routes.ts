@@ -194,7 +194,11 @@ function operationRoutes(router: Router, service: FhirService, now: () => Date):
       const patient = await service.read(access, 'Patient', param(req, 'id'));
       access.check('search', 'QuestionnaireResponse');
       access.check('search', 'Observation');
-      sendFhir(res, 200, await dialogSummary(service.deps.store, patient.id ?? '', now()));
+      sendFhir(
+        res,
+        200,
+        await dialogSummary(service.deps.store, patient.id ?? '', now(), (r) => access.view(r)),
+      );
     }),
   );
 }

@@ -4,7 +4,8 @@
  * in-flight ones (writes included) finish, writes the audit trail's last events and closes the
  * store.
  */
-import { readFile } from 'node:fs/promises';
+import { chmod, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { Server } from 'node:http';
 import type { JSONWebKeySet } from 'jose';
 import type winston from 'winston';
@@ -31,6 +32,8 @@ const DRAIN_MS = 10_000;
 /** The dev token printed at start-up: a system token, valid for a working day. */
 const DEV_TOKEN_SCOPES = ['system/*.cruds'];
 const DEV_TOKEN_SECONDS = 8 * 3600;
+/** Where the dev token is written, in DATA_DIR (mode 0600). */
+export const DEV_TOKEN_FILE = 'dev-token.txt';
 
 export async function runServe(env: NodeJS.ProcessEnv): Promise<Server> {
   const config = readConfig(env);
@@ -105,15 +108,22 @@ async function authentication(
     scopes: DEV_TOKEN_SCOPES,
     expiresIn: DEV_TOKEN_SECONDS,
   });
-  // Printed, not logged: the token is a credential and has no place in the log stream.
+  // The token is a credential: it goes to a file only its owner can read, and is printed only to
+  // a terminal — never into a log stream (in a container, stdout is the log).
+  const tokenFile = join(config.dataDir, DEV_TOKEN_FILE);
+  await writeFile(tokenFile, `${token}\n`, { mode: 0o600 });
+  await chmod(tokenFile, 0o600);
+  const announcement = devTokenAnnouncement({
+    token,
+    key,
+    scopes: DEV_TOKEN_SCOPES,
+    expiresAt: new Date(Date.now() + DEV_TOKEN_SECONDS * 1000),
+    baseUrl: `http://localhost:${config.port}`,
+  });
   process.stdout.write(
-    `${devTokenAnnouncement({
-      token,
-      key,
-      scopes: DEV_TOKEN_SCOPES,
-      expiresAt: new Date(Date.now() + DEV_TOKEN_SECONDS * 1000),
-      baseUrl: `http://localhost:${config.port}`,
-    })}\n`,
+    process.stdout.isTTY
+      ? `${announcement}\nAlso in ${tokenFile}\n`
+      : `AUTH=jwt with the development signing key; a dev token is in ${tokenFile}\n`,
   );
   return { authenticate: bearerAuthenticate(verifier, store, () => new Date()) };
 }

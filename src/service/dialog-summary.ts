@@ -14,6 +14,7 @@ import type {
   Parameters,
   ParametersParameter,
   QuestionnaireResponse,
+  Resource,
 } from '@medplum/fhirtypes';
 import {
   DIALOG_ITEMS,
@@ -31,10 +32,14 @@ import type { FhirStore } from '../store';
 export const TRUST_TIME_ZONE = 'Europe/London';
 const PAGE = 1000;
 
+/** What the caller may see of a resource (a carer: only what the person shares). */
+export type Viewer = <T extends Resource>(resource: T) => T | undefined;
+
 export async function dialogSummary(
   store: FhirStore,
   patientId: string,
   now: Date,
+  view: Viewer = (resource) => resource,
 ): Promise<Parameters> {
   const subject = `Patient/${patientId}`;
   await store.read('Patient', patientId);
@@ -46,10 +51,12 @@ export async function dialogSummary(
     ),
     store.search('Observation', { subject }, { count: PAGE }),
   ]);
-  const entries = readHistory(responses.resources as QuestionnaireResponse[], subject)
+  const seen = <T extends Resource>(found: readonly T[]): T[] =>
+    found.flatMap((r) => view(r) ?? []);
+  const entries = readHistory(seen(responses.resources as QuestionnaireResponse[]), subject)
     .entries.slice()
     .sort((a, b) => Date.parse(a.session.authored) - Date.parse(b.session.authored));
-  const changes = (observations.resources as Observation[]).filter((o) =>
+  const changes = seen(observations.resources as Observation[]).filter((o) =>
     o.meta?.profile?.includes(Profiles.pairedChange),
   );
   return {

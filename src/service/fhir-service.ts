@@ -89,7 +89,8 @@ export class FhirService {
     const versions = await this.deps.store.history(served, id);
     // The current version decides: a resource moved out of the person's record is not theirs.
     if (versions[0]) this.visible(access, versions[0]);
-    return versions.flatMap((v) => access.view(v) ?? []);
+    // And every earlier version must be theirs too: a resource can have been someone else's.
+    return versions.flatMap((v) => (access.inCompartment(v) ? (access.view(v) ?? []) : []));
   }
 
   async search(
@@ -116,7 +117,12 @@ export class FhirService {
     ifNoneExist?: string,
   ): Promise<WriteResult<Resource>> {
     const resource = this.checked(access, 'create', type, body);
-    if (isDialogSession(resource)) return this.submitSession(access, resource, undefined);
+    // A create ignores an id in the body (FHIR create): the session's id comes from sessionId.
+    if (isDialogSession(resource)) {
+      const { id: _ignored, ...body } = resource;
+      void _ignored;
+      return this.submitSession(access, body as QuestionnaireResponse, undefined);
+    }
     return this.deps.store.create(
       resource,
       ifNoneExist !== undefined ? { ifNoneExist: checkedCondition(access, type, ifNoneExist) } : {},
@@ -235,7 +241,7 @@ export class FhirService {
         'The session is about someone else',
         'QuestionnaireResponse.subject',
       );
-    const id = resolved.id ?? (await this.sessionId(resolved));
+    const id = resolved.id ?? (await this.sessionId(access, resolved));
     const result = await this.submitter.submit({
       response: resolved,
       id,
@@ -250,7 +256,7 @@ export class FhirService {
    * good: the stored one when the identifier is known, else one derived from the identifier, so
    * the same session submitted twice (or fifty times at once) is one resource.
    */
-  private async sessionId(response: QuestionnaireResponse): Promise<string> {
+  private async sessionId(access: Access, response: QuestionnaireResponse): Promise<string> {
     const identifier = response.identifier;
     if (!identifier?.system || !identifier.value) return this.deps.newId();
     const found = await this.deps.store.search('QuestionnaireResponse', {
@@ -263,9 +269,19 @@ export class FhirService {
         'Several stored responses have this identifier',
         'QuestionnaireResponse.identifier',
       );
-    return (
-      found.resources[0]?.id ?? uuidV5(`${identifier.system}|${identifier.value}`, DIALOG_NAMESPACE)
-    );
+    const match = found.resources[0];
+    // The identifier must name this person's session: another person's is never taken over.
+    if (
+      match &&
+      (match.subject?.reference !== response.subject?.reference || !access.inCompartment(match))
+    )
+      throw fault(
+        409,
+        'conflict',
+        'A session with this identifier is stored for someone else',
+        'QuestionnaireResponse.identifier',
+      );
+    return match?.id ?? uuidV5(`${identifier.system}|${identifier.value}`, DIALOG_NAMESPACE);
   }
 }
 

@@ -189,6 +189,88 @@ describe('scopes and patient context', () => {
   });
 });
 
+describe('review findings: no way round the patient context', () => {
+  it('a launch token with patient/ and user/ scopes stays within its patient', async () => {
+    const t = await token({
+      scopes: ['patient/QuestionnaireResponse.rs', 'user/Questionnaire.rs'],
+      fhirUser: 'Practitioner/sam-whitfield',
+      patient: 'megan-price',
+    });
+    expectRefusal(
+      await get('/fhir/QuestionnaireResponse?subject=Patient/someone-else', t),
+      403,
+      'forbidden',
+    );
+    const own = await get('/fhir/QuestionnaireResponse', t);
+    expect(own.status).toBe(200);
+    expect(
+      (own.body.entry as Json[]).every(
+        (e) => e.resource.subject.reference === 'Patient/megan-price',
+      ),
+    ).toBe(true);
+  });
+
+  it('a session cannot take over another person’s response by id or identifier', async () => {
+    const clinician = await token({
+      scopes: ['user/*.cruds'],
+      fhirUser: 'Practitioner/sam-whitfield',
+    });
+    const theirs = {
+      ...journeyResponses()[0],
+      id: undefined,
+      meta: undefined,
+      identifier: { system: 'urn:test:session', value: 'theirs' },
+      subject: { reference: 'Patient/someone-else' },
+      source: { reference: 'Patient/someone-else' },
+    };
+    const stored = await fhir(
+      service.base,
+      'POST',
+      '/fhir/QuestionnaireResponse',
+      theirs,
+      auth(clinician),
+    );
+    expect(stored.status).toBe(201);
+    const person = await token({ scopes: ['patient/*.cruds'], fhirUser: 'Patient/megan-price' });
+    const mine = {
+      ...theirs,
+      subject: { reference: 'Patient/megan-price' },
+      source: { reference: 'Patient/megan-price' },
+    };
+    const byIdentifier = await fhir(
+      service.base,
+      'POST',
+      '/fhir/QuestionnaireResponse',
+      mine,
+      auth(person),
+    );
+    expectRefusal(byIdentifier, 409, 'conflict');
+    const byId = await fhir(
+      service.base,
+      'POST',
+      '/fhir/QuestionnaireResponse',
+      { ...mine, id: stored.body.id, identifier: { system: 'urn:test:session', value: 'mine' } },
+      auth(person),
+    );
+    expect(byId.status).toBe(201);
+    expect(byId.body.id).not.toBe(stored.body.id);
+    const still = await get(`/fhir/QuestionnaireResponse/${stored.body.id}`, clinician);
+    expect(still.body.subject.reference).toBe('Patient/someone-else');
+  });
+
+  it('a carer’s $dialog-summary shows no ratings the person does not share', async () => {
+    const t = await token({
+      scopes: ['patient/*.rs'],
+      fhirUser: 'RelatedPerson/hannah-price',
+      patient: 'megan-price',
+    });
+    const res = await get('/fhir/Patient/megan-price/$dialog-summary', t);
+    const ratings =
+      res.status === 200 ? (res.body.parameter as Json[]).filter((p) => p.name === 'rating') : [];
+    expect(ratings).toEqual([]);
+  });
+});
+
 describe('carers see only what the person agreed to share', () => {
   it('with the journey Consent: the plan, but not the ratings', async () => {
     const t = await token({

@@ -1,10 +1,10 @@
 /**
  * `dialog-fhir serve` as a real process, as `npm start` runs it: authentication on by default
- * with a printed dev token that works, a clear error for a bad setting, and a graceful stop
+ * with a dev token (in DATA_DIR; printed only to a terminal) that works, a clear error for a bad setting, and a graceful stop
  * (SIGTERM) that lets an in-flight write finish and keeps it.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -64,11 +64,16 @@ function stopped(child: ChildProcess): Promise<number | null> {
 }
 
 describe('dialog-fhir serve', () => {
-  it('starts with authentication on, prints a dev token that works, and stops cleanly', async () => {
+  it('starts with authentication on, a dev token in DATA_DIR that works, and stops cleanly', async () => {
     const running = await serve();
     try {
-      const token = /\n(ey[\w-]+\.[\w-]+\.[\w-]+)\n/.exec(running.stdout())?.[1];
-      expect(token).toBeDefined();
+      // Not a terminal: the token is not printed, only where it is (DATA_DIR, mode 0600).
+      expect(running.stdout()).not.toMatch(/ey[\w-]+\.[\w-]+\.[\w-]+/);
+      expect(running.stdout()).toContain(join(running.dataDir, 'dev-token.txt'));
+      const file = join(running.dataDir, 'dev-token.txt');
+      expect(statSync(file).mode & 0o777).toBe(0o600);
+      const token = readFileSync(file, 'utf8').trim();
+      expect(token).toMatch(/^ey[\w-]+\.[\w-]+\.[\w-]+$/);
       const refused = await fetch(`${running.base}/fhir/Patient`);
       expect(refused.status).toBe(401);
       const allowed = await fetch(`${running.base}/fhir/Patient`, {
