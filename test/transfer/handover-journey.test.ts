@@ -3,106 +3,27 @@
  * and an inpatient trust, each with its own embedded store), handing the plan over and back over
  * real HTTP through $transfer; and once with Medplum's fhir-router as the receiving server.
  */
-import type { Bundle, CarePlan, QuestionnaireResponse, Task } from '@medplum/fhirtypes';
+import type { Bundle, CarePlan, QuestionnaireResponse } from '@medplum/fhirtypes';
 import { CARE_PLAN_IDENTIFIER_SYSTEM } from '../../src/fhir';
-import { Extensions } from '../../src/fhir/canonical';
-import type { Peers, SystemIdentity } from '../../src/transfer/peers';
 import { journeyResponses } from '../fhir/journey';
 import { journeyPatient } from '../store/store-contract';
 import { startFhirRouterServer } from '../support/fhir-router-server';
 import { fhir, freePort, startService, type Json, type TestService } from '../support/service';
-
-const NHS = 'https://fhir.nhs.uk/Id/nhs-number|9992468017';
-type Party = Omit<SystemIdentity, 'baseUrl'>;
-const community: Party = {
-  id: 'community',
-  setting: 'community',
-  organization: { reference: 'Organization/northbrook', display: 'Northbrook CMHT' },
-};
-const ward: Party = {
-  id: 'ward',
-  setting: 'inpatient',
-  organization: { reference: 'Organization/westmere', display: 'Larch Ward' },
-};
-const FAST = { pollMs: 20, baseDelayMs: 10, maxDelayMs: 50, leaseMs: 5_000 };
-
-function peersFor(
-  self: typeof community,
-  selfUrl: string,
-  other: typeof ward,
-  otherUrl: string,
-): Peers {
-  return {
-    self: { ...self, baseUrl: selfUrl },
-    peers: [{ ...other, baseUrl: otherUrl, auth: { type: 'none' } }],
-  };
-}
+import {
+  all,
+  community,
+  FAST,
+  NHS,
+  responsibleNow,
+  submit,
+  transfer,
+  trusts,
+  ward,
+} from './two-trusts';
 
 async function pair(): Promise<[TestService, TestService]> {
-  const [pc, pw] = [await freePort(), await freePort()];
-  const [cUrl, wUrl] = [`http://127.0.0.1:${pc}/fhir`, `http://127.0.0.1:${pw}/fhir`];
-  return [
-    await startService({ port: pc, peers: peersFor(community, cUrl, ward, wUrl), delivery: FAST }),
-    await startService({ port: pw, peers: peersFor(ward, wUrl, community, cUrl), delivery: FAST }),
-  ];
-}
-
-/** Waits for a handover Task to finish; returns it. */
-async function settled(service: TestService, task: Task): Promise<Task> {
-  for (let i = 0; i < 300; i++) {
-    const res = await fhir(service.base, 'GET', `/fhir/Task/${task.id}`);
-    if (res.body.status === 'completed' || res.body.status === 'failed') return res.body as Task;
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-  throw new Error('the handover did not finish');
-}
-
-async function transfer(
-  service: TestService,
-  patient: string,
-  destination: string,
-  reason: string,
-): Promise<Task> {
-  const res = await fhir(service.base, 'POST', `/fhir/Patient/${patient}/$transfer`, {
-    resourceType: 'Parameters',
-    parameter: [
-      { name: 'destination', valueString: destination },
-      { name: 'reason', valueCode: reason },
-    ],
-  });
-  expect(res.status).toBe(202);
-  expect(res.body.resourceType).toBe('Task');
-  expect(res.body.status).toBe('requested');
-  return settled(service, res.body as Task);
-}
-
-async function submit(
-  service: TestService,
-  qr: QuestionnaireResponse,
-  patientId: string,
-): Promise<void> {
-  const res = await fhir(service.base, 'PUT', `/fhir/QuestionnaireResponse/${qr.id}`, {
-    ...qr,
-    meta: undefined,
-    subject: { ...qr.subject, reference: `Patient/${patientId}` },
-    ...(qr.source ? { source: { ...qr.source, reference: `Patient/${patientId}` } } : {}),
-  });
-  expect([200, 201]).toContain(res.status);
-}
-
-async function all(service: TestService, type: string, query = ''): Promise<Json[]> {
-  const res = await fhir(service.base, 'GET', `/fhir/${type}?_count=1000${query}`);
-  expect(res.status).toBe(200);
-  return ((res.body as Bundle).entry ?? []).map((e) => e.resource as Json);
-}
-
-function responsibleNow(plan: CarePlan): string | undefined {
-  const open = (plan.extension ?? []).find(
-    (e) =>
-      e.url === Extensions.responsibleService &&
-      !e.extension?.find((p) => p.url === 'period')?.valuePeriod?.end,
-  );
-  return open?.extension?.find((p) => p.url === 'organization')?.valueReference?.reference;
+  const { community: c, ward: w } = await trusts();
+  return [c, w];
 }
 
 describe('handover between a community and an inpatient system', () => {
