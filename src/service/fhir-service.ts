@@ -18,6 +18,7 @@ import { DIALOG_NAMESPACE, uuidV5 } from '../fhir';
 import { isDialogResponse } from '../fhir/history';
 import type { FhirStore, SearchResult, WriteResult } from '../store';
 import { DIALOG_QR_PROFILE, hasErrors, outcome, type Validator } from '../validation';
+import { patientSearchParameter } from '../auth';
 import type { Access } from './access';
 import { nhsNumberIssues, nhsNumberSearchIssue } from './nhs-number';
 import { fault, HttpOutcomeError, unprocessable } from './outcomes';
@@ -39,23 +40,6 @@ export const SERVED_TYPES: readonly ResourceType[] = [
   'Consent',
 ];
 const SERVED = new Set<string>(SERVED_TYPES);
-
-/**
- * The search parameter that pins a search to one person, per type. Questionnaire is not patient
- * data and has none.
- */
-const PATIENT_PARAMETER: Readonly<Record<string, string>> = {
-  Patient: '_id',
-  QuestionnaireResponse: 'subject',
-  Observation: 'subject',
-  CarePlan: 'subject',
-  Goal: 'subject',
-  Task: 'patient',
-  Provenance: 'patient',
-  AuditEvent: 'patient',
-  RelatedPerson: 'patient',
-  Consent: 'patient',
-};
 
 export interface ServiceDeps {
   readonly store: FhirStore;
@@ -349,7 +333,8 @@ export function pinToPatient(
 ): URLSearchParams {
   const patient = access.patient;
   if (patient === undefined) return params;
-  const name = PATIENT_PARAMETER[type];
+  // The same parameter src/auth's compartment rule is written against (`_id` for Patient).
+  const name = patientSearchParameter(type);
   if (name === undefined) return params;
   const own = name === '_id' ? patient : `Patient/${patient}`;
   for (const key of ['_id', 'subject', 'patient'])

@@ -42,7 +42,7 @@ import { OperationOutcomeError } from '@medplum/core';
 import type { Bundle, BundleEntry, CarePlan, Provenance, Task } from '@medplum/fhirtypes';
 import type winston from 'winston';
 import { CARE_PLAN_IDENTIFIER_SYSTEM, DIALOG_NAMESPACE, uuidV5 } from '../fhir';
-import { statusOf } from '../service/outcomes';
+import { fault, statusOf, type HttpOutcomeError } from '../service/outcomes';
 import { openFhirServerStore, type FhirStore } from '../store';
 import { gatherHandover, handoverBundle } from './handover-bundle';
 import { peerById, type Peer, type Peers } from './peers';
@@ -263,7 +263,7 @@ export class HandoverDeliverer {
   private async send(task: Task, peer: Peer): Promise<{ reference: string; digest: string }> {
     const patientId = task.for?.reference?.split('/')[1] ?? '';
     const record = await gatherHandover(this.options.store, patientId);
-    if (!record.carePlan) throw new OperationOutcomeError(noPlan());
+    if (!record.carePlan) throw noPlan();
     const origin = withOrigin(record.carePlan, this.options.peers.self.baseUrl);
     const bundle = handoverBundle(
       { ...record, carePlan: origin },
@@ -422,7 +422,7 @@ function planCreatedOnly(bundle: Bundle): { bundle: Bundle; plan: CarePlan } {
     if (e.request?.method !== 'PUT' || !condition) return e;
     return { ...e, request: { method: 'POST' as const, url: 'CarePlan', ifNoneExist: condition } };
   });
-  if (!plan) throw new OperationOutcomeError(noPlan());
+  if (!plan) throw noPlan();
   return { bundle: { ...bundle, entry }, plan };
 }
 
@@ -615,19 +615,8 @@ export function planDigest(plan: CarePlan): string {
     .digest('base64url');
 }
 
-function noPlan() {
-  return {
-    resourceType: 'OperationOutcome' as const,
-    id: 'not-found',
-    issue: [
-      {
-        severity: 'error' as const,
-        code: 'not-found' as const,
-        details: { text: 'The person has no DIALOG care plan to hand over' },
-        expression: ['CarePlan'],
-      },
-    ],
-  };
+function noPlan(): HttpOutcomeError {
+  return fault(404, 'not-found', 'The person has no DIALOG care plan to hand over', 'CarePlan');
 }
 
 /** Why an attempt failed, in words a person can read (no patient data). */
