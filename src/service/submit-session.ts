@@ -15,7 +15,7 @@
  * duplicates anything.
  */
 import { createHash } from 'node:crypto';
-import { OperationOutcomeError, getStatus } from '@medplum/core';
+import { OperationOutcomeError } from '@medplum/core';
 import type {
   Bundle,
   BundleEntry,
@@ -25,6 +25,8 @@ import type {
   Provenance,
   QuestionnaireResponse,
   Reference,
+  ExtractResource,
+  ResourceType,
 } from '@medplum/fhirtypes';
 import {
   buildCarePlan,
@@ -107,7 +109,12 @@ export class SessionSubmitter {
       planCreatedFresh = built.newPlan;
     }
     const provenance = provenanceEntry(stored, submission.agent, current, this.deps.now());
-    if (!(await this.exists('Provenance', provenance.resource?.id ?? ''))) entries.push(provenance);
+    const recorded = await readOrUndefined(
+      this.deps.store,
+      'Provenance',
+      provenance.resource?.id ?? '',
+    );
+    if (!recorded) entries.push(provenance);
     const result = await this.deps.store.transaction({
       resourceType: 'Bundle',
       type: 'transaction',
@@ -122,21 +129,11 @@ export class SessionSubmitter {
     };
   }
 
-  private async exists(type: 'Provenance', id: string): Promise<boolean> {
-    try {
-      await this.deps.store.read(type, id);
-      return true;
-    } catch (err) {
-      if (statusOf(err) === 404) return false;
-      throw err;
-    }
-  }
-
   /** The stored response, after checking the caller's If-Match against it. */
   private async checkCallerVersion(
     submission: SessionSubmission,
   ): Promise<QuestionnaireResponse | undefined> {
-    const current = await readOrUndefined(this.deps.store, submission.id);
+    const current = await readOrUndefined(this.deps.store, 'QuestionnaireResponse', submission.id);
     if (submission.ifMatch === undefined) return current;
     const wanted = submission.ifMatch.replace(/^W\//, '').replace(/"/g, '');
     if (current?.meta?.versionId !== wanted)
@@ -287,14 +284,16 @@ function contentHash(response: QuestionnaireResponse): string {
   return createHash('sha256').update(JSON.stringify(content)).digest('hex');
 }
 
-async function readOrUndefined(
+/** The current version, or undefined when there is none (404); other failures propagate. */
+async function readOrUndefined<K extends ResourceType>(
   store: FhirStore,
+  type: K,
   id: string,
-): Promise<QuestionnaireResponse | undefined> {
+): Promise<ExtractResource<K> | undefined> {
   try {
-    return await store.read('QuestionnaireResponse', id);
+    return await store.read(type, id);
   } catch (err) {
-    if (err instanceof OperationOutcomeError && getStatus(err.outcome) === 404) return undefined;
+    if (statusOf(err) === 404) return undefined;
     throw err;
   }
 }
