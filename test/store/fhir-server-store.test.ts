@@ -36,7 +36,10 @@ storeContract(
   async (): Promise<FhirStore> => {
     const server = await startFhirRouterServer();
     servers.add(server);
-    return new FhirServerStore({ baseUrl: server.baseUrl, timeoutMs: 10_000 });
+    // fhir-router's in-memory search scans every resource, so a late journey transaction can take
+    // seconds on a busy machine; an attempt cut off by the timeout is retried, and its plan entry
+    // then meets its own earlier write as a 412. The timeout is for that server, not the adapter.
+    return new FhirServerStore({ baseUrl: server.baseUrl, timeoutMs: 60_000 });
   },
   {
     sequentialVersionIds: false,
