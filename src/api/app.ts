@@ -18,6 +18,7 @@ import { authenticateRequests, type Authenticate } from './access';
 import { AuditTrail } from './audit-trail';
 import { authOffAccess } from './bearer-access';
 import { capabilityStatement } from './capability-statement';
+import { encounterRoutes } from './encounter-routes';
 import { errorHandler } from './errors';
 import { fhirRoutes } from './fhir-routes';
 import { letterRoutes } from './letter-routes';
@@ -97,6 +98,7 @@ export function createApp(options: AppOptions): App {
   const transfers = options.peers
     ? new Transfers(service, options.peers, now, () => deliverer?.kick())
     : undefined;
+  app.use('/fhir', encounterRoutes(service, transfers));
   app.use('/fhir', transferRoutes(transfers), letterRoutes(service), fhirRoutes(service, now));
   app.use('/native', nativeRoutes(service, transfers));
   app.use('/ui', uiRoutes({ service, now, ...(options.authenticate ? { authenticate } : {}) }));

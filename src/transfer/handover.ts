@@ -5,7 +5,7 @@
  * handover-effects.ts) and the handover Task is written, requested; the deliverer then sends it
  * (deliver.ts). Answered 202 with the Task, whose status the caller follows.
  */
-import type { CarePlan, Parameters, Patient, Task } from '@medplum/fhirtypes';
+import type { CarePlan, Parameters, Patient, Reference, Task } from '@medplum/fhirtypes';
 import { randomUUID } from 'node:crypto';
 import { CARE_PLAN_IDENTIFIER_SYSTEM } from '../fhir';
 import type { AdtEvent } from '../mapping/types';
@@ -22,6 +22,13 @@ export interface TransferRequest {
   readonly patientId: string;
   readonly destination: string;
   readonly reason: HandoverReason;
+  /**
+   * The Task's id when the trigger names it (an Encounter's start or end: one handover per
+   * Encounter and reason). A handover whose Task already exists is not started again.
+   */
+  readonly taskId?: string;
+  /** What started the handover (the Encounter), kept on the Task as its reasonReference. */
+  readonly trigger?: Reference;
 }
 
 export function readTransferParameters(patientId: string, params: Parameters): TransferRequest {
@@ -69,6 +76,8 @@ export class Transfers {
     await this.service.read(access, 'Patient', request.patientId);
     for (let attempt = 1; ; attempt++) {
       try {
+        const started = await this.existing(request.taskId);
+        if (started) return started;
         const task = await this.write(request, peer);
         this.kick();
         return task;
@@ -76,6 +85,15 @@ export class Transfers {
         if (statusOf(err) !== 412 || attempt >= PLAN_RACE_ATTEMPTS) throw err;
       }
     }
+  }
+
+  /** The Task of a handover already started under this id (a repeated trigger), if any. */
+  private async existing(taskId: string | undefined): Promise<Task | undefined> {
+    if (taskId === undefined) return undefined;
+    return (await this.service.deps.store.read('Task', taskId).catch((err: unknown) => {
+      if (statusOf(err) === 404 || statusOf(err) === 410) return undefined;
+      throw err;
+    })) as Task | undefined;
   }
 
   private async write(request: TransferRequest, peer: Peer): Promise<Task> {
@@ -88,13 +106,14 @@ export class Transfers {
       at: now.toISOString(),
     });
     const task = handoverTask({
-      id: randomUUID(),
+      id: request.taskId ?? randomUUID(),
       plan,
       patientId: request.patientId,
       reason: request.reason,
       from: this.peers.self,
       to: peer,
       now,
+      ...(request.trigger ? { trigger: request.trigger } : {}),
     });
     const result = await this.service.deps.store.transaction({
       resourceType: 'Bundle',
@@ -150,6 +169,12 @@ export class Transfers {
       destination: candidates[0]?.id ?? '',
       reason: event.event === 'admit' ? 'admission' : 'discharge',
     });
+  }
+
+  /** The people here with this identifier (`system|value`), as the caller may see them. */
+  async findPatients(access: Access, identifier: string): Promise<Patient[]> {
+    const found = await this.service.search(access, 'Patient', new URLSearchParams({ identifier }));
+    return found.resources as Patient[];
   }
 
   private async patientOf(access: Access, event: AdtEvent): Promise<Patient | undefined> {

@@ -9,7 +9,7 @@
  * Delivery state (attempts, next attempt, lease, last error) sits in the `dialog-delivery`
  * extension; it carries no patient data.
  */
-import type { CarePlan, Extension, Task } from '@medplum/fhirtypes';
+import type { CarePlan, Extension, Reference, Task } from '@medplum/fhirtypes';
 import { BASE } from '../fhir/canonical';
 import { organizationOf, type HandoverReason } from './handover-effects';
 import type { Peer, SystemIdentity } from './peers';
@@ -37,6 +37,8 @@ export interface NewHandover {
   readonly from: SystemIdentity;
   readonly to: Peer;
   readonly now: Date;
+  /** What started it (an Encounter), as the Task's reasonReference. */
+  readonly trigger?: Reference;
 }
 
 export function handoverTask(input: NewHandover): Task {
@@ -56,6 +58,7 @@ export function handoverTask(input: NewHandover): Task {
     requester: { ...input.from.organization } as NonNullable<Task['requester']>,
     owner: organizationOf(input.to, input.from) as NonNullable<Task['owner']>,
     reasonCode: { coding: [{ system: REASON_SYSTEM, code: input.reason }] },
+    ...(input.trigger ? { reasonReference: input.trigger } : {}),
     extension: [
       deliveryExtension({
         destination: input.to.id,
