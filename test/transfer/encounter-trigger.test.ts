@@ -13,7 +13,7 @@ import { all, NHS, onePlan, responsibleNow, settled, submit, trusts } from './tw
 function encounter(
   id: string,
   status: Encounter['status'],
-  subject: Encounter['subject'],
+  subject: NonNullable<Encounter['subject']>,
 ): Encounter {
   return {
     resourceType: 'Encounter',
@@ -114,7 +114,7 @@ describe('the Encounter trigger', () => {
     // At the ward: a rating, then the stay ends there (the person named by NHS number).
     const [wardPatient] = await all(t.ward, 'Patient', `&identifier=${NHS}`);
     await submit(t.ward, review as QuestionnaireResponse, String(wardPatient?.id));
-    const [system, value] = NHS.split('|');
+    const [system = '', value = ''] = NHS.split('|');
     const ended = await fhir(
       t.ward.base,
       'POST',
