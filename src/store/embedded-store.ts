@@ -1,8 +1,10 @@
 /**
  * The `embedded` store (the default): one SQLite file in DATA_DIR, through better-sqlite3.
  *
- * - Durable once acknowledged: WAL with `synchronous=FULL` (see `sqlite-schema.ts`); a call's
- *   promise resolves only after its commit has been synced.
+ * - Durable once acknowledged: a call's promise resolves only after its commit has been synced to
+ *   disk. SQLite commits to the WAL without waiting for the disk; the store then syncs the WAL off
+ *   the event loop (`wal-sync.ts`), one sync for every commit made meanwhile, and checkpoints
+ *   with syncs of its own (`sqlite-schema.ts`).
  * - Group commit: writes arriving while a commit is being prepared (in the same turn of the event
  *   loop) share one SQLite transaction (`BEGIN IMMEDIATE`, so reads that decide a write —
  *   If-Match, conditions — see the state it commits on, even with another process on the same
@@ -10,7 +12,10 @@
  * - All or nothing: every write, and every transaction Bundle, is applied whole or not at all
  *   (its savepoint rolls back alone when it fails); `atomically` commits before it returns.
  * - Reads (`read`, `vread`, `history`, `search`, `outbox.get`) go through a second connection,
- *   which sees committed data only: never a group still being prepared.
+ *   which sees committed data only: never a group still being prepared. A read may see a commit
+ *   whose sync is still running (its writer has not been answered yet, for a millisecond or so);
+ *   a write that depends on what it read is acknowledged only after a later sync, which covers
+ *   both.
  * - Versioned: `resource` holds the current version, `resource_version` every version.
  * - Searchable: values for the supported search parameters are extracted when a resource is
  *   written into `search_index` (see `search-parameters.ts`); `_id` and `_lastUpdated` are
@@ -69,7 +74,13 @@ import {
   storedIndexValues,
 } from './search-parameters';
 import { parseSearch, searchPairs, type Filter, type ParsedSearch } from './search-query';
-import { prepareDatabase, prepareReader } from './sqlite-schema';
+import {
+  checkpointDurably,
+  deferSyncsToStore,
+  prepareDatabase,
+  prepareReader,
+} from './sqlite-schema';
+import { WalSync } from './wal-sync';
 
 export const DEFAULT_FILE_NAME = 'dialog-fhir.sqlite';
 
@@ -84,6 +95,8 @@ export interface EmbeddedStoreOptions {
   readonly newId?: () => string;
   /** How long a write waits for another process's write lock before a 409 (default 5000 ms). */
   readonly busyTimeoutMs?: number;
+  /** WAL size that starts a checkpoint (default CHECKPOINT_BYTES; small in tests). */
+  readonly checkpointBytes?: number;
 }
 
 /** What `atomically` offers: synchronous steps of one SQLite transaction. */
@@ -117,6 +130,12 @@ interface GroupMember {
 
 /** A group commits at the latest when it holds this many callers' work. */
 const GROUP_LIMIT = 256;
+
+/**
+ * The store checkpoints once the WAL is this big: each checkpoint blocks for two syncs, so not
+ * too often; recovery after a crash replays the WAL, so not too rarely.
+ */
+const CHECKPOINT_BYTES = 32 * 1024 * 1024;
 
 /** Where a single (non-bundle) call's errors point. */
 interface Places {
@@ -523,12 +542,19 @@ export class EmbeddedStore implements FhirStore {
   /** The callers whose work is in the open group transaction; undefined when none is open. */
   private group: GroupMember[] | undefined;
   private commitTimer: NodeJS.Immediate | undefined;
+  /** Syncs the WAL before writes are acknowledged. */
+  private readonly walSync: WalSync;
+  private readonly checkpointBytes: number;
+  /** The WAL size at which the next checkpoint runs (see `maybeCheckpoint`). */
+  private checkpointAt: number;
 
   private constructor(path: string, options: EmbeddedStoreOptions) {
     this.path = path;
     this.clock = options.now ?? (() => new Date());
     this.newId = options.newId ?? randomUUID;
     const busyTimeoutMs = options.busyTimeoutMs ?? 5000;
+    this.checkpointBytes = options.checkpointBytes ?? CHECKPOINT_BYTES;
+    this.checkpointAt = this.checkpointBytes;
     this.db = new BetterSqlite3(path);
     let reader: Database | undefined;
     try {
@@ -541,6 +567,8 @@ export class EmbeddedStore implements FhirStore {
       this.outboxTable = new OutboxTable(this.db);
       this.readOutbox = new OutboxTable(reader);
       this.ensureIndex();
+      deferSyncsToStore(this.db);
+      this.walSync = new WalSync(path);
     } catch (err) {
       reader?.close();
       this.db.close();
@@ -570,12 +598,26 @@ export class EmbeddedStore implements FhirStore {
       .immediate();
   }
 
-  /** The settings a write's durability rests on, as SQLite reports them (for /readyz). */
-  durability(): { journalMode: string; synchronous: 'OFF' | 'NORMAL' | 'FULL' | 'EXTRA' } {
+  /**
+   * What a write's durability rests on: the journal mode and SQLite's own sync level at commit
+   * as SQLite reports them, and the store's WAL sync before acknowledging (`wal-sync.ts`).
+   */
+  durability(): {
+    journalMode: string;
+    commitSynchronous: 'OFF' | 'NORMAL' | 'FULL' | 'EXTRA';
+    walAutoCheckpointPages: number;
+    syncedBeforeAcknowledging: 'wal (fdatasync)';
+  } {
     const journalMode = String(this.db.pragma('journal_mode', { simple: true }));
     const level = Number(this.db.pragma('synchronous', { simple: true }));
-    const synchronous = (['OFF', 'NORMAL', 'FULL', 'EXTRA'] as const)[level] ?? 'OFF';
-    return { journalMode, synchronous };
+    const commitSynchronous = (['OFF', 'NORMAL', 'FULL', 'EXTRA'] as const)[level] ?? 'OFF';
+    const walAutoCheckpointPages = Number(this.db.pragma('wal_autocheckpoint', { simple: true }));
+    return {
+      journalMode,
+      commitSynchronous,
+      walAutoCheckpointPages,
+      syncedBeforeAcknowledging: 'wal (fdatasync)',
+    };
   }
 
   private now(): number {
@@ -586,7 +628,7 @@ export class EmbeddedStore implements FhirStore {
    * Runs `work` in the group commit: writes arriving while a commit is being prepared share one
    * SQLite transaction and one sync. Each caller's work runs in a SAVEPOINT of its own, so one
    * that fails rolls back only its part (and rejects only its promise); each promise resolves
-   * once the shared COMMIT has returned (synchronous=FULL: synced). The group commits once the
+   * once the shared COMMIT has returned and the WAL sync after it has finished. The group commits once the
    * callbacks now running are done (`setImmediate`), or at GROUP_LIMIT callers. Another process
    * holding the file too long is a 409.
    */
@@ -647,7 +689,11 @@ export class EmbeddedStore implements FhirStore {
     this.commitTimer = undefined;
   }
 
-  /** Commits the open group (one sync) and settles its callers; returns the failure, if any. */
+  /**
+   * Commits the open group and settles its callers once the WAL sync after the commit is done;
+   * returns the commit's failure, if any. Checkpoints when the WAL has grown past
+   * CHECKPOINT_BYTES (here, because no transaction is open between two groups).
+   */
   private commitGroup(): unknown {
     const group = this.group;
     if (!group) return undefined;
@@ -659,8 +705,29 @@ export class EmbeddedStore implements FhirStore {
       for (const member of group) member.reject(err);
       return err;
     }
-    for (const member of group) member.resolve();
+    if (group.length > 0)
+      this.walSync.sync().then(
+        () => {
+          for (const member of group) member.resolve();
+        },
+        (err: unknown) => {
+          for (const member of group) member.reject(err);
+        },
+      );
+    this.maybeCheckpoint();
     return undefined;
+  }
+
+  /**
+   * Checkpoints once the WAL has grown to `checkpointAt`. A complete checkpoint lets the next
+   * commit reuse the WAL from its start (cut back to journal_size_limit); one that readers kept
+   * from completing is tried again after a quarter of checkpointBytes more, not at every commit.
+   */
+  private maybeCheckpoint(): void {
+    const bytes = this.walSync.walBytes();
+    if (bytes < this.checkpointAt) return;
+    const complete = checkpointDurably(this.db);
+    this.checkpointAt = complete ? this.checkpointBytes : bytes + this.checkpointBytes / 4;
   }
 
   /**
@@ -676,13 +743,16 @@ export class EmbeddedStore implements FhirStore {
       enqueue: (message) => this.outboxTable.enqueue(message, this.now()),
     };
     if (!this.group) {
+      let result: R;
       try {
-        return this.db.transaction(() => work(tx)).immediate();
+        result = this.db.transaction(() => work(tx)).immediate();
       } catch (err) {
         if (isBusy(err))
           throw conflict('The store is busy with another writer; try again', 'Bundle');
         throw err;
       }
+      this.walSync.syncNow();
+      return result;
     }
     // A group is open: this work joins it as a savepoint, and the group commits now, so what
     // returns here is synced like every other commit.
@@ -695,6 +765,7 @@ export class EmbeddedStore implements FhirStore {
     }
     const failed = this.commitGroup();
     if (failed !== undefined) throw failed;
+    this.walSync.syncNow();
     return result;
   }
 
@@ -852,11 +923,22 @@ export class EmbeddedStore implements FhirStore {
     return this.write(() => this.applyBundle(bundle, this.now()), 'Bundle');
   }
 
-  /** Commits what the group holds, then closes both connections. */
+  /**
+   * Commits what the group holds and waits for its sync, then closes both connections: the
+   * writer last and with `synchronous=FULL`, because closing the last connection checkpoints
+   * the WAL into the database file and deletes it.
+   */
   async close(): Promise<void> {
-    if (this.db.open) this.commitGroup();
+    if (this.db.open) {
+      this.commitGroup();
+      await this.walSync.sync().catch(() => undefined);
+    }
     if (this.reader.open) this.reader.close();
-    if (this.db.open) this.db.close();
+    if (this.db.open) {
+      this.db.pragma('synchronous = FULL');
+      this.db.close();
+    }
+    this.walSync.close();
   }
 
   /** The resource a conditional update writes: the one match, or a new one. */

@@ -1,13 +1,13 @@
 /**
  * The embedded store's SQLite database: connection settings and tables.
  *
- * Durability: `journal_mode=WAL` with `synchronous=FULL`. In WAL mode FULL syncs the WAL file at
- * every commit, so a write that has returned survives a process crash and also an operating
- * system crash or power cut (NORMAL would survive only a process crash). Each commit pays one
- * fsync; the store groups concurrent writes into one commit (see `embedded-store.ts`). WAL lets
- * readers carry on while one writer commits. The WAL is checkpointed automatically (every 1000
- * pages) and, once reset, cut back to `journal_size_limit`, so it does not keep its high-water
- * size for good.
+ * Durability: `journal_mode=WAL`. The writer commits with `synchronous=OFF` and the store syncs
+ * the WAL itself, off the event loop, before it acknowledges a write (`wal-sync.ts`), so a write
+ * that has been acknowledged survives a process crash and also an operating system crash or power
+ * cut. Checkpoints are the store's, not SQLite's automatic ones (`wal_autocheckpoint=0`), and run
+ * with `synchronous=FULL` so the database file is synced before the WAL is reused
+ * (`checkpointDurably`). WAL lets readers carry on while one writer commits. Once reset, the WAL
+ * is cut back to `journal_size_limit`, so it does not keep its high-water size for good.
  *
  * Tables:
  * - `resource`: the current version of each resource: its version number, lastUpdated (epoch ms)
@@ -117,6 +117,37 @@ export function prepareDatabase(db: Database, settings: ConnectionSettings): voi
     }
     db.pragma(`user_version = ${SCHEMA_VERSION}`);
   }).immediate();
+}
+
+/**
+ * The writer's settings once the tables are there: commits go to the operating system without a
+ * sync (the store syncs the WAL before acknowledging: `wal-sync.ts`) and SQLite never
+ * checkpoints on its own (a checkpoint must sync the database file: `checkpointDurably`).
+ */
+export function deferSyncsToStore(db: Database): void {
+  db.pragma('synchronous = OFF');
+  db.pragma('wal_autocheckpoint = 0');
+}
+
+/**
+ * Copies the WAL into the database file with syncs: SQLite syncs the WAL, copies its pages, then
+ * syncs the database file, so the WAL can be reset without losing a committed write. PASSIVE:
+ * never waits for readers (what they still need is copied at a later checkpoint). Blocks for
+ * the syncs; the store runs it once per `CHECKPOINT_BYTES` of WAL. Not inside a transaction.
+ * True when every frame was copied (the WAL can start again from its beginning).
+ */
+export function checkpointDurably(db: Database): boolean {
+  db.pragma('synchronous = FULL');
+  try {
+    const [result] = db.pragma('wal_checkpoint(PASSIVE)') as {
+      busy: number;
+      log: number;
+      checkpointed: number;
+    }[];
+    return result !== undefined && result.busy === 0 && result.log === result.checkpointed;
+  } finally {
+    db.pragma('synchronous = OFF');
+  }
 }
 
 /**

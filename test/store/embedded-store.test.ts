@@ -90,9 +90,14 @@ describe('embedded store: the SQLite file', () => {
     await store.close();
   });
 
-  it('lives in DATA_DIR, in WAL mode with synchronous=FULL', () => {
+  it('lives in DATA_DIR, in WAL mode, syncing the WAL itself and checkpointing itself', () => {
     expect(store.path).toBe(join(dir, DEFAULT_FILE_NAME));
-    expect(store.durability()).toEqual({ journalMode: 'wal', synchronous: 'FULL' });
+    expect(store.durability()).toEqual({
+      journalMode: 'wal',
+      commitSynchronous: 'OFF',
+      walAutoCheckpointPages: 0,
+      syncedBeforeAcknowledging: 'wal (fdatasync)',
+    });
   });
 
   it('creates a missing data directory', async () => {
