@@ -123,6 +123,7 @@ export class FhirService {
     const resource = this.checked(access, 'update', type, body);
     if (resource.id !== id)
       throw fault(400, 'invalid', 'The body’s id must be the id in the URL', `${type}.id`);
+    checkIdSegment(type, id);
     await this.mayReplace(access, resource);
     if (isDialogSession(resource)) return this.submitSession(access, resource, ifMatch);
     return this.deps.store.update(resource, ifMatch !== undefined ? { ifMatch } : {});
@@ -142,6 +143,7 @@ export class FhirService {
   ): Promise<WriteResult<Resource>> {
     const resource = this.checked(access, 'update', type, body);
     const condition = pinToPatient(access, resource.resourceType, query);
+    if (resource.id !== undefined) checkIdSegment(type, resource.id);
     if (!isDialogSession(resource))
       return this.deps.store.conditionalUpdate(
         resource,
@@ -277,6 +279,20 @@ export function servedType(type: string): ResourceType {
     `This server does not serve that resource type; it serves ${SERVED_TYPES.join(', ')}`,
     'Resource.resourceType',
   );
+}
+
+/**
+ * FHIR's id pattern allows `.` and `..`, but as a path segment either one is resolved away
+ * (RFC 3986): `QuestionnaireResponse/..` would be a Location that names the server's base.
+ */
+function checkIdSegment(type: string, id: string): void {
+  if (id === '.' || id === '..')
+    throw fault(
+      400,
+      'invalid',
+      'An id of only dots cannot be used: it is a relative path segment in every URL made from it',
+      `${type}.id`,
+    );
 }
 
 /** The body as a resource of the URL's type (400 otherwise). */
