@@ -23,6 +23,7 @@ import type { Access } from './access';
 import { nhsNumberIssues, nhsNumberSearchIssue } from './nhs-number';
 import { fault, HttpOutcomeError, unprocessable } from './outcomes';
 import { SessionSubmitter } from './submit-session';
+import { checkSamePerson } from './references';
 import { resolveSubject } from './subject';
 
 /** The resource types served at /fhir (DESIGN.md, issue 4). */
@@ -107,6 +108,7 @@ export class FhirService {
       void _ignored;
       return this.submitSession(access, body as QuestionnaireResponse, undefined);
     }
+    await checkSamePerson(this.deps.store, resource);
     return this.deps.store.create(
       resource,
       ifNoneExist !== undefined ? { ifNoneExist: checkedCondition(access, type, ifNoneExist) } : {},
@@ -126,6 +128,7 @@ export class FhirService {
     checkIdSegment(type, id);
     await this.mayReplace(access, resource);
     if (isDialogSession(resource)) return this.submitSession(access, resource, ifMatch);
+    await checkSamePerson(this.deps.store, resource);
     return this.deps.store.update(resource, ifMatch !== undefined ? { ifMatch } : {});
   }
 
@@ -144,12 +147,14 @@ export class FhirService {
     const resource = this.checked(access, 'update', type, body);
     const condition = pinToPatient(access, resource.resourceType, query);
     if (resource.id !== undefined) checkIdSegment(type, resource.id);
-    if (!isDialogSession(resource))
+    if (!isDialogSession(resource)) {
+      await checkSamePerson(this.deps.store, resource);
       return this.deps.store.conditionalUpdate(
         resource,
         condition,
         ifMatch !== undefined ? { ifMatch } : {},
       );
+    }
     const found = await this.deps.store.search(resource.resourceType, condition);
     if (found.total > 1)
       throw fault(412, 'multiple-matches', 'Several resources match the condition', type);
@@ -227,6 +232,7 @@ export class FhirService {
         'The session is about someone else',
         'QuestionnaireResponse.subject',
       );
+    await checkSamePerson(this.deps.store, resolved);
     const id = resolved.id ?? (await this.sessionId(access, resolved));
     const result = await this.submitter.submit({
       response: resolved,

@@ -1,0 +1,106 @@
+/**
+ * A person's record points only into that person's record. A session, score, goal or plan about
+ * one person that references another person (a Patient other than its subject), or a stored
+ * response, Observation, plan, goal, Task, carer or consent about another person, is refused
+ * (422, business-rule, at the reference): it would show one person's data in another's plan, or
+ * pair one person's ratings with another's.
+ *
+ * Only literal relative references (`Type/id`) are checked; references to resources that are not
+ * stored (yet) are left alone, as FHIR allows. Contained resources are not walked (they have no
+ * life of their own); the subject itself is what the others are checked against.
+ */
+import type { Resource, ResourceType } from '@medplum/fhirtypes';
+import type { FhirStore } from '../store';
+import { fault, statusOf } from './outcomes';
+
+/** The resource types about one person, and the element that says who. */
+const PERSON_OF: Readonly<Record<string, string>> = {
+  QuestionnaireResponse: 'subject',
+  Observation: 'subject',
+  CarePlan: 'subject',
+  Goal: 'subject',
+  Task: 'for',
+  RelatedPerson: 'patient',
+  Consent: 'patient',
+};
+
+/** The types whose references are checked when written through the service. */
+const CHECKED = new Set(['QuestionnaireResponse', 'Observation', 'CarePlan', 'Goal']);
+
+const LITERAL = /^([A-Z][A-Za-z]+)\/([A-Za-z0-9\-.]{1,64})(?:\/_history\/[A-Za-z0-9\-.]{1,64})?$/;
+
+interface Found {
+  readonly type: string;
+  readonly id: string;
+  readonly path: string;
+}
+
+/** The person a resource is about (`Patient/<id>` → id), when it names one literally. */
+export function personOf(resource: Resource): string | undefined {
+  if (resource.resourceType === 'Patient') return resource.id;
+  const element = PERSON_OF[resource.resourceType];
+  if (!element) return undefined;
+  const reference = (resource as unknown as Record<string, { reference?: unknown } | undefined>)[
+    element
+  ]?.reference;
+  if (typeof reference !== 'string') return undefined;
+  const match = LITERAL.exec(reference);
+  return match?.[1] === 'Patient' ? match[2] : undefined;
+}
+
+/** Every literal reference in the resource, with its FHIRPath, outside `contained` and `text`. */
+function literalReferences(resource: Resource, skip: string): Found[] {
+  const found: Found[] = [];
+  const walk = (node: unknown, path: string, depth: number): void => {
+    if (depth > 64 || node === null || typeof node !== 'object') return;
+    if (Array.isArray(node)) {
+      node.forEach((item, i) => walk(item, `${path}[${i}]`, depth + 1));
+      return;
+    }
+    const record = node as Record<string, unknown>;
+    if (typeof record.reference === 'string') {
+      const match = LITERAL.exec(record.reference);
+      if (match?.[1] && match[2]) found.push({ type: match[1], id: match[2], path });
+    }
+    for (const [key, value] of Object.entries(record))
+      if (key !== 'reference' && value !== null && typeof value === 'object')
+        walk(value, `${path}.${key}`, depth + 1);
+  };
+  for (const [key, value] of Object.entries(resource))
+    if (key !== 'contained' && key !== 'text' && key !== skip)
+      walk(value, `${resource.resourceType}.${key}`, 1);
+  return found;
+}
+
+/**
+ * Refuses (throws a 422) a resource about one person that references another person's record.
+ * Reads each referenced stored resource of a type about a person, once.
+ */
+export async function checkSamePerson(store: FhirStore, resource: Resource): Promise<void> {
+  if (!CHECKED.has(resource.resourceType)) return;
+  const person = personOf(resource);
+  if (person === undefined) return;
+  const element = PERSON_OF[resource.resourceType] ?? '';
+  for (const ref of literalReferences(resource, element)) {
+    if (ref.type === 'Patient') {
+      if (ref.id !== person) throw elsewhere(ref.path);
+      continue;
+    }
+    if (!(ref.type in PERSON_OF)) continue;
+    const stored = await store.read(ref.type as ResourceType, ref.id).catch((err: unknown) => {
+      if (statusOf(err) === 404 || statusOf(err) === 410) return undefined;
+      throw err;
+    });
+    const theirs = stored ? personOf(stored) : undefined;
+    if (theirs !== undefined && theirs !== person) throw elsewhere(ref.path);
+  }
+}
+
+function elsewhere(path: string) {
+  return fault(
+    422,
+    'business-rule',
+    "This references another person's record: a person's record may point only to their own",
+    path,
+  );
+}
