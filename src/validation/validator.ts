@@ -342,9 +342,14 @@ function schemaIssues(errors: ErrorObject[], type: string): OperationOutcomeIssu
  * identifier: an unknown key is the caller's text and may hold patient data.
  */
 function propertyPath(name: string): string {
+  // A key longer than any FHIR name is shown cut short: an answer never echoes the caller's bulk.
+  if (name.length > MAX_NAME_SHOWN)
+    return `\`${name.slice(0, MAX_NAME_SHOWN).replace(/[`\\]/g, '')}…\``;
   if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) return `\`${name.replace(/[`\\]/g, '')}\``;
   return propertyToFhirPath(name, isChoice);
 }
+
+const MAX_NAME_SHOWN = 64;
 
 function safeName(name: string): string {
   return /^_?[a-z][A-Za-z0-9]{0,63}$/.test(name) ? name : 'a property';
