@@ -14,6 +14,7 @@ import type { FhirService } from '../service/fhir-service';
 import { fault, statusOf } from '../service/outcomes';
 import { HANDOVER_REASONS, planAfterHandover, type HandoverReason } from './handover-effects';
 import { peerById, type Peer, type Peers } from './peers';
+import { planSendEntries, responsibleSince } from './plan-distribution';
 import { handoverTask } from './transfer-task';
 
 const PLAN_RACE_ATTEMPTS = 3;
@@ -128,6 +129,16 @@ export class Transfers {
           },
         },
         { resource: task, request: { method: 'PUT', url: `Task/${task.id ?? ''}` } },
+        // On discharge, the plan goes to everyone named in it (plan-distribution.ts).
+        ...(request.reason === 'discharge'
+          ? await planSendEntries(this.service.deps.store, {
+              plan: moved,
+              patientId: request.patientId,
+              dischargedAt: responsibleSince(moved) ?? now.toISOString(),
+              from: this.peers.self,
+              now,
+            })
+          : []),
       ],
     });
     return result.entry?.[1]?.resource as Task;

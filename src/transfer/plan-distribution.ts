@@ -1,0 +1,376 @@
+/**
+ * On discharge the plan goes to everyone named in it within 24 hours (issue 5): the person, their
+ * key worker, their GP (`Patient.generalPractitioner`), the care team named in the plan (its
+ * `careTeam`, and the clinicians among its `contributor`s and `author`) and the carers in its
+ * `dialog-carer` entries — a carer only when the person's Consent lets them see the plan (the same
+ * rule as the API's, src/auth/consent.ts); a carer without it gets nothing.
+ *
+ * Each recipient is one `Task` (the record and the delivery hook, in the same outbox as handovers):
+ * code `send-plan`, focus the plan, for the person, `restriction.recipient` the recipient and
+ * `restriction.period.end` the due-by (discharge + 24 h), written in the same transaction as the
+ * discharge itself. They are listed by `GET /fhir/Task?identifier=<PLAN_SEND_SYSTEM>|` and go
+ * requested → accepted (being sent) → completed (sent), or cancelled when a carer's consent was
+ * withdrawn before sending. Their identifiers come from the plan, the discharge (the moment the
+ * receiving service's responsibility began) and the recipient, and they are created
+ * conditionally, so a repeated discharge never makes a second one.
+ *
+ * Sending itself (email, NHSmail, post) is not built: an integration either completes the Tasks
+ * through the API once it has sent the plan, or runs `PlanDistributor.sendDue` with its own
+ * `PlanSender`, which claims each due Task with `If-Match` and a lease, hands the sender the plan
+ * as that recipient may see it (a carer: only what the Consent shares), and records the outcome.
+ */
+import type {
+  BundleEntry,
+  CarePlan,
+  Consent,
+  Extension,
+  Patient,
+  Reference,
+  Task,
+} from '@medplum/fhirtypes';
+import { consentView, type AccessContext } from '../auth';
+import { BASE, CARE_PLAN_IDENTIFIER_SYSTEM, DIALOG_NAMESPACE, Extensions, uuidV5 } from '../fhir';
+import { statusOf } from '../service/outcomes';
+import type { FhirStore } from '../store';
+import type { SystemIdentity } from './peers';
+import { claimed, deliveryState, retrying, withDelivery } from './transfer-task';
+
+export const PLAN_SEND_SYSTEM = `${BASE}/sid/plan-send`;
+export const PLAN_SEND_CODE = { system: `${BASE}/CodeSystem/dialog-task`, code: 'send-plan' };
+/** Within this long of discharge. */
+export const PLAN_SEND_WINDOW_MS = 24 * 60 * 60 * 1000;
+
+export type RecipientRole = 'person' | 'key worker' | 'GP' | 'care team' | 'carer';
+
+export interface PlanRecipient {
+  readonly recipient: Reference;
+  readonly role: RecipientRole;
+}
+
+export interface Recipients {
+  readonly recipients: readonly PlanRecipient[];
+  /** Carers named in the plan whom the person's Consent does not let see it. */
+  readonly withheld: readonly Reference[];
+}
+
+const CLINICIANS = new Set(['Practitioner', 'PractitionerRole', 'CareTeam', 'Organization']);
+const RELATIVE = /^([A-Z][A-Za-z]+)\/([A-Za-z0-9\-.]{1,64})$/;
+
+function typeOf(reference: Reference | undefined): string | undefined {
+  return RELATIVE.exec(reference?.reference ?? '')?.[1] ?? undefined;
+}
+
+function part(extension: Extension, url: string): Extension | undefined {
+  return extension.extension?.find((e) => e.url === url);
+}
+
+/** What a carer may see of the plan now, under the person's Consents (undefined: nothing). */
+export function carerView(
+  plan: CarePlan,
+  carer: string,
+  consents: readonly Consent[],
+  now: Date,
+): CarePlan | undefined {
+  const patient = RELATIVE.exec(plan.subject?.reference ?? '')?.[2];
+  if (!patient || !carer.startsWith('RelatedPerson/')) return undefined;
+  const ctx: AccessContext = {
+    mode: 'jwt',
+    subject: carer,
+    fhirUser: carer,
+    patient,
+    scopes: [],
+    ignoredScopes: [],
+    role: 'carer',
+  };
+  return consentView(ctx, consents, now)(plan) as CarePlan | undefined;
+}
+
+async function consentsOf(store: FhirStore, patient: string): Promise<Consent[]> {
+  const found = await store.search('Consent', { patient, status: 'active' }, { count: 1000 });
+  return found.resources as Consent[];
+}
+
+/** Everyone the plan names who should get it, and the carers withheld for want of consent. */
+export async function planRecipients(
+  store: FhirStore,
+  plan: CarePlan,
+  now: Date,
+): Promise<Recipients> {
+  const subject = plan.subject?.reference ?? '';
+  const patientId = RELATIVE.exec(subject)?.[2];
+  const patient = patientId
+    ? ((await store.read('Patient', patientId).catch(() => undefined)) as Patient | undefined)
+    : undefined;
+  const named: PlanRecipient[] = [];
+  const add = (recipient: Reference | undefined, role: RecipientRole): void => {
+    if (recipient?.reference) named.push({ recipient, role });
+  };
+  add(plan.subject, 'person');
+  add(plan.extension?.find((e) => e.url === Extensions.keyWorker)?.valueReference, 'key worker');
+  for (const gp of patient?.generalPractitioner ?? []) add(gp, 'GP');
+  for (const team of [...(plan.careTeam ?? []), ...(plan.author ? [plan.author] : [])])
+    add(team, 'care team');
+  for (const contributor of plan.contributor ?? [])
+    if (CLINICIANS.has(typeOf(contributor) ?? '')) add(contributor, 'care team');
+  for (const entry of plan.extension ?? [])
+    if (entry.url === Extensions.carer) add(part(entry, 'carer')?.valueReference, 'carer');
+  const consents = patientId ? await consentsOf(store, subject) : [];
+  const seen = new Set<string>();
+  const recipients: PlanRecipient[] = [];
+  const withheld: Reference[] = [];
+  for (const r of named) {
+    const reference = r.recipient.reference ?? '';
+    if (seen.has(reference)) continue;
+    seen.add(reference);
+    const type = typeOf(r.recipient);
+    if (type === 'Patient' && reference !== subject) continue;
+    // Anyone named who is a relative or friend is a carer: the Consent decides, whatever the role.
+    if (type === 'RelatedPerson' || r.role === 'carer') {
+      if (carerView(plan, reference, consents, now)) recipients.push({ ...r, role: 'carer' });
+      else withheld.push(r.recipient);
+      continue;
+    }
+    recipients.push(r);
+  }
+  return { recipients, withheld };
+}
+
+export interface Discharge {
+  /** The plan as it is after the discharge. */
+  readonly plan: CarePlan;
+  readonly patientId: string;
+  /** When the receiving service's responsibility began (the discharge), a FHIR dateTime. */
+  readonly dischargedAt: string;
+  readonly from: SystemIdentity;
+  readonly now: Date;
+}
+
+/** The key of one recipient's Task for one discharge of one plan. */
+export function planSendKey(plan: CarePlan, dischargedAt: string, recipient: string): string {
+  const id = plan.identifier?.find((i) => i.system === CARE_PLAN_IDENTIFIER_SYSTEM)?.value ?? '';
+  return uuidV5(
+    `plan-send|${id || (plan.id ?? '')}|${Date.parse(dischargedAt)}|${recipient}`,
+    DIALOG_NAMESPACE,
+  );
+}
+
+/** One recipient's Task (see the header). */
+export function planSendTask(discharge: Discharge, r: PlanRecipient): Task {
+  const key = planSendKey(discharge.plan, discharge.dischargedAt, r.recipient.reference ?? '');
+  const at = discharge.now.toISOString();
+  const dueBy = new Date(Date.parse(discharge.dischargedAt) + PLAN_SEND_WINDOW_MS).toISOString();
+  const who = r.recipient.display ?? r.recipient.reference ?? '';
+  return withDelivery(
+    {
+      resourceType: 'Task',
+      identifier: [{ system: PLAN_SEND_SYSTEM, value: key }],
+      status: 'requested',
+      intent: 'order',
+      priority: 'urgent',
+      code: { coding: [PLAN_SEND_CODE], text: 'Send the care plan after discharge' },
+      description: `Send the care plan to ${who} (${r.role}) within 24 hours of discharge`,
+      businessStatus: { text: 'waiting to be sent' },
+      focus: { reference: `CarePlan/${discharge.plan.id ?? ''}` },
+      for: { reference: `Patient/${discharge.patientId}` },
+      authoredOn: at,
+      lastModified: at,
+      requester: { ...discharge.from.organization } as NonNullable<Task['requester']>,
+      restriction: {
+        period: { start: discharge.dischargedAt, end: dueBy },
+        recipient: [
+          r.recipient as NonNullable<NonNullable<Task['restriction']>['recipient']>[number],
+        ],
+      },
+      input: [{ type: { text: 'recipient role' }, valueString: r.role }],
+    },
+    {
+      destination: r.recipient.reference ?? '',
+      attempts: 0,
+      nextAttemptAt: discharge.now.getTime(),
+    },
+  );
+}
+
+/**
+ * The transaction entries that record the plan's sending on discharge: one conditional create
+ * per recipient (none again for a discharge already recorded).
+ */
+export async function planSendEntries(
+  store: FhirStore,
+  discharge: Discharge,
+): Promise<BundleEntry[]> {
+  const { recipients } = await planRecipients(store, discharge.plan, discharge.now);
+  return recipients.map((r) => {
+    const task = planSendTask(discharge, r);
+    const key = task.identifier?.[0]?.value ?? '';
+    return {
+      resource: task,
+      request: {
+        method: 'POST',
+        url: 'Task',
+        ifNoneExist: `identifier=${PLAN_SEND_SYSTEM}|${key}`,
+      },
+    };
+  });
+}
+
+/** The moment the service now responsible for the plan took it on (the open period's start). */
+export function responsibleSince(plan: CarePlan): string | undefined {
+  const open = (plan.extension ?? []).find(
+    (e) =>
+      e.url === Extensions.responsibleService &&
+      !e.extension?.find((p) => p.url === 'period')?.valuePeriod?.end,
+  );
+  return open?.extension?.find((p) => p.url === 'period')?.valuePeriod?.start;
+}
+
+// ---- sending --------------------------------------------------------------------------------
+
+export interface PlanDelivery {
+  readonly recipient: Reference;
+  readonly role: RecipientRole;
+  /** The plan as this recipient may see it (a carer: only what the Consent shares). */
+  readonly plan: CarePlan;
+  readonly task: Task;
+}
+
+/** Sends one recipient the plan; resolves to how (e.g. `nhsmail`), or rejects to retry later. */
+export type PlanSender = (delivery: PlanDelivery) => Promise<{ readonly channel: string }>;
+
+export interface DistributorOptions {
+  readonly store: FhirStore;
+  readonly now?: () => Date;
+  /** How long a claim holds (default 60 s). */
+  readonly leaseMs?: number;
+  /** First retry delay after a failed send, doubled per attempt (default 60 s). */
+  readonly retryMs?: number;
+}
+
+export interface SendReport {
+  readonly sent: number;
+  readonly cancelled: number;
+  readonly retrying: number;
+}
+
+export class PlanDistributor {
+  private readonly now: () => Date;
+
+  constructor(private readonly options: DistributorOptions) {
+    this.now = options.now ?? (() => new Date());
+  }
+
+  /** Sends every due plan Task once through `sender`; Tasks another holds are left alone. */
+  async sendDue(sender: PlanSender): Promise<SendReport> {
+    const report = { sent: 0, cancelled: 0, retrying: 0 };
+    const found = await this.options.store.search(
+      'Task',
+      {
+        identifier: `${PLAN_SEND_SYSTEM}|`,
+        status: 'requested,accepted',
+        _sort: '_lastUpdated',
+      },
+      { count: 1000 },
+    );
+    const now = this.now().getTime();
+    for (const task of found.resources as Task[]) {
+      const state = deliveryState(task);
+      if (!state || state.nextAttemptAt > now || (state.leaseUntil ?? 0) > now) continue;
+      const outcome = await this.attempt(task, sender);
+      if (outcome) report[outcome]++;
+    }
+    return report;
+  }
+
+  private async attempt(task: Task, sender: PlanSender): Promise<keyof SendReport | undefined> {
+    const store = this.options.store;
+    let claim: Task;
+    try {
+      const written = await store.update(
+        claimed(task, this.now().getTime(), this.options.leaseMs ?? 60_000),
+        { ifMatch: task.meta?.versionId ?? '' },
+      );
+      claim = written.resource as Task;
+    } catch (err) {
+      if (statusOf(err) === 412) return undefined;
+      throw err;
+    }
+    const [kind, result] = await this.send(claim, sender);
+    try {
+      await store.update(result, { ifMatch: claim.meta?.versionId ?? '' });
+    } catch (err) {
+      if (statusOf(err) === 412) return undefined; // the lease ran out: the other one's stands
+      throw err;
+    }
+    return kind;
+  }
+
+  private async send(task: Task, sender: PlanSender): Promise<[keyof SendReport, Task]> {
+    const now = this.now();
+    const recipient = task.restriction?.recipient?.[0] as Reference | undefined;
+    const role = (task.input?.find((i) => i.type.text === 'recipient role')?.valueString ??
+      'care team') as RecipientRole;
+    try {
+      const planId = RELATIVE.exec(task.focus?.reference ?? '')?.[2] ?? '';
+      const plan = (await this.options.store.read('CarePlan', planId)) as CarePlan;
+      let shown: CarePlan | undefined = plan;
+      if (role === 'carer' || typeOf(recipient) === 'RelatedPerson') {
+        const consents = await consentsOf(this.options.store, plan.subject?.reference ?? '');
+        shown = carerView(plan, recipient?.reference ?? '', consents, now);
+      }
+      if (!shown || !recipient)
+        return [
+          'cancelled',
+          closed(task, now, 'cancelled', 'not sent', {
+            statusReason: {
+              text: 'The person no longer agrees to share the plan with this carer, so it was not sent.',
+            },
+          }),
+        ];
+      const { channel } = await sender({ recipient, role, plan: shown, task });
+      return [
+        'sent',
+        closed(task, now, 'completed', 'sent', {
+          output: [
+            {
+              type: { text: 'the plan as sent' },
+              valueReference: {
+                reference: `CarePlan/${plan.id ?? ''}/_history/${plan.meta?.versionId ?? ''}`,
+              },
+            },
+            { type: { text: 'sent at' }, valueDateTime: now.toISOString() },
+            { type: { text: 'sent by' }, valueString: channel },
+          ],
+        }),
+      ];
+    } catch (err) {
+      const attempts = deliveryState(task)?.attempts ?? 1;
+      const delay = (this.options.retryMs ?? 60_000) * 2 ** Math.max(0, attempts - 1);
+      const reason = `Not sent yet: ${err instanceof Error ? err.message : String(err)}`;
+      return ['retrying', retrying(task, now.getTime(), now.getTime() + delay, reason)];
+    }
+  }
+}
+
+function closed(
+  task: Task,
+  now: Date,
+  status: 'completed' | 'cancelled',
+  business: string,
+  rest: Partial<Task>,
+): Task {
+  const state = deliveryState(task);
+  return withDelivery(
+    {
+      ...task,
+      ...rest,
+      status,
+      businessStatus: { text: business },
+      lastModified: now.toISOString(),
+    },
+    {
+      destination: state?.destination ?? '',
+      attempts: state?.attempts ?? 0,
+      nextAttemptAt: now.getTime(),
+    },
+  );
+}
