@@ -6,6 +6,7 @@
  * is skipped (and passed through unchanged when converting FHIR to FHIR). Writes NDJSON.
  */
 import type { Bundle, Patient, QuestionnaireResponse, Resource } from '@medplum/fhirtypes';
+import { error } from '../validation';
 import { placedIssue, placeIssue } from './issues';
 import { recordToResponse, responseToRecord, type DialogRecord } from './record';
 import { asciiJson, type JsonOut, ResponseJson } from './response-json';
@@ -19,6 +20,32 @@ import type {
   WriteResult,
 } from './types';
 import { TextChunks } from './types';
+
+/**
+ * responseToRecord reads a response of the right JSON shape; input is any JSON, and an element of
+ * the wrong type (an `extension` that is a string, an `item` that is an object) makes it throw a
+ * TypeError. That is the input's fault, so it is a rejection, not an exception.
+ */
+function readResponse(
+  response: QuestionnaireResponse,
+  lookup: (reference: string) => Patient | undefined,
+): ReturnType<typeof responseToRecord> {
+  try {
+    return responseToRecord(response, lookup);
+  } catch (err) {
+    if (!(err instanceof TypeError)) throw err;
+    return {
+      ok: false,
+      issues: [
+        error(
+          'structure',
+          'The response is not well-formed FHIR JSON: an element has the wrong type (validate it to find which)',
+          'QuestionnaireResponse',
+        ),
+      ],
+    };
+  }
+}
 
 export function createFhirReader(
   spec: FhirMapping,
@@ -58,7 +85,7 @@ export function createFhirReader(
         sink.skip(location, r);
         return;
       case 'QuestionnaireResponse': {
-        const read = responseToRecord(r, lookup);
+        const read = readResponse(r as QuestionnaireResponse, lookup);
         if (read.ok) sink.record(read.record, location, r);
         else
           sink.reject(
