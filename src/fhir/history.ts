@@ -35,8 +35,10 @@ export interface ReadHistory {
   readonly issues: readonly OperationOutcomeIssue[];
 }
 
+/** Whether a response answers the DIALOG Questionnaire; asked of unvalidated bodies too. */
 export function isDialogResponse(response: QuestionnaireResponse): boolean {
-  return response.questionnaire?.split('|')[0] === DIALOG_QUESTIONNAIRE;
+  const questionnaire: unknown = response.questionnaire;
+  return typeof questionnaire === 'string' && questionnaire.split('|')[0] === DIALOG_QUESTIONNAIRE;
 }
 
 /**
