@@ -16,7 +16,7 @@ import type {
   QuestionnaireResponse,
   Resource,
 } from '@medplum/fhirtypes';
-import { hasErrors, type Validator } from '../validation';
+import { error, hasErrors, type Validator } from '../validation';
 import { createItemRowsReader, createItemRowsWriter, projectItemRows } from './csv-item-rows';
 import {
   createSessionRowsReader,
@@ -173,58 +173,36 @@ export async function convert(
     options.onReject?.(rejection(issues), location);
   };
 
+  /**
+   * FHIR input is any JSON, read without a validator unless one is given: a response whose
+   * elements have the wrong JSON types can give a record a writer cannot hold (an action whose text
+   * is null). That is the input's fault: the record is rejected, never thrown.
+   */
+  const malformed = (err: unknown, location: string): void => {
+    if (!(err instanceof TypeError) || from.kind !== 'fhir') throw err;
+    reject(
+      [
+        placeIssue(
+          error(
+            'structure',
+            'The response is not well-formed FHIR JSON: an element has the wrong type (validate it to find which)',
+            'QuestionnaireResponse',
+          ),
+          file,
+          location,
+        ),
+      ],
+      location,
+    );
+  };
+
   const sink: ReadSink = {
     record(record, location, resource) {
-      summary.read++;
-      if (identity && resource) {
-        if (!validOrReject(resource, location)) return;
-        buffer += `${asciiJson(JSON.stringify(resource))}\n`;
-        summary.converted++;
-        return;
+      try {
+        writeRecord(record, location, resource);
+      } catch (err) {
+        malformed(err, location);
       }
-      let target = record;
-      if (throughFhir || options.validator) {
-        const response = recordToResponse(record);
-        if (!validOrReject(response, location)) return;
-        if (throughFhir) {
-          const back = responseToRecord(response);
-          if (!back.ok) {
-            reject(
-              back.issues.map((i) => placeIssue(i, file, location)),
-              location,
-            );
-            return;
-          }
-          target = back.record;
-        }
-      }
-      if (bytes && writer.writeTo) {
-        if (buffer !== '') flush();
-        const put = writer.writeTo(target, bytes);
-        if (!put.ok) {
-          reject(
-            put.issues.map((i) => placeIssue(i, file, location)),
-            location,
-          );
-          return;
-        }
-        summary.converted++;
-        for (const field of put.notHeld) summary.notHeld[field] = (summary.notHeld[field] ?? 0) + 1;
-        return;
-      }
-      const written = writer.write(target, resource);
-      if (!written.ok) {
-        reject(
-          written.issues.map((i) => placeIssue(i, file, location)),
-          location,
-        );
-        return;
-      }
-      buffer += written.text;
-      if (buffer.length > FLUSH_CHARS) flush();
-      summary.converted++;
-      for (const field of written.notHeld)
-        summary.notHeld[field] = (summary.notHeld[field] ?? 0) + 1;
     },
     event(event, location) {
       summary.events++;
@@ -244,6 +222,62 @@ export async function convert(
       if (identity && resource) buffer += `${asciiJson(JSON.stringify(resource))}\n`;
     },
   };
+
+  function writeRecord(
+    record: DialogRecord,
+    location: string,
+    resource: QuestionnaireResponse | undefined,
+  ): void {
+    summary.read++;
+    if (identity && resource) {
+      if (!validOrReject(resource, location)) return;
+      buffer += `${asciiJson(JSON.stringify(resource))}\n`;
+      summary.converted++;
+      return;
+    }
+    let target = record;
+    if (throughFhir || options.validator) {
+      const response = recordToResponse(record);
+      if (!validOrReject(response, location)) return;
+      if (throughFhir) {
+        const back = responseToRecord(response);
+        if (!back.ok) {
+          reject(
+            back.issues.map((i) => placeIssue(i, file, location)),
+            location,
+          );
+          return;
+        }
+        target = back.record;
+      }
+    }
+    if (bytes && writer.writeTo) {
+      if (buffer !== '') flush();
+      const put = writer.writeTo(target, bytes);
+      if (!put.ok) {
+        reject(
+          put.issues.map((i) => placeIssue(i, file, location)),
+          location,
+        );
+        return;
+      }
+      summary.converted++;
+      for (const field of put.notHeld) summary.notHeld[field] = (summary.notHeld[field] ?? 0) + 1;
+      return;
+    }
+    const written = writer.write(target, resource);
+    if (!written.ok) {
+      reject(
+        written.issues.map((i) => placeIssue(i, file, location)),
+        location,
+      );
+      return;
+    }
+    buffer += written.text;
+    if (buffer.length > FLUSH_CHARS) flush();
+    summary.converted++;
+    for (const field of written.notHeld) summary.notHeld[field] = (summary.notHeld[field] ?? 0) + 1;
+  }
 
   function validOrReject(response: QuestionnaireResponse, location: string): boolean {
     if (!options.validator) return true;
