@@ -13,6 +13,7 @@ import type {
   BundleEntry,
   OperationOutcome,
   QuestionnaireResponse,
+  Resource,
   Task,
 } from '@medplum/fhirtypes';
 import { convertText, isFormatName, type FormatName } from '../mapping';
@@ -61,14 +62,33 @@ export async function importNative(
   });
   const entries: BundleEntry[] = converted.rejects.map((r) => rejected(r.outcome, r.location));
   let accepted = 0;
+  const passedOver = new Map<string, number>();
   for (const line of converted.output.split('\n')) {
     if (!line.trim()) continue;
-    const response = JSON.parse(line) as QuestionnaireResponse;
-    entries.push(await submitRecord(service, access, response));
+    const resource = JSON.parse(line) as Resource;
+    // FHIR input passes other resources (the Patient beside its responses) through unchanged:
+    // they are not sessions, so they are not submitted as one.
+    if (resource.resourceType !== 'QuestionnaireResponse') {
+      passedOver.set(resource.resourceType, (passedOver.get(resource.resourceType) ?? 0) + 1);
+      continue;
+    }
+    entries.push(await submitRecord(service, access, resource));
     if (entries[entries.length - 1]?.response?.status?.startsWith('2')) accepted++;
   }
   for (const event of converted.events) entries.push(await adtEntry(access, event, transfers));
-  const notices = converted.notices.length > 0 ? [noticeEntry(converted.notices)] : [];
+  const allNotices = [...converted.notices];
+  if (passedOver.size > 0)
+    allNotices.push(
+      issue(
+        'information',
+        'informational',
+        `Only DIALOG sessions are imported here; not imported: ${[...passedOver]
+          .map(([type, n]) => `${n} ${type}`)
+          .join(', ')}`,
+        'Bundle',
+      ),
+    );
+  const notices = allNotices.length > 0 ? [noticeEntry(allNotices)] : [];
   return {
     bundle: { resourceType: 'Bundle', type: 'batch-response', entry: [...notices, ...entries] },
     accepted,
