@@ -70,6 +70,8 @@ export interface CorpusCase {
     /** /native imports and batches: a batch-response Bundle with this many records kept. */
     readonly batch?: boolean;
     readonly accepted?: number;
+    /** … and this many refused (every refused record when absent: at least one). */
+    readonly refused?: number;
     /** Searches that are answered (200): how many matched. */
     readonly total?: number;
   };
