@@ -176,18 +176,23 @@ export async function convert(
   /**
    * FHIR input is any JSON, read without a validator unless one is given: a response whose
    * elements have the wrong JSON types can give a record a writer cannot hold (an action whose text
-   * is null). That is the input's fault: the record is rejected, never thrown.
+   * is null), and one nested thousands deep overflows the stack when written out again. That is
+   * the input's fault: the record is rejected, never thrown.
    */
-  const malformed = (err: unknown, location: string): void => {
-    if (!(err instanceof TypeError) || from.kind !== 'fhir') throw err;
+  const malformed = (err: unknown, location: string, counted: boolean): void => {
+    const deep = err instanceof RangeError;
+    if (!(err instanceof TypeError || deep) || from.kind !== 'fhir') throw err;
+    if (!counted) summary.read++;
     reject(
       [
         placeIssue(
-          error(
-            'structure',
-            'The response is not well-formed FHIR JSON: an element has the wrong type (validate it to find which)',
-            'QuestionnaireResponse',
-          ),
+          deep
+            ? error('too-costly', 'The resource is nested too deeply to handle', 'Resource')
+            : error(
+                'structure',
+                'The response is not well-formed FHIR JSON: an element has the wrong type (validate it to find which)',
+                'QuestionnaireResponse',
+              ),
           file,
           location,
         ),
@@ -201,7 +206,7 @@ export async function convert(
       try {
         writeRecord(record, location, resource);
       } catch (err) {
-        malformed(err, location);
+        malformed(err, location, true);
       }
     },
     event(event, location) {
@@ -217,9 +222,20 @@ export async function convert(
       if (issue.severity === 'error' || issue.severity === 'fatal') summary.noticeErrors++;
       options.onNotice?.(issue);
     },
-    skip(_location, resource) {
+    skip(location, resource) {
+      if (!identity || !resource) {
+        summary.skipped++;
+        return;
+      }
+      let line: string;
+      try {
+        line = `${asciiJson(JSON.stringify(resource))}\n`;
+      } catch (err) {
+        malformed(err, location, false);
+        return;
+      }
       summary.skipped++;
-      if (identity && resource) buffer += `${asciiJson(JSON.stringify(resource))}\n`;
+      buffer += line;
     },
   };
 
