@@ -42,6 +42,7 @@ export type CaseBody =
         | 'nested-items'
         | 'nested-arrays'
         | 'nested-bundle'
+        | 'nested-transaction'
         | 'padded-session'
         | 'padded-csv'
         | 'huge-key';
@@ -206,6 +207,14 @@ function generate(body: Extract<CaseBody, { generate: string }>): string {
           ),
         ),
       );
+    case 'nested-transaction':
+      return JSON.stringify({
+        resourceType: 'Bundle',
+        type: 'transaction',
+        entry: [
+          { request: { method: 'POST', url: 'QuestionnaireResponse' }, resource: 'RESOURCE' },
+        ],
+      }).replace('"RESOURCE"', withRaw('deep', nested('[', '', ']', depth)));
     case 'padded-session': {
       const session = sessionFor('megan-price');
       const div = `<div xmlns="http://www.w3.org/1999/xhtml">${'x'.repeat(body.bytes ?? 0)}</div>`;
