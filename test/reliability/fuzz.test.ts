@@ -210,11 +210,27 @@ describe('the HTTP body path', () => {
     'application/x-www-form-urlencoded',
     '',
   );
+  /** Deep nesting (arrays, objects or extensions) in a session, a batch or a transaction. */
+  const deepBody = fc
+    .record({
+      depth: fc.integer({ min: 100, max: 20_000 }),
+      shape: fc.constantFrom(['[', ']'], ['{"a":', '}'], ['[{"url":"urn:x","extension":', '}]']),
+      wrapper: fc.constantFrom('session', 'batch', 'transaction'),
+    })
+    .map(({ depth, shape, wrapper }) => {
+      const [open, close] = shape as [string, string];
+      const inner = open === '[' ? '' : '[]';
+      const text = JSON.stringify(session);
+      const deep = `${text.slice(0, -1)},"modifierExtension":${open.repeat(depth)}${inner}${close.repeat(depth)}}`;
+      if (wrapper === 'session') return deep;
+      return `{"resourceType":"Bundle","type":"${wrapper}","entry":[{"request":{"method":"POST","url":"QuestionnaireResponse"},"resource":${deep}}]}`;
+    });
   const bodies = fc.oneof(
     hostileText,
     jsonValue.map((v) => JSON.stringify(v)),
     mutatedJson(session).map((v) => JSON.stringify(v)),
     mutatedText(JSON.stringify(session)),
+    deepBody,
   );
 
   async function expectNo5xx(method: string, path: string, body: string, type: string) {
