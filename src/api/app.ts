@@ -23,6 +23,7 @@ import { errorHandler } from './errors';
 import { fhirRoutes } from './fhir-routes';
 import { letterRoutes } from './letter-routes';
 import { nativeRoutes } from './native-routes';
+import { planSyncRoutes } from './plan-sync-routes';
 import { sendFhir } from './http';
 import { rateLimiter } from './rate-limit';
 import { transferRoutes } from './transfer-routes';
@@ -99,6 +100,7 @@ export function createApp(options: AppOptions): App {
     ? new Transfers(service, options.peers, now, () => deliverer?.kick())
     : undefined;
   app.use('/fhir', encounterRoutes(service, transfers));
+  app.use('/fhir', planSyncRoutes(deliverer));
   app.use('/fhir', transferRoutes(transfers), letterRoutes(service), fhirRoutes(service, now));
   app.use('/native', nativeRoutes(service, transfers));
   app.use('/ui', uiRoutes({ service, now, ...(options.authenticate ? { authenticate } : {}) }));

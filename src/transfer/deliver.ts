@@ -87,6 +87,11 @@ export interface DelivererOptions {
   /** Deliveries at once (default 8). */
   readonly concurrency?: number;
   readonly random?: () => number;
+  /**
+   * How often each peer is polled for changes to shared plans (plan-sync.ts, run by this loop);
+   * undefined: not polled (a peer's rest-hook notifications are still received).
+   */
+  readonly syncPollMs?: number;
 }
 
 const CLAIM_PAGE = 100;
@@ -102,8 +107,9 @@ export class HandoverDeliverer {
   private running: Promise<void> | undefined;
   private stopped = true;
   private readonly now: () => Date;
+  private readonly periodic: (() => Promise<void>)[] = [];
 
-  constructor(private readonly options: DelivererOptions) {
+  constructor(readonly options: DelivererOptions) {
     this.now = options.now ?? (() => new Date());
   }
 
@@ -117,6 +123,11 @@ export class HandoverDeliverer {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
     await this.running;
+  }
+
+  /** Other work this loop runs on every pass (its failures are logged), e.g. plan-sync polls. */
+  alsoRun(work: () => Promise<void>): void {
+    this.periodic.push(work);
   }
 
   /** Looks for due Tasks now (after a handover is requested). */
@@ -138,6 +149,7 @@ export class HandoverDeliverer {
   private async loop(): Promise<void> {
     try {
       while (!this.stopped && (await this.runOnce()) > 0);
+      for (const work of this.periodic) if (!this.stopped) await work();
     } catch (err) {
       this.options.logger.error('handover delivery loop failed', {
         error: err instanceof Error ? err.message : String(err),
@@ -347,73 +359,90 @@ export class HandoverDeliverer {
     return undefined;
   }
 
-  /** Step 2, again at once after a 412 (someone edited it between our read and write). */
-  private async writePlan(
+  /** Step 2 (see writeMergedPlan). */
+  private writePlan(
     remote: FhirStore,
     local: CarePlan,
     base: CarePlan | undefined,
   ): Promise<CarePlan> {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await this.mergeAndWritePlan(remote, local, base);
-      } catch (err) {
-        if (statusOf(err) !== 412 || attempt >= PLAN_RACE_ATTEMPTS) throw err;
-      }
+    return writeMergedPlan(remote, local, base, this.now);
+  }
+}
+
+/**
+ * Step 2: `local` merged three ways into the plan `remote` holds with the same business identifier
+ * (against `base`, the version both last agreed on) and written with If-Match, with a Provenance
+ * and conflict Tasks; again at once after a 412 (someone edited it between our read and write).
+ * Also how a pulled plan is brought into this system's own (plan-sync.ts). Writes nothing when
+ * the merge leaves the plan as it is.
+ */
+export async function writeMergedPlan(
+  remote: FhirStore,
+  local: CarePlan,
+  base: CarePlan | undefined,
+  now: () => Date,
+): Promise<CarePlan> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await mergeAndWritePlan(remote, local, base, now());
+    } catch (err) {
+      if (statusOf(err) !== 412 || attempt >= PLAN_RACE_ATTEMPTS) throw err;
     }
   }
+}
 
-  /** Merge with the destination's plan and write it with If-Match (see the header). */
-  private async mergeAndWritePlan(
-    remote: FhirStore,
-    local: CarePlan,
-    base: CarePlan | undefined,
-  ): Promise<CarePlan> {
-    const identifier = local.identifier?.find((i) => i.system === CARE_PLAN_IDENTIFIER_SYSTEM);
-    const found = await remote.search('CarePlan', {
-      identifier: `${identifier?.system ?? ''}|${identifier?.value ?? ''}`,
-    });
-    const current = found.resources[0] as CarePlan | undefined;
-    const { merged, conflicts } = current
-      ? mergePlans({ ...(base ? { base } : {}), local, remote: current })
-      : { merged: local, conflicts: [] as PlanConflict[] };
-    // Nothing to change there (a repeat, or a retry whose earlier write got through): no write.
-    if (current?.id && conflicts.length === 0 && samePlanContent(merged, current)) return current;
-    const planEntry: BundleEntry = current?.id
-      ? {
-          fullUrl: 'urn:uuid:00000000-0000-5000-8000-000000000001',
-          resource: { ...merged, id: current.id },
-          request: {
-            method: 'PUT',
-            url: `CarePlan/${current.id}`,
-            ifMatch: `W/"${current.meta?.versionId ?? ''}"`,
-          },
-        }
-      : {
-          fullUrl: 'urn:uuid:00000000-0000-5000-8000-000000000001',
-          resource: merged,
-          request: {
-            method: 'PUT',
-            url: `CarePlan?identifier=${encodeURIComponent(`${identifier?.system ?? ''}|${identifier?.value ?? ''}`)}`,
-          },
-        };
-    const result = await remote.transaction({
-      resourceType: 'Bundle',
-      type: 'transaction',
-      entry: [
-        planEntry,
-        provenanceEntry(merged, conflicts, this.now()),
-        ...conflictTasks(merged, conflicts, this.now()),
-      ],
-    });
-    return result.entry?.[0]?.resource as CarePlan;
-  }
+/** Merge with the destination's plan and write it with If-Match (see the header). */
+async function mergeAndWritePlan(
+  remote: FhirStore,
+  local: CarePlan,
+  base: CarePlan | undefined,
+  now: Date,
+): Promise<CarePlan> {
+  const identifier = local.identifier?.find((i) => i.system === CARE_PLAN_IDENTIFIER_SYSTEM);
+  const found = await remote.search('CarePlan', {
+    identifier: `${identifier?.system ?? ''}|${identifier?.value ?? ''}`,
+  });
+  const current = found.resources[0] as CarePlan | undefined;
+  const { merged, conflicts } = current
+    ? mergePlans({ ...(base ? { base } : {}), local, remote: current })
+    : { merged: local, conflicts: [] as PlanConflict[] };
+  // Nothing to change there (a repeat, or a retry whose earlier write got through): no write.
+  if (current?.id && conflicts.length === 0 && samePlanContent(merged, current)) return current;
+  const planEntry: BundleEntry = current?.id
+    ? {
+        fullUrl: 'urn:uuid:00000000-0000-5000-8000-000000000001',
+        resource: { ...merged, id: current.id },
+        request: {
+          method: 'PUT',
+          url: `CarePlan/${current.id}`,
+          ifMatch: `W/"${current.meta?.versionId ?? ''}"`,
+        },
+      }
+    : {
+        fullUrl: 'urn:uuid:00000000-0000-5000-8000-000000000001',
+        resource: merged,
+        request: {
+          method: 'PUT',
+          url: `CarePlan?identifier=${encodeURIComponent(`${identifier?.system ?? ''}|${identifier?.value ?? ''}`)}`,
+        },
+      };
+  const result = await remote.transaction({
+    resourceType: 'Bundle',
+    type: 'transaction',
+    entry: [
+      planEntry,
+      provenanceEntry(merged, conflicts, now),
+      ...conflictTasks(merged, conflicts, now),
+    ],
+  });
+  return result.entry?.[0]?.resource as CarePlan;
 }
 
 /**
  * Step 1's bundle: the plan only created when the destination has none yet (`If-None-Exist` on
  * its identifier), so what refers to it resolves; an existing plan there is merged in step 2.
  */
-function planCreatedOnly(bundle: Bundle): { bundle: Bundle; plan: CarePlan } {
+export function planCreatedOnly(bundle: Bundle): { bundle: Bundle; plan: CarePlan } {
   let plan: CarePlan | undefined;
   const entry = (bundle.entry ?? []).map((e) => {
     if (e.resource?.resourceType !== 'CarePlan') return e;
@@ -486,7 +515,7 @@ function withReceipt(
  * The plan with its `urn:uuid:` references to what step 1 carried replaced by the ids the
  * destination gave them (the transaction-response lists them in request order).
  */
-function inDestinationTerms(plan: CarePlan, sent: Bundle, applied: Bundle): CarePlan {
+export function inDestinationTerms(plan: CarePlan, sent: Bundle, applied: Bundle): CarePlan {
   const ids = new Map<string, string>();
   (sent.entry ?? []).forEach((entry, i) => {
     const location = applied.entry?.[i]?.response?.location;
@@ -583,7 +612,7 @@ export const HANDOVER_ORIGIN_EXTENSION =
   'https://dialog-fhir.org/fhir/StructureDefinition/dialog-handover-origin';
 
 /** The plan marked with the version it leaves from, so the receiver can merge against it later. */
-function withOrigin(plan: CarePlan, selfBaseUrl: string): CarePlan {
+export function withOrigin(plan: CarePlan, selfBaseUrl: string): CarePlan {
   const reference = `${selfBaseUrl}/CarePlan/${plan.id ?? ''}/_history/${plan.meta?.versionId ?? ''}`;
   return {
     ...plan,

@@ -1,0 +1,418 @@
+/**
+ * Keeping the two systems in step after a handover (issue 5): both keep the one plan (one business
+ * identifier) and either may change it, or record sessions against it. This system pulls what a
+ * peer changed and brings it into its own copy the way a handover does (deliver.ts): the person's
+ * record gathered from the peer as one transaction Bundle of conditional updates on business
+ * identifiers (nothing duplicated however often it is pulled), then the plan merged three ways
+ * into ours with `If-Match` (changes to different parts merge; both sides changing the same part
+ * keep both and raise a conflict Task; a merge Provenance when anything is written).
+ *
+ * How a change is noticed:
+ * - **rest-hook Subscription**, where the peer supports it (its CapabilityStatement lists
+ *   `Subscription`): this system asks the peer for one (`CarePlan?identifier=<plan system>|`,
+ *   channel rest-hook to `<self>/$plan-sync-notification/<self id>`) and the peer's notifications
+ *   (a notification Bundle, a bare CarePlan, or an empty ping) are received by
+ *   `POST /fhir/$plan-sync-notification/{peer}` (src/api/plan-sync-routes.ts): the CarePlans it
+ *   names as focus are read from the peer and pulled; anything else triggers a poll.
+ * - **`_lastUpdated` polling** where it does not: `CarePlan?_lastUpdated=gt<since>` at the peer,
+ *   every `pollMs`, a little overlap behind the last change seen (a write that committed late is
+ *   not missed; a version already pulled is skipped).
+ *
+ * Only plans this system already holds (by business identifier) are pulled: a peer's other plans
+ * are not ours to copy. What this system last took from each peer's plan — that version's id and
+ * its content in our terms, the base of the next merge — and the since-watermark are kept durably
+ * in the store (a `Basic` resource per peer, `Basic/plan-sync-<peer id>`). Before the first pull,
+ * the base is the version of our plan the peer's copy came from (its `dialog-handover-origin`);
+ * without one, differing parts are kept as conflicts — never a lost edit. The peer's origin mark
+ * itself is not taken over (ours stays), so two systems pulling from each other settle without
+ * writing new versions back and forth.
+ */
+import type { Basic, Bundle, CarePlan, Extension, Resource } from '@medplum/fhirtypes';
+import type winston from 'winston';
+import { CARE_PLAN_IDENTIFIER_SYSTEM } from '../fhir';
+import { NarratingStore } from '../service/narrating-store';
+import { openFhirServerStore, type FhirStore } from '../store';
+import {
+  HANDOVER_ORIGIN_EXTENSION,
+  inDestinationTerms,
+  planCreatedOnly,
+  writeMergedPlan,
+} from './deliver';
+import { gatherHandover, handoverBundle } from './handover-bundle';
+import { peerById, type Peer, type Peers } from './peers';
+import { canonicalJson, samePlanContent } from './plan-three-way-merge';
+
+export const SYNC_STATE_EXTENSION =
+  'https://dialog-fhir.org/fhir/StructureDefinition/dialog-plan-sync';
+export const NOTIFICATION_OPERATION = '$plan-sync-notification';
+/** How far behind the last change seen the next poll starts. */
+const OVERLAP_MS = 5_000;
+/** With a Subscription in place, polls still run this many times less often (a safety net). */
+const SUBSCRIBED_POLL_FACTOR = 10;
+const PAGE = 100;
+
+export interface PlanSyncOptions {
+  readonly store: FhirStore;
+  readonly peers: Peers;
+  readonly logger: winston.Logger;
+  readonly now?: () => Date;
+  readonly remoteFor?: (peer: Peer) => FhirStore;
+  readonly requestTimeoutMs?: number;
+  /** How often each peer is polled (undefined: never; the receiver still works). */
+  readonly pollMs?: number;
+}
+
+interface PlanState {
+  readonly identifier: string;
+  readonly theirVersion: string;
+  /** Their plan as last pulled, in our terms (JSON): the base of the next merge. */
+  readonly base: string;
+}
+
+interface SyncState {
+  readonly since?: string;
+  readonly plans: readonly PlanState[];
+}
+
+export interface PullReport {
+  /** Plans of the peer's looked at. */
+  readonly seen: number;
+  /** Of those, pulled into ours (ours written, or already the same). */
+  readonly pulled: number;
+}
+
+export class PlanSync {
+  private readonly now: () => Date;
+  private readonly local: FhirStore;
+  private queue: Promise<unknown> = Promise.resolve();
+  private readonly nextPoll = new Map<string, number>();
+  private readonly subscribed = new Map<string, boolean>();
+
+  constructor(private readonly options: PlanSyncOptions) {
+    this.now = options.now ?? (() => new Date());
+    // Plans and sessions pulled carry their narrative, as every write of the service does.
+    this.local = new NarratingStore(options.store);
+  }
+
+  /** Polls each peer whose turn it is (with `pollMs` set); a peer's failure is logged, not thrown. */
+  async pollDue(): Promise<void> {
+    const every = this.options.pollMs;
+    if (every === undefined) return;
+    for (const peer of this.options.peers.peers) {
+      const now = this.now().getTime();
+      if ((this.nextPoll.get(peer.id) ?? 0) > now) continue;
+      try {
+        if (!this.subscribed.has(peer.id)) this.subscribed.set(peer.id, await this.subscribe(peer));
+        await this.poll(peer.id);
+      } catch (err) {
+        this.options.logger.warn('plan sync poll failed', {
+          peer: peer.id,
+          error: err instanceof Error ? err.message : String(err),
+        });
+      }
+      const factor = this.subscribed.get(peer.id) ? SUBSCRIBED_POLL_FACTOR : 1;
+      this.nextPoll.set(peer.id, this.now().getTime() + every * factor);
+    }
+  }
+
+  /** Everything the peer changed since the watermark, pulled (one at a time per system). */
+  async poll(peerId: string): Promise<PullReport> {
+    const peer = this.peer(peerId);
+    return this.serial(() => this.pollNow(peer));
+  }
+
+  /**
+   * A rest-hook notification from a peer: the CarePlans it names as focus are read there and
+   * pulled; a notification naming none (an empty ping, or another resource) polls instead.
+   */
+  async notified(peerId: string, body: unknown): Promise<PullReport> {
+    const peer = this.peer(peerId);
+    return this.serial(async () => {
+      const ids = focusPlans(body, peer);
+      if (ids.length === 0) return this.pollNow(peer);
+      const remote = this.remote(peer);
+      const state = await this.readState(peer);
+      let plans = state.plans;
+      let pulled = 0;
+      for (const id of ids) {
+        const theirs = (await remote.read('CarePlan', id)) as CarePlan;
+        const result = await this.pull(peer, remote, theirs, plans);
+        if (result) {
+          plans = result;
+          pulled++;
+        }
+      }
+      await this.writeState(peer, { ...state, plans });
+      return { seen: ids.length, pulled };
+    });
+  }
+
+  /** Whether the peer's CapabilityStatement says it takes Subscriptions (create). */
+  async supportsSubscription(peer: Peer): Promise<boolean> {
+    const res = await fetch(`${peer.baseUrl}/metadata`, {
+      headers: { accept: 'application/fhir+json', ...authHeader(peer) },
+      signal: AbortSignal.timeout(this.options.requestTimeoutMs ?? 30_000),
+    }).catch(() => undefined);
+    if (!res?.ok) return false;
+    const statement = (await res.json().catch(() => undefined)) as unknown;
+    return subscriptionSupported(statement);
+  }
+
+  /** Asks a peer that supports it for a rest-hook Subscription to its plans (once). */
+  private async subscribe(peer: Peer): Promise<boolean> {
+    if (!(await this.supportsSubscription(peer))) return false;
+    const self = this.options.peers.self;
+    const endpoint = `${self.baseUrl}/${NOTIFICATION_OPERATION}/${self.id}`;
+    await this.remote(peer).create(
+      {
+        resourceType: 'Subscription',
+        status: 'requested',
+        reason: `Keep ${self.organization.display ?? self.id}'s copy of shared DIALOG care plans in step`,
+        criteria: `CarePlan?identifier=${CARE_PLAN_IDENTIFIER_SYSTEM}|`,
+        channel: {
+          type: 'rest-hook',
+          endpoint,
+          payload: 'application/fhir+json',
+        },
+      },
+      { ifNoneExist: `url=${encodeURIComponent(endpoint)}` },
+    );
+    return true;
+  }
+
+  private async pollNow(peer: Peer): Promise<PullReport> {
+    const remote = this.remote(peer);
+    const state = await this.readState(peer);
+    const since = state.since ? new Date(Date.parse(state.since) - OVERLAP_MS) : undefined;
+    let plans = state.plans;
+    let latest = state.since ? Date.parse(state.since) : 0;
+    let seen = 0;
+    let pulled = 0;
+    for (let offset = 0; ; offset += PAGE) {
+      const page = await remote.search(
+        'CarePlan',
+        {
+          identifier: `${CARE_PLAN_IDENTIFIER_SYSTEM}|`,
+          ...(since ? { _lastUpdated: `gt${since.toISOString()}` } : {}),
+          _sort: '_lastUpdated',
+          _count: String(PAGE),
+          _offset: String(offset),
+        },
+        { count: PAGE },
+      );
+      for (const theirs of page.resources as CarePlan[]) {
+        seen++;
+        latest = Math.max(latest, Date.parse(theirs.meta?.lastUpdated ?? '') || 0);
+        const result = await this.pull(peer, remote, theirs, plans);
+        if (result) {
+          plans = result;
+          pulled++;
+        }
+      }
+      if (page.resources.length < PAGE) break;
+    }
+    await this.writeState(peer, {
+      ...(latest > 0 ? { since: new Date(latest).toISOString() } : {}),
+      plans,
+    });
+    return { seen, pulled };
+  }
+
+  /**
+   * One plan of the peer's brought into ours (see the header); resolves to the new per-plan state,
+   * or undefined when it is not a plan we hold or that version was pulled already.
+   */
+  private async pull(
+    peer: Peer,
+    remote: FhirStore,
+    theirs: CarePlan,
+    plans: readonly PlanState[],
+  ): Promise<PlanState[] | undefined> {
+    const key = planKey(theirs);
+    if (!key) return undefined;
+    const ours = (await this.local.search('CarePlan', { identifier: key })).resources[0] as
+      CarePlan | undefined;
+    if (!ours) return undefined;
+    const known = plans.find((p) => p.identifier === key);
+    if (known?.theirVersion === theirs.meta?.versionId) return undefined;
+    const patientId = /^Patient\/([^/]+)$/.exec(theirs.subject?.reference ?? '')?.[1];
+    if (!patientId) return undefined;
+    const record = await gatherHandover(remote, patientId);
+    const self = this.options.peers.self;
+    const bundle = handoverBundle(
+      { ...record, carePlan: theirs },
+      { sourceBaseUrl: peer.baseUrl, destinationBaseUrl: self.baseUrl },
+    );
+    const sent = planCreatedOnly(bundle);
+    const applied = await this.local.transaction(sent.bundle);
+    const incoming = withOriginOf(inDestinationTerms(sent.plan, sent.bundle, applied), ours);
+    const base = known
+      ? withOriginOf(JSON.parse(known.base) as CarePlan, ours)
+      : await this.originBase(theirs, ours);
+    const written = await writeMergedPlan(this.local, incoming, base, this.now);
+    this.options.logger.info('plan sync pulled', {
+      peer: peer.id,
+      theirVersion: theirs.meta?.versionId,
+      ourVersion: written.meta?.versionId,
+      changed: written.meta?.versionId !== ours.meta?.versionId,
+      sameAsTheirs: samePlanContent(written, incoming),
+    });
+    const next: PlanState = {
+      identifier: key,
+      theirVersion: theirs.meta?.versionId ?? '',
+      base: canonicalJson(incoming),
+    };
+    return [...plans.filter((p) => p.identifier !== key), next];
+  }
+
+  /** Our version the peer's copy came from (its origin mark names our plan), as the first base. */
+  private async originBase(theirs: CarePlan, ours: CarePlan): Promise<CarePlan | undefined> {
+    const origin = theirs.extension?.find((e) => e.url === HANDOVER_ORIGIN_EXTENSION)?.valueUri;
+    const self = this.options.peers.self.baseUrl;
+    const match = /\/CarePlan\/([^/]+)\/_history\/([^/]+)$/.exec(origin ?? '');
+    if (!origin?.startsWith(`${self}/CarePlan/`) || !match?.[1] || !match[2]) return undefined;
+    const version = await this.local.vread('CarePlan', match[1], match[2]).catch(() => undefined);
+    return version ? withOriginOf(version as CarePlan, ours) : undefined;
+  }
+
+  private peer(peerId: string): Peer {
+    const peer = peerById(this.options.peers, peerId);
+    if (!peer) throw new UnknownPeerError(peerId);
+    return peer;
+  }
+
+  private remote(peer: Peer): FhirStore {
+    if (this.options.remoteFor) return this.options.remoteFor(peer);
+    return openFhirServerStore({
+      baseUrl: peer.baseUrl,
+      retries: 0,
+      timeoutMs: this.options.requestTimeoutMs ?? 30_000,
+      ...(peer.auth.type === 'bearer' ? { token: peer.auth.token } : {}),
+    });
+  }
+
+  private serial<T>(work: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(work, work);
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  private async readState(peer: Peer): Promise<SyncState & { version?: string }> {
+    const stored = (await this.options.store
+      .read('Basic', stateId(peer))
+      .catch(() => undefined)) as Basic | undefined;
+    const ext = stored?.extension?.find((e) => e.url === SYNC_STATE_EXTENSION);
+    const since = part(ext, 'since')?.valueInstant;
+    const plans = (ext?.extension ?? [])
+      .filter((e) => e.url === 'plan')
+      .map((e) => ({
+        identifier: part(e, 'identifier')?.valueString ?? '',
+        theirVersion: part(e, 'theirVersion')?.valueString ?? '',
+        base: part(e, 'base')?.valueString ?? '{}',
+      }));
+    return { ...(since ? { since } : {}), plans };
+  }
+
+  private async writeState(peer: Peer, state: SyncState): Promise<void> {
+    const basic: Basic = {
+      resourceType: 'Basic',
+      id: stateId(peer),
+      code: { text: `What this system last took from ${peer.id}'s plans (plan sync)` },
+      extension: [
+        {
+          url: SYNC_STATE_EXTENSION,
+          extension: [
+            { url: 'peer', valueString: peer.id },
+            ...(state.since ? [{ url: 'since', valueInstant: state.since }] : []),
+            ...state.plans.map((p) => ({
+              url: 'plan',
+              extension: [
+                { url: 'identifier', valueString: p.identifier },
+                { url: 'theirVersion', valueString: p.theirVersion },
+                { url: 'base', valueString: p.base },
+              ],
+            })),
+          ],
+        },
+      ],
+    };
+    await this.options.store.update(basic);
+  }
+}
+
+export class UnknownPeerError extends Error {
+  constructor(readonly peerId: string) {
+    super(`No peer system "${peerId}" is configured here`);
+  }
+}
+
+function stateId(peer: Peer): string {
+  return `plan-sync-${peer.id}`.replace(/[^A-Za-z0-9\-.]/g, '-').slice(0, 64);
+}
+
+function part(ext: Extension | undefined, url: string): Extension | undefined {
+  return ext?.extension?.find((e) => e.url === url);
+}
+
+function planKey(plan: CarePlan): string | undefined {
+  const id = plan.identifier?.find((i) => i.system === CARE_PLAN_IDENTIFIER_SYSTEM)?.value;
+  return id ? `${CARE_PLAN_IDENTIFIER_SYSTEM}|${id}` : undefined;
+}
+
+/** `plan` carrying `ours`'s origin mark (or none), so the peer's mark is never a change. */
+function withOriginOf(plan: CarePlan, ours: CarePlan): CarePlan {
+  const mark = ours.extension?.find((e) => e.url === HANDOVER_ORIGIN_EXTENSION);
+  const rest = (plan.extension ?? []).filter((e) => e.url !== HANDOVER_ORIGIN_EXTENSION);
+  const extension = mark ? [...rest, mark] : rest;
+  const { extension: _old, ...without } = plan;
+  void _old;
+  return extension.length > 0 ? { ...without, extension } : without;
+}
+
+function authHeader(peer: Peer): Record<string, string> {
+  return peer.auth.type === 'bearer' ? { authorization: `Bearer ${peer.auth.token}` } : {};
+}
+
+/** Whether a CapabilityStatement lists Subscription with create (R4 `rest.resource`). */
+export function subscriptionSupported(statement: unknown): boolean {
+  const rest = (
+    statement as { rest?: { resource?: { type?: string; interaction?: { code?: string }[] }[] }[] }
+  )?.rest;
+  return (rest ?? []).some((r) =>
+    (r.resource ?? []).some(
+      (res) =>
+        res.type === 'Subscription' && (res.interaction ?? []).some((i) => i.code === 'create'),
+    ),
+  );
+}
+
+/**
+ * The ids of the peer's CarePlans a notification names: entries' resources or fullUrls, and
+ * R4B/backport `SubscriptionStatus` / `Parameters` notification events' `focus`.
+ */
+export function focusPlans(body: unknown, peer: Peer): string[] {
+  const ids = new Set<string>();
+  const add = (reference: string | undefined): void => {
+    if (!reference) return;
+    const relative = reference.startsWith(`${peer.baseUrl}/`)
+      ? reference.slice(peer.baseUrl.length + 1)
+      : reference;
+    const match = /^CarePlan\/([A-Za-z0-9\-.]{1,64})(?:\/_history\/[^/]+)?$/.exec(relative);
+    if (match?.[1]) ids.add(match[1]);
+  };
+  const visit = (resource: Resource | undefined, fullUrl?: string): void => {
+    if (!resource) return add(fullUrl);
+    if (resource.resourceType === 'CarePlan') return add(`CarePlan/${resource.id ?? ''}`);
+    if (resource.resourceType === 'Bundle')
+      for (const entry of (resource as Bundle).entry ?? []) visit(entry.resource, entry.fullUrl);
+    if (resource.resourceType === 'SubscriptionStatus')
+      for (const event of resource.notificationEvent ?? []) add(event.focus?.reference);
+    if (resource.resourceType === 'Parameters')
+      for (const p of resource.parameter ?? [])
+        if (p.name === 'notification-event')
+          for (const q of p.part ?? []) if (q.name === 'focus') add(q.valueReference?.reference);
+    add(fullUrl);
+  };
+  if (typeof body === 'object' && body !== null) visit(body as Resource);
+  return [...ids];
+}

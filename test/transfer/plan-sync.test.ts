@@ -1,0 +1,269 @@
+/**
+ * Keeping two systems in step after a handover: `_lastUpdated` polling between two instances of
+ * this service over HTTP (edits on both sides merge, a session recorded at the peer arrives, the
+ * two settle without writing versions back and forth, the watermark survives a restart of the
+ * poller), the rest-hook receiver (a peer's notification names the changed plan, which is pulled
+ * at once), polling against Medplum's fhir-router over HTTP, and the capability check that
+ * decides between the two.
+ */
+import { Writable } from 'node:stream';
+import type { Basic, CarePlan, QuestionnaireResponse } from '@medplum/fhirtypes';
+import winston from 'winston';
+import type { Peers } from '../../src/transfer/peers';
+import {
+  focusPlans,
+  PlanSync,
+  subscriptionSupported,
+  SYNC_STATE_EXTENSION,
+} from '../../src/transfer/plan-sync';
+import { journeyResponses } from '../fhir/journey';
+import { journeyPatient } from '../store/store-contract';
+import { startFhirRouterServer } from '../support/fhir-router-server';
+import { fhir, freePort, startService, type TestService } from '../support/service';
+import {
+  all,
+  community,
+  editPlan,
+  FAST,
+  notes,
+  onePlan,
+  peersFor,
+  submit,
+  transfer,
+  trusts,
+  until,
+  ward,
+  withNote,
+} from './two-trusts';
+
+const quiet = winston.createLogger({
+  transports: [
+    new winston.transports.Stream({ stream: new Writable({ write: (_c, _e, done) => done() }) }),
+  ],
+});
+
+function syncFor(service: TestService, peers: Peers): PlanSync {
+  return new PlanSync({ store: service.store, peers, logger: quiet });
+}
+
+async function conflicts(service: TestService): Promise<unknown[]> {
+  return (await all(service, 'Task')).filter((t) =>
+    t.code?.coding?.some((c: { code?: string }) => c.code === 'resolve-plan-conflict'),
+  );
+}
+
+describe('keeping two systems in step after a handover', () => {
+  let services: TestService[] = [];
+  afterEach(async () => {
+    for (const s of services) await s.close();
+    services = [];
+  });
+
+  it('polling by _lastUpdated between two instances: both sides’ edits kept, settles, durable', async () => {
+    const t = await trusts();
+    services = [t.community, t.ward];
+    const [start, , review] = journeyResponses();
+    await t.community.store.update(journeyPatient());
+    await submit(t.community, start as QuestionnaireResponse, 'megan-price');
+    expect((await transfer(t.community, 'megan-price', 'ward', 'admission')).status).toBe(
+      'completed',
+    );
+    const atCommunity = syncFor(t.community, peersFor(community, t.communityUrl, ward, t.wardUrl));
+    const atWard = syncFor(t.ward, peersFor(ward, t.wardUrl, community, t.communityUrl));
+
+    // Both edit different parts after the handover.
+    await editPlan(t.ward, (p) => withNote(p, 'Ward: settled first night'));
+    await editPlan(t.community, (p) => withNote(p, 'Community: Hannah will visit on Sunday'));
+    const report = await atCommunity.poll('ward');
+    expect(report.pulled).toBe(1);
+    expect(notes(await onePlan(t.community))).toEqual(
+      expect.arrayContaining([
+        'Ward: settled first night',
+        'Community: Hannah will visit on Sunday',
+      ]),
+    );
+    expect(await conflicts(t.community)).toHaveLength(0);
+
+    // The ward pulls back; then neither side writes anything more.
+    await atWard.poll('community');
+    const wardPlan = await onePlan(t.ward);
+    expect(notes(wardPlan)).toEqual(
+      expect.arrayContaining([
+        'Ward: settled first night',
+        'Community: Hannah will visit on Sunday',
+      ]),
+    );
+    const settledCommunity = await onePlan(t.community);
+    await atCommunity.poll('ward');
+    await atWard.poll('community');
+    await atCommunity.poll('ward');
+    expect((await onePlan(t.community)).meta?.versionId).toBe(settledCommunity.meta?.versionId);
+    expect((await onePlan(t.ward)).meta?.versionId).toBe(wardPlan.meta?.versionId);
+
+    // A session recorded at the ward arrives at the community with the plan it changed.
+    const [wardPatient] = await all(t.ward, 'Patient');
+    await submit(t.ward, review as QuestionnaireResponse, String(wardPatient?.id));
+    expect((await atCommunity.poll('ward')).pulled).toBe(1);
+    expect(await all(t.community, 'QuestionnaireResponse')).toHaveLength(2);
+    expect(await all(t.community, 'Patient')).toHaveLength(1);
+    expect(await all(t.community, 'CarePlan')).toHaveLength(1);
+
+    // The watermark and what was last pulled are in the store: a new poller pulls nothing again.
+    const state = (await t.community.store.read('Basic', 'plan-sync-ward')) as Basic;
+    const ext = state.extension?.find((e) => e.url === SYNC_STATE_EXTENSION);
+    expect(ext?.extension?.find((e) => e.url === 'since')?.valueInstant).toBeDefined();
+    const restarted = syncFor(t.community, peersFor(community, t.communityUrl, ward, t.wardUrl));
+    const before = (await onePlan(t.community)).meta?.versionId;
+    expect((await restarted.poll('ward')).pulled).toBe(0);
+    expect((await onePlan(t.community)).meta?.versionId).toBe(before);
+  }, 60_000);
+
+  it('the rest-hook receiver pulls the plan a peer’s notification names; the service polls by itself', async () => {
+    const pc = await freePort();
+    const pw = await freePort();
+    const cUrl = `http://127.0.0.1:${pc}/fhir`;
+    const wUrl = `http://127.0.0.1:${pw}/fhir`;
+    const c = await startService({
+      port: pc,
+      peers: peersFor(community, cUrl, ward, wUrl),
+      delivery: FAST,
+    });
+    const w = await startService({
+      port: pw,
+      peers: peersFor(ward, wUrl, community, cUrl),
+      delivery: { ...FAST, syncPollMs: 20 },
+    });
+    services = [c, w];
+    await c.store.update(journeyPatient());
+    await submit(c, journeyResponses()[0] as QuestionnaireResponse, 'megan-price');
+    await transfer(c, 'megan-price', 'ward', 'admission');
+
+    // A notification from the ward as a rest-hook (R4B-style notification Bundle) naming its plan.
+    const edited = await editPlan(w, (p) => withNote(p, 'Ward: leave agreed for Saturday'));
+    const notification = {
+      resourceType: 'Bundle',
+      type: 'history',
+      entry: [
+        {
+          resource: {
+            resourceType: 'SubscriptionStatus',
+            status: 'active',
+            type: 'event-notification',
+            subscription: { reference: `${wUrl}/Subscription/x` },
+            notificationEvent: [
+              { eventNumber: '1', focus: { reference: `${wUrl}/CarePlan/${edited.id}` } },
+            ],
+          },
+        },
+      ],
+    };
+    const res = await fhir(c.base, 'POST', '/fhir/$plan-sync-notification/ward', notification);
+    expect(res.status).toBe(200);
+    expect(res.body.issue[0].details.text).toMatch(/^1 of 1 /);
+    expect(notes(await onePlan(c))).toContain('Ward: leave agreed for Saturday');
+    // The same notification again changes nothing.
+    const version = (await onePlan(c)).meta?.versionId;
+    const again = await fhir(c.base, 'POST', '/fhir/$plan-sync-notification/ward', notification);
+    expect(again.body.issue[0].details.text).toMatch(/^0 of 1 /);
+    expect((await onePlan(c)).meta?.versionId).toBe(version);
+    // An unknown peer is refused.
+    expect((await fhir(c.base, 'POST', '/fhir/$plan-sync-notification/nobody', {})).status).toBe(
+      404,
+    );
+
+    // The ward polls the community by itself (syncPollMs): the community's edit arrives.
+    await editPlan(c, (p) => withNote(p, 'Community: GP letter sent'));
+    await until(
+      () => onePlan(w),
+      (plan) => notes(plan).includes('Community: GP letter sent'),
+    );
+    expect(notes(await onePlan(w))).toContain('Ward: leave agreed for Saturday');
+  }, 60_000);
+
+  it('polling by _lastUpdated against Medplum’s fhir-router over HTTP', async () => {
+    const router = await startFhirRouterServer();
+    const routerUrl = router.baseUrl.replace(/\/$/, '');
+    try {
+      const pc = await freePort();
+      const cUrl = `http://127.0.0.1:${pc}/fhir`;
+      const peers = peersFor(community, cUrl, ward, routerUrl);
+      const c = await startService({ port: pc, peers, delivery: FAST });
+      services = [c];
+      await c.store.update(journeyPatient());
+      await submit(c, journeyResponses()[0] as QuestionnaireResponse, 'megan-price');
+      expect((await transfer(c, 'megan-price', 'ward', 'admission')).status).toBe('completed');
+      const sync = syncFor(c, peers);
+      // fhir-router's metadata does not offer Subscription: polling it is.
+      expect(await sync.supportsSubscription(peers.peers[0] as Peers['peers'][number])).toBe(false);
+
+      // Someone edits the plan at the other server.
+      const found = (await fetch(`${routerUrl}/CarePlan`).then((r) => r.json())) as {
+        entry: { resource: CarePlan }[];
+      };
+      const theirs = found.entry[0]?.resource as CarePlan;
+      const put = await fetch(`${routerUrl}/CarePlan/${theirs.id}`, {
+        method: 'PUT',
+        headers: { 'content-type': 'application/fhir+json' },
+        body: JSON.stringify(withNote(theirs, 'Ward: nursing observations hourly')),
+      });
+      expect(put.status).toBe(200);
+      await editPlan(c, (p) => withNote(p, 'Community: care coordinator told'));
+
+      expect((await sync.poll('ward')).pulled).toBe(1);
+      const plan = await onePlan(c);
+      expect(notes(plan)).toEqual(
+        expect.arrayContaining([
+          'Ward: nursing observations hourly',
+          'Community: care coordinator told',
+        ]),
+      );
+      expect(await conflicts(c)).toHaveLength(0);
+      expect(await all(c, 'Patient')).toHaveLength(1);
+      expect((await sync.poll('ward')).pulled).toBe(0);
+      expect((await onePlan(c)).meta?.versionId).toBe(plan.meta?.versionId);
+    } finally {
+      await router.close();
+    }
+  }, 60_000);
+
+  it('reads capability and notifications', () => {
+    expect(
+      subscriptionSupported({
+        rest: [{ resource: [{ type: 'Subscription', interaction: [{ code: 'create' }] }] }],
+      }),
+    ).toBe(true);
+    expect(
+      subscriptionSupported({
+        rest: [{ resource: [{ type: 'Subscription', interaction: [{ code: 'read' }] }] }],
+      }),
+    ).toBe(false);
+    expect(subscriptionSupported({ rest: [{ resource: [{ type: 'CarePlan' }] }] })).toBe(false);
+    expect(subscriptionSupported(undefined)).toBe(false);
+    const peer = { ...ward, baseUrl: 'https://ward.example/fhir', auth: { type: 'none' as const } };
+    expect(focusPlans({ resourceType: 'CarePlan', id: 'p1' }, peer)).toEqual(['p1']);
+    expect(
+      focusPlans(
+        {
+          resourceType: 'Bundle',
+          entry: [
+            { fullUrl: 'https://ward.example/fhir/CarePlan/p2/_history/3' },
+            { fullUrl: 'https://elsewhere.example/fhir/CarePlan/p3' },
+            {
+              resource: {
+                resourceType: 'Parameters',
+                parameter: [
+                  {
+                    name: 'notification-event',
+                    part: [{ name: 'focus', valueReference: { reference: 'CarePlan/p4' } }],
+                  },
+                ],
+              },
+            },
+          ],
+        },
+        peer,
+      ),
+    ).toEqual(['p2', 'p4']);
+    expect(focusPlans({}, peer)).toEqual([]);
+  });
+});
