@@ -109,6 +109,12 @@ export interface ConvertOptions extends WriterOptions {
   readonly onEvent?: (event: AdtEvent, location: string) => void;
   /** Issues about the input as a whole (unknown columns, the file's date order). */
   readonly onNotice?: (issue: OperationOutcomeIssue) => void;
+  /**
+   * Called for each record (or, FHIR to FHIR, each resource passed through) as it is written to
+   * the output, in input order with onReject's calls: for FHIR output without `extract`, the
+   * calls match the output's lines one to one.
+   */
+  readonly onWritten?: (location: string) => void;
   /** Called after each input chunk. */
   readonly onProgress?: (progress: ConvertProgress) => void;
 }
@@ -236,6 +242,7 @@ export async function convert(
       }
       summary.skipped++;
       buffer += line;
+      options.onWritten?.(location);
     },
   };
 
@@ -249,6 +256,7 @@ export async function convert(
       if (!validOrReject(resource, location)) return;
       buffer += `${asciiJson(JSON.stringify(resource))}\n`;
       summary.converted++;
+      options.onWritten?.(location);
       return;
     }
     let target = record;
@@ -278,6 +286,7 @@ export async function convert(
         return;
       }
       summary.converted++;
+      options.onWritten?.(location);
       for (const field of put.notHeld) summary.notHeld[field] = (summary.notHeld[field] ?? 0) + 1;
       return;
     }
@@ -292,6 +301,7 @@ export async function convert(
     buffer += written.text;
     if (buffer.length > FLUSH_CHARS) flush();
     summary.converted++;
+    options.onWritten?.(location);
     for (const field of written.notHeld) summary.notHeld[field] = (summary.notHeld[field] ?? 0) + 1;
   }
 
@@ -501,15 +511,25 @@ export interface TextConversion {
   readonly rejects: { readonly outcome: OperationOutcome; readonly location: string }[];
   readonly events: { readonly event: AdtEvent; readonly location: string }[];
   readonly notices: OperationOutcomeIssue[];
+  /**
+   * Every record in input order: written (`line`: its line of the output, for FHIR output
+   * without `extract`) or rejected (`reject`: its index in `rejects`).
+   */
+  readonly records: (
+    | { readonly location: string; readonly line: number }
+    | { readonly location: string; readonly reject: number }
+  )[];
 }
 
 /** Converts text held in memory (tests, small uploads): everything comes back in one object. */
 export async function convertText(
   text: string,
-  options: Omit<ConvertOptions, 'onReject' | 'onEvent' | 'onNotice'>,
+  options: Omit<ConvertOptions, 'onReject' | 'onEvent' | 'onNotice' | 'onWritten'>,
 ): Promise<TextConversion> {
   let output = '';
   const rejects: TextConversion['rejects'] = [];
+  const records: TextConversion['records'] = [];
+  let lines = 0;
   const events: TextConversion['events'] = [];
   const notices: OperationOutcomeIssue[] = [];
   const from = resolve(options.from);
@@ -525,10 +545,14 @@ export async function convertText(
       ...options,
       from,
       ...(monthFirstSeen !== undefined ? { monthFirstSeen } : {}),
-      onReject: (outcome, location) => rejects.push({ outcome, location }),
+      onReject: (outcome, location) => {
+        records.push({ location, reject: rejects.length });
+        rejects.push({ outcome, location });
+      },
+      onWritten: (location) => records.push({ location, line: lines++ }),
       onEvent: (event, location) => events.push({ event, location }),
       onNotice: (issue) => notices.push(issue),
     },
   );
-  return { output, summary, rejects, events, notices };
+  return { output, summary, rejects, events, notices, records };
 }

@@ -60,20 +60,30 @@ export async function importNative(
     file: 'body',
     ...(subject ? { subject } : {}),
   });
-  const entries: BundleEntry[] = converted.rejects.map((r) => rejected(r.outcome, r.location));
+  // One entry per record, in input order: the mapper's refusal, or what the service answered.
+  const entries: BundleEntry[] = [];
+  const lines = converted.output.split('\n');
   let accepted = 0;
+  let refused = 0;
   const passedOver = new Map<string, number>();
-  for (const line of converted.output.split('\n')) {
-    if (!line.trim()) continue;
-    const resource = JSON.parse(line) as Resource;
+  for (const record of converted.records) {
+    if ('reject' in record) {
+      const reject = converted.rejects[record.reject];
+      if (reject) entries.push(rejected(reject.outcome, reject.location));
+      refused++;
+      continue;
+    }
+    const resource = JSON.parse(lines[record.line] ?? '{}') as Resource;
     // FHIR input passes other resources (the Patient beside its responses) through unchanged:
     // they are not sessions, so they are not submitted as one.
     if (resource.resourceType !== 'QuestionnaireResponse') {
       passedOver.set(resource.resourceType, (passedOver.get(resource.resourceType) ?? 0) + 1);
       continue;
     }
-    entries.push(await submitRecord(service, access, resource));
-    if (entries[entries.length - 1]?.response?.status?.startsWith('2')) accepted++;
+    const entry = await submitRecord(service, access, resource, record.location);
+    entries.push(entry);
+    if (entry.response?.status?.startsWith('2')) accepted++;
+    else refused++;
   }
   for (const event of converted.events) entries.push(await adtEntry(access, event, transfers));
   const allNotices = [...converted.notices];
@@ -92,7 +102,7 @@ export async function importNative(
   return {
     bundle: { resourceType: 'Bundle', type: 'batch-response', entry: [...notices, ...entries] },
     accepted,
-    rejected: entries.length - accepted - converted.events.length,
+    rejected: refused,
   };
 }
 
@@ -135,6 +145,7 @@ async function submitRecord(
   service: FhirService,
   access: Access,
   response: QuestionnaireResponse,
+  location: string,
 ): Promise<BundleEntry> {
   try {
     const written = await service.create(access, 'QuestionnaireResponse', response);
@@ -150,22 +161,25 @@ async function submitRecord(
     return {
       response: {
         status: String(statusOf(err)),
-        outcome: result ?? outcome([error('exception', 'Internal error', 'QuestionnaireResponse')]),
+        // The service's refusal, placed at the record in the input as the mapper's are.
+        outcome: placed(
+          result ?? outcome([error('exception', 'Internal error', 'QuestionnaireResponse')]),
+          location,
+        ),
       },
     };
   }
 }
 
-function rejected(result: OperationOutcome, location: string): BundleEntry {
+function placed(result: OperationOutcome, location: string): OperationOutcome {
   return {
-    response: {
-      status: '422',
-      outcome: {
-        ...result,
-        issue: result.issue.map((i) => ({ ...i, location: [...(i.location ?? []), location] })),
-      },
-    },
+    ...result,
+    issue: result.issue.map((i) => ({ ...i, location: [...(i.location ?? []), location] })),
   };
+}
+
+function rejected(result: OperationOutcome, location: string): BundleEntry {
+  return { response: { status: '422', outcome: placed(result, location) } };
 }
 
 function noticeEntry(notices: OperationOutcome['issue']): BundleEntry {
