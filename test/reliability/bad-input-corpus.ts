@@ -71,6 +71,8 @@ export interface CorpusCase {
     /** /native imports and batches: a batch-response Bundle with this many records kept. */
     readonly batch?: boolean;
     readonly accepted?: number;
+    /** The entries' statuses (first three characters), in order: records in input order. */
+    readonly statuses?: readonly string[];
     /** … and this many refused (every refused record when absent: at least one). */
     readonly refused?: number;
     /** Searches that are answered (200): how many matched. */
