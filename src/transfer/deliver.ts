@@ -42,7 +42,7 @@ import { OperationOutcomeError } from '@medplum/core';
 import type { Bundle, BundleEntry, CarePlan, Provenance, Task } from '@medplum/fhirtypes';
 import type winston from 'winston';
 import { CARE_PLAN_IDENTIFIER_SYSTEM, DIALOG_NAMESPACE, uuidV5 } from '../fhir';
-import { fault, statusOf, type HttpOutcomeError } from '../service/outcomes';
+import { fault, stale, statusOf, type HttpOutcomeError } from '../service/outcomes';
 import { openFhirServerStore, type FhirStore } from '../store';
 import { gatherHandover, handoverBundle } from './handover-bundle';
 import { peerById, type Peer, type Peers } from './peers';
@@ -61,6 +61,7 @@ import {
   deliveryState,
   failed,
   reasonOf,
+  renewed,
   retrying,
   TRANSFER_TASK_SYSTEM,
 } from './transfer-task';
@@ -74,8 +75,17 @@ export interface DelivererOptions {
   readonly remoteFor?: (peer: Peer) => FhirStore;
   /** Time allowed for one request to a peer, answer included (default 30 s). */
   readonly requestTimeoutMs?: number;
-  /** How long a claim holds (default 60 s). */
+  /**
+   * How long a claim holds (default 60 s). While an attempt runs its lease is renewed (every third
+   * of it), so a delivery slower than the lease is not taken over by another deliverer.
+   */
   readonly leaseMs?: number;
+  /**
+   * The longest one attempt keeps its claim by renewing (default 10 leases): an attempt still
+   * running then is presumed stuck, its lease runs out and another deliverer may take the Task
+   * over (the stuck one's late outcome is refused by If-Match).
+   */
+  readonly maxLeaseHoldMs?: number;
   /** First retry delay, doubled per attempt, with jitter (default 2 s). */
   readonly baseDelayMs?: number;
   /** Longest delay between attempts (default 10 min). */
@@ -216,9 +226,13 @@ export class HandoverDeliverer {
       if (statusOf(err) === 412) return false;
       throw err;
     }
+    const lease = this.keepLease(claim, leaseMs);
     const outcome = await this.deliver(claim);
+    const current = await lease.stop();
     try {
-      await this.options.store.update(outcome, { ifMatch: claim.meta?.versionId ?? '' });
+      // Lost (another deliverer took the Task over): its outcome stands, not ours.
+      if (!current) throw stale('The lease was lost', 'Task');
+      await this.options.store.update(outcome, { ifMatch: current.meta?.versionId ?? '' });
     } catch (err) {
       // 412: the lease ran out and another deliverer took the Task over; its outcome stands.
       if (statusOf(err) !== 412) throw err;
@@ -230,6 +244,49 @@ export class HandoverDeliverer {
       status: outcome.status,
     });
     return true;
+  }
+
+  /**
+   * Renews a claim's lease while its attempt runs (up to `maxLeaseHoldMs`); `stop` waits for a
+   * renewal in flight and gives the Task's latest version, or undefined when the claim was lost.
+   */
+  private keepLease(claim: Task, leaseMs: number): { stop(): Promise<Task | undefined> } {
+    const maxHold = this.options.maxLeaseHoldMs ?? leaseMs * 10;
+    const started = this.now().getTime();
+    let current: Task | undefined = claim;
+    let renewing: Promise<void> = Promise.resolve();
+    const renew = async (): Promise<void> => {
+      if (!current) return;
+      const now = this.now().getTime();
+      if (now + leaseMs > started + maxHold) return clearInterval(timer);
+      try {
+        const written = await this.options.store.update(renewed(current, now, leaseMs), {
+          ifMatch: current.meta?.versionId ?? '',
+        });
+        current = written.resource as Task;
+      } catch (err) {
+        if (statusOf(err) === 412) current = undefined;
+        else
+          this.options.logger.warn('handover lease not renewed', {
+            task: claim.id,
+            error: err instanceof Error ? err.message : String(err),
+          });
+      }
+    };
+    const timer = setInterval(
+      () => {
+        renewing = renewing.then(renew);
+      },
+      Math.max(10, Math.floor(leaseMs / 3)),
+    );
+    timer.unref();
+    return {
+      stop: async () => {
+        clearInterval(timer);
+        await renewing;
+        return current;
+      },
+    };
   }
 
   /** The Task as it should be after this attempt. */

@@ -135,6 +135,21 @@ export function claimed(task: Task, now: number, leaseMs: number): Task {
   );
 }
 
+/** Still being sent: the lease extended from `now` (the attempt took longer than a lease). */
+export function renewed(task: Task, now: number, leaseMs: number): Task {
+  const state = deliveryState(task);
+  return withDelivery(
+    { ...task, lastModified: new Date(now).toISOString() },
+    {
+      destination: state?.destination ?? '',
+      attempts: state?.attempts ?? 0,
+      nextAttemptAt: now + leaseMs,
+      leaseUntil: now + leaseMs,
+      ...(state?.lastError ? { lastError: state.lastError } : {}),
+    },
+  );
+}
+
 const DIGEST_OUTPUT = 'the content digest of the plan at the destination';
 
 /**
