@@ -9,6 +9,9 @@
  *   is printed at start-up)
  * - RATE_LIMIT_PER_MINUTE (600; 0 turns it off), LOG_LEVEL (info)
  * - PEERS_FILE: the systems plans are handed over with (src/transfer/peers.ts); none: no handover
+ * - SYNC_POLL_SECONDS (0: off): how often each peer is polled by `_lastUpdated` for changes to the
+ *   plans shared with it (src/transfer/plan-sync.ts); a peer's rest-hook notifications are
+ *   received either way
  */
 export type StoreConfig =
   | { readonly kind: 'embedded' }
@@ -34,6 +37,8 @@ export interface Config {
   /** Requests per minute per caller before 429 (0: off). */
   readonly rateLimitPerMinute: number;
   readonly peersFile?: string;
+  /** How often peers are polled for changes to shared plans, in ms (absent: not polled). */
+  readonly syncPollMs?: number;
 }
 
 export class ConfigError extends Error {}
@@ -94,5 +99,11 @@ export function readConfig(env: NodeJS.ProcessEnv): Config {
     auth: readAuth(env),
     rateLimitPerMinute: wholeNumber(env, 'RATE_LIMIT_PER_MINUTE', '600', 1_000_000),
     ...(env.PEERS_FILE ? { peersFile: env.PEERS_FILE } : {}),
+    ...syncPoll(env),
   };
+}
+
+function syncPoll(env: NodeJS.ProcessEnv): { syncPollMs?: number } {
+  const seconds = wholeNumber(env, 'SYNC_POLL_SECONDS', '0', 86_400);
+  return seconds > 0 ? { syncPollMs: seconds * 1000 } : {};
 }

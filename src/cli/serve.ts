@@ -45,6 +45,7 @@ export async function runServe(env: NodeJS.ProcessEnv): Promise<Server> {
     logger,
     rateLimitPerMinute: config.rateLimitPerMinute,
     ...(config.peersFile ? { peers: readPeersFile(config.peersFile) } : {}),
+    ...(config.syncPollMs !== undefined ? { delivery: { syncPollMs: config.syncPollMs } } : {}),
     ...(await authentication(config, store, logger)),
   });
   const server = await new Promise<Server>((resolve) => {

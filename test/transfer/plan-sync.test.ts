@@ -9,6 +9,7 @@
 import { Writable } from 'node:stream';
 import type { Basic, CarePlan, QuestionnaireResponse } from '@medplum/fhirtypes';
 import winston from 'winston';
+import { ConfigError, readConfig } from '../../src/cli/config';
 import type { Peers } from '../../src/transfer/peers';
 import {
   focusPlans,
@@ -225,6 +226,13 @@ describe('keeping two systems in step after a handover', () => {
       await router.close();
     }
   }, 60_000);
+
+  it('is configured by SYNC_POLL_SECONDS (off unless set)', () => {
+    expect(readConfig({}).syncPollMs).toBeUndefined();
+    expect(readConfig({ SYNC_POLL_SECONDS: '0' }).syncPollMs).toBeUndefined();
+    expect(readConfig({ SYNC_POLL_SECONDS: '30' }).syncPollMs).toBe(30_000);
+    expect(() => readConfig({ SYNC_POLL_SECONDS: 'soon' })).toThrow(ConfigError);
+  });
 
   it('reads capability and notifications', () => {
     expect(
