@@ -1,6 +1,7 @@
 /**
  * Crash safety (issue 7, part 2): a community server and an inpatient peer as real processes on
- * loopback, each with its own embedded store and authentication on. Three rounds, each with eight
+ * loopback, each with its own embedded store and authentication on (the community one with a
+ * power cut at each kill, see below). Three rounds, each with eight
  * new people: a burst of DIALOG session submissions (POST, each with its own identifier; four
  * people, four sessions each) and handovers ($transfer to the ward; the other four people) sent
  * all at once; the community server is killed with SIGKILL once a given number of them has been
@@ -24,9 +25,11 @@
  * The community process is test/reliability/crash-serve.ts (serve's app, store and auth, with
  * short handover leases: see there); the ward is `dialog-fhir serve` itself.
  *
- * What a killed process cannot show: a power cut. Data the operating system holds but has not yet
- * written to disk survives SIGKILL, so this proves atomicity and acknowledge-after-commit, not
- * that the WAL is synced before a write is acknowledged.
+ * A killed process alone cannot show a power cut: the operating system keeps what it wrote but
+ * never synced. So the community process runs with crash-powercut.ts loaded (LD_PRELOAD), which
+ * holds its unsynced SQLite writes in memory: the kill loses them, and an acknowledged write that
+ * was not synced before its answer is found missing (a store answering before its WAL sync fails
+ * this test; without the library it passes).
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -37,6 +40,7 @@ import { DIALOG_NAMESPACE, Extensions, extractObservations, uuidV5 } from '../..
 import { MEAN_PARTS } from '../../src/fhir/dialog-observations';
 import { journeyResponses } from '../fhir/journey';
 import { freePort, type Json } from '../support/service';
+import { powerCutLibrary } from './crash-powercut';
 import {
   kill,
   send,
@@ -151,11 +155,11 @@ function expectation(answers: readonly Result[]): 'present' | 'absent' | 'either
 
 describe('crash safety: SIGKILL mid-burst, restart on the same DATA_DIR', () => {
   it('keeps every acknowledged write once, no half session, and the outbox delivers once', async () => {
-    const [communityDir, wardDir] = ['community', 'ward'].map((name) => {
+    const [communityDir, wardDir, libraryDir] = ['community', 'ward', 'powercut'].map((name) => {
       const dir = mkdtempSync(join(tmpdir(), `dialog-fhir-crash-${name}-`));
       dirs.push(dir);
       return dir;
-    }) as [string, string];
+    }) as [string, string, string];
     const [cPort, wPort] = [await freePort(), await freePort()];
     const cUrl = `http://127.0.0.1:${cPort}/fhir`;
     const wUrl = `http://127.0.0.1:${wPort}/fhir`;
@@ -178,7 +182,10 @@ describe('crash safety: SIGKILL mid-burst, restart on the same DATA_DIR', () => 
       writeFileSync(file, JSON.stringify(peers));
       return file;
     };
+    // The community process runs with a power cut: a kill loses all it has not synced.
     const communityEnv = {
+      LD_PRELOAD: powerCutLibrary(libraryDir),
+      POWERCUT_DIR: communityDir,
       DATA_DIR: communityDir,
       PEERS_FILE: peersFile(communityDir, communityIdentity, wardIdentity, 'WARD_TOKEN'),
       WARD_TOKEN: await token(wKey, 'community'),
