@@ -163,20 +163,27 @@ export class PlanSync {
     if (!(await this.supportsSubscription(peer))) return false;
     const self = this.options.peers.self;
     const endpoint = `${self.baseUrl}/${NOTIFICATION_OPERATION}/${self.id}`;
-    await this.remote(peer).create(
-      {
-        resourceType: 'Subscription',
-        status: 'requested',
-        reason: `Keep ${self.organization.display ?? self.id}'s copy of shared DIALOG care plans in step`,
-        criteria: `CarePlan?identifier=${CARE_PLAN_IDENTIFIER_SYSTEM}|`,
-        channel: {
-          type: 'rest-hook',
-          endpoint,
-          payload: 'application/fhir+json',
-        },
+    // Sent as it is (the store adapter knows no Subscription search parameters for the condition).
+    const subscription = {
+      resourceType: 'Subscription',
+      status: 'requested',
+      reason: `Keep ${self.organization.display ?? self.id}'s copy of shared DIALOG care plans in step`,
+      criteria: `CarePlan?identifier=${CARE_PLAN_IDENTIFIER_SYSTEM}|`,
+      channel: { type: 'rest-hook', endpoint, payload: 'application/fhir+json' },
+    };
+    const res = await fetch(`${peer.baseUrl}/Subscription`, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/fhir+json',
+        accept: 'application/fhir+json',
+        'if-none-exist': `url=${encodeURIComponent(endpoint)}`,
+        ...authHeader(peer),
       },
-      { ifNoneExist: `url=${encodeURIComponent(endpoint)}` },
-    );
+      body: JSON.stringify(subscription),
+      signal: AbortSignal.timeout(this.options.requestTimeoutMs ?? 30_000),
+    });
+    await res.arrayBuffer();
+    if (!res.ok) throw new Error(`${peer.id} refused the Subscription (${res.status})`);
     return true;
   }
 

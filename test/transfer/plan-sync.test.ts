@@ -6,10 +6,13 @@
  * at once), polling against Medplum's fhir-router over HTTP, and the capability check that
  * decides between the two.
  */
+import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
+import express from 'express';
 import type { Basic, CarePlan, QuestionnaireResponse } from '@medplum/fhirtypes';
 import winston from 'winston';
 import { ConfigError, readConfig } from '../../src/cli/config';
+import { CARE_PLAN_IDENTIFIER_SYSTEM } from '../../src/fhir';
 import type { Peers } from '../../src/transfer/peers';
 import {
   focusPlans,
@@ -273,5 +276,78 @@ describe('keeping two systems in step after a handover', () => {
       ),
     ).toEqual(['p2', 'p4']);
     expect(focusPlans({}, peer)).toEqual([]);
+  });
+});
+
+describe('asking a peer that supports Subscription for one', () => {
+  it('creates one rest-hook Subscription there (conditionally) and then polls it only as a safety net', async () => {
+    const seen: {
+      method: string;
+      url: string;
+      ifNoneExist?: string | undefined;
+      body?: unknown;
+    }[] = [];
+    const peerApp = express();
+    peerApp.use(express.json({ type: () => true }));
+    peerApp.get('/fhir/metadata', (_req, res) => {
+      res.type('application/fhir+json').send(
+        JSON.stringify({
+          resourceType: 'CapabilityStatement',
+          rest: [
+            {
+              mode: 'server',
+              resource: [{ type: 'Subscription', interaction: [{ code: 'create' }] }],
+            },
+          ],
+        }),
+      );
+    });
+    peerApp.post('/fhir/Subscription', (req, res) => {
+      seen.push({
+        method: 'POST',
+        url: req.url,
+        ifNoneExist: req.get('if-none-exist'),
+        body: req.body,
+      });
+      res
+        .status(201)
+        .type('application/fhir+json')
+        .send(JSON.stringify({ ...req.body, id: 's1', meta: { versionId: '1' } }));
+    });
+    peerApp.get('/fhir/CarePlan', (req, res) => {
+      seen.push({ method: 'GET', url: req.url });
+      res
+        .type('application/fhir+json')
+        .send(JSON.stringify({ resourceType: 'Bundle', type: 'searchset', total: 0, entry: [] }));
+    });
+    const server = peerApp.listen(0, '127.0.0.1');
+    await new Promise((resolve) => server.once('listening', resolve));
+    const port = (server.address() as AddressInfo).port;
+    const local = await startService();
+    try {
+      const peers = peersFor(
+        community,
+        'http://127.0.0.1:1/fhir',
+        ward,
+        `http://127.0.0.1:${port}/fhir`,
+      );
+      const sync = new PlanSync({ store: local.store, peers, logger: quiet, pollMs: 60_000 });
+      await sync.pollDue();
+      await sync.pollDue();
+      const created = seen.filter((s) => s.method === 'POST');
+      expect(created).toHaveLength(1);
+      const endpoint = 'http://127.0.0.1:1/fhir/$plan-sync-notification/community';
+      expect(created[0]?.body).toMatchObject({
+        resourceType: 'Subscription',
+        criteria: `CarePlan?identifier=${CARE_PLAN_IDENTIFIER_SYSTEM}|`,
+        channel: { type: 'rest-hook', endpoint },
+      });
+      expect(created[0]?.ifNoneExist).toBe(`url=${encodeURIComponent(endpoint)}`);
+      // One poll as it subscribed; the second pollDue was not its turn.
+      expect(seen.filter((s) => s.method === 'GET')).toHaveLength(1);
+    } finally {
+      await local.close();
+      await new Promise((resolve) => server.close(resolve));
+    }
   });
 });
