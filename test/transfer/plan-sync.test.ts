@@ -225,6 +225,43 @@ describe('keeping two systems in step after a handover', () => {
       expect(await all(c, 'Patient')).toHaveLength(1);
       expect((await sync.poll('ward')).pulled).toBe(0);
       expect((await onePlan(c)).meta?.versionId).toBe(plan.meta?.versionId);
+
+      // Both change the same action differently: both versions kept, one conflict to resolve.
+      const action = plan.activity?.find((a) => a.id?.startsWith('action-'))?.id;
+      expect(action).toBeDefined();
+      const described = (p: CarePlan, text: string): CarePlan => ({
+        ...p,
+        activity: (p.activity ?? []).map((a) =>
+          a.id === action
+            ? { ...a, detail: { ...a.detail, status: 'in-progress', description: text } }
+            : a,
+        ),
+      });
+      const latest = (await fetch(`${routerUrl}/CarePlan/${theirs.id}`).then((r) =>
+        r.json(),
+      )) as CarePlan;
+      const put2 = await fetch(`${routerUrl}/CarePlan/${theirs.id}`, {
+        method: 'PUT',
+        headers: { 'content-type': 'application/fhir+json' },
+        body: JSON.stringify(described(latest, 'Ward: walk with a nurse daily')),
+      });
+      expect(put2.status).toBe(200);
+      await editPlan(c, (p) => described(p, 'Community: walk with Hannah on Sundays'));
+      expect((await sync.poll('ward')).pulled).toBe(1);
+      const both = (await onePlan(c)).activity?.map((a) => a.detail?.description) ?? [];
+      expect(both).toEqual(
+        expect.arrayContaining([
+          'Ward: walk with a nurse daily',
+          'Community: walk with Hannah on Sundays',
+        ]),
+      );
+      expect(await conflicts(c)).toHaveLength(1);
+      expect(notes(await onePlan(c))).toEqual(
+        expect.arrayContaining([
+          'Ward: nursing observations hourly',
+          'Community: care coordinator told',
+        ]),
+      );
     } finally {
       await router.close();
     }
