@@ -117,6 +117,8 @@ interface Shape {
   readonly type?: string;
   readonly id?: string;
   readonly operation?: string;
+  /** The person a whole request is about (`/native/{format}?patient=`), as a Patient id. */
+  readonly patient?: string;
 }
 
 /** `/fhir/Type/id/_history/v`, `/fhir/Type/$op`, `/native/format`… as an audit interaction. */
@@ -124,12 +126,17 @@ export function requestShape(req: Request): Shape {
   const path = req.path.split('?')[0] ?? '';
   const [root, ...parts] = (req.baseUrl + path).split('/').filter((p) => p.length > 0);
   if (root === 'ui') return uiShape(req.method, parts);
-  if (root === 'native')
+  if (root === 'native') {
+    const query = (req.query as Record<string, unknown> | undefined)?.patient;
+    const named = typeof query === 'string' ? query : '';
+    const patient = /^(?:Patient\/)?([A-Za-z0-9\-.]{1,64})$/.exec(named)?.[1];
     return {
       interaction: req.method === 'GET' ? 'search' : 'create',
       type: 'QuestionnaireResponse',
       operation: `native-${parts[0] ?? ''}`,
+      ...(patient ? { patient } : {}),
     };
+  }
   const op = parts.find((p) => p.startsWith('$'));
   const [type, id, history, version] = parts.filter((p) => !p.startsWith('$'));
   if (op)
@@ -172,13 +179,23 @@ export function isAuditedUiPath(path: string): boolean {
   return !/^\/(static|login|logout)(\/|$)/.test(path);
 }
 
+/**
+ * The ids of `shape.type` the request touched: the one its path names (an operation on an
+ * instance touches it, whatever it answers), those of that type in a Bundle answered, or the id of
+ * what was written. An answer of another type (the Task `$transfer` answers) is not named as one of
+ * `shape.type`: that would name a resource that does not exist.
+ */
 function idsOf(shape: Shape, sent: Resource | undefined): string[] {
+  const own = shape.id ? [shape.id] : [];
   if (sent?.resourceType === 'Bundle')
-    return (sent.entry ?? []).flatMap((e) =>
-      e.resource?.id && e.resource.resourceType === shape.type ? [e.resource.id] : [],
-    );
-  if (sent && sent.resourceType !== 'OperationOutcome' && sent.id) return [sent.id];
-  return shape.id ? [shape.id] : [];
+    return [
+      ...own,
+      ...(sent.entry ?? []).flatMap((e) =>
+        e.resource?.id && e.resource.resourceType === shape.type ? [e.resource.id] : [],
+      ),
+    ];
+  if (sent && sent.resourceType === shape.type && sent.id) return [sent.id];
+  return own;
 }
 
 const PATIENT_REF = /^Patient\/([A-Za-z0-9\-.]{1,64})$/;
@@ -188,6 +205,9 @@ function patientOf(
   shape: Shape,
   sent: Resource | undefined,
 ): { patientId?: string } {
+  // The person a request names is the one it touched (or tried to): for someone confined to
+  // another person, that is not their own.
+  if (shape.patient) return { patientId: shape.patient };
   if (access?.patient) return { patientId: access.patient };
   if (shape.type === 'Patient' && shape.id) return { patientId: shape.id };
   const named = sent as
