@@ -4,6 +4,15 @@
  * ward (finished: discharge back), over real HTTP; once per Encounter however often it is written.
  */
 import type { Encounter, QuestionnaireResponse, Task } from '@medplum/fhirtypes';
+import { bearerAuthenticate } from '../../src/api/bearer-access';
+import {
+  createTokenVerifier,
+  DEV_AUDIENCE,
+  DEV_ISSUER,
+  loadDevKey,
+  mintDevToken,
+  type DevKey,
+} from '../../src/auth';
 import { encounterHandover } from '../../src/transfer/encounter-trigger';
 import { journeyResponses } from '../fhir/journey';
 import { journeyPatient } from '../store/store-contract';
@@ -185,5 +194,48 @@ describe('the Encounter trigger', () => {
     expect(bad.status).toBe(422);
     const found = await fhir(s.base, 'GET', `/fhir/Encounter?_id=${ok.body.id}`);
     expect(found.body.entry).toHaveLength(1);
+  });
+
+  it('with AUTH on: a clinician may write Encounters; the person’s own access may not', async () => {
+    const held: { key?: DevKey } = {};
+    const s: TestService = await startService({
+      authenticate: (req) =>
+        bearerAuthenticate(
+          createTokenVerifier({
+            issuer: DEV_ISSUER,
+            audience: DEV_AUDIENCE,
+            keys: (held.key as DevKey).jwks,
+          }),
+          s.store,
+          () => new Date(),
+        )(req),
+    });
+    services = [s];
+    held.key = await loadDevKey(s.dataDir);
+    await s.store.update(journeyPatient());
+    const body = encounter('stay-9', 'planned', { reference: 'Patient/megan-price' });
+    const bearer = async (options: Parameters<typeof mintDevToken>[1]) => ({
+      authorization: `Bearer ${await mintDevToken(held.key as DevKey, options)}`,
+    });
+    const person = await bearer({ scopes: ['patient/*.cruds'], fhirUser: 'Patient/megan-price' });
+    const refused = await fhir(s.base, 'PUT', '/fhir/Encounter/stay-9', body, person);
+    expect(refused.status).toBe(403);
+    expect((await fhir(s.base, 'GET', '/fhir/Encounter/stay-9', undefined, person)).status).toBe(
+      403,
+    );
+    const readOnly = await bearer({
+      scopes: ['user/*.rs'],
+      fhirUser: 'Practitioner/sam-whitfield',
+    });
+    expect((await fhir(s.base, 'PUT', '/fhir/Encounter/stay-9', body, readOnly)).status).toBe(403);
+    const clinician = await bearer({
+      scopes: ['user/*.cruds'],
+      fhirUser: 'Practitioner/sam-whitfield',
+    });
+    expect((await fhir(s.base, 'PUT', '/fhir/Encounter/stay-9', body, clinician)).status).toBe(201);
+    expect((await fhir(s.base, 'GET', '/fhir/Encounter/stay-9', undefined, clinician)).status).toBe(
+      200,
+    );
+    expect((await fhir(s.base, 'GET', '/fhir/Encounter/stay-9')).status).toBe(401);
   });
 });
