@@ -1,6 +1,8 @@
 /**
- * Starting a handover: `POST /fhir/Patient/{id}/$transfer` (destination, reason), or an HL7 v2
- * ADT^A01 / ^A03 received through `/native/hl7v2`. In one store transaction the plan records the
+ * Starting a handover: `POST /fhir/Patient/{id}/$transfer` (destination, reason), an HL7 v2
+ * ADT^A01 / ^A03 received through `/native/hl7v2`, or an inpatient Encounter starting or ending
+ * (encounter-trigger.ts). On discharge the same transaction records the plan's sending to everyone
+ * named in it (plan-distribution.ts). In one store transaction the plan records the
  * handover itself (responsibility passes; inpatient sections open or close; the next rating due —
  * handover-effects.ts) and the handover Task is written, requested; the deliverer then sends it
  * (deliver.ts). Answered 202 with the Task, whose status the caller follows.
