@@ -16,6 +16,7 @@
  *     select sections: they are matched against each `activity.detail.code`
  *     (`dialog-plan-sections#agreed-action`, `#safety-plan`...), and a permit with codes shares
  *     the plan with only those activities.
+ * Definitions (DEFINITIONAL_TYPES: the Questionnaire...) are no one's data and always pass.
  * Restrictions not supported here (`data`, `securityLabel`, `purpose`, `dataPeriod`, a class
  * from another system) fail closed: a permit carrying one shares nothing; a deny carrying one
  * applies as if it were not restricted.
@@ -34,7 +35,12 @@ import type {
   Resource,
 } from '@medplum/fhirtypes';
 import type { AccessContext } from './access-context';
-import { inPatientCompartment, referencesResource, type ReferenceOptions } from './compartment';
+import {
+  DEFINITIONAL_TYPES,
+  inPatientCompartment,
+  referencesResource,
+  type ReferenceOptions,
+} from './compartment';
 
 export const RESOURCE_TYPES_SYSTEM = 'http://hl7.org/fhir/resource-types';
 export const CONSENT_SCOPE_SYSTEM = 'http://terminology.hl7.org/CodeSystem/consentscope';
@@ -112,6 +118,9 @@ function sharedView(
   const decide = (part: Part): boolean =>
     combine(applicable.map((c) => decideConsent(c.provision, part, carer, now, options)));
   return (resource) => {
+    // Definitions (the DIALOG Questionnaire...) hold no one's data: a carer reads them as anyone
+    // in a patient context does (authorize.ts); the person's Consent is about the person's data.
+    if (DEFINITIONAL_TYPES.has(resource.resourceType)) return resource;
     if (!inPatientCompartment(resource, patient, options)) return undefined;
     if (resource.resourceType !== 'CarePlan') {
       return decide({ type: resource.resourceType, kind: 'whole', codings: ownCodings(resource) })
