@@ -315,6 +315,17 @@ const TABLE: Readonly<Record<string, readonly Cell[]>> = {
       method: 'GET',
       path: '/fhir/Questionnaire',
       expect: SIGNED_IN,
+      check: (answer, role) => {
+        // A definition holds no one's data: everyone who may search it finds it.
+        expect([role.name, answer.json.entry?.length ?? 0]).toEqual([role.name, 1]);
+      },
+    },
+    {
+      label: 'read Questionnaire',
+      method: 'GET',
+      path: '/fhir/Questionnaire/dialog',
+      expect: SIGNED_IN,
+      target: 'Questionnaire/dialog',
     },
     {
       label: 'search with _include',
@@ -962,7 +973,9 @@ function secrets(): string[] {
     '07700 900267',
     'megan.price@example.com',
     'Willow Court',
-    '-4411',
+    ...['post', 'native', 'validate', 'bad'].flatMap((route) =>
+      ROLE_NAMES.map((name) => `mx-${route}-${name}-4411`),
+    ),
     'mx-tobias-first-9021',
     'subject-of-',
     ...tokens.filter((t) => t.length > 10),

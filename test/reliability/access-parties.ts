@@ -319,7 +319,13 @@ export async function startMatrixService(): Promise<MatrixService> {
     delivery: { maxAttempts: 1, pollMs: 60_000, baseDelayMs: 60_000, requestTimeoutMs: 2_000 },
   });
   holder.authenticate = bearerAuthenticate(verifier, service.store, () => new Date());
-  for (const resource of [...journeyStart(), otherPatient, ...lapsedAndDenied])
+  const questionnaire = JSON.parse(
+    readFileSync(
+      join(__dirname, '..', '..', 'profiles', 'package', 'Questionnaire-dialog.json'),
+      'utf8',
+    ),
+  ) as Resource;
+  for (const resource of [...journeyStart(), otherPatient, ...lapsedAndDenied, questionnaire])
     await service.store.update(resource);
   return { service, key, peers };
 }
