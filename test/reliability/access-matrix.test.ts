@@ -652,6 +652,23 @@ const TABLE: Readonly<Record<string, readonly Cell[]>> = {
       expect: UI_PLAN,
       target: `CarePlan/${PLAN}`,
     })),
+    {
+      label: 'ui sign out',
+      method: 'POST',
+      path: '/ui/logout',
+      body: () => ({ form: {} }),
+      expect: '303 303 303 303 303 303 303 303 303',
+    },
+    {
+      label: 'ui after signing out',
+      method: 'GET',
+      path: `/ui/patients/${MEGAN}`,
+      expect: '403 403 403 403 403 403 403 403 403',
+      target: `Patient/${MEGAN}`,
+      check: (answer) => {
+        expect(answer.text).toContain('href="/ui/login"');
+      },
+    },
   ],
 };
 
@@ -796,7 +813,12 @@ function checkAnswer(cell: Cell, path: string, answer: Answer, role: Role | unde
   if (answer.status === 403 && !api && role?.claims === undefined)
     expect([where, answer.text.includes('href="/ui/login"')]).toEqual([where, true]);
   // A page refused to someone signed in is refused for who they are (not a stale form).
-  if (answer.status === 403 && !api && role?.claims !== undefined)
+  if (
+    answer.status === 403 &&
+    !api &&
+    role?.claims !== undefined &&
+    cell.label !== 'ui after signing out'
+  )
     expect([where, /<h1>\s*Not allowed\s*<\/h1>/.test(answer.text)]).toEqual([where, true]);
   // A search Bundle's links repeat the caller's own query: what is shown is the rest.
   const shown =
@@ -1032,7 +1054,7 @@ describe('afterwards', () => {
       if (event.outcome !== outcome) wrong.push(`${where}: outcome ${event.outcome ?? ''}`);
       const agents = event.agent;
       const role = s.role === 'bad-token' ? undefined : ROLES[s.role];
-      const identified = s.status !== 401 && role?.agent !== undefined;
+      const identified = s.status !== 401 && s.credentials && role?.agent !== undefined;
       if (!identified) {
         if (agents.some((a) => a.who !== undefined)) wrong.push(`${where}: an agent is named`);
       } else {

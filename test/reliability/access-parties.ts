@@ -339,6 +339,8 @@ export interface Sent {
   readonly method: string;
   readonly path: string;
   readonly status: number;
+  /** Whether the request carried the caller's credentials (a token, or the page's cookie). */
+  readonly credentials: boolean;
   /** Whether the service audits this path (/fhir and /native but metadata; /ui but sign-in). */
   readonly audited: boolean;
   /** The resource the request names (`Type/id`), when it names one. */
@@ -401,6 +403,9 @@ export class Caller {
       headers['content-type'] = 'application/x-www-form-urlencoded';
     } else if (body !== undefined)
       headers['content-type'] = options.type ?? 'application/fhir+json';
+    const credentials = ui
+      ? (this.cookies.get('dlg_ui_token') ?? '') !== ''
+      : this.authorization !== undefined;
     const res = await fetch(`${this.base}${path}`, {
       method,
       headers,
@@ -437,6 +442,7 @@ export class Caller {
       method,
       path,
       status: res.status,
+      credentials,
       audited: isAudited(pathOnly),
       ...(options.target ? { target: options.target } : {}),
       listed,
