@@ -79,8 +79,9 @@ describe('lease renewal', () => {
       peers: peersFor(community, t.communityUrl, ward, t.wardUrl),
       logger: silent,
       // Long enough that a renewal is not missed while this one process (both services, both
-      // deliverers) is busy validating the handover; the attempt still takes longer than it.
-      leaseMs: 1500,
+      // deliverers) is busy validating the handover (on a loaded machine that has taken over a
+      // second); the attempt is still held longer than it.
+      leaseMs: 4000,
       // However long the rest of the attempt takes on a busy machine, it is not presumed stuck.
       maxLeaseHoldMs: 60_000,
       remoteFor: (peer) =>
@@ -97,7 +98,7 @@ describe('lease renewal', () => {
     // Another deliverer looks for due Tasks all the while.
     c.app.deliverer?.start();
     // Wait until the first lease has long run out, and the lease has been renewed past it.
-    while (Date.now() < firstLease + 1000) await pause(50);
+    while (Date.now() < firstLease + 1500) await pause(50);
     const held = await taskOf(c, t.task.id ?? '');
     expect(held.status).toBe('accepted');
     expect(deliveryState(held)?.attempts).toBe(1);
