@@ -438,6 +438,11 @@ interface WindowFigures {
   readonly rssAnonMb: number;
   readonly rssFileMb: number;
   readonly rssShmemMb: number;
+  /**
+   * The slowest `/healthz` answer of the window (probed once a second, outside the mix): it does
+   * no work, so a slow one means the server's event loop was blocked, not that work queued.
+   */
+  readonly healthzMaxMs: number | null;
   /** The child's process.memoryUsage() at the window's end, in MB. */
   memory?: Record<keyof Memory, number>;
 }
@@ -482,10 +487,28 @@ async function drive(
   const pending = new Set<Promise<void>>();
   const probes: Promise<void>[] = [];
   let nextWindow = start + WINDOW_S * 1000;
+  // The event-loop probe: /healthz once a second (a probe still waiting counts when it ends).
+  let probes1s: number[] = [];
+  const probePending = new Set<Promise<void>>();
+  const prober = setInterval(() => {
+    const t = performance.now();
+    const p: Promise<void> = send(`${server.origin}/healthz`, 'GET', {})
+      .then(
+        () => undefined,
+        () => undefined,
+      )
+      .then(() => {
+        probes1s.push(performance.now() - t);
+      })
+      .finally(() => probePending.delete(p));
+    probePending.add(p);
+  }, 1000);
 
   const closeWindow = (at: number): void => {
     const done = current;
     current = [];
+    const probed = probes1s;
+    probes1s = [];
     const latencies = done.map((o) => o.ms).sort((a, b) => a - b);
     const w: WindowFigures = {
       phase,
@@ -498,6 +521,7 @@ async function drive(
       p50Ms: percentile(latencies, 50),
       p99Ms: percentile(latencies, 99),
       maxMs: latencies.length ? Math.round((latencies.at(-1) ?? 0) * 10) / 10 : null,
+      healthzMaxMs: probed.length ? Math.round(Math.max(...probed)) : null,
       rssMb: rssMb(pid),
       ...(({ anonMb, fileMb, shmemMb }) => ({
         rssAnonMb: anonMb,
@@ -561,8 +585,9 @@ async function drive(
       .finally(() => pending.delete(p));
     pending.add(p);
   }
+  clearInterval(prober);
   // What was started is answered (counted in the last window).
-  await Promise.all([...pending]);
+  await Promise.all([...pending, ...probePending]);
   const now = performance.now();
   while (nextWindow <= now) {
     closeWindow(nextWindow);
@@ -612,7 +637,7 @@ const pad = (v: unknown, n: number): string => String(v ?? 'n/a').padStart(n);
 
 function printWindow(w: WindowFigures): void {
   console.log(
-    `${pad(w.phase === 'warmup' ? 'warm' : '', 4)} ${pad(w.endS, 6)} ${pad(w.started, 6)} ${pad(w.answered, 6)} ${pad(w.errors, 6)} ${pad(w.dropped, 6)} ${pad(w.p50Ms, 8)} ${pad(w.p99Ms, 8)} ${pad(w.maxMs, 8)} ${pad(w.rssMb, 8)} ${pad(w.rssAnonMb, 7)} ${pad(w.rssFileMb, 7)} ${pad(w.rssShmemMb, 7)} ${pad(w.memory?.heapUsed, 7)} ${pad(w.memory?.heapTotal, 7)} ${pad(w.memory?.external, 7)}`,
+    `${pad(w.phase === 'warmup' ? 'warm' : '', 4)} ${pad(w.endS, 6)} ${pad(w.started, 6)} ${pad(w.answered, 6)} ${pad(w.errors, 6)} ${pad(w.dropped, 6)} ${pad(w.p50Ms, 8)} ${pad(w.p99Ms, 8)} ${pad(w.maxMs, 8)} ${pad(w.healthzMaxMs, 8)} ${pad(w.rssMb, 8)} ${pad(w.rssAnonMb, 7)} ${pad(w.rssFileMb, 7)} ${pad(w.rssShmemMb, 7)} ${pad(w.memory?.heapUsed, 7)} ${pad(w.memory?.heapTotal, 7)} ${pad(w.memory?.external, 7)}`,
   );
 }
 
@@ -670,7 +695,7 @@ async function main(): Promise<void> {
       .join(' ')}`,
   );
   console.log(
-    `${pad('', 4)} ${pad('t s', 6)} ${pad('sent', 6)} ${pad('done', 6)} ${pad('errors', 6)} ${pad('drop', 6)} ${pad('p50 ms', 8)} ${pad('p99 ms', 8)} ${pad('max ms', 8)} ${pad('RSS MB', 8)} ${pad('anon', 7)} ${pad('file', 7)} ${pad('shmem', 7)} ${pad('heapUsd', 7)} ${pad('heapTot', 7)} ${pad('extern', 7)}`,
+    `${pad('', 4)} ${pad('t s', 6)} ${pad('sent', 6)} ${pad('done', 6)} ${pad('errors', 6)} ${pad('drop', 6)} ${pad('p50 ms', 8)} ${pad('p99 ms', 8)} ${pad('max ms', 8)} ${pad('healthz', 8)} ${pad('RSS MB', 8)} ${pad('anon', 7)} ${pad('file', 7)} ${pad('shmem', 7)} ${pad('heapUsd', 7)} ${pad('heapTot', 7)} ${pad('extern', 7)}`,
   );
 
   const load = new Load(server, patients, plans, body);
@@ -755,7 +780,8 @@ async function main(): Promise<void> {
       p99Ms: percentile(sorted, 99),
       maxMs: sorted.length ? Math.round((sorted.at(-1) ?? 0) * 10) / 10 : null,
       p99FirstWindowMs: soak.windows[0]?.p99Ms ?? null,
-      p99LastWindowMs: soak.windows.at(-1)?.p99Ms ?? null,
+      p99LastWindowMs: soak.windows.filter((w) => w.p99Ms !== null).at(-1)?.p99Ms ?? null,
+      worstHealthzMs: Math.max(...soak.windows.map((w) => w.healthzMaxMs ?? 0)),
       worstWindowP99Ms: Math.max(...soak.windows.map((w) => w.p99Ms ?? 0)),
       rssAtStartMb: rssAtStart,
       rssAfterWarmupMb: rssAfterWarmup,
@@ -790,7 +816,7 @@ async function main(): Promise<void> {
     `  requests ${sm.requests}, errors ${sm.errors} (${(sm.errorRate * 100).toFixed(3)} %), dropped ${dropped}  — target zero errors: ${sm.zeroErrorsMet ? 'MET' : 'NOT MET'}`,
   );
   console.log(
-    `  latency p50 ${sm.p50Ms} ms, p99 ${sm.p99Ms} ms, max ${sm.maxMs} ms; p99 first window ${sm.p99FirstWindowMs} ms, last ${sm.p99LastWindowMs} ms, worst ${sm.worstWindowP99Ms} ms`,
+    `  latency p50 ${sm.p50Ms} ms, p99 ${sm.p99Ms} ms, max ${sm.maxMs} ms; p99 first window ${sm.p99FirstWindowMs} ms, last ${sm.p99LastWindowMs} ms, worst ${sm.worstWindowP99Ms} ms; slowest /healthz ${sm.worstHealthzMs} ms`,
   );
   console.log(
     `  RSS ${sm.rssAtStartMb} MB at start, ${sm.rssAfterWarmupMb} MB after warm-up, ${sm.rssAtEndMb} MB at end (both after a full GC): ${(growth * 100).toFixed(1)} % growth — target < ${RSS_GROWTH_TARGET * 100} %: ${sm.rssGrowthMet ? 'MET' : 'NOT MET'}; peak ${peakRssMb} MB`,
