@@ -101,9 +101,10 @@ export function checkInvariants(
   implied?: ReadonlySet<string>,
 ): OperationOutcomeIssue[] {
   const issues: OperationOutcomeIssue[] = [];
-  const invariants = implied
-    ? element.invariants.filter((i) => !implied.has(i.key))
-    : element.invariants;
+  const invariants =
+    implied && element.invariants.some((i) => implied.has(i.key))
+      ? element.invariants.filter((i) => !implied.has(i.key))
+      : element.invariants;
   for (const node of withRecursion(nodes, element.recursion)) {
     for (const invariant of invariants) {
       const fault = evaluateOn(resource, node, invariant);

@@ -88,7 +88,7 @@ export function compileProfile(sd: StructureDefinition, pkg: ConformancePackage)
         let found = cache[slot];
         if (!found) {
           const locator = locators[slot];
-          found = locator ? find(locator.parent).flatMap(locator.fromParent) : [];
+          found = locator ? collect(find(locator.parent), locator.fromParent) : [];
           cache[slot] = found;
         }
         return found;
@@ -106,6 +106,14 @@ export function compileProfile(sd: StructureDefinition, pkg: ConformancePackage)
       return issues;
     },
   };
+}
+
+/** `from` applied to each node, results concatenated (a loop: flatMap costs more here). */
+function collect<T>(nodes: readonly Located[], from: (node: Located) => T[]): T[] {
+  if (nodes.length === 1) return from(nodes[0] as Located);
+  const out: T[] = [];
+  for (const node of nodes) for (const found of from(node)) out.push(found);
+  return out;
 }
 
 interface Locator {
@@ -204,7 +212,7 @@ function compileChecks(
   const slot = slotOf(id);
   const checks: Check[] = [];
   const locator = locators[slot];
-  const cardinality = locator && cardinalityCheck(element, id, locator);
+  const cardinality = locator && cardinalityCheck(element, id, locator, slot);
   if (cardinality) checks.push(cardinality);
   const types = typeCheck(element, id, slot);
   if (types) checks.push(types);
@@ -237,7 +245,7 @@ function extensionProfileCheck(
   if (!sd) return undefined;
   const simple = simpleExtensionVerdict(sd, pkg);
   return (find) =>
-    find(slot).flatMap((node) => {
+    collect(find(slot), (node) => {
       if (simple?.(node.value)) return [];
       let compiled = extensionProfiles.get(sd);
       if (!compiled) {
@@ -330,6 +338,7 @@ function cardinalityCheck(
   element: ElementDefinition,
   id: string,
   locator: Locator,
+  slot: number,
 ): Check | undefined {
   const min = element.min ?? 0;
   const max = element.max === '*' || element.max === undefined ? Infinity : Number(element.max);
@@ -338,8 +347,10 @@ function cardinalityCheck(
   const name = displayName(id);
   return (find) => {
     const issues: OperationOutcomeIssue[] = [];
-    for (const parent of find(locator.parent)) {
-      const count = locator.fromParent(parent).length;
+    const parents = find(locator.parent);
+    for (const parent of parents) {
+      // With one parent its children are the element's nodes, already found (and cached).
+      const count = parents.length === 1 ? find(slot).length : locator.fromParent(parent).length;
       if (count < min) {
         issues.push(
           error(
@@ -396,8 +407,15 @@ function typeCheck(element: ElementDefinition, id: string, slot: number): Check 
       checks.push((node) => referenceTargetIssue(node, allowed, id));
   }
   if (checks.length === 0) return undefined;
-  return (find) =>
-    find(slot).flatMap((node) => checks.map((c) => c(node)).filter((i) => i !== undefined));
+  return (find) => {
+    const issues: OperationOutcomeIssue[] = [];
+    for (const node of find(slot))
+      for (const c of checks) {
+        const found = c(node);
+        if (found) issues.push(found);
+      }
+    return issues;
+  };
 }
 
 function referenceTargetIssue(
@@ -444,10 +462,13 @@ function fixedCheck(element: ElementDefinition, id: string, slot: number): Check
   const message = exact
     ? `${displayName(id)} must have its fixed value`
     : `${displayName(id)} must match the profile's pattern`;
-  return (find) =>
-    find(slot)
-      .filter((node) => !(exact ? deepEqual(node.value, value) : matchesPattern(node.value, value)))
-      .map((node) => error('value', message, pathOf(node)));
+  return (find) => {
+    const issues: OperationOutcomeIssue[] = [];
+    for (const node of find(slot))
+      if (!(exact ? deepEqual(node.value, value) : matchesPattern(node.value, value)))
+        issues.push(error('value', message, pathOf(node)));
+    return issues;
+  };
 }
 
 function bindingCheck(
@@ -463,13 +484,17 @@ function bindingCheck(
   const typeCodes = (element.type ?? []).map((t) => t.code);
   const vsName = binding.valueSet.slice(binding.valueSet.lastIndexOf('/') + 1);
   const bareCodes = new Set([...codes].map((c) => c.slice(c.lastIndexOf('|') + 1)));
-  return (find) =>
-    find(slot).flatMap((node) => {
+  return (find) => {
+    const issues: OperationOutcomeIssue[] = [];
+    for (const node of find(slot)) {
       const fault = bindingFault(node, typeCodes, codes, bareCodes);
-      return fault
-        ? [error('code-invalid', `${displayName(id)} is not a code from ${vsName}`, fault)]
-        : [];
-    });
+      if (fault)
+        issues.push(
+          error('code-invalid', `${displayName(id)} is not a code from ${vsName}`, fault),
+        );
+    }
+    return issues;
+  };
 }
 
 /** Returns the path of the offending code, or undefined when the node is bound correctly. */
