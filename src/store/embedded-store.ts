@@ -4,7 +4,7 @@
  * - Durable once acknowledged: a call's promise resolves only after its commit has been synced to
  *   disk. SQLite commits to the WAL without waiting for the disk; the store then syncs the WAL off
  *   the event loop (`wal-sync.ts`), one sync for every commit made meanwhile, and checkpoints
- *   with syncs of its own (`sqlite-schema.ts`).
+ *   with syncs of its own on a worker thread (`background-checkpoint.ts`).
  * - Group commit: writes arriving while a commit is being prepared (in the same turn of the event
  *   loop) share one SQLite transaction (`BEGIN IMMEDIATE`, so reads that decide a write —
  *   If-Match, conditions — see the state it commits on, even with another process on the same
@@ -74,6 +74,7 @@ import {
   storedIndexValues,
 } from './search-parameters';
 import { parseSearch, searchPairs, type Filter, type ParsedSearch } from './search-query';
+import { BackgroundCheckpoint } from './background-checkpoint';
 import {
   checkpointDurably,
   deferSyncsToStore,
@@ -132,8 +133,9 @@ interface GroupMember {
 const GROUP_LIMIT = 256;
 
 /**
- * The store checkpoints once the WAL is this big: each checkpoint blocks for two syncs, so not
- * too often; recovery after a crash replays the WAL, so not too rarely.
+ * The store checkpoints once the WAL is this big: a checkpoint copies and syncs it all (on a
+ * worker thread), so not too often; recovery after a crash replays the WAL, so not too rarely.
+ * Above journal_size_limit, so a WAL cut back after a complete checkpoint starts below it.
  */
 const CHECKPOINT_BYTES = 32 * 1024 * 1024;
 
@@ -545,14 +547,20 @@ export class EmbeddedStore implements FhirStore {
   /** Syncs the WAL before writes are acknowledged. */
   private readonly walSync: WalSync;
   private readonly checkpointBytes: number;
+  private readonly busyTimeoutMs: number;
+  /** Started at the first checkpoint (most stores in tests never need one). */
+  private checkpointer: BackgroundCheckpoint | undefined;
   /** The WAL size at which the next checkpoint runs (see `maybeCheckpoint`). */
   private checkpointAt: number;
+  /** The worker's checkpoint left frames behind: finish it between the next two commits. */
+  private finishCheckpoint = false;
 
   private constructor(path: string, options: EmbeddedStoreOptions) {
     this.path = path;
     this.clock = options.now ?? (() => new Date());
     this.newId = options.newId ?? randomUUID;
     const busyTimeoutMs = options.busyTimeoutMs ?? 5000;
+    this.busyTimeoutMs = busyTimeoutMs;
     this.checkpointBytes = options.checkpointBytes ?? CHECKPOINT_BYTES;
     this.checkpointAt = this.checkpointBytes;
     this.db = new BetterSqlite3(path);
@@ -719,15 +727,42 @@ export class EmbeddedStore implements FhirStore {
   }
 
   /**
-   * Checkpoints once the WAL has grown to `checkpointAt`. A complete checkpoint lets the next
-   * commit reuse the WAL from its start (cut back to journal_size_limit); one that readers kept
-   * from completing is tried again after a quarter of checkpointBytes more, not at every commit.
+   * Commits an open group before a read: the reader sees committed data only, and a caller that
+   * reads, then writes with If-Match, then (on a 412) reads again in the same turn of the event
+   * loop would otherwise never see the version the writer checks against and never succeed.
+   * The commit's callers are still answered only after its sync.
+   */
+  private commitBeforeReading(): void {
+    if (this.group) this.commitGroup();
+  }
+
+  /**
+   * Checkpoints once the WAL has grown to `checkpointAt`: the bulk on the worker, then — when
+   * commits made meanwhile left frames behind — the rest here, between two commits, so the WAL
+   * can start again from its beginning (cut back to journal_size_limit) even under steady
+   * writes. One that readers kept from completing, or that failed, is tried again after a
+   * quarter of checkpointBytes more, not at every commit. A failed checkpoint loses nothing:
+   * the WAL keeps every frame until one succeeds.
    */
   private maybeCheckpoint(): void {
+    if (this.finishCheckpoint) {
+      this.finishCheckpoint = false;
+      if (checkpointDurably(this.db)) {
+        this.checkpointAt = this.checkpointBytes;
+        return;
+      }
+    }
     const bytes = this.walSync.walBytes();
-    if (bytes < this.checkpointAt) return;
-    const complete = checkpointDurably(this.db);
-    this.checkpointAt = complete ? this.checkpointBytes : bytes + this.checkpointBytes / 4;
+    if (bytes < this.checkpointAt || this.checkpointer?.busy) return;
+    this.checkpointer ??= new BackgroundCheckpoint(this.path, this.busyTimeoutMs);
+    this.checkpointAt = bytes + this.checkpointBytes / 4;
+    this.checkpointer.run().then(
+      (complete) => {
+        if (complete) this.checkpointAt = this.checkpointBytes;
+        else this.finishCheckpoint = true;
+      },
+      () => undefined,
+    );
   }
 
   /**
@@ -797,7 +832,10 @@ export class EmbeddedStore implements FhirStore {
           ? this.outboxTable.finishAttempt(attempt, 'pending', retryAt.getTime(), error, now)
           : this.outboxTable.finishAttempt(attempt, 'dead', now, error, now);
       }, 'outbox'),
-    get: async (id: string): Promise<OutboxMessage | undefined> => this.readOutbox.get(id),
+    get: async (id: string): Promise<OutboxMessage | undefined> => {
+      this.commitBeforeReading();
+      return this.readOutbox.get(id);
+    },
   };
 
   async create<T extends Resource>(
@@ -828,6 +866,7 @@ export class EmbeddedStore implements FhirStore {
   }
 
   async read<K extends ResourceType>(type: K, id: string): Promise<ExtractResource<K>> {
+    this.commitBeforeReading();
     return this.readTables.read(type, id, `${type}.id`) as ExtractResource<K>;
   }
 
@@ -836,6 +875,7 @@ export class EmbeddedStore implements FhirStore {
     id: string,
     versionId: string,
   ): Promise<ExtractResource<K>> {
+    this.commitBeforeReading();
     return this.readTables.vread(
       type,
       id,
@@ -845,6 +885,7 @@ export class EmbeddedStore implements FhirStore {
   }
 
   async history<K extends ResourceType>(type: K, id: string): Promise<ExtractResource<K>[]> {
+    this.commitBeforeReading();
     return this.readTables.history(type, id, `${type}.id`) as ExtractResource<K>[];
   }
 
@@ -895,6 +936,7 @@ export class EmbeddedStore implements FhirStore {
     options: SearchOptions = {},
   ): Promise<SearchResult<ExtractResource<K>>> {
     const parsed = parseSearch(type, params, options);
+    this.commitBeforeReading();
     const { resources, total } = this.reader.transaction(() => this.readTables.search(parsed))();
     return {
       resources: resources as ExtractResource<K>[],
@@ -933,6 +975,7 @@ export class EmbeddedStore implements FhirStore {
       this.commitGroup();
       await this.walSync.sync().catch(() => undefined);
     }
+    await this.checkpointer?.close();
     if (this.reader.open) this.reader.close();
     if (this.db.open) {
       this.db.pragma('synchronous = FULL');

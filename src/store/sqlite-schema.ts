@@ -5,8 +5,8 @@
  * the WAL itself, off the event loop, before it acknowledges a write (`wal-sync.ts`), so a write
  * that has been acknowledged survives a process crash and also an operating system crash or power
  * cut. Checkpoints are the store's, not SQLite's automatic ones (`wal_autocheckpoint=0`), and run
- * with `synchronous=FULL` so the database file is synced before the WAL is reused
- * (`checkpointDurably`). WAL lets readers carry on while one writer commits. Once reset, the WAL
+ * with `synchronous=FULL` on a worker thread, so the database file is synced before the WAL is
+ * reused (`background-checkpoint.ts`). WAL lets readers carry on while one writer commits. Once reset, the WAL
  * is cut back to `journal_size_limit`, so it does not keep its high-water size for good.
  *
  * Tables:
@@ -122,7 +122,7 @@ export function prepareDatabase(db: Database, settings: ConnectionSettings): voi
 /**
  * The writer's settings once the tables are there: commits go to the operating system without a
  * sync (the store syncs the WAL before acknowledging: `wal-sync.ts`) and SQLite never
- * checkpoints on its own (a checkpoint must sync the database file: `checkpointDurably`).
+ * checkpoints on its own (a checkpoint must sync the database file: `background-checkpoint.ts`).
  */
 export function deferSyncsToStore(db: Database): void {
   db.pragma('synchronous = OFF');
@@ -130,11 +130,11 @@ export function deferSyncsToStore(db: Database): void {
 }
 
 /**
- * Copies the WAL into the database file with syncs: SQLite syncs the WAL, copies its pages, then
- * syncs the database file, so the WAL can be reset without losing a committed write. PASSIVE:
- * never waits for readers (what they still need is copied at a later checkpoint). Blocks for
- * the syncs; the store runs it once per `CHECKPOINT_BYTES` of WAL. Not inside a transaction.
- * True when every frame was copied (the WAL can start again from its beginning).
+ * Copies what is left of the WAL into the database file, with syncs (SQLite syncs the WAL,
+ * copies, then syncs the database file before the WAL can be reused), on the writer between
+ * two commits. The bulk of a checkpoint runs on a worker (`background-checkpoint.ts`); this
+ * finishes one that commits made meanwhile kept from completing, so under steady writes the WAL
+ * still starts again from its beginning. Not inside a transaction. True when nothing is left.
  */
 export function checkpointDurably(db: Database): boolean {
   db.pragma('synchronous = FULL');

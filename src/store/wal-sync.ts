@@ -11,7 +11,7 @@
  *
  * Only the WAL needs syncing at commit: the database file changes only at a checkpoint, which
  * the store runs with `synchronous=FULL` (SQLite then syncs the WAL, copies, and syncs the
- * database before the WAL can be reused; see `EmbeddedStore.checkpoint`).
+ * database before the WAL can be reused; see `background-checkpoint.ts`).
  *
  * A failed sync means the disk may not hold what SQLite wrote: the waiting callers are refused,
  * and so is every later write (as PostgreSQL does after an fsync failure), until restart.
