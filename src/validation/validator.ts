@@ -86,7 +86,8 @@ export function createValidator(pkg: ConformancePackage = loadConformancePackage
   const responseGate = (response: QuestionnaireResponse): Verdict | undefined => {
     const canonical = response.questionnaire;
     if (typeof canonical !== 'string') return undefined;
-    const url = canonical.split('|')[0] ?? canonical;
+    const bar = canonical.indexOf('|');
+    const url = bar >= 0 ? canonical.slice(0, bar) : canonical;
     const questionnaire = pkg.questionnaire(url);
     if (!questionnaire) return undefined;
     const completed = response.status === 'completed';
@@ -147,12 +148,15 @@ export function createValidator(pkg: ConformancePackage = loadConformancePackage
     const implied = conforms ? IMPLIED_BY_QUESTIONNAIRE : NONE;
     for (const url of applicableProfiles(resource as Resource, options, pkg, issues)) {
       const compiled = profileFor(url);
-      if (compiled?.type === type) issues.push(...compiled.check(resource, implied));
+      if (compiled?.type !== type) continue;
+      const found = compiled.check(resource, implied);
+      if (found.length > 0) issues.push(...found);
     }
     if (type === 'QuestionnaireResponse' && !conforms) {
       issues.push(...questionnaireIssues(resource as QuestionnaireResponse, pkg));
     }
-    issues.push(...nestedIssues(resource as Resource, validateOne));
+    const nested = nestedIssues(resource as Resource, validateOne);
+    if (nested.length > 0) issues.push(...nested);
     return issues;
   };
 
@@ -276,6 +280,12 @@ type ValidateOne = (
  * resources, Bundle entries (and their outcomes), and Parameters' resources.
  */
 function nestedIssues(resource: Resource, validateOne: ValidateOne): OperationOutcomeIssue[] {
+  if (
+    (resource as { contained?: unknown }).contained === undefined &&
+    resource.resourceType !== 'Bundle' &&
+    resource.resourceType !== 'Parameters'
+  )
+    return [];
   const nested: { path: string; value: unknown }[] = [];
   const contained = (resource as { contained?: unknown[] }).contained;
   if (Array.isArray(contained))
