@@ -1,8 +1,9 @@
 /**
  * The embedded store's group commit: concurrent writes share one SQLite transaction and one
  * sync, each in a savepoint of its own; every caller's promise settles after the shared COMMIT;
- * reads never see a group before it commits; `atomically` still returns committed. And a file of
- * schema version 1 (each current version's JSON kept twice) opens as version 2.
+ * a read commits an open group first (reads see committed data only); `atomically` still
+ * returns committed. And a file of schema version 1 (each current version's JSON kept twice)
+ * opens as version 2.
  */
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -91,22 +92,47 @@ describe('embedded store: group commit', () => {
     expect(found.resources.map((p) => p.identifier?.[0]?.value).sort()).toEqual(['a', 'c', 'e']);
   });
 
-  it('settles a caller only after the shared commit, and reads never see a group before it', async () => {
+  it('settles a caller only after the shared commit; a read commits an open group first', async () => {
     const written = store.create(patient('late'));
-    // The work ran (synchronously) but the group has not committed: neither this process's
-    // reads nor another connection see it.
-    expect((await store.search('Patient', {})).total).toBe(0);
+    // The work ran (synchronously) but the group has not committed: another connection does
+    // not see it.
     const other = new BetterSqlite3(join(dir, DEFAULT_FILE_NAME), { readonly: true });
     try {
       const count = (): number =>
         (other.prepare('SELECT count(*) AS n FROM resource').get() as { n: number }).n;
       expect(count()).toBe(0);
-      const { resource } = await written;
+      // A read of this store commits the group (it reads committed data only, so a caller's
+      // read-then-If-Match write would otherwise never see the version the writer checks).
+      expect((await store.search('Patient', {})).total).toBe(1);
       expect(count()).toBe(1);
+      const { resource } = await written;
       expect((await store.read('Patient', resource.id ?? '')).id).toBe(resource.id);
     } finally {
       other.close();
     }
+  });
+
+  it('lets a read-then-If-Match write succeed while another write waits in the open group', async () => {
+    const { resource: person } = await store.create(patient('contended'));
+    const other = store.update({ ...person, gender: 'female' });
+    // Without the read committing the group, every attempt here read version 1 while the writer
+    // checked against version 2: five 412s.
+    let written: string | undefined;
+    for (let attempt = 0; attempt < 5 && written === undefined; attempt++) {
+      const seen = await store.read('Patient', person.id ?? '');
+      try {
+        const { resource } = await store.update(
+          { ...seen, gender: 'male' },
+          { ifMatch: seen.meta?.versionId ?? '' },
+        );
+        written = resource.meta?.versionId;
+      } catch (err) {
+        if (!(err instanceof OperationOutcomeError) || getStatus(err.outcome) !== 412) throw err;
+      }
+    }
+    await other;
+    expect(written).toBe('3');
+    expect((await store.read('Patient', person.id ?? '')).gender).toBe('male');
   });
 
   it('sees earlier members of the group in a later member’s conditions', async () => {
