@@ -11,6 +11,7 @@ import type { JSONWebKeySet } from 'jose';
 import type winston from 'winston';
 import type { Authenticate } from '../api/access';
 import { createApp } from '../api/app';
+import { answerClientErrors } from '../api/client-errors';
 import { bearerAuthenticate } from '../api/bearer-access';
 import { createLogger } from '../api/logger';
 import {
@@ -51,6 +52,7 @@ export async function runServe(env: NodeJS.ProcessEnv): Promise<Server> {
   const server = await new Promise<Server>((resolve) => {
     const s = app.express.listen(config.port, config.host, () => resolve(s));
   });
+  answerClientErrors(server);
   logger.info('dialog-fhir listening', {
     port: config.port,
     host: config.host,

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import winston from 'winston';
 import { createApp, type App, type AppOptions } from '../../src/api/app';
+import { answerClientErrors } from '../../src/api/client-errors';
 import { EmbeddedStore } from '../../src/store';
 import { createValidator, type Validator } from '../../src/validation';
 
@@ -67,6 +68,7 @@ export async function startService(options: StartOptions = {}): Promise<TestServ
   const { port: wanted, ...appOptions } = options;
   const app = createApp({ validator: sharedValidator(), store, logger, ...appOptions });
   const server: Server = app.express.listen(wanted ?? 0, '127.0.0.1');
+  answerClientErrors(server);
   await new Promise((resolve) => server.once('listening', resolve));
   const port = (server.address() as AddressInfo).port;
   return {
