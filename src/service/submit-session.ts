@@ -40,7 +40,7 @@ import {
 import { RATED_STATUSES } from '../fhir/history';
 import type { FhirStore } from '../store';
 import { KeyedQueue } from './keyed-queue';
-import { stale, statusOf } from './outcomes';
+import { stale, statusOf, unprocessable } from './outcomes';
 
 /** How many times a session is rebuilt after losing a race for the plan. */
 const PLAN_RACE_ATTEMPTS = 5;
@@ -156,7 +156,9 @@ export class SessionSubmitter {
       this.goals(subject),
     ]);
     const extracted = extractObservations(response, { history });
-    if (!extracted.ok) throw new OperationOutcomeError(extracted.outcome);
+    // Content the schema let through but extraction cannot use (30 February): a 422, as invalid
+    // content is everywhere else.
+    if (!extracted.ok) throw unprocessable(extracted.outcome);
     issues.push(...extracted.issues);
     const built = buildCarePlan({
       response,
@@ -166,7 +168,7 @@ export class SessionSubmitter {
       newPlanIdentifier: () =>
         uuidV5(`${CARE_PLAN_IDENTIFIER_SYSTEM}|${subject}`, DIALOG_NAMESPACE),
     });
-    if (!built.ok) throw new OperationOutcomeError(built.outcome);
+    if (!built.ok) throw unprocessable(built.outcome);
     issues.push(...built.issues);
     const bundle = sessionTransaction(extracted.bundle, built);
     return { entries: asFirstCreate(bundle, plan), newPlan: plan === undefined };
