@@ -58,6 +58,8 @@ export function checkResource(resource: unknown, where: string): Resource {
 export function checkId(id: unknown, where: string): string {
   if (typeof id !== 'string' || !ID_PATTERN.test(id))
     throw invalid('An id is 1–64 letters, digits, "-" or "."', where);
+  // FHIR's id pattern allows them, but as a path segment they name the type or the base.
+  if (id === '.' || id === '..') throw invalid('An id of "." or ".." is not allowed', where);
   return id;
 }
 

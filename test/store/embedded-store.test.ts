@@ -497,3 +497,32 @@ describe('embedded store: a crash', () => {
     }
   });
 });
+
+describe('embedded store: ids that are path segments', () => {
+  it('refuses "." and ".." as ids in a transaction entry (400), storing nothing', async () => {
+    const store = EmbeddedStore.open({ dataDir: tempDir() });
+    try {
+      for (const id of ['.', '..']) {
+        const bundle: Bundle = {
+          resourceType: 'Bundle',
+          type: 'transaction',
+          entry: [
+            {
+              resource: { resourceType: 'Patient', id },
+              request: { method: 'PUT', url: `Patient/${id}` },
+            },
+          ],
+        };
+        const refused = await store.transaction(bundle).then(
+          () => undefined,
+          (err: unknown) => err,
+        );
+        expect(refused).toBeInstanceOf(OperationOutcomeError);
+        expect(getStatus((refused as OperationOutcomeError).outcome)).toBe(400);
+      }
+      expect((await store.search('Patient', {})).total).toBe(0);
+    } finally {
+      await store.close();
+    }
+  });
+});
