@@ -47,6 +47,39 @@ const OPERATIONS: CapabilityStatementRestResourceOperation[] = [
   },
 ];
 
+/** Operations on the whole system (not one type). */
+const SYSTEM_OPERATIONS: CapabilityStatementRestResourceOperation[] = [
+  {
+    name: 'plan-sync-notification',
+    definition: 'https://dialog-fhir.org/fhir/OperationDefinition/plan-sync-notification',
+    documentation:
+      'POST /fhir/$plan-sync-notification/{peer}: a peer’s rest-hook Subscription notification; the plans it names are pulled and merged (src/transfer/plan-sync.ts)',
+  },
+];
+
+/**
+ * Encounters are kept for one purpose, starting a handover (src/api/encounter-routes.ts): no
+ * profile, and only `_id` and `_lastUpdated` searches.
+ */
+const ENCOUNTER: CapabilityStatementRestResource = {
+  type: 'Encounter',
+  documentation:
+    'An inpatient Encounter in-progress hands the plan to the inpatient peer; finished, back to the community peer. Not open to patient-confined callers.',
+  interaction: ['read', 'vread', 'search-type', 'create', 'update', 'history-instance'].map(
+    (code) => ({ code }) as { code: 'read' },
+  ),
+  versioning: 'versioned-update',
+  readHistory: true,
+  updateCreate: true,
+  conditionalCreate: false,
+  conditionalUpdate: false,
+  conditionalDelete: 'not-supported',
+  searchParam: [
+    { name: '_id', type: 'token' },
+    { name: '_lastUpdated', type: 'date' },
+  ],
+};
+
 const PROFILE_OF: Readonly<Record<string, string>> = {
   QuestionnaireResponse: Profiles.response,
   CarePlan: Profiles.carePlan,
@@ -93,9 +126,9 @@ export function capabilityStatement(
         documentation:
           'Sessions (DIALOG QuestionnaireResponses) are submitted atomically with their Observations, plan update and Provenance. Transactions store what they are given; batches handle each entry as a single request. Nothing is deleted.',
         security: security(auth),
-        resource: SERVED_TYPES.map(resource),
+        resource: [...SERVED_TYPES.map(resource), ENCOUNTER],
         interaction: [{ code: 'transaction' }, { code: 'batch' }],
-        operation: OPERATIONS,
+        operation: [...OPERATIONS, ...SYSTEM_OPERATIONS],
       },
     ],
   };

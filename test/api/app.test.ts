@@ -47,8 +47,11 @@ describe('HTTP façade: health, metadata, $validate and the body rules', () => {
       'chart',
       'transfer',
       'dialog-summary',
+      'plan-sync-notification',
     ]);
     expect(cs.rest[0]?.resource.map((r) => r.type)).toContain('CarePlan');
+    // Stored only to start handovers (src/api/encounter-routes.ts).
+    expect(cs.rest[0]?.resource.map((r) => r.type)).toContain('Encounter');
   });
 
   it('$validate accepts a valid DIALOG response', async () => {
