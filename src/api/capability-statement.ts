@@ -61,24 +61,19 @@ const SYSTEM_OPERATIONS: CapabilityStatementRestResourceOperation[] = [
  * Encounters are kept for one purpose, starting a handover (src/api/encounter-routes.ts): no
  * profile, and only `_id` and `_lastUpdated` searches.
  */
-const ENCOUNTER: CapabilityStatementRestResource = {
-  type: 'Encounter',
-  documentation:
-    'An inpatient Encounter in-progress hands the plan to the inpatient peer; finished, back to the community peer. Not open to patient-confined callers.',
-  interaction: ['read', 'vread', 'search-type', 'create', 'update', 'history-instance'].map(
-    (code) => ({ code }) as { code: 'read' },
-  ),
-  versioning: 'versioned-update',
-  readHistory: true,
-  updateCreate: true,
-  conditionalCreate: false,
-  conditionalUpdate: false,
-  conditionalDelete: 'not-supported',
-  searchParam: [
-    { name: '_id', type: 'token' },
-    { name: '_lastUpdated', type: 'date' },
-  ],
-};
+function encounter(): CapabilityStatementRestResource {
+  return {
+    ...resource('Encounter'),
+    documentation:
+      'An inpatient Encounter in-progress hands the plan to the inpatient peer; finished, back to the community peer. Not open to patient-confined callers.',
+    conditionalCreate: false,
+    conditionalUpdate: false,
+    searchParam: [
+      { name: '_id', type: 'token' },
+      { name: '_lastUpdated', type: 'date' },
+    ],
+  };
+}
 
 const PROFILE_OF: Readonly<Record<string, string>> = {
   QuestionnaireResponse: Profiles.response,
@@ -126,7 +121,7 @@ export function capabilityStatement(
         documentation:
           'Sessions (DIALOG QuestionnaireResponses) are submitted atomically with their Observations, plan update and Provenance. Transactions store what they are given; batches handle each entry as a single request. Nothing is deleted.',
         security: security(auth),
-        resource: [...SERVED_TYPES.map(resource), ENCOUNTER],
+        resource: [...SERVED_TYPES.map(resource), encounter()],
         interaction: [{ code: 'transaction' }, { code: 'batch' }],
         operation: [...OPERATIONS, ...SYSTEM_OPERATIONS],
       },

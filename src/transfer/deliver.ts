@@ -66,7 +66,8 @@ import {
   TRANSFER_TASK_SYSTEM,
 } from './transfer-task';
 
-export interface DelivererOptions {
+/** What anything that talks to peers needs: the deliverer here, plan sync (`plan-sync.ts`). */
+export interface PeerLinkOptions {
   readonly store: FhirStore;
   readonly peers: Peers;
   readonly logger: winston.Logger;
@@ -75,6 +76,9 @@ export interface DelivererOptions {
   readonly remoteFor?: (peer: Peer) => FhirStore;
   /** Time allowed for one request to a peer, answer included (default 30 s). */
   readonly requestTimeoutMs?: number;
+}
+
+export interface DelivererOptions extends PeerLinkOptions {
   /**
    * How long a claim holds (default 60 s). While an attempt runs its lease is renewed (every third
    * of it), so a delivery slower than the lease is not taken over by another deliverer.

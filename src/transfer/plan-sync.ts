@@ -28,7 +28,6 @@
  * writing new versions back and forth.
  */
 import type { Basic, Bundle, CarePlan, Extension, Resource } from '@medplum/fhirtypes';
-import type winston from 'winston';
 import { CARE_PLAN_IDENTIFIER_SYSTEM } from '../fhir';
 import { NarratingStore } from '../service/narrating-store';
 import { openFhirServerStore, type FhirStore } from '../store';
@@ -37,9 +36,10 @@ import {
   inDestinationTerms,
   planCreatedOnly,
   writeMergedPlan,
+  type PeerLinkOptions,
 } from './deliver';
 import { gatherHandover, handoverBundle } from './handover-bundle';
-import { peerById, type Peer, type Peers } from './peers';
+import { peerById, type Peer } from './peers';
 import { canonicalJson, samePlanContent } from './plan-three-way-merge';
 
 export const SYNC_STATE_EXTENSION =
@@ -51,13 +51,7 @@ const OVERLAP_MS = 5_000;
 const SUBSCRIBED_POLL_FACTOR = 10;
 const PAGE = 100;
 
-export interface PlanSyncOptions {
-  readonly store: FhirStore;
-  readonly peers: Peers;
-  readonly logger: winston.Logger;
-  readonly now?: () => Date;
-  readonly remoteFor?: (peer: Peer) => FhirStore;
-  readonly requestTimeoutMs?: number;
+export interface PlanSyncOptions extends PeerLinkOptions {
   /** How often each peer is polled (undefined: never; the receiver still works). */
   readonly pollMs?: number;
 }
