@@ -636,9 +636,9 @@ export class EmbeddedStore implements FhirStore {
    * Runs `work` in the group commit: writes arriving while a commit is being prepared share one
    * SQLite transaction and one sync. Each caller's work runs in a SAVEPOINT of its own, so one
    * that fails rolls back only its part (and rejects only its promise); each promise resolves
-   * once the shared COMMIT has returned and the WAL sync after it has finished. The group commits once the
-   * callbacks now running are done (`setImmediate`), or at GROUP_LIMIT callers. Another process
-   * holding the file too long is a 409.
+   * once the shared COMMIT has returned and the WAL sync after it has finished. The group
+   * commits once the callbacks now running are done (`setImmediate`), at GROUP_LIMIT callers,
+   * or before a read. Another process holding the file too long is a 409.
    */
   private write<R>(work: () => R, where: string): Promise<R> {
     let result: R;
