@@ -2,7 +2,7 @@
  * The API benchmark (issue 4), `node dist-bench/bench/api.js` (run by `npm run bench` after the
  * validation bench): autocannon on loopback, side by side in one run, interleaved rounds,
  * medians. Contenders, each server in its own child process (bench/api-server.ts):
- * - dialog-fhir over the embedded store (SQLite WAL, synchronous=FULL, in a temporary DATA_DIR
+ * - dialog-fhir over the embedded store (SQLite WAL synced before each answer, in a temporary DATA_DIR
  *   on the machine's disk), bearer JWTs verified per request, rate limit off;
  * - dialog-fhir over the fhir-server store, pointing at a separate fhir-router server process;
  * - the baseline: Medplum's fhir-router over its in-memory repository behind the same Express
