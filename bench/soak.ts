@@ -161,6 +161,9 @@ async function startServer(dataDir: string, diagnosticDir?: string): Promise<Ser
       ...process.env,
       BENCH_SERVER: JSON.stringify({ dataDir, auth: 'jwt' }),
       LOG_LEVEL: 'info',
+      // As `npm start` and the Dockerfile run the service (see package.json): glibc's malloc
+      // otherwise keeps up to 8 arenas per core for Node's threads, and their free memory.
+      MALLOC_ARENA_MAX: process.env.MALLOC_ARENA_MAX ?? '2',
     },
     // The request log (one JSON line per request, as in production) goes to /dev/null.
     stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
