@@ -78,6 +78,20 @@ export interface PeerLinkOptions {
   readonly requestTimeoutMs?: number;
 }
 
+/**
+ * How to reach a peer: the caller's `remoteFor`, else the fhir-server store adapter with one
+ * attempt per call (the caller retries on its own schedule) and the request timeout.
+ */
+export function peerStore(options: PeerLinkOptions, peer: Peer): FhirStore {
+  if (options.remoteFor) return options.remoteFor(peer);
+  return openFhirServerStore({
+    baseUrl: peer.baseUrl,
+    retries: 0,
+    timeoutMs: options.requestTimeoutMs ?? 30_000,
+    ...(peer.auth.type === 'bearer' ? { token: peer.auth.token } : {}),
+  });
+}
+
 export interface DelivererOptions extends PeerLinkOptions {
   /**
    * How long a claim holds (default 60 s). While an attempt runs its lease is renewed (every third
@@ -358,13 +372,7 @@ export class HandoverDeliverer {
   }
 
   private remoteFor(peer: Peer): FhirStore {
-    if (this.options.remoteFor) return this.options.remoteFor(peer);
-    return openFhirServerStore({
-      baseUrl: peer.baseUrl,
-      retries: 0,
-      timeoutMs: this.options.requestTimeoutMs ?? 30_000,
-      ...(peer.auth.type === 'bearer' ? { token: peer.auth.token } : {}),
-    });
+    return peerStore(this.options, peer);
   }
 
   /**

@@ -30,10 +30,11 @@
 import type { Basic, Bundle, CarePlan, Extension, Resource } from '@medplum/fhirtypes';
 import { CARE_PLAN_IDENTIFIER_SYSTEM } from '../fhir';
 import { NarratingStore } from '../service/narrating-store';
-import { openFhirServerStore, type FhirStore } from '../store';
+import type { FhirStore } from '../store';
 import {
   HANDOVER_ORIGIN_EXTENSION,
   inDestinationTerms,
+  peerStore,
   planCreatedOnly,
   writeMergedPlan,
   type PeerLinkOptions,
@@ -283,13 +284,7 @@ export class PlanSync {
   }
 
   private remote(peer: Peer): FhirStore {
-    if (this.options.remoteFor) return this.options.remoteFor(peer);
-    return openFhirServerStore({
-      baseUrl: peer.baseUrl,
-      retries: 0,
-      timeoutMs: this.options.requestTimeoutMs ?? 30_000,
-      ...(peer.auth.type === 'bearer' ? { token: peer.auth.token } : {}),
-    });
+    return peerStore(this.options, peer);
   }
 
   private serial<T>(work: () => Promise<T>): Promise<T> {
