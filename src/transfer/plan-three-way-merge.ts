@@ -38,7 +38,7 @@
  * remote's (`meta.profile` a union). Merging the result again with the same local and base changes
  * nothing (the copies' ids are derived from their content).
  */
-import type { CarePlan, CarePlanActivity, Extension } from '@medplum/fhirtypes';
+import type { CarePlan, CarePlanActivity, Extension, Resource } from '@medplum/fhirtypes';
 import { BASE, CARE_PLAN_IDENTIFIER_SYSTEM, Extensions } from '../fhir/canonical';
 import { DIALOG_NAMESPACE, uuidV5 } from '../fhir/stable-id';
 
@@ -115,9 +115,9 @@ function refOf(value: unknown): string | undefined {
   return typeof ref === 'string' ? ref : undefined;
 }
 
-function extensionPart(list: string, extension: Extension): Omit<Part, 'value'> {
+function extensionPart(type: string, list: string, extension: Extension): Omit<Part, 'value'> {
   const url = extension.url;
-  const at = `CarePlan.${list}.where(url = ${literal(url)}`;
+  const at = `${type}.${list}.where(url = ${literal(url)}`;
   if (url === Extensions.carer) {
     const carer = refOf(subValue(extension, 'carer')?.valueReference) ?? '';
     return {
@@ -142,7 +142,18 @@ function extensionPart(list: string, extension: Extension): Omit<Part, 'value'> 
       path: `${at} and extension.where(url = 'organization').value.reference = ${literal(org)} and extension.where(url = 'period').value.start = ${literal(start)})`,
     };
   }
-  if (url === Extensions.keyWorker || url === Extensions.deliveryPreference)
+  if (url === Extensions.plusStep) {
+    const code = (subValue(extension, 'step')?.valueCoding as { code?: string } | undefined)?.code;
+    return {
+      key: `${url}|${code ?? ''}`,
+      path: `${at} and extension.where(url = 'step').value.code = ${literal(code ?? '')})`,
+    };
+  }
+  if (
+    url === Extensions.keyWorker ||
+    url === Extensions.deliveryPreference ||
+    url === Extensions.measure
+  )
     return { key: url, path: `${at})` };
   // Unknown extensions may repeat: each distinct one is a part of its own.
   return { key: `${url}|${canonicalJson(extension)}`, path: `${at})` };
@@ -170,8 +181,8 @@ function activityPart(activity: CarePlanActivity): Omit<Part, 'value'> {
   return { key: `content|${canonicalJson(activity)}`, path: 'CarePlan.activity' };
 }
 
-function listItemPart(list: string, item: unknown): Omit<Part, 'value'> {
-  const at = `CarePlan.${list}`;
+function listItemPart(type: string, list: string, item: unknown): Omit<Part, 'value'> {
+  const at = `${type}.${list}`;
   if (typeof item === 'string')
     return { key: `value|${item}`, path: `${at}.where($this = ${literal(item)})` };
   const record = (item ?? {}) as Json;
@@ -192,26 +203,26 @@ function listItemPart(list: string, item: unknown): Omit<Part, 'value'> {
   return { key: `content|${canonicalJson(item)}`, path: at };
 }
 
-function notePart(note: unknown): Omit<Part, 'value'> {
+function notePart(type: string, note: unknown): Omit<Part, 'value'> {
   const { time, text } = (note ?? {}) as { time?: string; text?: string };
   return {
     key: `${time ?? ''}|${text ?? ''}`,
-    path: `CarePlan.note.where(${time ? `time = @${time} and ` : ''}text = ${literal(text ?? '')})`,
+    path: `${type}.note.where(${time ? `time = @${time} and ` : ''}text = ${literal(text ?? '')})`,
   };
 }
 
 /** The parts of one list, keyed; a key repeated within the list gets `#n`. */
-function partsOf(list: string, items: readonly unknown[]): Part[] {
+function partsOf(type: string, list: string, items: readonly unknown[]): Part[] {
   const seen = new Map<string, number>();
   return items.map((value) => {
     const named =
-      list === 'activity'
+      type === 'CarePlan' && list === 'activity'
         ? activityPart(value as CarePlanActivity)
         : list === 'extension' || list === 'modifierExtension'
-          ? extensionPart(list, value as Extension)
+          ? extensionPart(type, list, value as Extension)
           : list === 'note'
-            ? notePart(value)
-            : listItemPart(list, value);
+            ? notePart(type, value)
+            : listItemPart(type, list, value);
     const n = seen.get(named.key) ?? 0;
     seen.set(named.key, n + 1);
     return n === 0 ? { ...named, value } : { key: `${named.key}#${n}`, path: named.path, value };
@@ -223,9 +234,9 @@ function partsOf(list: string, items: readonly unknown[]): Part[] {
 /** Elements never merged as parts: identity, server bookkeeping and the generated narrative. */
 const NOT_PARTS = new Set(['resourceType', 'id', 'meta', 'text']);
 
-/** What a plan says, without identity, server bookkeeping or the generated narrative. */
-export function planContent(plan: CarePlan): unknown {
-  const record = plan as unknown as Json;
+/** What a resource says, without identity, server bookkeeping or the generated narrative. */
+export function resourceContent(resource: Resource): unknown {
+  const record = resource as unknown as Json;
   return Object.fromEntries(
     Object.keys(record)
       .filter((name) => name === 'resourceType' || !NOT_PARTS.has(name))
@@ -233,9 +244,19 @@ export function planContent(plan: CarePlan): unknown {
   );
 }
 
+/** Whether two resources say the same (see resourceContent). */
+export function sameContent(a: Resource, b: Resource): boolean {
+  return same(resourceContent(a), resourceContent(b));
+}
+
+/** What a plan says, without identity, server bookkeeping or the generated narrative. */
+export function planContent(plan: CarePlan): unknown {
+  return resourceContent(plan);
+}
+
 /** Whether two plans say the same (see planContent). */
 export function samePlanContent(a: CarePlan, b: CarePlan): boolean {
-  return same(planContent(a), planContent(b));
+  return sameContent(a, b);
 }
 
 function asList(value: unknown): unknown[] | undefined {
@@ -285,7 +306,12 @@ function conflictingCopy(activity: CarePlanActivity, of: string): CarePlanActivi
   };
 }
 
+function isActivities(type: string, list: string): boolean {
+  return type === 'CarePlan' && list === 'activity';
+}
+
 function resolve(
+  type: string,
   list: string,
   path: string,
   b: unknown,
@@ -300,7 +326,7 @@ function resolve(
   if (!hasBase && (l === undefined || r === undefined)) return { keep: present(l ?? r) };
   const conflict = conflictOf(path, b, l, r, hasBase);
   if (l === undefined || r === undefined) return { keep: present(l ?? r), conflict };
-  if (list === 'activity') {
+  if (isActivities(type, list)) {
     const of = (r as CarePlanActivity).id ?? path;
     return { keep: [r, conflictingCopy(l as CarePlanActivity, of)], conflict };
   }
@@ -308,6 +334,7 @@ function resolve(
 }
 
 function mergeList(
+  type: string,
   list: string,
   base: readonly unknown[] | undefined,
   local: readonly unknown[] | undefined,
@@ -315,10 +342,10 @@ function mergeList(
   hasBase: boolean,
   conflicts: PlanConflict[],
 ): unknown[] {
-  const b = new Map(partsOf(list, base ?? []).map((p) => [p.key, p]));
-  const lParts = partsOf(list, local ?? []);
+  const b = new Map(partsOf(type, list, base ?? []).map((p) => [p.key, p]));
+  const lParts = partsOf(type, list, local ?? []);
   const l = new Map(lParts.map((p) => [p.key, p]));
-  const rParts = partsOf(list, remote ?? []);
+  const rParts = partsOf(type, list, remote ?? []);
   const r = new Map(rParts.map((p) => [p.key, p]));
   // The remote's order, then what only the local side holds, then what only the base held.
   const keys = [
@@ -327,8 +354,9 @@ function mergeList(
   const out: unknown[] = [];
   const ids = new Set<string>();
   for (const key of keys) {
-    const path = r.get(key)?.path ?? l.get(key)?.path ?? b.get(key)?.path ?? `CarePlan.${list}`;
+    const path = r.get(key)?.path ?? l.get(key)?.path ?? b.get(key)?.path ?? `${type}.${list}`;
     const { keep, conflict } = resolve(
+      type,
       list,
       path,
       b.get(key)?.value,
@@ -338,7 +366,7 @@ function mergeList(
     );
     if (conflict) conflicts.push(conflict);
     for (const item of keep) {
-      const id = list === 'activity' ? (item as CarePlanActivity).id : undefined;
+      const id = isActivities(type, list) ? (item as CarePlanActivity).id : undefined;
       if (id !== undefined) {
         if (ids.has(id)) continue; // a copy from an earlier merge, already there
         ids.add(id);
@@ -368,7 +396,7 @@ function oneOpenService(
   if (remoteOpen.length === 0) return extensions;
   return extensions.filter((e) => {
     if (!isOpenService(e) || remoteOpen.includes(canonicalJson(e))) return true;
-    const { path } = extensionPart('extension', e as Extension);
+    const { path } = extensionPart('CarePlan', 'extension', e as Extension);
     conflicts.push({
       part: path,
       local: e,
@@ -378,25 +406,42 @@ function oneOpenService(
   });
 }
 
-function mergeMeta(local: CarePlan, remote: CarePlan): CarePlan['meta'] {
+function mergeMeta(local: Resource, remote: Resource): Resource['meta'] {
   if (!remote.meta && !local.meta) return undefined;
   const profile = [...new Set([...(remote.meta?.profile ?? []), ...(local.meta?.profile ?? [])])];
   return { ...remote.meta, ...(profile.length > 0 ? { profile } : {}) };
 }
 
-/** The three-way merge of the one plan (see the module header). */
-export function mergePlans(input: PlanMergeInput): PlanMergeResult {
+export interface ResourceMergeInput<T extends Resource> {
+  readonly base?: T;
+  readonly local: T;
+  readonly remote: T;
+}
+
+export interface ResourceMergeResult<T extends Resource> {
+  readonly merged: T;
+  readonly conflicts: PlanConflict[];
+}
+
+/**
+ * The three-way merge of any resource both systems edit (the plan, its Goals, carers, consent),
+ * by the rules of the module header: every list item and every other element is a part of its
+ * own, merged on its own; overlapping changes keep the remote's version in place and the local
+ * one in the conflict (a CarePlan activity: beside it, as a marked copy).
+ */
+export function mergeResources<T extends Resource>(
+  input: ResourceMergeInput<T>,
+): ResourceMergeResult<T> {
   const { base, local, remote } = input;
-  if (base && samePlanContent(remote, base))
-    return { merged: structuredClone(local), conflicts: [] };
-  if (base && samePlanContent(local, base))
-    return { merged: structuredClone(remote), conflicts: [] };
+  if (base && sameContent(remote, base)) return { merged: structuredClone(local), conflicts: [] };
+  if (base && sameContent(local, base)) return { merged: structuredClone(remote), conflicts: [] };
+  const type = remote.resourceType;
   const hasBase = base !== undefined;
-  const b = (base ?? {}) as Json;
+  const b = (base ?? {}) as unknown as Json;
   const l = local as unknown as Json;
   const r = remote as unknown as Json;
   const conflicts: PlanConflict[] = [];
-  const merged: Json = { resourceType: 'CarePlan' };
+  const merged: Json = { resourceType: type };
   if (remote.id !== undefined) merged.id = remote.id;
   const meta = mergeMeta(local, remote);
   if (meta) merged.meta = meta;
@@ -407,14 +452,16 @@ export function mergePlans(input: PlanMergeInput): PlanMergeResult {
     const lists = [b[name], l[name], r[name]].map(asList);
     const isList = [b[name], l[name], r[name]].every((v) => v === undefined || Array.isArray(v));
     if (isList) {
-      let list = mergeList(name, lists[0], lists[1], lists[2], hasBase, conflicts);
-      if (name === 'extension') list = oneOpenService(list, lists[2], conflicts);
+      let list = mergeList(type, name, lists[0], lists[1], lists[2], hasBase, conflicts);
+      if (type === 'CarePlan' && name === 'extension')
+        list = oneOpenService(list, lists[2], conflicts);
       if (list.length > 0) merged[name] = list;
       continue;
     }
     const { keep, conflict } = resolve(
+      type,
       name,
-      `CarePlan.${name}`,
+      `${type}.${name}`,
       b[name],
       l[name],
       r[name],
@@ -423,11 +470,16 @@ export function mergePlans(input: PlanMergeInput): PlanMergeResult {
     if (conflict) conflicts.push(conflict);
     if (keep[0] !== undefined) merged[name] = keep[0];
   }
-  const plan = merged as unknown as CarePlan;
-  const text = samePlanContent(plan, remote)
-    ? remote.text
-    : samePlanContent(plan, local)
-      ? local.text
+  const result = merged as unknown as T;
+  const text = sameContent(result, remote)
+    ? (remote as { text?: unknown }).text
+    : sameContent(result, local)
+      ? (local as { text?: unknown }).text
       : undefined;
-  return { merged: text ? { ...plan, text } : plan, conflicts };
+  return { merged: (text ? { ...result, text } : result) as T, conflicts };
+}
+
+/** The three-way merge of the one plan (see the module header). */
+export function mergePlans(input: PlanMergeInput): PlanMergeResult {
+  return mergeResources<CarePlan>(input);
 }
