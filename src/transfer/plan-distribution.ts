@@ -14,10 +14,16 @@
  * receiving service's responsibility began) and the recipient, and they are created
  * conditionally, so a repeated discharge never makes a second one.
  *
- * Sending itself (email, NHSmail, post) is not built: an integration either completes the Tasks
- * through the API once it has sent the plan, or runs `PlanDistributor.sendDue` with its own
- * `PlanSender`, which claims each due Task with `If-Match` and a lease, hands the sender the plan
- * as that recipient may see it (a carer: only what the Consent shares), and records the outcome.
+ * Sending: `PlanDistributor.sendDue` with a `PlanSender` claims each due Task with `If-Match` and
+ * a lease (two distributors never send the same Task), hands the sender the plan as that
+ * recipient may see it (a carer: only what the Consent shares, and a `viewer` for everything else
+ * the sender reads) and records the outcome: completed (sent), retried later with exponential
+ * backoff when the sender rejects (up to `maxAttempts`, then failed), or failed at once with the
+ * sender's reason when it throws `PlanNotSendable` (no address, refused for good). A failed Task
+ * is the dead letter (`GET /fhir/Task?status=failed`); setting it back to `requested` through the
+ * API sends it again. `serve` runs this every PLAN_MAIL_POLL_SECONDS with the e-mail sender
+ * (plan-mail.ts) when PLAN_MAIL_SMTP_URL is set; otherwise an integration completes the Tasks
+ * through the API once it has sent the plan by its own means.
  */
 import type {
   BundleEntry,
@@ -26,14 +32,17 @@ import type {
   Extension,
   Patient,
   Reference,
+  Resource,
   Task,
 } from '@medplum/fhirtypes';
+import type winston from 'winston';
 import { consentView, type AccessContext } from '../auth';
 import { BASE, CARE_PLAN_IDENTIFIER_SYSTEM, DIALOG_NAMESPACE, Extensions, uuidV5 } from '../fhir';
+import type { Viewer } from '../letter/plan-view';
 import { statusOf } from '../service/outcomes';
 import type { FhirStore } from '../store';
 import type { SystemIdentity } from './peers';
-import { claimed, deliveryState, retrying, withDelivery } from './transfer-task';
+import { claimed, deliveryState, failed, retrying, withDelivery } from './transfer-task';
 
 export const PLAN_SEND_SYSTEM = `${BASE}/sid/plan-send`;
 export const PLAN_SEND_CODE = { system: `${BASE}/CodeSystem/dialog-task`, code: 'send-plan' };
@@ -71,8 +80,18 @@ export function carerView(
   consents: readonly Consent[],
   now: Date,
 ): CarePlan | undefined {
+  return carerViewer(plan, carer, consents, now)(plan);
+}
+
+/** A carer's view of any of the person's resources (undefined: not shared), as the API's. */
+export function carerViewer(
+  plan: CarePlan,
+  carer: string,
+  consents: readonly Consent[],
+  now: Date,
+): Viewer {
   const patient = RELATIVE.exec(plan.subject?.reference ?? '')?.[2];
-  if (!patient || !carer.startsWith('RelatedPerson/')) return undefined;
+  if (!patient || !carer.startsWith('RelatedPerson/')) return () => undefined;
   const ctx: AccessContext = {
     mode: 'jwt',
     subject: carer,
@@ -82,8 +101,12 @@ export function carerView(
     ignoredScopes: [],
     role: 'carer',
   };
-  return consentView(ctx, consents, now)(plan) as CarePlan | undefined;
+  const view = consentView(ctx, consents, now);
+  return <T extends Resource>(resource: T): T | undefined => view(resource) as T | undefined;
 }
+
+/** Everything as stored: the view of the person and the clinicians the plan names. */
+const WHOLE: Viewer = (resource) => resource;
 
 async function consentsOf(store: FhirStore, patient: string): Promise<Consent[]> {
   const found = await store.search('Consent', { patient, status: 'active' }, { count: 1000 });
@@ -231,25 +254,49 @@ export interface PlanDelivery {
   readonly role: RecipientRole;
   /** The plan as this recipient may see it (a carer: only what the Consent shares). */
   readonly plan: CarePlan;
+  /** This recipient's view of anything else the sender reads about the person (as the API's). */
+  readonly viewer: Viewer;
   readonly task: Task;
 }
 
-/** Sends one recipient the plan; resolves to how (e.g. `nhsmail`), or rejects to retry later. */
+/**
+ * Sends one recipient the plan; resolves to how (e.g. `nhsmail`). Rejects with `PlanNotSendable`
+ * when trying again cannot help (the Task fails with its message), with anything else to retry.
+ */
 export type PlanSender = (delivery: PlanDelivery) => Promise<{ readonly channel: string }>;
+
+/**
+ * The plan cannot be sent to this recipient by this sender, and trying again will not change
+ * that (no address, refused for good). The message is the Task's reason, for a person to read.
+ */
+export class PlanNotSendable extends Error {
+  override readonly name = 'PlanNotSendable';
+}
 
 export interface DistributorOptions {
   readonly store: FhirStore;
   readonly now?: () => Date;
-  /** How long a claim holds (default 60 s). */
+  /** How long a claim holds (default 60 s): a send must finish well within it. */
   readonly leaseMs?: number;
   /** First retry delay after a failed send, doubled per attempt (default 60 s). */
   readonly retryMs?: number;
+  /** Longest delay between attempts (default 1 h). */
+  readonly maxDelayMs?: number;
+  /** Attempts before the Task fails for good (default 10: about four hours at the defaults). */
+  readonly maxAttempts?: number;
+  readonly random?: () => number;
 }
 
 export interface SendReport {
   readonly sent: number;
   readonly cancelled: number;
   readonly retrying: number;
+  readonly failed: number;
+}
+
+export interface SendingLoop {
+  /** Stops after the pass in progress finishes. */
+  stop(): Promise<void>;
 }
 
 export class PlanDistributor {
@@ -259,9 +306,47 @@ export class PlanDistributor {
     this.now = options.now ?? (() => new Date());
   }
 
+  /**
+   * Runs `sendDue` now and then every `everyMs` until stopped. Logs only counts, and a failed
+   * pass's error name: nothing about the people the plans go to.
+   */
+  start(sender: PlanSender, everyMs: number, logger: winston.Logger): SendingLoop {
+    let stopped = false;
+    let timer: NodeJS.Timeout | undefined;
+    let running: Promise<void> = Promise.resolve();
+    const pass = async (): Promise<void> => {
+      try {
+        const report = await this.sendDue(sender);
+        if (report.sent + report.cancelled + report.retrying + report.failed > 0)
+          logger.info('plan sending', { ...report });
+      } catch (err) {
+        logger.error('plan sending pass failed', {
+          error: err instanceof Error ? err.name : 'unknown',
+          status: statusOf(err),
+        });
+      }
+    };
+    const schedule = (ms: number): void => {
+      timer = setTimeout(() => {
+        running = pass().finally(() => {
+          if (!stopped) schedule(everyMs);
+        });
+      }, ms);
+      timer.unref();
+    };
+    schedule(0);
+    return {
+      stop: async () => {
+        stopped = true;
+        if (timer) clearTimeout(timer);
+        await running;
+      },
+    };
+  }
+
   /** Sends every due plan Task once through `sender`; Tasks another holds are left alone. */
   async sendDue(sender: PlanSender): Promise<SendReport> {
-    const report = { sent: 0, cancelled: 0, retrying: 0 };
+    const report = { sent: 0, cancelled: 0, retrying: 0, failed: 0 };
     const found = await this.options.store.search(
       'Task',
       {
@@ -313,9 +398,11 @@ export class PlanDistributor {
       const planId = RELATIVE.exec(task.focus?.reference ?? '')?.[2] ?? '';
       const plan = (await this.options.store.read('CarePlan', planId)) as CarePlan;
       let shown: CarePlan | undefined = plan;
+      let viewer = WHOLE;
       if (role === 'carer' || typeOf(recipient) === 'RelatedPerson') {
         const consents = await consentsOf(this.options.store, plan.subject?.reference ?? '');
-        shown = carerView(plan, recipient?.reference ?? '', consents, now);
+        viewer = carerViewer(plan, recipient?.reference ?? '', consents, now);
+        shown = viewer(plan);
       }
       if (!shown || !recipient)
         return [
@@ -326,7 +413,7 @@ export class PlanDistributor {
             },
           }),
         ];
-      const { channel } = await sender({ recipient, role, plan: shown, task });
+      const { channel } = await sender({ recipient, role, plan: shown, viewer, task });
       return [
         'sent',
         closed(task, now, 'completed', 'sent', {
@@ -337,16 +424,26 @@ export class PlanDistributor {
                 reference: `CarePlan/${plan.id ?? ''}/_history/${plan.meta?.versionId ?? ''}`,
               },
             },
-            { type: { text: 'sent at' }, valueDateTime: now.toISOString() },
+            { type: { text: 'sent at' }, valueDateTime: this.now().toISOString() },
             { type: { text: 'sent by' }, valueString: channel },
           ],
         }),
       ];
     } catch (err) {
+      const message = err instanceof Error ? err.message : String(err);
+      const at = this.now().getTime();
+      if (err instanceof PlanNotSendable) return ['failed', failed(task, at, message)];
       const attempts = deliveryState(task)?.attempts ?? 1;
-      const delay = (this.options.retryMs ?? 60_000) * 2 ** Math.max(0, attempts - 1);
-      const reason = `Not sent yet: ${err instanceof Error ? err.message : String(err)}`;
-      return ['retrying', retrying(task, now.getTime(), now.getTime() + delay, reason)];
+      if (attempts >= (this.options.maxAttempts ?? 10))
+        return [
+          'failed',
+          failed(task, at, `Not sent after ${attempts} attempts; the last one: ${message}`),
+        ];
+      const base = (this.options.retryMs ?? 60_000) * 2 ** Math.max(0, attempts - 1);
+      const capped = Math.min(base, this.options.maxDelayMs ?? 3_600_000);
+      // Up to a fifth less, so Tasks that failed together do not all come back at once.
+      const delay = Math.round(capped * (1 - 0.2 * (this.options.random ?? Math.random)()));
+      return ['retrying', retrying(task, at, at + delay, `Not sent yet: ${message}`)];
     }
   }
 }

@@ -170,12 +170,17 @@ describe('sending the plan after a discharge, between two systems over HTTP', ()
     };
     const distributor = new PlanDistributor({ store: t.ward.store, retryMs: 0 });
     const first = await distributor.sendDue(sender);
-    expect(first).toEqual({ sent: tasks.length - 1, cancelled: 0, retrying: 1 });
+    expect(first).toEqual({ sent: tasks.length - 1, cancelled: 0, retrying: 1, failed: 0 });
     const gpTask = (await sendTasks(t.ward, '&status=accepted'))[0];
     expect(gpTask?.businessStatus?.text).toBe('waiting to retry');
     const second = await distributor.sendDue(sender);
-    expect(second).toEqual({ sent: 1, cancelled: 0, retrying: 0 });
-    expect(await distributor.sendDue(sender)).toEqual({ sent: 0, cancelled: 0, retrying: 0 });
+    expect(second).toEqual({ sent: 1, cancelled: 0, retrying: 0, failed: 0 });
+    expect(await distributor.sendDue(sender)).toEqual({
+      sent: 0,
+      cancelled: 0,
+      retrying: 0,
+      failed: 0,
+    });
     expect(sent.map((d) => d.recipient.reference).sort()).toEqual(tasks.map(recipientOf).sort());
 
     // The carer got only what Megan's Consent shares; everyone else the whole plan.
