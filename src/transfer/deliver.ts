@@ -39,12 +39,18 @@
  */
 import { createHash } from 'node:crypto';
 import { OperationOutcomeError } from '@medplum/core';
-import type { Bundle, BundleEntry, CarePlan, Provenance, Task } from '@medplum/fhirtypes';
+import type { Bundle, BundleEntry, CarePlan, Provenance, Resource, Task } from '@medplum/fhirtypes';
 import type winston from 'winston';
 import { CARE_PLAN_IDENTIFIER_SYSTEM, DIALOG_NAMESPACE, uuidV5 } from '../fhir';
 import { fault, stale, statusOf, type HttpOutcomeError } from '../service/outcomes';
 import { openFhirServerStore, type FhirStore } from '../store';
-import { gatherHandover, handoverBundle } from './handover-bundle';
+import {
+  bundleTerms,
+  gatherHandover,
+  handoverBundle,
+  type HandoverBundleOptions,
+  type HandoverRecord,
+} from './handover-bundle';
 import { peerById, type Peer, type Peers } from './peers';
 import {
   canonicalJson,
@@ -53,6 +59,19 @@ import {
   samePlanContent,
   type PlanConflict,
 } from './plan-three-way-merge';
+import {
+  appliedCreated,
+  appliedId,
+  CONFLICT_CODE,
+  conflictTaskEntries,
+  HANDOVER_ORIGIN_EXTENSION,
+  isShared,
+  markedVersion,
+  sharedCreatedOnly,
+  withOriginMark,
+  writeMergedResources,
+  type SharedItem,
+} from './shared-merge';
 import {
   claimed,
   completed,
@@ -351,17 +370,29 @@ export class HandoverDeliverer {
     const patientId = task.for?.reference?.split('/')[1] ?? '';
     const record = await gatherHandover(this.options.store, patientId);
     if (!record.carePlan) throw noPlan();
-    const origin = withOrigin(record.carePlan, this.options.peers.self.baseUrl);
+    const self = this.options.peers.self.baseUrl;
+    const terms: HandoverBundleOptions = { sourceBaseUrl: self, destinationBaseUrl: peer.baseUrl };
+    // Each resource both sides edit leaves marked with the version of ours it is.
     const bundle = handoverBundle(
-      { ...record, carePlan: origin },
       {
-        sourceBaseUrl: this.options.peers.self.baseUrl,
-        destinationBaseUrl: peer.baseUrl,
+        ...record,
+        carePlan: withOrigin(record.carePlan, self),
+        goals: record.goals.map((r) => withOriginMark(r, self)),
+        relatedPersons: record.relatedPersons.map((r) => withOriginMark(r, self)),
+        consents: record.consents.map((r) => withOriginMark(r, self)),
       },
+      terms,
     );
     const remote = this.remoteFor(peer);
-    const sent = withReceipt(planCreatedOnly(bundle), task, this.options.peers);
+    const planned = planCreatedOnly(bundle);
+    const shared = sharedCreatedOnly(planned.bundle);
+    const sent = withReceipt({ ...planned, bundle: shared.bundle }, task, this.options.peers);
     const applied = await remote.transaction(sent.bundle);
+    await writeMergedResources(
+      remote,
+      this.sharedItems(record, terms, sent.bundle, shared.shared, applied, remote, peer),
+      { now: this.now, keepMark: 'incoming', activity: 'Handover' },
+    );
     const local = inDestinationTerms(sent.plan, sent.bundle, applied);
     const base = await this.basePlan(task, remote, peer, record.carePlan);
     const written = await this.writePlan(remote, local, base);
@@ -373,6 +404,64 @@ export class HandoverDeliverer {
 
   private remoteFor(peer: Peer): FhirStore {
     return peerStore(this.options, peer);
+  }
+
+  /**
+   * The Goals, carers and consent step 1 found at the destination already, to merge there
+   * (shared-merge.ts). The base is the later of: our version the destination's copy came from
+   * (its origin mark names ours: what our last handover there sent), put in the destination's
+   * terms as this bundle puts ours; and the destination's version ours came from (our origin mark
+   * names theirs).
+   */
+  private sharedItems(
+    record: HandoverRecord,
+    options: HandoverBundleOptions,
+    sent: Bundle,
+    indices: readonly number[],
+    applied: Bundle,
+    remote: FhirStore,
+    peer: Peer,
+  ): SharedItem[] {
+    const terms = bundleTerms(record, options);
+    const mine = [...record.goals, ...record.relatedPersons, ...record.consents];
+    const items: SharedItem[] = [];
+    for (const index of indices) {
+      const entry = sent.entry?.[index];
+      const type = entry?.resource?.resourceType;
+      const id = appliedId(applied, index);
+      const source = terms.sourceOf(entry?.fullUrl ?? '');
+      const ours = mine.find((r) => r.resourceType === source?.type && r.id === source?.id);
+      if (!entry?.resource || !isShared(type) || !id || !ours || appliedCreated(applied, index))
+        continue;
+      items.push({
+        type,
+        id,
+        incoming: inDestinationTerms(entry.resource, sent, applied),
+        base: async (current) => {
+          const candidates: { at: string; version: Resource }[] = [];
+          const sentFrom = markedVersion(current, options.sourceBaseUrl);
+          if (sentFrom && sentFrom.id === ours.id) {
+            const version = await this.options.store
+              .vread(type, sentFrom.id, sentFrom.versionId)
+              .catch(() => undefined);
+            if (version)
+              candidates.push({
+                at: version.meta?.lastUpdated ?? '',
+                version: inDestinationTerms(terms.inBundleTerms(version), sent, applied),
+              });
+          }
+          const cameFrom = markedVersion(ours, peer.baseUrl);
+          if (cameFrom && cameFrom.id === id) {
+            const version = await remote
+              .vread(type, cameFrom.id, cameFrom.versionId)
+              .catch(() => undefined);
+            if (version) candidates.push({ at: version.meta?.lastUpdated ?? '', version });
+          }
+          return candidates.sort((a, b) => Date.parse(b.at) - Date.parse(a.at))[0]?.version;
+        },
+      });
+    }
+    return items;
   }
 
   /**
@@ -584,7 +673,7 @@ function withReceipt(
  * The plan with its `urn:uuid:` references to what step 1 carried replaced by the ids the
  * destination gave them (the transaction-response lists them in request order).
  */
-export function inDestinationTerms(plan: CarePlan, sent: Bundle, applied: Bundle): CarePlan {
+export function inDestinationTerms<T extends Resource>(plan: T, sent: Bundle, applied: Bundle): T {
   const ids = new Map<string, string>();
   (sent.entry ?? []).forEach((entry, i) => {
     const location = applied.entry?.[i]?.response?.location;
@@ -598,7 +687,7 @@ export function inDestinationTerms(plan: CarePlan, sent: Bundle, applied: Bundle
       return id ? `"reference":"${id}"` : whole;
     },
   );
-  return JSON.parse(text) as CarePlan;
+  return JSON.parse(text) as T;
 }
 
 function provenanceEntry(
@@ -627,15 +716,7 @@ function provenanceEntry(
   return { resource: provenance, request: { method: 'POST', url: 'Provenance' } };
 }
 
-/** A side's version of a conflicting part as a Task input (none when that side has none). */
-function version(text: string, value: unknown): NonNullable<Task['input']> {
-  return value === undefined ? [] : [{ type: { text }, valueString: JSON.stringify(value) }];
-}
-
-export const CONFLICT_CODE = {
-  system: 'https://dialog-fhir.org/fhir/CodeSystem/dialog-task',
-  code: 'resolve-plan-conflict',
-};
+export { CONFLICT_CODE };
 
 /** One Task per conflict, for a clinician at the destination to resolve (see README). */
 function conflictTasks(
@@ -643,42 +724,17 @@ function conflictTasks(
   conflicts: readonly PlanConflict[],
   now: Date,
 ): BundleEntry[] {
-  return conflicts.map((conflict) => {
-    const key = uuidV5(
-      `conflict|${plan.identifier?.[0]?.value ?? ''}|${conflict.part}|${JSON.stringify(conflict.local)}`,
-      DIALOG_NAMESPACE,
-    );
-    const task: Task = {
-      resourceType: 'Task',
-      identifier: [{ system: 'https://dialog-fhir.org/fhir/sid/plan-conflict', value: key }],
-      status: 'requested',
-      intent: 'order',
-      code: { coding: [CONFLICT_CODE], text: 'Resolve a conflicting change to the care plan' },
-      description: conflict.message,
-      focus: { reference: 'urn:uuid:00000000-0000-5000-8000-000000000001' },
-      ...(plan.subject?.reference ? { for: { reference: plan.subject.reference } } : {}),
-      authoredOn: now.toISOString(),
-      input: [
-        { type: { text: 'part' }, valueString: conflict.part },
-        ...version('the sending system’s version', conflict.local),
-        ...version('this system’s version', conflict.remote),
-        ...version('the version both last agreed on', conflict.base),
-      ],
-    };
-    return {
-      resource: task,
-      request: {
-        method: 'POST',
-        url: 'Task',
-        ifNoneExist: `identifier=https://dialog-fhir.org/fhir/sid/plan-conflict|${key}`,
-      },
-    };
+  return conflictTaskEntries({
+    focus: 'urn:uuid:00000000-0000-5000-8000-000000000001',
+    ...(plan.subject?.reference ? { subject: plan.subject.reference } : {}),
+    identity: plan.identifier?.[0]?.value ?? '',
+    conflicts,
+    now,
   });
 }
 
 /** Where a plan was last sent from: `<base>/CarePlan/<id>/_history/<version>` of the sender. */
-export const HANDOVER_ORIGIN_EXTENSION =
-  'https://dialog-fhir.org/fhir/StructureDefinition/dialog-handover-origin';
+export { HANDOVER_ORIGIN_EXTENSION };
 
 /** The plan marked with the version it leaves from, so the receiver can merge against it later. */
 export function withOrigin(plan: CarePlan, selfBaseUrl: string): CarePlan {

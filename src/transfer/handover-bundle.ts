@@ -433,11 +433,12 @@ function resourcesOf(record: HandoverRecord): Resource[] {
   ];
 }
 
-/**
- * The transaction Bundle that leaves the destination holding what `record` holds, once, however
- * often it is applied (see the module header for the rules).
- */
-export function handoverBundle(record: HandoverRecord, options: HandoverBundleOptions): Bundle {
+interface Prepared {
+  readonly planned: Planned[];
+  readonly rewrite: (reference: string) => string;
+}
+
+function prepare(record: HandoverRecord, options: HandoverBundleOptions): Prepared {
   const sourceBase = trimBase(options.sourceBaseUrl);
   const destinationBase =
     options.destinationBaseUrl === undefined ? undefined : trimBase(options.destinationBaseUrl);
@@ -459,11 +460,48 @@ export function handoverBundle(record: HandoverRecord, options: HandoverBundleOp
   }
   const carried = new Map(planned.map((p) => [`${p.type}/${p.sourceId}`, p.fullUrl]));
   const rewrite = referenceRewriter(carried, sourceBase, destinationBase);
-  const entry: BundleEntry[] = planned
-    .sort((a, b) => rank(a.type) - rank(b.type) || a.fullUrl.localeCompare(b.fullUrl))
-    .map((p) => {
-      rewriteReferences(p.body, rewrite);
-      return { fullUrl: p.fullUrl, resource: p.body, request: p.request };
-    });
+  planned.sort((a, b) => rank(a.type) - rank(b.type) || a.fullUrl.localeCompare(b.fullUrl));
+  return { planned, rewrite };
+}
+
+/**
+ * The transaction Bundle that leaves the destination holding what `record` holds, once, however
+ * often it is applied (see the module header for the rules).
+ */
+export function handoverBundle(record: HandoverRecord, options: HandoverBundleOptions): Bundle {
+  const { planned, rewrite } = prepare(record, options);
+  const entry: BundleEntry[] = planned.map((p) => {
+    rewriteReferences(p.body, rewrite);
+    return { fullUrl: p.fullUrl, resource: p.body, request: p.request };
+  });
   return { resourceType: 'Bundle', type: 'transaction', ...(entry.length > 0 ? { entry } : {}) };
+}
+
+/** How `handoverBundle` names and words the resources of `record` (for three-way merges). */
+export interface BundleTerms {
+  /** The fullUrl the bundle gives the resource of this type and (source) id, if it carries it. */
+  fullUrlOf(type: string, id: string): string | undefined;
+  /** The resource of this type and (source) id the bundle carries (as `record` holds it). */
+  sourceOf(fullUrl: string): { readonly type: string; readonly id: string } | undefined;
+  /**
+   * Another version of a resource in the bundle's terms: references rewritten as the bundle's
+   * are, the source's id, versionId and lastUpdated dropped.
+   */
+  inBundleTerms<T extends Resource>(resource: T): T;
+}
+
+export function bundleTerms(record: HandoverRecord, options: HandoverBundleOptions): BundleTerms {
+  const { planned, rewrite } = prepare(record, options);
+  return {
+    fullUrlOf: (type, id) => planned.find((p) => p.type === type && p.sourceId === id)?.fullUrl,
+    sourceOf: (fullUrl) => {
+      const found = planned.find((p) => p.fullUrl === fullUrl);
+      return found ? { type: found.type, id: found.sourceId } : undefined;
+    },
+    inBundleTerms: (resource) => {
+      const body = withoutServerMeta(resource);
+      rewriteReferences(body, rewrite);
+      return body;
+    },
+  };
 }
