@@ -12,6 +12,12 @@
  * - SYNC_POLL_SECONDS (0: off): how often each peer is polled by `_lastUpdated` for changes to the
  *   plans shared with it (src/transfer/plan-sync.ts); a peer's rest-hook notifications are
  *   received either way
+ * - PLAN_MAIL_SMTP_URL: sending the plan after discharge by e-mail (src/transfer/plan-mail.ts):
+ *   `smtp://user:password@host:587` (STARTTLS) or `smtps://…:465` (TLS), credentials URL-encoded;
+ *   with it PLAN_MAIL_FROM (the sender address, required), PLAN_MAIL_REQUIRE_TLS (`true`, the
+ *   default: an `smtp://` server must upgrade with STARTTLS; `false` only for a relay on this
+ *   host) and PLAN_MAIL_POLL_SECONDS (60): how often due send-plan Tasks are looked for. Unset:
+ *   plan sending is off, and the Tasks wait for an integration to complete them through the API
  */
 export type StoreConfig =
   | { readonly kind: 'embedded' }
@@ -39,6 +45,16 @@ export interface Config {
   readonly peersFile?: string;
   /** How often peers are polled for changes to shared plans, in ms (absent: not polled). */
   readonly syncPollMs?: number;
+  /** Sending the plan after discharge by e-mail (absent: off). */
+  readonly planMail?: PlanMailConfig;
+}
+
+export interface PlanMailConfig {
+  /** smtp:// or smtps://, with credentials if the server needs a login (a secret: never logged). */
+  readonly smtpUrl: string;
+  readonly from: string;
+  readonly requireTls: boolean;
+  readonly pollMs: number;
 }
 
 export class ConfigError extends Error {}
@@ -100,6 +116,68 @@ export function readConfig(env: NodeJS.ProcessEnv): Config {
     rateLimitPerMinute: wholeNumber(env, 'RATE_LIMIT_PER_MINUTE', '600', 1_000_000),
     ...(env.PEERS_FILE ? { peersFile: env.PEERS_FILE } : {}),
     ...syncPoll(env),
+    ...planMail(env),
+  };
+}
+
+const PLAN_MAIL_SETTINGS = ['PLAN_MAIL_FROM', 'PLAN_MAIL_REQUIRE_TLS', 'PLAN_MAIL_POLL_SECONDS'];
+const EXAMPLE_SMTP_URL = 'smtp://user%40nhs.net:password@send.nhs.net:587';
+/** An address, or `Name <address>`. */
+const MAILBOX = /^(?:[^<>@]*<[^\s@<>]+@[^\s@<>]+\.[^\s@<>]+>|[^\s@<>]+@[^\s@<>]+\.[^\s@<>]+)$/;
+
+function planMail(env: NodeJS.ProcessEnv): { planMail?: PlanMailConfig } {
+  const text = env.PLAN_MAIL_SMTP_URL;
+  if (!text) {
+    const stray = PLAN_MAIL_SETTINGS.filter((n) => env[n]);
+    if (stray.length > 0)
+      throw new ConfigError(
+        `${stray.join(', ')} set but PLAN_MAIL_SMTP_URL is not: set PLAN_MAIL_SMTP_URL to send plans by e-mail, or leave them all unset`,
+      );
+    return {};
+  }
+  // The URL may hold a password: errors name only its parts that are not secret.
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw new ConfigError(
+      `PLAN_MAIL_SMTP_URL must be an smtp:// or smtps:// URL, e.g. ${EXAMPLE_SMTP_URL} (credentials URL-encoded)`,
+    );
+  }
+  if (url.protocol !== 'smtp:' && url.protocol !== 'smtps:')
+    throw new ConfigError(
+      `PLAN_MAIL_SMTP_URL must be smtp:// (STARTTLS) or smtps:// (TLS) (got "${url.protocol}")`,
+    );
+  if (!url.hostname)
+    throw new ConfigError(`PLAN_MAIL_SMTP_URL names no host, e.g. ${EXAMPLE_SMTP_URL}`);
+  if ((url.pathname && url.pathname !== '/') || url.search || url.hash)
+    throw new ConfigError(
+      'PLAN_MAIL_SMTP_URL takes no path or query: only smtp(s)://[user:password@]host[:port]',
+    );
+  if (url.password && !url.username)
+    throw new ConfigError('PLAN_MAIL_SMTP_URL has a password but no user name');
+  const from = env.PLAN_MAIL_FROM ?? '';
+  if (!MAILBOX.test(from.trim()))
+    throw new ConfigError(
+      from
+        ? `PLAN_MAIL_FROM must be an e-mail address or "Name <address>" (got "${from}")`
+        : 'PLAN_MAIL_FROM must be set with PLAN_MAIL_SMTP_URL: the address plans are sent from, e.g. "DIALOG care plans <dialog.plans@nhs.net>"',
+    );
+  const tls = env.PLAN_MAIL_REQUIRE_TLS ?? 'true';
+  if (tls !== 'true' && tls !== 'false')
+    throw new ConfigError(`PLAN_MAIL_REQUIRE_TLS must be "true" or "false" (got "${tls}")`);
+  const seconds = wholeNumber(env, 'PLAN_MAIL_POLL_SECONDS', '60', 86_400);
+  if (seconds < 1)
+    throw new ConfigError(
+      'PLAN_MAIL_POLL_SECONDS must be a whole number from 1 to 86400 (got "0")',
+    );
+  return {
+    planMail: {
+      smtpUrl: text,
+      from: from.trim(),
+      requireTls: tls === 'true',
+      pollMs: seconds * 1000,
+    },
   };
 }
 

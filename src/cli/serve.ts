@@ -25,7 +25,9 @@ import {
 } from '../auth';
 import { EmbeddedStore, openFhirServerStore, type FhirStore } from '../store';
 import { createValidator } from '../validation';
-import { readPeersFile } from '../transfer/peers';
+import { readPeersFile, type Peers } from '../transfer/peers';
+import { PlanDistributor, type SendingLoop } from '../transfer/plan-distribution';
+import { PlanMailer } from '../transfer/plan-mail';
 import { readConfig, type Config } from './config';
 
 /** How long in-flight requests get to finish on shutdown before connections are cut. */
@@ -40,12 +42,13 @@ export async function runServe(env: NodeJS.ProcessEnv): Promise<Server> {
   const config = readConfig(env);
   const logger = createLogger();
   const store = openStore(config);
+  const peers = config.peersFile ? readPeersFile(config.peersFile) : undefined;
   const app = createApp({
     validator: createValidator(),
     store,
     logger,
     rateLimitPerMinute: config.rateLimitPerMinute,
-    ...(config.peersFile ? { peers: readPeersFile(config.peersFile) } : {}),
+    ...(peers ? { peers } : {}),
     ...(config.syncPollMs !== undefined ? { delivery: { syncPollMs: config.syncPollMs } } : {}),
     ...(await authentication(config, store, logger)),
   });
@@ -59,13 +62,13 @@ export async function runServe(env: NodeJS.ProcessEnv): Promise<Server> {
     store: config.store.kind,
     auth: config.auth.mode,
   });
+  const sending = planSending(config, store, logger, peers);
   const stop = (): void => {
     logger.info('dialog-fhir stopping: finishing in-flight requests');
     const force = setTimeout(() => server.closeAllConnections(), DRAIN_MS);
     force.unref();
     server.close(() => {
-      void app
-        .close()
+      void Promise.all([app.close(), sending?.stop()])
         .then(() => store.close())
         .then(() => process.exit(0));
     });
@@ -74,6 +77,49 @@ export async function runServe(env: NodeJS.ProcessEnv): Promise<Server> {
   process.once('SIGTERM', stop);
   process.once('SIGINT', stop);
   return server;
+}
+
+/**
+ * Sending the plan after discharge (issue 5): with PLAN_MAIL_SMTP_URL, due send-plan Tasks are
+ * e-mailed every PLAN_MAIL_POLL_SECONDS; without it, said once at start-up, and the Tasks wait
+ * for an integration to complete them through the API. Logs name no one.
+ */
+function planSending(
+  config: Config,
+  store: FhirStore,
+  logger: winston.Logger,
+  peers: Peers | undefined,
+): { stop(): Promise<void> } | undefined {
+  const settings = config.planMail;
+  if (!settings) {
+    logger.info(
+      'plan sending is off (PLAN_MAIL_SMTP_URL not set): send-plan Tasks stay requested until an integration completes them through the API',
+    );
+    return undefined;
+  }
+  const mailer = new PlanMailer({
+    store,
+    smtp: { url: settings.smtpUrl, requireTls: settings.requireTls },
+    from: settings.from,
+    ...(peers ? { peers } : {}),
+  });
+  const loop: SendingLoop = new PlanDistributor({ store }).start(
+    mailer.send,
+    settings.pollMs,
+    logger,
+  );
+  const url = new URL(settings.smtpUrl);
+  logger.info('plan sending is on: by e-mail through SMTP', {
+    smtp: `${url.protocol}//${url.host}`,
+    requireTls: settings.requireTls,
+    everySeconds: settings.pollMs / 1000,
+  });
+  return {
+    stop: async () => {
+      await loop.stop();
+      mailer.close();
+    },
+  };
 }
 
 function openStore(config: Config): FhirStore {

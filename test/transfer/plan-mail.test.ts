@@ -1,0 +1,572 @@
+/**
+ * Sending the plan after discharge by e-mail, through a real SMTP server on loopback
+ * (smtp-server; what arrives is parsed with mailparser): everyone named with an e-mail address
+ * gets exactly one mail within the due window, with no one named in the subject; a carer without
+ * consent gets nothing, a carer with it only what is shared; no address, or a permanent refusal
+ * (550), fails the Task with a reason a person can read, seen through the API; a temporary one
+ * (451, nothing listening) is retried and ends in one mail, or fails after the last attempt; two
+ * distributors at once send each plan once. The first test runs a real discharge between two
+ * instances over HTTP; the others write a discharge's Tasks into one embedded store.
+ */
+import { createServer } from 'node:net';
+import type { CarePlan, Practitioner, RelatedPerson, Resource, Task } from '@medplum/fhirtypes';
+import { readConfig } from '../../src/cli/config';
+import { Extensions } from '../../src/fhir';
+import {
+  PLAN_SEND_SYSTEM,
+  PlanDistributor,
+  planSendEntries,
+  type DistributorOptions,
+} from '../../src/transfer/plan-distribution';
+import { MAIL_CHANNEL, PlanMailer, bestEmail, smtpFailure } from '../../src/transfer/plan-mail';
+import { journeyStore, PLAN_ID, type OpenStore } from '../letter/journey-store';
+import { startFhirRouterServer } from '../support/fhir-router-server';
+import { fhir, type TestService } from '../support/service';
+import { all, community, NHS, peersFor, transfer, trusts, ward } from './two-trusts';
+import { smtpServer, type Received, type TestSmtp } from './plan-mail-smtp';
+import { journeyResources } from '../letter/journey-store';
+
+const FROM = 'DIALOG care plans <dialog.plans@trust.example.nhs.uk>';
+const MEGAN = 'megan.price@example.com';
+const SAM = 'sam.whitfield@northbrook.example';
+const HANNAH = 'hannah.price@example.org';
+const SUBJECTS = ['Your DIALOG care plan', 'DIALOG care plan after discharge'];
+/** What identifies Megan: none of it may be in a subject line. */
+const IDENTIFIERS = [/megan/i, /price/i, /9992468017/, /1991/, /NB1/i];
+
+/** Hannah with an e-mail address, and Tom, a second carer Megan has not agreed to share with. */
+const HANNAH_WITH_EMAIL = (resources: readonly Resource[]): RelatedPerson => {
+  const hannah = resources.find(
+    (r) => r.resourceType === 'RelatedPerson' && r.id === 'hannah-price',
+  ) as RelatedPerson;
+  return {
+    ...hannah,
+    telecom: [...(hannah.telecom ?? []), { system: 'email', value: HANNAH, use: 'home' }],
+  };
+};
+const TOM: RelatedPerson = {
+  resourceType: 'RelatedPerson',
+  id: 'tom-price',
+  patient: { reference: 'Patient/megan-price' },
+  name: [{ family: 'Price', given: ['Tom'] }],
+  telecom: [{ system: 'email', value: 'tom.price@example.org' }],
+};
+const withTom = (plan: CarePlan): CarePlan => ({
+  ...plan,
+  extension: [
+    ...(plan.extension ?? []),
+    {
+      url: Extensions.carer,
+      extension: [
+        {
+          url: 'carer',
+          valueReference: { reference: 'RelatedPerson/tom-price', display: 'Tom Price' },
+        },
+      ],
+    },
+  ],
+});
+
+function to(received: readonly Received[], address: string): Received[] {
+  return received.filter((r) => r.to.includes(address));
+}
+
+function bodyOf(r: Received | undefined): string {
+  return `${r?.mail.text ?? ''}\n${typeof r?.mail.html === 'string' ? r.mail.html : ''}`;
+}
+
+const recipientOf = (t: Task): string => t.restriction?.recipient?.[0]?.reference ?? '';
+
+function freePortNobodyListensOn(): Promise<number> {
+  return new Promise((resolve) => {
+    const probe = createServer().listen(0, '127.0.0.1', () => {
+      const address = probe.address();
+      probe.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
+    });
+  });
+}
+
+// ---- one discharge between two systems over HTTP ----------------------------------------------
+
+describe('the plan e-mailed after a discharge between two systems over HTTP', () => {
+  let services: TestService[] = [];
+  let smtp: TestSmtp | undefined;
+  afterEach(async () => {
+    for (const s of services) await s.close();
+    services = [];
+    await smtp?.close();
+    smtp = undefined;
+  });
+
+  it('everyone named with an address gets one mail in the window; the rest fail visibly', async () => {
+    smtp = await smtpServer();
+    const t = await trusts();
+    services = [t.community, t.ward];
+    const resources = journeyResources('01');
+    for (const r of resources) await t.community.store.update(r);
+    await t.community.store.update(HANNAH_WITH_EMAIL(resources));
+    // Her GP is named, but the surgery's record is nowhere: no address for it.
+    const megan = await t.community.store.read('Patient', 'megan-price');
+    await t.community.store.update({
+      ...megan,
+      generalPractitioner: [
+        { reference: 'Organization/willow-surgery', display: 'Willow Surgery' },
+      ],
+    });
+    expect((await transfer(t.community, 'megan-price', 'ward', 'admission')).status).toBe(
+      'completed',
+    );
+    const [wardPatient] = await all(t.ward, 'Patient', `&identifier=${NHS}`);
+    const wardId = String(wardPatient?.id);
+    expect((await transfer(t.ward, wardId, 'community', 'discharge')).status).toBe('completed');
+    const tasks = (await all(t.ward, 'Task', `&identifier=${PLAN_SEND_SYSTEM}|`)) as Task[];
+    expect(tasks.length).toBeGreaterThan(0);
+
+    const mailer = new PlanMailer({
+      store: t.ward.store,
+      smtp: { url: smtp.url, requireTls: false },
+      from: FROM,
+      // The key worker's record stayed at the community system: his address is read there.
+      peers: peersFor(ward, t.wardUrl, community, t.communityUrl),
+    });
+    const report = await new PlanDistributor({ store: t.ward.store }).sendDue(mailer.send);
+    mailer.close();
+
+    // Every Task ended: sent, or failed with a reason; none waits, none was silently completed.
+    const after = (await all(t.ward, 'Task', `&identifier=${PLAN_SEND_SYSTEM}|`)) as Task[];
+    const sent = after.filter((task) => task.status === 'completed');
+    const failed = after.filter((task) => task.status === 'failed');
+    expect(sent.length + failed.length).toBe(tasks.length);
+    expect(report).toEqual({ sent: sent.length, cancelled: 0, retrying: 0, failed: failed.length });
+
+    // The person and her sister (whom she lets see the plan): one mail each.
+    const toPerson = sent.find((task) => recipientOf(task) === `Patient/${wardId}`);
+    expect(toPerson).toBeDefined();
+    for (const address of [MEGAN, HANNAH]) expect(to(smtp.received, address)).toHaveLength(1);
+    // One mail per completed Task, each to one address, no more.
+    expect(smtp.received).toHaveLength(sent.length);
+    for (const r of smtp.received) expect(r.to).toHaveLength(1);
+    expect(new Set(smtp.received.map((r) => r.to[0])).size).toBe(smtp.received.length);
+
+    for (const task of sent) {
+      expect(task.output?.find((o) => o.type.text === 'sent by')?.valueString).toBe(MAIL_CHANNEL);
+      const at = Date.parse(
+        task.output?.find((o) => o.type.text === 'sent at')?.valueDateTime ?? '',
+      );
+      expect(at).toBeGreaterThanOrEqual(Date.parse(task.restriction?.period?.start ?? ''));
+      expect(at).toBeLessThanOrEqual(Date.parse(task.restriction?.period?.end ?? ''));
+    }
+    for (const r of smtp.received) {
+      expect(SUBJECTS).toContain(r.mail.subject);
+      for (const id of IDENTIFIERS) expect(r.mail.subject).not.toMatch(id);
+      expect(r.mail.from?.value).toEqual([
+        { name: 'DIALOG care plans', address: 'dialog.plans@trust.example.nhs.uk' },
+      ]);
+      expect(r.mail.text).toMatch(/Your care and support plan/);
+      expect(r.mail.html).toMatch(/<h1>Your care and support plan<\/h1>/);
+    }
+    expect(to(smtp.received, MEGAN)[0]?.mail.subject).toBe('Your DIALOG care plan');
+
+    // The GP (named, but the surgery's record is nowhere) and the key worker (his record stayed
+    // at the community system, which as a dialog-fhir instance does not serve Practitioner) have
+    // no address here: failed, with the reason readable through the API.
+    const listed = await fhir(
+      t.ward.base,
+      'GET',
+      `/fhir/Task?status=failed&identifier=${PLAN_SEND_SYSTEM}|`,
+    );
+    expect(listed.status).toBe(200);
+    const reasons = ((listed.body as { entry?: { resource: Task }[] }).entry ?? [])
+      .map((e) => e.resource.statusReason?.text ?? '')
+      .sort();
+    expect(reasons).toHaveLength(failed.length);
+    expect(reasons).toHaveLength(2);
+    expect(reasons[0]).toMatch(/^No e-mail address for Sam Whitfield \(key worker\)/);
+    expect(reasons[1]).toMatch(/^No e-mail address for Willow Surgery \(GP\)/);
+    expect(to(smtp.received, SAM)).toHaveLength(0);
+  }, 50_000);
+});
+
+// ---- one store, a discharge's Tasks written as the handover writes them --------------------------
+
+describe('sending the plan by e-mail from one store', () => {
+  let open: OpenStore | undefined;
+  let smtp: TestSmtp | undefined;
+  let mailer: PlanMailer | undefined;
+  afterEach(async () => {
+    mailer?.close();
+    mailer = undefined;
+    await smtp?.close();
+    smtp = undefined;
+    await open?.close();
+    open = undefined;
+  });
+
+  /** The journey at discharge, Hannah with an address, Tom named too, and the Tasks written. */
+  async function discharged(
+    change: (plan: CarePlan) => CarePlan = (plan) => plan,
+  ): Promise<{ store: OpenStore['store']; tasks: Task[] }> {
+    const resources = journeyResources('04');
+    open = await journeyStore('04', [HANNAH_WITH_EMAIL(resources), TOM]);
+    const store = open.store;
+    const patient = await store.read('Patient', 'megan-price');
+    await store.update({
+      ...patient,
+      generalPractitioner: [
+        { reference: 'Organization/willow-surgery', display: 'Willow Surgery' },
+      ],
+    });
+    const plan = (await store.update(change(withTom(await store.read('CarePlan', PLAN_ID)))))
+      .resource;
+    const now = new Date();
+    const entry = await planSendEntries(store, {
+      plan,
+      patientId: 'megan-price',
+      dischargedAt: now.toISOString(),
+      from: { ...ward, baseUrl: 'http://127.0.0.1:1/fhir' },
+      now,
+    });
+    await store.transaction({ resourceType: 'Bundle', type: 'transaction', entry });
+    const found = await store.search(
+      'Task',
+      { identifier: `${PLAN_SEND_SYSTEM}|` },
+      { count: 100 },
+    );
+    return { store, tasks: found.resources as Task[] };
+  }
+
+  function distributor(store: OpenStore['store'], more: Partial<DistributorOptions> = {}) {
+    return new PlanDistributor({ store, retryMs: 0, random: () => 0, ...more });
+  }
+
+  async function tasksOf(store: OpenStore['store']): Promise<Task[]> {
+    const found = await store.search(
+      'Task',
+      { identifier: `${PLAN_SEND_SYSTEM}|` },
+      { count: 100 },
+    );
+    return found.resources as Task[];
+  }
+
+  it('a carer with consent gets only what is shared; a carer without it gets nothing', async () => {
+    const { store, tasks } = await discharged();
+    expect(tasks.map(recipientOf)).not.toContain('RelatedPerson/tom-price');
+    smtp = await smtpServer();
+    mailer = new PlanMailer({ store, smtp: { url: smtp.url, requireTls: false }, from: FROM });
+    await distributor(store).sendDue(mailer.send);
+    expect(smtp.attempts).not.toContain('tom.price@example.org');
+    expect(to(smtp.received, 'tom.price@example.org')).toHaveLength(0);
+
+    const [toSam] = to(smtp.received, SAM);
+    const [toHannah] = to(smtp.received, HANNAH);
+    expect(to(smtp.received, SAM)).toHaveLength(1);
+    expect(to(smtp.received, HANNAH)).toHaveLength(1);
+    // Megan shares her actions and safety plan with Hannah; not her ratings or her goals.
+    for (const shared of ['Visit Megan at home within 72 hours of discharge', 'Warning signs'])
+      for (const mail of [toSam, toHannah]) expect(bodyOf(mail)).toContain(shared);
+    for (const notShared of ['How you rated your life and care', 'Feel like myself again']) {
+      expect(bodyOf(toSam)).toContain(notShared);
+      expect(bodyOf(toHannah)).not.toContain(notShared);
+    }
+    expect(toHannah?.mail.text).toMatch(/only what they chose to share with you/);
+    expect(toHannah?.mail.text).toMatch(/have not been shared/);
+    expect(toSam?.mail.text).toMatch(/named in it as their key worker/);
+    expect(toSam?.mail.subject).toBe('DIALOG care plan after discharge');
+  });
+
+  it('no address: the Task fails saying so, and nothing is sent to anyone for it', async () => {
+    const { store } = await discharged();
+    smtp = await smtpServer();
+    mailer = new PlanMailer({ store, smtp: { url: smtp.url, requireTls: false }, from: FROM });
+    const report = await distributor(store).sendDue(mailer.send);
+    expect(report).toEqual({ sent: 3, cancelled: 0, retrying: 0, failed: 2 });
+    const after = await tasksOf(store);
+    const gp = after.find((t) => recipientOf(t) === 'Organization/willow-surgery');
+    const priya = after.find((t) => recipientOf(t) === 'Practitioner/priya-nair');
+    expect(gp?.status).toBe('failed');
+    expect(gp?.statusReason?.text).toMatch(/^No e-mail address for Willow Surgery \(GP\)/);
+    expect(priya?.status).toBe('failed');
+    expect(priya?.statusReason?.text).toMatch(
+      /^No e-mail address for Priya Nair \(care team\).*Practitioner\/priya-nair/,
+    );
+    expect(smtp.received).toHaveLength(3);
+    // Failed Tasks are not tried again.
+    expect(await distributor(store).sendDue(mailer.send)).toEqual({
+      sent: 0,
+      cancelled: 0,
+      retrying: 0,
+      failed: 0,
+    });
+    expect(smtp.received).toHaveLength(3);
+  });
+
+  it('451 then accepted: retried, and one mail; 550: failed with the reason', async () => {
+    const { store } = await discharged();
+    smtp = await smtpServer({
+      refuse: (address, attempt) =>
+        address === MEGAN && attempt === 1 ? 451 : address === SAM ? 550 : undefined,
+    });
+    mailer = new PlanMailer({ store, smtp: { url: smtp.url, requireTls: false }, from: FROM });
+    const first = await distributor(store).sendDue(mailer.send);
+    expect(first).toEqual({ sent: 1, cancelled: 0, retrying: 1, failed: 3 });
+    const waiting = (await tasksOf(store)).find((t) => recipientOf(t) === 'Patient/megan-price');
+    expect(waiting?.status).toBe('accepted');
+    expect(waiting?.businessStatus?.text).toBe('waiting to retry');
+    expect(to(smtp.received, MEGAN)).toHaveLength(0);
+
+    const second = await distributor(store).sendDue(mailer.send);
+    expect(second).toEqual({ sent: 1, cancelled: 0, retrying: 0, failed: 0 });
+    expect(to(smtp.received, MEGAN)).toHaveLength(1);
+    expect(smtp.attempts.filter((a) => a === MEGAN)).toHaveLength(2);
+
+    const after = await tasksOf(store);
+    const toMegan = after.find((t) => recipientOf(t) === 'Patient/megan-price');
+    expect(toMegan?.status).toBe('completed');
+    const toSam = after.find((t) => recipientOf(t) === 'Practitioner/sam-whitfield');
+    expect(toSam?.status).toBe('failed');
+    expect(toSam?.statusReason?.text).toMatch(
+      /^The mail server refused the plan for Sam Whitfield \(key worker\): 550 5\.1\.1 Mailbox unavailable/,
+    );
+    expect(to(smtp.received, SAM)).toHaveLength(0);
+    expect(smtp.attempts.filter((a) => a === SAM)).toHaveLength(1);
+  });
+
+  it('temporary failures that never end fail the Task after the last attempt', async () => {
+    const { store } = await discharged();
+    smtp = await smtpServer({ refuse: (address) => (address === MEGAN ? 451 : undefined) });
+    mailer = new PlanMailer({ store, smtp: { url: smtp.url, requireTls: false }, from: FROM });
+    const sending = distributor(store, { maxAttempts: 3 });
+    for (let i = 0; i < 3; i++) await sending.sendDue(mailer.send);
+    const toMegan = (await tasksOf(store)).find((t) => recipientOf(t) === 'Patient/megan-price');
+    expect(toMegan?.status).toBe('failed');
+    expect(toMegan?.statusReason?.text).toMatch(
+      /^Not sent after 3 attempts; the last one: the mail server asked to try later: 451/,
+    );
+    expect(smtp.attempts.filter((a) => a === MEGAN)).toHaveLength(3);
+    expect(to(smtp.received, MEGAN)).toHaveLength(0);
+  });
+
+  it('nothing listening: retried later, then sent once the server is there', async () => {
+    const { store } = await discharged();
+    const port = await freePortNobodyListensOn();
+    const down = new PlanMailer({
+      store,
+      smtp: { url: `smtp://127.0.0.1:${port}`, requireTls: false },
+      from: FROM,
+    });
+    const first = await distributor(store).sendDue(down.send);
+    down.close();
+    expect(first).toEqual({ sent: 0, cancelled: 0, retrying: 3, failed: 2 });
+    const waiting = (await tasksOf(store)).filter((t) => t.status === 'accepted');
+    expect(waiting).toHaveLength(3);
+    const reasons = waiting.map(
+      (t) => t.extension?.[0]?.extension?.find((e) => e.url === 'lastError')?.valueString,
+    );
+    for (const r of reasons)
+      expect(r).toMatch(/^Not sent yet: the mail server could not be reached/);
+
+    smtp = await smtpServer();
+    mailer = new PlanMailer({ store, smtp: { url: smtp.url, requireTls: false }, from: FROM });
+    expect(await distributor(store).sendDue(mailer.send)).toEqual({
+      sent: 3,
+      cancelled: 0,
+      retrying: 0,
+      failed: 0,
+    });
+    for (const address of [MEGAN, SAM, HANNAH]) expect(to(smtp.received, address)).toHaveLength(1);
+  });
+
+  it('two distributors at once, then again: each plan is sent once', async () => {
+    const { store } = await discharged();
+    smtp = await smtpServer();
+    mailer = new PlanMailer({ store, smtp: { url: smtp.url, requireTls: false }, from: FROM });
+    const send = mailer.send;
+    const reports = await Promise.all([
+      distributor(store).sendDue(send),
+      distributor(store).sendDue(send),
+      distributor(store).sendDue(send),
+    ]);
+    const total = reports.reduce((sum, r) => sum + r.sent, 0);
+    expect(total).toBe(3);
+    expect(reports.reduce((sum, r) => sum + r.failed, 0)).toBe(2);
+    expect(await distributor(store).sendDue(send)).toEqual({
+      sent: 0,
+      cancelled: 0,
+      retrying: 0,
+      failed: 0,
+    });
+    expect(smtp.received).toHaveLength(3);
+    for (const address of [MEGAN, SAM, HANNAH]) expect(to(smtp.received, address)).toHaveLength(1);
+    const ids = smtp.received.map((r) => r.mail.messageId);
+    expect(new Set(ids).size).toBe(3);
+    for (const id of ids)
+      expect(id).toMatch(/^<plan-send\.[0-9a-f-]{36}@trust\.example\.nhs\.uk>$/);
+  });
+
+  it('reads the address of someone whose record is at a peer (a FHIR server) from the peer', async () => {
+    const peer = await startFhirRouterServer();
+    try {
+      const remote = await peer.repo.createResource<Practitioner>({
+        resourceType: 'Practitioner',
+        name: [{ given: ['Ada'], family: 'Okafor' }],
+        telecom: [{ system: 'email', value: 'ada.okafor@community.example', use: 'work' }],
+      });
+      const base = peer.baseUrl.replace(/\/$/, '');
+      const { store } = await discharged((plan) => ({
+        ...plan,
+        extension: (plan.extension ?? []).map((e) =>
+          e.url === Extensions.keyWorker
+            ? { ...e, valueReference: { reference: `${base}/Practitioner/${remote.id ?? ''}` } }
+            : e,
+        ),
+      }));
+      smtp = await smtpServer();
+      const peers = peersFor(ward, 'http://127.0.0.1:1/fhir', community, base);
+      mailer = new PlanMailer({
+        store,
+        smtp: { url: smtp.url, requireTls: false },
+        from: FROM,
+        peers,
+      });
+      await distributor(store).sendDue(mailer.send);
+      expect(to(smtp.received, 'ada.okafor@community.example')).toHaveLength(1);
+      // Without the peer configured, the reference leads nowhere: failed, saying so.
+      const toAda = (await tasksOf(store)).find((t) => recipientOf(t).startsWith(base));
+      expect(toAda?.status).toBe('completed');
+      await store.update({ ...toAda, status: 'requested' } as Task);
+      const alone = new PlanMailer({
+        store,
+        smtp: { url: smtp.url, requireTls: false },
+        from: FROM,
+      });
+      expect((await distributor(store).sendDue(alone.send)).failed).toBe(1);
+      const after = (await tasksOf(store)).find((t) => recipientOf(t).startsWith(base));
+      expect(after?.statusReason?.text).toMatch(
+        /^No e-mail address for http:\/\/127\.0\.0\.1:\d+\/fhir\/R4\/Practitioner\/\S+ \(key worker\): .* in this system/,
+      );
+      expect(to(smtp.received, 'ada.okafor@community.example')).toHaveLength(1);
+    } finally {
+      await peer.close();
+    }
+  });
+
+  it('logs in with the credentials in the URL', async () => {
+    const { store } = await discharged();
+    smtp = await smtpServer({ login: { user: 'dialog.plans@nhs.net', pass: 'p@ss:word/1' } });
+    mailer = new PlanMailer({ store, smtp: { url: smtp.url, requireTls: false }, from: FROM });
+    expect((await distributor(store).sendDue(mailer.send)).sent).toBe(3);
+    for (const r of smtp.received) expect(r.user).toBe('dialog.plans@nhs.net');
+    // A wrong password is this service's setting to fix: retried, not failed.
+    await smtp.close();
+    const wrong = await smtpServer({ login: { user: 'dialog.plans@nhs.net', pass: 'other' } });
+    smtp = wrong;
+    const url = wrong.url.replace(/:[^:@/]*@/, ':p%40ss%3Aword%2F1@');
+    const badLogin = new PlanMailer({ store, smtp: { url, requireTls: false }, from: FROM });
+    const tasks = await tasksOf(store);
+    const one = tasks.find((t) => recipientOf(t) === 'Patient/megan-price');
+    if (!one) throw new Error('no Task for Megan');
+    // Send Megan's again (as someone would through the API) through the wrong login.
+    await store.update({ ...one, status: 'requested' });
+    const report = await distributor(store).sendDue(badLogin.send);
+    badLogin.close();
+    expect(report).toEqual({ sent: 0, cancelled: 0, retrying: 1, failed: 0 });
+    expect(wrong.received).toHaveLength(0);
+  });
+});
+
+// ---- pieces ----------------------------------------------------------------------------------
+
+describe('plan mail settings and rules', () => {
+  const base = {
+    PLAN_MAIL_SMTP_URL: 'smtp://u%40nhs.net:secret@send.nhs.net:587',
+    PLAN_MAIL_FROM: 'dialog.plans@nhs.net',
+  };
+
+  it('reads the settings, STARTTLS required by default', () => {
+    expect(readConfig(base).planMail).toEqual({
+      smtpUrl: base.PLAN_MAIL_SMTP_URL,
+      from: 'dialog.plans@nhs.net',
+      requireTls: true,
+      pollMs: 60_000,
+    });
+    expect(
+      readConfig({ ...base, PLAN_MAIL_REQUIRE_TLS: 'false', PLAN_MAIL_POLL_SECONDS: '5' }).planMail,
+    ).toMatchObject({ requireTls: false, pollMs: 5000 });
+    expect(readConfig({}).planMail).toBeUndefined();
+  });
+
+  it('refuses each bad setting clearly, never echoing the password', () => {
+    const cases: [Record<string, string>, RegExp][] = [
+      [
+        { ...base, PLAN_MAIL_SMTP_URL: 'http://u:secret@send.nhs.net' },
+        /PLAN_MAIL_SMTP_URL must be smtp:\/\/ \(STARTTLS\) or smtps:\/\/ \(TLS\) \(got "http:"\)/,
+      ],
+      [
+        { ...base, PLAN_MAIL_SMTP_URL: 'send.nhs.net secret' },
+        /PLAN_MAIL_SMTP_URL must be an smtp:\/\/ or smtps:\/\/ URL/,
+      ],
+      [
+        { ...base, PLAN_MAIL_SMTP_URL: 'smtp://u:secret@send.nhs.net/x?y=1' },
+        /takes no path or query/,
+      ],
+      [{ ...base, PLAN_MAIL_FROM: '' }, /PLAN_MAIL_FROM must be set with PLAN_MAIL_SMTP_URL/],
+      [{ ...base, PLAN_MAIL_FROM: 'not an address' }, /PLAN_MAIL_FROM must be an e-mail address/],
+      [
+        { ...base, PLAN_MAIL_REQUIRE_TLS: 'yes' },
+        /PLAN_MAIL_REQUIRE_TLS must be "true" or "false"/,
+      ],
+      [
+        { ...base, PLAN_MAIL_POLL_SECONDS: '0' },
+        /PLAN_MAIL_POLL_SECONDS must be a whole number from 1/,
+      ],
+      [
+        { PLAN_MAIL_FROM: 'dialog.plans@nhs.net' },
+        /PLAN_MAIL_FROM set but PLAN_MAIL_SMTP_URL is not/,
+      ],
+    ];
+    for (const [env, message] of cases) {
+      let error: unknown;
+      try {
+        readConfig(env);
+      } catch (err) {
+        error = err;
+      }
+      expect(error).toBeInstanceOf(Error);
+      expect((error as Error).message).toMatch(message);
+      expect((error as Error).message).not.toContain('secret');
+    }
+  });
+
+  it('picks a usable address: work first for clinicians, home for people; ended ones never', () => {
+    const telecom = [
+      { system: 'email' as const, value: 'old@example.org', use: 'old' as const },
+      { system: 'email' as const, value: 'ended@example.org', period: { end: '2020-01-01' } },
+      { system: 'email' as const, value: 'home@example.org', use: 'home' as const },
+      { system: 'email' as const, value: 'work@example.org', use: 'work' as const },
+      { system: 'phone' as const, value: '01632 960000', use: 'work' as const },
+    ];
+    expect(bestEmail(telecom, true)).toBe('work@example.org');
+    expect(bestEmail(telecom, false)).toBe('home@example.org');
+    expect(bestEmail(telecom.slice(0, 2), false)).toBeUndefined();
+    expect(bestEmail([{ system: 'email', value: 'not an address' }], false)).toBeUndefined();
+  });
+
+  it('tells permanent refusals from temporary ones', () => {
+    expect(smtpFailure({ responseCode: 550, response: '550 no' }, 'X (GP)').name).toBe(
+      'PlanNotSendable',
+    );
+    expect(smtpFailure({ responseCode: 554, response: '554 no' }, 'X (GP)').name).toBe(
+      'PlanNotSendable',
+    );
+    for (const temporary of [
+      { responseCode: 451, response: '451 later' },
+      { responseCode: 421, response: '421 closing' },
+      { responseCode: 503, response: '503 bad sequence', permanent: false },
+      { code: 'ECONNECTION' },
+      { code: 'ETIMEDOUT' },
+      { code: 'EAUTH', responseCode: 535, response: '535 bad login', permanent: true },
+      { code: 'ETLS' },
+    ])
+      expect(smtpFailure(temporary, 'X (GP)').name).toBe('Error');
+  });
+});
