@@ -116,7 +116,8 @@ function compileLiteral(node: AstNode): Fn {
   return () => value;
 }
 
-function unquote(text: string): string {
+/** A FHIRPath string literal's value (shared with fhirpath-verdict.ts). */
+export function unquote(text: string): string {
   return text
     .slice(1, -1)
     .replace(
@@ -174,7 +175,7 @@ interface MemberKey {
   readonly choice: boolean;
 }
 
-const CHOICE_BASES = new Set(
+export const CHOICE_BASES: ReadonlySet<string> = new Set(
   Object.keys(r4.choiceTypePaths as Record<string, unknown>).map((path) =>
     path.slice(path.lastIndexOf('.') + 1),
   ),
@@ -218,7 +219,8 @@ function valueOf(record: Record<string, unknown>, key: MemberKey): unknown {
   return (key.choice ? choiceValue(record, key.name) : undefined) ?? record[key.extensionsOnly];
 }
 
-function choiceValue(record: Record<string, unknown>, name: string): unknown {
+/** A choice element's value (`value` → `valueQuantity`), or undefined. */
+export function choiceValue(record: Record<string, unknown>, name: string): unknown {
   for (const key in record) {
     const base = key.startsWith('_') ? key.slice(1) : key;
     if (

@@ -13,6 +13,7 @@ import type {
   StructureDefinition,
 } from '@medplum/fhirtypes';
 import { compileFhirPath, type CompiledFhirPath, UnsupportedFhirPath } from './fhirpath-compile';
+import { compileFhirPathVerdict, type FhirPathVerdict } from './fhirpath-verdict';
 import { error } from './outcome';
 import { type Located, pathOf } from './profile-rules';
 
@@ -26,6 +27,11 @@ export interface CompiledInvariant {
   /** True when compiled to JavaScript; false when fhirpath.js evaluates it. */
   readonly compiled: boolean;
   readonly evaluate: CompiledFhirPath;
+  /**
+   * The fast path (fhirpath-verdict.ts): true only where `evaluate` gives `[true]`; when false,
+   * `evaluate` decides and says why. Undefined where the expression is outside its subset.
+   */
+  readonly holds?: FhirPathVerdict;
 }
 
 export interface ElementInvariants {
@@ -41,7 +47,9 @@ export function compileInvariant(
   human: string,
 ): CompiledInvariant {
   try {
-    return { key, expression, human, compiled: true, evaluate: compileFhirPath(expression) };
+    const evaluate = compileFhirPath(expression);
+    const holds = compileFhirPathVerdict(expression);
+    return { key, expression, human, compiled: true, evaluate, ...(holds ? { holds } : {}) };
   } catch (e) {
     if (!(e instanceof UnsupportedFhirPath)) throw e;
     // The R4 model's typings do not fit exactOptionalPropertyTypes; its shape is what compile expects.
@@ -119,6 +127,7 @@ function evaluateOn(
   node: Located,
   invariant: CompiledInvariant,
 ): OperationOutcomeIssue | undefined {
+  if (invariant.holds?.(resource, node.value)) return undefined;
   try {
     const result = invariant.evaluate(resource, node.value);
     if (result.length === 1 && result[0] === true) return undefined;
