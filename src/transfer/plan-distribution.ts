@@ -371,7 +371,7 @@ export class PlanDistributor {
     let claim: Task;
     try {
       const written = await store.update(
-        claimed(task, this.now().getTime(), this.options.leaseMs ?? 60_000),
+        claimed(afresh(task), this.now().getTime(), this.options.leaseMs ?? 60_000),
         { ifMatch: task.meta?.versionId ?? '' },
       );
       claim = written.resource as Task;
@@ -446,6 +446,23 @@ export class PlanDistributor {
       return ['retrying', retrying(task, at, at + delay, `Not sent yet: ${message}`)];
     }
   }
+}
+
+/**
+ * A Task set back to `requested` (someone added the missing address and asks for it to be sent
+ * again) starts over: its attempts counted from none, the old reason gone. A Task never tried is
+ * unchanged; one waiting to retry is `accepted`, not `requested`.
+ */
+function afresh(task: Task): Task {
+  const state = deliveryState(task);
+  if (task.status !== 'requested' || !state) return task;
+  const rest: Task = { ...task };
+  delete rest.statusReason;
+  return withDelivery(rest, {
+    destination: state.destination,
+    attempts: 0,
+    nextAttemptAt: state.nextAttemptAt,
+  });
 }
 
 function closed(

@@ -113,9 +113,9 @@ describe('the plan e-mailed after a discharge between two systems over HTTP', ()
         { reference: 'Organization/willow-surgery', display: 'Willow Surgery' },
       ],
     });
-    expect((await transfer(t.community, 'megan-price', 'ward', 'admission')).status).toBe(
-      'completed',
-    );
+    const admitted = await transfer(t.community, 'megan-price', 'ward', 'admission');
+    // (The reason alongside, so a failure says why.)
+    expect([admitted.status, admitted.statusReason?.text]).toEqual(['completed', undefined]);
     const [wardPatient] = await all(t.ward, 'Patient', `&identifier=${NHS}`);
     const wardId = String(wardPatient?.id);
     expect((await transfer(t.ward, wardId, 'community', 'discharge')).status).toBe('completed');
@@ -298,6 +298,59 @@ describe('sending the plan by e-mail from one store', () => {
       failed: 0,
     });
     expect(smtp.received).toHaveLength(3);
+
+    // Someone adds Priya's address and sets her Task back to requested: it is sent, once.
+    const nurse = await store.read('Practitioner', 'priya-nair');
+    await store.update({
+      ...nurse,
+      telecom: [
+        ...(nurse.telecom ?? []),
+        { system: 'email', value: 'priya.nair@westmere.example' },
+      ],
+    });
+    if (!priya) throw new Error('no Task for Priya');
+    await store.update({ ...priya, status: 'requested' });
+    expect((await distributor(store, { maxAttempts: 1 }).sendDue(mailer.send)).sent).toBe(1);
+    expect(to(smtp.received, 'priya.nair@westmere.example')).toHaveLength(1);
+    const resent = (await tasksOf(store)).find((t) => recipientOf(t) === 'Practitioner/priya-nair');
+    expect(resent?.status).toBe('completed');
+    expect(resent?.statusReason).toBeUndefined();
+  });
+
+  it('the person who asked for a text message is not e-mailed; the Task says so', async () => {
+    const { store } = await discharged((plan) => ({
+      ...plan,
+      extension: (plan.extension ?? []).map((e) =>
+        e.url === Extensions.deliveryPreference
+          ? { ...e, valueCoding: { ...e.valueCoding, code: 'sms', display: 'SMS' } }
+          : e,
+      ),
+    }));
+    smtp = await smtpServer();
+    mailer = new PlanMailer({ store, smtp: { url: smtp.url, requireTls: false }, from: FROM });
+    await distributor(store).sendDue(mailer.send);
+    const toMegan = (await tasksOf(store)).find((t) => recipientOf(t) === 'Patient/megan-price');
+    expect(toMegan?.status).toBe('failed');
+    expect(toMegan?.statusReason?.text).toMatch(
+      /^Megan Price asked to get the plan by text message, not by e-mail/,
+    );
+    expect(to(smtp.received, MEGAN)).toHaveLength(0);
+    expect(to(smtp.received, SAM)).toHaveLength(1);
+  });
+
+  it('STARTTLS required (the default) and the server does not offer it: nothing goes in clear', async () => {
+    const { store } = await discharged();
+    smtp = await smtpServer();
+    mailer = new PlanMailer({ store, smtp: { url: smtp.url, requireTls: true }, from: FROM });
+    const report = await distributor(store).sendDue(mailer.send);
+    expect(report).toEqual({ sent: 0, cancelled: 0, retrying: 3, failed: 2 });
+    expect(smtp.received).toHaveLength(0);
+    expect(smtp.attempts).toHaveLength(0);
+    const waiting = (await tasksOf(store)).filter((t) => t.status === 'accepted');
+    for (const t of waiting)
+      expect(t.extension?.[0]?.extension?.find((e) => e.url === 'lastError')?.valueString).toMatch(
+        /refused this service's secure connection.*PLAN_MAIL_REQUIRE_TLS/,
+      );
   });
 
   it('451 then accepted: retried, and one mail; 550: failed with the reason', async () => {
