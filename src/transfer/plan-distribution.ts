@@ -295,7 +295,7 @@ export interface SendReport {
 }
 
 export interface SendingLoop {
-  /** Stops after the pass in progress finishes. */
+  /** Stops once the send in progress (if any) finishes; no further one is started. */
   stop(): Promise<void>;
 }
 
@@ -314,9 +314,10 @@ export class PlanDistributor {
     let stopped = false;
     let timer: NodeJS.Timeout | undefined;
     let running: Promise<void> = Promise.resolve();
+    const stopping = new AbortController();
     const pass = async (): Promise<void> => {
       try {
-        const report = await this.sendDue(sender);
+        const report = await this.sendDue(sender, stopping.signal);
         if (report.sent + report.cancelled + report.retrying + report.failed > 0)
           logger.info('plan sending', { ...report });
       } catch (err) {
@@ -338,14 +339,18 @@ export class PlanDistributor {
     return {
       stop: async () => {
         stopped = true;
+        stopping.abort();
         if (timer) clearTimeout(timer);
         await running;
       },
     };
   }
 
-  /** Sends every due plan Task once through `sender`; Tasks another holds are left alone. */
-  async sendDue(sender: PlanSender): Promise<SendReport> {
+  /**
+   * Sends every due plan Task once through `sender`; Tasks another holds are left alone. Once
+   * `signal` aborts, no further Task is started (the one being sent finishes).
+   */
+  async sendDue(sender: PlanSender, signal?: AbortSignal): Promise<SendReport> {
     const report = { sent: 0, cancelled: 0, retrying: 0, failed: 0 };
     const found = await this.options.store.search(
       'Task',
@@ -358,6 +363,7 @@ export class PlanDistributor {
     );
     const now = this.now().getTime();
     for (const task of found.resources as Task[]) {
+      if (signal?.aborted) break;
       const state = deliveryState(task);
       if (!state || state.nextAttemptAt > now || (state.leaseUntil ?? 0) > now) continue;
       const outcome = await this.attempt(task, sender);

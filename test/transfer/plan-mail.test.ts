@@ -9,6 +9,8 @@
  * instances over HTTP; the others write a discharge's Tasks into one embedded store.
  */
 import { createServer } from 'node:net';
+import { Writable } from 'node:stream';
+import winston from 'winston';
 import type { CarePlan, Practitioner, RelatedPerson, Resource, Task } from '@medplum/fhirtypes';
 import { readConfig } from '../../src/cli/config';
 import { Extensions } from '../../src/fhir';
@@ -501,6 +503,49 @@ describe('sending the plan by e-mail from one store', () => {
     } finally {
       await peer.close();
     }
+  });
+
+  it('the loop: sends what is due, logs only counts, and on stop starts nothing more', async () => {
+    const { store } = await discharged();
+    smtp = await smtpServer();
+    mailer = new PlanMailer({ store, smtp: { url: smtp.url, requireTls: false }, from: FROM });
+    const lines: string[] = [];
+    const logger = winston.createLogger({
+      format: winston.format.json(),
+      transports: [
+        new winston.transports.Stream({
+          stream: new Writable({
+            write(chunk: Buffer, _encoding, done) {
+              lines.push(chunk.toString('utf8'));
+              done();
+            },
+          }),
+        }),
+      ],
+    });
+    const send = mailer.send;
+    let stopping: Promise<void> | undefined;
+    let calls = 0;
+    const loop = distributor(store).start(
+      async (delivery) => {
+        calls++;
+        const sent = await send(delivery);
+        stopping ??= loop.stop(); // stop asked while the first send is in progress
+        return sent;
+      },
+      60_000,
+      logger,
+    );
+    for (let i = 0; i < 300 && !stopping; i++) await new Promise((r) => setTimeout(r, 20));
+    await stopping;
+    expect(calls).toBe(1);
+    expect(smtp.received).toHaveLength(1);
+    const statuses = (await tasksOf(store)).map((t) => t.status).sort();
+    expect(statuses.filter((s) => s === 'completed')).toHaveLength(1);
+    expect(statuses.filter((s) => s === 'requested')).toHaveLength(4);
+    expect(lines.join('')).toMatch(/"message":"plan sending".*"sent":1/);
+    for (const personal of ['megan', 'Megan', 'Price', 'example', 'Whitfield'])
+      expect(lines.join('')).not.toContain(personal);
   });
 
   it('logs in with the credentials in the URL', async () => {
