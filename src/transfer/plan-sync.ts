@@ -39,9 +39,26 @@ import {
   writeMergedPlan,
   type PeerLinkOptions,
 } from './deliver';
-import { gatherHandover, handoverBundle } from './handover-bundle';
+import {
+  bundleTerms,
+  gatherHandover,
+  handoverBundle,
+  type HandoverBundleOptions,
+  type HandoverRecord,
+} from './handover-bundle';
 import { peerById, type Peer } from './peers';
 import { canonicalJson, samePlanContent } from './plan-three-way-merge';
+import {
+  appliedCreated,
+  appliedId,
+  isShared,
+  markedVersion,
+  sharedCreatedOnly,
+  SHARED_TYPES,
+  withMark,
+  writeMergedResources,
+  type SharedItem,
+} from './shared-merge';
 
 export const SYNC_STATE_EXTENSION =
   'https://dialog-fhir.org/fhir/StructureDefinition/dialog-plan-sync';
@@ -61,6 +78,16 @@ interface PlanState {
   readonly identifier: string;
   readonly theirVersion: string;
   /** Their plan as last pulled, in our terms (JSON): the base of the next merge. */
+  readonly base: string;
+  /** Their Goals, carers and consent as last pulled, in our terms: the bases of the next merges. */
+  readonly resources: readonly ResourceState[];
+}
+
+interface ResourceState {
+  /** `<Type>|<fullUrl>`: the resource as the handover bundle names it (business identifier). */
+  readonly key: string;
+  /** Their version pulled: `<Type>/<id>/_history/<version>` on their server. */
+  readonly theirs: string;
   readonly base: string;
 }
 
@@ -190,6 +217,9 @@ export class PlanSync {
     let latest = state.since ? Date.parse(state.since) : 0;
     let seen = 0;
     let pulled = 0;
+    /** Their plans looked at, and pulled, in this poll. */
+    const looked = new Set<string>();
+    const done = new Set<string>();
     for (let offset = 0; ; offset += PAGE) {
       const page = await remote.search(
         'CarePlan',
@@ -204,14 +234,54 @@ export class PlanSync {
       );
       for (const theirs of page.resources as CarePlan[]) {
         seen++;
+        looked.add(theirs.id ?? '');
         latest = Math.max(latest, Date.parse(theirs.meta?.lastUpdated ?? '') || 0);
         const result = await this.pull(peer, remote, theirs, plans);
         if (result) {
           plans = result;
           pulled++;
+          done.add(theirs.id ?? '');
         }
       }
       if (page.resources.length < PAGE) break;
+    }
+    // Goals, carers and consent changed there (their plan unchanged): those people's plans again.
+    const people = new Set<string>();
+    const pulledBefore = new Set(plans.flatMap((p) => p.resources.map((r) => r.theirs)));
+    for (const type of SHARED_TYPES)
+      for (let offset = 0; ; offset += PAGE) {
+        const page = await remote.search(
+          type,
+          {
+            ...(since ? { _lastUpdated: `gt${since.toISOString()}` } : {}),
+            _sort: '_lastUpdated',
+            _count: String(PAGE),
+            _offset: String(offset),
+          },
+          { count: PAGE },
+        );
+        for (const changed of page.resources as Resource[]) {
+          latest = Math.max(latest, Date.parse(changed.meta?.lastUpdated ?? '') || 0);
+          const who = personOf(changed);
+          if (who && !pulledBefore.has(versionOf(changed))) people.add(who);
+        }
+        if (page.resources.length < PAGE) break;
+      }
+    for (const person of people) {
+      const found = await remote.search('CarePlan', {
+        subject: person,
+        identifier: `${CARE_PLAN_IDENTIFIER_SYSTEM}|`,
+      });
+      for (const theirs of found.resources as CarePlan[]) {
+        if (done.has(theirs.id ?? '')) continue;
+        done.add(theirs.id ?? '');
+        if (!looked.has(theirs.id ?? '')) seen++;
+        const result = await this.pull(peer, remote, theirs, plans, true);
+        if (result) {
+          plans = result;
+          pulled++;
+        }
+      }
     }
     await this.writeState(peer, {
       ...(latest > 0 ? { since: new Date(latest).toISOString() } : {}),
@@ -229,6 +299,8 @@ export class PlanSync {
     remote: FhirStore,
     theirs: CarePlan,
     plans: readonly PlanState[],
+    /** Pull even when that version of their plan was pulled (their Goals etc. changed). */
+    force = false,
   ): Promise<PlanState[] | undefined> {
     const key = planKey(theirs);
     if (!key) return undefined;
@@ -236,17 +308,29 @@ export class PlanSync {
       CarePlan | undefined;
     if (!ours) return undefined;
     const known = plans.find((p) => p.identifier === key);
-    if (known?.theirVersion === theirs.meta?.versionId) return undefined;
+    if (!force && known?.theirVersion === theirs.meta?.versionId) return undefined;
     const patientId = /^Patient\/([^/]+)$/.exec(theirs.subject?.reference ?? '')?.[1];
     if (!patientId) return undefined;
     const record = await gatherHandover(remote, patientId);
     const self = this.options.peers.self;
-    const bundle = handoverBundle(
-      { ...record, carePlan: theirs },
-      { sourceBaseUrl: peer.baseUrl, destinationBaseUrl: self.baseUrl },
-    );
-    const sent = planCreatedOnly(bundle);
+    const terms: HandoverBundleOptions = {
+      sourceBaseUrl: peer.baseUrl,
+      destinationBaseUrl: self.baseUrl,
+    };
+    const bundle = handoverBundle({ ...record, carePlan: theirs }, terms);
+    const planned = planCreatedOnly(bundle);
+    const shared = sharedCreatedOnly(planned.bundle);
+    const sent = { ...planned, bundle: shared.bundle };
     const applied = await this.local.transaction(sent.bundle);
+    const resources = await this.pullShared(
+      { ...record, carePlan: theirs },
+      terms,
+      sent.bundle,
+      shared.shared,
+      applied,
+      remote,
+      known?.resources ?? [],
+    );
     const incoming = withOriginOf(inDestinationTerms(sent.plan, sent.bundle, applied), ours);
     const base = known
       ? withOriginOf(JSON.parse(known.base) as CarePlan, ours)
@@ -263,8 +347,72 @@ export class PlanSync {
       identifier: key,
       theirVersion: theirs.meta?.versionId ?? '',
       base: canonicalJson(incoming),
+      resources,
     };
     return [...plans.filter((p) => p.identifier !== key), next];
+  }
+
+  /**
+   * Their Goals, carers and consent that we held already, merged into ours (shared-merge.ts)
+   * against the version both last agreed on: as we last pulled it, else our version their copy
+   * came from (its origin mark names ours), else theirs ours came from (put in our terms).
+   * Resolves to what was pulled, the bases of the next merges.
+   */
+  private async pullShared(
+    record: HandoverRecord,
+    options: HandoverBundleOptions,
+    sent: Bundle,
+    indices: readonly number[],
+    applied: Bundle,
+    remote: FhirStore,
+    known: readonly ResourceState[],
+  ): Promise<ResourceState[]> {
+    const terms = bundleTerms(record, options);
+    const theirs = [...record.goals, ...record.relatedPersons, ...record.consents];
+    const items: SharedItem[] = [];
+    const pulled: ResourceState[] = [];
+    for (const index of indices) {
+      const entry = sent.entry?.[index];
+      const type = entry?.resource?.resourceType;
+      const id = appliedId(applied, index);
+      const source = terms.sourceOf(entry?.fullUrl ?? '');
+      const their = theirs.find((r) => r.resourceType === source?.type && r.id === source?.id);
+      if (!entry?.resource || !isShared(type) || !id || !their) continue;
+      const incoming = inDestinationTerms(entry.resource, sent, applied);
+      const key = `${type}|${entry.fullUrl ?? ''}`;
+      pulled.push({
+        key,
+        theirs: versionOf(their),
+        base: canonicalJson(withMark(incoming, undefined)),
+      });
+      if (appliedCreated(applied, index)) continue;
+      const last = known.find((k) => k.key === key)?.base;
+      items.push({
+        type,
+        id,
+        incoming,
+        base: async (current) => {
+          if (last) return JSON.parse(last) as Resource;
+          const ours = markedVersion(their, options.destinationBaseUrl ?? '');
+          if (ours && ours.id === id)
+            return this.local.vread(type, ours.id, ours.versionId).catch(() => undefined);
+          const cameFrom = markedVersion(current, options.sourceBaseUrl);
+          const version =
+            cameFrom && cameFrom.id === their.id
+              ? await remote.vread(type, cameFrom.id, cameFrom.versionId).catch(() => undefined)
+              : undefined;
+          return version
+            ? inDestinationTerms(terms.inBundleTerms(version), sent, applied)
+            : undefined;
+        },
+      });
+    }
+    await writeMergedResources(this.local, items, {
+      now: this.now,
+      keepMark: 'current',
+      activity: 'Plan sync',
+    });
+    return pulled;
   }
 
   /** Our version the peer's copy came from (its origin mark names our plan), as the first base. */
@@ -305,6 +453,13 @@ export class PlanSync {
         identifier: part(e, 'identifier')?.valueString ?? '',
         theirVersion: part(e, 'theirVersion')?.valueString ?? '',
         base: part(e, 'base')?.valueString ?? '{}',
+        resources: (e.extension ?? [])
+          .filter((r) => r.url === 'resource')
+          .map((r) => ({
+            key: part(r, 'key')?.valueString ?? '',
+            theirs: part(r, 'theirs')?.valueString ?? '',
+            base: part(r, 'base')?.valueString ?? '{}',
+          })),
       }));
     return { ...(since ? { since } : {}), plans };
   }
@@ -326,6 +481,14 @@ export class PlanSync {
                 { url: 'identifier', valueString: p.identifier },
                 { url: 'theirVersion', valueString: p.theirVersion },
                 { url: 'base', valueString: p.base },
+                ...p.resources.map((r) => ({
+                  url: 'resource',
+                  extension: [
+                    { url: 'key', valueString: r.key },
+                    { url: 'theirs', valueString: r.theirs },
+                    { url: 'base', valueString: r.base },
+                  ],
+                })),
               ],
             })),
           ],
@@ -348,6 +511,17 @@ function stateId(peer: Peer): string {
 
 function part(ext: Extension | undefined, url: string): Extension | undefined {
   return ext?.extension?.find((e) => e.url === url);
+}
+
+function versionOf(resource: Resource): string {
+  return `${resource.resourceType}/${resource.id ?? ''}/_history/${resource.meta?.versionId ?? ''}`;
+}
+
+/** The person a Goal, carer or consent is about. */
+function personOf(resource: Resource): string | undefined {
+  const r = resource as { subject?: { reference?: string }; patient?: { reference?: string } };
+  const reference = r.subject?.reference ?? r.patient?.reference;
+  return reference && /^Patient\/[A-Za-z0-9\-.]{1,64}$/.test(reference) ? reference : undefined;
 }
 
 function planKey(plan: CarePlan): string | undefined {
