@@ -110,6 +110,18 @@ function contextOf(response: QuestionnaireResponse, key: string): ExtractContext
   };
 }
 
+/**
+ * What every Observation extracted from the response shares (its identity, subject, time,
+ * performer and context extensions); undefined when the response cannot be extracted at all (no
+ * identity, subject or authored, or not completed). Fast writers (src/mapping) use it to fill
+ * their templates with exactly what extractObservations would write.
+ */
+export function extractionContext(response: QuestionnaireResponse): ExtractContext | undefined {
+  const key = responseKey(response);
+  if (!key || preconditions(response).length > 0) return undefined;
+  return contextOf(response, key);
+}
+
 /** The DIALOG profile an extracted code calls for: item score or "more help". */
 function dialogProfileFor(code: Coding[]): string | undefined {
   if (code.some((c) => c.system === SNOMED_SYSTEM && c.code && itemBySnomed(c.code)))

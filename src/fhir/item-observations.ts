@@ -91,6 +91,73 @@ function flagOf(extensions: readonly Extension[] | undefined): boolean | undefin
   return extensions?.find((e) => e.url === OBSERVATION_EXTRACT)?.valueBoolean;
 }
 
+function itemWeight(exts: readonly Extension[] | undefined): number | undefined {
+  return exts?.find((e) => e.url === ITEM_WEIGHT)?.valueDecimal;
+}
+
+/**
+ * What extraction reads of one item definition, read once per Questionnaire: its
+ * observationExtract flag, its codes with the package's displays, and the itemWeight of each
+ * answerOption coding (the first option with that system and code, as a search would find).
+ * Questionnaires are treated as unchanging once extracted with (the package's are frozen).
+ */
+interface CompiledItem {
+  readonly definition: QuestionnaireItem;
+  readonly flag: boolean | undefined;
+  readonly code: readonly Coding[];
+  /** system → code → the option's weight (undefined: an option without one). */
+  readonly weights: Map<string | undefined, Map<string | undefined, number | undefined>>;
+  /** The profile each profileFor gives for `code`. */
+  readonly profiles: Map<ProfileFor, string | undefined>;
+}
+
+type ProfileFor = (code: Coding[]) => string | undefined;
+
+const NO_PROFILE: ProfileFor = () => undefined;
+
+const compiledLists = new WeakMap<readonly QuestionnaireItem[], Map<string, CompiledItem>>();
+
+function compileItem(definition: QuestionnaireItem): CompiledItem {
+  const weights: CompiledItem['weights'] = new Map();
+  for (const option of definition.answerOption ?? []) {
+    // An option without a coding matches a coding without system and code, as find does.
+    const system = option.valueCoding?.system;
+    const code = option.valueCoding?.code;
+    let bySystem = weights.get(system);
+    if (!bySystem) weights.set(system, (bySystem = new Map()));
+    if (!bySystem.has(code)) bySystem.set(code, itemWeight(option.extension));
+  }
+  return {
+    definition,
+    flag: flagOf(definition.extension),
+    code: (definition.code ?? []).map(displayed),
+    weights,
+    profiles: new Map(),
+  };
+}
+
+/** The definitions of a list of items by linkId (the first with each linkId, as find gives). */
+function compiledList(definitions: readonly QuestionnaireItem[]): Map<string, CompiledItem> {
+  let byLinkId = compiledLists.get(definitions);
+  if (!byLinkId) {
+    byLinkId = new Map();
+    for (const d of definitions)
+      if (!byLinkId.has(d.linkId)) byLinkId.set(d.linkId, compileItem(d));
+    compiledLists.set(definitions, byLinkId);
+  }
+  return byLinkId;
+}
+
+function compiledWeight(
+  answer: QuestionnaireResponseItemAnswer,
+  compiled: CompiledItem,
+): number | undefined {
+  const coding = answer.valueCoding;
+  if (!coding) return undefined;
+  // SDC allows the weight on the answerOption or on the answer's Coding itself.
+  return compiled.weights.get(coding.system)?.get(coding.code) ?? itemWeight(coding.extension);
+}
+
 function weightOf(
   answer: QuestionnaireResponseItemAnswer,
   definition: QuestionnaireItem,
@@ -100,10 +167,8 @@ function weightOf(
   const option = definition.answerOption?.find(
     (o) => o.valueCoding?.code === coding.code && o.valueCoding?.system === coding.system,
   );
-  const weight = (exts: readonly Extension[] | undefined): number | undefined =>
-    exts?.find((e) => e.url === ITEM_WEIGHT)?.valueDecimal;
   // SDC allows the weight on the answerOption or on the answer's Coding itself.
-  return weight(option?.extension) ?? weight(coding.extension);
+  return itemWeight(option?.extension) ?? itemWeight(coding.extension);
 }
 
 /** The Observation value for an answer; undefined for answer types an Observation cannot hold. */
@@ -111,7 +176,13 @@ export function observationValue(
   answer: QuestionnaireResponseItemAnswer,
   definition: QuestionnaireItem,
 ): Partial<Observation> | undefined {
-  const weight = weightOf(answer, definition);
+  return valueOf(answer, weightOf(answer, definition));
+}
+
+function valueOf(
+  answer: QuestionnaireResponseItemAnswer,
+  weight: number | undefined,
+): Partial<Observation> | undefined {
   if (weight !== undefined)
     return Number.isInteger(weight)
       ? { valueInteger: weight }
@@ -132,7 +203,7 @@ export function observationValue(
 interface Walk {
   readonly context: ExtractContext;
   /** Profile to declare for an extracted code (the DIALOG profiles), if any. */
-  readonly profileFor: (code: Coding[]) => string | undefined;
+  readonly profileFor: ProfileFor;
   readonly out: Extracted[];
   /** Occurrences of each linkId so far, so repeated groups get distinct parts. */
   readonly seen: Map<string, number>;
@@ -144,30 +215,35 @@ function partOf(walk: Walk, linkId: string): string {
   return n === 0 ? linkId : `${linkId}[${n}]`;
 }
 
-function extractItem(
-  walk: Walk,
-  item: QuestionnaireResponseItem,
-  definition: QuestionnaireItem,
-): void {
+function profileOf(walk: Walk, compiled: CompiledItem): string | undefined {
+  const profiles = compiled.profiles;
+  if (profiles.has(walk.profileFor)) return profiles.get(walk.profileFor);
+  const profile = walk.profileFor(compiled.code.map((c) => ({ ...c })));
+  if (profiles.size > 8) profiles.clear();
+  profiles.set(walk.profileFor, profile);
+  return profile;
+}
+
+function extractItem(walk: Walk, item: QuestionnaireResponseItem, compiled: CompiledItem): void {
   const answers = item.answer ?? [];
   const base = partOf(walk, item.linkId);
-  const code = (definition.code ?? []).map(displayed);
-  answers.forEach((answer, i) => {
-    const value = observationValue(answer, definition);
-    if (!value) return;
+  const profile = profileOf(walk, compiled);
+  const extension = walk.context.contextExtensions;
+  for (let i = 0; i < answers.length; i++) {
+    const answer = answers[i] as QuestionnaireResponseItemAnswer;
+    const value = valueOf(answer, compiledWeight(answer, compiled));
+    if (!value) continue;
     const part = answers.length === 1 ? base : `${base}.answer[${i}]`;
-    const profile = walk.profileFor(code);
-    const observation: Observation = {
-      ...surveyObservation(walk.context, part, {
-        ...(profile ? { profile } : {}),
-        extension: walk.context.contextExtensions,
-        code,
-      }),
-      ...value,
-      derivedFrom: [{ ...walk.context.responseReference }],
-    };
+    const observation: Observation = surveyObservation(walk.context, part, {
+      ...(profile ? { profile } : {}),
+      extension,
+      code: compiled.code.map((c) => ({ ...c })),
+    });
+    // The value's elements, then derivedFrom: the order the Observation's JSON has.
+    Object.assign(observation, value);
+    observation.derivedFrom = [{ ...walk.context.responseReference }];
     walk.out.push({ part, observation });
-  });
+  }
 }
 
 function walkItems(
@@ -176,13 +252,17 @@ function walkItems(
   definitions: readonly QuestionnaireItem[] | undefined,
   inherited: boolean,
 ): void {
-  for (const item of items ?? []) {
-    const definition = definitions?.find((d) => d.linkId === item.linkId);
-    if (!definition) continue; // not in the form: validation reports it, extraction skips it
-    const extract = flagOf(definition.extension) ?? inherited;
-    if (extract && definition.code?.length) extractItem(walk, item, definition);
+  if (!items || items.length === 0 || !definitions) return;
+  const byLinkId = compiledList(definitions);
+  for (const item of items) {
+    const compiled = byLinkId.get(item.linkId);
+    if (!compiled) continue; // not in the form: validation reports it, extraction skips it
+    const definition = compiled.definition;
+    const extract = compiled.flag ?? inherited;
+    if (extract && compiled.code.length > 0) extractItem(walk, item, compiled);
     walkItems(walk, item.item, definition.item, extract);
-    for (const answer of item.answer ?? []) walkItems(walk, answer.item, definition.item, extract);
+    if (item.answer)
+      for (const answer of item.answer) walkItems(walk, answer.item, definition.item, extract);
   }
 }
 
@@ -191,7 +271,7 @@ export function itemObservations(
   items: readonly QuestionnaireResponseItem[] | undefined,
   questionnaire: Questionnaire,
   context: ExtractContext,
-  profileFor: (code: Coding[]) => string | undefined = () => undefined,
+  profileFor: ProfileFor = NO_PROFILE,
 ): Extracted[] {
   const walk: Walk = { context, profileFor, out: [], seen: new Map() };
   walkItems(walk, items, questionnaire.item, flagOf(questionnaire.extension) ?? false);

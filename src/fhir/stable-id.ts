@@ -6,19 +6,26 @@
  * A response is known by its business identifier when it has one (the same in every system it
  * moves to), else by its logical id.
  */
-import { createHash } from 'node:crypto';
 import type { BundleEntryRequest, Identifier, QuestionnaireResponse } from '@medplum/fhirtypes';
 import { BASE } from './canonical';
 import type { PlainReference } from './item-observations';
+import { Uuid5Prefix, uuidBytes, uuidV5Of } from './sha1';
 
-/** RFC 4122 name-based UUID (SHA-1, version 5). */
+const namespaces = new Map<string, Uint8Array>();
+
+function namespaceBytes(namespace: string): Uint8Array {
+  let bytes = namespaces.get(namespace);
+  if (!bytes) {
+    bytes = uuidBytes(namespace);
+    if (namespaces.size > 64) namespaces.clear();
+    namespaces.set(namespace, bytes);
+  }
+  return bytes;
+}
+
+/** RFC 4122 name-based UUID (SHA-1, version 5), hashed by sha1.ts. */
 export function uuidV5(name: string, namespace: string): string {
-  const ns = Buffer.from(namespace.replace(/-/g, ''), 'hex');
-  const hash = createHash('sha1').update(ns).update(name, 'utf8').digest();
-  hash[6] = ((hash[6] ?? 0) & 0x0f) | 0x50;
-  hash[8] = ((hash[8] ?? 0) & 0x3f) | 0x80;
-  const hex = hash.subarray(0, 16).toString('hex');
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+  return uuidV5Of(namespaceBytes(namespace), name);
 }
 
 /** RFC 4122's namespace for URLs. */
@@ -73,9 +80,35 @@ export function responseKeyOf(reference: string): string {
   return match?.[2] === 'QuestionnaireResponse' ? `QuestionnaireResponse/${match[3]}` : reference;
 }
 
+/**
+ * The hashed prefixes `<system>|<key>#` of the last few responses: one response derives many
+ * identifiers (one per part), and each then hashes only its part.
+ */
+const prefixes = new Map<string, Uuid5Prefix>();
+
+/** The UUID `derivedIdentifier(system, key, part)` has as its value. */
+export function derivedUuid(system: string, key: string, part: string): string {
+  const prefix = `${system}|${key}#`;
+  let hashed = prefixes.get(prefix);
+  if (!hashed) {
+    hashed = new Uuid5Prefix(namespaceBytes(DIALOG_NAMESPACE), prefix);
+    if (prefixes.size >= 16) prefixes.clear();
+    prefixes.set(prefix, hashed);
+  }
+  return hashed.uuid(part);
+}
+
+/**
+ * The UUIDs `derivedIdentifier(system, key, part)` gives for one system and key, by part (the
+ * part as text, or as its UTF-8 bytes): the prefix hashed once.
+ */
+export function derivedUuids(system: string, key: string): Uuid5Prefix {
+  return new Uuid5Prefix(namespaceBytes(DIALOG_NAMESPACE), `${system}|${key}#`);
+}
+
 /** A stable identifier in `system` for one part (a linkId, a measure) of what a response gave. */
 export function derivedIdentifier(system: string, key: string, part: string): Identifier {
-  return { system, value: uuidV5(`${system}|${key}#${part}`, DIALOG_NAMESPACE) };
+  return { system, value: derivedUuid(system, key, part) };
 }
 
 /** The urn:uuid a transaction entry for that identifier uses as its fullUrl. */
@@ -85,8 +118,12 @@ export function fullUrlOf(identifier: Identifier): string {
 
 /** Escapes a query value, leaving `:` and `/` readable (they are allowed in a query). */
 function queryValue(value: string): string {
+  // What encodeURIComponent leaves as it is, and `:` and `/`: nothing to escape.
+  if (UNESCAPED.test(value)) return value;
   return encodeURIComponent(value).replace(/%3A/gi, ':').replace(/%2F/gi, '/');
 }
+
+const UNESCAPED = /^[A-Za-z0-9\-_.!~*'():/]*$/;
 
 /** `Type?identifier=system|value`, for conditional updates and conditional references. */
 export function conditionalUrl(type: string, identifier: Identifier): string {
