@@ -188,7 +188,7 @@ class Generator {
 
   build(ast: AstNode): FhirPathVerdict {
     const entry = this.boolean(ast);
-    const source = `${this.functions.join('\n')}\nreturn function verdict(r,c){try{return ${entry}(c===undefined?r:c,r)===1;}catch(e){if(e===G)return false;throw e;}};`;
+    const source = `${this.functions.join('\n')}\nreturn function verdict(r,c){try{return ${entry}(c===undefined||c===null?r:c,r)===1;}catch(e){if(e===G)return false;throw e;}};`;
     const factory = new Function('H', 'G', source) as (...args: unknown[]) => FhirPathVerdict;
     return factory(choiceValue, GIVE_UP);
   }

@@ -122,6 +122,21 @@ export function checkInvariants(
   return issues;
 }
 
+/** Whether the invariant holds on one node: what `checkInvariants` reports nothing for. */
+export function invariantHolds(
+  resource: unknown,
+  value: unknown,
+  invariant: CompiledInvariant,
+): boolean {
+  if (invariant.holds?.(resource, value)) return true;
+  try {
+    const result = invariant.evaluate(resource, value);
+    return result.length === 1 && result[0] === true;
+  } catch {
+    return false;
+  }
+}
+
 function evaluateOn(
   resource: unknown,
   node: Located,

@@ -11,7 +11,13 @@ import type {
   StructureDefinition,
 } from '@medplum/fhirtypes';
 import type { ConformancePackage } from './conformance';
-import { checkInvariants, compileElementInvariants, type CompiledInvariant } from './invariants';
+import {
+  checkInvariants,
+  compileElementInvariants,
+  type CompiledInvariant,
+  type ElementInvariants,
+  invariantHolds,
+} from './invariants';
 import { error } from './outcome';
 
 /**
@@ -41,7 +47,14 @@ export function pathOf(node: Located): string {
   return path;
 }
 
-type Check = (find: NodeFinder) => OperationOutcomeIssue[];
+/**
+ * One rule of the profile: `issues` finds where it is broken; `holds`, where there is one, is
+ * true exactly when `issues` finds nothing, and walks the resource without building nodes.
+ */
+interface Check {
+  readonly issues: (find: NodeFinder) => OperationOutcomeIssue[];
+  readonly holds?: (resource: unknown) => boolean;
+}
 /** The nodes of the element in a given slot (its index in the snapshot). */
 type NodeFinder = (slot: number) => Located[];
 /** An element id's slot, fixed at compile time so checks look nodes up by index. */
@@ -53,6 +66,13 @@ export interface CompiledProfile {
   readonly invariants: readonly CompiledInvariant[];
   /** `implied`: invariant keys already proven by an earlier check, not evaluated again. */
   check(resource: unknown, implied?: ReadonlySet<string>): OperationOutcomeIssue[];
+  /**
+   * The fast path `check` takes first: true exactly when `check` finds no issue (undefined when
+   * some rule has no such predicate). Exposed for the test that holds the two to one verdict.
+   */
+  readonly holds?: (resource: unknown, implied?: ReadonlySet<string>) => boolean;
+  /** The issues, looked for without the fast path (what `check` does when `holds` is false). */
+  issues(resource: unknown, implied?: ReadonlySet<string>): OperationOutcomeIssue[];
 }
 
 export function compileProfile(sd: StructureDefinition, pkg: ConformancePackage): CompiledProfile {
@@ -63,6 +83,14 @@ export function compileProfile(sd: StructureDefinition, pkg: ConformancePackage)
   const locators: (Locator | undefined)[] = elements.map((element, i) =>
     i === 0 ? undefined : compileLocator(element.id ?? element.path, byId, slotOf),
   );
+  // Each element's steps from the root (parents come before children in a snapshot); undefined
+  // where an element's parent is not in the snapshot (it names no nodes).
+  const stepsOf: (readonly Step[] | undefined)[] = [[]];
+  locators.forEach((locator, i) => {
+    if (locator)
+      stepsOf[i] = locator.parent >= 0 ? stepsOf[locator.parent]?.concat(locator.step) : undefined;
+  });
+  const paths: Paths = { locators, stepsOf };
   // The schema already holds the base definition's cardinality and code enums: only what the
   // profile itself changes (its differential) is checked here.
   const changed = new Set(
@@ -71,41 +99,169 @@ export function compileProfile(sd: StructureDefinition, pkg: ConformancePackage)
   const checks = elements
     .slice(1)
     .filter((e) => changed.has(e.id))
-    .flatMap((e) => compileChecks(e, pkg, locators, slotOf));
+    .flatMap((e) => compileChecks(e, pkg, paths, slotOf));
   const invariantSets = compileElementInvariants(sd).map((set) => ({
     set,
     slot: slotOf(set.elementId),
   }));
   const type = sd.type;
+  const holds = fastPath(checks, invariantSets, stepsOf);
+  const issues = (resource: unknown, implied?: ReadonlySet<string>): OperationOutcomeIssue[] => {
+    const cache: (Located[] | undefined)[] = new Array<Located[] | undefined>(elements.length);
+    cache[0] = [{ value: resource, name: type, index: -1 }];
+    const find: NodeFinder = (slot) => {
+      let found = cache[slot];
+      if (!found) {
+        const locator = locators[slot];
+        found = locator ? collect(find(locator.parent), locator.fromParent) : [];
+        cache[slot] = found;
+      }
+      return found;
+    };
+    const found: OperationOutcomeIssue[] = [];
+    for (const check of checks) {
+      const more = check.issues(find);
+      if (more.length > 0) found.push(...more);
+    }
+    for (const { set, slot } of invariantSets) {
+      if (implied && set.invariants.every((i) => implied.has(i.key))) continue;
+      const nodes = slot >= 0 ? find(slot) : [];
+      if (nodes.length > 0) found.push(...checkInvariants(resource, set, nodes, implied));
+    }
+    return found;
+  };
   return {
     url: sd.url,
     type,
     invariants: invariantSets.flatMap(({ set }) => set.invariants),
-    check(resource, implied) {
-      const cache: (Located[] | undefined)[] = new Array<Located[] | undefined>(elements.length);
-      cache[0] = [{ value: resource, name: type, index: -1 }];
-      const find: NodeFinder = (slot) => {
-        let found = cache[slot];
-        if (!found) {
-          const locator = locators[slot];
-          found = locator ? collect(find(locator.parent), locator.fromParent) : [];
-          cache[slot] = found;
-        }
-        return found;
-      };
-      const issues: OperationOutcomeIssue[] = [];
-      for (const check of checks) {
-        const found = check(find);
-        if (found.length > 0) issues.push(...found);
-      }
-      for (const { set, slot } of invariantSets) {
-        if (implied && set.invariants.every((i) => implied.has(i.key))) continue;
-        const nodes = slot >= 0 ? find(slot) : [];
-        if (nodes.length > 0) issues.push(...checkInvariants(resource, set, nodes, implied));
-      }
-      return issues;
-    },
+    ...(holds ? { holds } : {}),
+    issues,
+    check: (resource, implied) => (holds?.(resource, implied) ? [] : issues(resource, implied)),
   };
+}
+
+/**
+ * The whole profile as one predicate, when every rule has one: the checks' `holds`, then each
+ * invariant on each node of its element (and where the element recurs), skipping those `implied`
+ * as `check` does.
+ */
+function fastPath(
+  checks: readonly Check[],
+  invariantSets: readonly { set: ElementInvariants; slot: number }[],
+  stepsOf: readonly (readonly Step[] | undefined)[],
+): ((resource: unknown, implied?: ReadonlySet<string>) => boolean) | undefined {
+  const predicates: ((resource: unknown) => boolean)[] = [];
+  for (const check of checks) {
+    if (!check.holds) return undefined;
+    predicates.push(check.holds);
+  }
+  const sets = invariantSets.flatMap(({ set, slot }) => {
+    const steps = slot >= 0 ? stepsOf[slot] : undefined;
+    if (!steps) return [];
+    const recursion = set.recursion.map((path) => path.map((name) => memberStep(name)));
+    return [{ set, steps, recursion }];
+  });
+  return (resource, implied) => {
+    for (const predicate of predicates) if (!predicate(resource)) return false;
+    for (const { set, steps, recursion } of sets) {
+      const invariants =
+        implied && set.invariants.some((i) => implied.has(i.key))
+          ? set.invariants.filter((i) => !implied.has(i.key))
+          : set.invariants;
+      if (invariants.length === 0) continue;
+      const visit = (value: unknown): boolean => {
+        for (const invariant of invariants)
+          if (!invariantHolds(resource, value, invariant)) return false;
+        for (const path of recursion) if (!everyAt(value, path, 0, visit)) return false;
+        return true;
+      };
+      if (!everyAt(resource, steps, 0, visit)) return false;
+    }
+    return true;
+  };
+}
+
+/** One step from an element's parent to its nodes: a property, a choice element, a slice. */
+interface Step {
+  /** The property (for a choice element, its name without `[x]`). */
+  readonly name: string;
+  readonly choice: boolean;
+  readonly slice?: (value: unknown) => boolean;
+}
+
+function memberStep(name: string): Step {
+  return { name, choice: false };
+}
+
+interface Paths {
+  readonly locators: readonly (Locator | undefined)[];
+  readonly stepsOf: readonly (readonly Step[] | undefined)[];
+}
+
+function isTypeSuffix(key: string, base: string): boolean {
+  if (key.length <= base.length || !key.startsWith(base)) return false;
+  const c = key.charCodeAt(base.length);
+  return c >= 65 && c <= 90;
+}
+
+/**
+ * Whether `test` holds for every value the steps reach from `value` (the nodes `children` and
+ * the slices would locate; for a choice element with its FHIRPath type). Stops at the first
+ * false; builds nothing.
+ */
+function everyAt(
+  value: unknown,
+  steps: readonly Step[],
+  depth: number,
+  test: (value: unknown, type?: string) => boolean,
+): boolean {
+  const step = steps[depth];
+  if (!step) return test(value);
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return true;
+  const record = value as Record<string, unknown>;
+  const last = depth === steps.length - 1;
+  if (step.choice) {
+    for (const key of Object.keys(record)) {
+      if (!isTypeSuffix(key, step.name)) continue;
+      const child = record[key];
+      if (step.slice && !step.slice(child)) continue;
+      const ok = last
+        ? test(child, fhirPathType(key.slice(step.name.length)))
+        : everyAt(child, steps, depth + 1, test);
+      if (!ok) return false;
+    }
+    return true;
+  }
+  const child = record[step.name];
+  if (child === undefined || child === null) return true;
+  if (Array.isArray(child)) {
+    for (const c of child as unknown[]) {
+      if (step.slice && !step.slice(c)) continue;
+      if (!(last ? test(c) : everyAt(c, steps, depth + 1, test))) return false;
+    }
+    return true;
+  }
+  if (step.slice && !step.slice(child)) return true;
+  return last ? test(child) : everyAt(child, steps, depth + 1, test);
+}
+
+/** How many nodes one step names inside `parent` (what `fromParent(parent).length` says). */
+function countAt(parent: unknown, step: Step): number {
+  if (parent === null || typeof parent !== 'object' || Array.isArray(parent)) return 0;
+  const record = parent as Record<string, unknown>;
+  if (step.choice) {
+    let count = 0;
+    for (const key of Object.keys(record))
+      if (isTypeSuffix(key, step.name) && (!step.slice || step.slice(record[key]))) count++;
+    return count;
+  }
+  const child = record[step.name];
+  if (child === undefined || child === null) return 0;
+  if (!Array.isArray(child)) return !step.slice || step.slice(child) ? 1 : 0;
+  if (!step.slice) return child.length;
+  let count = 0;
+  for (const c of child as unknown[]) if (step.slice(c)) count++;
+  return count;
 }
 
 /** `from` applied to each node, results concatenated (a loop: flatMap costs more here). */
@@ -121,6 +277,8 @@ interface Locator {
   readonly parent: number;
   /** The nodes this element names inside one node of its parent element. */
   readonly fromParent: (parent: Located) => Located[];
+  /** The same, as a step `everyAt` follows. */
+  readonly step: Step;
 }
 
 function compileLocator(id: string, byId: Map<string, ElementDefinition>, slotOf: SlotOf): Locator {
@@ -130,8 +288,15 @@ function compileLocator(id: string, byId: Map<string, ElementDefinition>, slotOf
   const element = byId.get(id);
   const sliceTest =
     sliceName !== undefined && element ? slicePredicate(id, element, byId) : undefined;
+  const choice = name.endsWith('[x]');
+  const step: Step = {
+    name: choice ? name.slice(0, -3) : name,
+    choice,
+    ...(sliceTest ? { slice: sliceTest } : {}),
+  };
   return {
     parent: slotOf(id.slice(0, dot)),
+    step,
     fromParent: sliceTest
       ? (parent) => children(parent, name).filter((c) => sliceTest(c.value))
       : (parent) => children(parent, name),
@@ -151,11 +316,7 @@ function children(parent: Located, name: string): Located[] {
     const base = name.slice(0, -3);
     const out: Located[] = [];
     for (const key of Object.keys(object)) {
-      if (
-        key.length > base.length &&
-        key.startsWith(base) &&
-        /^[A-Z]/.test(key.slice(base.length))
-      ) {
+      if (isTypeSuffix(key, base)) {
         const type = key.slice(base.length);
         out.push({ value: object[key], parent, name: base, index: -1, type: fhirPathType(type) });
       }
@@ -205,24 +366,36 @@ function slicePredicate(
 function compileChecks(
   element: ElementDefinition,
   pkg: ConformancePackage,
-  locators: readonly (Locator | undefined)[],
+  paths: Paths,
   slotOf: SlotOf,
 ): Check[] {
   const id = element.id ?? element.path;
   const slot = slotOf(id);
   const checks: Check[] = [];
-  const locator = locators[slot];
-  const cardinality = locator && cardinalityCheck(element, id, locator, slot);
+  const locator = paths.locators[slot];
+  const steps = paths.stepsOf[slot];
+  const parentSteps = locator ? paths.stepsOf[locator.parent] : undefined;
+  const cardinality = locator && cardinalityCheck(element, id, locator, slot, parentSteps);
   if (cardinality) checks.push(cardinality);
-  const types = typeCheck(element, id, slot);
+  const types = typeCheck(element, id, slot, steps);
   if (types) checks.push(types);
-  const fixed = fixedCheck(element, id, slot);
+  const fixed = fixedCheck(element, id, slot, steps);
   if (fixed) checks.push(fixed);
-  const binding = bindingCheck(element, id, slot, pkg);
+  const binding = bindingCheck(element, id, slot, pkg, steps);
   if (binding) checks.push(binding);
-  const extension = extensionProfileCheck(element, slot, pkg);
+  const extension = extensionProfileCheck(element, slot, pkg, steps);
   if (extension) checks.push(extension);
   return checks;
+}
+
+/** `holds` for a rule on each node of an element: `test` on every value its steps reach. */
+function everyNode(
+  steps: readonly Step[] | undefined,
+  test: (value: unknown, type?: string) => boolean,
+): (resource: unknown) => boolean {
+  // An element whose parent is not in the snapshot names no nodes: nothing to break.
+  if (!steps) return () => true;
+  return (resource) => everyAt(resource, steps, 0, test);
 }
 
 const extensionProfiles = new WeakMap<StructureDefinition, CompiledProfile>();
@@ -237,6 +410,7 @@ function extensionProfileCheck(
   element: ElementDefinition,
   slot: number,
   pkg: ConformancePackage,
+  steps: readonly Step[] | undefined,
 ): Check | undefined {
   const url = element.sliceName
     ? element.type?.find((t) => t.code === 'Extension')?.profile?.[0]
@@ -244,15 +418,18 @@ function extensionProfileCheck(
   const sd = url ? pkg.structureDefinition(url) : undefined;
   if (!sd) return undefined;
   const simple = simpleExtensionVerdict(sd, pkg);
-  return (find) =>
+  const compiledExtension = (): CompiledProfile => {
+    let compiled = extensionProfiles.get(sd);
+    if (!compiled) {
+      compiled = compileProfile(sd, pkg);
+      extensionProfiles.set(sd, compiled);
+    }
+    return compiled;
+  };
+  const issues = (find: NodeFinder): OperationOutcomeIssue[] =>
     collect(find(slot), (node) => {
       if (simple?.(node.value)) return [];
-      let compiled = extensionProfiles.get(sd);
-      if (!compiled) {
-        compiled = compileProfile(sd, pkg);
-        extensionProfiles.set(sd, compiled);
-      }
-      const found = compiled.check(node.value);
+      const found = compiledExtension().check(node.value);
       if (found.length === 0) return found;
       const at = pathOf(node);
       return found.map((issue) => ({
@@ -262,6 +439,13 @@ function extensionProfileCheck(
         ),
       }));
     });
+  return {
+    issues,
+    holds: everyNode(
+      steps,
+      (value) => simple?.(value) === true || compiledExtension().check(value).length === 0,
+    ),
+  };
 }
 
 /**
@@ -339,13 +523,19 @@ function cardinalityCheck(
   id: string,
   locator: Locator,
   slot: number,
+  parentSteps: readonly Step[] | undefined,
 ): Check | undefined {
   const min = element.min ?? 0;
   const max = element.max === '*' || element.max === undefined ? Infinity : Number(element.max);
   if (min === 0 && max === Infinity) return undefined;
   if (min === 0 && max === 1 && !id.includes(':') && element.base?.max === '1') return undefined;
   const name = displayName(id);
-  return (find) => {
+  const step = locator.step;
+  const holds = everyNode(parentSteps, (parent) => {
+    const count = countAt(parent, step);
+    return count >= min && count <= max;
+  });
+  const issues = (find: NodeFinder): OperationOutcomeIssue[] => {
     const issues: OperationOutcomeIssue[] = [];
     const parents = find(locator.parent);
     for (const parent of parents) {
@@ -371,6 +561,7 @@ function cardinalityCheck(
     }
     return issues;
   };
+  return { issues, holds };
 }
 
 function pathName(id: string): string {
@@ -382,13 +573,20 @@ function displayName(id: string): string {
   return id.replace(/\[x\]/g, '');
 }
 
-function typeCheck(element: ElementDefinition, id: string, slot: number): Check | undefined {
+function typeCheck(
+  element: ElementDefinition,
+  id: string,
+  slot: number,
+  steps: readonly Step[] | undefined,
+): Check | undefined {
   const types = element.type ?? [];
   const checks: ((node: Located) => OperationOutcomeIssue | undefined)[] = [];
+  const tests: ((value: unknown, type?: string) => boolean)[] = [];
   if (id.endsWith('[x]') && types.length > 0) {
     const allowed = new Set(
       types.map((t) => fhirPathType(t.code.charAt(0).toUpperCase() + t.code.slice(1))),
     );
+    tests.push((_value, type) => !type || allowed.has(type));
     checks.push((node) => {
       const type = node.type;
       return type && !allowed.has(type)
@@ -403,29 +601,39 @@ function typeCheck(element: ElementDefinition, id: string, slot: number): Check 
   const targets = types.find((t) => t.code === 'Reference')?.targetProfile;
   if (targets && targets.length > 0) {
     const allowed = targets.map((t) => t.slice(t.lastIndexOf('/') + 1));
-    if (!allowed.includes('Resource'))
-      checks.push((node) => referenceTargetIssue(node, allowed, id));
+    if (!allowed.includes('Resource')) {
+      tests.push((value) => referenceTargetAllowed(value, allowed));
+      checks.push((node) =>
+        referenceTargetAllowed(node.value, allowed)
+          ? undefined
+          : error(
+              'value',
+              `${displayName(id)} must refer to ${allowed.join(' or ')}`,
+              pathOf(node),
+            ),
+      );
+    }
   }
   if (checks.length === 0) return undefined;
-  return (find) => {
-    const issues: OperationOutcomeIssue[] = [];
+  const issues = (find: NodeFinder): OperationOutcomeIssue[] => {
+    const found: OperationOutcomeIssue[] = [];
     for (const node of find(slot))
       for (const c of checks) {
-        const found = c(node);
-        if (found) issues.push(found);
+        const issue = c(node);
+        if (issue) found.push(issue);
       }
-    return issues;
+    return found;
+  };
+  return {
+    issues,
+    holds: everyNode(steps, (value, type) => tests.every((t) => t(value, type))),
   };
 }
 
-function referenceTargetIssue(
-  node: Located,
-  allowed: string[],
-  id: string,
-): OperationOutcomeIssue | undefined {
-  const reference = (node.value as { reference?: unknown })?.reference;
+function referenceTargetAllowed(value: unknown, allowed: string[]): boolean {
+  const reference = (value as { reference?: unknown } | null | undefined)?.reference;
   if (typeof reference !== 'string' || reference.startsWith('#') || reference.startsWith('urn:'))
-    return undefined;
+    return true;
   // `Patient/1`, `http://server/fhir/Patient/1`, `Patient/1/_history/2`, or a conditional
   // reference `Patient?identifier=…` (allowed inside a transaction).
   const query = reference.indexOf('?');
@@ -433,8 +641,7 @@ function referenceTargetIssue(
     query >= 0
       ? reference.slice(reference.lastIndexOf('/', query) + 1, query)
       : referencedType(reference);
-  if (type && allowed.includes(type)) return undefined;
-  return error('value', `${displayName(id)} must refer to ${allowed.join(' or ')}`, pathOf(node));
+  return type !== undefined && type !== '' && allowed.includes(type);
 }
 
 function referencedType(reference: string): string | undefined {
@@ -455,19 +662,27 @@ function fixedOrPattern(
   return undefined;
 }
 
-function fixedCheck(element: ElementDefinition, id: string, slot: number): Check | undefined {
+function fixedCheck(
+  element: ElementDefinition,
+  id: string,
+  slot: number,
+  steps: readonly Step[] | undefined,
+): Check | undefined {
   const constraint = fixedOrPattern(element);
   if (!constraint) return undefined;
   const { value, exact } = constraint;
   const message = exact
     ? `${displayName(id)} must have its fixed value`
     : `${displayName(id)} must match the profile's pattern`;
-  return (find) => {
-    const issues: OperationOutcomeIssue[] = [];
-    for (const node of find(slot))
-      if (!(exact ? deepEqual(node.value, value) : matchesPattern(node.value, value)))
-        issues.push(error('value', message, pathOf(node)));
-    return issues;
+  const meets = (v: unknown): boolean => (exact ? deepEqual(v, value) : matchesPattern(v, value));
+  return {
+    issues: (find) => {
+      const issues: OperationOutcomeIssue[] = [];
+      for (const node of find(slot))
+        if (!meets(node.value)) issues.push(error('value', message, pathOf(node)));
+      return issues;
+    },
+    holds: everyNode(steps, meets),
   };
 }
 
@@ -476,6 +691,7 @@ function bindingCheck(
   id: string,
   slot: number,
   pkg: ConformancePackage,
+  steps: readonly Step[] | undefined,
 ): Check | undefined {
   const binding = element.binding;
   if (binding?.strength !== 'required' || !binding.valueSet) return undefined;
@@ -484,28 +700,41 @@ function bindingCheck(
   const typeCodes = (element.type ?? []).map((t) => t.code);
   const vsName = binding.valueSet.slice(binding.valueSet.lastIndexOf('/') + 1);
   const bareCodes = new Set([...codes].map((c) => c.slice(c.lastIndexOf('|') + 1)));
-  return (find) => {
-    const issues: OperationOutcomeIssue[] = [];
+  const issues = (find: NodeFinder): OperationOutcomeIssue[] => {
+    const found: OperationOutcomeIssue[] = [];
     for (const node of find(slot)) {
-      const fault = bindingFault(node, typeCodes, codes, bareCodes);
-      if (fault)
-        issues.push(
-          error('code-invalid', `${displayName(id)} is not a code from ${vsName}`, fault),
+      const fault = bindingFault(node.value, typeCodes, codes, bareCodes);
+      if (fault !== undefined)
+        found.push(
+          error(
+            'code-invalid',
+            `${displayName(id)} is not a code from ${vsName}`,
+            pathOf(node) + fault,
+          ),
         );
     }
-    return issues;
+    return found;
+  };
+  return {
+    issues,
+    holds: everyNode(
+      steps,
+      (value) => bindingFault(value, typeCodes, codes, bareCodes) === undefined,
+    ),
   };
 }
 
-/** Returns the path of the offending code, or undefined when the node is bound correctly. */
+/**
+ * Where the value breaks the binding, relative to the node ('' itself, '.coding', '.code'), or
+ * undefined when it is bound correctly.
+ */
 function bindingFault(
-  node: Located,
+  value: unknown,
   types: string[],
   codes: ReadonlySet<string>,
   bareCodes: ReadonlySet<string>,
 ): string | undefined {
-  const value = node.value;
-  if (typeof value === 'string') return bareCodes.has(value) ? undefined : pathOf(node);
+  if (typeof value === 'string') return bareCodes.has(value) ? undefined : '';
   if (value === null || typeof value !== 'object') return undefined;
   const inCodes = (c: { system?: unknown; code?: unknown }): boolean =>
     codes.has(`${String(c.system)}|${String(c.code)}`);
@@ -515,12 +744,10 @@ function bindingFault(
       code?: unknown;
     }[];
     // Text alone does not meet a required binding: a code from the value set must be there.
-    return codings.some(inCodes) ? undefined : `${pathOf(node)}.coding`;
+    return codings.some(inCodes) ? undefined : '.coding';
   }
   if ('code' in value || 'system' in value) {
-    return inCodes(value as { system?: unknown; code?: unknown })
-      ? undefined
-      : `${pathOf(node)}.code`;
+    return inCodes(value as { system?: unknown; code?: unknown }) ? undefined : '.code';
   }
   return undefined;
 }
