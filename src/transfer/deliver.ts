@@ -7,10 +7,13 @@
  *
  * One delivery, in two idempotent steps against the destination (any FHIR R4 server):
  * 1. Everything but the plan, as one transaction Bundle of conditional updates on business
- *    identifiers (handover-bundle.ts): the person, Goals, ratings, Observations, Provenance,
- *    carers and consent — and the plan itself only where the destination has none yet — with a
- *    Provenance of the handover's receipt (its id derived from the Task). Applying it again
- *    changes nothing.
+ *    identifiers (handover-bundle.ts): the person, ratings, Observations, Provenance — and the
+ *    plan, its Goals, carers and consent only where the destination has none yet (`If-None-Exist`)
+ *    — with a Provenance of the handover's receipt (its id derived from the Task). Applying it
+ *    again changes nothing. The Goals, carers and consent the destination held already are then
+ *    merged three ways there (shared-merge.ts: against the version both last agreed on, found by
+ *    their `dialog-handover-origin` marks; written with `If-Match`, a merge Provenance, conflict
+ *    Tasks), never overwritten.
  * 2. The plan, which both sides may have edited: the destination's current plan is read, merged
  *    three ways with ours (the base is the version our last completed handover wrote there), and
  *    written with `If-Match`, together with a Provenance of the merge and, where both sides

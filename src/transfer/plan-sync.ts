@@ -18,6 +18,14 @@
  *   every `pollMs`, a little overlap behind the last change seen (a write that committed late is
  *   not missed; a version already pulled is skipped).
  *
+ * - Goals, carers and consent: `Goal`, `RelatedPerson` and `Consent` `?_lastUpdated=gt<since>` at
+ *   the peer on every poll; the plan of each person one of them (in a version not pulled yet) is
+ *   about is pulled, even when the plan itself is unchanged.
+ *
+ * The Goals, carers and consent that come with a pulled plan are merged three ways into ours too
+ * (shared-merge.ts), against their version as last pulled (kept with the plan's state), else the
+ * version of ours their copy came from (its origin mark), else theirs ours came from.
+ *
  * Only plans this system already holds (by business identifier) are pulled: a peer's other plans
  * are not ours to copy. What this system last took from each peer's plan — that version's id and
  * its content in our terms, the base of the next merge — and the since-watermark are kept durably

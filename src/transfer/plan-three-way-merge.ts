@@ -3,12 +3,15 @@
  *
  * `mergePlans({ base, local, remote })`: `remote` is the destination's current plan, `local` ours,
  * `base` the version both last agreed on (absent at first contact). The plan is cut into parts,
- * each with a stable key, and each part is merged on its own:
+ * each with a stable key, and each part is merged on its own. `mergeResources` applies the same
+ * rules to the other resources both systems edit — Goals, carers (RelatedPerson), Consent
+ * (shared-merge.ts) — with paths named by their type; the activity copies and the one open
+ * responsible service are the plan's alone.
  *
  * | part | key |
  * |---|---|
  * | each activity | its `id`; else its section code + description (+ `#n` for repeats) |
- * | each extension (and modifierExtension) | its URL, plus for repeating ones: a carer by the carer reference, a review due by setting, a responsible service by organisation + period start; an extension of unknown URL by its whole content |
+ * | each extension (and modifierExtension) | its URL, plus for repeating ones: a carer by the carer reference, a review due by setting, a responsible service by organisation + period start, a Goal's DIALOG+ step by step code; an extension of unknown URL by its whole content |
  * | each item of another list (goal, addresses, supportingInfo, contributor, careTeam, basedOn, replaces, partOf, category, identifier, instantiates…) | its reference, else its identifier, else its content; the plan's own care-plan identifier by its system alone |
  * | each note | time + text |
  * | every other element (status, intent, title, description, period, created, author, subject, text, …) | its name |
