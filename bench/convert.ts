@@ -1,9 +1,17 @@
 /**
- * `npx tsx bench/convert.ts`: the DIALOG+ app CSV → FHIR NDJSON conversion at 100k and 1M
+ * `npx tsx bench/convert.ts [sizes…] [--rounds N] [--to-file]` (also in `npm run bench`): the
+ * DIALOG+ app CSV → FHIR NDJSON conversion as the CLI does it by default — each
+ * QuestionnaireResponse followed by the Observations `$extract` gives for it — at 100k and 1M
  * sessions, against merely parsing the same file with the same CSV library (csv-parse, the same
- * options, records counted and dropped). Each measurement runs in its own child process so its
- * peak RSS (`process.resourceUsage().maxRSS`) is its own. Prints the figures and ratios and writes
+ * options, records counted and dropped); and the responses alone (`--no-extract`) for comparison.
+ * Each measurement runs in its own child process so its peak RSS
+ * (`process.resourceUsage().maxRSS`) is its own. Prints the figures and ratios and writes
  * bench/results/convert.json.
+ *
+ * The output goes to /dev/null through a file stream (every byte is produced and handed to the
+ * kernel, as to a file): with the Observations a million sessions are ~27 GB of NDJSON, which
+ * this machine's disk (~330 MB/s) could not take in the time, so a file would measure the disk.
+ * `--to-file` writes a temporary file instead (deleted after each run).
  *
  * Targets (issue 3): peak RSS under 250 MB and within 10% between the 100k and 1M runs; the
  * conversion no more than 4× the time of parsing.
@@ -12,6 +20,7 @@ import { spawnSync } from 'node:child_process';
 import {
   createReadStream,
   createWriteStream,
+  existsSync,
   mkdirSync,
   mkdtempSync,
   rmSync,
@@ -22,9 +31,7 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'csv-parse';
-import type { QuestionnaireResponse } from '@medplum/fhirtypes';
 import { DIALOG_ITEMS_APP_ORDER } from '../src/dialog';
-import { extractObservations } from '../src/fhir';
 import { convertFile, loadMapping, type MappingSpec } from '../src/mapping';
 
 function csvMapping(): Extract<MappingSpec, { kind: 'csv-session-rows' }> {
@@ -55,10 +62,16 @@ export interface SizeResult {
   readonly sessions: number;
   readonly bytes: number;
   readonly parse: RunFigures;
+  /** Responses and their extracted Observations (the CLI's default; the targets are on this). */
   readonly convert: RunFigures;
   /** convert / parse, on median wall times. */
   readonly timeRatio: number;
   readonly cpuRatio: number;
+  /** Bytes of NDJSON the conversion wrote. */
+  readonly outputBytes: number;
+  /** The responses alone (`--no-extract`), in the same rounds. */
+  readonly responsesOnly: RunFigures & { readonly outputBytes: number };
+  readonly responsesOnlyRatio: number;
 }
 
 export interface ConvertBenchResult {
@@ -66,6 +79,8 @@ export interface ConvertBenchResult {
   readonly node: string;
   readonly command: string;
   readonly outputs: string;
+  /** Wall time of the whole bench (generating the files included). */
+  readonly benchSeconds: number;
   readonly runs: readonly SizeResult[];
   /** (largest − smallest) / smallest peak RSS of the conversion across sizes. */
   readonly rssSpread: number;
@@ -74,8 +89,6 @@ export interface ConvertBenchResult {
     readonly rssWithin10Percent: boolean;
     readonly timeWithin4x: boolean;
   };
-  /** The same conversion also writing the Observations `$extract` gives (src/fhir). */
-  readonly withObservations?: SizeResult;
 }
 
 // ---- the generated export -------------------------------------------------------------------
@@ -200,31 +213,24 @@ async function childParse(file: string): Promise<number> {
   return records;
 }
 
-async function childConvert(file: string, out: string, extract: boolean): Promise<number> {
+async function childConvert(file: string, out: string, observations: boolean): Promise<number[]> {
   const output = createWriteStream(out);
   const summary = await convertFile(file, output, {
     from: 'dialogplus-csv',
     to: 'fhir',
-    ...(extract
-      ? {
-          extract: (response: QuestionnaireResponse) => {
-            const result = extractObservations(response);
-            return result.ok ? result.observations : [];
-          },
-        }
-      : {}),
+    ...(observations ? { observations: true } : {}),
   });
   await new Promise<void>((resolve) => output.end(resolve));
   if (summary.rejected > 0) throw new Error(`${summary.rejected} generated rows were rejected`);
-  return summary.converted;
+  return [summary.converted, output.bytesWritten];
 }
 
 async function child(mode: string, file: string, out: string): Promise<void> {
   const start = process.hrtime.bigint();
-  const records =
+  const [records, outputBytes] =
     mode === 'parse'
-      ? await childParse(file)
-      : await childConvert(file, out, mode === 'convert-extract');
+      ? [await childParse(file), 0]
+      : await childConvert(file, out, mode === 'convert');
   const ms = Number(process.hrtime.bigint() - start) / 1e6;
   const usage = process.resourceUsage();
   process.stdout.write(
@@ -232,6 +238,7 @@ async function child(mode: string, file: string, out: string): Promise<void> {
       ms,
       cpuMs: (usage.userCPUTime + usage.systemCPUTime) / 1000,
       records,
+      outputBytes,
       maxRssMb: usage.maxRSS / 1024,
     }),
   );
@@ -241,10 +248,18 @@ interface ChildFigures {
   ms: number;
   cpuMs: number;
   records: number;
+  outputBytes: number;
   maxRssMb: number;
 }
 
-const ROOT = join(__dirname, '..');
+type Mode = 'parse' | 'convert' | 'responses-only';
+
+/**
+ * Run as JavaScript already (`node dist-bench/bench/convert.js`, as `npm run bench` does): the
+ * children run this very file. Run with tsx: it compiles itself first (compile()).
+ */
+const COMPILED = __filename.endsWith('.js');
+const ROOT = COMPILED ? join(__dirname, '..', '..') : join(__dirname, '..');
 /** Where the bench is compiled: inside node_modules, so the compiled code finds the packages. */
 const BUILD_DIR = join(ROOT, 'node_modules', '.cache', 'dialog-fhir-bench');
 
@@ -253,6 +268,13 @@ const BUILD_DIR = join(ROOT, 'node_modules', '.cache', 'dialog-fhir-bench');
  * children run plain JavaScript: no TypeScript loader in their memory or their time.
  */
 function compile(): string {
+  if (COMPILED) {
+    // tsc does not make dist-bench/mappings, which the mapping engine reads: link it (build
+    // output only), as bench/soak.ts does.
+    const link = join(__dirname, '..', 'mappings');
+    if (!existsSync(link)) symlinkSync(join(ROOT, 'mappings'), link, 'dir');
+    return __filename;
+  }
   rmSync(BUILD_DIR, { recursive: true, force: true });
   const tsc = join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
   const result = spawnSync(
@@ -284,12 +306,7 @@ function compile(): string {
   return join(BUILD_DIR, 'bench', 'convert.js');
 }
 
-function runChild(
-  script: string,
-  mode: 'parse' | 'convert' | 'convert-extract',
-  file: string,
-  out: string,
-): ChildFigures {
+function runChild(script: string, mode: Mode, file: string, out: string): ChildFigures {
   const result = spawnSync(process.execPath, [script, 'child', mode, file, out], {
     encoding: 'utf8',
     maxBuffer: 1 << 20,
@@ -316,26 +333,28 @@ function figures(samples: ChildFigures[]): RunFigures {
   };
 }
 
-/** Parse and convert the same file, interleaved, `rounds` times each, so machine load hits both alike. */
+/**
+ * Parse, convert (with the Observations) and convert the responses alone, interleaved, `rounds`
+ * times each, so machine load hits all alike.
+ */
 function measure(
   script: string,
-  dir: string,
+  dir: string | undefined,
   sessions: number,
   bytes: number,
   file: string,
   rounds: number,
-  mode: 'convert' | 'convert-extract',
 ): SizeResult {
-  const out = join(dir, 'out.ndjson');
-  const parse: ChildFigures[] = [];
-  const convert: ChildFigures[] = [];
-  for (let r = 0; r < rounds; r++) {
-    parse.push(runChild(script, 'parse', file, out));
-    convert.push(runChild(script, mode, file, out));
-    rmSync(out, { force: true });
-  }
-  const p = figures(parse);
-  const c = figures(convert);
+  const out = dir ? join(dir, 'out.ndjson') : '/dev/null';
+  const samples: Record<Mode, ChildFigures[]> = { parse: [], convert: [], 'responses-only': [] };
+  for (let r = 0; r < rounds; r++)
+    for (const mode of ['parse', 'convert', 'responses-only'] as const) {
+      samples[mode].push(runChild(script, mode, file, out));
+      if (dir) rmSync(out, { force: true });
+    }
+  const p = figures(samples.parse);
+  const c = figures(samples.convert);
+  const o = figures(samples['responses-only']);
   return {
     sessions,
     bytes,
@@ -343,43 +362,32 @@ function measure(
     convert: c,
     timeRatio: round(c.ms / p.ms, 2),
     cpuRatio: round(c.cpuMs / p.cpuMs, 2),
+    outputBytes: samples.convert[0]?.outputBytes ?? 0,
+    responsesOnly: { ...o, outputBytes: samples['responses-only'][0]?.outputBytes ?? 0 },
+    responsesOnlyRatio: round(o.ms / p.ms, 2),
   };
 }
 
 export interface BenchOptions {
   readonly sizes?: readonly number[];
   readonly rounds?: number;
-  /** Sessions for the run that also extracts Observations; 0 to leave it out. */
-  readonly observationSessions?: number;
+  /** Write the NDJSON to a temporary file instead of /dev/null. */
+  readonly toFile?: boolean;
 }
 
 export async function benchConvert(options: BenchOptions = {}): Promise<ConvertBenchResult> {
+  const began = Date.now();
   const sizes = options.sizes ?? [100_000, 1_000_000];
   const rounds = options.rounds ?? 3;
-  const observationSessions = options.observationSessions ?? 10_000;
   const script = compile();
   const dir = mkdtempSync(join(tmpdir(), 'dialog-bench-convert-'));
   const runs: SizeResult[] = [];
-  let withObservations: SizeResult | undefined;
   try {
     for (const sessions of sizes) {
       const file = join(dir, `export-${sessions}.csv`);
       const bytes = await generateExport(file, sessions);
-      runs.push(measure(script, dir, sessions, bytes, file, rounds, 'convert'));
+      runs.push(measure(script, options.toFile ? dir : undefined, sessions, bytes, file, rounds));
       rmSync(file, { force: true });
-    }
-    if (observationSessions > 0) {
-      const file = join(dir, `export-${observationSessions}.csv`);
-      const bytes = await generateExport(file, observationSessions);
-      withObservations = measure(
-        script,
-        dir,
-        observationSessions,
-        bytes,
-        file,
-        1,
-        'convert-extract',
-      );
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -388,12 +396,17 @@ export async function benchConvert(options: BenchOptions = {}): Promise<ConvertB
   const rss = runs.map((r) => r.convert.maxRssMb);
   const worst = runs.map((r) => r.convert.worstRssMb);
   const rssSpread = round((Math.max(...rss) - Math.min(...rss)) / Math.min(...rss), 3);
+  const args = [
+    ...(options.sizes ? sizes.map(String) : []),
+    ...(options.rounds !== undefined ? ['--rounds', String(rounds)] : []),
+    ...(options.toFile ? ['--to-file'] : []),
+  ];
   return {
     date: new Date().toISOString(),
     node: process.version,
-    command: `npx tsx bench/convert.ts${options.sizes ? ` ${sizes.join(' ')}` : ''}`,
-    outputs:
-      'DIALOG+ app CSV → FHIR NDJSON of QuestionnaireResponses; children run tsc-compiled JavaScript; times and peak RSS are medians of interleaved rounds (worstRssMb: the highest round)',
+    command: `npx tsx bench/convert.ts${args.length > 0 ? ` ${args.join(' ')}` : ''}`,
+    outputs: `DIALOG+ app CSV → FHIR NDJSON: each QuestionnaireResponse and the Observations $extract gives for it (responsesOnly: without them); output to ${options.toFile ? 'a temporary file' : '/dev/null through a file stream'}; children run tsc-compiled JavaScript; times and peak RSS are medians of ${rounds} interleaved rounds (worstRssMb: the highest round)`,
+    benchSeconds: round((Date.now() - began) / 1000, 0),
     runs,
     rssSpread,
     targets: {
@@ -401,35 +414,48 @@ export async function benchConvert(options: BenchOptions = {}): Promise<ConvertB
       rssWithin10Percent: rssSpread <= TARGET_RSS_SPREAD,
       timeWithin4x: runs.every((r) => r.timeRatio <= TARGET_TIME_RATIO),
     },
-    ...(withObservations ? { withObservations } : {}),
   };
 }
 
-function describe(label: string, r: SizeResult): string {
+const gb = (bytes: number): string =>
+  bytes >= 1e9 ? `${(bytes / 1e9).toFixed(1)} GB` : `${(bytes / 1e6).toFixed(0)} MB`;
+
+function describe(r: SizeResult): string {
   return (
-    `${label} ${r.sessions.toLocaleString('en-GB')} sessions (${(r.bytes / 1_048_576).toFixed(0)} MB CSV): ` +
+    `${r.sessions.toLocaleString('en-GB')} sessions (${gb(r.bytes)} CSV): ` +
     `csv-parse ${(r.parse.ms / 1000).toFixed(1)} s (cpu ${(r.parse.cpuMs / 1000).toFixed(1)} s), ${r.parse.maxRssMb} MB peak; ` +
-    `convert ${(r.convert.ms / 1000).toFixed(1)} s (cpu ${(r.convert.cpuMs / 1000).toFixed(1)} s), ${r.convert.maxRssMb} MB peak (worst round ${r.convert.worstRssMb}); ` +
-    `convert/parse ${r.timeRatio}× wall, ${r.cpuRatio}× cpu`
+    `convert with Observations ${(r.convert.ms / 1000).toFixed(1)} s (cpu ${(r.convert.cpuMs / 1000).toFixed(1)} s, ${gb(r.outputBytes)} out), ${r.convert.maxRssMb} MB peak (worst round ${r.convert.worstRssMb}); ` +
+    `convert/parse ${r.timeRatio}× wall, ${r.cpuRatio}× cpu; ` +
+    `responses only ${(r.responsesOnly.ms / 1000).toFixed(1)} s (${gb(r.responsesOnly.outputBytes)} out, ${r.responsesOnly.maxRssMb} MB peak), ${r.responsesOnlyRatio}× parse`
   );
 }
 
 async function main(): Promise<void> {
-  const sizes = process.argv
-    .slice(2)
+  const argv = process.argv.slice(2);
+  const roundsAt = argv.indexOf('--rounds');
+  const rounds = roundsAt >= 0 ? Number(argv[roundsAt + 1]) : undefined;
+  const sizes = argv
+    .filter((a, i) => !a.startsWith('--') && i !== roundsAt + 1)
     .map(Number)
     .filter((n) => n > 0);
-  const result = await benchConvert(sizes.length > 0 ? { sizes } : {});
-  for (const r of result.runs) console.log(describe('', r).trim());
+  const result = await benchConvert({
+    ...(sizes.length > 0 ? { sizes } : {}),
+    ...(rounds !== undefined && rounds > 0 ? { rounds } : {}),
+    ...(argv.includes('--to-file') ? { toFile: true } : {}),
+  });
+  for (const r of result.runs) console.log(describe(r));
   console.log(
     `peak RSS spread between sizes: ${(result.rssSpread * 100).toFixed(1)}% ` +
       `(targets: each < ${TARGET_RSS_MB} MB, spread ≤ ${TARGET_RSS_SPREAD * 100}%, convert ≤ ${TARGET_TIME_RATIO}× parse)`,
   );
-  if (result.withObservations)
-    console.log(describe('with $extract Observations:', result.withObservations));
-  console.log(`targets met: ${JSON.stringify(result.targets)}`);
-  mkdirSync(join(__dirname, 'results'), { recursive: true });
-  writeFileSync(join(__dirname, 'results', 'convert.json'), `${JSON.stringify(result, null, 2)}\n`);
+  console.log(
+    `targets met: ${JSON.stringify(result.targets)}; bench took ${result.benchSeconds} s`,
+  );
+  mkdirSync(join(ROOT, 'bench', 'results'), { recursive: true });
+  writeFileSync(
+    join(ROOT, 'bench', 'results', 'convert.json'),
+    `${JSON.stringify(result, null, 2)}\n`,
+  );
   console.log('wrote bench/results/convert.json');
 }
 

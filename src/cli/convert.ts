@@ -4,12 +4,12 @@
  * Standard input and output are used when `in` / `out` are left out (or given as `-`). A progress
  * bar is drawn on stderr when stderr is a terminal; a summary is printed at the end. Each rejected
  * record's OperationOutcome goes to stderr, or to `--rejects <file>` as NDJSON. The exit code is 1
- * when anything was rejected, 2 for a usage error.
+ * when anything was rejected, 2 for a usage error. A native format converted to FHIR gives each
+ * response followed by the Observations `$extract` gives for it (`--no-extract`: responses only).
  */
 import { createWriteStream, statSync, type WriteStream } from 'node:fs';
 import type { Readable, Writable } from 'node:stream';
-import type { OperationOutcome, QuestionnaireResponse, Resource } from '@medplum/fhirtypes';
-import { extractObservations } from '../fhir';
+import type { OperationOutcome } from '@medplum/fhirtypes';
 import {
   convert,
   convertFile,
@@ -31,9 +31,11 @@ export const CONVERT_USAGE = `usage: dialog-fhir convert --from <format> --to <f
   --subject <ref>      native input: the Patient every session is about, e.g. Patient/123
                        (default: a contained Patient holding the name and identifiers the
                        input gives; with --subject, the NHS number is kept as subject.identifier)
-  --extract            with --to fhir: after each completed response, the Observations $extract
-                       gives (item scores, help wanted, SQoL/TS means; paired change needs the
-                       person's history, which a conversion does not have)
+  --no-extract         native input --to fhir: the responses only. By default each completed
+                       response is followed by the Observations $extract gives (item scores,
+                       help wanted, SQoL/TS means; paired change needs the person's history,
+                       which a conversion does not have)
+  --extract            the same Observations, said explicitly (the default from a native format)
   --validate           check every response against the dialog-fhir profiles before writing it
   --no-progress        no progress bar, even on a terminal`;
 
@@ -51,14 +53,15 @@ interface Args {
   rejects?: string;
   events?: string;
   subject?: string;
-  extract: boolean;
+  /** undefined: the default (Observations when converting a native format to FHIR). */
+  extract: boolean | undefined;
   validate: boolean;
   progress: boolean;
 }
 
 function parseArgs(argv: readonly string[]): Args | string {
   const positional: string[] = [];
-  const args: Partial<Args> = { validate: false, extract: false, progress: true };
+  const args: Partial<Args> = { validate: false, progress: true };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i] ?? '';
     const valueOf = (): string | undefined => {
@@ -86,6 +89,9 @@ function parseArgs(argv: readonly string[]): Args | string {
       case '--extract':
         args.extract = true;
         break;
+      case '--no-extract':
+        args.extract = false;
+        break;
       case '--no-progress':
         args.progress = false;
         break;
@@ -108,7 +114,7 @@ function parseArgs(argv: readonly string[]): Args | string {
     ...(args.rejects ? { rejects: args.rejects } : {}),
     ...(args.events ? { events: args.events } : {}),
     ...(args.subject ? { subject: args.subject } : {}),
-    extract: args.extract ?? false,
+    extract: args.extract,
     validate: args.validate ?? false,
     progress: args.progress ?? true,
   };
@@ -189,12 +195,6 @@ function summaryLines(from: string, to: string, s: ConvertSummary, rejectsTo: st
   return lines;
 }
 
-/** Observations of a completed (or amended) response; none for one still in progress. */
-function extracted(response: QuestionnaireResponse): readonly Resource[] {
-  const result = extractObservations(response);
-  return result.ok ? result.observations : [];
-}
-
 /** Runs the command; resolves to the exit code. */
 export async function runConvert(argv: readonly string[], io: ConvertIo): Promise<number> {
   const args = parseArgs(argv);
@@ -210,11 +210,12 @@ export async function runConvert(argv: readonly string[], io: ConvertIo): Promis
       return 2;
     }
   if (typeof from === 'string' || typeof to === 'string') return 2;
-  if (args.extract && to.kind !== 'fhir') {
+  if (args.extract === true && to.kind !== 'fhir') {
     io.stderr.write(`--extract writes FHIR Observations: it needs --to fhir\n${CONVERT_USAGE}\n`);
     return 2;
   }
 
+  const extract = args.extract ?? (to.kind === 'fhir' && from.kind !== 'fhir');
   let total: number | undefined;
   if (args.input) {
     try {
@@ -248,7 +249,8 @@ export async function runConvert(argv: readonly string[], io: ConvertIo): Promis
     to,
     ...(args.subject ? { subject: args.subject } : {}),
     ...(args.validate ? { validator: createValidator() } : {}),
-    ...(args.extract ? { extract: extracted } : {}),
+    // Each response's Observations, as extractObservations gives them (src/mapping extract-json.ts).
+    ...(extract ? { observations: true } : {}),
     onReject: (outcome) => report(outcome),
     onNotice: (issue) => report({ resourceType: 'OperationOutcome', issue: [issue] }),
     onEvent: (event, location) => eventsFile?.write(`${JSON.stringify({ location, ...event })}\n`),

@@ -60,6 +60,11 @@ export function createReader(
 export interface WriterOptions extends WriteOptions {
   /** FHIR output: extra resources per response (e.g. Observations from $extract). */
   readonly extract?: (response: QuestionnaireResponse) => readonly Resource[];
+  /**
+   * FHIR output: after each response, the Observations src/fhir `extractObservations` gives
+   * (written through a fast path; the same text as `extract` with that function).
+   */
+  readonly observations?: boolean;
 }
 
 export function createWriter(spec: MappingSpec, options: WriterOptions = {}): FormatWriter {
@@ -71,7 +76,10 @@ export function createWriter(spec: MappingSpec, options: WriterOptions = {}): Fo
     case 'hl7v2':
       return createHl7Writer(spec, options);
     case 'fhir':
-      return createFhirWriter(options.extract ? { extract: options.extract } : {});
+      return createFhirWriter({
+        ...(options.extract ? { extract: options.extract } : {}),
+        ...(options.observations ? { observations: true } : {}),
+      });
   }
 }
 
@@ -111,8 +119,8 @@ export interface ConvertOptions extends WriterOptions {
   readonly onNotice?: (issue: OperationOutcomeIssue) => void;
   /**
    * Called for each record (or, FHIR to FHIR, each resource passed through) as it is written to
-   * the output, in input order with onReject's calls: for FHIR output without `extract`, the
-   * calls match the output's lines one to one.
+   * the output, in input order with onReject's calls: for FHIR output without `extract` or
+   * `observations`, the calls match the output's lines one to one.
    */
   readonly onWritten?: (location: string) => void;
   /** Called after each input chunk. */
@@ -513,7 +521,7 @@ export interface TextConversion {
   readonly notices: OperationOutcomeIssue[];
   /**
    * Every record in input order: written (`line`: its line of the output, for FHIR output
-   * without `extract`) or rejected (`reject`: its index in `rejects`).
+   * without `extract` or `observations`) or rejected (`reject`: its index in `rejects`).
    */
   readonly records: (
     | { readonly location: string; readonly line: number }

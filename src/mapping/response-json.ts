@@ -58,7 +58,7 @@ const EMPTY_SESSION: Omit<DialogSession, 'status' | 'subject' | 'authored'> = {
 };
 
 /** The session without the parts that become items. */
-function bare(session: DialogSession): DialogSession {
+export function bare(session: DialogSession): DialogSession {
   return { ...session, ...EMPTY_SESSION };
 }
 
@@ -70,7 +70,7 @@ function group(
 }
 
 /** Whether the fast path cuts every part of this record. */
-function fastEligible(session: DialogSession): boolean {
+export function fastEligible(session: DialogSession): boolean {
   if (
     session.id !== undefined ||
     session.timepoint !== undefined ||
@@ -105,7 +105,7 @@ function inShape(value: string, key: string | undefined): boolean {
 }
 
 /** A deep copy with every other string replaced by `@@<n>@@`, n indexing `values`. */
-function markStrings(value: unknown, values: string[], key?: string): unknown {
+export function markStrings(value: unknown, values: string[], key?: string): unknown {
   if (typeof value === 'string') {
     if (inShape(value, key)) return value;
     values.push(value);
@@ -125,7 +125,7 @@ function markStrings(value: unknown, values: string[], key?: string): unknown {
  * The shape of a value, as markStrings would leave it (one key per marked JSON), collecting its
  * strings in the same order — without building the copy.
  */
-function shapeOf(value: unknown, values: string[], key?: string, top = false): string {
+export function shapeOf(value: unknown, values: string[], key?: string, top = false): string {
   if (typeof value === 'string') {
     if (inShape(value, key)) return JSON.stringify(value);
     values.push(value);
@@ -186,7 +186,7 @@ function headTemplate(marked: DialogRecord): { parts: Fragment[]; holes: number[
 const PLAIN = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/;
 
 /** A string as it appears between the quotes of JSON text (ASCII). */
-function jsonText(value: string): string {
+export function jsonText(value: string): string {
   return PLAIN.test(value) ? value : asciiJson(JSON.stringify(value)).slice(1, -1);
 }
 
@@ -196,7 +196,7 @@ export interface Fragment {
   readonly bytes: Buffer;
 }
 
-function fragment(text: string): Fragment {
+export function fragment(text: string): Fragment {
   // asciiJson made the text ASCII: latin1 bytes are its UTF-8 bytes.
   return { text, bytes: Buffer.from(text, 'latin1') };
 }

@@ -3,7 +3,8 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
-import type { OperationOutcome } from '@medplum/fhirtypes';
+import type { OperationOutcome, Resource } from '@medplum/fhirtypes';
+import { extractObservations } from '../../src/fhir';
 import { runConvert } from '../../src/cli/convert';
 
 const DATA = join(__dirname, '..', 'data');
@@ -46,7 +47,33 @@ describe('dialog-fhir convert', () => {
     ]);
     expect(r.code).toBe(0);
     expect(r.stderr).toBe('dialogplus-csv → fhir: 4 record(s) read, 4 converted, 0 rejected\n');
-    expect(readFileSync(out, 'utf8').trim().split('\n')).toHaveLength(4);
+    // Each response, then its extracted Observations (the default from a native format).
+    const types = readFileSync(out, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => (JSON.parse(l) as { resourceType: string }).resourceType);
+    expect(types.filter((t) => t === 'QuestionnaireResponse')).toHaveLength(4);
+    expect(types.filter((t) => t === 'Observation').length).toBeGreaterThan(3 * 11);
+  });
+
+  it('--no-extract writes the responses only', async () => {
+    const out = tmp('out.ndjson');
+    const r = await convert([
+      '--from',
+      'dialogplus-csv',
+      '--to',
+      'fhir',
+      '--no-extract',
+      join(DATA, 'dialogplus-csv', 'export-app-order.csv'),
+      out,
+    ]);
+    expect(r.code).toBe(0);
+    const lines = readFileSync(out, 'utf8').trim().split('\n');
+    expect(lines).toHaveLength(4);
+    for (const l of lines)
+      expect((JSON.parse(l) as { resourceType: string }).resourceType).toBe(
+        'QuestionnaireResponse',
+      );
   });
 
   it('exits 1 when anything is rejected and writes the OperationOutcomes as NDJSON to --rejects', async () => {
@@ -148,25 +175,33 @@ describe('dialog-fhir convert', () => {
     expect(off.stderr).not.toContain('\r');
   });
 
-  it('--extract adds the Observations of each completed response', async () => {
-    const out = tmp('out.ndjson');
-    const r = await convert([
-      '--from',
-      'dialogplus-csv',
-      '--to',
-      'fhir',
-      '--extract',
-      join(DATA, 'dialogplus-csv', 'export-app-order.csv'),
-      out,
-    ]);
-    expect(r.code).toBe(0);
-    const types = readFileSync(out, 'utf8')
+  it('--extract (the default) adds exactly the Observations $extract gives each completed response', async () => {
+    const file = join(DATA, 'dialogplus-csv', 'export-app-order.csv');
+    const explicit = tmp('explicit.ndjson');
+    const byDefault = tmp('default.ndjson');
+    const base = ['--from', 'dialogplus-csv', '--to', 'fhir'];
+    expect((await convert([...base, '--extract', file, explicit])).code).toBe(0);
+    expect((await convert([...base, file, byDefault])).code).toBe(0);
+    const text = readFileSync(explicit, 'utf8');
+    expect(readFileSync(byDefault, 'utf8')).toBe(text);
+    const resources = text
       .trim()
       .split('\n')
-      .map((l) => (JSON.parse(l) as { resourceType: string }).resourceType);
-    expect(types.filter((t) => t === 'QuestionnaireResponse')).toHaveLength(4);
+      .map((l) => JSON.parse(l) as Resource);
+    // Rebuilt from the responses alone: each followed by what extractObservations gives for it.
+    const rebuilt: Resource[] = [];
+    for (const r of resources)
+      if (r.resourceType === 'QuestionnaireResponse') {
+        rebuilt.push(r);
+        const result = extractObservations(r);
+        if (result.ok) rebuilt.push(...result.observations);
+      }
+    expect(resources).toEqual(rebuilt);
+    expect(resources.filter((r) => r.resourceType === 'QuestionnaireResponse')).toHaveLength(4);
     // Three completed sessions have Observations; the one in progress has none.
-    expect(types.filter((t) => t === 'Observation').length).toBeGreaterThan(3 * 11);
+    expect(resources.filter((r) => r.resourceType === 'Observation').length).toBeGreaterThan(
+      3 * 11,
+    );
     expect((await convert(['--from', 'fhir', '--to', 'hl7v2', '--extract'])).code).toBe(2);
   });
 
@@ -214,7 +249,14 @@ describe('dialog-fhir convert', () => {
       { input, encoding: 'utf8', cwd: ROOT },
     );
     expect(result.status).toBe(0);
-    expect(result.stdout.trim().split('\n')).toHaveLength(3);
+    // Three responses, each followed by its extracted Observations.
+    const types = result.stdout
+      .trim()
+      .split('\n')
+      .map((l) => (JSON.parse(l) as { resourceType: string }).resourceType);
+    expect(types.filter((t) => t === 'QuestionnaireResponse')).toHaveLength(3);
+    expect(types.filter((t) => t === 'Observation').length).toBeGreaterThan(3);
+    expect(types[0]).toBe('QuestionnaireResponse');
     expect(result.stderr).toBe('mhsds-csv → fhir: 3 record(s) read, 3 converted, 0 rejected\n');
     const back = spawnSync(
       process.execPath,
@@ -232,7 +274,11 @@ describe('dialog-fhir convert', () => {
       ],
       { input: result.stdout, encoding: 'utf8', cwd: ROOT },
     );
+    // Back to the native format: the same rows; the Observations are not sessions (skipped).
     expect(back.stdout).toBe(input.toString('utf8'));
+    expect(back.stderr).toContain(
+      `${types.length - 3} item(s) skipped: not DIALOG records (other resources or assessment tools)`,
+    );
   });
 
   it('reads a mapping file given by path', async () => {
