@@ -43,7 +43,7 @@ function entryRequests(bundle: Bundle): EntryRequest[] {
   try {
     return transactionRequests(bundle);
   } catch (err) {
-    // By name: structuredClone's RangeError can come from another realm (a test's vm context).
+    // By name: the copy's RangeError (the stack overflowing) can come from another realm (a test's vm context).
     if ((err as { name?: unknown } | null)?.name === 'RangeError')
       throw fault(422, 'too-costly', 'The Bundle is nested too deeply to handle', 'Bundle');
     throw err;

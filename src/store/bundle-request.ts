@@ -63,6 +63,35 @@ export function checkId(id: unknown, where: string): string {
   return id;
 }
 
+/** Levels of objects and arrays beyond which `copyJson` refuses (no FHIR resource nears it). */
+const COPY_DEPTH_LIMIT = 2000;
+
+/**
+ * A deep copy of JSON data (what a resource is): several times faster than `structuredClone`
+ * for it, which matters because every entry of every transaction is copied. More levels than
+ * COPY_DEPTH_LIMIT is a RangeError, as `structuredClone`'s stack limit was (callers turn it into
+ * a too-costly OperationOutcome).
+ */
+export function copyJson<T>(value: T, depth = 0): T {
+  if (typeof value !== 'object' || value === null) return value;
+  if (depth >= COPY_DEPTH_LIMIT) throw new RangeError('The data is nested too deeply to copy');
+  if (Array.isArray(value)) return value.map((item) => copyJson(item, depth + 1)) as T;
+  const copy: Record<string, unknown> = {};
+  for (const key of Object.keys(value)) {
+    const item = copyJson((value as Record<string, unknown>)[key], depth + 1);
+    // An own "__proto__" key (JSON.parse makes one) stays a key, never the copy's prototype.
+    if (key === '__proto__')
+      Object.defineProperty(copy, key, {
+        value: item,
+        enumerable: true,
+        writable: true,
+        configurable: true,
+      });
+    else copy[key] = item;
+  }
+  return copy as T;
+}
+
 function isEntryMethod(method: unknown): method is EntryMethod {
   return method === 'POST' || method === 'PUT' || method === 'GET';
 }
@@ -110,7 +139,7 @@ function requestOf(entry: NonNullable<Bundle['entry']>[number], i: number): Entr
     if (id !== undefined) return { ...base, id, ...(versionId !== undefined ? { versionId } : {}) };
     return { ...base, query: query ?? '' };
   }
-  const resource = structuredClone(checkResource(entry.resource, at.resource(i)));
+  const resource = copyJson(checkResource(entry.resource, at.resource(i)));
   if (resource.resourceType !== type)
     throw invalid(
       'The resource type differs from the request url',
@@ -163,32 +192,66 @@ function step(key: string): string {
 
 /**
  * Replaces every `reference` that is a placeholder with the `Type/id` it was given (and the
- * placeholders in narrative links). An unknown placeholder is a 400 naming where it is.
+ * placeholders in narrative links). An unknown placeholder is a 400 naming where it is: the walk
+ * builds no paths (it runs over every node of every entry), and only a failed one is walked
+ * again to say where.
  */
 export function resolvePlaceholders(
   node: unknown,
   ids: ReadonlyMap<string, string>,
   path: string,
 ): void {
-  if (Array.isArray(node)) {
-    node.forEach((item, i) => resolvePlaceholders(item, ids, `${path}[${i}]`));
-    return;
-  }
-  if (typeof node !== 'object' || node === null) return;
+  if (replacePlaceholders(node, ids)) return;
+  throw invalid(
+    'The reference names no entry of this transaction',
+    `${unknownPlaceholderAt(node, ids, path) ?? path}.reference`,
+  );
+}
+
+/** False at the first placeholder `ids` does not know. */
+function replacePlaceholders(node: unknown, ids: ReadonlyMap<string, string>): boolean {
+  if (Array.isArray(node)) return node.every((item) => replacePlaceholders(item, ids));
+  if (typeof node !== 'object' || node === null) return true;
   const record = node as Record<string, unknown>;
-  for (const [key, value] of Object.entries(record)) {
+  for (const key of Object.keys(record)) {
+    const value = record[key];
     if (key === 'reference' && typeof value === 'string' && isPlaceholder(value)) {
       const target = ids.get(value);
-      if (!target)
-        throw invalid('The reference names no entry of this transaction', `${path}.reference`);
+      if (!target) return false;
       record[key] = target;
     } else if (key === 'div' && typeof value === 'string' && value.includes('urn:')) {
       record[key] = value.replace(
         /urn:(?:uuid|oid):[A-Za-z0-9\-.]+/g,
         (urn) => ids.get(urn) ?? urn,
       );
-    } else if (typeof value === 'object' && value !== null) {
-      resolvePlaceholders(value, ids, `${path}.${step(key)}`);
+    } else if (typeof value === 'object' && value !== null && !replacePlaceholders(value, ids)) {
+      return false;
     }
   }
+  return true;
+}
+
+/** The FHIRPath of the element whose `reference` is a placeholder `ids` does not know. */
+function unknownPlaceholderAt(
+  node: unknown,
+  ids: ReadonlyMap<string, string>,
+  path: string,
+): string | undefined {
+  if (Array.isArray(node)) {
+    for (let i = 0; i < node.length; i++) {
+      const found = unknownPlaceholderAt(node[i], ids, `${path}[${i}]`);
+      if (found !== undefined) return found;
+    }
+    return undefined;
+  }
+  if (typeof node !== 'object' || node === null) return undefined;
+  for (const [key, value] of Object.entries(node as Record<string, unknown>)) {
+    if (key === 'reference' && typeof value === 'string' && isPlaceholder(value)) {
+      if (!ids.has(value)) return path;
+    } else if (typeof value === 'object' && value !== null) {
+      const found = unknownPlaceholderAt(value, ids, `${path}.${step(key)}`);
+      if (found !== undefined) return found;
+    }
+  }
+  return undefined;
 }

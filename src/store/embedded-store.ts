@@ -43,6 +43,7 @@ import {
   at,
   checkId,
   checkResource,
+  copyJson,
   isPlaceholder,
   resolvePlaceholders,
   transactionRequests,
@@ -554,6 +555,8 @@ export class EmbeddedStore implements FhirStore {
   private checkpointAt: number;
   /** The worker's checkpoint left frames behind: finish it between the next two commits. */
   private finishCheckpoint = false;
+  /** A caller's work was refused (a 412, a match) while the group was open. */
+  private refusedInGroup = false;
 
   private constructor(path: string, options: EmbeddedStoreOptions) {
     this.path = path;
@@ -638,7 +641,10 @@ export class EmbeddedStore implements FhirStore {
    * that fails rolls back only its part (and rejects only its promise); each promise resolves
    * once the shared COMMIT has returned and the WAL sync after it has finished. The group
    * commits once the callbacks now running are done (`setImmediate`), at GROUP_LIMIT callers,
-   * or before a read. Another process holding the file too long is a 409.
+   * or at a read after a caller's work was refused (`commitIfRefused`). Otherwise reads do not
+   * commit it: what it holds is not acknowledged yet, so nobody can depend on it, and sessions
+   * for different people read while others' writes wait in the group, which is what lets them
+   * share a commit. Another process holding the file too long is a 409.
    */
   private write<R>(work: () => R, where: string): Promise<R> {
     let result: R;
@@ -647,6 +653,7 @@ export class EmbeddedStore implements FhirStore {
       result = this.db.transaction(work)();
     } catch (err) {
       this.afterFailure();
+      if (this.group) this.refusedInGroup = true;
       return Promise.reject(
         isBusy(err) ? conflict('The store is busy with another writer; try again', where) : err,
       );
@@ -693,6 +700,7 @@ export class EmbeddedStore implements FhirStore {
 
   private endGroup(): void {
     this.group = undefined;
+    this.refusedInGroup = false;
     if (this.commitTimer) clearImmediate(this.commitTimer);
     this.commitTimer = undefined;
   }
@@ -727,13 +735,14 @@ export class EmbeddedStore implements FhirStore {
   }
 
   /**
-   * Commits an open group before a read: the reader sees committed data only, and a caller that
-   * reads, then writes with If-Match, then (on a 412) reads again in the same turn of the event
-   * loop would otherwise never see the version the writer checks against and never succeed.
-   * The commit's callers are still answered only after its sync.
+   * Commits the open group before a read when a caller's work in it was refused: the refusal
+   * (a 412 on If-Match, a conditional match) may rest on a version the group holds, and the
+   * reader sees committed data only, so a caller that reads again and retries in this same turn
+   * of the event loop would never see that version and never succeed. The commit's callers are
+   * still answered only after its sync.
    */
-  private commitBeforeReading(): void {
-    if (this.group) this.commitGroup();
+  private commitIfRefused(): void {
+    if (this.refusedInGroup) this.commitGroup();
   }
 
   /**
@@ -833,7 +842,7 @@ export class EmbeddedStore implements FhirStore {
           : this.outboxTable.finishAttempt(attempt, 'dead', now, error, now);
       }, 'outbox'),
     get: async (id: string): Promise<OutboxMessage | undefined> => {
-      this.commitBeforeReading();
+      this.commitIfRefused();
       return this.readOutbox.get(id);
     },
   };
@@ -855,18 +864,13 @@ export class EmbeddedStore implements FhirStore {
             created: false,
           };
       }
-      const written = this.tables.write(
-        structuredClone(checked),
-        this.newId(),
-        undefined,
-        this.now(),
-      );
+      const written = this.tables.write(copyJson(checked), this.newId(), undefined, this.now());
       return { resource: written.resource as Stored<T>, created: true };
     }, type);
   }
 
   async read<K extends ResourceType>(type: K, id: string): Promise<ExtractResource<K>> {
-    this.commitBeforeReading();
+    this.commitIfRefused();
     return this.readTables.read(type, id, `${type}.id`) as ExtractResource<K>;
   }
 
@@ -875,7 +879,7 @@ export class EmbeddedStore implements FhirStore {
     id: string,
     versionId: string,
   ): Promise<ExtractResource<K>> {
-    this.commitBeforeReading();
+    this.commitIfRefused();
     return this.readTables.vread(
       type,
       id,
@@ -885,7 +889,7 @@ export class EmbeddedStore implements FhirStore {
   }
 
   async history<K extends ResourceType>(type: K, id: string): Promise<ExtractResource<K>[]> {
-    this.commitBeforeReading();
+    this.commitIfRefused();
     return this.readTables.history(type, id, `${type}.id`) as ExtractResource<K>[];
   }
 
@@ -902,7 +906,7 @@ export class EmbeddedStore implements FhirStore {
     return this.write(() => {
       const previous = this.tables.current(type, id);
       checkIfMatch(ifMatch, previous, where.ifMatch);
-      const written = this.tables.write(structuredClone(checked), id, previous, this.now());
+      const written = this.tables.write(copyJson(checked), id, previous, this.now());
       return { resource: written.resource as Stored<T>, created: !previous };
     }, type);
   }
@@ -920,12 +924,7 @@ export class EmbeddedStore implements FhirStore {
       options.ifMatch === undefined ? undefined : versionOfETag(options.ifMatch, where.ifMatch);
     return this.write(() => {
       const target = this.conditionalTarget(type, checked, search, ifMatch, where);
-      const written = this.tables.write(
-        structuredClone(checked),
-        target.id,
-        target.previous,
-        this.now(),
-      );
+      const written = this.tables.write(copyJson(checked), target.id, target.previous, this.now());
       return { resource: written.resource as Stored<T>, created: target.action === 'create' };
     }, type);
   }
@@ -936,7 +935,7 @@ export class EmbeddedStore implements FhirStore {
     options: SearchOptions = {},
   ): Promise<SearchResult<ExtractResource<K>>> {
     const parsed = parseSearch(type, params, options);
-    this.commitBeforeReading();
+    this.commitIfRefused();
     const { resources, total } = this.reader.transaction(() => this.readTables.search(parsed))();
     return {
       resources: resources as ExtractResource<K>[],
