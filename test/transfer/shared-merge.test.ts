@@ -187,6 +187,77 @@ describe('Goals edited on both sides are merged, not overwritten', () => {
       'completed',
     );
     expect(await conflictTasks(t.community)).toHaveLength(1);
+
+    // A clinician resolves it through the API: the ward's wording, then the Task completed.
+    await editGoal(t.community, key, described('Ward: walk every day'));
+    const done = await fhir(
+      t.community.base,
+      'PUT',
+      `/fhir/Task/${conflict.id}`,
+      { ...conflict, status: 'completed' },
+      { 'if-match': `W/"${conflict.meta?.versionId ?? ''}"` },
+    );
+    expect(done.status).toBe(200);
+    // Sent again: the two sides agree now; nothing is raised again or overwritten.
+    expect((await transfer(t.ward, wardPatient, 'community', 'discharge')).status).toBe(
+      'completed',
+    );
+    const resolved = await conflictTasks(t.community);
+    expect(resolved.map((c) => c.status)).toEqual(['completed']);
+    expect((await goals(t.community)).get(key)?.description.text).toBe('Ward: walk every day');
+  }, 60_000);
+
+  it('a carer (RelatedPerson, no business identifier) edited on both sides keeps both edits when it goes home', async () => {
+    const t2 = await trusts();
+    t = t2;
+    await t2.community.store.update(journeyPatient());
+    await submit(t2.community, journeyResponses()[0] as QuestionnaireResponse, PERSON);
+    const carer = await fhir(t2.community.base, 'PUT', '/fhir/RelatedPerson/hannah-price', {
+      resourceType: 'RelatedPerson',
+      id: 'hannah-price',
+      patient: { reference: `Patient/${PERSON}` },
+      name: [{ given: ['Hannah'], family: 'Price' }],
+      telecom: [{ system: 'phone', value: '07700 900123' }],
+    });
+    expect([200, 201]).toContain(carer.status);
+    expect((await transfer(t2.community, PERSON, 'ward', 'admission')).status).toBe('completed');
+    const [atWard] = (await all(t2.ward, 'RelatedPerson')) as Json[];
+    expect(atWard).toBeDefined();
+
+    // The ward adds her e-mail; the community records that she is now the person's sister.
+    const wardEdit = await fhir(
+      t2.ward.base,
+      'PUT',
+      `/fhir/RelatedPerson/${atWard.id}`,
+      { ...atWard, telecom: [...atWard.telecom, { system: 'email', value: 'hannah@example.org' }] },
+      { 'if-match': `W/"${atWard.meta.versionId}"` },
+    );
+    expect(wardEdit.status).toBe(200);
+    const mine = (await fhir(t2.community.base, 'GET', '/fhir/RelatedPerson/hannah-price')).body;
+    const sister = {
+      coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v3-RoleCode', code: 'SIS' }],
+    };
+    const communityEdit = await fhir(
+      t2.community.base,
+      'PUT',
+      '/fhir/RelatedPerson/hannah-price',
+      { ...mine, relationship: [sister] },
+      { 'if-match': `W/"${mine.meta.versionId}"` },
+    );
+    expect(communityEdit.status).toBe(200);
+
+    const [wardPatient] = await all(t2.ward, 'Patient');
+    expect(
+      (await transfer(t2.ward, String(wardPatient?.id), 'community', 'discharge')).status,
+    ).toBe('completed');
+    const home = (await all(t2.community, 'RelatedPerson')) as Json[];
+    expect(home.map((r) => r.id)).toEqual(['hannah-price']);
+    expect(home[0].relationship).toEqual([sister]);
+    expect(home[0].telecom.map((c: Json) => c.value)).toEqual([
+      '07700 900123',
+      'hannah@example.org',
+    ]);
+    expect(await conflictTasks(t2.community)).toEqual([]);
   }, 60_000);
 
   it('on a plan-sync pull: a Goal edited on each side keeps both edits', async () => {
