@@ -65,6 +65,7 @@ import {
 import {
   appliedCreated,
   appliedId,
+  appliedResource,
   CONFLICT_CODE,
   conflictTaskEntries,
   HANDOVER_ORIGIN_EXTENSION,
@@ -436,10 +437,12 @@ export class HandoverDeliverer {
       const ours = mine.find((r) => r.resourceType === source?.type && r.id === source?.id);
       if (!entry?.resource || !isShared(type) || !id || !ours || appliedCreated(applied, index))
         continue;
+      const current = appliedResource(applied, index);
       items.push({
         type,
         id,
         incoming: inDestinationTerms(entry.resource, sent, applied),
+        ...(current ? { current } : {}),
         base: async (current) => {
           const candidates: { at: string; version: Resource }[] = [];
           const sentFrom = markedVersion(current, options.sourceBaseUrl);

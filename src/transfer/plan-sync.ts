@@ -59,6 +59,7 @@ import { canonicalJson, samePlanContent } from './plan-three-way-merge';
 import {
   appliedCreated,
   appliedId,
+  appliedResource,
   isShared,
   markedVersion,
   sharedCreatedOnly,
@@ -386,6 +387,7 @@ export class PlanSync {
       const source = terms.sourceOf(entry?.fullUrl ?? '');
       const their = theirs.find((r) => r.resourceType === source?.type && r.id === source?.id);
       if (!entry?.resource || !isShared(type) || !id || !their) continue;
+      const current = appliedResource(applied, index);
       const incoming = inDestinationTerms(entry.resource, sent, applied);
       const key = `${type}|${entry.fullUrl ?? ''}`;
       pulled.push({
@@ -399,6 +401,7 @@ export class PlanSync {
         type,
         id,
         incoming,
+        ...(current ? { current } : {}),
         base: async (current) => {
           if (last) return JSON.parse(last) as Resource;
           const ours = markedVersion(their, options.destinationBaseUrl ?? '');

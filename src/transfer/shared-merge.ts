@@ -53,6 +53,8 @@ export const CONFLICT_CODE = {
 export const CONFLICT_IDENTIFIER_SYSTEM = 'https://dialog-fhir.org/fhir/sid/plan-conflict';
 
 const PLAN_RACE_ATTEMPTS = 3;
+/** Current versions read per search. */
+const READ_PAGE = 100;
 
 /** The resource's origin mark, if any. */
 export function markOf(resource: Resource): Extension | undefined {
@@ -118,6 +120,14 @@ export function appliedId(applied: Bundle, index: number): string | undefined {
   return /[A-Z][A-Za-z]+\/([A-Za-z0-9\-.]{1,64})(?:\/_history\/[^/]+)?$/.exec(location)?.[1];
 }
 
+/** The resource entry `index` of a transaction answered with, when it is that resource's version. */
+export function appliedResource(applied: Bundle, index: number): Resource | undefined {
+  const entry = applied.entry?.[index];
+  const resource = entry?.resource;
+  const id = appliedId(applied, index);
+  return resource?.id === id && resource?.meta?.versionId ? resource : undefined;
+}
+
 /** Whether entry `index` of a transaction created its resource (rather than finding one). */
 export function appliedCreated(applied: Bundle, index: number): boolean {
   return (applied.entry?.[index]?.response?.status ?? '').startsWith('201');
@@ -129,6 +139,11 @@ export interface SharedItem {
   readonly id: string;
   /** The other side's version, in the store's terms (references to the store's resources). */
   readonly incoming: Resource;
+  /**
+   * The store's current version as a transaction just answered it (saves a read; read again
+   * after a 412).
+   */
+  readonly current?: Resource;
   /** The version both last agreed on, in the store's terms, given the store's current one. */
   readonly base: (current: Resource) => Promise<Resource | undefined>;
 }
@@ -158,29 +173,49 @@ export async function writeMergedResources(
 ): Promise<SharedMergeReport> {
   for (let attempt = 1; ; attempt++) {
     try {
-      return await mergeAndWrite(store, items, options);
+      return await mergeAndWrite(store, items, options, attempt === 1);
     } catch (err) {
       if (statusOf(err) !== 412 || attempt >= PLAN_RACE_ATTEMPTS) throw err;
     }
   }
 }
 
+/** The store's current version of each item, by `Type/id`: one search per type for those unknown. */
+async function currentVersions(
+  store: FhirStore,
+  items: readonly SharedItem[],
+  trustGiven: boolean,
+): Promise<Map<string, Resource>> {
+  const found = new Map<string, Resource>();
+  const wanted = new Map<SharedType, string[]>();
+  for (const item of items) {
+    if (trustGiven && item.current) found.set(`${item.type}/${item.id}`, item.current);
+    else wanted.set(item.type, [...(wanted.get(item.type) ?? []), item.id]);
+  }
+  for (const [type, ids] of wanted)
+    for (let at = 0; at < ids.length; at += READ_PAGE) {
+      const page = ids.slice(at, at + READ_PAGE);
+      const result = await store.search(type, { _id: page.join(',') }, { count: READ_PAGE });
+      for (const r of result.resources as Resource[]) found.set(`${type}/${r.id ?? ''}`, r);
+    }
+  return found;
+}
+
 async function mergeAndWrite(
   store: FhirStore,
   items: readonly SharedItem[],
   options: SharedMergeOptions,
+  trustGiven: boolean,
 ): Promise<SharedMergeReport> {
   const now = options.now();
+  const currents = await currentVersions(store, items, trustGiven);
   const writes: BundleEntry[] = [];
   const tasks: BundleEntry[] = [];
   const targets: { reference: string }[] = [];
   const subjects = new Set<string>();
   let conflictCount = 0;
   for (const item of items) {
-    const current = (await store.read(item.type, item.id).catch((err: unknown) => {
-      if (statusOf(err) === 404 || statusOf(err) === 410) return undefined;
-      throw err;
-    })) as Resource | undefined;
+    const current = currents.get(`${item.type}/${item.id}`);
     if (!current) continue; // gone since step 1: nothing of the store's to keep
     const base = await item.base(current);
     const { merged, conflicts } = mergeResources<Resource>({
