@@ -11,6 +11,10 @@
  *   `entity.what` (R4 also lists `agent.who`; left out so read and search agree, and our audit
  *   events always name the person as an entity); RelatedPerson, Consent — `patient`.
  * Questionnaire (and other definitions) hold no patient data: see DEFINITIONAL_TYPES.
+ * Practitioner, PractitionerRole and Organization (the directory) are in no one's compartment
+ * and are not definitions either: a confined caller may neither read nor write them (403), so a
+ * patient token cannot list the staff of a trust; clinicians and systems use them as their
+ * scopes allow.
  *
  * References match as `Patient/<id>` (optionally `/_history/<v>`), or as an absolute URL whose
  * base is one of the server's own `baseUrls`; an absolute URL on any other base names a resource

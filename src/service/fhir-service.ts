@@ -39,6 +39,11 @@ export const SERVED_TYPES: readonly ResourceType[] = [
   'AuditEvent',
   'RelatedPerson',
   'Consent',
+  // The directory (no one's patient data): clinicians and systems keep the records of the
+  // people and organisations a plan names, e.g. so the plan can be sent to their addresses.
+  'Practitioner',
+  'PractitionerRole',
+  'Organization',
 ];
 const SERVED = new Set<string>(SERVED_TYPES);
 

@@ -169,6 +169,15 @@ const INDEXED: Readonly<Record<string, readonly IndexedParam[]>> = {
     statusParam('Consent'),
     referenceParam('Consent', 'patient', 'patient'),
   ],
+  // The directory: who the plan names (key worker, GP practice, care team members), found by
+  // their identifiers (e.g. GMC number, ODS code) and, for roles, by practitioner or organisation.
+  Practitioner: [identifierParam('Practitioner')],
+  PractitionerRole: [
+    identifierParam('PractitionerRole'),
+    referenceParam('PractitionerRole', 'practitioner', 'practitioner'),
+    referenceParam('PractitionerRole', 'organization', 'organization'),
+  ],
+  Organization: [identifierParam('Organization')],
 };
 
 /** The parameters every type has, answered from the resource row itself. */

@@ -62,6 +62,7 @@ const SIGNED_IN = '401 200 200 200 200 200 200 200 200';
 const MEGANS = '401 200 403 200 200 200 403 403 403';
 const MEGANS_PLAN = '401 200 403 200 200 200 200 403 403';
 const NAMING_MEGAN = '401 200 403 200 200 200 200 200 200';
+const STAFF = '401 403 403 200 200 200 403 403 403';
 const CLINICAL_WRITE = (ok: number): Row => `401 403 403 ${ok} 403 ${ok} 403 403 403`;
 const UI_MEGANS = '403 200 403 200 200 200 403 403 403';
 const UI_PLAN = '403 200 403 200 200 200 200 403 403';
@@ -232,7 +233,7 @@ const TABLE: Readonly<Record<string, readonly Cell[]>> = {
     {
       label: 'read a type not served',
       method: 'GET',
-      path: '/fhir/Practitioner/sam-whitfield',
+      path: '/fhir/Device/infusion-pump-1',
       expect: '401 404 404 404 404 404 404 404 404',
     },
   ],
@@ -310,6 +311,9 @@ const TABLE: Readonly<Record<string, readonly Cell[]>> = {
     },
     { label: 'search Consent', method: 'GET', path: '/fhir/Consent', expect: SIGNED_IN },
     { label: 'search AuditEvent', method: 'GET', path: '/fhir/AuditEvent', expect: SIGNED_IN },
+    // The directory is no one's patient data: refused to anyone confined to a person.
+    { label: 'search Practitioner', method: 'GET', path: '/fhir/Practitioner', expect: STAFF },
+    { label: 'search Organization', method: 'GET', path: '/fhir/Organization', expect: STAFF },
     {
       label: 'search Questionnaire',
       method: 'GET',
@@ -464,6 +468,18 @@ const TABLE: Readonly<Record<string, readonly Cell[]>> = {
     },
   ],
   writes: [
+    {
+      label: 'create Practitioner',
+      method: 'POST',
+      path: '/fhir/Practitioner',
+      body: () =>
+        json({
+          resourceType: 'Practitioner',
+          name: [{ family: 'Whitfield', given: ['Sam'] }],
+          telecom: [{ system: 'email', value: 'sam.whitfield@nhs.net' }],
+        }),
+      expect: CLINICAL_WRITE(201),
+    },
     {
       label: 'create Patient',
       method: 'POST',
@@ -854,6 +870,8 @@ let m: MatrixService;
 
 beforeAll(async () => {
   m = await startMatrixService();
+  // Held by the store, yet of a type the API does not serve: still a 404 for everyone.
+  await m.service.store.update({ resourceType: 'Device', id: 'infusion-pump-1' });
   const plan = stored<CarePlan>('CarePlan', PLAN);
   for (const id of ['conflict-open', 'conflict-clinician', 'conflict-system'])
     await m.service.store.update(conflictTask(id, plan.description));
