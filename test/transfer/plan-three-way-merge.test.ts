@@ -1,12 +1,20 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
-import type { Bundle, CarePlan, CarePlanActivity, Extension } from '@medplum/fhirtypes';
+import type {
+  Bundle,
+  CarePlan,
+  CarePlanActivity,
+  Extension,
+  Goal,
+  RelatedPerson,
+} from '@medplum/fhirtypes';
 import { CARE_PLAN_IDENTIFIER_SYSTEM, CodeSystems, Extensions } from '../../src/fhir/canonical';
 import {
   canonicalJson,
   CONFLICTING_COPY_EXTENSION,
   mergePlans,
+  mergeResources,
   type PlanConflict,
 } from '../../src/transfer/plan-three-way-merge';
 import { createValidator } from '../../src/validation';
@@ -435,5 +443,93 @@ describe('mergePlans: property', () => {
       ),
       { numRuns: 300 },
     );
+  });
+});
+
+describe('mergeResources: Goals and carers by the same rules', () => {
+  const step = (code: string, text: string): Extension => ({
+    url: Extensions.plusStep,
+    extension: [
+      { url: 'step', valueCoding: { system: CodeSystems.steps, code } },
+      { url: 'text', valueString: text },
+    ],
+  });
+  const goal = (over: Partial<Goal> = {}): Goal => ({
+    resourceType: 'Goal',
+    id: 'g1',
+    lifecycleStatus: 'active',
+    description: { text: 'Sleep better' },
+    subject: { reference: 'Patient/p1' },
+    extension: [step('understanding', 'Wakes at 3'), step('looking-forward', 'Sleep through')],
+    ...over,
+  });
+  const status = (code: string): NonNullable<Goal['achievementStatus']> => ({
+    coding: [{ system: 'http://terminology.hl7.org/CodeSystem/goal-achievement', code }],
+  });
+
+  it('merges a reworded Goal with progress and a note made elsewhere', () => {
+    const base = goal();
+    const local = goal({ achievementStatus: status('improving'), note: [{ text: 'Ward note' }] });
+    const remote = goal({ description: { text: 'Sleep through most nights' } });
+    const { merged, conflicts } = mergeResources({ base, local, remote });
+    expect(conflicts).toEqual([]);
+    expect(merged.description.text).toBe('Sleep through most nights');
+    expect(merged.achievementStatus).toEqual(status('improving'));
+    expect(merged.note).toEqual([{ text: 'Ward note' }]);
+  });
+
+  it('keys a Goal’s DIALOG+ steps by step: one side’s new text kept, both changing it a conflict', () => {
+    const base = goal();
+    const local = goal({
+      extension: [step('understanding', 'Wakes at 3'), step('looking-forward', 'Sleep 7 hours')],
+    });
+    const remote = goal({
+      extension: [step('understanding', 'Wakes at 4'), step('looking-forward', 'Sleep through')],
+    });
+    const one = mergeResources({ base, local, remote });
+    expect(one.conflicts).toEqual([]);
+    expect(one.merged.extension).toEqual([
+      step('understanding', 'Wakes at 4'),
+      step('looking-forward', 'Sleep 7 hours'),
+    ]);
+    const both = mergeResources({
+      base,
+      local,
+      remote: goal({
+        extension: [step('understanding', 'Wakes at 3'), step('looking-forward', 'Nap less')],
+      }),
+    });
+    expect(both.conflicts.map((c) => c.part)).toEqual([
+      `Goal.extension.where(url = '${Extensions.plusStep}' and extension.where(url = 'step').value.code = 'looking-forward')`,
+    ]);
+    // The remote's version stays in place; the local one is in the conflict.
+    expect(both.merged.extension?.[1]).toEqual(step('looking-forward', 'Nap less'));
+    expect(both.conflicts[0]?.local).toEqual(step('looking-forward', 'Sleep 7 hours'));
+  });
+
+  it('merges a carer’s new telecom with a new relationship; without a base, differing content is a conflict', () => {
+    const carer: RelatedPerson = {
+      resourceType: 'RelatedPerson',
+      id: 'c1',
+      patient: { reference: 'Patient/p1' },
+      name: [{ given: ['Hannah'] }],
+      telecom: [{ system: 'phone', value: '1' }],
+    };
+    const local: RelatedPerson = {
+      ...carer,
+      telecom: [...(carer.telecom ?? []), { system: 'email', value: 'h@x' }],
+    };
+    const remote = { ...carer, relationship: [{ text: 'sister' }] } as RelatedPerson;
+    const { merged, conflicts } = mergeResources<RelatedPerson>({ base: carer, local, remote });
+    expect(conflicts).toEqual([]);
+    expect(merged.telecom?.map((t) => t.value)).toEqual(['1', 'h@x']);
+    expect(merged.relationship).toEqual([{ text: 'sister' }]);
+    // Without a base (first contact), differing content is a conflict, never a silent choice.
+    const first = mergeResources<RelatedPerson>({
+      local: { ...carer, gender: 'female' },
+      remote: { ...carer, gender: 'other' },
+    });
+    expect(first.conflicts.map((c) => c.part)).toEqual(['RelatedPerson.gender']);
+    expect(first.merged.gender).toBe('other');
   });
 });
