@@ -488,6 +488,7 @@ export function simpleExtensionVerdict(
     return undefined;
   const url = sd.url;
   const noNested = nested !== undefined;
+  const index = binding ? indexCodes(binding) : undefined;
   return (node) => {
     const record = node as Record<string, unknown>;
     if (record.url !== url || (noNested && record.extension !== undefined)) return false;
@@ -497,25 +498,51 @@ export function simpleExtensionVerdict(
     for (const key in record) {
       if (!key.startsWith('value')) continue;
       if (!types.includes(key)) return false;
-      if (binding && !codedIn(record[key], binding)) return false;
+      if (index && !codedIn(record[key], index)) return false;
     }
     return true;
   };
 }
 
-function codedIn(value: unknown, codes: ReadonlySet<string>): boolean {
-  if (typeof value === 'string') {
-    for (const c of codes) if (c.endsWith(`|${value}`)) return true;
-    return false;
+/**
+ * A value set's `system|code` entries, looked up without building strings: by system, and the
+ * codes alone. Every '|' of an entry is a place it may split, so a lookup answers exactly what
+ * `codes.has(`${system}|${code}`)` and "some entry ends with `|${code}`" would.
+ */
+interface CodeIndex {
+  readonly bySystem: ReadonlyMap<string, ReadonlySet<string>>;
+  readonly bare: ReadonlySet<string>;
+}
+
+function indexCodes(codes: ReadonlySet<string>): CodeIndex {
+  const bySystem = new Map<string, Set<string>>();
+  const bare = new Set<string>();
+  for (const entry of codes) {
+    for (let i = entry.indexOf('|'); i >= 0; i = entry.indexOf('|', i + 1)) {
+      const system = entry.slice(0, i);
+      const code = entry.slice(i + 1);
+      let set = bySystem.get(system);
+      if (!set) bySystem.set(system, (set = new Set()));
+      set.add(code);
+      bare.add(code);
+    }
   }
+  return { bySystem, bare };
+}
+
+function hasCode(index: CodeIndex, system: unknown, code: unknown): boolean {
+  return index.bySystem.get(String(system))?.has(String(code)) ?? false;
+}
+
+function codedIn(value: unknown, index: CodeIndex): boolean {
+  if (typeof value === 'string') return index.bare.has(value);
   const v = value as {
     system?: unknown;
     code?: unknown;
     coding?: { system?: unknown; code?: unknown }[];
   };
-  if (Array.isArray(v.coding))
-    return v.coding.some((c) => codes.has(`${String(c.system)}|${String(c.code)}`));
-  return codes.has(`${String(v.system)}|${String(v.code)}`);
+  if (Array.isArray(v.coding)) return v.coding.some((c) => hasCode(index, c.system, c.code));
+  return hasCode(index, v.system, v.code);
 }
 
 function cardinalityCheck(

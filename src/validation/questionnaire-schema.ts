@@ -58,14 +58,22 @@ export const QUESTIONNAIRE_ITEMS_KEYWORD = 'questionnaireItems';
 /**
  * The QuestionnaireResponse definition with `item` replaced by the Questionnaire's own items.
  * `completed`: whether required items must be there (a response in progress may lack them).
+ * `fhirDefinitions` (the R4 schema's definitions), when given, let a coded answer among the
+ * item's options be checked without the FHIR string patterns (see `optionCoding`).
  */
 export function responseSchema(
   baseResponse: JsonSchema,
   questionnaire: Questionnaire,
   pkg: ConformancePackage,
   completed: boolean,
+  fhirDefinitions?: Readonly<Record<string, JsonSchema>>,
 ): JsonSchema {
-  const ctx: Ctx = { pkg, completed, definitions: {} };
+  const ctx: Ctx = {
+    pkg,
+    completed,
+    definitions: {},
+    ...(fhirDefinitions ? { fhir: fhirDefinitions } : {}),
+  };
   const base = qualifyRefs(baseResponse) as JsonSchema;
   const properties = { ...(base.properties as Record<string, JsonSchema>) };
   properties.item = itemList(questionnaire.item ?? [], ctx);
@@ -80,6 +88,7 @@ interface Ctx {
    * its own: one function for the whole Questionnaire grows past the size V8 will optimise.
    */
   readonly definitions: Record<string, JsonSchema>;
+  readonly fhir?: Readonly<Record<string, JsonSchema>>;
 }
 
 function named(ctx: Ctx, name: string, schema: JsonSchema): JsonSchema {
@@ -158,7 +167,7 @@ function answerList(definition: QuestionnaireItem, ctx: Ctx): JsonSchema {
   const valueProperties = allowedValues(definition);
   const properties: Record<string, JsonSchema> = { ...ELEMENT_PROPERTIES };
   for (const property of valueProperties) {
-    properties[property] = valueSchema(definition, property, pkg);
+    properties[property] = valueSchema(definition, property, pkg, ctx.fhir);
     properties[`_${property}`] = { $ref: `${FHIR}Element` };
   }
   if ((definition.item ?? []).length > 0) properties.item = itemList(definition.item ?? [], ctx);
@@ -193,11 +202,15 @@ function valueSchema(
   definition: QuestionnaireItem,
   property: string,
   pkg: ConformancePackage,
+  fhir?: Readonly<Record<string, JsonSchema>>,
 ): JsonSchema {
   const base: JsonSchema = { $ref: `${FHIR}${VALUE_TYPE[property] ?? 'Element'}` };
   if (definition.type !== 'choice') return base;
-  if (definition.answerOption)
-    return { allOf: [base, optionSchema(definition.answerOption, property)] };
+  if (definition.answerOption) {
+    const known =
+      property === 'valueCoding' && fhir ? optionCoding(definition.answerOption, fhir) : undefined;
+    return known ?? { allOf: [base, optionSchema(definition.answerOption, property)] };
+  }
   if (property === 'valueCoding' && definition.answerValueSet) {
     const codes = pkg.valueSetCodes(definition.answerValueSet);
     if (codes) return { allOf: [base, codingIn([...codes].map(splitCode))] };
@@ -230,6 +243,47 @@ function optionSchema(options: QuestionnaireItemAnswerOption[], property: string
         ? []
         : [(o as Record<string, unknown>)[property]],
     ),
+  };
+}
+
+/**
+ * `allOf: [Coding, codingIn(options)]` as one object schema, when every option has the same
+ * system: the system is that constant and the code one of the options' codes, so the FHIR `uri`
+ * and `code` patterns (regular expressions, run on every answer) need not run; a display equal
+ * to an option's is known good before the `string` pattern is tried. Exactly the same verdict:
+ * the constants are kept only where they meet those patterns themselves. Undefined otherwise.
+ */
+function optionCoding(
+  options: QuestionnaireItemAnswerOption[],
+  fhir: Readonly<Record<string, JsonSchema>>,
+): JsonSchema | undefined {
+  const coding = fhir.Coding;
+  const codings = options.flatMap((o) => (o.valueCoding?.code ? [o.valueCoding] : []));
+  const system = codings[0]?.system;
+  if (!coding || system === undefined || codings.some((c) => c.system !== system)) return undefined;
+  const meets = (type: string, value: string): boolean => {
+    const pattern = fhir[type]?.pattern;
+    return typeof pattern === 'string' && new RegExp(pattern, 'u').test(value);
+  };
+  if (!meets('uri', system)) return undefined;
+  const codes = codings.flatMap((c) => (c.code && meets('code', c.code) ? [c.code] : []));
+  const displays = codings.flatMap((c) =>
+    c.display !== undefined && meets('string', c.display) ? [c.display] : [],
+  );
+  const properties = qualifyRefs(coding.properties) as Record<string, JsonSchema>;
+  return {
+    type: 'object',
+    additionalProperties: false,
+    required: ['code', 'system'],
+    properties: {
+      ...properties,
+      system: { const: system },
+      code: { enum: codes },
+      display:
+        displays.length > 0
+          ? { anyOf: [{ enum: [...new Set(displays)] }, { $ref: `${FHIR}string` }] }
+          : { $ref: `${FHIR}string` },
+    },
   };
 }
 

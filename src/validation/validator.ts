@@ -96,7 +96,7 @@ export function createValidator(pkg: ConformancePackage = loadConformancePackage
     let gate = gates.get(url);
     if (!gate) {
       const base = definitions.QuestionnaireResponse ?? {};
-      const schema = responseSchema(base, questionnaire, pkg, completed);
+      const schema = responseSchema(base, questionnaire, pkg, completed, definitions);
       gate = compileVerdict(schema, schema, documents);
       gates.set(url, gate);
     }

@@ -34,6 +34,7 @@ const gates = [false, true].map((completed) => {
     questionnaire,
     pkg,
     completed,
+    definitions,
   );
   return compileVerdict(schema, schema, { fhir });
 });
