@@ -11,6 +11,9 @@ const HEX: readonly string[] = Array.from({ length: 256 }, (_, i) =>
   i.toString(16).padStart(2, '0'),
 );
 const W = new Int32Array(80);
+/** ASCII codes of the hex digits. */
+const HEX_CODES = Uint8Array.from(Buffer.from('0123456789abcdef', 'latin1'));
+const HYPHEN = 0x2d;
 
 function rotl(x: number, n: number): number {
   return (x << n) | (x >>> (32 - n));
@@ -40,23 +43,34 @@ function compress(h: Int32Array, data: Uint8Array, offset: number, blocks: numbe
     let c = h2;
     let d = h3;
     let e = h4;
-    for (let i = 0; i < 80; i++) {
-      let f: number;
-      let k: number;
-      if (i < 20) {
-        f = (b & c) | (~b & d);
-        k = 0x5a827999;
-      } else if (i < 40) {
-        f = b ^ c ^ d;
-        k = 0x6ed9eba1;
-      } else if (i < 60) {
-        f = (b & c) | (b & d) | (c & d);
-        k = 0x8f1bbcdc | 0;
-      } else {
-        f = b ^ c ^ d;
-        k = 0xca62c1d6 | 0;
-      }
-      const t = (rotl(a, 5) + f + e + k + (W[i] ?? 0)) | 0;
+    // The four kinds of round, each its own loop (no branch per round).
+    for (let i = 0; i < 20; i++) {
+      const t = (rotl(a, 5) + ((b & c) | (~b & d)) + e + 0x5a827999 + (W[i] ?? 0)) | 0;
+      e = d;
+      d = c;
+      c = rotl(b, 30);
+      b = a;
+      a = t;
+    }
+    for (let i = 20; i < 40; i++) {
+      const t = (rotl(a, 5) + (b ^ c ^ d) + e + 0x6ed9eba1 + (W[i] ?? 0)) | 0;
+      e = d;
+      d = c;
+      c = rotl(b, 30);
+      b = a;
+      a = t;
+    }
+    for (let i = 40; i < 60; i++) {
+      const t =
+        (rotl(a, 5) + ((b & c) | (b & d) | (c & d)) + e + (0x8f1bbcdc | 0) + (W[i] ?? 0)) | 0;
+      e = d;
+      d = c;
+      c = rotl(b, 30);
+      b = a;
+      a = t;
+    }
+    for (let i = 60; i < 80; i++) {
+      const t = (rotl(a, 5) + (b ^ c ^ d) + e + (0xca62c1d6 | 0) + (W[i] ?? 0)) | 0;
       e = d;
       d = c;
       c = rotl(b, 30);
@@ -146,7 +160,39 @@ export class Uuid5Prefix {
     this.rest = Uint8Array.from(bytes.subarray(this.hashed));
   }
 
+  /** The UUID of prefix + suffix as 36 ASCII bytes (lower-case hex, hyphens) into `target`. */
+  uuidInto(suffix: Uint8Array, target: Uint8Array, at: number): void {
+    this.hash(suffix);
+    const w0 = state[0] ?? 0;
+    const w1 = state[1] ?? 0;
+    const w2 = ((state[2] ?? 0) & 0x3fffffff) | 0x80000000;
+    const w3 = state[3] ?? 0;
+    let o = at;
+    const put = (word: number, from: number, to: number): void => {
+      for (let shift = 28 - from * 4; shift >= 28 - to * 4; shift -= 4)
+        target[o++] = HEX_CODES[(word >>> shift) & 0xf] ?? 0;
+    };
+    put(w0, 0, 7);
+    target[o++] = HYPHEN;
+    put(w1, 0, 3);
+    target[o++] = HYPHEN;
+    // Version 5 in the high nibble of byte 6.
+    target[o++] = HEX_CODES[5] ?? 0;
+    put(w1, 5, 7);
+    target[o++] = HYPHEN;
+    put(w2, 0, 3);
+    target[o++] = HYPHEN;
+    put(w2, 4, 7);
+    put(w3, 0, 7);
+  }
+
   uuid(suffix: string | Uint8Array): string {
+    this.hash(suffix);
+    return uuidText(state);
+  }
+
+  /** Leaves the SHA-1 state of prefix + suffix in `state`. */
+  private hash(suffix: string | Uint8Array): void {
     const restLength = this.rest.length;
     const most = restLength + suffix.length * 3 + 72;
     if (scratch.length < most) scratch = Buffer.alloc(most * 2);
@@ -169,7 +215,6 @@ export class Uuid5Prefix {
     scratch[end - 1] = bits & 0xff;
     state.set(this.midstate);
     compress(state, scratch, 0, blocks);
-    return uuidText(state);
   }
 }
 

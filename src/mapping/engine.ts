@@ -450,6 +450,20 @@ class PooledOutput implements JsonOut {
     }
   }
 
+  putBytes(length: number, fill: (target: Buffer, at: number) => void): void {
+    if (length > this.pool.size) {
+      const bytes = Buffer.allocUnsafe(length);
+      fill(bytes, 0);
+      this.put({ text: '', bytes });
+      return;
+    }
+    if (this.buffer && this.buffer.length - this.used < length) this.flush();
+    const buffer = this.current();
+    fill(buffer, this.used);
+    this.used += length;
+    if (this.used === buffer.length) this.flush();
+  }
+
   private current(): Buffer {
     this.buffer ??= this.pool.take() ?? Buffer.allocUnsafeSlow(this.pool.size);
     return this.buffer;

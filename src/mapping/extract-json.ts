@@ -26,6 +26,7 @@
  */
 import type { Observation } from '@medplum/fhirtypes';
 import { DIALOG_ITEMS, isDateTimeWithOffset } from '../dialog';
+import type { Uuid5Prefix } from '../fhir/sha1';
 import {
   EXTRACTED_OBSERVATION_SYSTEM,
   derivedUuid,
@@ -44,6 +45,7 @@ import {
   type JsonOut,
   type JsonPiece,
   markStrings,
+  recordShape,
   ResponseJson,
   shapeOf,
 } from './response-json';
@@ -69,7 +71,74 @@ interface ContextTemplate {
 }
 
 /** One Observation with holes for its identifier value and the shared values. */
-type ObservationTemplate = Template<'id' | Shared>;
+type ObservationTemplate = Template<'id' | Shared> & {
+  /** The same text with each run of shared values (and the text between them) as one slot. */
+  readonly joined: {
+    readonly texts: readonly string[];
+    /** `texts` as bytes (ASCII). */
+    readonly bytes: readonly Buffer[];
+    readonly slots: readonly Slot[];
+  };
+};
+
+/** The identifier value, or a run of shared values (an index into RUNS). */
+type Slot = 'id' | number;
+
+/** Runs of shared values with the text between them, e.g. subject, effectiveDateTime, performer. */
+const RUNS: { readonly holes: readonly Shared[]; readonly glue: readonly string[] }[] = [];
+const RUN_INDEX = new Map<string, number>();
+
+function runSlot(holes: readonly Shared[], glue: readonly string[]): number {
+  const key = `${holes.join('|')}\u0000${glue.join('\u0000')}`;
+  let index = RUN_INDEX.get(key);
+  if (index === undefined) {
+    index = RUNS.length;
+    RUNS.push({ holes, glue });
+    RUN_INDEX.set(key, index);
+  }
+  return index;
+}
+
+function joinRun(slot: number, shared: Record<Shared, string>): string {
+  const run = RUNS[slot];
+  if (!run) return '';
+  let text = shared[run.holes[0] as Shared];
+  for (let i = 1; i < run.holes.length; i++)
+    text += (run.glue[i - 1] as string) + shared[run.holes[i] as Shared];
+  return text;
+}
+
+const KEY_ONLY = /^,"[A-Za-z]+":$/;
+
+/** A template's text with its consecutive shared holes joined into runs. */
+function joinRuns(template: Template<'id' | Shared>): ObservationTemplate['joined'] {
+  const { parts, holes } = template;
+  const texts: string[] = [(parts[0] as Fragment).text];
+  const slots: Slot[] = [];
+  for (let i = 0; i < holes.length; i++) {
+    const h = holes[i] as 'id' | Shared;
+    if (h === 'id') {
+      slots.push('id');
+      texts.push((parts[i + 1] as Fragment).text);
+      continue;
+    }
+    const run: Shared[] = [h];
+    const glue: string[] = [];
+    // Joined across text that is only a key (so runs stay few, whatever the values).
+    while (
+      i + 1 < holes.length &&
+      holes[i + 1] !== 'id' &&
+      KEY_ONLY.test(parts[i + 1]?.text ?? '')
+    ) {
+      glue.push((parts[i + 1] as Fragment).text);
+      i++;
+      run.push(holes[i] as Shared);
+    }
+    slots.push(runSlot(run, glue));
+    texts.push((parts[i + 1] as Fragment).text);
+  }
+  return { texts, bytes: texts.map((t) => Buffer.from(t, 'latin1')), slots };
+}
 
 /** An Observation the record gives: its part (linkId or measure) and its template's key. */
 interface Expected {
@@ -137,6 +206,83 @@ function sharedText(
   };
 }
 
+/** A record on the fast path: its response's pieces, and what its Observations are made of. */
+interface Plan {
+  readonly response: readonly JsonPiece[];
+  readonly templates: readonly ObservationTemplate[];
+  readonly expected: readonly Expected[];
+  readonly shared: Record<Shared, string>;
+  readonly uuids: Uuid5Prefix;
+}
+
+/** The Observations' lines (after the response's) as one string. */
+function observationsText(plan: Plan): string {
+  const { templates, expected, shared, uuids } = plan;
+  // Each run of shared values (with the text between them) is joined once per record.
+  const runs: (string | undefined)[] = [];
+  let text = '\n';
+  for (let i = 0; i < templates.length; i++) {
+    const { texts, slots } = (templates[i] as ObservationTemplate).joined;
+    text += texts[0] as string;
+    for (let h = 0; h < slots.length; h++) {
+      const slot = slots[h] as Slot;
+      text +=
+        (slot === 'id'
+          ? `"${uuids.uuid((expected[i] as Expected).bytes)}"`
+          : (runs[slot] ??= joinRun(slot, shared))) + (texts[h + 1] as string);
+    }
+    text += '\n';
+  }
+  return text;
+}
+
+const QUOTE = 0x22;
+const NEWLINE = 0x0a;
+
+/**
+ * The same bytes as observationsText, written into the output's buffer: the templates' bytes
+ * copied, each identifier's hex written from its hash, no string made per Observation.
+ */
+function writeObservationBytes(plan: Plan, putBytes: NonNullable<JsonOut['putBytes']>): void {
+  const { templates, expected, shared, uuids } = plan;
+  const runs: (Buffer | undefined)[] = [];
+  let length = 1;
+  for (const template of templates) {
+    const { bytes, slots } = template.joined;
+    for (const b of bytes) length += b.length;
+    for (const slot of slots)
+      length +=
+        slot === 'id' ? 38 : (runs[slot] ??= Buffer.from(joinRun(slot, shared), 'latin1')).length;
+    length += 1;
+  }
+  putBytes(length, (target, start) => {
+    let at = start;
+    target[at++] = NEWLINE;
+    for (let i = 0; i < templates.length; i++) {
+      const { bytes, slots } = (templates[i] as ObservationTemplate).joined;
+      target.set(bytes[0] as Buffer, at);
+      at += (bytes[0] as Buffer).length;
+      for (let h = 0; h < slots.length; h++) {
+        const slot = slots[h] as Slot;
+        if (slot === 'id') {
+          target[at++] = QUOTE;
+          uuids.uuidInto((expected[i] as Expected).bytes, target, at);
+          at += 36;
+          target[at++] = QUOTE;
+        } else {
+          const run = runs[slot] as Buffer;
+          target.set(run, at);
+          at += run.length;
+        }
+        const next = bytes[h + 1] as Buffer;
+        target.set(next, at);
+        at += next.length;
+      }
+      target[at++] = NEWLINE;
+    }
+  });
+}
+
 export class ExtractJson {
   private readonly response: ResponseJson;
   private readonly contexts = new Map<string, ContextTemplate | null>();
@@ -164,10 +310,11 @@ export class ExtractJson {
   }
 
   stringify(record: DialogRecord): string {
-    const pieces = this.fastPieces(record);
-    if (!pieces) return this.canonical(record);
+    const plan = this.plan(record);
+    if (!plan) return this.canonical(record);
     let text = '';
-    for (const piece of pieces) text += typeof piece === 'string' ? piece : piece.text;
+    for (const piece of plan.response) text += typeof piece === 'string' ? piece : piece.text;
+    text += observationsText(plan);
     if (this.verified < this.verifyCount) {
       this.verified++;
       const canonical = this.canonical(record);
@@ -179,22 +326,27 @@ export class ExtractJson {
     return text;
   }
 
-  /** The same text as stringify, as pieces into `out`. */
+  /**
+   * The same text as stringify, as pieces into `out`; the Observations' bytes straight into the
+   * output's buffer when it takes them (JsonOut.putBytes).
+   */
   writeTo(record: DialogRecord, out: JsonOut): void {
     if (this.verified < this.verifyCount) {
       out.put(this.stringify(record));
       return;
     }
-    const pieces = this.fastPieces(record);
-    if (!pieces) {
+    const plan = this.plan(record);
+    if (!plan) {
       out.put(this.canonical(record));
       return;
     }
-    for (const piece of pieces) out.put(piece);
+    for (const piece of plan.response) out.put(piece);
+    if (out.putBytes) writeObservationBytes(plan, out.putBytes.bind(out));
+    else out.put(observationsText(plan));
   }
 
-  /** The record's text as pieces, or undefined when it takes the canonical way. */
-  private fastPieces(record: DialogRecord): JsonPiece[] | undefined {
+  /** What the record's text is made of, or undefined when it takes the canonical way. */
+  private plan(record: DialogRecord): Plan | undefined {
     const { session } = record;
     if (
       !this.fast ||
@@ -203,9 +355,9 @@ export class ExtractJson {
       !isDateTimeWithOffset(session.authored)
     )
       return undefined;
-    const values: string[] = [];
-    const shape = shapeOf(record, values, undefined, true);
-    const context = this.context(shape, record);
+    const shape = recordShape(record);
+    const values = shape.values;
+    const context = this.context(shape.key, record);
     if (!context) return undefined;
     const shared: Record<Shared, string> = {
       key: fill(context.key, values, false),
@@ -221,27 +373,18 @@ export class ExtractJson {
       if (template) templates.push(template);
       else {
         if (!this.learn(record, expected, shared)) return undefined;
-        return this.fastPieces(record);
+        return this.plan(record);
       }
     }
-    const pieces: JsonPiece[] = [];
-    this.response.writeTo(record, { put: (piece) => pieces.push(piece) });
-    // The Observations as one string: one copy into the output instead of ~10 per Observation.
-    const uuids = derivedUuids(EXTRACTED_OBSERVATION_SYSTEM, shared.key);
-    let text = '\n';
-    for (let i = 0; i < templates.length; i++) {
-      const { parts, holes } = templates[i] as ObservationTemplate;
-      text += (parts[0] as Fragment).text;
-      for (let h = 0; h < holes.length; h++) {
-        const name = holes[h] as 'id' | Shared;
-        text +=
-          (name === 'id' ? `"${uuids.uuid((expected[i] as Expected).bytes)}"` : shared[name]) +
-          (parts[h + 1] as Fragment).text;
-      }
-      text += '\n';
-    }
-    pieces.push(text);
-    return pieces;
+    const response: JsonPiece[] = [];
+    this.response.writeTo(record, { put: (piece) => response.push(piece) }, shape);
+    return {
+      response,
+      templates,
+      expected,
+      shared,
+      uuids: derivedUuids(EXTRACTED_OBSERVATION_SYSTEM, shared.key),
+    };
   }
 
   /**
@@ -401,7 +544,7 @@ function observationTemplate(
     from = m.index + m[0].length;
   }
   parts.push(fragment(text.slice(from)));
-  const template: ObservationTemplate = { parts, holes };
+  const template: ObservationTemplate = { parts, holes, joined: joinRuns({ parts, holes }) };
   // Filled back with this response's values, it must be the Observation's own text.
   let back = parts[0]?.text ?? '';
   holes.forEach((h, i) => {

@@ -153,6 +153,17 @@ export function shapeOf(value: unknown, values: string[], key?: string, top = fa
   return JSON.stringify(value) ?? 'u';
 }
 
+/** A record's shape without its items (shapeOf at the top) and the strings it holds, in order. */
+export interface RecordShape {
+  readonly key: string;
+  readonly values: readonly string[];
+}
+
+export function recordShape(record: DialogRecord): RecordShape {
+  const values: string[] = [];
+  return { key: shapeOf(record, values, undefined, true), values };
+}
+
 const ITEM_KEYS = new Set(Object.keys(EMPTY_SESSION));
 
 /** shapeOf of `bare(session)`, without making it. */
@@ -207,6 +218,11 @@ export type JsonPiece = string | Fragment;
 /** Where `writeTo` puts a record's pieces (the engine copies them into reused buffers). */
 export interface JsonOut {
   put(piece: JsonPiece): void;
+  /**
+   * Optional: `length` bytes (ASCII JSON) written by `fill` straight into the output's buffer
+   * from `at`; `fill` writes exactly `length` bytes.
+   */
+  putBytes?(length: number, fill: (target: Buffer, at: number) => void): void;
 }
 
 const ITEMS_OPEN = ',"item":[';
@@ -252,19 +268,22 @@ export class ResponseJson {
     return text;
   }
 
-  /** The same text as stringify, as pieces into `out` (no string is built for the record). */
-  writeTo(record: DialogRecord, out: JsonOut): void {
+  /**
+   * The same text as stringify, as pieces into `out` (no string is built for the record).
+   * `shape`: the record's shapeOf (top) and its values, when the caller has them already.
+   */
+  writeTo(record: DialogRecord, out: JsonOut, shape?: RecordShape): void {
     if (!this.fast || this.verified < this.verifyCount || !fastEligible(record.session)) {
       out.put(this.stringify(record));
       return;
     }
-    for (const piece of this.pieces(record)) out.put(piece);
+    for (const piece of this.pieces(record, shape)) out.put(piece);
   }
 
-  private pieces(record: DialogRecord): JsonPiece[] {
+  private pieces(record: DialogRecord, shape?: RecordShape): JsonPiece[] {
     const { session } = record;
     // The head without its closing brace, so the items can follow.
-    const out = this.head(record);
+    const out = this.head(record, shape);
     const start = out.length;
     this.ratings(session, out);
     if (session.chosen.length > 0 || session.discussed.length > 0) {
@@ -352,10 +371,9 @@ export class ResponseJson {
    * every string replaced by a marker; the markers are the holes the record's strings go into.
    * Records of the same shape (same fields, same numbers of names and identifiers) share one.
    */
-  private head(record: DialogRecord): JsonPiece[] {
-    const values: string[] = [];
+  private head(record: DialogRecord, shape?: RecordShape): JsonPiece[] {
     // The shape of the record without its items (as `bare` would make it), without copying it.
-    const key = shapeOf(record, values, undefined, true);
+    const { key, values } = shape ?? recordShape(record);
     let template = this.heads.get(key);
     if (template === undefined) {
       const headOnly = { ...record, session: bare(record.session) };
