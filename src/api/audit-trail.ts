@@ -32,6 +32,8 @@ function canAppend(store: FhirStore): store is FhirStore & AppendingStore {
   return typeof (store as Partial<AppendingStore>).append === 'function';
 }
 const SOURCE = 'dialog-fhir';
+const PATIENT_REF = /^Patient\/([A-Za-z0-9\-.]{1,64})$/;
+const PATIENT_OR_ID = /^(?:Patient\/)?([A-Za-z0-9\-.]{1,64})$/;
 
 export class AuditTrail {
   private queue: AuditEvent[] = [];
@@ -117,7 +119,8 @@ interface Shape {
   readonly type?: string;
   readonly id?: string;
   readonly operation?: string;
-  /** The person a whole request is about (`/native/{format}?patient=`), as a Patient id. */
+  /** The person a whole request is about (`/native/{format}?patient=`, a search's `patient` or
+   * `subject`), as a Patient id. */
   readonly patient?: string;
 }
 
@@ -150,9 +153,35 @@ export function requestShape(req: Request): Shape {
   if (req.method === 'POST') return { interaction: 'create', type };
   if (req.method === 'PUT') return { interaction: 'update', type, ...(id ? { id } : {}) };
   if (req.method === 'DELETE') return { interaction: 'delete', type, ...(id ? { id } : {}) };
-  if (id === undefined) return { interaction: 'search', type };
+  if (id === undefined) {
+    const patient = searchedPatient(req.query as Record<string, unknown> | undefined);
+    return { interaction: 'search', type, ...(patient ? { patient } : {}) };
+  }
   if (history === '_history') return { interaction: version ? 'vread' : 'history', type, id };
   return { interaction: 'read', type, id };
+}
+
+/** The search parameters that name the person a search is about (`patient`, `subject`). */
+const PERSON_PARAMETERS = ['patient', 'subject'] as const;
+
+/**
+ * The one person a search asks about (`?patient=p1`, `?subject=Patient/p1`), so its AuditEvent
+ * names whose record was searched even when nothing was found. Several people, or none: undefined.
+ */
+function searchedPatient(query: Record<string, unknown> | undefined): string | undefined {
+  const named = new Set<string>();
+  for (const name of PERSON_PARAMETERS) {
+    const given = query?.[name];
+    for (const value of Array.isArray(given) ? given : [given]) {
+      if (typeof value !== 'string') continue;
+      for (const part of value.split(',')) {
+        const id = (name === 'patient' ? PATIENT_OR_ID : PATIENT_REF).exec(part)?.[1];
+        if (id) named.add(id);
+        else return undefined;
+      }
+    }
+  }
+  return named.size === 1 ? [...named][0] : undefined;
 }
 
 const UI_TYPES: Readonly<Record<string, string>> = {
@@ -197,8 +226,6 @@ function idsOf(shape: Shape, sent: Resource | undefined): string[] {
   if (sent && sent.resourceType === shape.type && sent.id) return [sent.id];
   return own;
 }
-
-const PATIENT_REF = /^Patient\/([A-Za-z0-9\-.]{1,64})$/;
 
 function patientOf(
   access: Access | undefined,

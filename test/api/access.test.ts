@@ -330,6 +330,19 @@ describe('audit and logs', () => {
     expect(outcomes).toContain('4');
   });
 
+  it('names the person a search is about, even when it finds nothing', async () => {
+    const t = await token({ scopes: ['user/*.cruds'], fhirUser: 'Practitioner/sam-whitfield' });
+    const found = await get('/fhir/Observation?subject=Patient/no-records-yet', t);
+    expect(found.body.total).toBe(0);
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    const events = await get('/fhir/AuditEvent?patient=Patient/no-records-yet', t);
+    const kinds = (events.body.entry as Json[]).map(
+      (e) =>
+        (e.resource.subtype as Json[]).find((c) => c.system?.endsWith('restful-interaction'))?.code,
+    );
+    expect(kinds).toEqual(['search-type']);
+  });
+
   it('logs hold no NHS numbers, names or free text from the records', async () => {
     const text = service.logs.join('\n');
     expect(text.length).toBeGreaterThan(0);

@@ -20,6 +20,24 @@ describe('what an AuditEvent says a request did', () => {
     expect(requestShape(request(method, base, path))).toEqual(shape);
   });
 
+  it.each([
+    [{ subject: 'Patient/p1' }, 'p1'],
+    [{ patient: 'p1', _count: '5' }, 'p1'],
+    [{ patient: 'Patient/p1', subject: 'Patient/p1' }, 'p1'],
+    [{ subject: 'Patient/p1,Patient/p2' }, undefined],
+    [{ patient: 'p1', subject: 'Patient/p2' }, undefined],
+    [{ subject: 'Group/g1' }, undefined],
+    [{ subject: ['Patient/p1', 'Patient/p2'] }, undefined],
+    [{ status: 'completed' }, undefined],
+  ])('a search with %j names the person %s', (query, patient) => {
+    const req = { ...request('GET', '/fhir', '/Observation'), query } as unknown as Request;
+    expect(requestShape(req)).toEqual({
+      interaction: 'search',
+      type: 'Observation',
+      ...(patient ? { patient } : {}),
+    });
+  });
+
   it('does not audit the clinician page’s sign-in and style sheet', () => {
     expect(isAuditedUiPath('/static/ui.css')).toBe(false);
     expect(isAuditedUiPath('/login')).toBe(false);
