@@ -48,9 +48,9 @@ import { CARE_PLAN_IDENTIFIER_SYSTEM, DIALOG_NAMESPACE, uuidV5 } from '../fhir';
 import { fault, stale, statusOf, type HttpOutcomeError } from '../service/outcomes';
 import { openFhirServerStore, type FhirStore } from '../store';
 import {
-  bundleTerms,
   gatherHandover,
-  handoverBundle,
+  handoverBundleAndTerms,
+  type BundleTerms,
   type HandoverBundleOptions,
   type HandoverRecord,
 } from './handover-bundle';
@@ -377,7 +377,7 @@ export class HandoverDeliverer {
     const self = this.options.peers.self.baseUrl;
     const terms: HandoverBundleOptions = { sourceBaseUrl: self, destinationBaseUrl: peer.baseUrl };
     // Each resource both sides edit leaves marked with the version of ours it is.
-    const bundle = handoverBundle(
+    const { bundle, terms: names } = handoverBundleAndTerms(
       {
         ...record,
         carePlan: withOrigin(record.carePlan, self),
@@ -394,7 +394,7 @@ export class HandoverDeliverer {
     const applied = await remote.transaction(sent.bundle);
     await writeMergedResources(
       remote,
-      this.sharedItems(record, terms, sent.bundle, shared.shared, applied, remote, peer),
+      this.sharedItems(record, terms, names, sent.bundle, shared.shared, applied, remote, peer),
       { now: this.now, keepMark: 'incoming', activity: 'Handover' },
     );
     const local = inDestinationTerms(sent.plan, sent.bundle, applied);
@@ -420,13 +420,13 @@ export class HandoverDeliverer {
   private sharedItems(
     record: HandoverRecord,
     options: HandoverBundleOptions,
+    terms: BundleTerms,
     sent: Bundle,
     indices: readonly number[],
     applied: Bundle,
     remote: FhirStore,
     peer: Peer,
   ): SharedItem[] {
-    const terms = bundleTerms(record, options);
     const mine = [...record.goals, ...record.relatedPersons, ...record.consents];
     const items: SharedItem[] = [];
     for (const index of indices) {
@@ -675,17 +675,28 @@ function withReceipt(
   };
 }
 
+/** The ids the destination gave each fullUrl of a bundle, per answer (computed once). */
+const destinationIds = new WeakMap<Bundle, Map<string, string>>();
+
 /**
- * The plan with its `urn:uuid:` references to what step 1 carried replaced by the ids the
- * destination gave them (the transaction-response lists them in request order).
+ * The plan (or any resource step 1 carried) with its `urn:uuid:` references to what step 1
+ * carried replaced by the ids the destination gave them (the transaction-response lists them in
+ * request order).
  */
 export function inDestinationTerms<T extends Resource>(plan: T, sent: Bundle, applied: Bundle): T {
-  const ids = new Map<string, string>();
-  (sent.entry ?? []).forEach((entry, i) => {
-    const location = applied.entry?.[i]?.response?.location;
-    const match = location ? /([A-Z][A-Za-z]+\/[^/]+)(?:\/_history\/[^/]+)?$/.exec(location) : null;
-    if (entry.fullUrl && match?.[1]) ids.set(entry.fullUrl, match[1]);
-  });
+  let ids = destinationIds.get(applied);
+  if (!ids) {
+    const found = new Map<string, string>();
+    (sent.entry ?? []).forEach((entry, i) => {
+      const location = applied.entry?.[i]?.response?.location;
+      const match = location
+        ? /([A-Z][A-Za-z]+\/[^/]+)(?:\/_history\/[^/]+)?$/.exec(location)
+        : null;
+      if (entry.fullUrl && match?.[1]) found.set(entry.fullUrl, match[1]);
+    });
+    destinationIds.set(applied, found);
+    ids = found;
+  }
   const text = JSON.stringify(plan).replace(
     /"reference":"(urn:uuid:[0-9a-f-]+)"/g,
     (whole, urn: string) => {

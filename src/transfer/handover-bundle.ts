@@ -469,7 +469,10 @@ function prepare(record: HandoverRecord, options: HandoverBundleOptions): Prepar
  * often it is applied (see the module header for the rules).
  */
 export function handoverBundle(record: HandoverRecord, options: HandoverBundleOptions): Bundle {
-  const { planned, rewrite } = prepare(record, options);
+  return bundleOf(prepare(record, options));
+}
+
+function bundleOf({ planned, rewrite }: Prepared): Bundle {
   const entry: BundleEntry[] = planned.map((p) => {
     rewriteReferences(p.body, rewrite);
     return { fullUrl: p.fullUrl, resource: p.body, request: p.request };
@@ -491,11 +494,29 @@ export interface BundleTerms {
 }
 
 export function bundleTerms(record: HandoverRecord, options: HandoverBundleOptions): BundleTerms {
-  const { planned, rewrite } = prepare(record, options);
+  return termsOf(prepare(record, options));
+}
+
+/**
+ * `handoverBundle` and `bundleTerms` at once, from one pass over the record (origin marks on the
+ * record change neither the names nor the references).
+ */
+export function handoverBundleAndTerms(
+  record: HandoverRecord,
+  options: HandoverBundleOptions,
+): { bundle: Bundle; terms: BundleTerms } {
+  const prepared = prepare(record, options);
+  const terms = termsOf(prepared);
+  return { bundle: bundleOf(prepared), terms };
+}
+
+function termsOf({ planned, rewrite }: Prepared): BundleTerms {
+  const byFullUrl = new Map(planned.map((p) => [p.fullUrl, p]));
+  const bySource = new Map(planned.map((p) => [`${p.type}/${p.sourceId}`, p]));
   return {
-    fullUrlOf: (type, id) => planned.find((p) => p.type === type && p.sourceId === id)?.fullUrl,
+    fullUrlOf: (type, id) => bySource.get(`${type}/${id}`)?.fullUrl,
     sourceOf: (fullUrl) => {
-      const found = planned.find((p) => p.fullUrl === fullUrl);
+      const found = byFullUrl.get(fullUrl);
       return found ? { type: found.type, id: found.sourceId } : undefined;
     },
     inBundleTerms: (resource) => {

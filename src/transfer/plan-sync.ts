@@ -48,9 +48,9 @@ import {
   type PeerLinkOptions,
 } from './deliver';
 import {
-  bundleTerms,
   gatherHandover,
-  handoverBundle,
+  handoverBundleAndTerms,
+  type BundleTerms,
   type HandoverBundleOptions,
   type HandoverRecord,
 } from './handover-bundle';
@@ -326,7 +326,7 @@ export class PlanSync {
       sourceBaseUrl: peer.baseUrl,
       destinationBaseUrl: self.baseUrl,
     };
-    const bundle = handoverBundle({ ...record, carePlan: theirs }, terms);
+    const { bundle, terms: names } = handoverBundleAndTerms({ ...record, carePlan: theirs }, terms);
     const planned = planCreatedOnly(bundle);
     const shared = sharedCreatedOnly(planned.bundle);
     const sent = { ...planned, bundle: shared.bundle };
@@ -334,6 +334,7 @@ export class PlanSync {
     const resources = await this.pullShared(
       { ...record, carePlan: theirs },
       terms,
+      names,
       sent.bundle,
       shared.shared,
       applied,
@@ -370,13 +371,13 @@ export class PlanSync {
   private async pullShared(
     record: HandoverRecord,
     options: HandoverBundleOptions,
+    terms: BundleTerms,
     sent: Bundle,
     indices: readonly number[],
     applied: Bundle,
     remote: FhirStore,
     known: readonly ResourceState[],
   ): Promise<ResourceState[]> {
-    const terms = bundleTerms(record, options);
     const theirs = [...record.goals, ...record.relatedPersons, ...record.consents];
     const items: SharedItem[] = [];
     const pulled: ResourceState[] = [];
