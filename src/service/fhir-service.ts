@@ -113,7 +113,7 @@ export class FhirService {
       void _ignored;
       return this.submitSession(access, body as QuestionnaireResponse, undefined);
     }
-    await checkSamePerson(this.deps.store, resource);
+    await checkSamePerson(this.deps.store, resource, confinedOf(access));
     return this.deps.store.create(
       resource,
       ifNoneExist !== undefined ? { ifNoneExist: checkedCondition(access, type, ifNoneExist) } : {},
@@ -133,7 +133,7 @@ export class FhirService {
     checkIdSegment(type, id);
     await this.mayReplace(access, resource);
     if (isDialogSession(resource)) return this.submitSession(access, resource, ifMatch);
-    await checkSamePerson(this.deps.store, resource);
+    await checkSamePerson(this.deps.store, resource, confinedOf(access));
     return this.deps.store.update(resource, ifMatch !== undefined ? { ifMatch } : {});
   }
 
@@ -153,7 +153,7 @@ export class FhirService {
     const condition = pinToPatient(access, resource.resourceType, query);
     if (resource.id !== undefined) checkIdSegment(type, resource.id);
     if (!isDialogSession(resource)) {
-      await checkSamePerson(this.deps.store, resource);
+      await checkSamePerson(this.deps.store, resource, confinedOf(access));
       return this.deps.store.conditionalUpdate(
         resource,
         condition,
@@ -238,7 +238,7 @@ export class FhirService {
         'The session is about someone else',
         'QuestionnaireResponse.subject',
       );
-    await checkSamePerson(this.deps.store, resolved);
+    await checkSamePerson(this.deps.store, resolved, confinedOf(access));
     const id = resolved.id ?? (await this.sessionId(access, resolved));
     const result = await this.submitter.submit({
       response: resolved,
@@ -281,6 +281,11 @@ export class FhirService {
       );
     return match?.id ?? uuidV5(`${identifier.system}|${identifier.value}`, DIALOG_NAMESPACE);
   }
+}
+
+/** Whether the caller is confined to one person (see `checkSamePerson`). */
+function confinedOf(access: Access): { confined: boolean } {
+  return { confined: access.patient !== undefined };
 }
 
 export function servedType(type: string): ResourceType {

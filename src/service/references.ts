@@ -6,8 +6,11 @@
  * pair one person's ratings with another's.
  *
  * Only literal relative references (`Type/id`) are checked; references to resources that are not
- * stored (yet) are left alone, as FHIR allows. Contained resources are not walked (they have no
- * life of their own); the subject itself is what the others are checked against.
+ * stored (yet) are left alone, as FHIR allows — except for a caller confined to one person (a
+ * patient token), who may point only to that person's stored records: otherwise the difference
+ * between "not stored" (accepted) and "someone else's" (refused) would tell them which ids exist
+ * in other people's records. Both are then the same 422. Contained resources are not walked (they
+ * have no life of their own); the subject itself is what the others are checked against.
  */
 import type { Resource, ResourceType } from '@medplum/fhirtypes';
 import type { FhirStore } from '../store';
@@ -76,7 +79,11 @@ function literalReferences(resource: Resource, skip: string): Found[] {
  * Refuses (throws a 422) a resource about one person that references another person's record.
  * Reads each referenced stored resource of a type about a person, once.
  */
-export async function checkSamePerson(store: FhirStore, resource: Resource): Promise<void> {
+export async function checkSamePerson(
+  store: FhirStore,
+  resource: Resource,
+  options: { readonly confined?: boolean } = {},
+): Promise<void> {
   if (!CHECKED.has(resource.resourceType)) return;
   const person = personOf(resource);
   if (person === undefined) return;
@@ -91,7 +98,11 @@ export async function checkSamePerson(store: FhirStore, resource: Resource): Pro
       if (statusOf(err) === 404 || statusOf(err) === 410) return undefined;
       throw err;
     });
-    const theirs = stored ? personOf(stored) : undefined;
+    if (!stored) {
+      if (options.confined) throw elsewhere(ref.path);
+      continue;
+    }
+    const theirs = personOf(stored);
     if (theirs !== undefined && theirs !== person) throw elsewhere(ref.path);
   }
 }
@@ -100,7 +111,7 @@ function elsewhere(path: string) {
   return fault(
     422,
     'business-rule',
-    "This references another person's record: a person's record may point only to their own",
+    "This references a record that is not this person's: a person's record may point only to their own",
     path,
   );
 }

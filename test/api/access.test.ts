@@ -317,6 +317,53 @@ describe('carers see only what the person agreed to share', () => {
   });
 });
 
+describe('references from a person’s own writes', () => {
+  const goal = (addresses: string) => ({
+    resourceType: 'Goal',
+    lifecycleStatus: 'active',
+    description: { text: 'Get back to the allotment' },
+    subject: { reference: 'Patient/megan-price' },
+    addresses: [{ reference: addresses }],
+  });
+
+  it('tells a patient token nothing about which ids exist in other people’s records', async () => {
+    const clinician = await token({
+      scopes: ['user/*.cruds'],
+      fhirUser: 'Practitioner/sam-whitfield',
+    });
+    const person = await token({ scopes: ['patient/*.cruds'], fhirUser: 'Patient/megan-price' });
+    const theirs = await get('/fhir/Observation?subject=Patient/someone-else&_count=1', clinician);
+    const theirId = String((theirs.body.entry as Json[])[0]?.resource.id);
+    const toTheirs = await fhir(
+      service.base,
+      'POST',
+      '/fhir/Goal',
+      goal(`Observation/${theirId}`),
+      auth(person),
+    );
+    const toNothing = await fhir(
+      service.base,
+      'POST',
+      '/fhir/Goal',
+      goal('Observation/not-stored-1'),
+      auth(person),
+    );
+    expectRefusal(toTheirs, 422, 'business-rule');
+    // The same answer, word for word, whether the id is someone else's or nobody's.
+    expect(toNothing.status).toBe(toTheirs.status);
+    expect(toNothing.body.issue).toEqual(toTheirs.body.issue);
+    // A clinician may still point at what is not stored yet (FHIR allows it).
+    const byClinician = await fhir(
+      service.base,
+      'POST',
+      '/fhir/Goal',
+      goal('Observation/not-stored-1'),
+      auth(clinician),
+    );
+    expect(byClinician.status).toBe(201);
+  });
+});
+
 describe('audit and logs', () => {
   it('writes an AuditEvent for reads, writes and refusals', async () => {
     const t = await token({ scopes: ['user/*.cruds'], fhirUser: 'Practitioner/sam-whitfield' });
