@@ -98,10 +98,14 @@ class Generator {
   /** Statements that `return false` when `v` fails `schema`. */
   private code(schema: Schema, root: Schema, v: string): string {
     let out = '';
+    const level = this.levelWithItems(schema, root, v);
     for (const [keyword, value] of Object.entries(schema)) {
       if (IGNORED.has(keyword)) continue;
+      if (level !== undefined && (keyword === QUESTIONNAIRE_ITEMS_KEYWORD || keyword === 'items'))
+        continue;
       out += this.keyword(keyword, value, schema, root, v);
     }
+    if (level !== undefined) out += level;
     if (!('properties' in schema) && ('required' in schema || 'additionalProperties' in schema)) {
       out += this.objectCode(schema, root, v);
     }
@@ -200,6 +204,65 @@ class Generator {
       .join('');
     const present = rule.required.map((id) => `if(${counter.get(id)}===0)return false;`).join('');
     return `if(Array.isArray(${v})){${declarations}for(let ${i}=0;${i}<${v}.length;${i}++){const it=${v}[${i}];if(it!==null&&typeof it==="object")switch(it.linkId){${cases}}}${present}}`;
+  }
+
+  /**
+   * A level of response items (the `questionnaireItems` rule, and `items` that are objects
+   * told apart by linkId) in one loop: each item is counted in the same switch that sends it to
+   * its definition. The same verdict as the two loops apart (both only ever return false; every
+   * counted linkId is a branch of the switch, and an item that is not an object fails either
+   * way). Undefined when the schema is not of that form.
+   */
+  private levelWithItems(schema: Schema, root: Schema, v: string): string | undefined {
+    const rule = schema[QUESTIONNAIRE_ITEMS_KEYWORD] as LevelRule | undefined;
+    const items = schema.items as Schema | undefined;
+    if (!rule || !items) return undefined;
+    const discriminator = items.discriminator as { propertyName?: string } | undefined;
+    const keys = Object.keys(items).sort().join(',');
+    if (
+      discriminator?.propertyName !== 'linkId' ||
+      keys !== 'discriminator,oneOf,required,type' ||
+      items.type !== 'object' ||
+      JSON.stringify(items.required) !== '["linkId"]' ||
+      !Array.isArray(items.oneOf)
+    )
+      return undefined;
+    const limits = new Map<string, number>(rule.once.map((id) => [id, 1]));
+    for (const [id, max] of Object.entries(rule.maxOccurs))
+      limits.set(id, Math.min(limits.get(id) ?? max, max));
+    const counted = [...new Set([...limits.keys(), ...rule.required])];
+    const counter = new Map(counted.map((id) => [id, this.variable()]));
+    const x = this.variable();
+    const branches: { values: unknown[]; call: string }[] = [];
+    for (const choice of items.oneOf as Schema[]) {
+      const target =
+        typeof choice.$ref === 'string'
+          ? this.resolve(choice.$ref, root)
+          : { schema: choice, root };
+      const tag = (target.schema.properties as Record<string, Schema> | undefined)?.linkId;
+      const values = tag?.const !== undefined ? [tag.const] : ((tag?.enum as unknown[]) ?? []);
+      if (values.length === 0) return undefined;
+      branches.push({ values, call: this.call(target.schema, target.root, x) });
+    }
+    const labelled = new Set(branches.flatMap((b) => b.values));
+    if (!counted.every((id) => labelled.has(id))) return undefined;
+    const cases = branches
+      .flatMap(({ values, call }) =>
+        values.map((value) => {
+          const c = typeof value === 'string' ? counter.get(value) : undefined;
+          const max = typeof value === 'string' ? limits.get(value) : undefined;
+          const count = c
+            ? `${c}++;${max !== undefined ? `if(${c}>${max})return false;` : ''}`
+            : '';
+          return `case ${JSON.stringify(value)}:${count}if(!${call})return false;break;`;
+        }),
+      )
+      .join('');
+    const i = this.variable();
+    const declarations =
+      counter.size > 0 ? `let ${[...counter.values()].map((c) => `${c}=0`).join(',')};` : '';
+    const present = rule.required.map((id) => `if(${counter.get(id)}===0)return false;`).join('');
+    return `if(Array.isArray(${v})){${declarations}for(let ${i}=0;${i}<${v}.length;${i}++){const ${x}=${v}[${i}];if(!${IS_OBJECT(x)})return false;switch(${x}.linkId){${cases}default:return false;}}${present}}`;
   }
 
   private equalTo(value: unknown, v: string): string {
