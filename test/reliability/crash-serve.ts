@@ -4,9 +4,11 @@
  * from the environment (readConfig: PORT, HOST, DATA_DIR, PEERS_FILE, RATE_LIMIT_PER_MINUTE), the
  * embedded store in DATA_DIR, the same app, bearer tokens checked against DATA_DIR's development
  * key — with one difference: the handover deliverer's timings come from the environment
- * (`CRASH_LEASE_MS`, `CRASH_POLL_MS`, `CRASH_BASE_DELAY_MS`, `CRASH_MAX_DELAY_MS`). `serve` has no
- * setting for them, and its 60 s lease would make a Task claimed at the moment of the kill wait a
- * minute before the restarted server may send it again. Not a test file itself.
+ * (`CRASH_LEASE_MS`, `CRASH_POLL_MS`, `CRASH_BASE_DELAY_MS`, `CRASH_MAX_DELAY_MS`), and so does the
+ * store's checkpoint threshold (`CRASH_CHECKPOINT_BYTES`, small so that kills land among
+ * checkpoints). `serve` has no setting for them, and its 60 s lease would make a Task claimed at
+ * the moment of the kill wait a minute before the restarted server may send it again. Not a test
+ * file itself.
  *
  * To restart quickly after a kill, it is started beforehand as a standby: it loads its code and
  * compiles the validator (validating one example response), prints `warm`, and waits for a line on
@@ -26,9 +28,9 @@ import { EmbeddedStore } from '../../src/store';
 import { readPeersFile } from '../../src/transfer/peers';
 import { createValidator } from '../../src/validation';
 
-function millis(name: string): number {
+function positive(name: string, unit: 'ms' | 'bytes' = 'ms'): number {
   const value = Number(process.env[name]);
-  if (!Number.isInteger(value) || value <= 0) throw new Error(`${name} must be set (ms)`);
+  if (!Number.isInteger(value) || value <= 0) throw new Error(`${name} must be set (${unit})`);
   return value;
 }
 
@@ -53,7 +55,10 @@ async function main(): Promise<void> {
   for (const entry of example.entry ?? []) validator.validate(entry.resource);
   process.stdout.write('warm\n');
   await go();
-  const store = EmbeddedStore.open({ dataDir: config.dataDir });
+  const store = EmbeddedStore.open({
+    dataDir: config.dataDir,
+    checkpointBytes: positive('CRASH_CHECKPOINT_BYTES', 'bytes'),
+  });
   const key = await loadDevKey(config.dataDir);
   const verifier = createTokenVerifier({
     issuer: DEV_ISSUER,
@@ -68,10 +73,10 @@ async function main(): Promise<void> {
     peers: readPeersFile(config.peersFile),
     authenticate: bearerAuthenticate(verifier, store, () => new Date()),
     delivery: {
-      leaseMs: millis('CRASH_LEASE_MS'),
-      pollMs: millis('CRASH_POLL_MS'),
-      baseDelayMs: millis('CRASH_BASE_DELAY_MS'),
-      maxDelayMs: millis('CRASH_MAX_DELAY_MS'),
+      leaseMs: positive('CRASH_LEASE_MS'),
+      pollMs: positive('CRASH_POLL_MS'),
+      baseDelayMs: positive('CRASH_BASE_DELAY_MS'),
+      maxDelayMs: positive('CRASH_MAX_DELAY_MS'),
     },
   });
   app.express.listen(config.port, config.host, () => {

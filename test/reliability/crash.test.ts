@@ -31,7 +31,7 @@
  * was not synced before its answer is found missing (a store answering before its WAL sync fails
  * this test; without the library it passes).
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { QuestionnaireResponse } from '@medplum/fhirtypes';
@@ -54,6 +54,8 @@ import {
 const ROOT = join(__dirname, '..', '..');
 const MAIN = join(ROOT, 'src', 'cli', 'main.ts');
 const CRASH_SERVE = join(__dirname, 'crash-serve.ts');
+/** The community store's checkpoint threshold in this test (the default is 32 MB). */
+const CHECKPOINT_BYTES = 256 * 1024;
 const NHS_SYSTEM = 'https://fhir.nhs.uk/Id/nhs-number';
 const SESSION_SYSTEM = 'urn:dialog-fhir:test:crash-session';
 const PEOPLE_PER_ROUND = 8;
@@ -197,6 +199,9 @@ describe('crash safety: SIGKILL mid-burst, restart on the same DATA_DIR', () => 
       CRASH_POLL_MS: '100',
       CRASH_BASE_DELAY_MS: '100',
       CRASH_MAX_DELAY_MS: '1000',
+      // Checkpoints every 256 KB of WAL (a few sessions), so the kills land among checkpoints
+      // running on the worker and being finished on the writer, not only among commits.
+      CRASH_CHECKPOINT_BYTES: String(CHECKPOINT_BYTES),
     };
     // The ward (`dialog-fhir serve` itself) and the first community process start together; the
     // community process that takes over after each kill is loaded beforehand (crash-serve.ts).
@@ -332,6 +337,11 @@ describe('crash safety: SIGKILL mid-burst, restart on the same DATA_DIR', () => 
     }
 
     await expectConsistent();
+    // Checkpoints did run (and survived the kills): the database file holds far more than its
+    // empty tables, which it would not while everything stayed in the WAL.
+    expect(statSync(join(communityDir, 'dialog-fhir.sqlite')).size).toBeGreaterThan(
+      4 * CHECKPOINT_BYTES,
+    );
     // Every session sent is stored now, once (the unanswered ones were sent again).
     const stored = await all(c, 'QuestionnaireResponse', `identifier=${SESSION_SYSTEM}|`);
     expect(stored.map((r) => r.identifier.value).sort()).toEqual(
