@@ -9,7 +9,9 @@
 import { Writable } from 'node:stream';
 import type { Goal, QuestionnaireResponse, Task } from '@medplum/fhirtypes';
 import winston from 'winston';
+import { openFhirServerStore, type FhirStore } from '../../src/store';
 import { PlanSync } from '../../src/transfer/plan-sync';
+import { writeMergedResources } from '../../src/transfer/shared-merge';
 import { journeyResponses } from '../fhir/journey';
 import { journeyPatient } from '../store/store-contract';
 import { startFhirRouterServer } from '../support/fhir-router-server';
@@ -334,6 +336,53 @@ describe('Goals edited on both sides are merged, not overwritten', () => {
     } finally {
       await c.close();
       await router.close();
+    }
+  }, 60_000);
+
+  it('a clinician’s edit between the merge’s read and its write (412) is merged too, not overwritten', async () => {
+    const port = await freePort();
+    const service = await startService({ port });
+    try {
+      await service.store.update(journeyPatient());
+      await submit(service, journeyResponses()[0] as QuestionnaireResponse, PERSON);
+      const [key, agreed] = [...(await goals(service)).entries()].sort()[0] ?? [];
+      expect(agreed).toBeDefined();
+      const http = openFhirServerStore({ baseUrl: `${service.base}/fhir`, retries: 0 });
+      let raced = 0;
+      // The first write is preceded by a clinician's edit of the same Goal (over HTTP).
+      const racing: FhirStore = new Proxy(http, {
+        get(target, name, receiver) {
+          if (name !== 'transaction') return Reflect.get(target, name, receiver) as unknown;
+          return async (bundle: Parameters<FhirStore['transaction']>[0]) => {
+            if (raced++ === 0) await editGoal(service, key ?? '', improving);
+            return target.transaction(bundle);
+          };
+        },
+      });
+      const report = await writeMergedResources(
+        racing,
+        [
+          {
+            type: 'Goal',
+            id: agreed?.id ?? '',
+            incoming: described('Community: allotment on Sundays')(agreed as Goal),
+            current: agreed as Goal,
+            base: () => Promise.resolve(agreed),
+          },
+        ],
+        { now: () => new Date(), keepMark: 'incoming', activity: 'Handover' },
+      );
+      expect(raced).toBe(2); // refused once (412), merged again and written
+      expect(report).toEqual({ written: 1, conflicts: 0 });
+      const goal = (await goals(service)).get(key ?? '') as Goal;
+      expect(goal.description.text).toBe('Community: allotment on Sundays');
+      expect(goal.achievementStatus?.coding?.[0]?.code).toBe('improving');
+      expect((goal.note ?? []).map((n) => n.text)).toEqual([
+        'Ward: walked to the shop with a nurse',
+      ]);
+      await http.close();
+    } finally {
+      await service.close();
     }
   }, 60_000);
 });
