@@ -53,8 +53,6 @@ export const CONFLICT_CODE = {
 export const CONFLICT_IDENTIFIER_SYSTEM = 'https://dialog-fhir.org/fhir/sid/plan-conflict';
 
 const PLAN_RACE_ATTEMPTS = 3;
-/** Current versions read per search. */
-const READ_PAGE = 100;
 
 /** The resource's origin mark, if any. */
 export function markOf(resource: Resource): Extension | undefined {
@@ -180,24 +178,26 @@ export async function writeMergedResources(
   }
 }
 
-/** The store's current version of each item, by `Type/id`: one search per type for those unknown. */
+/**
+ * The store's current version of each item, by `Type/id`: as the transaction answered it, else
+ * (after a 412) read again — one read each, within the scopes a handover already needs.
+ */
 async function currentVersions(
   store: FhirStore,
   items: readonly SharedItem[],
   trustGiven: boolean,
 ): Promise<Map<string, Resource>> {
   const found = new Map<string, Resource>();
-  const wanted = new Map<SharedType, string[]>();
   for (const item of items) {
-    if (trustGiven && item.current) found.set(`${item.type}/${item.id}`, item.current);
-    else wanted.set(item.type, [...(wanted.get(item.type) ?? []), item.id]);
+    const current =
+      trustGiven && item.current
+        ? item.current
+        : ((await store.read(item.type, item.id).catch((err: unknown) => {
+            if (statusOf(err) === 404 || statusOf(err) === 410) return undefined;
+            throw err;
+          })) as Resource | undefined);
+    if (current) found.set(`${item.type}/${item.id}`, current);
   }
-  for (const [type, ids] of wanted)
-    for (let at = 0; at < ids.length; at += READ_PAGE) {
-      const page = ids.slice(at, at + READ_PAGE);
-      const result = await store.search(type, { _id: page.join(',') }, { count: READ_PAGE });
-      for (const r of result.resources as Resource[]) found.set(`${type}/${r.id ?? ''}`, r);
-    }
   return found;
 }
 
