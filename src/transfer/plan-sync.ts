@@ -62,9 +62,10 @@ import {
   appliedResource,
   isShared,
   markedVersion,
+  MERGED_FROM_EXTENSION,
   sharedCreatedOnly,
   SHARED_TYPES,
-  withMark,
+  unmarked,
   writeMergedResources,
   type SharedItem,
 } from './shared-merge';
@@ -98,6 +99,8 @@ interface ResourceState {
   /** Their version pulled: `<Type>/<id>/_history/<version>` on their server. */
   readonly theirs: string;
   readonly base: string;
+  /** When it was pulled (this system's clock). */
+  readonly at: string;
 }
 
 interface SyncState {
@@ -380,7 +383,7 @@ export class PlanSync {
   ): Promise<ResourceState[]> {
     const theirs = [...record.goals, ...record.relatedPersons, ...record.consents];
     const items: SharedItem[] = [];
-    const pulled: ResourceState[] = [];
+    const pulled: Omit<ResourceState, 'at'>[] = [];
     for (const index of indices) {
       const entry = sent.entry?.[index];
       const type = entry?.resource?.resourceType;
@@ -391,20 +394,33 @@ export class PlanSync {
       const current = appliedResource(applied, index);
       const incoming = inDestinationTerms(entry.resource, sent, applied);
       const key = `${type}|${entry.fullUrl ?? ''}`;
-      pulled.push({
-        key,
-        theirs: versionOf(their),
-        base: canonicalJson(withMark(incoming, undefined)),
-      });
+      pulled.push({ key, theirs: versionOf(their), base: canonicalJson(unmarked(incoming)) });
       if (appliedCreated(applied, index)) continue;
-      const last = known.find((k) => k.key === key)?.base;
+      const last = known.find((k) => k.key === key);
       items.push({
         type,
         id,
+        mergedFrom: `${options.sourceBaseUrl}/${versionOf(their)}`,
         incoming,
         ...(current ? { current } : {}),
         base: async (current) => {
-          if (last) return JSON.parse(last) as Resource;
+          // Ours as they last merged it (their merged-from mark), or theirs as we last pulled it:
+          // whichever is later.
+          const merged = markedVersion(
+            their,
+            options.destinationBaseUrl ?? '',
+            MERGED_FROM_EXTENSION,
+          );
+          const theyMerged =
+            merged && merged.id === id
+              ? await this.local.vread(type, merged.id, merged.versionId).catch(() => undefined)
+              : undefined;
+          if (
+            theyMerged &&
+            (!last || Date.parse(theyMerged.meta?.lastUpdated ?? '') > Date.parse(last.at))
+          )
+            return theyMerged;
+          if (last) return JSON.parse(last.base) as Resource;
           const ours = markedVersion(their, options.destinationBaseUrl ?? '');
           if (ours && ours.id === id)
             return this.local.vread(type, ours.id, ours.versionId).catch(() => undefined);
@@ -424,7 +440,8 @@ export class PlanSync {
       keepMark: 'current',
       activity: 'Plan sync',
     });
-    return pulled;
+    const at = this.now().toISOString();
+    return pulled.map((p) => ({ ...p, at }));
   }
 
   /** Our version the peer's copy came from (its origin mark names our plan), as the first base. */
@@ -470,6 +487,7 @@ export class PlanSync {
           .map((r) => ({
             key: part(r, 'key')?.valueString ?? '',
             theirs: part(r, 'theirs')?.valueString ?? '',
+            at: part(r, 'at')?.valueInstant ?? new Date(0).toISOString(),
             base: part(r, 'base')?.valueString ?? '{}',
           })),
       }));
@@ -498,6 +516,7 @@ export class PlanSync {
                   extension: [
                     { url: 'key', valueString: r.key },
                     { url: 'theirs', valueString: r.theirs },
+                    { url: 'at', valueInstant: r.at },
                     { url: 'base', valueString: r.base },
                   ],
                 })),

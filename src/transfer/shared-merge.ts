@@ -19,7 +19,9 @@
  * The origin mark (`dialog-handover-origin`, `<sender>/<Type>/<id>/_history/<version>`) says which
  * version of the sender's a received copy came from; it is what later merges find their base by.
  * It is not merged as a part: a handover's receipt keeps the sender's mark, a pull keeps the
- * store's own (so two systems pulling from each other settle).
+ * store's own (so two systems pulling from each other settle). A pull that changes a copy also
+ * marks it with the peer's version it merged (`dialog-merged-from`), so the peer pulling back
+ * merges against that version of its own rather than an older one (no false conflict).
  */
 import type {
   Bundle,
@@ -54,19 +56,37 @@ export const CONFLICT_IDENTIFIER_SYSTEM = 'https://dialog-fhir.org/fhir/sid/plan
 
 const PLAN_RACE_ATTEMPTS = 3;
 
-/** The resource's origin mark, if any. */
-export function markOf(resource: Resource): Extension | undefined {
-  return (resource as { extension?: Extension[] }).extension?.find(
-    (e) => e.url === HANDOVER_ORIGIN_EXTENSION,
-  );
+/**
+ * On a copy a pull merged into: the other side's version it merged (`<peer>/<Type>/<id>/_history/
+ * <version>`), written only when the merge changed the copy. The peer, pulling back, finds in it
+ * the last version of its own both sides hold: the base of its merge.
+ */
+export const MERGED_FROM_EXTENSION =
+  'https://dialog-fhir.org/fhir/StructureDefinition/dialog-merged-from';
+
+/** The resource's origin mark (or, with `url`, its merged-from mark), if any. */
+export function markOf(
+  resource: Resource,
+  url: string = HANDOVER_ORIGIN_EXTENSION,
+): Extension | undefined {
+  return (resource as { extension?: Extension[] }).extension?.find((e) => e.url === url);
 }
 
 /** The resource with `mark` as its only origin mark (none when `mark` is undefined). */
-export function withMark<T extends Resource>(resource: T, mark: Extension | undefined): T {
+export function withMark<T extends Resource>(
+  resource: T,
+  mark: Extension | undefined,
+  url: string = HANDOVER_ORIGIN_EXTENSION,
+): T {
   const { extension, ...rest } = resource as T & { extension?: Extension[] };
-  const kept = (extension ?? []).filter((e) => e.url !== HANDOVER_ORIGIN_EXTENSION);
+  const kept = (extension ?? []).filter((e) => e.url !== url);
   const all = mark ? [...kept, mark] : kept;
   return (all.length > 0 ? { ...rest, extension: all } : rest) as T;
+}
+
+/** The resource without either mark: what is merged. */
+export function unmarked<T extends Resource>(resource: T): T {
+  return withMark(withMark(resource, undefined), undefined, MERGED_FROM_EXTENSION);
 }
 
 /** The resource marked with the version of it that leaves `selfBaseUrl`. */
@@ -83,8 +103,9 @@ export function withOriginMark<T extends Resource>(resource: T, selfBaseUrl: str
 export function markedVersion(
   resource: Resource | undefined,
   baseUrl: string,
+  url: string = HANDOVER_ORIGIN_EXTENSION,
 ): { readonly id: string; readonly versionId: string } | undefined {
-  const uri = resource ? markOf(resource)?.valueUri : undefined;
+  const uri = resource ? markOf(resource, url)?.valueUri : undefined;
   const prefix = `${baseUrl}/${resource?.resourceType ?? ''}/`;
   if (!uri?.startsWith(prefix)) return undefined;
   const match = /^([A-Za-z0-9\-.]{1,64})\/_history\/([A-Za-z0-9\-.]{1,64})$/.exec(
@@ -144,6 +165,8 @@ export interface SharedItem {
   readonly current?: Resource;
   /** The version both last agreed on, in the store's terms, given the store's current one. */
   readonly base: (current: Resource) => Promise<Resource | undefined>;
+  /** A pull: the other side's version merged, recorded when the merge writes (see above). */
+  readonly mergedFrom?: string;
 }
 
 export interface SharedMergeOptions {
@@ -219,13 +242,23 @@ async function mergeAndWrite(
     if (!current) continue; // gone since step 1: nothing of the store's to keep
     const base = await item.base(current);
     const { merged, conflicts } = mergeResources<Resource>({
-      ...(base ? { base: withMark(base, undefined) } : {}),
-      local: withMark(item.incoming, undefined),
-      remote: withMark(current, undefined),
+      ...(base ? { base: unmarked(base) } : {}),
+      local: unmarked(item.incoming),
+      remote: unmarked(current),
     });
     const mark = markOf(options.keepMark === 'incoming' ? item.incoming : current);
-    const result = withMark(merged, mark);
+    let result = withMark(
+      withMark(merged, mark),
+      markOf(current, MERGED_FROM_EXTENSION),
+      MERGED_FROM_EXTENSION,
+    );
     if (conflicts.length === 0 && sameContent(result, current)) continue;
+    if (item.mergedFrom)
+      result = withMark(
+        result,
+        { url: MERGED_FROM_EXTENSION, valueUri: item.mergedFrom },
+        MERGED_FROM_EXTENSION,
+      );
     const fullUrl = `urn:uuid:${uuidV5(`shared-merge|${item.type}/${item.id}`, DIALOG_NAMESPACE)}`;
     writes.push({
       fullUrl,

@@ -293,6 +293,35 @@ describe('Goals edited on both sides are merged, not overwritten', () => {
     // Settled: another pull writes nothing.
     await sync.poll('ward');
     expect((await goals(t.community)).get(key)?.meta?.versionId).toBe(again.meta?.versionId);
+
+    // The ward moves it on again, then pulls from the community for the first time: it takes
+    // the community's wording against the version of its own the community merged (not the
+    // older one it was handed), so its own newer status is no conflict.
+    await editGoal(t.ward, key, (g) => ({
+      ...g,
+      achievementStatus: { coding: [{ ...g.achievementStatus?.coding?.[0], code: 'sustaining' }] },
+    }));
+    const back = new PlanSync({
+      store: t.ward.store,
+      peers: peersFor(ward, t.wardUrl, community, t.communityUrl),
+      logger: quiet,
+    });
+    await back.poll('community');
+    const atWard = (await goals(t.ward)).get(key) as Goal;
+    expect(atWard.description.text).toBe('Community: allotment on Saturdays');
+    expect(atWard.achievementStatus?.coding?.[0]?.code).toBe('sustaining');
+    expect(await conflictTasks(t.ward)).toEqual([]);
+    // Each pulls from the other until nothing changes: both hold the same, no conflicts.
+    await sync.poll('ward');
+    await back.poll('community');
+    const [c1, w1] = [(await goals(t.community)).get(key), (await goals(t.ward)).get(key)];
+    expect(c1?.achievementStatus?.coding?.[0]?.code).toBe('sustaining');
+    await sync.poll('ward');
+    await back.poll('community');
+    expect((await goals(t.community)).get(key)?.meta?.versionId).toBe(c1?.meta?.versionId);
+    expect((await goals(t.ward)).get(key)?.meta?.versionId).toBe(w1?.meta?.versionId);
+    expect(await conflictTasks(t.community)).toEqual([]);
+    expect(await conflictTasks(t.ward)).toEqual([]);
   }, 60_000);
 
   it('on handover to Medplum’s fhir-router: a Goal edited there and here keeps both edits', async () => {
