@@ -54,6 +54,17 @@ export interface Validator {
  * its Questionnaire's compiled schema: groups there take no answers and questions take no items.
  */
 const IMPLIED_BY_QUESTIONNAIRE: ReadonlySet<string> = new Set(['qrs-1']);
+/**
+ * dlg-qr-6 (scores are 1–7) and dlg-qr-7 (the ratings group's linkIds, none twice) restate the
+ * DIALOG Questionnaire for validators that do not check responses against it: a response that
+ * conforms to the DIALOG Questionnaire's compiled schema meets them
+ * (test/validation/profile-dialog.test.ts checks both the derivation and the implication).
+ */
+const IMPLIED_BY_DIALOG_QUESTIONNAIRE: ReadonlySet<string> = new Set([
+  ...IMPLIED_BY_QUESTIONNAIRE,
+  'dlg-qr-6',
+  'dlg-qr-7',
+]);
 const NONE: ReadonlySet<string> = new Set();
 
 const CHOICE_NAMES = new Set(
@@ -145,7 +156,11 @@ export function createValidator(pkg: ConformancePackage = loadConformancePackage
     const conforms = gate !== undefined && passes;
     if (!passes && !schema(resource)) return schemaIssues(schema.errors ?? [], type);
     const issues: OperationOutcomeIssue[] = [];
-    const implied = conforms ? IMPLIED_BY_QUESTIONNAIRE : NONE;
+    const implied = !conforms
+      ? NONE
+      : (resource as QuestionnaireResponse).questionnaire?.split('|')[0] === DIALOG_QUESTIONNAIRE
+        ? IMPLIED_BY_DIALOG_QUESTIONNAIRE
+        : IMPLIED_BY_QUESTIONNAIRE;
     for (const url of applicableProfiles(resource as Resource, options, pkg, issues)) {
       const compiled = profileFor(url);
       if (compiled?.type !== type) continue;

@@ -36,12 +36,29 @@ Description: "A response either holds ratings or says why there are none, not bo
 Severity: #error
 Expression: "(item.where(linkId='ratings').item.item.answer.value.ofType(Coding).exists() and item.where(linkId='not-rated').item.answer.exists()).not()"
 
+// The Questionnaire's answerOptions say the same; as a profile constraint it is also enforced by
+// validators that do not check answers against the Questionnaire (Medplum's validateResource).
+Invariant: dlg-qr-6
+Description: "Every score is a point of the DIALOG scale, 1 to 7"
+Severity: #error
+Expression: "item.where(linkId='ratings').item.item.answer.value.ofType(Coding).all(system = 'https://dialog-fhir.org/fhir/CodeSystem/dialog-scale' and (code = '1' or code = '2' or code = '3' or code = '4' or code = '5' or code = '6' or code = '7'))"
+
+// Also what the Questionnaire says, written out for validators that do not check a response
+// against its Questionnaire: in the ratings group only the 11 areas and the two means, in each
+// area only its own score and 'more help' question, none of them twice. Spelled out linkId by
+// linkId (FHIRPath cannot name the enclosing item's linkId); test/validation/profile-dialog.test.ts
+// checks it says exactly what the Questionnaire's ratings group says.
+Invariant: dlg-qr-7
+Description: "In the ratings, each area holds only its own score and 'more help' question, and no item appears twice"
+Severity: #error
+Expression: "item.where(linkId = 'ratings').all(item.all(linkId = 'mental-health' or linkId = 'physical-health' or linkId = 'job-situation' or linkId = 'accommodation' or linkId = 'leisure-activities' or linkId = 'friendships' or linkId = 'partner-family' or linkId = 'personal-safety' or linkId = 'medication' or linkId = 'practical-help' or linkId = 'meetings' or linkId = 'sqol-mean' or linkId = 'ts-mean') and item.where(linkId = 'mental-health').count() <= 1 and item.where(linkId = 'physical-health').count() <= 1 and item.where(linkId = 'job-situation').count() <= 1 and item.where(linkId = 'accommodation').count() <= 1 and item.where(linkId = 'leisure-activities').count() <= 1 and item.where(linkId = 'friendships').count() <= 1 and item.where(linkId = 'partner-family').count() <= 1 and item.where(linkId = 'personal-safety').count() <= 1 and item.where(linkId = 'medication').count() <= 1 and item.where(linkId = 'practical-help').count() <= 1 and item.where(linkId = 'meetings').count() <= 1 and item.where(linkId = 'sqol-mean').count() <= 1 and item.where(linkId = 'ts-mean').count() <= 1 and item.where(linkId = 'mental-health').all(item.all(linkId = 'mental-health.score' or linkId = 'mental-health.help') and item.where(linkId = 'mental-health.score').count() <= 1 and item.where(linkId = 'mental-health.help').count() <= 1) and item.where(linkId = 'physical-health').all(item.all(linkId = 'physical-health.score' or linkId = 'physical-health.help') and item.where(linkId = 'physical-health.score').count() <= 1 and item.where(linkId = 'physical-health.help').count() <= 1) and item.where(linkId = 'job-situation').all(item.all(linkId = 'job-situation.score' or linkId = 'job-situation.help') and item.where(linkId = 'job-situation.score').count() <= 1 and item.where(linkId = 'job-situation.help').count() <= 1) and item.where(linkId = 'accommodation').all(item.all(linkId = 'accommodation.score' or linkId = 'accommodation.help') and item.where(linkId = 'accommodation.score').count() <= 1 and item.where(linkId = 'accommodation.help').count() <= 1) and item.where(linkId = 'leisure-activities').all(item.all(linkId = 'leisure-activities.score' or linkId = 'leisure-activities.help') and item.where(linkId = 'leisure-activities.score').count() <= 1 and item.where(linkId = 'leisure-activities.help').count() <= 1) and item.where(linkId = 'friendships').all(item.all(linkId = 'friendships.score' or linkId = 'friendships.help') and item.where(linkId = 'friendships.score').count() <= 1 and item.where(linkId = 'friendships.help').count() <= 1) and item.where(linkId = 'partner-family').all(item.all(linkId = 'partner-family.score' or linkId = 'partner-family.help') and item.where(linkId = 'partner-family.score').count() <= 1 and item.where(linkId = 'partner-family.help').count() <= 1) and item.where(linkId = 'personal-safety').all(item.all(linkId = 'personal-safety.score' or linkId = 'personal-safety.help') and item.where(linkId = 'personal-safety.score').count() <= 1 and item.where(linkId = 'personal-safety.help').count() <= 1) and item.where(linkId = 'medication').all(item.all(linkId = 'medication.score' or linkId = 'medication.help') and item.where(linkId = 'medication.score').count() <= 1 and item.where(linkId = 'medication.help').count() <= 1) and item.where(linkId = 'practical-help').all(item.all(linkId = 'practical-help.score' or linkId = 'practical-help.help') and item.where(linkId = 'practical-help.score').count() <= 1 and item.where(linkId = 'practical-help.help').count() <= 1) and item.where(linkId = 'meetings').all(item.all(linkId = 'meetings.score' or linkId = 'meetings.help') and item.where(linkId = 'meetings.score').count() <= 1 and item.where(linkId = 'meetings.help').count() <= 1))"
+
 Profile: DialogQuestionnaireResponse
 Parent: QuestionnaireResponse
 Id: dialog-questionnaire-response
 Title: "DIALOG QuestionnaireResponse"
 Description: "One DIALOG+ session: the person's 11 ratings with the 'more help' follow-ups, the items chosen for discussion, the four steps and agreed actions. May be built over several sittings (in-progress, then completed)."
-* obeys dlg-qr-1 and dlg-qr-2 and dlg-qr-3 and dlg-qr-4 and dlg-qr-5
+* obeys dlg-qr-1 and dlg-qr-2 and dlg-qr-3 and dlg-qr-4 and dlg-qr-5 and dlg-qr-6 and dlg-qr-7
 * extension contains
     DialogTimepoint named timepoint 0..1 and
     DialogSetting named setting 0..1 and
