@@ -71,6 +71,7 @@ import {
   HANDOVER_ORIGIN_EXTENSION,
   isShared,
   markedVersion,
+  MERGED_FROM_EXTENSION,
   sharedCreatedOnly,
   withOriginMark,
   writeMergedResources,
@@ -412,10 +413,10 @@ export class HandoverDeliverer {
 
   /**
    * The Goals, carers and consent step 1 found at the destination already, to merge there
-   * (shared-merge.ts). The base is the later of: our version the destination's copy came from
-   * (its origin mark names ours: what our last handover there sent), put in the destination's
-   * terms as this bundle puts ours; and the destination's version ours came from (our origin mark
-   * names theirs).
+   * (shared-merge.ts). The base is the latest of: the version of ours the destination's copy holds
+   * (its origin mark: what our last handover there sent; its merged-from mark: what its last pull
+   * from us merged), put in the destination's terms as this bundle puts ours; and the version of
+   * theirs ours holds (our origin or merged-from mark).
    */
   private sharedItems(
     record: HandoverRecord,
@@ -445,10 +446,13 @@ export class HandoverDeliverer {
         ...(current ? { current } : {}),
         base: async (current) => {
           const candidates: { at: string; version: Resource }[] = [];
-          const sentFrom = markedVersion(current, options.sourceBaseUrl);
-          if (sentFrom && sentFrom.id === ours.id) {
+          // Versions of ours their copy holds: sent by a handover (origin mark) or merged by
+          // their pull (merged-from mark) — put in their terms as this bundle puts ours.
+          for (const url of [HANDOVER_ORIGIN_EXTENSION, MERGED_FROM_EXTENSION]) {
+            const named = markedVersion(current, options.sourceBaseUrl, url);
+            if (!named || named.id !== ours.id) continue;
             const version = await this.options.store
-              .vread(type, sentFrom.id, sentFrom.versionId)
+              .vread(type, named.id, named.versionId)
               .catch(() => undefined);
             if (version)
               candidates.push({
@@ -456,10 +460,12 @@ export class HandoverDeliverer {
                 version: inDestinationTerms(terms.inBundleTerms(version), sent, applied),
               });
           }
-          const cameFrom = markedVersion(ours, peer.baseUrl);
-          if (cameFrom && cameFrom.id === id) {
+          // Versions of theirs ours holds: handed over to us, or merged by our pull.
+          for (const url of [HANDOVER_ORIGIN_EXTENSION, MERGED_FROM_EXTENSION]) {
+            const named = markedVersion(ours, peer.baseUrl, url);
+            if (!named || named.id !== id) continue;
             const version = await remote
-              .vread(type, cameFrom.id, cameFrom.versionId)
+              .vread(type, named.id, named.versionId)
               .catch(() => undefined);
             if (version) candidates.push({ at: version.meta?.lastUpdated ?? '', version });
           }

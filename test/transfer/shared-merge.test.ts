@@ -324,6 +324,28 @@ describe('Goals edited on both sides are merged, not overwritten', () => {
     expect(await conflictTasks(t.ward)).toEqual([]);
   }, 60_000);
 
+  it('a handover after a pull merges against the version the pull merged: no false conflict', async () => {
+    const { t, key } = await admitted();
+    const sync = new PlanSync({
+      store: t.community.store,
+      peers: peersFor(community, t.communityUrl, ward, t.wardUrl),
+      logger: quiet,
+    });
+    await editGoal(t.community, key, described('Community: allotment in the spring'));
+    await editGoal(t.ward, key, improving);
+    await sync.poll('ward');
+    // The ward moves it on; the community, holding the ward's earlier status, hands over again.
+    await editGoal(t.ward, key, (g) => ({
+      ...g,
+      achievementStatus: { coding: [{ ...g.achievementStatus?.coding?.[0], code: 'achieved' }] },
+    }));
+    expect((await transfer(t.community, PERSON, 'ward', 'transfer')).status).toBe('completed');
+    const goal = (await goals(t.ward)).get(key) as Goal;
+    expect(goal.description.text).toBe('Community: allotment in the spring');
+    expect(goal.achievementStatus?.coding?.[0]?.code).toBe('achieved');
+    expect(await conflictTasks(t.ward)).toEqual([]);
+  }, 60_000);
+
   it('on handover to Medplum’s fhir-router: a Goal edited there and here keeps both edits', async () => {
     const router = await startFhirRouterServer();
     const routerUrl = router.baseUrl.replace(/\/$/, '');
