@@ -56,15 +56,18 @@ export interface Validator {
 const IMPLIED_BY_QUESTIONNAIRE: ReadonlySet<string> = new Set(['qrs-1']);
 /**
  * dlg-qr-6 (scores are 1–7) and dlg-qr-7 (the ratings group's linkIds, none twice) restate the
- * DIALOG Questionnaire for validators that do not check responses against it: a response that
- * conforms to the DIALOG Questionnaire's compiled schema meets them
- * (test/validation/profile-dialog.test.ts checks both the derivation and the implication).
+ * DIALOG Questionnaire for validators that do not check responses against it. Here a response to
+ * the DIALOG Questionnaire is checked against it anyway: one that passes its compiled schema meets
+ * them (test/validation/profile-dialog.test.ts checks the derivation and the implication), and
+ * one that does not gets the Questionnaire's own issues, which say where, so they are not
+ * evaluated for such responses at all (and the issues are what they were before them).
  */
+const RESTATE_DIALOG_QUESTIONNAIRE = ['dlg-qr-6', 'dlg-qr-7'];
 const IMPLIED_BY_DIALOG_QUESTIONNAIRE: ReadonlySet<string> = new Set([
   ...IMPLIED_BY_QUESTIONNAIRE,
-  'dlg-qr-6',
-  'dlg-qr-7',
+  ...RESTATE_DIALOG_QUESTIONNAIRE,
 ]);
+const CHECKED_BY_DIALOG_QUESTIONNAIRE: ReadonlySet<string> = new Set(RESTATE_DIALOG_QUESTIONNAIRE);
 const NONE: ReadonlySet<string> = new Set();
 
 const CHOICE_NAMES = new Set(
@@ -156,11 +159,16 @@ export function createValidator(pkg: ConformancePackage = loadConformancePackage
     const conforms = gate !== undefined && passes;
     if (!passes && !schema(resource)) return schemaIssues(schema.errors ?? [], type);
     const issues: OperationOutcomeIssue[] = [];
-    const implied = !conforms
-      ? NONE
-      : (resource as QuestionnaireResponse).questionnaire?.split('|')[0] === DIALOG_QUESTIONNAIRE
+    const dialog =
+      gate !== undefined &&
+      (resource as QuestionnaireResponse).questionnaire?.split('|')[0] === DIALOG_QUESTIONNAIRE;
+    const implied = conforms
+      ? dialog
         ? IMPLIED_BY_DIALOG_QUESTIONNAIRE
-        : IMPLIED_BY_QUESTIONNAIRE;
+        : IMPLIED_BY_QUESTIONNAIRE
+      : dialog
+        ? CHECKED_BY_DIALOG_QUESTIONNAIRE
+        : NONE;
     for (const url of applicableProfiles(resource as Resource, options, pkg, issues)) {
       const compiled = profileFor(url);
       if (compiled?.type !== type) continue;

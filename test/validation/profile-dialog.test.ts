@@ -82,6 +82,28 @@ describe('the DIALOG response profile restates the Questionnaire', () => {
       expect([c.file, medplumIssues(c.resource).length > 0]).toEqual([c.file, true]);
   });
 
+  it("our validator reports the Questionnaire's own issue for them, as before, not the restatement", () => {
+    const cases = invalidExamples().filter((c) =>
+      [
+        'qr-score-code-0.json',
+        'qr-score-code-8.json',
+        'qr-unknown-linkid.json',
+        'qr-duplicate-linkid.json',
+      ].includes(c.file),
+    );
+    for (const c of cases) {
+      const errors = validator
+        .validate(c.resource, c.profile ? { profile: c.profile } : {})
+        .issue.filter((i) => i.severity === 'error');
+      expect([c.file, errors[0]?.code, errors[0]?.expression]).toEqual([
+        c.file,
+        c.expect.code,
+        [c.expect.expression],
+      ]);
+      expect(errors.filter((i) => /dlg-qr-[67]/.test(i.diagnostics ?? ''))).toEqual([]);
+    }
+  });
+
   it('a response that passes the compiled Questionnaire meets dlg-qr-6 and dlg-qr-7', () => {
     const fhir = loadFhirSchema();
     const definitions = fhir.definitions as Record<string, Record<string, unknown>>;
