@@ -5,7 +5,8 @@
  *
  * 1. A plan with a year of history (12 DIALOG sessions, monthly) handed over community → ward
  *    (POST $transfer, then the Task followed until completed), against a plain POST of the same
- *    transaction Bundle (gatherHandover + handoverBundle, as step 1 builds it) to the same ward,
+ *    transaction Bundle (gatherHandover + handoverBundle, with planCreatedOnly and sharedCreatedOnly
+ *    as step 1 sends it) to the same ward,
  *    in one run: interleaved rounds, medians. Target: handover ≤ 3× the plain POST.
  * 2. 1,000 handovers in flight at once: 1,000 people each with a plan, each $transfer'ed at the
  *    same moment; the time until every Task has ended, and then at the ward: zero duplicates
@@ -23,7 +24,9 @@ import { join } from 'node:path';
 import type { Bundle, CarePlan, QuestionnaireResponse, Task } from '@medplum/fhirtypes';
 import { journeySessions } from '../src/cli/demo';
 import { openFhirServerStore } from '../src/store';
+import { planCreatedOnly } from '../src/transfer/deliver';
 import { gatherHandover, handoverBundle } from '../src/transfer/handover-bundle';
+import { sharedCreatedOnly } from '../src/transfer/shared-merge';
 
 const ROOT = join(__dirname, '../..');
 const MAIN = join(__dirname, '../src/cli/main.js');
@@ -254,18 +257,14 @@ async function main(): Promise<void> {
     await timedHandover(community, 'year-person', 'ward'); // first contact, not timed
     const store = openFhirServerStore({ baseUrl: community.fhir, retries: 0 });
     const record = await gatherHandover(store, 'year-person');
-    // What step 1 sends: the plan created only if the ward has none (an existing one is merged in
-    // step 2), so the plain POST does not overwrite the ward's plan between handovers.
+    // What step 1 sends: the plan, Goals, carers and consent created only where the ward has
+    // none (what it holds is merged afterwards), so the plain POST does not overwrite the ward's
+    // copies between handovers (which the handover would then have to merge back).
     const built = handoverBundle(record, {
       sourceBaseUrl: community.fhir,
       destinationBaseUrl: ward.fhir,
     });
-    for (const entry of built.entry ?? []) {
-      const condition = (entry.request?.url ?? '').split('?')[1];
-      if (entry.resource?.resourceType === 'CarePlan' && condition)
-        entry.request = { method: 'POST', url: 'CarePlan', ifNoneExist: condition };
-    }
-    const bundle = JSON.stringify(built);
+    const bundle = JSON.stringify(sharedCreatedOnly(planCreatedOnly(built).bundle).bundle);
     const entries = (JSON.parse(bundle) as Bundle).entry?.length ?? 0;
     await call(ward.fhir, 'POST', bundle); // warm
     const handover: number[] = [];
