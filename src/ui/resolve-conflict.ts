@@ -1,12 +1,13 @@
 /**
- * Resolving a handover conflict (a Task coded resolve-plan-conflict, src/transfer/deliver.ts):
- * the merge left this system's version of a part in the plan (and, for an activity, the sending
+ * Resolving a handover conflict (a Task coded resolve-plan-conflict, src/transfer/deliver.ts and
+ * shared-merge.ts): the merge left this system's version of a part in the plan, a Goal, a carer
+ * (RelatedPerson) or a Consent — the Task's focus — (and, for a plan activity, the sending
  * system's beside it as a marked copy). Keeping this system's version removes the copy; keeping
  * the sending system's puts it in place of this system's (or removes the part, when the sender
- * had removed it). Then the plan is written with If-Match and the Task completed, both through
+ * had removed it). Then the resource is written with If-Match and the Task completed, both through
  * FhirService, as any API client would.
  */
-import type { CarePlan, CarePlanActivity, Task } from '@medplum/fhirtypes';
+import type { CarePlanActivity, Resource, Task } from '@medplum/fhirtypes';
 import type { Access } from '../service/access';
 import type { FhirService } from '../service/fhir-service';
 import { fault } from '../service/outcomes';
@@ -56,10 +57,18 @@ export function conflictOf(task: Task): ConflictTask {
 
 type Json = Record<string, unknown>;
 
-/** The plan with one version of the conflicting part kept. */
-export function keepVersion(plan: CarePlan, task: Task, keep: 'here' | 'sending'): CarePlan {
+/** The resources a conflict Task may be focused on (what is merged three ways). */
+const MERGED = /^(CarePlan|Goal|RelatedPerson|Consent)\/([A-Za-z0-9\-.]{1,64})$/;
+
+/** The resource (plan, Goal, carer, Consent) with one version of the conflicting part kept. */
+export function keepVersion<T extends Resource>(
+  resource: T,
+  task: Task,
+  keep: 'here' | 'sending',
+): T {
   const part = input(task, 'part') ?? '';
-  const name = /^CarePlan\.([A-Za-z]+)/.exec(part)?.[1];
+  const type = resource.resourceType;
+  const name = new RegExp(`^${type}\\.([A-Za-z]+)`).exec(part)?.[1];
   if (!name || name === 'id' || name === 'meta' || name === 'resourceType')
     throw fault(
       422,
@@ -71,9 +80,9 @@ export function keepVersion(plan: CarePlan, task: Task, keep: 'here' | 'sending'
   const here = parsed(input(task, HERE));
   const copyOf =
     (here as CarePlanActivity | undefined)?.id ?? (sending as CarePlanActivity | undefined)?.id;
-  const out = structuredClone(plan) as unknown as Json;
+  const out = structuredClone(resource) as unknown as Json;
   // The sending system's activity, kept beside this one as a marked copy, goes either way.
-  if (name === 'activity' && Array.isArray(out.activity)) {
+  if (type === 'CarePlan' && name === 'activity' && Array.isArray(out.activity)) {
     out.activity = (out.activity as CarePlanActivity[]).filter(
       (a) =>
         !a.extension?.some((e) => e.url === CONFLICTING_COPY_EXTENSION && e.valueString === copyOf),
@@ -82,7 +91,7 @@ export function keepVersion(plan: CarePlan, task: Task, keep: 'here' | 'sending'
   if (keep === 'sending') {
     const current = out[name];
     // A list's part is one element of it; another part is the element's whole value.
-    const isList = Array.isArray(current) || (current === undefined && part !== `CarePlan.${name}`);
+    const isList = Array.isArray(current) || (current === undefined && part !== `${type}.${name}`);
     if (isList) {
       const list = Array.isArray(current) ? [...(current as unknown[])] : [];
       const at =
@@ -96,7 +105,7 @@ export function keepVersion(plan: CarePlan, task: Task, keep: 'here' | 'sending'
     } else if (sending === undefined) Reflect.deleteProperty(out, name);
     else out[name] = sending;
   }
-  return out as unknown as CarePlan;
+  return out as unknown as T;
 }
 
 export async function resolveConflict(
@@ -111,12 +120,18 @@ export async function resolveConflict(
     throw fault(400, 'invalid', 'This task is not a plan conflict', 'Task.code');
   if (task.status !== 'requested' && task.status !== 'ready' && task.status !== 'in-progress')
     throw fault(409, 'conflict', 'This conflict is already resolved', 'Task.status');
-  const planId = /^CarePlan\/([^/]+)/.exec(task.focus?.reference ?? '')?.[1];
-  if (!planId) throw fault(422, 'invalid', 'The task names no care plan', 'Task.focus');
-  const plan = (await service.read(access, 'CarePlan', planId)) as CarePlan;
-  const resolved = keepVersion(plan, task, keep);
-  if (canonicalJson(resolved) !== canonicalJson(plan))
-    await service.update(access, 'CarePlan', planId, resolved, `W/"${plan.meta?.versionId ?? ''}"`);
+  const [, type, id] = MERGED.exec(task.focus?.reference ?? '') ?? [];
+  if (!type || !id)
+    throw fault(
+      422,
+      'invalid',
+      'The task names no care plan, Goal, carer or consent',
+      'Task.focus',
+    );
+  const current = await service.read(access, type, id);
+  const resolved = keepVersion(current, task, keep);
+  if (canonicalJson(resolved) !== canonicalJson(current))
+    await service.update(access, type, id, resolved, `W/"${current.meta?.versionId ?? ''}"`);
   const done: Task = {
     ...task,
     status: 'completed',

@@ -3,7 +3,7 @@
  * with both versions; keeping the sending system's version writes it into the plan (and drops the
  * marked copy the merge left beside it) and completes the Task.
  */
-import type { CarePlan, CarePlanActivity, Task } from '@medplum/fhirtypes';
+import type { CarePlan, CarePlanActivity, Goal, Task } from '@medplum/fhirtypes';
 import { CONFLICT_CODE } from '../../src/transfer/deliver';
 import { CONFLICTING_COPY_EXTENSION } from '../../src/transfer/plan-three-way-merge';
 import { keepVersion } from '../../src/ui/resolve-conflict';
@@ -17,15 +17,21 @@ afterAll(() => ui.service.close());
 
 const PLAN_ID = 'care-plan-megan-price';
 
-function conflictTask(part: string, sending: unknown, here: unknown): Task {
+function conflictTask(
+  part: string,
+  sending: unknown,
+  here: unknown,
+  focus = `CarePlan/${PLAN_ID}`,
+  id = 'conflict-1',
+): Task {
   return {
     resourceType: 'Task',
-    id: 'conflict-1',
+    id,
     status: 'requested',
     intent: 'order',
     code: { coding: [CONFLICT_CODE], text: 'Resolve a conflicting change to the care plan' },
     description: `${part}: both systems changed it differently; the other system's version is kept in place`,
-    focus: { reference: `CarePlan/${PLAN_ID}` },
+    focus: { reference: focus },
     for: { reference: 'Patient/megan-price' },
     input: [
       { type: { text: 'part' }, valueString: part },
@@ -85,4 +91,23 @@ it('a clinician keeps the sending system’s version from the plan page', async 
   const again = await client.get('/ui/patients/megan-price?resolved=1');
   expect(again.text).not.toContain('Handover conflicts to resolve');
   expect(again.text).toContain('The conflict is resolved');
+});
+
+it('a clinician keeps the sending system’s wording of a Goal from the plan page', async () => {
+  const found = await ui.service.store.search('Goal', { subject: 'Patient/megan-price' });
+  const goal = found.resources[0] as Goal;
+  const wording = { text: 'Get back to the allotment twice a week' };
+  await ui.service.store.update(
+    conflictTask('Goal.description', wording, goal.description, `Goal/${goal.id}`, 'conflict-goal'),
+  );
+  const client = new PageClient(ui.service.base);
+  await client.signIn(ui.clinicianToken);
+  const page = await client.get('/ui/patients/megan-price');
+  expect(page.text).toContain('Get back to the allotment twice a week');
+  const res = await client.post('/ui/tasks/conflict-goal/resolve', { keep: 'sending' });
+  expect(res.status).toBe(303);
+  const after = (await ui.service.store.read('Goal', goal.id ?? '')) as Goal;
+  expect(after.description).toEqual(wording);
+  expect(Number(after.meta?.versionId)).toBe(Number(goal.meta?.versionId) + 1);
+  expect(((await ui.service.store.read('Task', 'conflict-goal')) as Task).status).toBe('completed');
 });
