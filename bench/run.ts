@@ -52,6 +52,9 @@ function sideBySide(cases: Record<string, () => void>, rounds = 9): Record<strin
   const samples: Record<string, number[]> = Object.fromEntries(
     Object.keys(cases).map((k) => [k, []]),
   );
+  // One round unmeasured first: V8 compiles the hot code on background threads, whose CPU time
+  // would otherwise count against whichever contender runs meanwhile.
+  for (const fn of Object.values(cases)) rate(fn);
   for (let r = 0; r < rounds; r++)
     for (const [name, fn] of Object.entries(cases)) samples[name]?.push(rate(fn));
   return samples;

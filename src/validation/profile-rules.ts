@@ -164,10 +164,7 @@ function fastPath(
   return (resource, implied) => {
     for (const predicate of predicates) if (!predicate(resource)) return false;
     for (const { set, steps, recursion } of sets) {
-      const invariants =
-        implied && set.invariants.some((i) => implied.has(i.key))
-          ? set.invariants.filter((i) => !implied.has(i.key))
-          : set.invariants;
+      const invariants = implied ? remaining(set, implied) : set.invariants;
       if (invariants.length === 0) continue;
       const visit = (value: unknown): boolean => {
         for (const invariant of invariants)
@@ -179,6 +176,21 @@ function fastPath(
     }
     return true;
   };
+}
+
+// The implied sets are the validator's constants: what is left of each element's invariants is
+// worked out once per set, not filtered again for every resource.
+const remainders = new WeakMap<ReadonlySet<string>, Map<ElementInvariants, CompiledInvariant[]>>();
+
+function remaining(
+  set: ElementInvariants,
+  implied: ReadonlySet<string>,
+): readonly CompiledInvariant[] {
+  let bySet = remainders.get(implied);
+  if (!bySet) remainders.set(implied, (bySet = new Map()));
+  let left = bySet.get(set);
+  if (!left) bySet.set(set, (left = set.invariants.filter((i) => !implied.has(i.key))));
+  return left;
 }
 
 /** One step from an element's parent to its nodes: a property, a choice element, a slice. */
