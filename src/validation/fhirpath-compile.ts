@@ -240,7 +240,8 @@ function compileFunction(functn: AstNode, input: Fn): Fn {
   const name = identifier(child(functn, 0));
   const paramList = kids(functn)[1];
   const params = paramList ? kids(paramList) : [];
-  const compiler = FUNCTIONS[name];
+  // Own keys only: `toString` or `constructor` must not find Object.prototype's.
+  const compiler = Object.hasOwn(FUNCTIONS, name) ? FUNCTIONS[name] : undefined;
   if (!compiler) throw new UnsupportedFhirPath(`unsupported function ${name}()`);
   return compiler(input, params, name);
 }
@@ -338,6 +339,13 @@ const FUNCTIONS: Record<string, FunctionCompiler> = {
   length: noParams((items) => {
     const s = singleton(items);
     return typeof s === 'string' ? [s.length] : [];
+  }),
+  // Primitives as JSON holds them: a string (dates and times too), a number or a boolean.
+  toString: noParams((items) => {
+    const s = singleton(items);
+    return typeof s === 'string' || typeof s === 'number' || typeof s === 'boolean'
+      ? [String(s)]
+      : [];
   }),
   toInteger: noParams((items) => {
     const s = singleton(items);

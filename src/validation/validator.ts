@@ -53,7 +53,13 @@ export interface Validator {
  * qrs-1 (an item has answers or nested items, not both) holds for any response that conforms to
  * its Questionnaire's compiled schema: groups there take no answers and questions take no items.
  */
-const IMPLIED_BY_QUESTIONNAIRE: ReadonlySet<string> = new Set(['qrs-1']);
+/**
+ * dlg-qr-8 (a time of day carries its UTC offset) restates R4's dateTime pattern for validators
+ * whose pattern is looser (Medplum's); here whatever reaches the invariants has passed the R4
+ * schema, which implies it, so it is never evaluated (test/validation/profile-dialog.test.ts).
+ */
+const IMPLIED_BY_R4_SCHEMA = ['dlg-qr-8'];
+const IMPLIED_BY_QUESTIONNAIRE: ReadonlySet<string> = new Set(['qrs-1', ...IMPLIED_BY_R4_SCHEMA]);
 /**
  * dlg-qr-6 (scores are 1–7) and dlg-qr-7 (the ratings group's linkIds, none twice) restate the
  * DIALOG Questionnaire for validators that do not check responses against it. Here a response to
@@ -67,8 +73,11 @@ const IMPLIED_BY_DIALOG_QUESTIONNAIRE: ReadonlySet<string> = new Set([
   ...IMPLIED_BY_QUESTIONNAIRE,
   ...RESTATE_DIALOG_QUESTIONNAIRE,
 ]);
-const CHECKED_BY_DIALOG_QUESTIONNAIRE: ReadonlySet<string> = new Set(RESTATE_DIALOG_QUESTIONNAIRE);
-const NONE: ReadonlySet<string> = new Set();
+const CHECKED_BY_DIALOG_QUESTIONNAIRE: ReadonlySet<string> = new Set([
+  ...RESTATE_DIALOG_QUESTIONNAIRE,
+  ...IMPLIED_BY_R4_SCHEMA,
+]);
+const ONLY_BY_R4_SCHEMA: ReadonlySet<string> = new Set(IMPLIED_BY_R4_SCHEMA);
 
 const CHOICE_NAMES = new Set(
   Object.keys(r4.choiceTypePaths as Record<string, unknown>).map((k) => k.split('.').pop()),
@@ -168,7 +177,7 @@ export function createValidator(pkg: ConformancePackage = loadConformancePackage
         : IMPLIED_BY_QUESTIONNAIRE
       : dialog
         ? CHECKED_BY_DIALOG_QUESTIONNAIRE
-        : NONE;
+        : ONLY_BY_R4_SCHEMA;
     for (const url of applicableProfiles(resource as Resource, options, pkg, issues)) {
       const compiled = profileFor(url);
       if (compiled?.type !== type) continue;

@@ -149,8 +149,11 @@ describe('FHIRPath verdicts', () => {
     const response = validator.profile(
       'https://dialog-fhir.org/fhir/StructureDefinition/dialog-questionnaire-response',
     );
-    expect(response?.invariants.map((i) => [i.key, i.holds !== undefined])).toEqual(
-      response?.invariants.map((i) => [i.key, true]),
+    // dlg-qr-8 restates R4's dateTime pattern for other validators; this one never evaluates it
+    // (whatever reaches the invariants has passed the R4 schema: validator.ts).
+    const evaluated = response?.invariants.filter((i) => i.key !== 'dlg-qr-8');
+    expect(evaluated?.map((i) => [i.key, i.holds !== undefined])).toEqual(
+      evaluated?.map((i) => [i.key, true]),
     );
     expect(invariants.filter((i) => i.holds).length).toBeGreaterThan(15);
   });

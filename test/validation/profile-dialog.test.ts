@@ -169,3 +169,66 @@ describe('the DIALOG response profile restates the Questionnaire', () => {
     expect(held.refused).toBeGreaterThan(50);
   });
 });
+
+// dlg-qr-8 restates R4's dateTime pattern (an offset whenever there is a time of day) for
+// validators whose pattern lets a time without one through (Medplum's); this validator never
+// evaluates it, because whatever reaches the invariants has passed the R4 schema.
+describe('the DIALOG response profile restates R4’s dateTime pattern for authored', () => {
+  const r4 = loadFhirSchema().definitions as Record<string, { pattern?: string }>;
+  const dateTime = new RegExp(r4.dateTime?.pattern ?? '^$');
+  const holds = (authored: string): boolean => {
+    const check = invariant('dlg-qr-8');
+    const response = {
+      resourceType: 'QuestionnaireResponse',
+      status: 'completed',
+      authored,
+    } as QuestionnaireResponse;
+    const result = check.evaluate(response);
+    return result.length === 1 && result[0] === true;
+  };
+
+  it('holds for every authored value R4’s pattern accepts, and fails without an offset', () => {
+    const part = (n: number, width = 2) => String(n).padStart(width, '0');
+    const values = fc.record({
+      year: fc.integer({ min: 1900, max: 2100 }),
+      month: fc.integer({ min: 1, max: 12 }),
+      day: fc.integer({ min: 1, max: 28 }),
+      hour: fc.integer({ min: 0, max: 23 }),
+      minute: fc.integer({ min: 0, max: 59 }),
+      precision: fc.constantFrom('year', 'month', 'day', 'seconds', 'millis'),
+      zone: fc.constantFrom('Z', '+01:00', '-05:30', ''),
+    });
+    let accepted = 0;
+    fc.assert(
+      fc.property(values, (v) => {
+        const date = `${v.year}${v.precision === 'year' ? '' : `-${part(v.month)}${v.precision === 'month' ? '' : `-${part(v.day)}`}`}`;
+        const time = `T${part(v.hour)}:${part(v.minute)}:07${v.precision === 'millis' ? '.250' : ''}`;
+        const value =
+          v.precision === 'seconds' || v.precision === 'millis' ? `${date}${time}${v.zone}` : date;
+        if (dateTime.test(value)) accepted++;
+        expect([value, holds(value)]).toEqual([value, dateTime.test(value)]);
+      }),
+      { numRuns: 300 },
+    );
+    expect(accepted).toBeGreaterThan(100);
+  });
+
+  it('Medplum now refuses a time of day without an offset; ours says where, as before', () => {
+    const cases = invalidExamples().filter((c) =>
+      ['qr-authored-no-offset.json', 'qr-authored-seconds-no-offset.json'].includes(c.file),
+    );
+    expect(cases).toHaveLength(2);
+    for (const c of cases) {
+      expect([c.file, medplumIssues(c.resource).length > 0]).toEqual([c.file, true]);
+      const errors = validator
+        .validate(c.resource, c.profile ? { profile: c.profile } : {})
+        .issue.filter((i) => i.severity === 'error');
+      expect([c.file, errors[0]?.code, errors[0]?.expression]).toEqual([
+        c.file,
+        c.expect.code,
+        [c.expect.expression],
+      ]);
+      expect(errors.filter((i) => /dlg-qr-8/.test(i.diagnostics ?? ''))).toEqual([]);
+    }
+  });
+});
