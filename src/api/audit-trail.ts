@@ -17,6 +17,7 @@ import type { Request, Response } from 'express';
 import type { AuditEvent, BundleEntry, Resource } from '@medplum/fhirtypes';
 import type winston from 'winston';
 import { auditEvent, type AuditInteraction } from '../auth';
+import { isNhsNumber } from '../mapping/codes';
 import type { Access } from '../service/access';
 import type { FhirStore } from '../store';
 
@@ -119,9 +120,10 @@ interface Shape {
   readonly type?: string;
   readonly id?: string;
   readonly operation?: string;
-  /** The person a whole request is about (`/native/{format}?patient=`, a search's `patient` or
-   * `subject`), as a Patient id. */
+  /** The person a whole request is about (`/native/{format}?patient=`), as a Patient id. */
   readonly patient?: string;
+  /** The one person a search's `patient` or `subject` names, as a Patient id. */
+  readonly searched?: string;
 }
 
 /** `/fhir/Type/id/_history/v`, `/fhir/Type/$op`, `/native/format`… as an audit interaction. */
@@ -154,8 +156,8 @@ export function requestShape(req: Request): Shape {
   if (req.method === 'PUT') return { interaction: 'update', type, ...(id ? { id } : {}) };
   if (req.method === 'DELETE') return { interaction: 'delete', type, ...(id ? { id } : {}) };
   if (id === undefined) {
-    const patient = searchedPatient(req.query as Record<string, unknown> | undefined);
-    return { interaction: 'search', type, ...(patient ? { patient } : {}) };
+    const searched = searchedPatient(req.query as Record<string, unknown> | undefined);
+    return { interaction: 'search', type, ...(searched ? { searched } : {}) };
   }
   if (history === '_history') return { interaction: version ? 'vread' : 'history', type, id };
   return { interaction: 'read', type, id };
@@ -176,7 +178,8 @@ function searchedPatient(query: Record<string, unknown> | undefined): string | u
       if (typeof value !== 'string') continue;
       for (const part of value.split(',')) {
         const id = (name === 'patient' ? PATIENT_OR_ID : PATIENT_REF).exec(part)?.[1];
-        if (id) named.add(id);
+        // An NHS number typed as an id is a search value, which audit events never hold.
+        if (id && !isNhsNumber(id)) named.add(id);
         else return undefined;
       }
     }
@@ -236,6 +239,10 @@ function patientOf(
   // another person, that is not their own.
   if (shape.patient) return { patientId: shape.patient };
   if (access?.patient) return { patientId: access.patient };
+  // A search names the person it asks about for clinicians and systems; a confined caller's
+  // search stays in their own trail (above), so a person never finds in theirs which other
+  // patient tried to search their record.
+  if (shape.searched) return { patientId: shape.searched };
   if (shape.type === 'Patient' && shape.id) return { patientId: shape.id };
   const named = sent as
     { subject?: { reference?: string }; patient?: { reference?: string } } | undefined;

@@ -29,12 +29,13 @@ describe('what an AuditEvent says a request did', () => {
     [{ subject: 'Group/g1' }, undefined],
     [{ subject: ['Patient/p1', 'Patient/p2'] }, undefined],
     [{ status: 'completed' }, undefined],
+    [{ patient: '9434765919' }, undefined],
   ])('a search with %j names the person %s', (query, patient) => {
     const req = { ...request('GET', '/fhir', '/Observation'), query } as unknown as Request;
     expect(requestShape(req)).toEqual({
       interaction: 'search',
       type: 'Observation',
-      ...(patient ? { patient } : {}),
+      ...(patient ? { searched: patient } : {}),
     });
   });
 

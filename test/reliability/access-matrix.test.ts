@@ -1086,13 +1086,18 @@ describe('afterwards', () => {
       const named = new Set((event.entity ?? []).map((e) => e.what?.reference));
       if (s.target !== undefined && !named.has(s.target))
         wrong.push(`${where}: no entity ${s.target}`);
-      // The person: the one a /native request or a search (patient, subject) names, even when
-      // refused (an attempt on Megan's record is in Megan's audit), else a confined caller's own.
+      // The person: the one a /native request names; else a confined caller's own (their search
+      // of Megan's record stays in their trail: hers would show her who tried); else the one a
+      // search (patient, subject) names.
+      const searched =
+        /^\/fhir\/[A-Za-z]+\?(?:.*&)?(?:patient|subject)=(?:Patient(?:\/|%2F))?([^&,%]+)(?:&|$)/.exec(
+          s.path,
+        )?.[1];
       const asked = s.path.startsWith('/native')
         ? /[?&]patient=([^&]+)/.exec(s.path)?.[1]
-        : /^\/fhir\/[A-Za-z]+\?(?:.*&)?(?:patient|subject)=(?:Patient(?:\/|%2F))?([^&,%]+)(?:&|$)/.exec(
-            s.path,
-          )?.[1];
+        : identified && role.patient !== undefined
+          ? undefined
+          : searched;
       const patient = asked ?? (identified ? role.patient : undefined);
       if (patient !== undefined) {
         const person = event.entity?.find((e) => e.role?.code === '1')?.what?.reference;
