@@ -217,8 +217,3 @@ export class Uuid5Prefix {
     compress(state, scratch, 0, blocks);
   }
 }
-
-/** `uuidV5(name, namespace)` with the namespace given as bytes. */
-export function uuidV5Of(namespace: Uint8Array, name: string): string {
-  return new Uuid5Prefix(namespace, '').uuid(name);
-}

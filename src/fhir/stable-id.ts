@@ -9,29 +9,27 @@
 import type { BundleEntryRequest, Identifier, QuestionnaireResponse } from '@medplum/fhirtypes';
 import { BASE } from './canonical';
 import type { PlainReference } from './item-observations';
-import { Uuid5Prefix, uuidBytes, uuidV5Of } from './sha1';
+import { Uuid5Prefix, uuidBytes } from './sha1';
 
-const namespaces = new Map<string, Uint8Array>();
-
-function namespaceBytes(namespace: string): Uint8Array {
-  let bytes = namespaces.get(namespace);
-  if (!bytes) {
-    bytes = uuidBytes(namespace);
-    if (namespaces.size > 64) namespaces.clear();
-    namespaces.set(namespace, bytes);
-  }
-  return bytes;
-}
+/** One hasher per namespace (its bytes ready), kept for the few namespaces in use. */
+const namespaces = new Map<string, Uuid5Prefix>();
 
 /** RFC 4122 name-based UUID (SHA-1, version 5), hashed by sha1.ts. */
 export function uuidV5(name: string, namespace: string): string {
-  return uuidV5Of(namespaceBytes(namespace), name);
+  let hasher = namespaces.get(namespace);
+  if (!hasher) {
+    hasher = new Uuid5Prefix(uuidBytes(namespace), '');
+    if (namespaces.size > 64) namespaces.clear();
+    namespaces.set(namespace, hasher);
+  }
+  return hasher.uuid(name);
 }
 
 /** RFC 4122's namespace for URLs. */
 const URL_NAMESPACE = '6ba7b811-9dad-11d1-80b4-00c04fd430c8';
 /** The namespace of every UUID dialog-fhir derives: v5 of the package's canonical base. */
 export const DIALOG_NAMESPACE = uuidV5(BASE, URL_NAMESPACE);
+const DIALOG_NAMESPACE_BYTES = uuidBytes(DIALOG_NAMESPACE);
 
 export const EXTRACTED_OBSERVATION_SYSTEM = `${BASE}/sid/extracted-observation`;
 export const DIALOG_GOAL_SYSTEM = `${BASE}/sid/dialog-goal`;
@@ -91,7 +89,7 @@ export function derivedUuid(system: string, key: string, part: string): string {
   const prefix = `${system}|${key}#`;
   let hashed = prefixes.get(prefix);
   if (!hashed) {
-    hashed = new Uuid5Prefix(namespaceBytes(DIALOG_NAMESPACE), prefix);
+    hashed = new Uuid5Prefix(DIALOG_NAMESPACE_BYTES, prefix);
     if (prefixes.size >= 16) prefixes.clear();
     prefixes.set(prefix, hashed);
   }
@@ -103,7 +101,7 @@ export function derivedUuid(system: string, key: string, part: string): string {
  * part as text, or as its UTF-8 bytes): the prefix hashed once.
  */
 export function derivedUuids(system: string, key: string): Uuid5Prefix {
-  return new Uuid5Prefix(namespaceBytes(DIALOG_NAMESPACE), `${system}|${key}#`);
+  return new Uuid5Prefix(DIALOG_NAMESPACE_BYTES, `${system}|${key}#`);
 }
 
 /** A stable identifier in `system` for one part (a linkId, a measure) of what a response gave. */
