@@ -76,6 +76,7 @@ import {
   withOriginMark,
   writeMergedResources,
   type SharedItem,
+  type SharedType,
 } from './shared-merge';
 import {
   claimed,
@@ -428,21 +429,14 @@ export class HandoverDeliverer {
     remote: FhirStore,
     peer: Peer,
   ): SharedItem[] {
-    const mine = [...record.goals, ...record.relatedPersons, ...record.consents];
     const items: SharedItem[] = [];
-    for (const index of indices) {
-      const entry = sent.entry?.[index];
-      const type = entry?.resource?.resourceType;
-      const id = appliedId(applied, index);
-      const source = terms.sourceOf(entry?.fullUrl ?? '');
-      const ours = mine.find((r) => r.resourceType === source?.type && r.id === source?.id);
-      if (!entry?.resource || !isShared(type) || !id || !ours || appliedCreated(applied, index))
-        continue;
-      const current = appliedResource(applied, index);
+    for (const shared of appliedShared(record, terms, sent, indices, applied)) {
+      const { type, id, current, origin: ours } = shared;
+      if (shared.created) continue;
       items.push({
         type,
         id,
-        incoming: inDestinationTerms(entry.resource, sent, applied),
+        incoming: shared.incoming,
         ...(current ? { current } : {}),
         base: async (current) => {
           const candidates: { at: string; version: Resource }[] = [];
@@ -682,6 +676,58 @@ function withReceipt(
 }
 
 /** The ids the destination gave each fullUrl of a bundle, per answer (computed once). */
+/** A Goal, carer or consent step 1 carried, as the destination applied it. */
+export interface AppliedShared {
+  readonly type: SharedType;
+  /** The destination's id of it. */
+  readonly id: string;
+  readonly fullUrl: string;
+  /** The sender's own resource the entry was built from. */
+  readonly origin: Resource;
+  /** What was sent, in the destination's terms. */
+  readonly incoming: Resource;
+  /** The destination's copy as step 1 left it (absent when the answer does not carry it). */
+  readonly current?: Resource;
+  /** Step 1 created it: the destination had none, so there is nothing to merge. */
+  readonly created: boolean;
+}
+
+/**
+ * The shared entries (`indices`, from sharedCreatedOnly) of step 1's bundle, each with the
+ * sender's resource it came from and what the destination made of it: what a handover (here)
+ * and a pull (plan-sync.ts) merge afterwards.
+ */
+export function appliedShared(
+  record: HandoverRecord,
+  terms: BundleTerms,
+  sent: Bundle,
+  indices: readonly number[],
+  applied: Bundle,
+): AppliedShared[] {
+  const origins = [...record.goals, ...record.relatedPersons, ...record.consents];
+  return indices.flatMap((index) => {
+    const entry = sent.entry?.[index];
+    const type = entry?.resource?.resourceType;
+    const id = appliedId(applied, index);
+    const source = terms.sourceOf(entry?.fullUrl ?? '');
+    const origin = origins.find((r) => r.resourceType === source?.type && r.id === source?.id);
+    if (!entry?.resource || !isShared(type) || !id || !origin) return [];
+    const current = appliedResource(applied, index);
+    return [
+      {
+        type,
+        id,
+        fullUrl: entry.fullUrl ?? '',
+        origin,
+        incoming: inDestinationTerms(entry.resource, sent, applied),
+        ...(current ? { current } : {}),
+        created: appliedCreated(applied, index),
+      },
+    ];
+  });
+}
+
+/** The destination's ids by fullUrl, per transaction answer (an answer answers one bundle). */
 const destinationIds = new WeakMap<Bundle, Map<string, string>>();
 
 /**

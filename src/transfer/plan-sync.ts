@@ -40,6 +40,7 @@ import { CARE_PLAN_IDENTIFIER_SYSTEM } from '../fhir';
 import { NarratingStore } from '../service/narrating-store';
 import type { FhirStore } from '../store';
 import {
+  appliedShared,
   HANDOVER_ORIGIN_EXTENSION,
   inDestinationTerms,
   peerStore,
@@ -57,10 +58,6 @@ import {
 import { peerById, type Peer } from './peers';
 import { canonicalJson, samePlanContent } from './plan-three-way-merge';
 import {
-  appliedCreated,
-  appliedId,
-  appliedResource,
-  isShared,
   markedVersion,
   MERGED_FROM_EXTENSION,
   sharedCreatedOnly,
@@ -381,21 +378,13 @@ export class PlanSync {
     remote: FhirStore,
     known: readonly ResourceState[],
   ): Promise<ResourceState[]> {
-    const theirs = [...record.goals, ...record.relatedPersons, ...record.consents];
     const items: SharedItem[] = [];
     const pulled: Omit<ResourceState, 'at'>[] = [];
-    for (const index of indices) {
-      const entry = sent.entry?.[index];
-      const type = entry?.resource?.resourceType;
-      const id = appliedId(applied, index);
-      const source = terms.sourceOf(entry?.fullUrl ?? '');
-      const their = theirs.find((r) => r.resourceType === source?.type && r.id === source?.id);
-      if (!entry?.resource || !isShared(type) || !id || !their) continue;
-      const current = appliedResource(applied, index);
-      const incoming = inDestinationTerms(entry.resource, sent, applied);
-      const key = `${type}|${entry.fullUrl ?? ''}`;
+    for (const shared of appliedShared(record, terms, sent, indices, applied)) {
+      const { type, id, current, incoming, origin: their } = shared;
+      const key = `${type}|${shared.fullUrl}`;
       pulled.push({ key, theirs: versionOf(their), base: canonicalJson(unmarked(incoming)) });
-      if (appliedCreated(applied, index)) continue;
+      if (shared.created) continue;
       const last = known.find((k) => k.key === key);
       items.push({
         type,
