@@ -7,18 +7,10 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Bundle, Resource } from '@medplum/fhirtypes';
 import { SignJWT, generateKeyPair } from 'jose';
-import { bearerAuthenticate } from '../../src/api/bearer-access';
-import {
-  createTokenVerifier,
-  DEV_AUDIENCE,
-  DEV_ISSUER,
-  loadDevKey,
-  mintDevToken,
-  type DevKey,
-} from '../../src/auth';
+import { DEV_AUDIENCE, DEV_ISSUER, mintDevToken, type DevKey } from '../../src/auth';
 import { journeyResponses } from '../fhir/journey';
 import { EXAMPLES_DIR } from '../support/examples';
-import { fhir, startService, type Json, type TestService } from '../support/service';
+import { fhir, startServiceWithDevKey, type Json, type TestService } from '../support/service';
 
 let service: TestService;
 let key: DevKey;
@@ -30,17 +22,7 @@ const ofType = (type: string): Resource =>
   journey.entry?.find((e) => e.resource?.resourceType === type)?.resource as Resource;
 
 beforeAll(async () => {
-  service = await startService({
-    authenticate: (req) => {
-      const verifier = createTokenVerifier({
-        issuer: DEV_ISSUER,
-        audience: DEV_AUDIENCE,
-        keys: key.jwks,
-      });
-      return bearerAuthenticate(verifier, service.store, () => new Date())(req);
-    },
-  });
-  key = await loadDevKey(service.dataDir);
+  ({ service, key } = await startServiceWithDevKey());
   for (const type of ['Patient', 'RelatedPerson', 'Consent'])
     await service.store.update(ofType(type));
   await service.store.update({

@@ -5,16 +5,8 @@
  * confined to a person (403 with an OperationOutcome); invalid ones are a 422 like any resource.
  */
 import type { Bundle, CapabilityStatement, Practitioner } from '@medplum/fhirtypes';
-import { bearerAuthenticate } from '../../src/api/bearer-access';
-import {
-  createTokenVerifier,
-  DEV_AUDIENCE,
-  DEV_ISSUER,
-  loadDevKey,
-  mintDevToken,
-  type DevKey,
-} from '../../src/auth';
-import { fhir, startService, type Json, type TestService } from '../support/service';
+import { mintDevToken, type DevKey } from '../../src/auth';
+import { fhir, startServiceWithDevKey, type Json, type TestService } from '../support/service';
 
 let service: TestService;
 let key: DevKey;
@@ -33,15 +25,7 @@ const keyWorker: Practitioner = {
 };
 
 beforeAll(async () => {
-  service = await startService({
-    authenticate: (req) =>
-      bearerAuthenticate(
-        createTokenVerifier({ issuer: DEV_ISSUER, audience: DEV_AUDIENCE, keys: key.jwks }),
-        service.store,
-        () => new Date(),
-      )(req),
-  });
-  key = await loadDevKey(service.dataDir);
+  ({ service, key } = await startServiceWithDevKey());
   clinician = await mintDevToken(key, {
     scopes: ['user/*.cruds'],
     fhirUser: 'Practitioner/sam-whitfield',

@@ -10,17 +10,9 @@ import { request } from 'node:http';
 import { join } from 'node:path';
 import type { Bundle, Resource } from '@medplum/fhirtypes';
 import BetterSqlite3 from 'better-sqlite3';
-import { bearerAuthenticate } from '../../src/api/bearer-access';
-import {
-  createTokenVerifier,
-  DEV_AUDIENCE,
-  DEV_ISSUER,
-  loadDevKey,
-  mintDevToken,
-  type DevKey,
-} from '../../src/auth';
+import { mintDevToken } from '../../src/auth';
 import { EXAMPLES_DIR } from '../support/examples';
-import { startService, type Json, type TestService } from '../support/service';
+import { startServiceWithDevKey, type Json, type TestService } from '../support/service';
 
 export interface Reply {
   readonly status: number;
@@ -115,22 +107,7 @@ export const SOMEONE_ELSE_NHS = '9434765919';
  * Observations and a Provenance): Megan (the journey's person) and someone else.
  */
 export async function startCorpusService(): Promise<CorpusService> {
-  // The key is made in the service's DATA_DIR, so it is loaded once the service has started.
-  const loaded: { key?: DevKey } = {};
-  const service: TestService = await startService({
-    authenticate: (req) => {
-      const key = loaded.key;
-      if (!key) throw new Error('the dev key is not loaded yet');
-      const verifier = createTokenVerifier({
-        issuer: DEV_ISSUER,
-        audience: DEV_AUDIENCE,
-        keys: key.jwks,
-      });
-      return bearerAuthenticate(verifier, service.store, () => new Date())(req);
-    },
-  });
-  const key = await loadDevKey(service.dataDir);
-  loaded.key = key;
+  const { service, key } = await startServiceWithDevKey();
   const tokens: Record<Caller, string> = {
     system: await mintDevToken(key, { scopes: ['system/*.cruds'] }),
     clinician: await mintDevToken(key, {

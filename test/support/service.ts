@@ -10,7 +10,15 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import winston from 'winston';
 import { createApp, type App, type AppOptions } from '../../src/api/app';
+import { bearerAuthenticate } from '../../src/api/bearer-access';
 import { answerClientErrors } from '../../src/api/client-errors';
+import {
+  createTokenVerifier,
+  DEV_AUDIENCE,
+  DEV_ISSUER,
+  loadDevKey,
+  type DevKey,
+} from '../../src/auth';
 import { EmbeddedStore } from '../../src/store';
 import { createValidator, type Validator } from '../../src/validation';
 
@@ -84,6 +92,33 @@ export async function startService(options: StartOptions = {}): Promise<TestServ
       rmSync(dataDir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * A service with AUTH on as `serve` has it without a token issuer: bearer tokens checked against
+ * the development key, which the service makes in its own DATA_DIR (so it is loaded once the
+ * service has started; mint tokens with `mintDevToken(key, …)`).
+ */
+export async function startServiceWithDevKey(
+  options: Omit<StartOptions, 'authenticate'> = {},
+): Promise<{ service: TestService; key: DevKey }> {
+  const loaded: { key?: DevKey } = {};
+  const service: TestService = await startService({
+    ...options,
+    authenticate: (req) => {
+      const key = loaded.key;
+      if (!key) throw new Error('the dev key is not loaded yet');
+      const verifier = createTokenVerifier({
+        issuer: DEV_ISSUER,
+        audience: DEV_AUDIENCE,
+        keys: key.jwks,
+      });
+      return bearerAuthenticate(verifier, service.store, () => new Date())(req);
+    },
+  });
+  const key = await loadDevKey(service.dataDir);
+  loaded.key = key;
+  return { service, key };
 }
 
 export const FHIR_JSON = 'application/fhir+json';

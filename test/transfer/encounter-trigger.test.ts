@@ -4,19 +4,11 @@
  * ward (finished: discharge back), over real HTTP; once per Encounter however often it is written.
  */
 import type { Encounter, QuestionnaireResponse, Task } from '@medplum/fhirtypes';
-import { bearerAuthenticate } from '../../src/api/bearer-access';
-import {
-  createTokenVerifier,
-  DEV_AUDIENCE,
-  DEV_ISSUER,
-  loadDevKey,
-  mintDevToken,
-  type DevKey,
-} from '../../src/auth';
+import { mintDevToken } from '../../src/auth';
 import { encounterHandover } from '../../src/transfer/encounter-trigger';
 import { journeyResponses } from '../fhir/journey';
 import { journeyPatient } from '../store/store-contract';
-import { fhir, startService, type TestService } from '../support/service';
+import { fhir, startService, startServiceWithDevKey, type TestService } from '../support/service';
 import { all, NHS, onePlan, responsibleNow, settled, submit, trusts } from './two-trusts';
 
 function encounter(
@@ -197,25 +189,12 @@ describe('the Encounter trigger', () => {
   });
 
   it('with AUTH on: a clinician may write Encounters; the person’s own access may not', async () => {
-    const held: { key?: DevKey } = {};
-    const s: TestService = await startService({
-      authenticate: (req) =>
-        bearerAuthenticate(
-          createTokenVerifier({
-            issuer: DEV_ISSUER,
-            audience: DEV_AUDIENCE,
-            keys: (held.key as DevKey).jwks,
-          }),
-          s.store,
-          () => new Date(),
-        )(req),
-    });
+    const { service: s, key } = await startServiceWithDevKey();
     services = [s];
-    held.key = await loadDevKey(s.dataDir);
     await s.store.update(journeyPatient());
     const body = encounter('stay-9', 'planned', { reference: 'Patient/megan-price' });
     const bearer = async (options: Parameters<typeof mintDevToken>[1]) => ({
-      authorization: `Bearer ${await mintDevToken(held.key as DevKey, options)}`,
+      authorization: `Bearer ${await mintDevToken(key, options)}`,
     });
     const person = await bearer({ scopes: ['patient/*.cruds'], fhirUser: 'Patient/megan-price' });
     const refused = await fhir(s.base, 'PUT', '/fhir/Encounter/stay-9', body, person);

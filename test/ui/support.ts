@@ -7,17 +7,9 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Bundle } from '@medplum/fhirtypes';
-import { bearerAuthenticate } from '../../src/api/bearer-access';
-import {
-  createTokenVerifier,
-  DEV_AUDIENCE,
-  DEV_ISSUER,
-  loadDevKey,
-  mintDevToken,
-  type DevKey,
-} from '../../src/auth';
+import { mintDevToken, type DevKey } from '../../src/auth';
 import { EXAMPLES_DIR } from '../support/examples';
-import { startService, type TestService } from '../support/service';
+import { startServiceWithDevKey, type TestService } from '../support/service';
 
 export interface UiService {
   readonly service: TestService;
@@ -27,21 +19,7 @@ export interface UiService {
 }
 
 export async function startUiService(): Promise<UiService> {
-  const loaded: { key?: DevKey } = {};
-  const service = await startService({
-    authenticate: (req) => {
-      const key = loaded.key;
-      if (!key) throw new Error('the dev key is not loaded yet');
-      const verifier = createTokenVerifier({
-        issuer: DEV_ISSUER,
-        audience: DEV_AUDIENCE,
-        keys: key.jwks,
-      });
-      return bearerAuthenticate(verifier, service.store, () => new Date())(req);
-    },
-  });
-  const key = await loadDevKey(service.dataDir);
-  loaded.key = key;
+  const { service, key } = await startServiceWithDevKey();
   await seedJourneyStart(service);
   const clinicianToken = await mintDevToken(key, {
     scopes: ['user/*.cruds'],
