@@ -4,31 +4,24 @@
  * the due window, with no one named in the subject; the GP and key worker, whose records are not
  * here, fail with a reason read through the API.
  */
-import type { RelatedPerson, Resource, Task } from '@medplum/fhirtypes';
+import type { Task } from '@medplum/fhirtypes';
 import { PLAN_SEND_SYSTEM, PlanDistributor } from '../../src/transfer/plan-distribution';
 import { MAIL_CHANNEL, PlanMailer } from '../../src/transfer/plan-mail';
 import { journeyResources } from '../letter/journey-store';
 import { fhir, type TestService } from '../support/service';
-import { smtpServer, type Received, type TestSmtp } from './plan-mail-smtp';
+import {
+  FROM,
+  HANNAH,
+  HANNAH_WITH_EMAIL,
+  IDENTIFIERS,
+  MEGAN,
+  SAM,
+  smtpServer,
+  SUBJECTS,
+  type Received,
+  type TestSmtp,
+} from './plan-mail-smtp';
 import { all, community, NHS, peersFor, transfer, trusts, ward } from './two-trusts';
-
-const FROM = 'DIALOG care plans <dialog.plans@trust.example.nhs.uk>';
-const MEGAN = 'megan.price@example.com';
-const SAM = 'sam.whitfield@northbrook.example';
-const HANNAH = 'hannah.price@example.org';
-const SUBJECTS = ['Your DIALOG care plan', 'DIALOG care plan after discharge'];
-/** What identifies Megan: none of it may be in a subject line. */
-const IDENTIFIERS = [/megan/i, /price/i, /9992468017/, /1991/, /NB1/i];
-
-const HANNAH_WITH_EMAIL = (resources: readonly Resource[]): RelatedPerson => {
-  const hannah = resources.find(
-    (r) => r.resourceType === 'RelatedPerson' && r.id === 'hannah-price',
-  ) as RelatedPerson;
-  return {
-    ...hannah,
-    telecom: [...(hannah.telecom ?? []), { system: 'email', value: HANNAH, use: 'home' }],
-  };
-};
 
 function to(received: readonly Received[], address: string): Received[] {
   return received.filter((r) => r.to.includes(address));

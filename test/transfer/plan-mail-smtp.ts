@@ -4,8 +4,29 @@
  * file itself.
  */
 import type { AddressInfo } from 'node:net';
+import type { RelatedPerson, Resource } from '@medplum/fhirtypes';
 import { simpleParser, type ParsedMail } from 'mailparser';
 import { SMTPServer, type SMTPServerAddress } from 'smtp-server';
+
+/** The journey's people and the mail settings both plan-mail test files use. */
+export const FROM = 'DIALOG care plans <dialog.plans@trust.example.nhs.uk>';
+export const MEGAN = 'megan.price@example.com';
+export const SAM = 'sam.whitfield@northbrook.example';
+export const HANNAH = 'hannah.price@example.org';
+export const SUBJECTS = ['Your DIALOG care plan', 'DIALOG care plan after discharge'];
+/** What identifies Megan: none of it may be in a subject line. */
+export const IDENTIFIERS = [/megan/i, /price/i, /9992468017/, /1991/, /NB1/i];
+
+/** Hannah, Megan's sister, as the journey has her, with an e-mail address. */
+export const HANNAH_WITH_EMAIL = (resources: readonly Resource[]): RelatedPerson => {
+  const hannah = resources.find(
+    (r) => r.resourceType === 'RelatedPerson' && r.id === 'hannah-price',
+  ) as RelatedPerson;
+  return {
+    ...hannah,
+    telecom: [...(hannah.telecom ?? []), { system: 'email', value: HANNAH, use: 'home' }],
+  };
+};
 
 export interface Received {
   /** The envelope's recipients (RCPT TO). */

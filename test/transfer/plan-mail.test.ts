@@ -12,7 +12,7 @@
 import { createServer } from 'node:net';
 import { Writable } from 'node:stream';
 import winston from 'winston';
-import type { CarePlan, Practitioner, RelatedPerson, Resource, Task } from '@medplum/fhirtypes';
+import type { CarePlan, Practitioner, RelatedPerson, Task } from '@medplum/fhirtypes';
 import { readConfig } from '../../src/cli/config';
 import { Extensions } from '../../src/fhir';
 import {
@@ -25,27 +25,21 @@ import { MAIL_CHANNEL, PlanMailer, bestEmail, smtpFailure } from '../../src/tran
 import { journeyStore, PLAN_ID, type OpenStore } from '../letter/journey-store';
 import { startFhirRouterServer } from '../support/fhir-router-server';
 import { community, peersFor, ward } from './two-trusts';
-import { smtpServer, type Received, type TestSmtp } from './plan-mail-smtp';
+import {
+  FROM,
+  HANNAH,
+  HANNAH_WITH_EMAIL,
+  IDENTIFIERS,
+  MEGAN,
+  SAM,
+  smtpServer,
+  SUBJECTS,
+  type Received,
+  type TestSmtp,
+} from './plan-mail-smtp';
 import { journeyResources } from '../letter/journey-store';
 
-const FROM = 'DIALOG care plans <dialog.plans@trust.example.nhs.uk>';
-const MEGAN = 'megan.price@example.com';
-const SAM = 'sam.whitfield@northbrook.example';
-const HANNAH = 'hannah.price@example.org';
-const SUBJECTS = ['Your DIALOG care plan', 'DIALOG care plan after discharge'];
-/** What identifies Megan: none of it may be in a subject line. */
-const IDENTIFIERS = [/megan/i, /price/i, /9992468017/, /1991/, /NB1/i];
-
-/** Hannah with an e-mail address, and Tom, a second carer Megan has not agreed to share with. */
-const HANNAH_WITH_EMAIL = (resources: readonly Resource[]): RelatedPerson => {
-  const hannah = resources.find(
-    (r) => r.resourceType === 'RelatedPerson' && r.id === 'hannah-price',
-  ) as RelatedPerson;
-  return {
-    ...hannah,
-    telecom: [...(hannah.telecom ?? []), { system: 'email', value: HANNAH, use: 'home' }],
-  };
-};
+/** Tom, a second carer Megan has not agreed to share with. */
 const TOM: RelatedPerson = {
   resourceType: 'RelatedPerson',
   id: 'tom-price',
