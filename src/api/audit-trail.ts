@@ -134,7 +134,7 @@ export function requestShape(req: Request): Shape {
   if (root === 'native') {
     const query = (req.query as Record<string, unknown> | undefined)?.patient;
     const named = typeof query === 'string' ? query : '';
-    const patient = /^(?:Patient\/)?([A-Za-z0-9\-.]{1,64})$/.exec(named)?.[1];
+    const patient = PATIENT_OR_ID.exec(named)?.[1];
     return {
       interaction: req.method === 'GET' ? 'search' : 'create',
       type: 'QuestionnaireResponse',
