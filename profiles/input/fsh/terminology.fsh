@@ -229,3 +229,23 @@ Id: dialog-delivery-channels
 Title: "Plan delivery channels"
 Description: "SMS, email or printed letter."
 * include codes from system $delivery-cs
+
+CodeSystem: DialogTask
+Id: dialog-task
+Title: "dialog-fhir tasks"
+Description: "What a Task the service writes asks for (its Task.code): the service's outbox entries and the work it leaves to a clinician."
+* ^caseSensitive = true
+* ^content = #complete
+* #handover "Hand the care plan over" "Deliver the one plan, and what moves with it, to the peer system that takes responsibility (the Task is the outbox entry; its delivery state is in dialog-delivery)."
+* #send-plan "Send the care plan after discharge" "Send the plan to one recipient named in it within 24 hours of discharge (restriction.recipient; delivery state in dialog-delivery)."
+* #resolve-plan-conflict "Resolve a conflicting change to the care plan" "Both systems changed the same part of the plan, or of a Goal, carer or consent beside it, differently since they last agreed: a clinician chooses. The focus is the resource; both versions are in the Task."
+
+CodeSystem: DialogHandoverReason
+Id: dialog-handover-reason
+Title: "Reasons for a handover"
+Description: "Why a handover Task hands the plan to another system (its Task.reasonCode)."
+* ^caseSensitive = true
+* ^content = #complete
+* #admission "Admission" "Admission to inpatient or crisis care."
+* #discharge "Discharge" "Discharge from inpatient or crisis care back to community care."
+* #transfer "Transfer" "Another move of responsibility for the plan between services."
