@@ -249,3 +249,9 @@ Description: "Why a handover Task hands the plan to another system (its Task.rea
 * #admission "Admission" "Admission to inpatient or crisis care."
 * #discharge "Discharge" "Discharge from inpatient or crisis care back to community care."
 * #transfer "Transfer" "Another move of responsibility for the plan between services."
+
+ValueSet: DialogHandoverReasonVS
+Id: dialog-handover-reason
+Title: "Reasons for a handover"
+Description: "The reasons $transfer takes and a handover Task records."
+* include codes from system DialogHandoverReason
