@@ -14,8 +14,8 @@ import type {
   Resource,
   ResourceType,
 } from '@medplum/fhirtypes';
-import { DIALOG_NAMESPACE, extractObservations, uuidV5 } from '../fhir';
-import { isDialogResponse, RATED_STATUSES } from '../fhir/history';
+import { DIALOG_NAMESPACE, uuidV5 } from '../fhir';
+import { isDialogResponse } from '../fhir/history';
 import type { FhirStore, SearchResult, WriteResult } from '../store';
 import { DIALOG_QR_PROFILE, hasErrors, outcome, type Validator } from '../validation';
 import { patientSearchParameter } from '../auth';
@@ -229,8 +229,11 @@ export class FhirService {
     response: QuestionnaireResponse,
     ifMatch: string | undefined,
   ): Promise<WriteResult<Resource>> {
-    refuseUnextractableBeforeMatching(response);
-    const resolved = await resolveSubject(this.deps.store, response);
+    const { response: resolved, newPatient } = await resolveSubject(
+      this.deps.store,
+      response,
+      this.deps.newId,
+    );
     if (!access.inCompartment(resolved))
       throw fault(
         403,
@@ -245,6 +248,7 @@ export class FhirService {
       id,
       agent: access.agent,
       ...(ifMatch !== undefined ? { ifMatch } : {}),
+      ...(newPatient ? { newPatient } : {}),
     });
     return { resource: result.response, created: result.created };
   }
@@ -387,23 +391,4 @@ export function pinToPatient(
 /** `If-None-Exist` is a search: it too stays within the caller's patient context. */
 function checkedCondition(access: Access, type: string, condition: string): string {
   return pinToPatient(access, type, new URLSearchParams(condition)).toString();
-}
-
-/**
- * A session naming its person by identifier (an NHS number, a contained Patient) may create that
- * Patient when it is matched, before the session's own transaction. Content that the schema lets
- * through but extraction refuses (authored on 30 February) is refused here first, so such a
- * refusal leaves no new Patient behind. A session naming a stored `Patient/<id>` creates nothing
- * and is checked in its transaction as usual.
- */
-function refuseUnextractableBeforeMatching(response: QuestionnaireResponse): void {
-  if (response.subject?.reference?.startsWith('Patient/')) return;
-  if (!RATED_STATUSES.has(response.status)) return;
-  // The id and the Patient are given later (sessionId, resolveSubject); any will do for a check
-  // of the content.
-  const extracted = extractObservations(
-    { ...response, id: response.id ?? 'unmatched', subject: { reference: 'Patient/unmatched' } },
-    { history: [] },
-  );
-  if (!extracted.ok) throw unprocessable(extracted.outcome);
 }

@@ -2,11 +2,17 @@
  * Who a submitted session is about. A response may name the person by a literal reference
  * (`Patient/<id>`, which must exist), by a logical reference (an NHS number or a local
  * identifier), or by a contained Patient (how native records arrive, see src/mapping/record.ts).
- * The last two are matched to the Patient holding that identifier, created when there is none
- * yet, so one person is one Patient however their systems name them.
+ * The last two are matched to the Patient holding that identifier, so one person is one Patient
+ * however their systems name them.
+ *
+ * Nothing is written here. When no stored Patient holds the identifier, the person is new: the
+ * response is given a new `Patient/<id>` and the Patient to create comes back beside it
+ * (`NewPatient`), for the session's own transaction to create with everything else
+ * (src/service/submit-session.ts). So a session that is then refused (someone else's record in
+ * it, a patient token's own person missing, a race lost) leaves no Patient behind.
  */
 import { OperationOutcomeError, getStatus } from '@medplum/core';
-import type { Identifier, Patient, QuestionnaireResponse } from '@medplum/fhirtypes';
+import type { BundleEntry, Identifier, Patient, QuestionnaireResponse } from '@medplum/fhirtypes';
 import type { FhirStore } from '../store';
 import { nhsNumberIssues, NHS_NUMBER_SYSTEM } from './nhs-number';
 import { fault, unprocessable } from './outcomes';
@@ -15,21 +21,45 @@ import { outcome } from '../validation';
 const PATIENT_REFERENCE = /^Patient\/([A-Za-z0-9\-.]{1,64})$/;
 const AT = 'QuestionnaireResponse.subject';
 
-/** The response with `subject` a literal `Patient/<id>` of a stored Patient. */
+/** A person matched by identifier whom no stored Patient holds yet: created with the session. */
+export interface NewPatient {
+  /** The Patient to create, with its new id (the response's subject already names it). */
+  readonly patient: Patient;
+  /** `system|value` of the identifier it was matched by (preferring the NHS number). */
+  readonly identifier: string;
+}
+
+export interface ResolvedSubject {
+  /** The response with `subject` a literal `Patient/<id>`. */
+  readonly response: QuestionnaireResponse;
+  /** Set when that Patient is new: to be created in the session's transaction. */
+  readonly newPatient?: NewPatient;
+}
+
+/**
+ * The response with `subject` a literal `Patient/<id>`: of a stored Patient, or of the new one
+ * returned beside it (`newId` gives its id).
+ */
 export async function resolveSubject(
   store: FhirStore,
   response: QuestionnaireResponse,
-): Promise<QuestionnaireResponse> {
+  newId: () => string,
+): Promise<ResolvedSubject> {
   const subject = response.subject;
   const literal = subject?.reference ? PATIENT_REFERENCE.exec(subject.reference) : null;
   if (literal?.[1]) {
     await mustExist(store, literal[1]);
-    return response;
+    return { response };
   }
-  if (subject?.reference?.startsWith('#')) return fromContained(store, response);
+  if (subject?.reference?.startsWith('#')) return fromContained(store, response, newId);
   if (subject?.identifier) {
-    const id = await patientFor(store, { identifier: [subject.identifier] }, `${AT}.identifier`);
-    return { ...response, subject: { reference: `Patient/${id}` } };
+    const matched = await patientFor(
+      store,
+      { identifier: [subject.identifier] },
+      `${AT}.identifier`,
+      newId,
+    );
+    return withSubject({ ...response, subject: { reference: `Patient/${matched.id}` } }, matched);
   }
   throw fault(
     422,
@@ -52,7 +82,8 @@ async function mustExist(store: FhirStore, id: string): Promise<void> {
 async function fromContained(
   store: FhirStore,
   response: QuestionnaireResponse,
-): Promise<QuestionnaireResponse> {
+  newId: () => string,
+): Promise<ResolvedSubject> {
   const localId = response.subject?.reference?.slice(1);
   const contained = (response.contained ?? []).find(
     (r): r is Patient => r.resourceType === 'Patient' && r.id === localId,
@@ -66,37 +97,103 @@ async function fromContained(
     );
   const { id: _local, ...person } = contained;
   void _local;
-  const id = await patientFor(store, person, 'QuestionnaireResponse.contained');
+  const matched = await patientFor(store, person, 'QuestionnaireResponse.contained', newId);
   const rest = (response.contained ?? []).filter((r) => r !== contained);
   const { contained: _all, ...withoutContained } = response;
   void _all;
-  return {
-    ...withoutContained,
-    ...(rest.length > 0 ? { contained: rest } : {}),
-    subject: { reference: `Patient/${id}` },
-  };
+  return withSubject(
+    {
+      ...withoutContained,
+      ...(rest.length > 0 ? { contained: rest } : {}),
+      subject: { reference: `Patient/${matched.id}` },
+    },
+    matched,
+  );
+}
+
+function withSubject(response: QuestionnaireResponse, matched: Matched): ResolvedSubject {
+  return matched.newPatient ? { response, newPatient: matched.newPatient } : { response };
+}
+
+interface Matched {
+  readonly id: string;
+  readonly newPatient?: NewPatient;
 }
 
 /**
- * The id of the Patient holding the person's identifier, preferring the NHS number; a new Patient
- * with these details when none does (conditional create, so two sessions for a new person at once
- * make one Patient).
+ * The Patient holding the person's identifier, preferring the NHS number; when none does, a new
+ * Patient with these details (not written here: see `NewPatient`). Two holding it is ambiguous.
  */
 async function patientFor(
   store: FhirStore,
   person: Omit<Patient, 'resourceType'>,
   at: string,
-): Promise<string> {
+  newId: () => string,
+): Promise<Matched> {
   const issues = nhsNumberIssues(person.identifier, at);
   if (issues.length > 0) throw unprocessable(outcome(issues));
   const key = linkingIdentifier(person.identifier ?? []);
   if (!key?.system || !key.value)
     throw fault(422, 'required', 'The identifier needs a system and a value', at);
-  const { resource } = await store.create<Patient>(
-    { ...person, resourceType: 'Patient' },
-    { ifNoneExist: { identifier: `${key.system}|${key.value}` } },
+  const identifier = `${key.system}|${key.value}`;
+  const found = await holderOf(store, identifier);
+  if (found !== undefined) return { id: found };
+  const id = newId();
+  return { id, newPatient: { patient: { ...person, resourceType: 'Patient', id }, identifier } };
+}
+
+/** The id of the one stored Patient holding `system|value`; refused when several do. */
+export async function holderOf(store: FhirStore, identifier: string): Promise<string | undefined> {
+  const found = await store.search('Patient', { identifier }, { count: 2 });
+  if (found.total > 1 || found.resources.length > 1)
+    throw fault(
+      412,
+      'multiple-matches',
+      'More than one Patient holds this identifier; the person cannot be told apart',
+      AT,
+    );
+  return found.resources[0]?.id;
+}
+
+/**
+ * The session's transaction entries with the new person in them: the Patient as a conditional
+ * create (`If-None-Exist` by its identifier) under a `urn:uuid:` placeholder, and every reference
+ * to it in the other entries pointing at that placeholder. If another writer created a Patient with
+ * this identifier meanwhile, the store files the whole session against theirs rather than making a
+ * second one (FHIR transaction semantics, which every server implements, unlike an update naming
+ * a new id under a condition: Medplum refuses that).
+ */
+export function withNewPatient(entries: BundleEntry[], newPatient: NewPatient): BundleEntry[] {
+  const { id = '', ...patient } = newPatient.patient;
+  const literal = `Patient/${id}`;
+  const placeholder = `urn:uuid:${id}`;
+  const pointed = entries.map((entry) =>
+    entry.resource
+      ? { ...entry, resource: repointed(entry.resource, literal, placeholder) }
+      : entry,
   );
-  return resource.id ?? '';
+  return [
+    ...pointed,
+    {
+      fullUrl: placeholder,
+      resource: patient as Patient,
+      request: {
+        method: 'POST',
+        url: 'Patient',
+        ifNoneExist: `identifier=${encodeURIComponent(newPatient.identifier)}`,
+      },
+    },
+  ];
+}
+
+/** A copy of `value` whose references `from` read `to` (nothing else is changed). */
+function repointed<T>(value: T, from: string, to: string): T {
+  if (Array.isArray(value)) return value.map((item: unknown) => repointed(item, from, to)) as T;
+  if (value === null || typeof value !== 'object') return value;
+  const copy: Record<string, unknown> = {};
+  for (const [key, item] of Object.entries(value as Record<string, unknown>))
+    copy[key] = key === 'reference' && item === from ? to : repointed(item, from, to);
+  return copy as T;
 }
 
 function linkingIdentifier(identifiers: readonly Identifier[]): Identifier | undefined {

@@ -13,6 +13,12 @@
  * instead of losing an edit; the whole pipeline then runs again from fresh reads (a few times).
  * Every entry is idempotent (stable ids and conditional writes), so running it again never
  * duplicates anything.
+ *
+ * A person new to this service (matched by identifier, no Patient holds it: src/service/subject.ts)
+ * is created in the same transaction, by a conditional create. If another writer created a Patient
+ * with that identifier first, the store files the session against theirs; the first plan's
+ * identifier is then the same as theirs (it is derived from the person's identifier), so their
+ * plan is found rather than a second one made, and the session runs again against it.
  */
 import { createHash } from 'node:crypto';
 import { OperationOutcomeError } from '@medplum/core';
@@ -41,6 +47,7 @@ import { RATED_STATUSES } from '../fhir/history';
 import type { FhirStore } from '../store';
 import { KeyedQueue } from './keyed-queue';
 import { stale, statusOf, unprocessable } from './outcomes';
+import { holderOf, withNewPatient, type NewPatient } from './subject';
 
 /** How many times a session is rebuilt after losing a race for the plan. */
 const PLAN_RACE_ATTEMPTS = 5;
@@ -59,6 +66,8 @@ export interface SessionSubmission {
   readonly ifMatch?: string;
   /** Who is writing, for Provenance (`Practitioner/…`, `Device/…`, or a display). */
   readonly agent: Reference;
+  /** The response's subject is a Patient to create with the session (see subject.ts). */
+  readonly newPatient?: NewPatient;
 }
 
 export interface SessionResult {
@@ -85,15 +94,37 @@ export class SessionSubmitter {
   }
 
   private async submitWithRetries(submission: SessionSubmission): Promise<SessionResult> {
+    let pending = submission;
     for (let attempt = 1; ; attempt++) {
       try {
-        return await this.attempt(submission);
+        return await this.attempt(pending);
       } catch (err) {
+        if (attempt >= PLAN_RACE_ATTEMPTS) throw err;
+        // The new person was created by another writer meanwhile: file the session against them.
+        const filed = await this.againstStoredPatient(pending);
+        if (filed !== pending) {
+          pending = filed;
+          continue;
+        }
         // A 412 that is not the caller's own If-Match: someone changed the plan meanwhile.
-        if (!isStale(err) || attempt >= PLAN_RACE_ATTEMPTS) throw err;
-        await this.checkCallerVersion(submission);
+        if (!isStale(err)) throw err;
+        await this.checkCallerVersion(pending);
       }
     }
+  }
+
+  /**
+   * The submission filed against the stored Patient holding its new person's identifier, if one
+   * does now; else the submission as it was.
+   */
+  private async againstStoredPatient(submission: SessionSubmission): Promise<SessionSubmission> {
+    const { newPatient, response } = submission;
+    if (!newPatient) return submission;
+    const holder = await holderOf(this.deps.store, newPatient.identifier);
+    if (holder === undefined) return submission;
+    const { newPatient: _created, ...rest } = submission;
+    void _created;
+    return { ...rest, response: { ...response, subject: { reference: `Patient/${holder}` } } };
   }
 
   private async attempt(submission: SessionSubmission): Promise<SessionResult> {
@@ -104,7 +135,7 @@ export class SessionSubmitter {
     const issues: OperationOutcomeIssue[] = [];
     let planCreatedFresh = false;
     if (RATED_STATUSES.has(stored.status)) {
-      const built = await this.sessionEntries(stored, issues);
+      const built = await this.sessionEntries(stored, issues, submission.newPatient);
       entries.push(...built.entries);
       planCreatedFresh = built.newPlan;
     }
@@ -115,10 +146,11 @@ export class SessionSubmitter {
       provenance.resource?.id ?? '',
     );
     if (!recorded) entries.push(provenance);
+    const { newPatient } = submission;
     const result = await this.deps.store.transaction({
       resourceType: 'Bundle',
       type: 'transaction',
-      entry: entries,
+      entry: newPatient ? withNewPatient(entries, newPatient) : entries,
     });
     if (planCreatedFresh && planWasFound(result)) throw staleOutcome();
     const first = result.entry?.[0];
@@ -148,8 +180,12 @@ export class SessionSubmitter {
   private async sessionEntries(
     response: QuestionnaireResponse,
     issues: OperationOutcomeIssue[],
+    newPatient: NewPatient | undefined,
   ): Promise<{ entries: BundleEntry[]; newPlan: boolean }> {
     const subject = response.subject?.reference ?? '';
+    // A new person's first plan is named after their identifier, not their new (random) id, so
+    // two first sessions racing for one new person name the same plan (see the module comment).
+    const planKey = newPatient?.identifier ?? subject;
     const [history, plan, goals] = await Promise.all([
       this.history(subject, response.id ?? ''),
       this.currentPlan(subject),
@@ -166,7 +202,7 @@ export class SessionSubmitter {
       existingGoals: goals,
       history,
       newPlanIdentifier: () =>
-        uuidV5(`${CARE_PLAN_IDENTIFIER_SYSTEM}|${subject}`, DIALOG_NAMESPACE),
+        uuidV5(`${CARE_PLAN_IDENTIFIER_SYSTEM}|${planKey}`, DIALOG_NAMESPACE),
     });
     if (!built.ok) throw unprocessable(built.outcome);
     issues.push(...built.issues);
