@@ -16,6 +16,7 @@ import {
   type ConvertOptions,
   type ConvertProgress,
   type ConvertSummary,
+  defaultThreads,
   FORMATS,
   isFormatName,
   loadMapping,
@@ -37,6 +38,9 @@ export const CONVERT_USAGE = `usage: dialog-fhir convert --from <format> --to <f
                        which a conversion does not have)
   --extract            the same Observations, said explicitly (the default from a native format)
   --validate           check every response against the dialog-fhir profiles before writing it
+  --threads <n>        native input --to fhir: worker threads writing the FHIR text besides the
+                       main thread, started once 4 MB of input have been read (the same output,
+                       in the same order). Default: the cores less one; 0: one thread
   --no-progress        no progress bar, even on a terminal`;
 
 export interface ConvertIo {
@@ -57,6 +61,7 @@ interface Args {
   extract: boolean | undefined;
   validate: boolean;
   progress: boolean;
+  threads?: number;
 }
 
 function parseArgs(argv: readonly string[]): Args | string {
@@ -86,6 +91,13 @@ function parseArgs(argv: readonly string[]): Args | string {
       case '--validate':
         args.validate = true;
         break;
+      case '--threads': {
+        const value = valueOf();
+        if (value === undefined || !/^\d{1,3}$/.test(value))
+          return '--threads needs a whole number (0: one thread)';
+        args.threads = Number(value);
+        break;
+      }
       case '--extract':
         args.extract = true;
         break;
@@ -117,6 +129,7 @@ function parseArgs(argv: readonly string[]): Args | string {
     extract: args.extract,
     validate: args.validate ?? false,
     progress: args.progress ?? true,
+    ...(args.threads !== undefined ? { threads: args.threads } : {}),
   };
 }
 
@@ -225,6 +238,7 @@ export async function runConvert(argv: readonly string[], io: ConvertIo): Promis
       return 2;
     }
   }
+  const threads = args.threads ?? defaultThreads();
   const output = args.output ? createWriteStream(args.output) : io.stdout;
   // A closed output (e.g. `| head`) stops the conversion with a message, not a stack trace.
   let outputFailure: Error | undefined;
@@ -251,6 +265,8 @@ export async function runConvert(argv: readonly string[], io: ConvertIo): Promis
     ...(args.validate ? { validator: createValidator() } : {}),
     // Each response's Observations, as extractObservations gives them (src/mapping extract-json.ts).
     ...(extract ? { observations: true } : {}),
+    // Used for native input to FHIR without --validate (src/mapping parallel.ts); else ignored.
+    threads,
     onReject: (outcome) => report(outcome),
     onNotice: (issue) => report({ resourceType: 'OperationOutcome', issue: [issue] }),
     onEvent: (event, location) => eventsFile?.write(`${JSON.stringify({ location, ...event })}\n`),

@@ -1,0 +1,265 @@
+/**
+ * FHIR NDJSON written by worker threads: the main thread reads and parses the input and builds
+ * each record (every rejection, notice and count stays there, in input order, as on one thread);
+ * the records go in batches to the workers (fhir-worker.ts), which write each batch's text with
+ * the same writer the engine uses on one thread; the main thread writes the batches' bytes to the
+ * output in input order. Writing the FHIR text (the responses and their `$extract` Observations)
+ * costs several times more CPU than reading the input, so on a machine with more than one core
+ * this spreads that cost over them.
+ *
+ * Memory stays bounded: at most `maxBatches` batches are in the workers or waiting for their turn
+ * at the output, and the caller waits (`ready`) while the output's queue is long. The buffers the
+ * workers write into are transferred (not copied) to the main thread and back once written.
+ */
+import { availableParallelism } from 'node:os';
+import { join } from 'node:path';
+import type { Writable } from 'node:stream';
+import { Worker } from 'node:worker_threads';
+import { createFhirWriter } from './fhir-ndjson';
+import type { BatchMessage, WorkerInit, WorkerReply } from './fhir-worker';
+import { BufferPool, PooledOutput } from './pooled-output';
+import type { DialogRecord } from './record';
+import type { FormatWriter } from './types';
+import { encodeRecords } from './record-codec';
+
+export interface ParallelOptions {
+  /** Worker threads (at least 1). */
+  readonly threads: number;
+  /** After each response, the Observations `$extract` gives for it. */
+  readonly observations: boolean;
+  /** Records per batch. */
+  readonly batchRecords?: number;
+  /** Batches sent and not yet written to the output, at most. */
+  readonly maxBatches?: number;
+  /** Bytes queued in the output stream from which `ready` waits for it to drain. */
+  readonly maxQueuedBytes?: number;
+}
+
+const BUFFER_SIZE = 512 * 1024;
+
+interface Chunk {
+  readonly bytes: Buffer;
+  readonly done: () => void;
+}
+
+interface Thread {
+  readonly worker: Worker;
+  /** Batches sent to it. */
+  sent: number;
+  /**
+   * How many batches it has finished, counted by the worker itself: the main thread reads it
+   * while it is busy reading input, before the worker's answers reach its event loop.
+   */
+  readonly finished: Int32Array;
+  /** Its buffers the output has written, to go back with its next batch. */
+  returned: ArrayBuffer[];
+}
+
+/** The worker's script: compiled JavaScript, or the TypeScript source through tsx (tests). */
+function startWorker(init: WorkerInit): Worker {
+  // A smaller young generation than V8's default: the worker's garbage is short-lived (each
+  // batch's records and strings), and this keeps the process's peak RSS ~40 MB lower.
+  const options = { workerData: init, resourceLimits: { maxYoungGenerationSizeMb: 16 } };
+  if (__filename.endsWith('.js')) return new Worker(join(__dirname, 'fhir-worker.js'), options);
+  const source = join(__dirname, 'fhir-worker.ts');
+  return new Worker(`require('tsx/cjs/api').register(); require(${JSON.stringify(source)});`, {
+    eval: true,
+    workerData: init,
+  });
+}
+
+export class ParallelFhirOutput {
+  private readonly threads: Thread[];
+  private readonly batchRecords: number;
+  private readonly maxBatches: number;
+  private readonly maxQueuedBytes: number;
+  private batch: DialogRecord[] = [];
+  /** The next batch's number; batches are written in this order. */
+  private sent = 0;
+  private written = 0;
+  /** Batches converted and waiting for their turn at the output: bytes, and what to call once written. */
+  private readonly answered = new Map<number, Chunk[]>();
+  /** The main thread's own writer, for batches it converts itself while the workers are busy. */
+  private readonly writer: FormatWriter;
+  private readonly local: PooledOutput;
+  private localChunks: Chunk[] = [];
+  private failure: Error | undefined;
+  private wake: (() => void) | undefined;
+  private closed = false;
+
+  constructor(
+    private readonly output: Writable,
+    options: ParallelOptions,
+  ) {
+    this.batchRecords = options.batchRecords ?? 100;
+    this.maxBatches = options.maxBatches ?? options.threads * 2 + 2;
+    this.maxQueuedBytes = options.maxQueuedBytes ?? 4 * 1024 * 1024;
+    const init: Omit<WorkerInit, 'finished'> = {
+      observations: options.observations,
+      bufferSize: BUFFER_SIZE,
+    };
+    this.writer = createFhirWriter(options.observations ? { observations: true } : {});
+    this.local = new PooledOutput(new BufferPool(BUFFER_SIZE), {
+      write: (bytes, done) => this.localChunks.push({ bytes, done }),
+    });
+    this.threads = [];
+    for (let i = 0; i < Math.max(1, options.threads); i++) {
+      const finished = new Int32Array(new SharedArrayBuffer(4));
+      const thread: Thread = {
+        worker: startWorker({ ...init, finished }),
+        sent: 0,
+        finished,
+        returned: [],
+      };
+      thread.worker.on('message', (reply: WorkerReply) => this.answer(thread, reply));
+      thread.worker.on('error', (e: Error) => this.fail(e));
+      thread.worker.on('exit', (code) => {
+        if (!this.closed) this.fail(new Error(`a conversion worker stopped (exit code ${code})`));
+      });
+      this.threads.push(thread);
+    }
+  }
+
+  /** Queues a record; a full batch goes to the least busy worker. */
+  add(record: DialogRecord): void {
+    this.batch.push(record);
+    if (this.batch.length >= this.batchRecords) this.send();
+  }
+
+  /**
+   * Resolves when another batch may be sent: fewer than `maxBatches` in flight and the output's
+   * queue short. Rejects once a worker or the output has failed.
+   */
+  async ready(): Promise<void> {
+    for (;;) {
+      this.check();
+      if (this.sent - this.written >= this.maxBatches) await this.next();
+      else if (this.output.writableLength > this.maxQueuedBytes) await this.drained();
+      else return;
+    }
+  }
+
+  /** Sends the last batch and resolves once every batch has been handed to the output. */
+  async finish(): Promise<void> {
+    this.send();
+    while (this.written < this.sent) {
+      this.check();
+      await this.next();
+    }
+    this.check();
+  }
+
+  /** Stops the workers (always call it, also after a failure). */
+  async close(): Promise<void> {
+    this.closed = true;
+    await Promise.all(this.threads.map((t) => t.worker.terminate()));
+  }
+
+  private send(): void {
+    if (this.batch.length === 0) return;
+    let thread = this.threads[0] as Thread;
+    let busy = Number.MAX_SAFE_INTEGER;
+    for (const t of this.threads) {
+      const queued = t.sent - Atomics.load(t.finished, 0);
+      if (queued < busy) {
+        busy = queued;
+        thread = t;
+      }
+    }
+    if (busy >= 2) {
+      // Every worker has a batch waiting besides the one it is on: this thread takes this one.
+      const number = this.sent++;
+      for (const record of this.batch) this.writer.writeTo?.(record, this.local);
+      this.batch = [];
+      this.local.flush();
+      this.answered.set(number, this.localChunks);
+      this.localChunks = [];
+      this.writeAnswered();
+      return;
+    }
+    const returned = thread.returned;
+    thread.returned = [];
+    const message: BatchMessage = {
+      batch: this.sent++,
+      records: encodeRecords(this.batch),
+      returned,
+    };
+    this.batch = [];
+    thread.sent++;
+    thread.worker.postMessage(message, returned);
+  }
+
+  private answer(thread: Thread, reply: WorkerReply): void {
+    if ('error' in reply) {
+      this.fail(new Error(`a conversion worker failed: ${reply.error}`));
+      return;
+    }
+    this.answered.set(
+      reply.batch,
+      reply.chunks.map((buffer, i) => ({
+        bytes: Buffer.from(buffer, 0, reply.lengths[i]),
+        done: () => thread.returned.push(buffer),
+      })),
+    );
+    this.writeAnswered();
+    this.signal();
+  }
+
+  /** Writes the answered batches that are next in input order. */
+  private writeAnswered(): void {
+    for (let next = this.answered.get(this.written); next; next = this.answered.get(this.written)) {
+      this.answered.delete(this.written);
+      this.written++;
+      for (const { bytes, done } of next) {
+        if (this.output.destroyed) break;
+        this.output.write(bytes, done);
+      }
+    }
+  }
+
+  private fail(e: Error): void {
+    this.failure ??= e;
+    this.signal();
+  }
+
+  private check(): void {
+    if (this.failure) throw this.failure;
+    if (this.output.destroyed || this.output.errored)
+      throw this.output.errored ?? new Error('the output is closed');
+  }
+
+  private signal(): void {
+    const wake = this.wake;
+    this.wake = undefined;
+    wake?.();
+  }
+
+  /** Resolves at the next answer or failure. */
+  private next(): Promise<void> {
+    return new Promise((resolve) => {
+      this.wake = resolve;
+    });
+  }
+
+  private drained(): Promise<void> {
+    return new Promise((resolve) => {
+      const done = (): void => {
+        this.output.off('drain', done);
+        this.output.off('error', done);
+        if (this.wake === done) this.wake = undefined;
+        resolve();
+      };
+      this.output.once('drain', done);
+      this.output.once('error', done);
+      this.wake = done;
+    });
+  }
+}
+
+/**
+ * Worker threads for a conversion by default: one fewer than the cores Node may use (the main
+ * thread reads the input and converts batches itself whenever the workers are all busy).
+ */
+export function defaultThreads(): number {
+  return Math.max(0, availableParallelism() - 1);
+}

@@ -1,0 +1,142 @@
+/**
+ * FHIR NDJSON written by worker threads (src/mapping/parallel.ts) is byte for byte what one thread
+ * writes: the same responses and Observations in the same order, the same rejected rows'
+ * OperationOutcomes in the same order, the same summary.
+ */
+import { createWriteStream, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import fc from 'fast-check';
+import type { OperationOutcome } from '@medplum/fhirtypes';
+import { generateExport } from '../../bench/convert';
+import { convertFile, type ConvertSummary, createWriter, loadMapping } from '../../src/mapping';
+import { dialogPlusRecord } from './arbitraries';
+
+let dir: string;
+
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), 'dialog-parallel-'));
+});
+
+afterAll(() => {
+  rmSync(dir, { recursive: true, force: true });
+});
+
+interface Converted {
+  readonly bytes: Buffer;
+  readonly rejects: { outcome: OperationOutcome; location: string }[];
+  readonly summary: ConvertSummary;
+}
+
+async function convertWith(
+  file: string,
+  threads: number,
+  observations: boolean,
+  highWaterMark = 16 * 1024,
+): Promise<Converted> {
+  const out = join(dir, `out-${threads}-${observations}.ndjson`);
+  const output = createWriteStream(out);
+  const rejects: Converted['rejects'] = [];
+  const summary = await convertFile(file, output, {
+    from: 'dialogplus-csv',
+    to: 'fhir',
+    threads,
+    threadsFromBytes: 0,
+    highWaterMark,
+    ...(observations ? { observations: true } : {}),
+    onReject: (outcome, location) => rejects.push({ outcome, location }),
+  });
+  await new Promise<void>((resolve) => output.end(resolve));
+  const bytes = readFileSync(out);
+  rmSync(out);
+  return { bytes, rejects, summary };
+}
+
+/** The bench's generated export, with bad rows put in among the good ones. */
+async function exportWithBadRows(sessions: number): Promise<string> {
+  const file = join(dir, 'export.csv');
+  await generateExport(file, sessions);
+  const rows = readFileSync(file, 'utf8').split('\r\n');
+  const cells = (row: string): string[] => {
+    // The name is the one quoted cell with a comma: join it back after splitting.
+    const parts = row.split(',');
+    return [`${parts[0] ?? ''},${parts[1] ?? ''}`, ...parts.slice(2)];
+  };
+  const edit = (at: number, change: (c: string[]) => void): string => {
+    const c = cells(rows[at] ?? '');
+    change(c);
+    return c.join(',');
+  };
+  const bad = (at: number): string[] => [
+    // An unquoted comma in the name: the cells are shifted.
+    (rows[at] ?? '').replace(/^"([^"]*)"/, '$1'),
+    // A rank of 8.
+    edit(at + 1, (c) => {
+      c[3] = '8';
+    }),
+    // No Date End: a session in progress (converted, no Observations).
+    edit(at + 2, (c) => {
+      c[2] = '';
+    }),
+    '',
+    // Date End before Date Start.
+    edit(at + 3, (c) => {
+      [c[1], c[2]] = [c[2] ?? '', c[1] ?? ''];
+    }),
+    // Four items discussed.
+    edit(at + 4, (c) => {
+      for (let i = 0; i < 4; i++) c[5 + i * 3] = '1';
+    }),
+  ];
+  const out: string[] = [];
+  rows.forEach((row, i) => {
+    if (i > 2 && i % 700 === 0) out.push(...bad(i));
+    out.push(row);
+  });
+  // The last row never closes its quote: it and the rest of the file cannot be read.
+  out.splice(out.length - 1, 0, '"Smith, Jo,1/2/2024 10:00');
+  writeFileSync(file, out.join('\r\n'));
+  return file;
+}
+
+describe('conversion in worker threads', () => {
+  it('writes the bench export with bad rows byte for byte as one thread does, Observations and all', async () => {
+    const file = await exportWithBadRows(3000);
+    const one = await convertWith(file, 0, true);
+    expect(one.summary.threads).toBeUndefined();
+    expect(one.summary.converted).toBeGreaterThan(2900);
+    // Four places (rows 700, 1400, 2100, 2800) with four rejected rows each, and the last row.
+    expect(one.summary.rejected).toBe(17);
+    expect(one.rejects.map((r) => r.location)).toContain('row 702');
+    for (const threads of [1, 2]) {
+      const many = await convertWith(file, threads, true);
+      expect(many.summary.threads).toBe(threads);
+      expect(many.bytes.length).toBe(one.bytes.length);
+      expect(many.bytes.equals(one.bytes)).toBe(true);
+      expect(many.rejects).toEqual(one.rejects);
+      expect({ ...many.summary, threads: undefined }).toEqual(one.summary);
+    }
+    const responsesOnly = await convertWith(file, 0, false);
+    const responsesInThreads = await convertWith(file, 1, false, 64 * 1024);
+    expect(responsesInThreads.summary.threads).toBe(1);
+    expect(responsesInThreads.bytes.equals(responsesOnly.bytes)).toBe(true);
+    expect(responsesOnly.bytes.length).toBeLessThan(one.bytes.length / 2);
+  });
+
+  it('writes generated records of every kind (the canonical way too) as one thread does', async () => {
+    const writer = createWriter(loadMapping('dialogplus-csv'));
+    let text = writer.begin();
+    for (const record of fc.sample(dialogPlusRecord, { numRuns: 600, seed: 17 })) {
+      const written = writer.write(record);
+      if (written.ok) text += written.text;
+    }
+    const file = join(dir, 'generated.csv');
+    writeFileSync(file, text);
+    const one = await convertWith(file, 0, true, 4096);
+    expect(one.summary.converted).toBeGreaterThan(300);
+    const many = await convertWith(file, 1, true, 4096);
+    expect(many.summary.threads).toBe(1);
+    expect(many.bytes.equals(one.bytes)).toBe(true);
+    expect(many.rejects).toEqual(one.rejects);
+  });
+});
