@@ -70,7 +70,8 @@ Description: "One DIALOG+ session: the person's 11 ratings with the 'more help' 
 * extension contains
     DialogTimepoint named timepoint 0..1 and
     DialogSetting named setting 0..1 and
-    DialogReusedRating named reusedRating 0..1
+    DialogReusedRating named reusedRating 0..1 and
+    DialogSessionStart named sessionStart 0..1
 * identifier 0..1
 * questionnaire 1..1
 * questionnaire = "https://dialog-fhir.org/fhir/Questionnaire/dialog" (exactly)
@@ -210,7 +211,9 @@ Description: "What the person wants to change about one item they chose to discu
 * obeys dlg-goal-1
 * extension contains
     DialogMeasure named item 1..1 and
-    DialogPlusStep named step 0..4
+    DialogPlusStep named step 0..4 and
+    DialogHandoverOrigin named handoverOrigin 0..1 and
+    DialogMergedFrom named mergedFrom 0..1
 * description.text 1..1
 * subject only Reference(Patient)
 * addresses 1..*
@@ -242,7 +245,8 @@ Description: "One co-produced care and support plan per person that follows them
     DialogReviewDue named reviewDue 0..* and
     DialogCarer named carer 0..* and
     DialogDeliveryPreference named deliveryPreference 0..1 and
-    DialogResponsibleService named responsibleService 0..*
+    DialogResponsibleService named responsibleService 0..* and
+    DialogHandoverOrigin named handoverOrigin 0..1
 * identifier 1..*
 * intent = #plan
 * category ^slicing.discriminator.type = #pattern
@@ -256,3 +260,4 @@ Description: "One co-produced care and support plan per person that follows them
 * activity.detail.code 1..1
 * activity.detail.code from DialogPlanSectionsVS (required)
 * activity.detail.extension contains DialogLegalStatus named legalStatus 0..1
+* activity.extension contains DialogConflictingCopy named conflictingCopy 0..*
