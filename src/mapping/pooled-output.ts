@@ -53,8 +53,15 @@ export class PooledOutput implements JsonOut {
       }
       return;
     }
-    let from = 0;
     const source = piece.bytes;
+    const current = this.buffer;
+    if (current && source.length < current.length - this.used) {
+      // The common case, a fragment that fits: a plain typed-array copy (Buffer#copy costs more).
+      current.set(source, this.used);
+      this.used += source.length;
+      return;
+    }
+    let from = 0;
     while (from < source.length) {
       const buffer = this.current();
       const copied = source.copy(buffer, this.used, from);
