@@ -193,6 +193,8 @@ function summaryLines(from: string, to: string, s: ConvertSummary, rejectsTo: st
     `${from} → ${to}: ${s.read} record(s) read, ${s.converted} converted, ${s.rejected} rejected` +
       (s.rejected > 0 ? ` (OperationOutcomes: ${rejectsTo})` : ''),
   ];
+  if (s.threads !== undefined)
+    lines.push(`written by the main thread and ${s.threads} worker thread(s) (--threads)`);
   if (s.events > 0) lines.push(`${s.events} ADT event(s) read (events are not sessions)`);
   if (s.skipped > 0)
     lines.push(
