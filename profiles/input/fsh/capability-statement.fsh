@@ -46,3 +46,13 @@ Usage: #definition
 * rest[0].operation[1].definition = "http://hl7.org/fhir/uv/sdc/OperationDefinition/QuestionnaireResponse-extract"
 * rest[0].operation[2].name = "populate"
 * rest[0].operation[2].definition = "http://hl7.org/fhir/uv/sdc/OperationDefinition/Questionnaire-populate"
+* rest[0].operation[3].name = "letter"
+* rest[0].operation[3].definition = Canonical(CarePlan-letter)
+* rest[0].operation[4].name = "chart"
+* rest[0].operation[4].definition = Canonical(CarePlan-chart)
+* rest[0].operation[5].name = "transfer"
+* rest[0].operation[5].definition = Canonical(Patient-transfer)
+* rest[0].operation[6].name = "dialog-summary"
+* rest[0].operation[6].definition = Canonical(Patient-dialog-summary)
+* rest[0].operation[7].name = "plan-sync-notification"
+* rest[0].operation[7].definition = Canonical(plan-sync-notification)
