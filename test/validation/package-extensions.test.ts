@@ -28,6 +28,7 @@ import * as ts from 'typescript';
 import { validateTypedValue } from '@medplum/core';
 import type {
   Basic,
+  CapabilityStatement,
   CarePlan,
   CarePlanActivity,
   CodeSystem,
@@ -298,6 +299,29 @@ describe('every canonical URL of ours in src/ is defined in the package', () => 
       })
       .map(([url, at]) => `${url} (${at.join(', ')})`);
     expect(missing).toEqual([]);
+  });
+});
+
+describe('the package names no canonical of ours it does not hold', () => {
+  it('in its profiles, bindings, CapabilityStatement and OperationDefinitions', () => {
+    const named = new Set<string>();
+    for (const resource of pkg.resources)
+      for (const url of canonicalsIn(JSON.stringify(resource))) named.add(url);
+    // The FSH-only build makes no ImplementationGuide resource; the CapabilityStatement names it.
+    expect([...named].filter((url) => !byUrl.has(url))).toEqual([
+      `${OURS}/ImplementationGuide/dialog-fhir.r4`,
+    ]);
+  });
+
+  it('the draft CapabilityStatement names each OperationDefinition of ours', () => {
+    const statement = pkg.resources.find((r) => r.resourceType === 'CapabilityStatement') as
+      CapabilityStatement | undefined;
+    const named = (statement?.rest?.[0]?.operation ?? []).map((o) => o.definition);
+    const defined = pkg.resources
+      .filter((r) => r.resourceType === 'OperationDefinition')
+      .map((r) => (r as { url?: string }).url);
+    expect(defined).toHaveLength(5);
+    expect(named).toEqual(expect.arrayContaining(defined));
   });
 });
 
