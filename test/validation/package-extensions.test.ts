@@ -107,6 +107,11 @@ interface Scan {
   readonly urls: ReadonlyMap<string, readonly string[]>;
   /** Canonical URLs of ours the scan could not resolve, with where they are built. */
   readonly unresolved: readonly Found[];
+  /**
+   * Codings of our CodeSystems whose code is fixed in the source: `{ system, code }` literals and
+   * `packageCoding(system, code)` calls (codes chosen at run time are typed unions, not scanned).
+   */
+  readonly codings: readonly { readonly system: string; readonly code: string; at: string }[];
 }
 
 function sourceFiles(dir: string): SourceFile[] {
@@ -192,8 +197,16 @@ function canonicalUrls(files: readonly SourceFile[]): Scan {
 
   const urls = new Map<string, string[]>();
   const unresolved: Found[] = [];
+  const codings: { system: string; code: string; at: string }[] = [];
   for (const { path, source } of parsed) {
     const visit = (node: ts.Node): void => {
+      const pair = codingOf(node);
+      if (pair) {
+        const [system, code] = [evaluate(pair.system, path), evaluate(pair.code, path)];
+        const line = source.getLineAndCharacterOfPosition(node.getStart(source)).line + 1;
+        if (system.startsWith(`${OURS}/CodeSystem/`) && !code.includes(UNKNOWN))
+          codings.push({ system, code, at: `${path}:${line}` });
+      }
       if (isStringBuilding(node) && !isStringBuilding(outer(node))) {
         const value = evaluate(node as ts.Expression, path);
         const line = source.getLineAndCharacterOfPosition(node.getStart(source)).line + 1;
@@ -207,7 +220,27 @@ function canonicalUrls(files: readonly SourceFile[]): Scan {
     };
     visit(source);
   }
-  return { urls, unresolved };
+  return { urls, unresolved, codings };
+}
+
+/** The system and code expressions of a coding written in the source, if this node is one. */
+function codingOf(node: ts.Node): { system: ts.Expression; code: ts.Expression } | undefined {
+  if (
+    ts.isCallExpression(node) &&
+    ts.isIdentifier(node.expression) &&
+    node.expression.text === 'packageCoding' &&
+    node.arguments[0] &&
+    node.arguments[1]
+  )
+    return { system: node.arguments[0], code: node.arguments[1] };
+  if (!ts.isObjectLiteralExpression(node)) return undefined;
+  const prop = (name: string): ts.Expression | undefined =>
+    node.properties.find(
+      (p): p is ts.PropertyAssignment =>
+        ts.isPropertyAssignment(p) && ts.isIdentifier(p.name) && p.name.text === name,
+    )?.initializer;
+  const [system, code] = [prop('system'), prop('code')];
+  return system && code ? { system, code } : undefined;
 }
 
 function unwrap(node: ts.Expression): ts.Expression {
@@ -299,6 +332,55 @@ describe('every canonical URL of ours in src/ is defined in the package', () => 
       })
       .map(([url, at]) => `${url} (${at.join(', ')})`);
     expect(missing).toEqual([]);
+  });
+});
+
+describe('every code of ours fixed in src/ is in its CodeSystem', () => {
+  const scan = canonicalUrls(sourceFiles(SRC));
+  const concepts = (url: string): Set<string> => {
+    const all = new Set<string>();
+    const walk = (list: CodeSystem['concept']): void => {
+      for (const c of list ?? []) {
+        all.add(c.code);
+        walk(c.concept);
+      }
+    };
+    walk((byUrl.get(url) as CodeSystem | undefined)?.concept);
+    return all;
+  };
+
+  it('codings written as literals or through packageCoding', () => {
+    // The scan sees the Task codes and the plan sections, among others.
+    expect(scan.codings.map((c) => `${c.system}|${c.code}`)).toEqual(
+      expect.arrayContaining([
+        `${OURS}/CodeSystem/dialog-task|handover`,
+        `${OURS}/CodeSystem/dialog-task|send-plan`,
+        `${OURS}/CodeSystem/dialog-task|resolve-plan-conflict`,
+        `${OURS}/CodeSystem/dialog-plan-sections|agreed-action`,
+        `${OURS}/CodeSystem/dialog|dialog-care-plan`,
+      ]),
+    );
+    expect(
+      scan.codings
+        .filter((c) => !concepts(c.system).has(c.code))
+        .map((c) => `${c.system}|${c.code} (${c.at})`),
+    ).toEqual([]);
+  });
+
+  it('and would catch one that is not', () => {
+    const scan = canonicalUrls([
+      {
+        path: 'src/x.ts',
+        text: [
+          "const BASE = 'https://dialog-fhir.org/fhir';",
+          "export const A = { system: `${BASE}/CodeSystem/dialog-task`, code: 'handover' };",
+          "export const B = packageCoding(`${BASE}/CodeSystem/dialog-task`, 'hand-back');",
+        ].join('\n'),
+      },
+    ]);
+    expect(scan.codings.filter((c) => !concepts(c.system).has(c.code)).map((c) => c.code)).toEqual([
+      'hand-back',
+    ]);
   });
 });
 
