@@ -6,6 +6,7 @@
 import { createWriteStream, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Writable } from 'node:stream';
 import fc from 'fast-check';
 import type { OperationOutcome } from '@medplum/fhirtypes';
 import { generateExport } from '../../bench/convert';
@@ -121,6 +122,31 @@ describe('conversion in worker threads', () => {
     expect(responsesInThreads.summary.threads).toBe(1);
     expect(responsesInThreads.bytes.equals(responsesOnly.bytes)).toBe(true);
     expect(responsesOnly.bytes.length).toBeLessThan(one.bytes.length / 2);
+  });
+
+  it('stops with the error of the output when the output fails part-way, workers and all', async () => {
+    const file = join(dir, 'fails.csv');
+    await generateExport(file, 1500);
+    let taken = 0;
+    const failing = new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        taken += chunk.length;
+        done(taken > 3_000_000 ? new Error('disk full') : null);
+      },
+    });
+    failing.on('error', () => undefined);
+    await expect(
+      convertFile(file, failing, {
+        from: 'dialogplus-csv',
+        to: 'fhir',
+        observations: true,
+        threads: 1,
+        threadsFromBytes: 0,
+        highWaterMark: 16 * 1024,
+      }),
+    ).rejects.toThrow('disk full');
+    // It stopped soon after: far less than the ~40 MB the whole file gives was taken.
+    expect(taken).toBeLessThan(20_000_000);
   });
 
   it('writes generated records of every kind (the canonical way too) as one thread does', async () => {
