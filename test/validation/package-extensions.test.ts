@@ -512,6 +512,12 @@ function plan(id: string, patientId: string, activity: CarePlanActivity[] = []):
   };
 }
 
+/** The plan as a store holds it: with a version. */
+function versioned(id: string, versionId: string): CarePlan {
+  const p = plan(id, 'p-1');
+  return { ...p, meta: { ...p.meta, versionId } };
+}
+
 function action(id: string, text: string): CarePlanActivity {
   return {
     id,
@@ -691,10 +697,7 @@ afterAll(async () => {
 describe('each extension the service writes meets its definition in the package', () => {
   it('dialog-handover-origin: on the plan and the Goals, carers and consent a handover sends', () => {
     const sent: Resource[] = [
-      withOrigin(
-        { ...plan('cp-1', 'p-1'), meta: { ...plan('cp-1', 'p-1').meta, versionId: '4' } },
-        COMMUNITY,
-      ),
+      withOrigin(versioned('cp-1', '4'), COMMUNITY),
       withOriginMark(
         {
           ...goal('g-1', 'p-1', 'See friends'),
@@ -745,6 +748,18 @@ describe('each extension the service writes meets its definition in the package'
     expect(profiled.map((r) => r.resourceType)).toEqual(['CarePlan', 'Goal']);
     for (const resource of profiled)
       expectProfileRefuses(resource, HANDOVER_ORIGIN_EXTENSION, { valueString: 'CarePlan/x' });
+
+    // A plan merge with no agreed version to start from keeps both sides' marks (each is a part
+    // of its own): the DIALOG plan profile must take more than one, or the write is refused.
+    const { merged } = mergePlans({
+      local: withOrigin(versioned('cp-1', '4'), COMMUNITY),
+      remote: withOrigin(versioned('w-1', '2'), WARD),
+    });
+    const marks = expectConforms(merged, HANDOVER_ORIGIN_EXTENSION).map((m) => m.valueUri);
+    expect(marks.sort()).toEqual([
+      `${COMMUNITY}/CarePlan/cp-1/_history/4`,
+      `${WARD}/CarePlan/w-1/_history/2`,
+    ]);
   });
 
   it('dialog-merged-from: on a Goal a plan-sync merge changed (writeMergedResources, a real store)', async () => {

@@ -158,7 +158,7 @@ Description: "When the DIALOG+ session started (the DIALOG+ app's \"Date Start\"
 Extension: DialogHandoverOrigin
 Id: dialog-handover-origin
 Title: "Handover origin"
-Description: "Which version of the sending system's resource this copy came from, as `<sender base>/<Type>/<id>/_history/<version>`: set on the plan and on the Goals, carers and consent that move with it when a handover sends them. A URI, not a Reference, so that it stays as sent when a handover rewrites references. Later merges of the two systems' copies find their common base by it. At most one per resource."
+Description: "Which version of the sending system's resource this copy came from, as `<sender base>/<Type>/<id>/_history/<version>`: set on the plan and on the Goals, carers and consent that move with it when a handover sends them. A URI, not a Reference, so that it stays as sent when a handover rewrites references. Later merges of the two systems' copies find their common base by it. A Goal, carer or consent carries at most one; a plan can carry two, one from each side, after a merge that had no agreed version to start from (the plan merge keeps both sides' differing parts)."
 * ^context[0].type = #element
 * ^context[0].expression = "CarePlan"
 * ^context[1].type = #element

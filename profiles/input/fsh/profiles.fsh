@@ -246,7 +246,7 @@ Description: "One co-produced care and support plan per person that follows them
     DialogCarer named carer 0..* and
     DialogDeliveryPreference named deliveryPreference 0..1 and
     DialogResponsibleService named responsibleService 0..* and
-    DialogHandoverOrigin named handoverOrigin 0..1
+    DialogHandoverOrigin named handoverOrigin 0..*
 * identifier 1..*
 * intent = #plan
 * category ^slicing.discriminator.type = #pattern
