@@ -10,8 +10,6 @@
 const HEX: readonly string[] = Array.from({ length: 256 }, (_, i) =>
   i.toString(16).padStart(2, '0'),
 );
-/** ASCII codes of the hex digits. */
-const HEX_CODES = Uint8Array.from(Buffer.from('0123456789abcdef', 'latin1'));
 const HYPHEN = 0x2d;
 
 /**
@@ -719,11 +717,14 @@ function uuidText(h: Int32Array): string {
   );
 }
 
-/** Hex digits `from`..`to` (0: the highest nibble) of a 32-bit word, as ASCII into `target`. */
-function hexInto(word: number, from: number, to: number, target: Uint8Array, at: number): void {
-  let o = at;
-  for (let shift = 28 - from * 4; shift >= 28 - to * 4; shift -= 4)
-    target[o++] = HEX_CODES[(word >>> shift) & 0xf] ?? 0;
+/** ASCII codes of each byte's two hex digits: byte b at 2b and 2b + 1. */
+const HEX_PAIRS = Uint8Array.from(Buffer.from(HEX.join(''), 'latin1'));
+
+/** The two hex digits of the low byte of `value` into `target` at `at`. */
+function hexByte(target: Uint8Array, at: number, value: number): void {
+  const i = (value & 0xff) * 2;
+  target[at] = HEX_PAIRS[i] ?? 0;
+  target[at + 1] = HEX_PAIRS[i + 1] ?? 0;
 }
 
 /** The 16 bytes of a UUID given as text (hyphens anywhere). */
@@ -744,6 +745,8 @@ export class Uuid5Prefix {
   /** The prefix's bytes after its whole blocks (fewer than 64). */
   private readonly rest: Uint8Array;
   private readonly hashed: number;
+  /** `rest`, then room for a suffix and the padding (hashBytes). */
+  private block: Uint8Array;
 
   constructor(namespace: Uint8Array, prefix: string) {
     const bytes = Buffer.concat([namespace, Buffer.from(prefix, 'utf8')]);
@@ -752,27 +755,40 @@ export class Uuid5Prefix {
     compress(this.midstate, bytes, 0, whole);
     this.hashed = whole * 64;
     this.rest = Uint8Array.from(bytes.subarray(this.hashed));
+    this.block = new Uint8Array(192);
+    this.block.set(this.rest, 0);
   }
 
   /** The UUID of prefix + suffix as 36 ASCII bytes (lower-case hex, hyphens) into `target`. */
   uuidInto(suffix: Uint8Array, target: Uint8Array, at: number): void {
-    this.hash(suffix);
-    const w0 = state[0] ?? 0;
-    const w1 = state[1] ?? 0;
-    const w2 = ((state[2] ?? 0) & 0x3fffffff) | 0x80000000;
-    const w3 = state[3] ?? 0;
-    hexInto(w0, 0, 7, target, at);
+    this.hashBytes(suffix);
+    /* eslint-disable @typescript-eslint/no-non-null-assertion -- state has 5 words */
+    const w0 = state[0]!;
+    const w1 = state[1]!;
+    // RFC 4122 variant in the top bits of byte 8; version 5 in the high nibble of byte 6.
+    const w2 = (state[2]! & 0x3fffffff) | 0x80000000;
+    const w3 = state[3]!;
+    /* eslint-enable @typescript-eslint/no-non-null-assertion */
+    hexByte(target, at, w0 >>> 24);
+    hexByte(target, at + 2, w0 >>> 16);
+    hexByte(target, at + 4, w0 >>> 8);
+    hexByte(target, at + 6, w0);
     target[at + 8] = HYPHEN;
-    hexInto(w1, 0, 3, target, at + 9);
+    hexByte(target, at + 9, w1 >>> 24);
+    hexByte(target, at + 11, w1 >>> 16);
     target[at + 13] = HYPHEN;
-    // Version 5 in the high nibble of byte 6.
-    target[at + 14] = HEX_CODES[5] ?? 0;
-    hexInto(w1, 5, 7, target, at + 15);
+    hexByte(target, at + 14, ((w1 >>> 8) & 0x0f) | 0x50);
+    hexByte(target, at + 16, w1);
     target[at + 18] = HYPHEN;
-    hexInto(w2, 0, 3, target, at + 19);
+    hexByte(target, at + 19, w2 >>> 24);
+    hexByte(target, at + 21, w2 >>> 16);
     target[at + 23] = HYPHEN;
-    hexInto(w2, 4, 7, target, at + 24);
-    hexInto(w3, 0, 7, target, at + 28);
+    hexByte(target, at + 24, w2 >>> 8);
+    hexByte(target, at + 26, w2);
+    hexByte(target, at + 28, w3 >>> 24);
+    hexByte(target, at + 30, w3 >>> 16);
+    hexByte(target, at + 32, w3 >>> 8);
+    hexByte(target, at + 34, w3);
   }
 
   uuid(suffix: string | Uint8Array): string {
@@ -782,27 +798,50 @@ export class Uuid5Prefix {
 
   /** Leaves the SHA-1 state of prefix + suffix in `state`. */
   private hash(suffix: string | Uint8Array): void {
+    if (typeof suffix !== 'string') {
+      this.hashBytes(suffix);
+      return;
+    }
     const restLength = this.rest.length;
     const most = restLength + suffix.length * 3 + 72;
     if (scratch.length < most) scratch = Buffer.alloc(most * 2);
     scratch.set(this.rest, 0);
-    let length: number;
-    if (typeof suffix === 'string') length = restLength + scratch.write(suffix, restLength, 'utf8');
-    else {
-      scratch.set(suffix, restLength);
-      length = restLength + suffix.length;
+    const length = restLength + scratch.write(suffix, restLength, 'utf8');
+    this.finish(scratch, length);
+  }
+
+  /**
+   * hash() of bytes: the suffix copied after the prefix's rest, which this instance keeps in its
+   * own block buffer (a prefix derives ~20 names: the rest is copied there once).
+   */
+  private hashBytes(suffix: Uint8Array): void {
+    const restLength = this.rest.length;
+    const length = restLength + suffix.length;
+    let block = this.block;
+    if (block.length < length + 72) {
+      block = new Uint8Array((length + 72) * 2);
+      block.set(this.rest, 0);
+      this.block = block;
     }
-    const blocks = Math.ceil((length + 9) / 64);
+    /* eslint-disable @typescript-eslint/no-non-null-assertion -- within both arrays */
+    for (let i = 0; i < suffix.length; i++) block[restLength + i] = suffix[i]!;
+    /* eslint-enable @typescript-eslint/no-non-null-assertion */
+    this.finish(block, length);
+  }
+
+  /** Pads the message in `data` (its first `length` bytes after the hashed blocks) and hashes it. */
+  private finish(data: Uint8Array, length: number): void {
+    const blocks = (length + 9 + 63) >>> 6;
     const end = blocks * 64;
-    for (let i = length; i < end; i++) scratch[i] = 0;
-    scratch[length] = 0x80;
+    data[length] = 0x80;
+    for (let i = length + 1; i < end - 4; i++) data[i] = 0;
     const bits = (this.hashed + length) * 8;
     // Names here are far below 2^32 bits: the length's upper word stays zero.
-    scratch[end - 4] = (bits >>> 24) & 0xff;
-    scratch[end - 3] = (bits >>> 16) & 0xff;
-    scratch[end - 2] = (bits >>> 8) & 0xff;
-    scratch[end - 1] = bits & 0xff;
+    data[end - 4] = (bits >>> 24) & 0xff;
+    data[end - 3] = (bits >>> 16) & 0xff;
+    data[end - 2] = (bits >>> 8) & 0xff;
+    data[end - 1] = bits & 0xff;
     state.set(this.midstate);
-    compress(state, scratch, 0, blocks);
+    compress(state, data, 0, blocks);
   }
 }
