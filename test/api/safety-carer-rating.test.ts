@@ -6,7 +6,7 @@
  * is stored: no response, no Observations, no plan change.
  */
 import type { QuestionnaireResponse } from '@medplum/fhirtypes';
-import { journeyResponses } from '../fhir/journey';
+import { newSession } from '../fhir/journey';
 import { journeyPatient } from '../store/store-contract';
 import { fhir, startService, type Json, type TestService } from '../support/service';
 
@@ -23,18 +23,8 @@ beforeEach(async () => {
 });
 afterEach(() => service.close());
 
-const first = journeyResponses()[0] as QuestionnaireResponse;
-
 function session(source: string | undefined, value: string): QuestionnaireResponse {
-  const { id: _id, meta: _meta, source: _source, ...rest } = first;
-  void _id;
-  void _meta;
-  void _source;
-  return {
-    ...rest,
-    identifier: { system: 'urn:dialog-fhir:test:session', value },
-    ...(source ? { source: { reference: source } } : {}),
-  } as QuestionnaireResponse;
+  return newSession(value, source ? { source: { reference: source } } : {});
 }
 
 async function stored(): Promise<Record<string, number>> {

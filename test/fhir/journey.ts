@@ -49,3 +49,20 @@ export function journey(): JourneyStep[] {
 export function journeyResponses(): QuestionnaireResponse[] {
   return journey().flatMap((s) => s.responses);
 }
+
+/**
+ * The journey's first session as a client sends a new one: no id, meta or source, its own
+ * business identifier `value`, and `extra` laid over it (a subject, a source, contained…).
+ */
+export function newSession(
+  value: string,
+  extra: Partial<QuestionnaireResponse> = {},
+): QuestionnaireResponse {
+  const first = journeyResponses()[0];
+  if (!first) throw new Error('The example journey has no sessions');
+  const { id: _id, meta: _meta, source: _source, ...rest } = first;
+  void _id;
+  void _meta;
+  void _source;
+  return { ...rest, identifier: { system: 'urn:dialog-fhir:test:session', value }, ...extra };
+}

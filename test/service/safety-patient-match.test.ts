@@ -7,7 +7,7 @@
  * Over real HTTP, on a real embedded store.
  */
 import type { QuestionnaireResponse } from '@medplum/fhirtypes';
-import { journeyResponses } from '../fhir/journey';
+import { newSession } from '../fhir/journey';
 import { journeyPatient } from '../store/store-contract';
 import { fhir, startService, type TestService } from '../support/service';
 
@@ -24,20 +24,7 @@ beforeEach(async () => {
 afterEach(() => service.close());
 
 function session(subject: QuestionnaireResponse['subject'], value: string): QuestionnaireResponse {
-  const {
-    id: _id,
-    meta: _meta,
-    source: _source,
-    ...rest
-  } = journeyResponses()[0] as QuestionnaireResponse;
-  void _id;
-  void _meta;
-  void _source;
-  return {
-    ...rest,
-    identifier: { system: 'urn:dialog-fhir:test:session', value },
-    ...(subject ? { subject } : {}),
-  } as QuestionnaireResponse;
+  return newSession(value, subject ? { subject } : {});
 }
 
 async function total(type: string): Promise<number> {

@@ -13,10 +13,16 @@ import { FhirService } from '../../src/service/fhir-service';
 import { authOffAccess } from '../../src/api/bearer-access';
 import { NarratingStore } from '../../src/service/narrating-store';
 import { openFhirServerStore } from '../../src/store';
-import { journeyResponses } from '../fhir/journey';
+import { newSession } from '../fhir/journey';
 import { journeyPatient } from '../store/store-contract';
 import { startFhirRouterServer } from '../support/fhir-router-server';
-import { fhir, sharedValidator, startService, startServiceWithDevKey } from '../support/service';
+import {
+  fhir,
+  sharedValidator,
+  startService,
+  startServiceWithDevKey,
+  type TestService,
+} from '../support/service';
 
 const NHS = 'https://fhir.nhs.uk/Id/nhs-number';
 /** Valid NHS numbers (modulus 11) that no stored Patient holds. */
@@ -28,21 +34,7 @@ function session(
   value: string,
   extra: Partial<QuestionnaireResponse> = {},
 ): QuestionnaireResponse {
-  const {
-    id: _id,
-    meta: _meta,
-    source: _source,
-    ...rest
-  } = journeyResponses()[0] as QuestionnaireResponse;
-  void _id;
-  void _meta;
-  void _source;
-  return {
-    ...rest,
-    identifier: { system: 'urn:dialog-fhir:test:session', value },
-    subject,
-    ...extra,
-  } as QuestionnaireResponse;
+  return newSession(value, { ...(subject ? { subject } : {}), ...extra });
 }
 
 const byNhsNumber = (value: string): QuestionnaireResponse['subject'] => ({
@@ -65,123 +57,109 @@ function containedSession(nhsNumber: string, value: string, authored?: string) {
 }
 
 describe('a new person on the embedded store', () => {
+  let service: TestService;
+  beforeEach(async () => {
+    service = await startService();
+  });
+  afterEach(() => service.close());
+
   it('is created in the same transaction as the session, with the contained details', async () => {
-    const service = await startService();
-    try {
-      const res = await fhir(
-        service.base,
-        'POST',
-        '/fhir/QuestionnaireResponse',
-        containedSession(NEW_PERSON, 'first'),
-      );
-      expect(res.status).toBe(201);
-      const holders = await service.store.search('Patient', {
-        identifier: `${NHS}|${NEW_PERSON}`,
-      });
-      expect(holders.resources).toHaveLength(1);
-      const patient = holders.resources[0] as Patient;
-      expect(patient.name).toEqual([{ family: 'Okafor', given: ['Ada'] }]);
-      expect(res.body.subject).toEqual({ reference: `Patient/${patient.id}` });
-      expect(res.body.contained).toBeUndefined();
-      // One transaction, one instant: the Patient and the session were committed together.
-      expect(patient.meta?.lastUpdated).toBe(res.body.meta.lastUpdated);
-      const plans = await service.store.search('CarePlan', { subject: `Patient/${patient.id}` });
-      expect(plans.resources).toHaveLength(1);
-    } finally {
-      await service.close();
-    }
+    const res = await fhir(
+      service.base,
+      'POST',
+      '/fhir/QuestionnaireResponse',
+      containedSession(NEW_PERSON, 'first'),
+    );
+    expect(res.status).toBe(201);
+    const holders = await service.store.search('Patient', {
+      identifier: `${NHS}|${NEW_PERSON}`,
+    });
+    expect(holders.resources).toHaveLength(1);
+    const patient = holders.resources[0] as Patient;
+    expect(patient.name).toEqual([{ family: 'Okafor', given: ['Ada'] }]);
+    expect(res.body.subject).toEqual({ reference: `Patient/${patient.id}` });
+    expect(res.body.contained).toBeUndefined();
+    // One transaction, one instant: the Patient and the session were committed together.
+    expect(patient.meta?.lastUpdated).toBe(res.body.meta.lastUpdated);
+    const plans = await service.store.search('CarePlan', { subject: `Patient/${patient.id}` });
+    expect(plans.resources).toHaveLength(1);
   });
 
   it('a session refused after matching (another person’s record in it): 422, no Patient', async () => {
-    const service = await startService();
-    try {
-      await service.store.update(journeyPatient());
-      const res = await fhir(
-        service.base,
-        'POST',
-        '/fhir/QuestionnaireResponse',
-        session(byNhsNumber(NEW_PERSON), 'elsewhere', {
-          author: { reference: 'Patient/megan-price' },
-        }),
-      );
-      expect(res.status).toBe(422);
-      expect(JSON.stringify(res.body.issue)).toContain('QuestionnaireResponse.author');
-      const holders = await service.store.search('Patient', {
-        identifier: `${NHS}|${NEW_PERSON}`,
-      });
-      expect(holders.total).toBe(0);
-      expect((await service.store.search('Patient', {})).total).toBe(1);
-    } finally {
-      await service.close();
-    }
+    await service.store.update(journeyPatient());
+    const res = await fhir(
+      service.base,
+      'POST',
+      '/fhir/QuestionnaireResponse',
+      session(byNhsNumber(NEW_PERSON), 'elsewhere', {
+        author: { reference: 'Patient/megan-price' },
+      }),
+    );
+    expect(res.status).toBe(422);
+    expect(JSON.stringify(res.body.issue)).toContain('QuestionnaireResponse.author');
+    const holders = await service.store.search('Patient', {
+      identifier: `${NHS}|${NEW_PERSON}`,
+    });
+    expect(holders.total).toBe(0);
+    expect((await service.store.search('Patient', {})).total).toBe(1);
   });
 
   it('a session that cannot be extracted (30 February): 422, no Patient', async () => {
-    const service = await startService();
-    try {
-      const res = await fhir(
-        service.base,
-        'POST',
-        '/fhir/QuestionnaireResponse',
-        containedSession(NEW_PERSON, 'impossible-date', '2026-02-30T10:00:00Z'),
-      );
-      expect(res.status).toBe(422);
-      expect((await service.store.search('Patient', {})).total).toBe(0);
-      expect((await service.store.search('QuestionnaireResponse', {})).total).toBe(0);
-    } finally {
-      await service.close();
-    }
-  });
-
-  it('a patient token sending a session about a new person: 403, no Patient', async () => {
-    const { service, key } = await startServiceWithDevKey();
-    try {
-      await service.store.update(journeyPatient());
-      const token = await mintDevToken(key, {
-        scopes: ['patient/*.cruds'],
-        patient: 'megan-price',
-        fhirUser: 'Patient/megan-price',
-      });
-      const res = await fhir(
-        service.base,
-        'POST',
-        '/fhir/QuestionnaireResponse',
-        session(byNhsNumber(NEW_PERSON), 'not-mine'),
-        { authorization: `Bearer ${token}` },
-      );
-      expect(res.status).toBe(403);
-      expect((await service.store.search('Patient', {})).total).toBe(1);
-    } finally {
-      await service.close();
-    }
+    const res = await fhir(
+      service.base,
+      'POST',
+      '/fhir/QuestionnaireResponse',
+      containedSession(NEW_PERSON, 'impossible-date', '2026-02-30T10:00:00Z'),
+    );
+    expect(res.status).toBe(422);
+    expect((await service.store.search('Patient', {})).total).toBe(0);
+    expect((await service.store.search('QuestionnaireResponse', {})).total).toBe(0);
   });
 
   it('five sessions at once for one new person: one Patient, all five filed against it', async () => {
-    const service = await startService();
-    try {
-      const replies = await Promise.all(
-        [0, 1, 2, 3, 4].map((i) =>
-          fhir(
-            service.base,
-            'POST',
-            '/fhir/QuestionnaireResponse',
-            i % 2 === 0
-              ? containedSession(ANOTHER_NEW_PERSON, `race-${i}`)
-              : session(byNhsNumber(ANOTHER_NEW_PERSON), `race-${i}`),
-          ),
+    const replies = await Promise.all(
+      [0, 1, 2, 3, 4].map((i) =>
+        fhir(
+          service.base,
+          'POST',
+          '/fhir/QuestionnaireResponse',
+          i % 2 === 0
+            ? containedSession(ANOTHER_NEW_PERSON, `race-${i}`)
+            : session(byNhsNumber(ANOTHER_NEW_PERSON), `race-${i}`),
         ),
-      );
-      expect(replies.map((r) => r.status)).toEqual([201, 201, 201, 201, 201]);
-      const holders = await service.store.search('Patient', {});
-      expect(holders.resources).toHaveLength(1);
-      const subject = `Patient/${holders.resources[0]?.id ?? ''}`;
-      expect(new Set(replies.map((r) => r.body.subject.reference))).toEqual(new Set([subject]));
-      expect((await service.store.search('QuestionnaireResponse', { subject })).total).toBe(5);
-      expect((await service.store.search('CarePlan', {})).total).toBe(1);
-    } finally {
-      await service.close();
-    }
+      ),
+    );
+    expect(replies.map((r) => r.status)).toEqual([201, 201, 201, 201, 201]);
+    const holders = await service.store.search('Patient', {});
+    expect(holders.resources).toHaveLength(1);
+    const subject = `Patient/${holders.resources[0]?.id ?? ''}`;
+    expect(new Set(replies.map((r) => r.body.subject.reference))).toEqual(new Set([subject]));
+    expect((await service.store.search('QuestionnaireResponse', { subject })).total).toBe(5);
+    expect((await service.store.search('CarePlan', {})).total).toBe(1);
   });
+});
+
+it('a patient token sending a session about a new person: 403, no Patient', async () => {
+  const { service, key } = await startServiceWithDevKey();
+  try {
+    await service.store.update(journeyPatient());
+    const token = await mintDevToken(key, {
+      scopes: ['patient/*.cruds'],
+      patient: 'megan-price',
+      fhirUser: 'Patient/megan-price',
+    });
+    const res = await fhir(
+      service.base,
+      'POST',
+      '/fhir/QuestionnaireResponse',
+      session(byNhsNumber(NEW_PERSON), 'not-mine'),
+      { authorization: `Bearer ${token}` },
+    );
+    expect(res.status).toBe(403);
+    expect((await service.store.search('Patient', {})).total).toBe(1);
+  } finally {
+    await service.close();
+  }
 });
 
 describe('a new person on the fhir-server store (Medplum fhir-router over HTTP)', () => {
