@@ -733,6 +733,8 @@ export function uuidBytes(uuid: string): Uint8Array {
 }
 
 let scratch = Buffer.alloc(512);
+/** Where a prefix's bytes are put together to be hashed. */
+let prefixScratch = Buffer.alloc(512);
 const state = new Int32Array(5);
 
 /**
@@ -742,21 +744,25 @@ const state = new Int32Array(5);
 export class Uuid5Prefix {
   /** SHA-1 state after the prefix's whole blocks. */
   private readonly midstate = new Int32Array(5);
-  /** The prefix's bytes after its whole blocks (fewer than 64). */
-  private readonly rest: Uint8Array;
   private readonly hashed: number;
-  /** `rest`, then room for a suffix and the padding (hashBytes). */
+  /** How many of the prefix's bytes follow its whole blocks (fewer than 64). */
+  private readonly restLength: number;
+  /** Those bytes, then room for a suffix and the padding (hashBytes). */
   private block: Uint8Array;
 
   constructor(namespace: Uint8Array, prefix: string) {
-    const bytes = Buffer.concat([namespace, Buffer.from(prefix, 'utf8')]);
-    const whole = Math.floor(bytes.length / 64);
+    const most = namespace.length + prefix.length * 3;
+    if (prefixScratch.length < most) prefixScratch = Buffer.alloc(most * 2);
+    prefixScratch.set(namespace, 0);
+    const total = namespace.length + prefixScratch.write(prefix, namespace.length, 'utf8');
+    const whole = total >>> 6;
     this.midstate.set(INITIAL);
-    compress(this.midstate, bytes, 0, whole);
+    compress(this.midstate, prefixScratch, 0, whole);
     this.hashed = whole * 64;
-    this.rest = Uint8Array.from(bytes.subarray(this.hashed));
-    this.block = new Uint8Array(192);
-    this.block.set(this.rest, 0);
+    this.restLength = total - this.hashed;
+    this.block = new Uint8Array(128);
+    /* eslint-disable-next-line @typescript-eslint/no-non-null-assertion -- within both */
+    for (let i = 0; i < this.restLength; i++) this.block[i] = prefixScratch[this.hashed + i]!;
   }
 
   /** The UUID of prefix + suffix as 36 ASCII bytes (lower-case hex, hyphens) into `target`. */
@@ -802,10 +808,10 @@ export class Uuid5Prefix {
       this.hashBytes(suffix);
       return;
     }
-    const restLength = this.rest.length;
+    const restLength = this.restLength;
     const most = restLength + suffix.length * 3 + 72;
     if (scratch.length < most) scratch = Buffer.alloc(most * 2);
-    scratch.set(this.rest, 0);
+    scratch.set(this.block.subarray(0, restLength), 0);
     const length = restLength + scratch.write(suffix, restLength, 'utf8');
     this.finish(scratch, length);
   }
@@ -815,12 +821,12 @@ export class Uuid5Prefix {
    * own block buffer (a prefix derives ~20 names: the rest is copied there once).
    */
   private hashBytes(suffix: Uint8Array): void {
-    const restLength = this.rest.length;
+    const restLength = this.restLength;
     const length = restLength + suffix.length;
     let block = this.block;
     if (block.length < length + 72) {
       block = new Uint8Array((length + 72) * 2);
-      block.set(this.rest, 0);
+      block.set(this.block.subarray(0, restLength), 0);
       this.block = block;
     }
     /* eslint-disable @typescript-eslint/no-non-null-assertion -- within both arrays */

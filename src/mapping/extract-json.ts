@@ -78,6 +78,8 @@ type ObservationTemplate = Template<'id' | Shared> & {
     /** `texts` as bytes (ASCII). */
     readonly bytes: readonly Buffer[];
     readonly slots: readonly Slot[];
+    /** Bytes of the line without its runs of shared values: texts, quoted identifier, newline. */
+    readonly fixed: number;
   };
 };
 
@@ -137,7 +139,11 @@ function joinRuns(template: Template<'id' | Shared>): ObservationTemplate['joine
     slots.push(runSlot(run, glue));
     texts.push((parts[i + 1] as Fragment).text);
   }
-  return { texts, bytes: texts.map((t) => Buffer.from(t, 'latin1')), slots };
+  const bytes = texts.map((t) => Buffer.from(t, 'latin1'));
+  let fixed = 1;
+  for (const b of bytes) fixed += b.length;
+  for (const slot of slots) if (slot === 'id') fixed += 38;
+  return { texts, bytes, slots, fixed };
 }
 
 /** An Observation the record gives: its part (linkId or measure) and its template's key. */
@@ -248,12 +254,11 @@ function writeObservationBytes(plan: Plan, putBytes: NonNullable<JsonOut['putByt
   const runs: (Buffer | undefined)[] = [];
   let length = 1;
   for (const template of templates) {
-    const { bytes, slots } = template.joined;
-    for (const b of bytes) length += b.length;
+    const { slots, fixed } = template.joined;
+    length += fixed;
     for (const slot of slots)
-      length +=
-        slot === 'id' ? 38 : (runs[slot] ??= Buffer.from(joinRun(slot, shared), 'latin1')).length;
-    length += 1;
+      if (slot !== 'id')
+        length += (runs[slot] ??= Buffer.from(joinRun(slot, shared), 'latin1')).length;
   }
   putBytes(length, (target, start) => {
     let at = start;
