@@ -3,9 +3,9 @@
  * `npm run bench`; `npx tsc -p tsconfig.bench.json && node dist-bench/bench/convert.js 100000
  * --rounds 1` for a quick measurement): the DIALOG+ app CSV → FHIR NDJSON conversion as the CLI
  * does it by default — each QuestionnaireResponse followed by the Observations `$extract` gives
- * for it — at 100k and 1M
- * sessions, against merely parsing the same file with the same CSV library (csv-parse, the same
- * options, records counted and dropped); and the responses alone (`--no-extract`) for comparison.
+ * for it — at 100k and 1M sessions, against merely parsing the same file with the same CSV
+ * library (csv-parse, the same options, records counted and dropped); and the responses alone
+ * (`--no-extract`) for comparison.
  * Each measurement runs in its own child process so its peak RSS
  * (`process.resourceUsage().maxRSS`) is its own. Prints the figures and ratios and writes
  * bench/results/convert.json.
