@@ -567,9 +567,13 @@ async function mergeAndWritePlan(
     identifier: `${identifier?.system ?? ''}|${identifier?.value ?? ''}`,
   });
   const current = found.resources[0] as CarePlan | undefined;
-  const { merged, conflicts } = current
+  const mergeResult = current
     ? mergePlans({ ...(base ? { base } : {}), local, remote: current })
     : { merged: local, conflicts: [] as PlanConflict[] };
+  // The written plan came from `local`'s version: that is its one origin mark. (Without a base,
+  // the merge would keep the destination's old mark beside it as a part both sides added.)
+  const merged = withOriginOf(mergeResult.merged, local);
+  const { conflicts } = mergeResult;
   // Nothing to change there (a repeat, or a retry whose earlier write got through): no write.
   if (current?.id && conflicts.length === 0 && samePlanContent(merged, current)) return current;
   const planEntry: BundleEntry = current?.id
@@ -816,6 +820,19 @@ export function withOrigin(plan: CarePlan, selfBaseUrl: string): CarePlan {
       { url: HANDOVER_ORIGIN_EXTENSION, valueUri: reference },
     ],
   };
+}
+
+/**
+ * `plan` carrying `ours`'s origin mark (or none): the mark says which version a copy came from, so
+ * a plan holds one, and a peer's mark is never a change to merge.
+ */
+export function withOriginOf(plan: CarePlan, ours: CarePlan): CarePlan {
+  const mark = ours.extension?.find((e) => e.url === HANDOVER_ORIGIN_EXTENSION);
+  const rest = (plan.extension ?? []).filter((e) => e.url !== HANDOVER_ORIGIN_EXTENSION);
+  const extension = mark ? [...rest, mark] : rest;
+  const { extension: _old, ...without } = plan;
+  void _old;
+  return extension.length > 0 ? { ...without, extension } : without;
 }
 
 /** The destination's version our plan came from, when its origin is that destination. */

@@ -45,6 +45,7 @@ import {
   inDestinationTerms,
   peerStore,
   planCreatedOnly,
+  withOriginOf,
   writeMergedPlan,
   type PeerLinkOptions,
 } from './deliver';
@@ -547,16 +548,6 @@ function personOf(resource: Resource): string | undefined {
 function planKey(plan: CarePlan): string | undefined {
   const id = plan.identifier?.find((i) => i.system === CARE_PLAN_IDENTIFIER_SYSTEM)?.value;
   return id ? `${CARE_PLAN_IDENTIFIER_SYSTEM}|${id}` : undefined;
-}
-
-/** `plan` carrying `ours`'s origin mark (or none), so the peer's mark is never a change. */
-function withOriginOf(plan: CarePlan, ours: CarePlan): CarePlan {
-  const mark = ours.extension?.find((e) => e.url === HANDOVER_ORIGIN_EXTENSION);
-  const rest = (plan.extension ?? []).filter((e) => e.url !== HANDOVER_ORIGIN_EXTENSION);
-  const extension = mark ? [...rest, mark] : rest;
-  const { extension: _old, ...without } = plan;
-  void _old;
-  return extension.length > 0 ? { ...without, extension } : without;
 }
 
 function authHeader(peer: Peer): Record<string, string> {
