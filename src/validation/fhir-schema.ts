@@ -11,9 +11,15 @@
  * - ext-1 (an extension has nested extensions or a value, not both) becomes a schema rule.
  * - The schema has no `required`: mandatory elements (min ≥ 1 in the R4 base definitions) are
  *   added, so cardinality of the base resource is checked in the same pass.
+ * - The schema enumerates the codes of some required bindings but not of others (CarePlan.status
+ *   and intent, CarePlan.activity.detail.status, Bundle.entry.request.method…: those whose value
+ *   sets R4 shares between resources): every `code` element with a required binding to a value
+ *   set that can be enumerated gets its codes, so `CarePlan.status: "half-done"` is refused like
+ *   `Goal.lifecycleStatus: "nonsense"` always was.
  */
 import { readFileSync } from 'node:fs';
 import { join, dirname } from 'node:path';
+import { coreValueSetCodes } from './conformance';
 
 type JsonSchema = Record<string, unknown>;
 
@@ -78,6 +84,8 @@ function addExtensionRule(extension: JsonSchema): void {
 interface ElementLike {
   path: string;
   min?: number;
+  type?: { code?: string }[];
+  binding?: { strength?: string; valueSet?: string };
 }
 
 /** Walks each base definition's snapshot and marks elements with min ≥ 1 as required. */
@@ -99,6 +107,8 @@ function addBaseCardinality(definitions: Record<string, JsonSchema>): void {
       if (sd.kind === 'resource' && !sd.abstract) resourceTypes.add(sd.type);
       for (const element of sd.snapshot?.element ?? []) {
         if ((element.min ?? 0) >= 1) requireElement(definitions, sd.type, element.path);
+        const codes = requiredCodes(element);
+        if (codes) restrictCode(definitions, sd.type, element.path, codes);
       }
     }
   }
@@ -130,6 +140,41 @@ function requireElement(definitions: Record<string, JsonSchema>, type: string, p
   const required = (definition.required as string[] | undefined) ?? [];
   if (!required.includes(last)) required.push(last);
   definition.required = required;
+}
+
+/** The codes a `code` element's required binding allows, when its value set can be enumerated. */
+function requiredCodes(element: ElementLike): string[] | undefined {
+  const types = element.type ?? [];
+  if (types.length !== 1 || types[0]?.code !== 'code') return undefined;
+  const { strength, valueSet } = element.binding ?? {};
+  if (strength !== 'required' || !valueSet) return undefined;
+  const codes = coreValueSetCodes(valueSet);
+  if (!codes || codes.size === 0) return undefined;
+  return [...new Set([...codes].map((c) => c.slice(c.indexOf('|') + 1)))].sort();
+}
+
+/** Gives the element at `path` the codes it may hold, unless the schema already lists them. */
+function restrictCode(
+  definitions: Record<string, JsonSchema>,
+  type: string,
+  path: string,
+  codes: string[],
+): void {
+  const segments = path.split('.').slice(1);
+  const last = segments.pop();
+  if (!last || last.endsWith('[x]')) return;
+  let definition = definitions[type];
+  for (const segment of segments) {
+    definition = definition && childDefinition(definitions, definition, segment);
+  }
+  const properties = definition?.properties as Record<string, JsonSchema> | undefined;
+  const property = properties?.[last];
+  if (!properties || !property) return;
+  const items = property.items as JsonSchema | undefined;
+  if (property.enum || items?.enum) return;
+  if (property.$ref === '#/definitions/code') properties[last] = { type: 'string', enum: codes };
+  else if (items?.$ref === '#/definitions/code')
+    properties[last] = { ...property, items: { type: 'string', enum: codes } };
 }
 
 function childDefinition(

@@ -123,6 +123,42 @@ describe('profiles', () => {
   });
 });
 
+describe('required code bindings the R4 JSON schema leaves open', () => {
+  const plan = {
+    resourceType: 'CarePlan',
+    status: 'active',
+    intent: 'plan',
+    subject: { reference: 'Patient/p' },
+    activity: [{ detail: { status: 'in-progress', description: 'Walk daily' } }],
+  };
+
+  it.each([
+    ['CarePlan.status', { ...plan, status: 'half-done' }],
+    ['CarePlan.intent', { ...plan, intent: 'wish' }],
+    [
+      'CarePlan.activity[0].detail.status',
+      { ...plan, activity: [{ detail: { status: 'nearly' } }] },
+    ],
+    [
+      'Bundle.entry[0].request.method',
+      {
+        resourceType: 'Bundle',
+        type: 'transaction',
+        entry: [{ request: { method: 'FETCH', url: 'Patient/p' } }],
+      },
+    ],
+  ])('refuses a code outside the value set at %s', (where, resource) => {
+    const found = errors(validator.validate(resource as Resource));
+    expect(found).toEqual([expect.objectContaining({ code: 'code-invalid', expression: [where] })]);
+  });
+
+  it('accepts the codes those value sets hold, and any code where the value set is open', () => {
+    expect(errors(validator.validate(plan as Resource))).toEqual([]);
+    const binary = { resourceType: 'Binary', contentType: 'application/x-dialog-test' };
+    expect(errors(validator.validate(binary as Resource))).toEqual([]);
+  });
+});
+
 describe('compiled FHIRPath matches fhirpath.js where review found it did not', () => {
   const model = r4 as Parameters<typeof fhirpath.evaluate>[3];
   const cases: [string, string, object][] = [
