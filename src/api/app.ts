@@ -100,7 +100,7 @@ export function createApp(options: AppOptions): App {
     ? new Transfers(service, options.peers, now, () => deliverer?.kick())
     : undefined;
   app.use('/fhir', encounterRoutes(service, transfers));
-  app.use('/fhir', planSyncRoutes(deliverer));
+  app.use('/fhir', planSyncRoutes(deliverer, service));
   app.use('/fhir', transferRoutes(transfers), letterRoutes(service), fhirRoutes(service, now));
   app.use('/native', nativeRoutes(service, transfers));
   app.use('/ui', uiRoutes({ service, now, ...(options.authenticate ? { authenticate } : {}) }));

@@ -10,13 +10,17 @@
 import express, { Router, type NextFunction, type Request, type Response } from 'express';
 import type { OperationOutcome } from '@medplum/fhirtypes';
 import { fault } from '../service/outcomes';
+import type { FhirService } from '../service/fhir-service';
 import type { HandoverDeliverer } from '../transfer/deliver';
 import { NOTIFICATION_OPERATION, PlanSync, UnknownPeerError } from '../transfer/plan-sync';
 import { BODY_LIMIT_BYTES } from './body';
 import { accessOf } from './fhir-routes';
 import { sendFhir } from './http';
 
-export function planSyncRoutes(deliverer: HandoverDeliverer | undefined): Router {
+export function planSyncRoutes(
+  deliverer: HandoverDeliverer | undefined,
+  service: FhirService,
+): Router {
   const router = Router();
   const options = deliverer?.options;
   const sync = options
@@ -24,6 +28,8 @@ export function planSyncRoutes(deliverer: HandoverDeliverer | undefined): Router
         store: options.store,
         peers: options.peers,
         logger: options.logger,
+        // What a peer's record brings is checked as any client's write is.
+        validate: (resource) => service.validate(resource),
         ...(options.now ? { now: options.now } : {}),
         ...(options.remoteFor ? { remoteFor: options.remoteFor } : {}),
         ...(options.requestTimeoutMs !== undefined

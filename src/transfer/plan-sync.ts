@@ -35,9 +35,17 @@
  * itself is not taken over (ours stays), so two systems pulling from each other settle without
  * writing new versions back and forth.
  */
-import type { Basic, Bundle, CarePlan, Extension, Resource } from '@medplum/fhirtypes';
+import type {
+  Basic,
+  Bundle,
+  CarePlan,
+  Extension,
+  OperationOutcome,
+  Resource,
+} from '@medplum/fhirtypes';
 import { CARE_PLAN_IDENTIFIER_SYSTEM } from '../fhir';
 import { NarratingStore } from '../service/narrating-store';
+import { hasErrors } from '../validation';
 import type { FhirStore } from '../store';
 import {
   appliedShared,
@@ -80,6 +88,11 @@ const PAGE = 100;
 export interface PlanSyncOptions extends PeerLinkOptions {
   /** How often each peer is polled (undefined: never; the receiver still works). */
   readonly pollMs?: number;
+  /**
+   * The check every write through this service's API gets (FhirService.validate), applied to each
+   * resource of a pulled record: a record holding one it refuses is not pulled (see `pull`).
+   */
+  readonly validate?: (resource: Resource) => OperationOutcome;
 }
 
 interface PlanState {
@@ -328,6 +341,7 @@ export class PlanSync {
       destinationBaseUrl: self.baseUrl,
     };
     const { bundle, terms: names } = handoverBundleAndTerms({ ...record, carePlan: theirs }, terms);
+    if (this.refusesContent(peer, bundle)) return undefined;
     const planned = planCreatedOnly(bundle);
     const shared = sharedCreatedOnly(planned.bundle);
     const sent = { ...planned, bundle: shared.bundle };
@@ -361,6 +375,38 @@ export class PlanSync {
       resources,
     };
     return [...plans.filter((p) => p.identifier !== key), next];
+  }
+
+  /**
+   * Whether the pulled record holds a resource this service would refuse from any client (the
+   * `validate` option). Then nothing of it is written — the record is one person's, whose parts
+   * refer to each other, so it is taken whole or not at all, as a handover received is — and the
+   * pull is tried again at the next poll or notification, until the peer's record is mended. The
+   * log says where (FHIRPath) and why (issue code), never the values.
+   */
+  private refusesContent(peer: Peer, bundle: Bundle): boolean {
+    const validate = this.options.validate;
+    if (!validate) return false;
+    const faults: { resourceType: string; code: string; expression: string }[] = [];
+    for (const entry of bundle.entry ?? []) {
+      if (!entry.resource) continue;
+      const result = validate(entry.resource);
+      if (!hasErrors(result)) continue;
+      for (const issue of result.issue)
+        if (issue.severity === 'error' || issue.severity === 'fatal')
+          faults.push({
+            resourceType: entry.resource.resourceType,
+            code: issue.code,
+            expression: issue.expression?.join(' | ') ?? '',
+          });
+    }
+    if (faults.length === 0) return false;
+    this.options.logger.warn('plan sync refused a pull: the peer’s record does not validate', {
+      peer: peer.id,
+      faults: faults.slice(0, 10),
+      more: Math.max(0, faults.length - 10),
+    });
+    return true;
   }
 
   /**

@@ -122,6 +122,62 @@ describe('keeping two systems in step after a handover', () => {
     expect((await onePlan(t.community)).meta?.versionId).toBe(before);
   }, 60_000);
 
+  it('a pulled record the service would refuse from a client is not written; once mended, it is', async () => {
+    const t = await trusts();
+    services = [t.community, t.ward];
+    const [start] = journeyResponses();
+    await t.community.store.update(journeyPatient());
+    await submit(t.community, start as QuestionnaireResponse, 'megan-price');
+    expect((await transfer(t.community, 'megan-price', 'ward', 'admission')).status).toBe(
+      'completed',
+    );
+    const warnings: string[] = [];
+    const logger = winston.createLogger({
+      transports: [
+        new winston.transports.Stream({
+          stream: new Writable({
+            write: (chunk: Buffer, _e, done) => {
+              warnings.push(chunk.toString('utf8'));
+              done();
+            },
+          }),
+        }),
+      ],
+    });
+    const atCommunity = new PlanSync({
+      store: t.community.store,
+      peers: peersFor(community, t.communityUrl, ward, t.wardUrl),
+      logger,
+      validate: (resource) => t.community.app.service.validate(resource),
+    });
+    // The ward's system writes its plan with a status FHIR does not have (straight into its
+    // store, as a system without this validation might), and a note we can look for.
+    const wardPlan = await onePlan(t.ward);
+    const broken = {
+      ...withNote(wardPlan, 'Ward: written with a broken status'),
+      status: 'half-done',
+    } as unknown as CarePlan;
+    await t.ward.store.update(broken);
+    const before = await onePlan(t.community);
+    expect((await atCommunity.poll('ward')).pulled).toBe(0);
+    const after = await onePlan(t.community);
+    expect(after.meta?.versionId).toBe(before.meta?.versionId);
+    expect(notes(after)).not.toContain('Ward: written with a broken status');
+    const refusal = warnings
+      .map((w) => JSON.parse(w))
+      .find((w) => /refused a pull/.test(w.message));
+    expect(refusal?.peer).toBe('ward');
+    expect(JSON.stringify(refusal?.faults)).toContain('CarePlan.status');
+    // Never the values themselves.
+    expect(warnings.join('\n')).not.toContain('half-done');
+    expect(warnings.join('\n')).not.toContain('broken status');
+
+    // Mended at the ward: the next poll pulls it.
+    await t.ward.store.update({ ...broken, status: 'active' });
+    expect((await atCommunity.poll('ward')).pulled).toBe(1);
+    expect(notes(await onePlan(t.community))).toContain('Ward: written with a broken status');
+  });
+
   it('the rest-hook receiver pulls the plan a peer’s notification names; the service polls by itself', async () => {
     const pc = await freePort();
     const pw = await freePort();
