@@ -103,7 +103,7 @@ function planSending(
     from: settings.from,
     ...(peers ? { peers } : {}),
   });
-  const loop: SendingLoop = new PlanDistributor({ store }).start(
+  const loop: SendingLoop = new PlanDistributor({ store, logger }).start(
     mailer.send,
     settings.pollMs,
     logger,

@@ -85,8 +85,8 @@ import {
   deliveredPlan,
   deliveryState,
   failed,
+  keepLease,
   reasonOf,
-  renewed,
   retrying,
   TRANSFER_TASK_SYSTEM,
 } from './transfer-task';
@@ -289,47 +289,21 @@ export class HandoverDeliverer {
     return true;
   }
 
-  /**
-   * Renews a claim's lease while its attempt runs (up to `maxLeaseHoldMs`); `stop` waits for a
-   * renewal in flight and gives the Task's latest version, or undefined when the claim was lost.
-   */
+  /** Renews a claim's lease while its attempt runs, up to `maxLeaseHoldMs` (see `keepLease`). */
   private keepLease(claim: Task, leaseMs: number): { stop(): Promise<Task | undefined> } {
-    const maxHold = this.options.maxLeaseHoldMs ?? leaseMs * 10;
-    const started = this.now().getTime();
-    let current: Task | undefined = claim;
-    let renewing: Promise<void> = Promise.resolve();
-    const renew = async (): Promise<void> => {
-      if (!current) return;
-      const now = this.now().getTime();
-      if (now + leaseMs > started + maxHold) return clearInterval(timer);
-      try {
-        const written = await this.options.store.update(renewed(current, now, leaseMs), {
-          ifMatch: current.meta?.versionId ?? '',
+    return keepLease({
+      store: this.options.store,
+      claim,
+      leaseMs,
+      maxHoldMs: this.options.maxLeaseHoldMs ?? leaseMs * 10,
+      now: this.now,
+      onError: (err) => {
+        this.options.logger.warn('handover lease not renewed', {
+          task: claim.id,
+          error: err instanceof Error ? err.message : String(err),
         });
-        current = written.resource as Task;
-      } catch (err) {
-        if (statusOf(err) === 412) current = undefined;
-        else
-          this.options.logger.warn('handover lease not renewed', {
-            task: claim.id,
-            error: err instanceof Error ? err.message : String(err),
-          });
-      }
-    };
-    const timer = setInterval(
-      () => {
-        renewing = renewing.then(renew);
       },
-      Math.max(10, Math.floor(leaseMs / 3)),
-    );
-    timer.unref();
-    return {
-      stop: async () => {
-        clearInterval(timer);
-        await renewing;
-        return current;
-      },
-    };
+    });
   }
 
   /** The Task as it should be after this attempt. */

@@ -42,7 +42,7 @@ import type { Viewer } from '../letter/plan-view';
 import { statusOf } from '../service/outcomes';
 import type { FhirStore } from '../store';
 import type { SystemIdentity } from './peers';
-import { claimed, deliveryState, failed, retrying, withDelivery } from './transfer-task';
+import { claimed, deliveryState, failed, keepLease, retrying, withDelivery } from './transfer-task';
 
 export const PLAN_SEND_SYSTEM = `${BASE}/sid/plan-send`;
 export const PLAN_SEND_CODE = { system: `${BASE}/CodeSystem/dialog-task`, code: 'send-plan' };
@@ -276,8 +276,15 @@ export class PlanNotSendable extends Error {
 export interface DistributorOptions {
   readonly store: FhirStore;
   readonly now?: () => Date;
-  /** How long a claim holds (default 60 s): a send must finish well within it. */
+  /**
+   * How long a claim holds (default 60 s). While a send runs its lease is renewed (every third of
+   * it), so a slow SMTP server does not let another distributor send the same plan again.
+   */
   readonly leaseMs?: number;
+  /** The longest one send keeps its claim by renewing (default 10 leases): then it is presumed stuck. */
+  readonly maxLeaseHoldMs?: number;
+  /** Where a failed lease renewal is reported (Task id and error only); default: not reported. */
+  readonly logger?: winston.Logger;
   /** First retry delay after a failed send, doubled per attempt (default 60 s). */
   readonly retryMs?: number;
   /** Longest delay between attempts (default 1 h). */
@@ -385,9 +392,32 @@ export class PlanDistributor {
       if (statusOf(err) === 412) return undefined;
       throw err;
     }
-    const [kind, result] = await this.send(claim, sender);
+    const leaseMs = this.options.leaseMs ?? 60_000;
+    const lease = keepLease({
+      store,
+      claim,
+      leaseMs,
+      maxHoldMs: this.options.maxLeaseHoldMs ?? leaseMs * 10,
+      now: this.now,
+      onError: (err) => {
+        this.options.logger?.warn('plan sending lease not renewed', {
+          task: claim.id,
+          error: err instanceof Error ? err.message : String(err),
+        });
+      },
+    });
+    let sent: [keyof SendReport, Task];
+    let latest: Task | undefined;
     try {
-      await store.update(result, { ifMatch: claim.meta?.versionId ?? '' });
+      sent = await this.send(claim, sender);
+    } finally {
+      latest = await lease.stop();
+    }
+    // The claim was lost while sending (held past maxLeaseHoldMs): the other one's outcome stands.
+    if (!latest) return undefined;
+    const [kind, result] = sent;
+    try {
+      await store.update(result, { ifMatch: latest.meta?.versionId ?? '' });
     } catch (err) {
       if (statusOf(err) === 412) return undefined; // the lease ran out: the other one's stands
       throw err;

@@ -11,6 +11,8 @@
  */
 import type { CarePlan, Extension, Reference, Task } from '@medplum/fhirtypes';
 import { BASE } from '../fhir/canonical';
+import { statusOf } from '../service/outcomes';
+import type { FhirStore } from '../store';
 import { organizationOf, type HandoverReason } from './handover-effects';
 import type { Peer, SystemIdentity } from './peers';
 
@@ -148,6 +150,59 @@ export function renewed(task: Task, now: number, leaseMs: number): Task {
       ...(state?.lastError ? { lastError: state.lastError } : {}),
     },
   );
+}
+
+export interface LeaseOptions {
+  readonly store: FhirStore;
+  /** The claimed Task (its version is the one the first renewal is written against). */
+  readonly claim: Task;
+  readonly leaseMs: number;
+  /** The longest the claim is held by renewing: an attempt still running then is presumed stuck. */
+  readonly maxHoldMs: number;
+  readonly now: () => Date;
+  /** A renewal that failed other than by losing the claim (the next one tries again). */
+  readonly onError: (err: unknown) => void;
+}
+
+/**
+ * Renews a claim's lease (every third of it, with `If-Match`) while its attempt runs, so another
+ * worker polling meanwhile does not take the Task over. `stop` waits for a renewal in flight and
+ * gives the Task's latest version, or undefined when the claim was lost (a 412: the lease ran out
+ * and another took it; its outcome stands).
+ */
+export function keepLease(options: LeaseOptions): { stop(): Promise<Task | undefined> } {
+  const { store, leaseMs, now } = options;
+  const started = now().getTime();
+  let current: Task | undefined = options.claim;
+  let renewing: Promise<void> = Promise.resolve();
+  const renew = async (): Promise<void> => {
+    if (!current) return;
+    const at = now().getTime();
+    if (at + leaseMs > started + options.maxHoldMs) return clearInterval(timer);
+    try {
+      const written = await store.update(renewed(current, at, leaseMs), {
+        ifMatch: current.meta?.versionId ?? '',
+      });
+      current = written.resource as Task;
+    } catch (err) {
+      if (statusOf(err) === 412) current = undefined;
+      else options.onError(err);
+    }
+  };
+  const timer = setInterval(
+    () => {
+      renewing = renewing.then(renew);
+    },
+    Math.max(10, Math.floor(leaseMs / 3)),
+  );
+  timer.unref();
+  return {
+    stop: async () => {
+      clearInterval(timer);
+      await renewing;
+      return current;
+    },
+  };
 }
 
 const DIGEST_OUTPUT = 'the content digest of the plan at the destination';

@@ -193,6 +193,41 @@ describe('sending the plan after a discharge, between two systems over HTTP', ()
       expect(task.output?.find((o) => o.type.text === 'sent by')?.valueString).toBe('test-outbox');
   });
 
+  it('a send slower than its lease keeps its claim: a second distributor sends that plan no second time', async () => {
+    const t = await trusts();
+    services = [t.community, t.ward];
+    for (const r of journeyResources('01')) await t.community.store.update(r);
+    await transfer(t.community, 'megan-price', 'ward', 'admission');
+    const [wardPatient] = await all(t.ward, 'Patient', `&identifier=${NHS}`);
+    await transfer(t.ward, String(wardPatient?.id), 'community', 'discharge');
+    const tasks = await sendTasks(t.ward, '&status=requested');
+    expect(tasks.length).toBeGreaterThan(1);
+
+    const sent: string[] = [];
+    let release: () => void = () => undefined;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    const slow = async (d: PlanDelivery): Promise<{ channel: string }> => {
+      sent.push(d.recipient.reference ?? '');
+      if (sent.length === 1) await held; // an SMTP server that takes several leases to answer
+      return { channel: 'slow relay' };
+    };
+    const quick = async (d: PlanDelivery): Promise<{ channel: string }> => {
+      sent.push(d.recipient.reference ?? '');
+      return { channel: 'quick relay' };
+    };
+    const leaseMs = 1_500;
+    const first = new PlanDistributor({ store: t.ward.store, leaseMs, retryMs: 0 }).sendDue(slow);
+    await new Promise((resolve) => setTimeout(resolve, leaseMs * 3));
+    const second = await new PlanDistributor({ store: t.ward.store, leaseMs, retryMs: 0 }).sendDue(
+      quick,
+    );
+    expect(second.sent).toBe(tasks.length - 1);
+    release();
+    expect((await first).sent).toBe(1);
+    expect(sent.sort()).toEqual(tasks.map(recipientOf).sort());
+    expect(await sendTasks(t.ward, '&status=completed')).toHaveLength(tasks.length);
+  });
+
   it('a carer whose consent is withdrawn before sending gets nothing; the Task says why', async () => {
     const t = await trusts();
     services = [t.community, t.ward];
