@@ -21,6 +21,7 @@ import {
   isFormatName,
   loadMapping,
   type MappingSpec,
+  tuneHeapForConversion,
 } from '../mapping';
 import { createValidator } from '../validation';
 
@@ -241,6 +242,8 @@ export async function runConvert(argv: readonly string[], io: ConvertIo): Promis
     }
   }
   const threads = args.threads ?? defaultThreads();
+  // A fixed heap growing factor keeps the peak RSS of a long conversion flat (src/mapping parallel.ts).
+  tuneHeapForConversion();
   const output = args.output ? createWriteStream(args.output) : io.stdout;
   // A closed output (e.g. `| head`) stops the conversion with a message, not a stack trace.
   let outputFailure: Error | undefined;

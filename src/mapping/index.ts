@@ -14,7 +14,7 @@ export {
 } from './spec';
 export type { FormatName, MappingSpec, Target } from './spec';
 export { convert, convertFile, convertText, createReader, createWriter, project } from './engine';
-export { defaultThreads } from './parallel';
+export { defaultThreads, tuneHeapForConversion } from './parallel';
 export type {
   ConvertOptions,
   ConvertProgress,

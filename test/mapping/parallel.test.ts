@@ -11,7 +11,8 @@ import fc from 'fast-check';
 import type { OperationOutcome } from '@medplum/fhirtypes';
 import { generateExport } from '../../bench/convert';
 import { convertFile, type ConvertSummary, createWriter, loadMapping } from '../../src/mapping';
-import { dialogPlusRecord } from './arbitraries';
+import { decodeRecords, encodeRecords } from '../../src/mapping/record-codec';
+import { dialogPlusRecord, hl7Record, mhsdsRecord } from './arbitraries';
 
 let dir: string;
 
@@ -164,5 +165,23 @@ describe('conversion in worker threads', () => {
     expect(many.summary.threads).toBe(1);
     expect(many.bytes.equals(one.bytes)).toBe(true);
     expect(many.rejects).toEqual(one.rejects);
+  });
+
+  it('hands the workers records that write the same FHIR as the originals, from every native format', () => {
+    const writer = createWriter(loadMapping('fhir'), { observations: true });
+    for (const arbitrary of [dialogPlusRecord, mhsdsRecord, hl7Record]) {
+      const records = fc.sample(arbitrary, { numRuns: 60, seed: 23 });
+      const copies = decodeRecords(encodeRecords(records));
+      expect(copies).toHaveLength(records.length);
+      records.forEach((record, i) => {
+        const copy = copies[i];
+        if (!copy) throw new Error('a record was lost');
+        expect(JSON.stringify(copy)).toBe(JSON.stringify(record));
+        const original = writer.write(record);
+        const written = writer.write(copy);
+        expect(written.ok && original.ok).toBe(true);
+        if (written.ok && original.ok) expect(written.text).toBe(original.text);
+      });
+    }
   });
 });
