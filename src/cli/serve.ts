@@ -32,6 +32,8 @@ import { readConfig, type Config } from './config';
 
 /** How long in-flight requests get to finish on shutdown before connections are cut. */
 const DRAIN_MS = 10_000;
+/** How often, with plan sending off, open send-plan Tasks are checked for their 24 hours. */
+const OVERDUE_CHECK_MS = 5 * 60_000;
 /** The dev token printed at start-up: a system token, valid for a working day. */
 const DEV_TOKEN_SCOPES = ['system/*.cruds'];
 const DEV_TOKEN_SECONDS = 8 * 3600;
@@ -95,7 +97,8 @@ function planSending(
     logger.info(
       'plan sending is off (PLAN_MAIL_SMTP_URL not set): send-plan Tasks stay requested until an integration completes them through the API',
     );
-    return undefined;
+    // Still, a Task past its 24 hours is raised to priority asap, for the worklist that completes them.
+    return new PlanDistributor({ store, logger }).start(undefined, OVERDUE_CHECK_MS, logger);
   }
   const mailer = new PlanMailer({
     store,

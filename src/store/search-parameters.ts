@@ -153,6 +153,7 @@ const INDEXED: Readonly<Record<string, readonly IndexedParam[]>> = {
     referenceParam('Task', 'focus', 'focus'),
     referenceParam('Task', 'owner', 'owner'),
     referenceParam('Task', 'requester', 'requester'),
+    statusParam('Task', 'priority', 'priority'),
   ],
   Provenance: [
     identifierParam('Provenance'),

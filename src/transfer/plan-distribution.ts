@@ -299,6 +299,8 @@ export interface SendReport {
   readonly cancelled: number;
   readonly retrying: number;
   readonly failed: number;
+  /** Tasks found past their 24-hour window and raised to `priority: asap` in this pass. */
+  readonly overdue: number;
 }
 
 export interface SendingLoop {
@@ -314,19 +316,21 @@ export class PlanDistributor {
   }
 
   /**
-   * Runs `sendDue` now and then every `everyMs` until stopped. Logs only counts, and a failed
-   * pass's error name: nothing about the people the plans go to.
+   * Runs `sendDue` now and then every `everyMs` until stopped; without a sender (no channel is
+   * configured: an integration completes the Tasks through the API), only marks overdue Tasks.
+   * Logs only counts, and a failed pass's error name: nothing about the people the plans go to.
    */
-  start(sender: PlanSender, everyMs: number, logger: winston.Logger): SendingLoop {
+  start(sender: PlanSender | undefined, everyMs: number, logger: winston.Logger): SendingLoop {
     let stopped = false;
     let timer: NodeJS.Timeout | undefined;
     let running: Promise<void> = Promise.resolve();
     const stopping = new AbortController();
     const pass = async (): Promise<void> => {
       try {
-        const report = await this.sendDue(sender, stopping.signal);
-        if (report.sent + report.cancelled + report.retrying + report.failed > 0)
-          logger.info('plan sending', { ...report });
+        const report = sender
+          ? await this.sendDue(sender, stopping.signal)
+          : { sent: 0, cancelled: 0, retrying: 0, failed: 0, overdue: await this.markOverdue() };
+        if (Object.values(report).some((n) => n > 0)) logger.info('plan sending', { ...report });
       } catch (err) {
         logger.error('plan sending pass failed', {
           error: err instanceof Error ? err.name : 'unknown',
@@ -358,7 +362,40 @@ export class PlanDistributor {
    * `signal` aborts, no further Task is started (the one being sent finishes).
    */
   async sendDue(sender: PlanSender, signal?: AbortSignal): Promise<SendReport> {
-    const report = { sent: 0, cancelled: 0, retrying: 0, failed: 0 };
+    const report = { sent: 0, cancelled: 0, retrying: 0, failed: 0, overdue: 0 };
+    const now = this.now().getTime();
+    for (const found of await this.openTasks()) {
+      if (signal?.aborted) break;
+      const state = deliveryState(found);
+      if (!state || (state.leaseUntil ?? 0) > now) continue;
+      const task = await this.withOverdueMarked(found, now);
+      if (!task) continue;
+      if (task !== found) report.overdue++;
+      if (state.nextAttemptAt > now) continue;
+      const outcome = await this.attempt(task, sender);
+      if (outcome) report[outcome]++;
+    }
+    return report;
+  }
+
+  /**
+   * Raises every open plan Task past its 24-hour window (`restriction.period.end`) from `urgent`
+   * (as it is made) to `asap`, so a worklist (`Task?priority=asap&status=requested,accepted`)
+   * shows the plans not yet sent in time. A Task another sender holds is left for the next pass.
+   * Resolves to how many were raised.
+   */
+  async markOverdue(): Promise<number> {
+    const now = this.now().getTime();
+    let marked = 0;
+    for (const found of await this.openTasks()) {
+      if ((deliveryState(found)?.leaseUntil ?? 0) > now) continue;
+      const task = await this.withOverdueMarked(found, now);
+      if (task && task !== found) marked++;
+    }
+    return marked;
+  }
+
+  private async openTasks(): Promise<Task[]> {
     const found = await this.options.store.search(
       'Task',
       {
@@ -368,15 +405,26 @@ export class PlanDistributor {
       },
       { count: 1000 },
     );
-    const now = this.now().getTime();
-    for (const task of found.resources as Task[]) {
-      if (signal?.aborted) break;
-      const state = deliveryState(task);
-      if (!state || state.nextAttemptAt > now || (state.leaseUntil ?? 0) > now) continue;
-      const outcome = await this.attempt(task, sender);
-      if (outcome) report[outcome]++;
+    return found.resources as Task[];
+  }
+
+  /**
+   * The Task, raised to asap when it is past its window and was not yet (its new version); the
+   * Task as it was otherwise; undefined when someone changed it meanwhile (412: next pass).
+   */
+  private async withOverdueMarked(task: Task, now: number): Promise<Task | undefined> {
+    const end = Date.parse(task.restriction?.period?.end ?? '');
+    if (!(end < now) || task.priority === 'asap' || task.priority === 'stat') return task;
+    try {
+      const written = await this.options.store.update(
+        { ...task, priority: 'asap' },
+        { ifMatch: task.meta?.versionId ?? '' },
+      );
+      return written.resource as Task;
+    } catch (err) {
+      if (statusOf(err) === 412) return undefined;
+      throw err;
     }
-    return report;
   }
 
   private async attempt(task: Task, sender: PlanSender): Promise<keyof SendReport | undefined> {

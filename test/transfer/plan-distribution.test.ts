@@ -170,16 +170,23 @@ describe('sending the plan after a discharge, between two systems over HTTP', ()
     };
     const distributor = new PlanDistributor({ store: t.ward.store, retryMs: 0 });
     const first = await distributor.sendDue(sender);
-    expect(first).toEqual({ sent: tasks.length - 1, cancelled: 0, retrying: 1, failed: 0 });
+    expect(first).toEqual({
+      sent: tasks.length - 1,
+      cancelled: 0,
+      retrying: 1,
+      failed: 0,
+      overdue: 0,
+    });
     const gpTask = (await sendTasks(t.ward, '&status=accepted'))[0];
     expect(gpTask?.businessStatus?.text).toBe('waiting to retry');
     const second = await distributor.sendDue(sender);
-    expect(second).toEqual({ sent: 1, cancelled: 0, retrying: 0, failed: 0 });
+    expect(second).toEqual({ sent: 1, cancelled: 0, retrying: 0, failed: 0, overdue: 0 });
     expect(await distributor.sendDue(sender)).toEqual({
       sent: 0,
       cancelled: 0,
       retrying: 0,
       failed: 0,
+      overdue: 0,
     });
     expect(sent.map((d) => d.recipient.reference).sort()).toEqual(tasks.map(recipientOf).sort());
 
@@ -226,6 +233,38 @@ describe('sending the plan after a discharge, between two systems over HTTP', ()
     expect((await first).sent).toBe(1);
     expect(sent.sort()).toEqual(tasks.map(recipientOf).sort());
     expect(await sendTasks(t.ward, '&status=completed')).toHaveLength(tasks.length);
+  });
+
+  it('a plan not sent within 24 hours is raised to priority asap for the worklist, once, and still sent', async () => {
+    const t = await trusts();
+    services = [t.community, t.ward];
+    for (const r of journeyResources('01')) await t.community.store.update(r);
+    await transfer(t.community, 'megan-price', 'ward', 'admission');
+    const [wardPatient] = await all(t.ward, 'Patient', `&identifier=${NHS}`);
+    await transfer(t.ward, String(wardPatient?.id), 'community', 'discharge');
+    const tasks = await sendTasks(t.ward, '&status=requested');
+    expect(tasks.length).toBeGreaterThan(0);
+
+    // Within the window nothing is marked; 25 hours on, every open Task is.
+    const store = t.ward.store;
+    expect(await new PlanDistributor({ store }).markOverdue()).toBe(0);
+    const later = (): Date => new Date(Date.now() + 25 * 60 * 60 * 1000);
+    const distributor = new PlanDistributor({ store, now: later, retryMs: 0 });
+    expect(await distributor.markOverdue()).toBe(tasks.length);
+    expect(tasks.every((task) => task.priority === 'urgent')).toBe(true);
+    const overdue = await sendTasks(t.ward, '&status=requested,accepted&priority=asap');
+    expect(overdue.map(recipientOf).sort()).toEqual(tasks.map(recipientOf).sort());
+    expect(await distributor.markOverdue()).toBe(0);
+
+    const report = await distributor.sendDue(async () => ({ channel: 'test-outbox' }));
+    expect(report).toEqual({
+      sent: tasks.length,
+      cancelled: 0,
+      retrying: 0,
+      failed: 0,
+      overdue: 0,
+    });
+    expect(await sendTasks(t.ward, '&status=completed&priority=asap')).toHaveLength(tasks.length);
   });
 
   it('a carer whose consent is withdrawn before sending gets nothing; the Task says why', async () => {

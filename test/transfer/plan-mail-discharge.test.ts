@@ -78,7 +78,13 @@ describe('the plan e-mailed after a discharge between two systems over HTTP', ()
     const sent = after.filter((task) => task.status === 'completed');
     const failed = after.filter((task) => task.status === 'failed');
     expect(sent.length + failed.length).toBe(tasks.length);
-    expect(report).toEqual({ sent: sent.length, cancelled: 0, retrying: 0, failed: failed.length });
+    expect(report).toEqual({
+      sent: sent.length,
+      cancelled: 0,
+      retrying: 0,
+      failed: failed.length,
+      overdue: 0,
+    });
 
     // The person, her sister (whom she lets see the plan) and the key worker, whose record
     // stayed at the community system and is read from there (it serves Practitioner): one mail

@@ -179,7 +179,7 @@ describe('sending the plan by e-mail from one store', () => {
     smtp = await smtpServer();
     mailer = new PlanMailer({ store, smtp: { url: smtp.url, requireTls: false }, from: FROM });
     const report = await distributor(store).sendDue(mailer.send);
-    expect(report).toEqual({ sent: 3, cancelled: 0, retrying: 0, failed: 2 });
+    expect(report).toEqual({ sent: 3, cancelled: 0, retrying: 0, failed: 2, overdue: 0 });
     const after = await tasksOf(store);
     const gp = after.find((t) => recipientOf(t) === 'Organization/willow-surgery');
     const priya = after.find((t) => recipientOf(t) === 'Practitioner/priya-nair');
@@ -198,6 +198,7 @@ describe('sending the plan by e-mail from one store', () => {
       cancelled: 0,
       retrying: 0,
       failed: 0,
+      overdue: 0,
     });
     expect(smtp.received).toHaveLength(3);
 
@@ -245,7 +246,7 @@ describe('sending the plan by e-mail from one store', () => {
     smtp = await smtpServer();
     mailer = new PlanMailer({ store, smtp: { url: smtp.url, requireTls: true }, from: FROM });
     const report = await distributor(store).sendDue(mailer.send);
-    expect(report).toEqual({ sent: 0, cancelled: 0, retrying: 3, failed: 2 });
+    expect(report).toEqual({ sent: 0, cancelled: 0, retrying: 3, failed: 2, overdue: 0 });
     expect(smtp.received).toHaveLength(0);
     expect(smtp.attempts).toHaveLength(0);
     const waiting = (await tasksOf(store)).filter((t) => t.status === 'accepted');
@@ -263,14 +264,14 @@ describe('sending the plan by e-mail from one store', () => {
     });
     mailer = new PlanMailer({ store, smtp: { url: smtp.url, requireTls: false }, from: FROM });
     const first = await distributor(store).sendDue(mailer.send);
-    expect(first).toEqual({ sent: 1, cancelled: 0, retrying: 1, failed: 3 });
+    expect(first).toEqual({ sent: 1, cancelled: 0, retrying: 1, failed: 3, overdue: 0 });
     const waiting = (await tasksOf(store)).find((t) => recipientOf(t) === 'Patient/megan-price');
     expect(waiting?.status).toBe('accepted');
     expect(waiting?.businessStatus?.text).toBe('waiting to retry');
     expect(to(smtp.received, MEGAN)).toHaveLength(0);
 
     const second = await distributor(store).sendDue(mailer.send);
-    expect(second).toEqual({ sent: 1, cancelled: 0, retrying: 0, failed: 0 });
+    expect(second).toEqual({ sent: 1, cancelled: 0, retrying: 0, failed: 0, overdue: 0 });
     expect(to(smtp.received, MEGAN)).toHaveLength(1);
     expect(smtp.attempts.filter((a) => a === MEGAN)).toHaveLength(2);
 
@@ -311,7 +312,7 @@ describe('sending the plan by e-mail from one store', () => {
     });
     const first = await distributor(store).sendDue(down.send);
     down.close();
-    expect(first).toEqual({ sent: 0, cancelled: 0, retrying: 3, failed: 2 });
+    expect(first).toEqual({ sent: 0, cancelled: 0, retrying: 3, failed: 2, overdue: 0 });
     const waiting = (await tasksOf(store)).filter((t) => t.status === 'accepted');
     expect(waiting).toHaveLength(3);
     const reasons = waiting.map(
@@ -327,6 +328,7 @@ describe('sending the plan by e-mail from one store', () => {
       cancelled: 0,
       retrying: 0,
       failed: 0,
+      overdue: 0,
     });
     for (const address of [MEGAN, SAM, HANNAH]) expect(to(smtp.received, address)).toHaveLength(1);
   });
@@ -349,6 +351,7 @@ describe('sending the plan by e-mail from one store', () => {
       cancelled: 0,
       retrying: 0,
       failed: 0,
+      overdue: 0,
     });
     expect(smtp.received).toHaveLength(3);
     for (const address of [MEGAN, SAM, HANNAH]) expect(to(smtp.received, address)).toHaveLength(1);
@@ -467,7 +470,7 @@ describe('sending the plan by e-mail from one store', () => {
     await store.update({ ...one, status: 'requested' });
     const report = await distributor(store).sendDue(badLogin.send);
     badLogin.close();
-    expect(report).toEqual({ sent: 0, cancelled: 0, retrying: 1, failed: 0 });
+    expect(report).toEqual({ sent: 0, cancelled: 0, retrying: 1, failed: 0, overdue: 0 });
     expect(wrong.received).toHaveLength(0);
   });
 });
