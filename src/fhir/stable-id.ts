@@ -123,10 +123,23 @@ function queryValue(value: string): string {
 
 const UNESCAPED = /^[A-Za-z0-9\-_.!~*'():/]*$/;
 
+/**
+ * A token search value `system|value` with FHIR's search escapes (`\\`, `\,`, `\|`, `\$`), so
+ * an identifier holding a comma or a bar is searched as itself: unescaped, `mrn|X9,12345` would
+ * also match `12345` in any system — someone else's record.
+ */
+export function tokenSearch(system: string, value: string): string {
+  return `${searchEscaped(system)}|${searchEscaped(value)}`;
+}
+
+function searchEscaped(text: string): string {
+  return text.replace(/[\\,|$]/g, (c) => `\\${c}`);
+}
+
 /** `Type?identifier=system|value`, for conditional updates and conditional references. */
 export function conditionalUrl(type: string, identifier: Identifier): string {
   const { system = '', value = '' } = identifier;
-  return `${type}?identifier=${queryValue(system)}|${queryValue(value)}`;
+  return `${type}?identifier=${queryValue(searchEscaped(system))}|${queryValue(searchEscaped(value))}`;
 }
 
 /** Create-or-update by business identifier: doing it twice leaves one resource. */

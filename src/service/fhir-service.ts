@@ -14,7 +14,7 @@ import type {
   Resource,
   ResourceType,
 } from '@medplum/fhirtypes';
-import { DIALOG_NAMESPACE, uuidV5 } from '../fhir';
+import { DIALOG_NAMESPACE, tokenSearch, uuidV5 } from '../fhir';
 import { isDialogResponse } from '../fhir/history';
 import type { FhirStore, SearchResult, WriteResult } from '../store';
 import { DIALOG_QR_PROFILE, hasErrors, outcome, type Validator } from '../validation';
@@ -262,7 +262,7 @@ export class FhirService {
     const identifier = response.identifier;
     if (!identifier?.system || !identifier.value) return this.deps.newId();
     const found = await this.deps.store.search('QuestionnaireResponse', {
-      identifier: `${identifier.system}|${identifier.value}`,
+      identifier: tokenSearch(identifier.system, identifier.value),
     });
     if (found.total > 1)
       throw fault(

@@ -11,7 +11,7 @@
  * two) starts it when written again.
  */
 import type { Encounter, Patient, Task } from '@medplum/fhirtypes';
-import { DIALOG_NAMESPACE, uuidV5 } from '../fhir';
+import { DIALOG_NAMESPACE, tokenSearch, uuidV5 } from '../fhir';
 import type { Access } from '../service/access';
 import type { HandoverReason } from './handover-effects';
 import type { Transfers } from './handover';
@@ -74,6 +74,9 @@ async function patientOf(
   if (match?.[1]) return match[1];
   const identifier = subject?.identifier;
   if (!identifier?.system || !identifier.value) return undefined;
-  const found = await transfers.findPatients(access, `${identifier.system}|${identifier.value}`);
+  const found = await transfers.findPatients(
+    access,
+    tokenSearch(identifier.system, identifier.value),
+  );
   return found.length === 1 ? (found[0] as Patient).id : undefined;
 }

@@ -9,7 +9,7 @@
  */
 import type { CarePlan, Parameters, Patient, Reference, Task } from '@medplum/fhirtypes';
 import { randomUUID } from 'node:crypto';
-import { CARE_PLAN_IDENTIFIER_SYSTEM } from '../fhir';
+import { CARE_PLAN_IDENTIFIER_SYSTEM, tokenSearch } from '../fhir';
 import type { AdtEvent } from '../mapping/types';
 import type { Access } from '../service/access';
 import type { FhirService } from '../service/fhir-service';
@@ -198,7 +198,7 @@ export class Transfers {
       const found = await this.service.search(
         access,
         'Patient',
-        new URLSearchParams({ identifier: `${identifier.system}|${identifier.value}` }),
+        new URLSearchParams({ identifier: tokenSearch(identifier.system, identifier.value) }),
       );
       if (found.total === 1) return found.resources[0] as Patient;
     }
