@@ -17,6 +17,7 @@ import type { FhirStore } from '../store';
 import { nhsNumberIssues, NHS_NUMBER_SYSTEM } from './nhs-number';
 import { fault, unprocessable } from './outcomes';
 import { outcome } from '../validation';
+import { tokenSearch } from '../fhir';
 
 const PATIENT_REFERENCE = /^Patient\/([A-Za-z0-9\-.]{1,64})$/;
 const AT = 'QuestionnaireResponse.subject';
@@ -25,7 +26,7 @@ const AT = 'QuestionnaireResponse.subject';
 export interface NewPatient {
   /** The Patient to create, with its new id (the response's subject already names it). */
   readonly patient: Patient;
-  /** `system|value` of the identifier it was matched by (preferring the NHS number). */
+  /** The identifier it was matched by (preferring the NHS number) as a token search, escaped. */
   readonly identifier: string;
 }
 
@@ -101,9 +102,12 @@ async function fromContained(
   const rest = (response.contained ?? []).filter((r) => r !== contained);
   const { contained: _all, ...withoutContained } = response;
   void _all;
+  // The person's other references to the contained Patient (a native record's `source`: the
+  // person rated their own answers) follow it out, or they would point at nothing.
+  const pointed = repointed(withoutContained, `#${localId ?? ''}`, `Patient/${matched.id}`);
   return withSubject(
     {
-      ...withoutContained,
+      ...pointed,
       ...(rest.length > 0 ? { contained: rest } : {}),
       subject: { reference: `Patient/${matched.id}` },
     },
@@ -135,7 +139,7 @@ async function patientFor(
   const key = linkingIdentifier(person.identifier ?? []);
   if (!key?.system || !key.value)
     throw fault(422, 'required', 'The identifier needs a system and a value', at);
-  const identifier = `${key.system}|${key.value}`;
+  const identifier = tokenSearch(key.system, key.value);
   const found = await holderOf(store, identifier);
   if (found !== undefined) return { id: found };
   const id = newId();
@@ -158,20 +162,23 @@ export async function holderOf(store: FhirStore, identifier: string): Promise<st
 /**
  * The session's transaction entries with the new person in them: the Patient as a conditional
  * create (`If-None-Exist` by its identifier) under a `urn:uuid:` placeholder, and every reference
- * to it in the other entries pointing at that placeholder. If another writer created a Patient with
- * this identifier meanwhile, the store files the whole session against theirs rather than making a
- * second one (FHIR transaction semantics, which every server implements, unlike an update naming
- * a new id under a condition: Medplum refuses that).
+ * to it (references, and conditions such as the first plan's `If-None-Exist`) in the other entries
+ * pointing at that placeholder. If another writer created a Patient with this identifier
+ * meanwhile, the store files the whole session against theirs rather than making a second one.
+ * This is FHIR's conditional create in a transaction, which the embedded store and Medplum's
+ * fhir-router both honour (tested); an update naming a new id under a condition would be simpler,
+ * but Medplum refuses it. A server whose conditional creates race can still make two Patients;
+ * later sessions for that person are then refused as ambiguous (412), never filed at random.
  */
 export function withNewPatient(entries: BundleEntry[], newPatient: NewPatient): BundleEntry[] {
   const { id = '', ...patient } = newPatient.patient;
   const literal = `Patient/${id}`;
   const placeholder = `urn:uuid:${id}`;
-  const pointed = entries.map((entry) =>
-    entry.resource
-      ? { ...entry, resource: repointed(entry.resource, literal, placeholder) }
-      : entry,
-  );
+  const pointed = entries.map((entry) => ({
+    ...entry,
+    ...(entry.resource ? { resource: repointed(entry.resource, literal, placeholder) } : {}),
+    ...(entry.request ? { request: conditionRepointed(entry.request, literal, placeholder) } : {}),
+  }));
   return [
     ...pointed,
     {
@@ -184,6 +191,21 @@ export function withNewPatient(entries: BundleEntry[], newPatient: NewPatient): 
       },
     },
   ];
+}
+
+/** The request with `from` in its conditions (URL query, If-None-Exist) reading `to`. */
+function conditionRepointed(
+  request: NonNullable<BundleEntry['request']>,
+  from: string,
+  to: string,
+): NonNullable<BundleEntry['request']> {
+  const swap = (text: string): string =>
+    text.split(from).join(to).split(encodeURIComponent(from)).join(encodeURIComponent(to));
+  return {
+    ...request,
+    url: swap(request.url),
+    ...(request.ifNoneExist !== undefined ? { ifNoneExist: swap(request.ifNoneExist) } : {}),
+  };
 }
 
 /** A copy of `value` whose references `from` read `to` (nothing else is changed). */

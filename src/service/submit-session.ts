@@ -16,9 +16,9 @@
  *
  * A person new to this service (matched by identifier, no Patient holds it: src/service/subject.ts)
  * is created in the same transaction, by a conditional create. If another writer created a Patient
- * with that identifier first, the store files the session against theirs; the first plan's
- * identifier is then the same as theirs (it is derived from the person's identifier), so their
- * plan is found rather than a second one made, and the session runs again against it.
+ * with that identifier first, the store files the session against theirs; a first plan is created
+ * only if that person has no DIALOG plan yet (`asFirstCreate`), so theirs is found rather than a
+ * second one made, and the session runs again against it.
  */
 import { createHash } from 'node:crypto';
 import { OperationOutcomeError } from '@medplum/core';
@@ -95,13 +95,19 @@ export class SessionSubmitter {
 
   private async submitWithRetries(submission: SessionSubmission): Promise<SessionResult> {
     let pending = submission;
+    // An attempt that lost the race for a first plan has committed the response already: the
+    // answer is still "created" (201) if that attempt created it.
+    const committed = { created: false };
     for (let attempt = 1; ; attempt++) {
       try {
-        return await this.attempt(pending);
+        const result = await this.attempt(pending, committed);
+        return committed.created ? { ...result, created: true } : result;
       } catch (err) {
         if (attempt >= PLAN_RACE_ATTEMPTS) throw err;
         // The new person was created by another writer meanwhile: file the session against them.
-        const filed = await this.againstStoredPatient(pending);
+        const filed = await this.againstStoredPatient(pending).catch(() => {
+          throw err; // the search failing says nothing new: the original error stands
+        });
         if (filed !== pending) {
           pending = filed;
           continue;
@@ -127,7 +133,10 @@ export class SessionSubmitter {
     return { ...rest, response: { ...response, subject: { reference: `Patient/${holder}` } } };
   }
 
-  private async attempt(submission: SessionSubmission): Promise<SessionResult> {
+  private async attempt(
+    submission: SessionSubmission,
+    committed: { created: boolean },
+  ): Promise<SessionResult> {
     const { response } = submission;
     const current = await this.checkCallerVersion(submission);
     const stored: QuestionnaireResponse = { ...response, id: submission.id };
@@ -135,7 +144,7 @@ export class SessionSubmitter {
     const issues: OperationOutcomeIssue[] = [];
     let planCreatedFresh = false;
     if (RATED_STATUSES.has(stored.status)) {
-      const built = await this.sessionEntries(stored, issues, submission.newPatient);
+      const built = await this.sessionEntries(stored, issues);
       entries.push(...built.entries);
       planCreatedFresh = built.newPlan;
     }
@@ -152,11 +161,15 @@ export class SessionSubmitter {
       type: 'transaction',
       entry: newPatient ? withNewPatient(entries, newPatient) : entries,
     });
-    if (planCreatedFresh && planWasFound(result)) throw staleOutcome();
     const first = result.entry?.[0];
+    const created = first?.response?.status?.startsWith('201') ?? false;
+    if (planCreatedFresh && planWasFound(result)) {
+      committed.created ||= created;
+      throw staleOutcome();
+    }
     return {
       response: first?.resource as QuestionnaireResponse,
-      created: first?.response?.status?.startsWith('201') ?? false,
+      created,
       issues,
     };
   }
@@ -180,12 +193,8 @@ export class SessionSubmitter {
   private async sessionEntries(
     response: QuestionnaireResponse,
     issues: OperationOutcomeIssue[],
-    newPatient: NewPatient | undefined,
   ): Promise<{ entries: BundleEntry[]; newPlan: boolean }> {
     const subject = response.subject?.reference ?? '';
-    // A new person's first plan is named after their identifier, not their new (random) id, so
-    // two first sessions racing for one new person name the same plan (see the module comment).
-    const planKey = newPatient?.identifier ?? subject;
     const [history, plan, goals] = await Promise.all([
       this.history(subject, response.id ?? ''),
       this.currentPlan(subject),
@@ -202,12 +211,12 @@ export class SessionSubmitter {
       existingGoals: goals,
       history,
       newPlanIdentifier: () =>
-        uuidV5(`${CARE_PLAN_IDENTIFIER_SYSTEM}|${planKey}`, DIALOG_NAMESPACE),
+        uuidV5(`${CARE_PLAN_IDENTIFIER_SYSTEM}|${subject}`, DIALOG_NAMESPACE),
     });
     if (!built.ok) throw unprocessable(built.outcome);
     issues.push(...built.issues);
     const bundle = sessionTransaction(extracted.bundle, built);
-    return { entries: asFirstCreate(bundle, plan), newPlan: plan === undefined };
+    return { entries: asFirstCreate(bundle, plan, subject), newPlan: plan === undefined };
   }
 
   private async history(subject: string, ownId: string): Promise<QuestionnaireResponse[]> {
@@ -250,18 +259,27 @@ function responseEntry(response: QuestionnaireResponse, ifMatch: string | undefi
 }
 
 /**
- * A first plan is created only if no plan with its identifier exists yet (`If-None-Exist`), so
- * two first sessions racing cannot overwrite each other's plan: the loser sees "found" (200) and
- * runs again against the plan the winner made.
+ * A first plan is created only if the person has no DIALOG plan yet (`If-None-Exist` on the
+ * subject and dialog-fhir's plan identifier system), so two first sessions racing cannot make two
+ * plans or overwrite each other's: the loser sees "found" (200) and runs again against the plan
+ * the winner made. The same holds for a new person (the subject a placeholder the store resolves
+ * to the Patient it finds or creates), whatever id each racing session gave them.
  */
-function asFirstCreate(bundle: Bundle, existing: CarePlan | undefined): BundleEntry[] {
+function asFirstCreate(
+  bundle: Bundle,
+  existing: CarePlan | undefined,
+  subject: string,
+): BundleEntry[] {
   const entries = bundle.entry ?? [];
   if (existing) return entries;
+  const ifNoneExist = new URLSearchParams({
+    subject,
+    identifier: `${CARE_PLAN_IDENTIFIER_SYSTEM}|`,
+  }).toString();
   return entries.map((entry) => {
     if (entry.resource?.resourceType !== 'CarePlan' || entry.request?.method !== 'PUT')
       return entry;
-    const search = (entry.request.url ?? '').split('?')[1] ?? '';
-    return { ...entry, request: { method: 'POST', url: 'CarePlan', ifNoneExist: search } };
+    return { ...entry, request: { method: 'POST', url: 'CarePlan', ifNoneExist } };
   });
 }
 
@@ -316,9 +334,16 @@ function provenanceEntry(
   };
 }
 
+/**
+ * What the session says, without meta and without `subject`: who it is about is the store's
+ * resolution of the person, which can name one person by two ids (a new person's first id, and
+ * the stored Patient another writer created meanwhile), and the same session must still name one
+ * Provenance. The response's id or identifier (`responseKey`) is bound to one person anyway.
+ */
 function contentHash(response: QuestionnaireResponse): string {
-  const { meta: _meta, ...content } = response;
+  const { meta: _meta, subject: _subject, ...content } = response;
   void _meta;
+  void _subject;
   return createHash('sha256').update(JSON.stringify(content)).digest('hex');
 }
 

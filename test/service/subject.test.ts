@@ -5,6 +5,9 @@
  * behind, and sessions racing for one new person make one Patient. Over real HTTP, on the embedded
  * store and on the fhir-server store against Medplum's fhir-router.
  */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { Bundle, Patient, QuestionnaireResponse } from '@medplum/fhirtypes';
 import winston from 'winston';
 import { createApp } from '../../src/api/app';
@@ -12,7 +15,7 @@ import { mintDevToken } from '../../src/auth';
 import { FhirService } from '../../src/service/fhir-service';
 import { authOffAccess } from '../../src/api/bearer-access';
 import { NarratingStore } from '../../src/service/narrating-store';
-import { openFhirServerStore } from '../../src/store';
+import { EmbeddedStore, openFhirServerStore, type FhirStore } from '../../src/store';
 import { newSession } from '../fhir/journey';
 import { journeyPatient } from '../store/store-contract';
 import { startFhirRouterServer } from '../support/fhir-router-server';
@@ -44,6 +47,7 @@ const byNhsNumber = (value: string): QuestionnaireResponse['subject'] => ({
 /** A session whose person is a contained Patient, as native records arrive. */
 function containedSession(nhsNumber: string, value: string, authored?: string) {
   return session({ reference: '#person' }, value, {
+    source: { reference: '#person', display: 'Ada Okafor' },
     contained: [
       {
         resourceType: 'Patient',
@@ -79,6 +83,8 @@ describe('a new person on the embedded store', () => {
     expect(patient.name).toEqual([{ family: 'Okafor', given: ['Ada'] }]);
     expect(res.body.subject).toEqual({ reference: `Patient/${patient.id}` });
     expect(res.body.contained).toBeUndefined();
+    // The person's own rating: `source` follows the contained Patient out.
+    expect(res.body.source).toEqual({ reference: `Patient/${patient.id}`, display: 'Ada Okafor' });
     // One transaction, one instant: the Patient and the session were committed together.
     expect(patient.meta?.lastUpdated).toBe(res.body.meta.lastUpdated);
     const plans = await service.store.search('CarePlan', { subject: `Patient/${patient.id}` });
@@ -102,6 +108,27 @@ describe('a new person on the embedded store', () => {
     });
     expect(holders.total).toBe(0);
     expect((await service.store.search('Patient', {})).total).toBe(1);
+  });
+
+  it('an identifier holding a comma is matched as itself, never to another trust’s patient', async () => {
+    const other = await service.store.create({
+      resourceType: 'Patient',
+      identifier: [{ system: 'https://other-trust.example/mrn', value: '12345' }],
+    } as Patient);
+    const res = await fhir(
+      service.base,
+      'POST',
+      '/fhir/QuestionnaireResponse',
+      session({ identifier: { system: 'https://trust.example/mrn', value: 'X9,12345' } }, 'comma'),
+    );
+    expect(res.status).toBe(201);
+    expect(res.body.subject.reference).not.toBe(`Patient/${other.resource.id ?? ''}`);
+    const holders = await service.store.search('Patient', {
+      identifier: 'https://trust.example/mrn|X9\\,12345',
+    });
+    expect(holders.resources.map((p) => `Patient/${p.id ?? ''}`)).toEqual([
+      res.body.subject.reference,
+    ]);
   });
 
   it('a session that cannot be extracted (30 February): 422, no Patient', async () => {
@@ -162,6 +189,76 @@ it('a patient token sending a session about a new person: 403, no Patient', asyn
   }
 });
 
+/** `inner`, with the transaction of the session whose identifier is `held` waiting for `gate`. */
+function holding(inner: FhirStore, held: string, gate: Promise<void>, reached: () => void) {
+  return new Proxy(inner, {
+    get(target, prop, receiver) {
+      if (prop === 'transaction')
+        return async (bundle: Bundle) => {
+          const first = bundle.entry?.[0]?.resource as QuestionnaireResponse | undefined;
+          if (first?.identifier?.value === held) {
+            reached();
+            await gate;
+          }
+          return target.transaction(bundle);
+        };
+      const value: unknown = Reflect.get(target, prop, receiver);
+      return typeof value === 'function' ? (value as () => unknown).bind(target) : value;
+    },
+  });
+}
+
+describe('a new person registered while their first session is being written', () => {
+  it('one Patient, one plan, one Provenance per session, and each session answered as created', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'dialog-fhir-subject-'));
+    const inner = EmbeddedStore.open({ dataDir });
+    try {
+      let release: () => void = () => undefined;
+      const gate = new Promise<void>((resolve) => (release = resolve));
+      let reached: () => void = () => undefined;
+      const atA = new Promise<void>((resolve) => (reached = resolve));
+      const service = new FhirService({
+        store: new NarratingStore(holding(inner, 'A', gate, reached)),
+        validator: sharedValidator(),
+        now: () => new Date(),
+        newId: () => crypto.randomUUID(),
+      });
+      const subject = byNhsNumber(NEW_PERSON);
+      // A matched nobody and is about to write the new person with its first plan…
+      const a = service.create(authOffAccess(), 'QuestionnaireResponse', session(subject, 'A'));
+      await atA;
+      // …when the person is registered by someone else, and B is matched to that Patient.
+      const registered = await inner.create({
+        resourceType: 'Patient',
+        identifier: [{ system: NHS, value: NEW_PERSON }],
+      } as Patient);
+      const b = await service.create(
+        authOffAccess(),
+        'QuestionnaireResponse',
+        session(subject, 'B'),
+      );
+      release();
+      const first = await a;
+      const person = `Patient/${registered.resource.id ?? ''}`;
+      expect([first.created, b.created]).toEqual([true, true]);
+      expect((first.resource as QuestionnaireResponse).subject?.reference).toBe(person);
+      expect((b.resource as QuestionnaireResponse).subject?.reference).toBe(person);
+      expect((await inner.search('Patient', {})).total).toBe(1);
+      expect((await inner.search('CarePlan', {})).total).toBe(1);
+      const sessions = (await inner.search('QuestionnaireResponse', { subject: person })).resources;
+      expect(sessions).toHaveLength(2);
+      for (const qr of sessions)
+        expect(
+          (await inner.search('Provenance', { target: `QuestionnaireResponse/${qr.id ?? ''}` }))
+            .total,
+        ).toBe(1);
+    } finally {
+      await inner.close();
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('a new person on the fhir-server store (Medplum fhir-router over HTTP)', () => {
   it('is created by the session’s transaction; racing sessions make one Patient', async () => {
     const server = await startFhirRouterServer();
@@ -194,6 +291,12 @@ describe('a new person on the fhir-server store (Medplum fhir-router over HTTP)'
       ]);
       const sessions = (await store.search('QuestionnaireResponse', { subject })).resources;
       expect(sessions).toHaveLength(3);
+      expect((await store.search('CarePlan', { subject })).total).toBe(1);
+      for (const qr of sessions)
+        expect(
+          (await store.search('Provenance', { target: `QuestionnaireResponse/${qr.id ?? ''}` }))
+            .resources,
+        ).toHaveLength(1);
     } finally {
       await app.close();
       await store.close();
