@@ -380,16 +380,18 @@ export class PlanSync {
   /**
    * Whether the pulled record holds a resource this service would refuse from any client (the
    * `validate` option). Then nothing of it is written — the record is one person's, whose parts
-   * refer to each other, so it is taken whole or not at all, as a handover received is — and the
-   * pull is tried again at the next poll or notification, until the peer's record is mended. The
-   * log says where (FHIRPath) and why (issue code), never the values.
+   * refer to each other, so it is taken whole or not at all, as a handover received is. The pull
+   * is tried again when the peer next changes that plan, its Goals, carers or consent (the poll's
+   * watermark moves on; a notification or a forced pull also retries). The log says where
+   * (FHIRPath) and why (issue code), never the values. The peer's Patient is not checked: we pull
+   * only plans we hold, so the person is matched to ours and theirs is never written.
    */
   private refusesContent(peer: Peer, bundle: Bundle): boolean {
     const validate = this.options.validate;
     if (!validate) return false;
     const faults: { resourceType: string; code: string; expression: string }[] = [];
     for (const entry of bundle.entry ?? []) {
-      if (!entry.resource) continue;
+      if (!entry.resource || entry.resource.resourceType === 'Patient') continue;
       const result = validate(entry.resource);
       if (!hasErrors(result)) continue;
       for (const issue of result.issue)

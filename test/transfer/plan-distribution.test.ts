@@ -222,9 +222,10 @@ describe('sending the plan after a discharge, between two systems over HTTP', ()
       sent.push(d.recipient.reference ?? '');
       return { channel: 'quick relay' };
     };
-    const leaseMs = 1_500;
+    // Long enough that a loaded machine does not stall a renewal (every third of it) past it.
+    const leaseMs = 3_000;
     const first = new PlanDistributor({ store: t.ward.store, leaseMs, retryMs: 0 }).sendDue(slow);
-    await new Promise((resolve) => setTimeout(resolve, leaseMs * 3));
+    await new Promise((resolve) => setTimeout(resolve, leaseMs * 2.5));
     const second = await new PlanDistributor({ store: t.ward.store, leaseMs, retryMs: 0 }).sendDue(
       quick,
     );
