@@ -30,7 +30,12 @@ import {
   meanObservations,
   type RatedResponse,
 } from './dialog-observations';
-import { type ExtractContext, type Extracted, itemObservations } from './item-observations';
+import {
+  type ExtractContext,
+  type Extracted,
+  itemObservations,
+  type PlainReference,
+} from './item-observations';
 import { conformancePackage } from './package-lookup';
 import { partyOf, responseToSession } from './response-session';
 import { conditionalPut, fullUrlOf, responseKey, responseReference } from './stable-id';
@@ -96,17 +101,44 @@ function preconditions(response: QuestionnaireResponse): OperationOutcomeIssue[]
 }
 
 function contextOf(response: QuestionnaireResponse, key: string): ExtractContext {
-  const performer = partyOf(response.source) ?? partyOf(response.author);
+  const performer =
+    standalone(partyOf(response.source), response) ??
+    standalone(partyOf(response.author), response);
   const contextExtensions: Extension[] = (response.extension ?? [])
     .filter((e) => CONTEXT_EXTENSIONS.has(e.url))
     .map((e) => ({ ...e }));
   return {
     key,
     responseReference: responseReference(response),
-    subject: partyOf(response.subject) ?? {},
+    subject: standalone(partyOf(response.subject), response) ?? {},
     effective: response.authored ?? '',
     ...(performer ? { performer } : {}),
     contextExtensions,
+  };
+}
+
+/**
+ * A reference as an Observation of the response can carry it. A reference to a resource
+ * contained in the response (`#subject`: the person of a native record not yet matched to a stored
+ * Patient) would point at nothing from the Observation, which stands on its own (an NDJSON line),
+ * so the person is named by the identifier the response's subject carries beside it (the NHS
+ * number, else the record's first identifier): a logical reference a store or an MPI can resolve.
+ */
+function standalone(
+  party: PlainReference | undefined,
+  response: QuestionnaireResponse,
+): PlainReference | undefined {
+  if (!party?.reference?.startsWith('#')) return party;
+  const identifier =
+    party.reference === response.subject?.reference ? response.subject.identifier : undefined;
+  if (!identifier) return party.display ? { display: party.display } : undefined;
+  return {
+    type: 'Patient',
+    identifier: {
+      ...(identifier.system ? { system: identifier.system } : {}),
+      value: identifier.value ?? '',
+    },
+    ...(party.display ? { display: party.display } : {}),
   };
 }
 

@@ -42,9 +42,8 @@ export const CONTAINED_SUBJECT_ID = 'subject';
 export const CONTAINED_SUBJECT = `#${CONTAINED_SUBJECT_ID}`;
 
 /**
- * When the session started (the DIALOG+ app's "Date Start"), when it differs from `authored`.
- * Not yet defined in the dialog-fhir package; the DIALOG response profile's extension slicing
- * is open, so responses carrying it validate.
+ * When the session started (the DIALOG+ app's "Date Start"), when it differs from `authored`
+ * (defined in the dialog-fhir package: `dialog-session-start`).
  */
 export const SESSION_START_EXTENSION = `${BASE}/StructureDefinition/dialog-session-start`;
 

@@ -570,3 +570,30 @@ describe('any Questionnaire (SDC observationExtract)', () => {
     });
   });
 });
+
+describe('a response whose person is contained (a native record not yet matched)', () => {
+  const NHS = { system: 'https://fhir.nhs.uk/Id/nhs-number', value: '9434765919' };
+  const first = responses[0] as QuestionnaireResponse;
+  const native: QuestionnaireResponse = {
+    ...first,
+    contained: [{ resourceType: 'Patient', id: 'subject', identifier: [NHS] }],
+    subject: { reference: '#subject', identifier: NHS, display: 'Price, Megan' },
+    source: { reference: '#subject', display: 'Price, Megan' },
+  };
+
+  it('names the person on each Observation by identifier, which stands on its own line', () => {
+    const observations = extracted(extractObservations(native));
+    expect(observations.length).toBeGreaterThan(0);
+    const person = { type: 'Patient', identifier: NHS, display: 'Price, Megan' };
+    for (const o of observations) {
+      expect(o.subject).toEqual(person);
+      expect(o.performer ?? [person]).toEqual([person]);
+      expect(JSON.stringify(o)).not.toContain('#subject');
+    }
+  });
+
+  it('keeps a literal subject as it is', () => {
+    for (const o of extracted(extractObservations(first)))
+      expect(o.subject?.reference).toBe(first.subject?.reference);
+  });
+});
