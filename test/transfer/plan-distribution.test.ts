@@ -16,7 +16,7 @@ import {
 } from '../../src/transfer/plan-distribution';
 import { journeyResources, journeyStore, PLAN_ID, type OpenStore } from '../letter/journey-store';
 import { fhir, type TestService } from '../support/service';
-import { all, NHS, onePlan, transfer, trusts } from './two-trusts';
+import { all, NHS, onePlan, transfer, trusts, type Trusts } from './two-trusts';
 
 const GP: NonNullable<Patient['generalPractitioner']> = [
   { reference: 'Organization/willow-surgery', display: 'Willow Surgery' },
@@ -106,6 +106,17 @@ describe('sending the plan after a discharge, between two systems over HTTP', ()
     for (const s of services) await s.close();
     services = [];
   });
+
+  /** Megan admitted from the community to the ward and discharged back: the ward holds her Tasks. */
+  async function discharged(): Promise<Trusts> {
+    const t = await trusts();
+    services = [t.community, t.ward];
+    for (const r of journeyResources('01')) await t.community.store.update(r);
+    await transfer(t.community, 'megan-price', 'ward', 'admission');
+    const [wardPatient] = await all(t.ward, 'Patient', `&identifier=${NHS}`);
+    await transfer(t.ward, String(wardPatient?.id), 'community', 'discharge');
+    return t;
+  }
 
   it('one Task per recipient due within 24 h, none again on a repeat, each sent once', async () => {
     const t = await trusts();
@@ -201,12 +212,7 @@ describe('sending the plan after a discharge, between two systems over HTTP', ()
   });
 
   it('a send slower than its lease keeps its claim: a second distributor sends that plan no second time', async () => {
-    const t = await trusts();
-    services = [t.community, t.ward];
-    for (const r of journeyResources('01')) await t.community.store.update(r);
-    await transfer(t.community, 'megan-price', 'ward', 'admission');
-    const [wardPatient] = await all(t.ward, 'Patient', `&identifier=${NHS}`);
-    await transfer(t.ward, String(wardPatient?.id), 'community', 'discharge');
+    const t = await discharged();
     const tasks = await sendTasks(t.ward, '&status=requested');
     expect(tasks.length).toBeGreaterThan(1);
 
@@ -237,12 +243,7 @@ describe('sending the plan after a discharge, between two systems over HTTP', ()
   });
 
   it('a plan not sent within 24 hours is raised to priority asap for the worklist, once, and still sent', async () => {
-    const t = await trusts();
-    services = [t.community, t.ward];
-    for (const r of journeyResources('01')) await t.community.store.update(r);
-    await transfer(t.community, 'megan-price', 'ward', 'admission');
-    const [wardPatient] = await all(t.ward, 'Patient', `&identifier=${NHS}`);
-    await transfer(t.ward, String(wardPatient?.id), 'community', 'discharge');
+    const t = await discharged();
     const tasks = await sendTasks(t.ward, '&status=requested');
     expect(tasks.length).toBeGreaterThan(0);
 
@@ -269,12 +270,7 @@ describe('sending the plan after a discharge, between two systems over HTTP', ()
   });
 
   it('a carer whose consent is withdrawn before sending gets nothing; the Task says why', async () => {
-    const t = await trusts();
-    services = [t.community, t.ward];
-    for (const r of journeyResources('01')) await t.community.store.update(r);
-    await transfer(t.community, 'megan-price', 'ward', 'admission');
-    const [wardPatient] = await all(t.ward, 'Patient', `&identifier=${NHS}`);
-    await transfer(t.ward, String(wardPatient?.id), 'community', 'discharge');
+    const t = await discharged();
     const [consent] = (await all(t.ward, 'Consent')) as Consent[];
     const res = await fhir(t.ward.base, 'PUT', `/fhir/Consent/${consent?.id}`, {
       ...consent,
