@@ -429,18 +429,17 @@ export class PlanDistributor {
 
   private async attempt(task: Task, sender: PlanSender): Promise<keyof SendReport | undefined> {
     const store = this.options.store;
+    const leaseMs = this.options.leaseMs ?? 60_000;
     let claim: Task;
     try {
-      const written = await store.update(
-        claimed(afresh(task), this.now().getTime(), this.options.leaseMs ?? 60_000),
-        { ifMatch: task.meta?.versionId ?? '' },
-      );
+      const written = await store.update(claimed(afresh(task), this.now().getTime(), leaseMs), {
+        ifMatch: task.meta?.versionId ?? '',
+      });
       claim = written.resource as Task;
     } catch (err) {
       if (statusOf(err) === 412) return undefined;
       throw err;
     }
-    const leaseMs = this.options.leaseMs ?? 60_000;
     const lease = keepLease({
       store,
       claim,
