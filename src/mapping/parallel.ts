@@ -65,8 +65,8 @@ function startWorker(init: WorkerInit): Worker {
   if (__filename.endsWith('.js')) return new Worker(join(__dirname, 'fhir-worker.js'), options);
   const source = join(__dirname, 'fhir-worker.ts');
   return new Worker(`require('tsx/cjs/api').register(); require(${JSON.stringify(source)});`, {
+    ...options,
     eval: true,
-    workerData: init,
   });
 }
 
