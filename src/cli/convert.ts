@@ -23,7 +23,6 @@ import {
   type MappingSpec,
   tuneHeapForConversion,
 } from '../mapping';
-import { createValidator } from '../validation';
 
 export const CONVERT_USAGE = `usage: dialog-fhir convert --from <format> --to <format> [in] [out]
   formats: ${FORMATS.join(', ')} (or the path of a mapping file, e.g. an edited copy of mappings/<format>.json)
@@ -267,7 +266,8 @@ export async function runConvert(argv: readonly string[], io: ConvertIo): Promis
     from,
     to,
     ...(args.subject ? { subject: args.subject } : {}),
-    ...(args.validate ? { validator: createValidator() } : {}),
+    // Loaded only for --validate: the validator's modules (ajv, fhirpath) take ~0.1 s to load.
+    ...(args.validate ? { validator: (await import('../validation')).createValidator() } : {}),
     // Each response's Observations, as extractObservations gives them (src/mapping extract-json.ts).
     ...(extract ? { observations: true } : {}),
     // Used for native input to FHIR without --validate (src/mapping parallel.ts); else ignored.

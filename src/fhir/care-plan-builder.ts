@@ -34,7 +34,7 @@ import {
   nextDue,
   type TimepointRating,
 } from '../dialog';
-import { error, issue, outcome } from '../validation';
+import { error, issue, outcome } from '../validation/outcome';
 import { BASE, CARE_PLAN_IDENTIFIER_SYSTEM, CodeSystems, Extensions, Profiles } from './canonical';
 import type { DialogSession, PreviousActionStatus } from './dialog-session';
 import { inEpisode, MEAN_PARTS, ratingsOf, type RatedResponse } from './dialog-observations';

@@ -21,7 +21,7 @@ import type {
   QuestionnaireResponse,
 } from '@medplum/fhirtypes';
 import { isDateTimeWithOffset, itemBySnomed, SNOMED_SYSTEM } from '../dialog';
-import { error, issue, outcome } from '../validation';
+import { error, issue, outcome } from '../validation/outcome';
 import { CodeSystems, DIALOG_QUESTIONNAIRE, Extensions, Profiles } from './canonical';
 import { RATED_STATUSES, readHistory } from './history';
 import {

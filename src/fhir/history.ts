@@ -11,7 +11,7 @@
  */
 import type { OperationOutcomeIssue, QuestionnaireResponse } from '@medplum/fhirtypes';
 import { isDateTimeWithOffset } from '../dialog';
-import { issue } from '../validation';
+import { issue } from '../validation/outcome';
 import { DIALOG_QUESTIONNAIRE } from './canonical';
 import type { RatedResponse } from './dialog-observations';
 import type { DialogSession } from './dialog-session';

@@ -10,7 +10,7 @@ import type {
   QuestionnaireItem,
   ValueSet,
 } from '@medplum/fhirtypes';
-import { type ConformancePackage, loadConformancePackage } from '../validation';
+import { type ConformancePackage, loadConformancePackage } from '../validation/conformance';
 import { DIALOG_QUESTIONNAIRE } from './canonical';
 
 let loaded: ConformancePackage | undefined;

@@ -13,7 +13,7 @@ import type {
   ParametersParameter,
   Questionnaire,
 } from '@medplum/fhirtypes';
-import { error, outcome } from '../validation';
+import { error, outcome } from '../validation/outcome';
 import { DIALOG_QUESTIONNAIRE } from './canonical';
 import { populateResponse, type PopulateRequest, type PopulateResult } from './populate';
 

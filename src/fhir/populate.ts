@@ -25,7 +25,7 @@ import {
   TIMEPOINT_KINDS,
   type TimepointKind,
 } from '../dialog';
-import { issue } from '../validation';
+import { issue } from '../validation/outcome';
 import type { DialogSession, PartyReference, PreviousAction } from './dialog-session';
 import { isDialogResponse, RATED_STATUSES, readHistory } from './history';
 import { responseToSession, sessionToResponse } from './response-session';

@@ -8,7 +8,7 @@
  */
 import type { OperationOutcomeIssue } from '@medplum/fhirtypes';
 import { type DialogItemConcept, type DialogScore, itemBySnomed, SNOMED_SYSTEM } from '../dialog';
-import { error } from '../validation';
+import { error } from '../validation/outcome';
 import {
   cellLocation,
   type Column,

@@ -14,7 +14,7 @@ import type { OperationOutcomeIssue } from '@medplum/fhirtypes';
 import type { DialogItemConcept, DialogScore } from '../dialog';
 import { itemByConcept } from '../dialog';
 import type { DialogSession, DiscussedItem, ResponseStatus } from '../fhir';
-import { error } from '../validation';
+import { error } from '../validation/outcome';
 import {
   cellLocation,
   collapse,

@@ -6,7 +6,7 @@
  * is skipped (and passed through unchanged when converting FHIR to FHIR). Writes NDJSON.
  */
 import type { Bundle, Patient, QuestionnaireResponse, Resource } from '@medplum/fhirtypes';
-import { error } from '../validation';
+import { error } from '../validation/outcome';
 import { placedIssue, placeIssue } from './issues';
 import { recordToResponse, responseToRecord, type DialogRecord } from './record';
 import { ExtractJson } from './extract-json';

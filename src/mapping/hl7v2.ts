@@ -22,7 +22,7 @@ import {
   SNOMED_SYSTEM,
 } from '../dialog';
 import type { DialogSession, ResponseStatus } from '../fhir';
-import { error } from '../validation';
+import { error } from '../validation/outcome';
 import { Codes, isNhsNumber } from './codes';
 import { fhirDateTime, readFhirDateTime, ZoneClock } from './datetime';
 import { placedIssue, targetExpression } from './issues';

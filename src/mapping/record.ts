@@ -34,7 +34,7 @@ import {
   isDateTimeWithOffset,
   parseDateTime,
 } from '../dialog';
-import { error } from '../validation';
+import { error } from '../validation/outcome';
 import { dialogUuid } from './uuid';
 
 /** Id of the contained Patient that holds the person as the native record described them. */

@@ -207,7 +207,10 @@ function checkAgainstSchema(value: unknown): string[] {
     const schema = JSON.parse(
       readFileSync(join(MAPPINGS_DIR, 'mapping.schema.json'), 'utf8'),
     ) as object;
-    const validate = new Ajv({ allErrors: true, strict: false }).compile(schema);
+    // Unoptimised code: a mapping file is checked once, and compiling takes ~20 ms less.
+    const validate = new Ajv({ allErrors: true, strict: false, code: { optimize: false } }).compile(
+      schema,
+    );
     schemaCheck = (v) =>
       validate(v)
         ? []
