@@ -16,7 +16,8 @@ import type {
   QuestionnaireResponse,
   Resource,
 } from '@medplum/fhirtypes';
-import { error, hasErrors, type Validator } from '../validation';
+import { error, hasErrors } from '../validation/outcome';
+import type { Validator } from '../validation/validator';
 import { createItemRowsReader, createItemRowsWriter, projectItemRows } from './csv-item-rows';
 import {
   createSessionRowsReader,
@@ -134,8 +135,17 @@ export interface ConvertOptions extends WriterOptions {
    * the output. The workers start once `threadsFromBytes` of input have been read.
    */
   readonly threads?: number;
-  /** Input read before worker threads start (each costs ~0.1–0.3 s to start): 4 MiB by default. */
+  /**
+   * Input read before worker threads start (each takes ~0.1–0.3 s to load, on its own core; the
+   * main thread converts meanwhile): 256 KiB by default, or none for a file at least that large
+   * (convertFile).
+   */
   readonly threadsFromBytes?: number;
+  /**
+   * With `threadsFromBytes: 0`, wait for the workers to load before reading, so that they take
+   * part however small the input (tests); otherwise this thread converts until they are ready.
+   */
+  readonly waitForThreads?: boolean;
 }
 
 export interface ConvertProgress {
@@ -160,7 +170,10 @@ export interface ConvertSummary {
   /** Fields the target format could not hold, and in how many records. */
   notHeld: Record<string, number>;
   bytes: number;
-  /** Worker threads that wrote part of the output (ConvertOptions.threads); absent: none. */
+  /**
+   * Worker threads that wrote part of the output (at most ConvertOptions.threads; a worker that
+   * had not loaded before the input ran out wrote none); absent: none.
+   */
   threads?: number;
 }
 
@@ -383,17 +396,8 @@ export async function convert(
     if (typeof output !== 'function' && (output.destroyed || output.errored))
       throw output.errored ?? new Error('the output is closed');
     if (parallel) return parallel.ready();
-    if (threaded && summary.bytes >= threadsFrom && typeof output !== 'function') {
-      // What this thread wrote goes first; the workers' batches follow it, in input order.
-      flush();
-      bytes?.flush();
-      parallel = new ParallelFhirOutput(output, {
-        threads: options.threads ?? 1,
-        observations: options.observations === true,
-      });
-      summary.threads = options.threads;
-      return parallel.ready();
-    }
+    if (threaded && summary.bytes >= threadsFrom && typeof output !== 'function')
+      return startParallel(output).ready();
     flush();
     bytes?.flush();
     // Keep reading while the disk writes, up to a few megabytes queued; then wait for it.
@@ -413,7 +417,23 @@ export async function convert(
     !options.validator &&
     !options.onWritten;
   const threadsFrom = options.threadsFromBytes ?? THREADS_FROM_BYTES;
+  function startParallel(target: Writable): ParallelFhirOutput {
+    // What this thread wrote goes first; the workers' batches follow it, in input order.
+    flush();
+    bytes?.flush();
+    const threads = options.threads ?? 1;
+    parallel = new ParallelFhirOutput(target, {
+      threads,
+      observations: options.observations === true,
+    });
+    return parallel;
+  }
   try {
+    // Workers wanted from the start load while this thread reads (and converts) the first records.
+    if (threaded && threadsFrom <= 0 && typeof output !== 'function') {
+      const started = startParallel(output);
+      if (options.waitForThreads) await started.loaded();
+    }
     for await (const chunk of input) {
       summary.bytes += typeof chunk === 'string' ? Buffer.byteLength(chunk) : chunk.byteLength;
       reader.push(chunk);
@@ -426,7 +446,10 @@ export async function convert(
       });
     }
     await reader.end();
-    await parallel?.finish();
+    if (parallel) {
+      await parallel.finish();
+      if (parallel.workersUsed > 0) summary.threads = parallel.workersUsed;
+    }
     buffer += writer.end();
     await write();
   } finally {
@@ -436,7 +459,7 @@ export async function convert(
 }
 
 const MAX_QUEUED_BYTES = 4 * 1024 * 1024;
-const THREADS_FROM_BYTES = 4 * 1024 * 1024;
+const THREADS_FROM_BYTES = 256 * 1024;
 /**
  * Output is handed on every ~256 KB even inside one input chunk: text held across a young-
  * generation collection is promoted, and promoted garbage is what makes the heap (and the peak
@@ -476,14 +499,17 @@ export async function convertFile(
 ): Promise<ConvertSummary> {
   const from = resolve(options.from);
   const highWaterMark = options.highWaterMark ?? 64 * 1024;
+  const stat = statSync(path);
   let monthFirstSeen: boolean | undefined;
-  if (from.kind === 'csv-session-rows' && statSync(path).isFile())
+  if (from.kind === 'csv-session-rows' && stat.isFile())
     // latin1: dates are ASCII, and one-byte text scans faster; other bytes cannot form a date.
     monthFirstSeen = await scanForMonthFirst(
       from,
       createReadStream(path, { encoding: 'latin1', highWaterMark }),
     );
   return convert(createReadStream(path, { highWaterMark }), output, {
+    // A file known to be large enough: the workers load while the first records are read.
+    ...(stat.isFile() && stat.size >= THREADS_FROM_BYTES ? { threadsFromBytes: 0 } : {}),
     ...options,
     from,
     file: path,

@@ -17,6 +17,8 @@ export interface WorkerInit {
   readonly bufferSize: number;
   /** Batches finished, counted here (Atomics.add) for the main thread to read at any time. */
   readonly finished: Int32Array;
+  /** Set to 1 (Atomics.store) once this worker has loaded and can take batches. */
+  readonly loaded: Int32Array;
 }
 
 export interface BatchMessage {
@@ -60,6 +62,7 @@ function run(): void {
       port.postMessage(reply);
     }
   });
+  Atomics.store(init.loaded, 0, 1);
 }
 
 run();

@@ -13,6 +13,7 @@
  */
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
 import { setFlagsFromString } from 'node:v8';
 import type { Writable } from 'node:stream';
 import { Worker } from 'node:worker_threads';
@@ -45,6 +46,13 @@ interface Chunk {
 
 interface Thread {
   readonly worker: Worker;
+  /**
+   * 1 once it has loaded its modules (~0.1–0.3 s after it starts), set by the worker itself so
+   * the main thread sees it while busy reading input. Until then the main thread
+   * converts every batch itself: a batch sent to a worker still loading would hold back the
+   * output of every batch after it, and the main thread would wait instead of converting.
+   */
+  readonly loaded: Int32Array;
   /** Batches sent to it. */
   sent: number;
   /**
@@ -52,6 +60,8 @@ interface Thread {
    * while it is busy reading input, before the worker's answers reach its event loop.
    */
   readonly finished: Int32Array;
+  /** Whether it has been sent a batch (only those count as having written part of the output). */
+  used: boolean;
   /** Its buffers the output has written, to go back with its next batch. */
   returned: ArrayBuffer[];
 }
@@ -96,7 +106,7 @@ export class ParallelFhirOutput {
     this.batchRecords = options.batchRecords ?? 100;
     this.maxBatches = options.maxBatches ?? options.threads * 2 + 2;
     this.maxQueuedBytes = options.maxQueuedBytes ?? 4 * 1024 * 1024;
-    const init: Omit<WorkerInit, 'finished'> = {
+    const init: Omit<WorkerInit, 'finished' | 'loaded'> = {
       observations: options.observations,
       bufferSize: BUFFER_SIZE,
     };
@@ -107,8 +117,11 @@ export class ParallelFhirOutput {
     this.threads = [];
     for (let i = 0; i < Math.max(1, options.threads); i++) {
       const finished = new Int32Array(new SharedArrayBuffer(4));
+      const loaded = new Int32Array(new SharedArrayBuffer(4));
       const thread: Thread = {
-        worker: startWorker({ ...init, finished }),
+        worker: startWorker({ ...init, finished, loaded }),
+        loaded,
+        used: false,
         sent: 0,
         finished,
         returned: [],
@@ -141,6 +154,22 @@ export class ParallelFhirOutput {
     }
   }
 
+  /**
+   * Resolves once every worker has loaded. Not needed for speed (the main thread converts until
+   * then); tests use it so that the workers surely take part, however small the input.
+   */
+  async loaded(): Promise<void> {
+    while (this.threads.some((t) => Atomics.load(t.loaded, 0) !== 1)) {
+      this.check();
+      await delay(5);
+    }
+  }
+
+  /** How many workers have been sent batches: the ones that wrote part of the output. */
+  get workersUsed(): number {
+    return this.threads.filter((t) => t.used).length;
+  }
+
   /** Sends the last batch and resolves once every batch has been handed to the output. */
   async finish(): Promise<void> {
     this.send();
@@ -159,17 +188,18 @@ export class ParallelFhirOutput {
 
   private send(): void {
     if (this.batch.length === 0) return;
-    let thread = this.threads[0] as Thread;
+    let thread: Thread | undefined;
     let busy = Number.MAX_SAFE_INTEGER;
     for (const t of this.threads) {
       const queued = t.sent - Atomics.load(t.finished, 0);
-      if (queued < busy) {
+      if (Atomics.load(t.loaded, 0) === 1 && queued < busy) {
         busy = queued;
         thread = t;
       }
     }
-    if (busy >= 2) {
-      // Every worker has a batch waiting besides the one it is on: this thread takes this one.
+    if (!thread || busy >= 2) {
+      // No worker is ready, or every one has a batch waiting besides the one it is on: this
+      // thread takes this one.
       const number = this.sent++;
       for (const record of this.batch) this.writer.writeTo?.(record, this.local);
       this.batch = [];
@@ -188,6 +218,7 @@ export class ParallelFhirOutput {
     };
     this.batch = [];
     thread.sent++;
+    thread.used = true;
     thread.worker.postMessage(message, returned);
   }
 

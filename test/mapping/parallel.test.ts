@@ -11,6 +11,7 @@ import fc from 'fast-check';
 import type { OperationOutcome } from '@medplum/fhirtypes';
 import { generateExport } from '../../bench/convert';
 import { convertFile, type ConvertSummary, createWriter, loadMapping } from '../../src/mapping';
+import { ParallelFhirOutput } from '../../src/mapping/parallel';
 import { decodeRecords, encodeRecords } from '../../src/mapping/record-codec';
 import { dialogPlusRecord, hl7Record, mhsdsRecord } from './arbitraries';
 
@@ -44,6 +45,8 @@ async function convertWith(
     to: 'fhir',
     threads,
     threadsFromBytes: 0,
+    // However small the input, the workers take part (else this thread converts until they load).
+    waitForThreads: true,
     highWaterMark,
     ...(observations ? { observations: true } : {}),
     onReject: (outcome, location) => rejects.push({ outcome, location }),
@@ -143,6 +146,7 @@ describe('conversion in worker threads', () => {
         observations: true,
         threads: 1,
         threadsFromBytes: 0,
+        waitForThreads: true,
         highWaterMark: 16 * 1024,
       }),
     ).rejects.toThrow('disk full');
@@ -165,6 +169,45 @@ describe('conversion in worker threads', () => {
     expect(many.summary.threads).toBe(1);
     expect(many.bytes.equals(one.bytes)).toBe(true);
     expect(many.rejects).toEqual(one.rejects);
+  });
+
+  it('converts batches itself while the workers load, instead of waiting for them', async () => {
+    const writer = createWriter(loadMapping('fhir'), { observations: true });
+    let expected = '';
+    const records = fc.sample(dialogPlusRecord, { numRuns: 20, seed: 5 }).filter((record) => {
+      const written = writer.write(record);
+      if (written.ok) expected += written.text;
+      return written.ok;
+    });
+    expect(records.length).toBeGreaterThan(3);
+    const chunks: Buffer[] = [];
+    const output = new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        chunks.push(chunk);
+        done();
+      },
+    });
+    // One record per batch, one batch in flight: a batch handed to a worker still loading
+    // (tens of milliseconds at least; through tsx, as here, far more) would hold up `ready`.
+    const parallel = new ParallelFhirOutput(output, {
+      threads: 1,
+      observations: true,
+      batchRecords: 1,
+      maxBatches: 1,
+    });
+    try {
+      for (const record of records) parallel.add(record);
+      const state = await Promise.race([
+        parallel.ready().then(() => 'ready'),
+        new Promise((resolve) => setImmediate(() => resolve('waiting'))),
+      ]);
+      expect(state).toBe('ready');
+      await parallel.finish();
+      expect(parallel.workersUsed).toBe(0);
+    } finally {
+      await parallel.close();
+    }
+    expect(Buffer.concat(chunks).toString('latin1')).toBe(expected);
   });
 
   it('hands the workers records that write the same FHIR as the originals, from every native format', () => {
