@@ -46,7 +46,7 @@ import {
 import { RATED_STATUSES } from '../fhir/history';
 import type { FhirStore } from '../store';
 import { KeyedQueue } from './keyed-queue';
-import { stale, statusOf, unprocessable } from './outcomes';
+import { fault, stale, statusOf, unprocessable } from './outcomes';
 import { holderOf, withNewPatient, type NewPatient } from './subject';
 
 /** How many times a session is rebuilt after losing a race for the plan. */
@@ -139,6 +139,7 @@ export class SessionSubmitter {
   ): Promise<SessionResult> {
     const { response } = submission;
     const current = await this.checkCallerVersion(submission);
+    checkSamePersonAsStored(current, response);
     const stored: QuestionnaireResponse = { ...response, id: submission.id };
     const entries: BundleEntry[] = [responseEntry(stored, submission.ifMatch)];
     const issues: OperationOutcomeIssue[] = [];
@@ -332,6 +333,27 @@ function provenanceEntry(
     resource: provenance,
     request: { method: 'PUT', url: `Provenance/${value}` },
   };
+}
+
+/**
+ * A stored session stays filed under its person: an update naming someone else would carry its
+ * response, Observations and Provenance over to them and leave the first person's plan pointing
+ * at a rating that is no longer theirs. Filing a rating under the wrong person is a clinical
+ * safety hazard either way, so it is refused outright rather than done quietly (a session
+ * submitted again by business identifier is refused the same way: FhirService.sessionId).
+ */
+function checkSamePersonAsStored(
+  current: QuestionnaireResponse | undefined,
+  response: QuestionnaireResponse,
+): void {
+  const before = current?.subject?.reference;
+  if (before === undefined || before === response.subject?.reference) return;
+  throw fault(
+    409,
+    'conflict',
+    `This session is stored for ${before}: an update cannot move it to another person. Submit the rating as a new session for the right person`,
+    'QuestionnaireResponse.subject',
+  );
 }
 
 /**

@@ -131,6 +131,42 @@ describe('POST /fhir/QuestionnaireResponse: a session is one atomic write', () =
     expect(await count('Observation', '_count=0')).toBe(0);
   });
 
+  it('an update cannot move a session to another person: 409, and nothing changes', async () => {
+    await service.store.update({ resourceType: 'Patient', id: 'someone-else' });
+    const saved = await fhir(service.base, 'POST', '/fhir/QuestionnaireResponse', withoutId(first));
+    expect(saved.status).toBe(201);
+    const before = await Promise.all(
+      ['Observation', 'Goal', 'CarePlan', 'Provenance'].map((t) => count(t, '_count=0')),
+    );
+    const moved = await fhir(service.base, 'PUT', `/fhir/QuestionnaireResponse/${saved.body.id}`, {
+      ...saved.body,
+      meta: undefined,
+      // The person rates for themselves (dlg-qr-3): subject and source both name the other person.
+      subject: { reference: 'Patient/someone-else' },
+      source: { reference: 'Patient/someone-else' },
+    });
+    expect(moved.status).toBe(409);
+    expect(moved.body.resourceType).toBe('OperationOutcome');
+    expect(moved.body.issue[0].code).toBe('conflict');
+    expect(moved.body.issue[0].expression).toEqual(['QuestionnaireResponse.subject']);
+    expect(moved.body.issue[0].details.text).toMatch(/stored for Patient\/megan-price/);
+    const stored = await fhir(service.base, 'GET', `/fhir/QuestionnaireResponse/${saved.body.id}`);
+    expect(stored.body.subject.reference).toBe('Patient/megan-price');
+    expect(stored.body.meta.versionId).toBe('1');
+    expect(await count('Observation', 'subject=Patient/someone-else')).toBe(0);
+    const after = await Promise.all(
+      ['Observation', 'Goal', 'CarePlan', 'Provenance'].map((t) => count(t, '_count=0')),
+    );
+    expect(after).toEqual(before);
+    // The same person named again is an ordinary update.
+    const same = await fhir(service.base, 'PUT', `/fhir/QuestionnaireResponse/${saved.body.id}`, {
+      ...saved.body,
+      meta: undefined,
+      status: 'amended',
+    });
+    expect(same.status).toBe(200);
+  });
+
   it('an invalid session is a 422 naming the fault, and nothing is stored', async () => {
     const bad: Json = structuredClone(withoutId(first));
     bad.item[0].item[0].item[0].answer[0].valueCoding.code = '8';
