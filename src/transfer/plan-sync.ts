@@ -65,6 +65,7 @@ import {
   type HandoverRecord,
 } from './handover-bundle';
 import { peerById, type Peer } from './peers';
+import { syncRefusalEntry, type SyncFault } from './sync-refusal';
 import { canonicalJson, samePlanContent } from './plan-three-way-merge';
 import {
   markedVersion,
@@ -341,7 +342,7 @@ export class PlanSync {
       destinationBaseUrl: self.baseUrl,
     };
     const { bundle, terms: names } = handoverBundleAndTerms({ ...record, carePlan: theirs }, terms);
-    if (this.refusesContent(peer, bundle)) return undefined;
+    if (await this.refusesContent(peer, bundle, theirs, ours)) return undefined;
     const planned = planCreatedOnly(bundle);
     const shared = sharedCreatedOnly(planned.bundle);
     const sent = { ...planned, bundle: shared.bundle };
@@ -383,13 +384,19 @@ export class PlanSync {
    * refer to each other, so it is taken whole or not at all, as a handover received is. The pull
    * is tried again when the peer next changes that plan, its Goals, carers or consent (the poll's
    * watermark moves on; a notification or a forced pull also retries). The log says where
-   * (FHIRPath) and why (issue code), never the values. The peer's Patient is not checked: we pull
-   * only plans we hold, so the person is matched to ours and theirs is never written.
+   * (FHIRPath) and why (issue code), never the values, and so does a Task for a clinician beside
+   * the person's plan (sync-refusal.ts; one per peer version). The peer's Patient is not checked:
+   * we pull only plans we hold, so the person is matched to ours and theirs is never written.
    */
-  private refusesContent(peer: Peer, bundle: Bundle): boolean {
+  private async refusesContent(
+    peer: Peer,
+    bundle: Bundle,
+    theirs: CarePlan,
+    ours: CarePlan,
+  ): Promise<boolean> {
     const validate = this.options.validate;
     if (!validate) return false;
-    const faults: { resourceType: string; code: string; expression: string }[] = [];
+    const faults: SyncFault[] = [];
     for (const entry of bundle.entry ?? []) {
       if (!entry.resource || entry.resource.resourceType === 'Patient') continue;
       const result = validate(entry.resource);
@@ -408,6 +415,8 @@ export class PlanSync {
       faults: faults.slice(0, 10),
       more: Math.max(0, faults.length - 10),
     });
+    const entry = syncRefusalEntry({ peerId: peer.id, theirs, ours, faults, now: this.now() });
+    await this.local.transaction({ resourceType: 'Bundle', type: 'transaction', entry: [entry] });
     return true;
   }
 

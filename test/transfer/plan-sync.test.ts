@@ -9,11 +9,12 @@
 import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
 import express from 'express';
-import type { Basic, CarePlan, QuestionnaireResponse } from '@medplum/fhirtypes';
+import type { Basic, CarePlan, QuestionnaireResponse, Task } from '@medplum/fhirtypes';
 import winston from 'winston';
 import { ConfigError, readConfig } from '../../src/cli/config';
 import { CARE_PLAN_IDENTIFIER_SYSTEM } from '../../src/fhir';
 import type { Peers } from '../../src/transfer/peers';
+import { SYNC_REFUSED_CODE } from '../../src/transfer/sync-refusal';
 import {
   focusPlans,
   PlanSync,
@@ -171,6 +172,25 @@ describe('keeping two systems in step after a handover', () => {
     // Never the values themselves.
     expect(warnings.join('\n')).not.toContain('half-done');
     expect(warnings.join('\n')).not.toContain('broken status');
+    // A clinician sees it: a Task beside the person's plan, naming where and why, not the values.
+    const refusals = async (): Promise<Task[]> =>
+      (await all(t.community, 'Task')).filter((task) =>
+        (task as Task).code?.coding?.some((c) => c.code === SYNC_REFUSED_CODE.code),
+      ) as Task[];
+    const [task] = await refusals();
+    expect(task?.status).toBe('requested');
+    expect(task?.for?.reference).toBe('Patient/megan-price');
+    expect(task?.focus?.reference).toBe(`CarePlan/${before.id ?? ''}`);
+    expect(task?.description).toContain('ward');
+    expect(task?.description).toContain('CarePlan.status');
+    expect(JSON.stringify(task)).not.toContain('half-done');
+    expect(JSON.stringify(task)).not.toContain('broken status');
+    // The same version refused again (a notification naming the plan pulls it again): one Task.
+    const refused = (): number => warnings.filter((w) => /refused a pull/.test(w)).length;
+    const refusedBefore = refused();
+    expect((await atCommunity.notified('ward', await onePlan(t.ward))).pulled).toBe(0);
+    expect(refused()).toBeGreaterThan(refusedBefore);
+    expect(await refusals()).toHaveLength(1);
 
     // Mended at the ward: the next poll pulls it.
     await t.ward.store.update({ ...broken, status: 'active' });

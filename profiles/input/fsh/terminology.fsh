@@ -239,6 +239,7 @@ Description: "What a Task the service writes asks for (its Task.code): the servi
 * #handover "Hand the care plan over" "Deliver the one plan, and what moves with it, to the peer system that takes responsibility (the Task is the outbox entry; its delivery state is in dialog-delivery)."
 * #send-plan "Send the care plan after discharge" "Send the plan to one recipient named in it within 24 hours of discharge (restriction.recipient; delivery state in dialog-delivery)."
 * #resolve-plan-conflict "Resolve a conflicting change to the care plan" "Both systems changed the same part of the plan, or of a Goal, carer or consent beside it, differently since they last agreed: a clinician chooses. The focus is the resource; both versions are in the Task."
+* #review-sync-refusal "Review a plan update from another system that was not taken" "Plan sync did not take a peer's change to the plan: what the peer sent does not pass this system's checks. The faults are named (FHIRPath and issue code, never the values); the two copies differ until the cause is found with the peer. The focus is this system's plan, unchanged."
 
 CodeSystem: DialogHandoverReason
 Id: dialog-handover-reason
