@@ -104,7 +104,8 @@ export class ParallelFhirOutput {
     options: ParallelOptions,
   ) {
     this.batchRecords = options.batchRecords ?? 100;
-    this.maxBatches = options.maxBatches ?? options.threads * 2 + 2;
+    // Room for each worker to have two batches waiting besides the one it is on (see `send`).
+    this.maxBatches = options.maxBatches ?? options.threads * 3 + 2;
     this.maxQueuedBytes = options.maxQueuedBytes ?? 4 * 1024 * 1024;
     const init: Omit<WorkerInit, 'finished' | 'loaded'> = {
       observations: options.observations,
@@ -197,9 +198,12 @@ export class ParallelFhirOutput {
         thread = t;
       }
     }
-    if (!thread || busy >= 2) {
-      // No worker is ready, or every one has a batch waiting besides the one it is on: this
-      // thread takes this one.
+    if (!thread || busy >= 3) {
+      // No worker is ready, or every one has two batches waiting besides the one it is on: this
+      // thread takes this one. With one waiting (as before), this thread took so many that it
+      // was the slower one and the worker idled ~12% of the time; with two, the conversion of
+      // 100k sessions took ~6% less wall time here (medians of 7 interleaved runs: 5.55 s
+      // against 5.9 s; three waiting was no better again).
       const number = this.sent++;
       for (const record of this.batch) this.writer.writeTo?.(record, this.local);
       this.batch = [];
