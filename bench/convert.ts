@@ -15,8 +15,8 @@
  * this machine's disk (~330 MB/s) could not take in the time, so a file would measure the disk.
  * `--to-file` writes a temporary file instead (deleted after each run).
  *
- * The conversion runs as the CLI runs it by default: on the main thread and, once 4 MiB of input
- * are read, `--threads` worker threads (default: the cores less one, so one on a 2-core machine)
+ * The conversion runs as the CLI runs it by default: on the main thread and `--threads` worker
+ * threads (default: the cores less one, so one on a 2-core machine), started with the conversion,
  * that write the NDJSON of batches of records while the main thread reads and parses
  * (src/mapping/parallel.ts; the same bytes as one thread). `--threads 0` measures one thread.
  * The conversion children fix V8's heap growing factor as the CLI does (tuneHeapForConversion:

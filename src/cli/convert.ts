@@ -39,8 +39,9 @@ export const CONVERT_USAGE = `usage: dialog-fhir convert --from <format> --to <f
   --extract            the same Observations, said explicitly (the default from a native format)
   --validate           check every response against the dialog-fhir profiles before writing it
   --threads <n>        native input --to fhir: worker threads writing the FHIR text besides the
-                       main thread, started once 4 MB of input have been read (the same output,
-                       in the same order). Default: the cores less one; 0: one thread
+                       main thread, started with the conversion for a file of 256 KB or more,
+                       else once that much is read (the same output, in the same order).
+                       Default: the cores less one; 0: one thread
   --no-progress        no progress bar, even on a terminal`;
 
 export interface ConvertIo {
