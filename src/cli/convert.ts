@@ -41,7 +41,8 @@ export const CONVERT_USAGE = `usage: dialog-fhir convert --from <format> --to <f
   --threads <n>        native input --to fhir: worker threads writing the FHIR text besides the
                        main thread, started with the conversion for a file of 256 KB or more,
                        else once that much is read (the same output, in the same order).
-                       Default: the cores less one; 0: one thread
+                       Default: the cores less one, at most one per 4 MB of input file;
+                       0: one thread
   --no-progress        no progress bar, even on a terminal`;
 
 export interface ConvertIo {
@@ -241,7 +242,8 @@ export async function runConvert(argv: readonly string[], io: ConvertIo): Promis
       return 2;
     }
   }
-  const threads = args.threads ?? defaultThreads();
+  // An explicit --threads is taken as given.
+  const threads = args.threads ?? defaultThreads(total);
   // A fixed heap growing factor keeps the peak RSS of a long conversion flat (src/mapping parallel.ts).
   tuneHeapForConversion();
   const output = args.output ? createWriteStream(args.output) : io.stdout;

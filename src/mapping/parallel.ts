@@ -159,9 +159,12 @@ export class ParallelFhirOutput {
    * Resolves once every worker has loaded. Not needed for speed (the main thread converts until
    * then); tests use it so that the workers surely take part, however small the input.
    */
-  async loaded(): Promise<void> {
+  async loaded(timeoutMs = 60_000): Promise<void> {
+    const until = Date.now() + timeoutMs;
     while (this.threads.some((t) => Atomics.load(t.loaded, 0) !== 1)) {
       this.check();
+      if (Date.now() > until)
+        throw new Error(`the conversion workers did not load within ${timeoutMs / 1000} s`);
       await delay(5);
     }
   }
@@ -293,12 +296,23 @@ export class ParallelFhirOutput {
   }
 }
 
+/** Input per default worker thread (see defaultThreads). */
+const BYTES_PER_THREAD = 4 * 1024 * 1024;
+
 /**
  * Worker threads for a conversion by default: one fewer than the cores Node may use (the main
- * thread reads the input and converts batches itself whenever the workers are all busy).
+ * thread reads the input and converts batches itself whenever the workers are all busy), and,
+ * when the input's size is known, at most one per 4 MiB of it: each worker takes ~0.1–0.3 s of
+ * CPU to load, which a few megabytes do not repay (on a many-core machine a small file would
+ * start them all).
  */
-export function defaultThreads(): number {
-  return Math.max(0, availableParallelism() - 1);
+export function defaultThreads(
+  inputBytes?: number,
+  cores: number = availableParallelism(),
+): number {
+  const byCores = Math.max(0, cores - 1);
+  if (inputBytes === undefined) return byCores;
+  return Math.min(byCores, Math.ceil(inputBytes / BYTES_PER_THREAD));
 }
 
 /**

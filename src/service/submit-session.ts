@@ -134,11 +134,16 @@ export class SessionSubmitter {
   }
 
   private async attempt(
-    submission: SessionSubmission,
+    pending: SessionSubmission,
     committed: { created: boolean },
   ): Promise<SessionResult> {
+    const current = await this.checkCallerVersion(pending);
+    // A stored response and a person new to the service: the person may have been registered
+    // meanwhile (by this session's own earlier attempt that lost the plan race, or a racing copy
+    // of it). Filed against the Patient holding them first, so that is not taken for a move.
+    const submission =
+      current && pending.newPatient ? await this.againstStoredPatient(pending) : pending;
     const { response } = submission;
-    const current = await this.checkCallerVersion(submission);
     checkSamePersonAsStored(current, response);
     const stored: QuestionnaireResponse = { ...response, id: submission.id };
     const entries: BundleEntry[] = [responseEntry(stored, submission.ifMatch)];

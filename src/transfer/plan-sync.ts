@@ -407,16 +407,32 @@ export class PlanSync {
             resourceType: entry.resource.resourceType,
             code: issue.code,
             expression: issue.expression?.join(' | ') ?? '',
+            version: `${entry.resource.resourceType}/${entry.resource.id ?? ''}/${entry.resource.meta?.versionId ?? ''}`,
           });
     }
     if (faults.length === 0) return false;
     this.options.logger.warn('plan sync refused a pull: the peer’s record does not validate', {
       peer: peer.id,
-      faults: faults.slice(0, 10),
+      faults: faults.slice(0, 10).map(({ version: _version, ...fault }) => fault),
       more: Math.max(0, faults.length - 10),
     });
-    const entry = syncRefusalEntry({ peerId: peer.id, theirs, ours, faults, now: this.now() });
-    await this.local.transaction({ resourceType: 'Bundle', type: 'transaction', entry: [entry] });
+    const entry = syncRefusalEntry({
+      peerId: peer.id,
+      planKey: planKey(theirs) ?? '',
+      theirs,
+      ours,
+      faults,
+      now: this.now(),
+    });
+    try {
+      await this.local.transaction({ resourceType: 'Bundle', type: 'transaction', entry: [entry] });
+    } catch (err) {
+      // The pull is refused all the same; the rest of the poll goes on.
+      this.options.logger.warn('plan sync could not write the Task for a refused pull', {
+        peer: peer.id,
+        error: err instanceof Error ? err.message : String(err),
+      });
+    }
     return true;
   }
 

@@ -22,6 +22,8 @@ export interface SyncFault {
   readonly resourceType: string;
   readonly code: string;
   readonly expression: string;
+  /** The faulty resource as the peer sent it: `Type/id/version` (what makes this refusal). */
+  readonly version: string;
 }
 
 /** Faults listed in the Task's description; the rest are counted. */
@@ -29,6 +31,8 @@ const LISTED = 10;
 
 export interface SyncRefusal {
   readonly peerId: string;
+  /** The plan's business identifier (`system|value`), the same on both sides. */
+  readonly planKey: string;
   /** The peer's plan as read (its version is the one refused). */
   readonly theirs: CarePlan;
   /** This system's copy of the plan, left unchanged. */
@@ -41,8 +45,14 @@ export interface SyncRefusal {
 export function syncRefusalEntry(refusal: SyncRefusal): BundleEntry {
   const { peerId, theirs, ours, faults } = refusal;
   const theirVersion = theirs.meta?.versionId ?? '';
-  const plan = (ours.identifier ?? []).map((i) => `${i.system ?? ''}|${i.value ?? ''}`).join(',');
-  const key = uuidV5(`sync-refusal|${peerId}|${plan}|${theirVersion}`, DIALOG_NAMESPACE);
+  // One Task per refusal: the peer, the plan, and which versions of which of the peer's resources
+  // were faulty and how (a Goal changed alone is a new refusal; the same record polled again is
+  // not). A resource without a version is told apart by its faults.
+  const what = [...new Set(faults.map((f) => `${f.version}|${f.expression}|${f.code}`))].sort();
+  const key = uuidV5(
+    `sync-refusal|${peerId}|${refusal.planKey}|${theirVersion}|${what.join(',')}`,
+    DIALOG_NAMESPACE,
+  );
   const listed = faults
     .slice(0, LISTED)
     .map((f) => `${f.expression || f.resourceType} (${f.code})`)
@@ -75,7 +85,7 @@ export function syncRefusalEntry(refusal: SyncRefusal): BundleEntry {
     request: {
       method: 'POST',
       url: 'Task',
-      ifNoneExist: `identifier=${tokenSearch(SYNC_REFUSAL_IDENTIFIER_SYSTEM, key)}`,
+      ifNoneExist: `identifier=${encodeURIComponent(tokenSearch(SYNC_REFUSAL_IDENTIFIER_SYSTEM, key))}`,
     },
   };
 }

@@ -11,7 +11,7 @@ import fc from 'fast-check';
 import type { OperationOutcome } from '@medplum/fhirtypes';
 import { generateExport } from '../../bench/convert';
 import { convertFile, type ConvertSummary, createWriter, loadMapping } from '../../src/mapping';
-import { ParallelFhirOutput } from '../../src/mapping/parallel';
+import { defaultThreads, ParallelFhirOutput } from '../../src/mapping/parallel';
 import { decodeRecords, encodeRecords } from '../../src/mapping/record-codec';
 import { dialogPlusRecord, hl7Record, mhsdsRecord } from './arbitraries';
 
@@ -169,6 +169,16 @@ describe('conversion in worker threads', () => {
     expect(many.summary.threads).toBe(1);
     expect(many.bytes.equals(one.bytes)).toBe(true);
     expect(many.rejects).toEqual(one.rejects);
+  });
+
+  it('starts by default one worker fewer than the cores, and no more than one per 4 MiB of input', () => {
+    const MiB = 1024 * 1024;
+    expect(defaultThreads(undefined, 32)).toBe(31);
+    expect(defaultThreads(300 * 1024, 32)).toBe(1);
+    expect(defaultThreads(9 * MiB, 32)).toBe(3);
+    expect(defaultThreads(1000 * MiB, 32)).toBe(31);
+    expect(defaultThreads(1000 * MiB, 2)).toBe(1);
+    expect(defaultThreads(0, 32)).toBe(0);
   });
 
   it('converts batches itself while the workers load, instead of waiting for them', async () => {
