@@ -65,7 +65,6 @@ import {
   type HandoverRecord,
 } from './handover-bundle';
 import { peerById, type Peer } from './peers';
-import { syncRefusalEntry, type SyncFault } from './sync-refusal';
 import { canonicalJson, samePlanContent } from './plan-three-way-merge';
 import {
   markedVersion,
@@ -76,6 +75,7 @@ import {
   writeMergedResources,
   type SharedItem,
 } from './shared-merge';
+import { syncRefusalEntry, type SyncFault } from './sync-refusal';
 
 export const SYNC_STATE_EXTENSION =
   'https://dialog-fhir.org/fhir/StructureDefinition/dialog-plan-sync';
@@ -385,7 +385,7 @@ export class PlanSync {
    * is tried again when the peer next changes that plan, its Goals, carers or consent (the poll's
    * watermark moves on; a notification or a forced pull also retries). The log says where
    * (FHIRPath) and why (issue code), never the values, and so does a Task for a clinician beside
-   * the person's plan (sync-refusal.ts; one per peer version). The peer's Patient is not checked:
+   * the person's plan (sync-refusal.ts; one per refused state). The peer's Patient is not checked:
    * we pull only plans we hold, so the person is matched to ours and theirs is never written.
    */
   private async refusesContent(

@@ -1,8 +1,9 @@
 /**
  * A peer's plan update that plan sync did not take (what it sent does not validate here) is work
  * for a clinician, not only a log line: the two systems' copies of the one plan now differ, and
- * someone has to find out why with the peer. So the refusal is a Task beside the person's plan,
- * one per peer version, however often that version is polled again.
+ * someone has to find out why with the peer. So the refusal is a Task beside the person's plan:
+ * one per refused state of the peer's record (which of its resources, in which versions, were at
+ * fault and how), however often that state is pulled again.
  *
  * The Task names the faults as FHIRPath locations and issue codes only, as the log does: never the
  * values the peer sent. A later version that is taken does not close it; a clinician does.
@@ -41,7 +42,7 @@ export interface SyncRefusal {
   readonly now: Date;
 }
 
-/** The refusal Task, as a conditional create on its identifier (peer, plan, peer version). */
+/** The refusal Task, as a conditional create on its identifier (peer, plan, what was at fault). */
 export function syncRefusalEntry(refusal: SyncRefusal): BundleEntry {
   const { peerId, theirs, ours, faults } = refusal;
   const theirVersion = theirs.meta?.versionId ?? '';
