@@ -19,7 +19,7 @@ import {
 } from './columns';
 import { isNhsNumber } from './codes';
 import { CsvReader, CsvWriter } from './csv';
-import { ZoneClock } from './datetime';
+import { shownTwiceIssue, ZoneClock } from './datetime';
 import { placedIssue, targetExpression } from './issues';
 import {
   type DialogRecord,
@@ -379,6 +379,8 @@ export function projectItemRows(
       error('invalid', 'authored is not a dateTime with offset', 'QuestionnaireResponse.authored'),
     );
   else if (authored !== session.authored) notHeld.push('authored (fraction of a second, offset)');
+  if (authored && c.authored.date?.shownTwice(session.authored))
+    issues.push(shownTwiceIssue(c.authored.header, 'QuestionnaireResponse.authored'));
   if (Object.keys(session.helpWanted).length > 0) notHeld.push('helpWanted');
   if (session.chosen.length > 0 || session.discussed.length > 0) notHeld.push('discussion');
   if (session.previousActions.length > 0) notHeld.push('previousActions');

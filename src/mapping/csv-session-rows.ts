@@ -27,7 +27,7 @@ import {
   writeFamilyCommaGiven,
 } from './columns';
 import { CsvReader, CsvWriter } from './csv';
-import { readFhirDateTime, ZoneClock } from './datetime';
+import { readFhirDateTime, shownTwiceIssue, ZoneClock } from './datetime';
 import { placedIssue, targetExpression } from './issues';
 import { type DialogRecord, nativeSession, type PersonDetails, type PersonName } from './record';
 import type { CsvSessionRowsMapping } from './spec';
@@ -594,8 +594,12 @@ export function projectSessionRows(
       ],
     };
   if (authored !== session.authored) notHeld.push('authored (seconds, offset)');
+  if (date.shownTwice(session.authored))
+    issues.push(shownTwiceIssue(c.end.header, 'QuestionnaireResponse.authored'));
   let startedAt: string | undefined;
   if (session.status === 'completed' && record.startedAt) {
+    if (date.shownTwice(record.startedAt))
+      issues.push(shownTwiceIssue(c.start.header, 'QuestionnaireResponse.extension'));
     startedAt = date.normalise(record.startedAt);
     if (
       (readFhirDateTime(startedAt ?? '')?.instant ?? 0) > (readFhirDateTime(authored)?.instant ?? 0)

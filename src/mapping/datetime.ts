@@ -7,7 +7,9 @@
  * looked up through Intl once per quarter hour of the timeline and cached, so a million rows do
  * not cost a million Intl calls.
  */
+import type { OperationOutcomeIssue } from '@medplum/fhirtypes';
 import { daysInMonth, MINUTE_MS, parseDateTime, utcMs } from '../dialog';
+import { error } from '../validation/outcome';
 
 export interface WallParts {
   readonly year: number;
@@ -430,6 +432,18 @@ export class NativeDateTime {
   }
 
   /**
+   * Whether the wall time this instant shows here is one the clock shows twice (the night the
+   * clocks go back). The native form has no offset, so it could not say which of the two it was:
+   * writing it would make a value that is refused on reading (rightly, nothing is guessed).
+   */
+  shownTwice(value: string): boolean {
+    const instant = parseDateTime(value);
+    if (instant === undefined) return false;
+    const back = this.clock.instantOf(this.clock.wallAt(instant));
+    return !back.ok && back.reason === 'overlap';
+  }
+
+  /**
    * What a FHIR dateTime becomes after a trip through this native form: the same instant on this
    * zone's clock, cut to the precision the pattern holds.
    */
@@ -453,3 +467,12 @@ export const DATE_PROBLEM_TEXT: Readonly<Record<DateProblem, string>> = {
   gap: 'is a local time the clocks skip (daylight saving starts)',
   overlap: 'is a local time that happens twice (daylight saving ends), so the moment is ambiguous',
 };
+
+/** A time in the hour the clocks go back: a native form without an offset cannot hold it. */
+export function shownTwiceIssue(header: string, expression: string): OperationOutcomeIssue {
+  return error(
+    'not-supported',
+    `${header} has no offset, and this time falls in the hour the clocks go back, which the clock shows twice: it would not say which of the two it was`,
+    expression,
+  );
+}

@@ -77,6 +77,50 @@ describe.each(FORMATS)('$name round trips', ({ name, native }) => {
   });
 });
 
+describe('a time the clock shows twice (the night the clocks go back)', () => {
+  // 26 October 2003: UK clocks went back from 02:00 BST to 01:00 GMT, so 01:00–02:00 happened
+  // twice. A native form without an offset cannot say which; found by the property above.
+  const at = (authored: string): DialogRecord => ({
+    session: {
+      status: 'completed',
+      subject: '#subject',
+      authored,
+      scores: { meetings: 1 },
+      helpWanted: {},
+      chosen: [],
+      discussed: [],
+      previousActions: [],
+    },
+    person: {
+      identifiers: [{ system: 'https://fhir.nhs.uk/Id/nhs-number', value: '9434765919' }],
+      name: { family: 'Price', given: ['Megan'] },
+    },
+  });
+
+  it.each(['dialogplus-csv', 'mhsds-csv'])('%s: refused on export, named at authored', (name) => {
+    const issuesOf = (authored: string): string => {
+      const projected = project(loadMapping(name), at(authored));
+      return JSON.stringify(projected.ok ? [] : projected.issues);
+    };
+    const fold = issuesOf('2003-10-26T00:30:00+00:00');
+    expect(fold).toMatch(/clocks go back/);
+    expect(fold).toContain('QuestionnaireResponse.authored');
+    // An hour later (02:30 GMT), and an hour before (00:30 BST), the wall time is shown once.
+    expect(issuesOf('2003-10-26T02:30:00+00:00')).not.toMatch(/clocks go back/);
+    expect(issuesOf('2003-10-25T23:30:00+00:00')).not.toMatch(/clocks go back/);
+  });
+
+  it('the DIALOG+ CSV export refuses that record, and takes the one an hour later both ways', async () => {
+    const fold = recordToResponse(at('2003-10-26T00:30:00+00:00'));
+    expect((await run(JSON.stringify(fold), 'fhir', 'dialogplus-csv')).summary.rejected).toBe(1);
+    const after = recordToResponse(at('2003-10-26T02:30:00+00:00'));
+    const written = await run(JSON.stringify(after), 'fhir', 'dialogplus-csv');
+    expect(rejectSummary(written)).toEqual([]);
+    const back = responses((await run(written.output, 'dialogplus-csv', 'fhir')).output);
+    expect(back.map((r) => r.authored)).toEqual(['2003-10-26T02:30:00+00:00']);
+  });
+});
+
 describe('between native formats, through FHIR', () => {
   it('HL7 → MHSDS needs the local patient id; HL7 → CSV carries the name and scores', async () => {
     const records = fc.sample(hl7Record, { numRuns: 10, seed: 7 });
