@@ -58,13 +58,15 @@ export async function runServe(env: NodeJS.ProcessEnv): Promise<Server> {
     const s = app.express.listen(config.port, config.host, () => resolve(s));
   });
   answerClientErrors(server);
+  // Started before "listening" is said: whoever waits for that line (an orchestrator, a test)
+  // finds the service whole, plan sending's own start-up line included.
+  const sending = planSending(config, store, logger, peers);
   logger.info('dialog-fhir listening', {
     port: config.port,
     host: config.host,
     store: config.store.kind,
     auth: config.auth.mode,
   });
-  const sending = planSending(config, store, logger, peers);
   const stop = (): void => {
     logger.info('dialog-fhir stopping: finishing in-flight requests');
     const force = setTimeout(() => server.closeAllConnections(), DRAIN_MS);
