@@ -269,7 +269,17 @@ export class HandoverDeliverer {
       if (statusOf(err) === 412) return false;
       throw err;
     }
-    const lease = this.keepLease(claim, leaseMs);
+    const lease = keepLease({
+      store: this.options.store,
+      claim,
+      leaseMs,
+      ...(this.options.maxLeaseHoldMs !== undefined
+        ? { maxHoldMs: this.options.maxLeaseHoldMs }
+        : {}),
+      now: this.now,
+      logger: this.options.logger,
+      what: 'handover',
+    });
     const outcome = await this.deliver(claim);
     const current = await lease.stop();
     try {
@@ -287,23 +297,6 @@ export class HandoverDeliverer {
       status: outcome.status,
     });
     return true;
-  }
-
-  /** Renews a claim's lease while its attempt runs, up to `maxLeaseHoldMs` (see `keepLease`). */
-  private keepLease(claim: Task, leaseMs: number): { stop(): Promise<Task | undefined> } {
-    return keepLease({
-      store: this.options.store,
-      claim,
-      leaseMs,
-      maxHoldMs: this.options.maxLeaseHoldMs ?? leaseMs * 10,
-      now: this.now,
-      onError: (err) => {
-        this.options.logger.warn('handover lease not renewed', {
-          task: claim.id,
-          error: err instanceof Error ? err.message : String(err),
-        });
-      },
-    });
   }
 
   /** The Task as it should be after this attempt. */

@@ -444,14 +444,12 @@ export class PlanDistributor {
       store,
       claim,
       leaseMs,
-      maxHoldMs: this.options.maxLeaseHoldMs ?? leaseMs * 10,
+      ...(this.options.maxLeaseHoldMs !== undefined
+        ? { maxHoldMs: this.options.maxLeaseHoldMs }
+        : {}),
       now: this.now,
-      onError: (err) => {
-        this.options.logger?.warn('plan sending lease not renewed', {
-          task: claim.id,
-          error: err instanceof Error ? err.message : String(err),
-        });
-      },
+      ...(this.options.logger ? { logger: this.options.logger } : {}),
+      what: 'plan sending',
     });
     let sent: [keyof SendReport, Task];
     let latest: Task | undefined;

@@ -10,6 +10,7 @@
  * extension; it carries no patient data.
  */
 import type { CarePlan, Extension, Reference, Task } from '@medplum/fhirtypes';
+import type winston from 'winston';
 import { BASE } from '../fhir/canonical';
 import { statusOf } from '../service/outcomes';
 import type { FhirStore } from '../store';
@@ -157,11 +158,19 @@ export interface LeaseOptions {
   /** The claimed Task (its version is the one the first renewal is written against). */
   readonly claim: Task;
   readonly leaseMs: number;
-  /** The longest the claim is held by renewing: an attempt still running then is presumed stuck. */
-  readonly maxHoldMs: number;
+  /**
+   * The longest the claim is held by renewing (default 10 leases): an attempt still running then
+   * is presumed stuck.
+   */
+  readonly maxHoldMs?: number;
   readonly now: () => Date;
-  /** A renewal that failed other than by losing the claim (the next one tries again). */
-  readonly onError: (err: unknown) => void;
+  /**
+   * Where a renewal that failed other than by losing the claim is reported (the next one tries
+   * again), as `<what> lease not renewed` with the Task id and the error; default: not reported.
+   */
+  readonly logger?: winston.Logger;
+  /** What the Task is, for that warning: `handover`, `plan sending`. */
+  readonly what: string;
 }
 
 /**
@@ -172,13 +181,14 @@ export interface LeaseOptions {
  */
 export function keepLease(options: LeaseOptions): { stop(): Promise<Task | undefined> } {
   const { store, leaseMs, now } = options;
+  const maxHoldMs = options.maxHoldMs ?? leaseMs * 10;
   const started = now().getTime();
   let current: Task | undefined = options.claim;
   let renewing: Promise<void> = Promise.resolve();
   const renew = async (): Promise<void> => {
     if (!current) return;
     const at = now().getTime();
-    if (at + leaseMs > started + options.maxHoldMs) return clearInterval(timer);
+    if (at + leaseMs > started + maxHoldMs) return clearInterval(timer);
     try {
       const written = await store.update(renewed(current, at, leaseMs), {
         ifMatch: current.meta?.versionId ?? '',
@@ -186,7 +196,11 @@ export function keepLease(options: LeaseOptions): { stop(): Promise<Task | undef
       current = written.resource as Task;
     } catch (err) {
       if (statusOf(err) === 412) current = undefined;
-      else options.onError(err);
+      else
+        options.logger?.warn(`${options.what} lease not renewed`, {
+          task: options.claim.id,
+          error: err instanceof Error ? err.message : String(err),
+        });
     }
   };
   const timer = setInterval(
