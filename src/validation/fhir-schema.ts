@@ -114,15 +114,26 @@ function addBaseCardinality(definitions: Record<string, JsonSchema>): void {
   }
 }
 
-function requireElement(definitions: Record<string, JsonSchema>, type: string, path: string): void {
+/** The schema definition holding the element at `path` (`Type.a.b`), and the element's name. */
+function parentOf(
+  definitions: Record<string, JsonSchema>,
+  type: string,
+  path: string,
+): { definition: JsonSchema; last: string } | undefined {
   const segments = path.split('.').slice(1);
   const last = segments.pop();
-  if (!last) return;
+  if (!last) return undefined;
   let definition = definitions[type];
   for (const segment of segments) {
     definition = definition && childDefinition(definitions, definition, segment);
   }
-  if (!definition?.properties) return;
+  return definition?.properties ? { definition, last } : undefined;
+}
+
+function requireElement(definitions: Record<string, JsonSchema>, type: string, path: string): void {
+  const parent = parentOf(definitions, type, path);
+  if (!parent) return;
+  const { definition, last } = parent;
   const properties = definition.properties as Record<string, JsonSchema>;
   if (last.endsWith('[x]')) {
     const base = last.slice(0, -3);
@@ -160,16 +171,12 @@ function restrictCode(
   path: string,
   codes: string[],
 ): void {
-  const segments = path.split('.').slice(1);
-  const last = segments.pop();
-  if (!last || last.endsWith('[x]')) return;
-  let definition = definitions[type];
-  for (const segment of segments) {
-    definition = definition && childDefinition(definitions, definition, segment);
-  }
-  const properties = definition?.properties as Record<string, JsonSchema> | undefined;
-  const property = properties?.[last];
-  if (!properties || !property) return;
+  const parent = parentOf(definitions, type, path);
+  if (!parent || parent.last.endsWith('[x]')) return;
+  const { definition, last } = parent;
+  const properties = definition.properties as Record<string, JsonSchema>;
+  const property = properties[last];
+  if (!property) return;
   const items = property.items as JsonSchema | undefined;
   if (property.enum || items?.enum) return;
   if (property.$ref === '#/definitions/code') properties[last] = { type: 'string', enum: codes };
