@@ -395,21 +395,7 @@ export class PlanSync {
     ours: CarePlan,
   ): Promise<boolean> {
     const validate = this.options.validate;
-    if (!validate) return false;
-    const faults: SyncFault[] = [];
-    for (const entry of bundle.entry ?? []) {
-      if (!entry.resource || entry.resource.resourceType === 'Patient') continue;
-      const result = validate(entry.resource);
-      if (!hasErrors(result)) continue;
-      for (const issue of result.issue)
-        if (issue.severity === 'error' || issue.severity === 'fatal')
-          faults.push({
-            resourceType: entry.resource.resourceType,
-            code: issue.code,
-            expression: issue.expression?.join(' | ') ?? '',
-            version: `${entry.resource.resourceType}/${entry.resource.id ?? ''}/${entry.resource.meta?.versionId ?? ''}`,
-          });
-    }
+    const faults = validate ? contentFaults(bundle, validate) : [];
     if (faults.length === 0) return false;
     this.options.logger.warn('plan sync refused a pull: the peer’s record does not validate', {
       peer: peer.id,
@@ -616,6 +602,29 @@ function personOf(resource: Resource): string | undefined {
   const r = resource as { subject?: { reference?: string }; patient?: { reference?: string } };
   const reference = r.subject?.reference ?? r.patient?.reference;
   return reference && /^Patient\/[A-Za-z0-9\-.]{1,64}$/.test(reference) ? reference : undefined;
+}
+
+/** The errors `validate` finds in a pulled record's resources (the peer's Patient aside). */
+function contentFaults(
+  bundle: Bundle,
+  validate: (resource: Resource) => OperationOutcome,
+): SyncFault[] {
+  const faults: SyncFault[] = [];
+  for (const { resource } of bundle.entry ?? []) {
+    if (!resource || resource.resourceType === 'Patient') continue;
+    const result = validate(resource);
+    if (!hasErrors(result)) continue;
+    const version = `${resource.resourceType}/${resource.id ?? ''}/${resource.meta?.versionId ?? ''}`;
+    for (const issue of result.issue)
+      if (issue.severity === 'error' || issue.severity === 'fatal')
+        faults.push({
+          resourceType: resource.resourceType,
+          code: issue.code,
+          expression: issue.expression?.join(' | ') ?? '',
+          version,
+        });
+  }
+  return faults;
 }
 
 function planKey(plan: CarePlan): string | undefined {
