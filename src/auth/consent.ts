@@ -34,6 +34,7 @@ import type {
   Extension,
   Resource,
 } from '@medplum/fhirtypes';
+import { withNarrative } from '../narrative/narrative';
 import type { AccessContext } from './access-context';
 import {
   DEFINITIONAL_TYPES,
@@ -87,7 +88,8 @@ export function consentFilter(
 /**
  * Like `consentFilter`, but returns the resource as the carer may see it: a CarePlan shared by
  * section keeps only the shared activities and, of the `dialog-carer` entries, only this
- * carer's; `contained` resources are dropped. Undefined when nothing is shared.
+ * carer's, with a narrative generated from that; `contained` resources are dropped. Undefined
+ * when nothing is shared.
  */
 export function consentView(
   ctx: AccessContext,
@@ -257,14 +259,18 @@ function redactPlan(
   const extension = (plan.extension ?? []).filter(
     (e) => e.url !== CARER_EXTENSION || isFor(e, carer),
   );
-  const { activity: _a, extension: _e, ...rest } = result;
+  const { activity: _a, extension: _e, text, ...rest } = result;
   void _a;
   void _e;
-  return {
+  const view: CarePlan = {
     ...rest,
     ...(extension.length > 0 ? { extension } : {}),
     ...(activity.length > 0 ? { activity } : {}),
   };
+  // The stored narrative tells the whole plan: the latest ratings, every goal's words, every
+  // action. The view's own is generated from what the view keeps (goals by reference only, no
+  // ratings), so the text never shows more than the structured view.
+  return text === undefined ? view : withNarrative(view);
 }
 
 /** A `dialog-carer` entry about this carer (relative reference only: it names our record). */

@@ -93,10 +93,11 @@ export class FhirService {
     checkIdentifierSearch(served, params);
     const query = withoutTotal(params);
     const found = await this.deps.store.search(served, pinToPatient(access, served, query));
+    // What the caller may see of each match (a carer's reduced view), never the stored whole.
     const shown = found.resources.flatMap((r) => access.view(r) ?? []);
     // What consent hides is not counted either (a count would tell what exists).
     return shown.length === found.resources.length
-      ? found
+      ? { ...found, resources: shown }
       : { ...found, resources: shown, total: found.offset + shown.length };
   }
 

@@ -271,6 +271,17 @@ describe('carers see only what the person agreed to share', () => {
     const plans = await get('/fhir/CarePlan', t);
     expect(plans.status).toBe(200);
     expect(plans.body.entry?.length).toBe(1);
+    // Found or read by id, the plan is the carer's view: without the ratings the stored plan's
+    // narrative tells, and without the contained resources (not the stored text of the whole).
+    const shared = plans.body.entry[0].resource as Json;
+    const read = await get(`/fhir/CarePlan/${shared.id}`, t);
+    expect(read.status).toBe(200);
+    expect(read.body).toEqual(shared);
+    const stored = await service.store.read('CarePlan', shared.id);
+    expect(stored.text?.div).toContain('Latest DIALOG ratings');
+    expect(shared.text.div).not.toContain('Latest DIALOG ratings');
+    expect(shared.text.div).not.toContain('Best case');
+    expect(shared.contained).toBeUndefined();
   });
 
   it('without a Consent naming them, nothing', async () => {

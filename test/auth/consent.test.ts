@@ -8,6 +8,8 @@ import {
   inForce,
   requiredConsentSearch,
 } from '../../src/auth';
+import { narrativeOf, withNarrative } from '../../src/narrative';
+import { escapeXml } from '../../src/charts/xml';
 import { EXAMPLES_DIR } from '../support/examples';
 
 function journey(file: string): Resource[] {
@@ -80,6 +82,22 @@ describe('the journey Consent', () => {
     ]);
     expect(sections(view)).toEqual(['agreed-action', 'safety-plan']);
     expect((view as CarePlan).subject).toEqual(PLAN.subject);
+  });
+
+  it('gives the view a narrative of its own: nothing the view leaves out is told in its text', () => {
+    const plan = withNarrative(PLAN);
+    const unshared = (PLAN.activity ?? []).filter(
+      (a) => !['agreed-action', 'safety-plan'].includes(a.detail?.code?.coding?.[0]?.code ?? ''),
+    );
+    const told = unshared.map((a) => a.detail?.description ?? '').filter((d) => d !== '');
+    expect(told.length).toBeGreaterThan(0);
+    for (const description of told) expect(plan.text?.div).toContain(escapeXml(description));
+    const view = consentView(hannah, [CONSENT], NOW)(plan) as CarePlan;
+    expect(view.text?.status).toBe('generated');
+    for (const description of told) expect(view.text?.div).not.toContain(escapeXml(description));
+    expect(view.text).toEqual(narrativeOf(view));
+    // A plan stored without a narrative is shown without one.
+    expect((consentView(hannah, [CONSENT], NOW)(PLAN) as CarePlan).text).toBeUndefined();
   });
 
   it('keeps only this carer’s dialog-carer entry', () => {
