@@ -6,14 +6,22 @@
  * - `batch`: each entry on its own, exactly as the same request sent alone (so a completed DIALOG
  *   response in a batch is submitted as a session); one entry failing does not stop the others.
  * Either way every entry is checked against the caller's scopes and patient context, and every
- * resource is validated, before anything is written.
+ * resource is validated, before anything is written; no entry may move a stored record to
+ * another person.
  */
-import type { Bundle, BundleEntry, OperationOutcome, Resource } from '@medplum/fhirtypes';
+import type {
+  Bundle,
+  BundleEntry,
+  OperationOutcome,
+  Resource,
+  ResourceType,
+} from '@medplum/fhirtypes';
 import { transactionRequests, type EntryRequest } from '../store';
 import { hasErrors, outcome, error } from '../validation';
 import type { Access, Interaction } from './access';
 import { bodyOfType, servedType, type FhirService } from './fhir-service';
 import { fault, HttpOutcomeError, statusOf } from './outcomes';
+import { checkKeepsPerson, personElement, storedOrUndefined } from './references';
 
 export async function processBundle(
   service: FhirService,
@@ -32,7 +40,65 @@ async function transaction(service: FhirService, access: Access, bundle: Bundle)
     throw fault(403, 'forbidden', 'Transactions need user or system access', 'Bundle');
   const requests = entryRequests(bundle);
   for (const request of requests) checkEntry(service, access, request);
+  for (const request of requests) await checkEntryKeepsPerson(service, request, requests);
   return service.deps.store.transaction(bundle);
+}
+
+/**
+ * A `PUT Type/id` entry may not move a stored record to another person, as a PUT alone may not
+ * (`checkKeepsPerson`). Replication sends the same person's records again, so this refuses only
+ * a collision or a mistake. A person named by another entry's fullUrl (a handover names the
+ * Patient it matches by NHS number so) is resolved first, as the store will resolve it. A
+ * conditional `PUT Type?search` entry is resolved inside the store and is not checked here.
+ */
+async function checkEntryKeepsPerson(
+  service: FhirService,
+  request: EntryRequest,
+  requests: readonly EntryRequest[],
+): Promise<void> {
+  const resource = request.resource;
+  if (request.method !== 'PUT' || request.id === undefined || !resource) return;
+  const element = personElement(resource.resourceType);
+  if (element === undefined) return;
+  const store = service.deps.store;
+  const current = await storedOrUndefined(store, resource.resourceType, request.id);
+  if (!current) return;
+  const person = (resource as unknown as Record<string, { reference?: unknown } | undefined>)[
+    element
+  ];
+  const written = typeof person?.reference === 'string' ? person.reference : undefined;
+  const target = requests.find((r) => written !== undefined && r.fullUrl === written);
+  const resolved = target ? await targetOf(target, requests, store) : written;
+  if (resolved === undefined && target) return; // cannot be told before the store applies it
+  const as = { ...resource, [element]: { ...person, reference: resolved ?? undefined } };
+  checkKeepsPerson(current, as as Resource, `Bundle.entry[${request.index}].resource`);
+}
+
+/**
+ * The `Type/id` an entry will be stored under: its id, or a conditional entry's one match; null
+ * for a new record (a plain POST, no match); undefined when that cannot be told here (several
+ * matches, which the store refuses, or a condition naming another entry).
+ */
+async function targetOf(
+  request: EntryRequest,
+  requests: readonly EntryRequest[],
+  store: FhirService['deps']['store'],
+): Promise<string | null | undefined> {
+  if (request.id !== undefined) return `${request.type}/${request.id}`;
+  if (request.query === undefined) return null;
+  const query = request.query;
+  if (requests.some((r) => r.fullUrl !== undefined && safeDecode(query).includes(r.fullUrl)))
+    return undefined;
+  const found = await store.search(
+    request.type as ResourceType,
+    new URLSearchParams(request.query),
+  );
+  if (found.resources.length > 1) return undefined;
+  const match = found.resources[0];
+  if (match) return `${request.type}/${match.id ?? ''}`;
+  // No match: a conditional update creates under the body's id, if it has one.
+  const id = request.method === 'PUT' ? request.resource?.id : undefined;
+  return id !== undefined ? `${request.type}/${id}` : null;
 }
 
 /**
@@ -170,4 +236,12 @@ function ok(resource: Resource, status: string): BundleEntry {
       ...(resource.meta?.lastUpdated ? { lastModified: resource.meta.lastUpdated } : {}),
     },
   };
+}
+
+function safeDecode(text: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return text;
+  }
 }

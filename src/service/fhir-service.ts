@@ -23,7 +23,7 @@ import type { Access } from './access';
 import { nhsNumberIssues, nhsNumberSearchIssue } from './nhs-number';
 import { fault, HttpOutcomeError, unprocessable } from './outcomes';
 import { SessionSubmitter } from './submit-session';
-import { checkSamePerson } from './references';
+import { checkKeepsPerson, checkSamePerson, personElement, storedOrUndefined } from './references';
 import { resolveSubject } from './subject';
 
 /** The resource types served at /fhir (DESIGN.md, issue 4). */
@@ -132,8 +132,16 @@ export class FhirService {
     if (resource.id !== id)
       throw fault(400, 'invalid', 'The body’s id must be the id in the URL', `${type}.id`);
     checkIdSegment(type, id);
-    await this.mayReplace(access, resource);
-    if (isDialogSession(resource)) return this.submitSession(access, resource, ifMatch);
+    const session = isDialogSession(resource);
+    // The stored version, when a rule needs it (the session pipeline reads its own).
+    const current =
+      access.patient !== undefined || (!session && personElement(type) !== undefined)
+        ? await storedOrUndefined(this.deps.store, resource.resourceType, id)
+        : undefined;
+    // An update may not take over a resource that belongs to someone else.
+    if (current && access.patient !== undefined) this.visible(access, current);
+    if (session) return this.submitSession(access, resource, ifMatch);
+    checkKeepsPerson(current, resource);
     await checkSamePerson(this.deps.store, resource, confinedOf(access));
     return this.deps.store.update(resource, ifMatch !== undefined ? { ifMatch } : {});
   }
@@ -155,6 +163,11 @@ export class FhirService {
     if (resource.id !== undefined) checkIdSegment(type, resource.id);
     if (!isDialogSession(resource)) {
       await checkSamePerson(this.deps.store, resource, confinedOf(access));
+      if (personElement(type) !== undefined) {
+        const found = await this.deps.store.search(resource.resourceType, condition);
+        // Several matches are the store's 412; one is the resource this update would replace.
+        if (found.resources.length === 1) checkKeepsPerson(found.resources[0], resource);
+      }
       return this.deps.store.conditionalUpdate(
         resource,
         condition,
@@ -214,15 +227,6 @@ export class FhirService {
       'The person has not agreed to share this with you',
       resource.resourceType,
     );
-  }
-
-  /** An update may not take over a resource that belongs to someone else. */
-  private async mayReplace(access: Access, resource: Resource): Promise<void> {
-    if (access.patient === undefined || !resource.id) return;
-    const current = await this.deps.store
-      .read(resource.resourceType, resource.id)
-      .catch(() => undefined);
-    if (current) this.visible(access, current);
   }
 
   private async submitSession(

@@ -12,7 +12,7 @@
  * in other people's records. Both are then the same 422. Contained resources are not walked (they
  * have no life of their own); the subject itself is what the others are checked against.
  */
-import type { Resource, ResourceType } from '@medplum/fhirtypes';
+import type { ExtractResource, Resource, ResourceType } from '@medplum/fhirtypes';
 import type { FhirStore } from '../store';
 import { fault, statusOf } from './outcomes';
 
@@ -26,6 +26,27 @@ const PERSON_OF: Readonly<Record<string, string>> = {
   RelatedPerson: 'patient',
   Consent: 'patient',
 };
+
+/** The element that says who a resource of this type is about (`subject`, `for`, `patient`). */
+export function personElement(type: string): string | undefined {
+  return PERSON_OF[type];
+}
+
+/**
+ * The person the stored version is about, when an update would change it: `subject` (or `for`,
+ * `patient`) of `current` as written, if `resource` names anyone else or no one. Undefined when
+ * the update keeps the person, when nothing is stored, or when the stored version names no one
+ * (giving an unassigned record its person is not a move). References are compared as written.
+ */
+export function movedFrom(current: Resource | undefined, resource: Resource): string | undefined {
+  const element = current ? PERSON_OF[current.resourceType] : undefined;
+  if (!current || !element) return undefined;
+  const referenceOf = (r: Resource): unknown =>
+    (r as unknown as Record<string, { reference?: unknown } | undefined>)[element]?.reference;
+  const before = referenceOf(current);
+  if (typeof before !== 'string' || before === referenceOf(resource)) return undefined;
+  return before;
+}
 
 /** The types whose references are checked when written through the service. */
 const CHECKED = new Set(['QuestionnaireResponse', 'Observation', 'CarePlan', 'Goal']);
@@ -94,10 +115,7 @@ export async function checkSamePerson(
       continue;
     }
     if (!(ref.type in PERSON_OF)) continue;
-    const stored = await store.read(ref.type as ResourceType, ref.id).catch((err: unknown) => {
-      if (statusOf(err) === 404 || statusOf(err) === 410) return undefined;
-      throw err;
-    });
+    const stored = await storedOrUndefined(store, ref.type as ResourceType, ref.id);
     if (!stored) {
       if (options.confined) throw elsewhere(ref.path);
       continue;
@@ -113,5 +131,40 @@ function elsewhere(path: string) {
     'business-rule',
     "This references a record that is not this person's: a person's record may point only to their own",
     path,
+  );
+}
+
+/** The current version, or undefined when there is none (404, 410); other failures propagate. */
+export async function storedOrUndefined<K extends ResourceType>(
+  store: FhirStore,
+  type: K,
+  id: string,
+): Promise<ExtractResource<K> | undefined> {
+  try {
+    return await store.read(type, id);
+  } catch (err) {
+    if (statusOf(err) === 404 || statusOf(err) === 410) return undefined;
+    throw err;
+  }
+}
+
+/**
+ * Refuses (409) an update that would move a stored record to another person (`movedFrom`): the
+ * first person's plan would point at it, and the second's would gain a record nobody wrote for
+ * them. `where` is the element's FHIRPath (inside a Bundle for a transaction entry).
+ */
+export function checkKeepsPerson(
+  current: Resource | undefined,
+  resource: Resource,
+  where: string = resource.resourceType,
+): void {
+  const before = movedFrom(current, resource);
+  if (before === undefined) return;
+  const type = resource.resourceType;
+  throw fault(
+    409,
+    'conflict',
+    `This ${type} is stored for ${before}: an update cannot move it to another person. Write it as a new ${type} for the right person`,
+    `${where}.${personElement(type) ?? 'subject'}`,
   );
 }

@@ -31,8 +31,6 @@ import type {
   Provenance,
   QuestionnaireResponse,
   Reference,
-  ExtractResource,
-  ResourceType,
 } from '@medplum/fhirtypes';
 import {
   buildCarePlan,
@@ -46,6 +44,7 @@ import {
 import { RATED_STATUSES } from '../fhir/history';
 import type { FhirStore } from '../store';
 import { KeyedQueue } from './keyed-queue';
+import { movedFrom, storedOrUndefined } from './references';
 import { fault, stale, statusOf, unprocessable } from './outcomes';
 import { holderOf, withNewPatient, type NewPatient } from './subject';
 
@@ -155,7 +154,7 @@ export class SessionSubmitter {
       planCreatedFresh = built.newPlan;
     }
     const provenance = provenanceEntry(stored, submission.agent, current, this.deps.now());
-    const recorded = await readOrUndefined(
+    const recorded = await storedOrUndefined(
       this.deps.store,
       'Provenance',
       provenance.resource?.id ?? '',
@@ -184,7 +183,7 @@ export class SessionSubmitter {
   private async checkCallerVersion(
     submission: SessionSubmission,
   ): Promise<QuestionnaireResponse | undefined> {
-    const current = await readOrUndefined(this.deps.store, 'QuestionnaireResponse', submission.id);
+    const current = await storedOrUndefined(this.deps.store, 'QuestionnaireResponse', submission.id);
     if (submission.ifMatch === undefined) return current;
     const wanted = submission.ifMatch.replace(/^W\//, '').replace(/"/g, '');
     if (current?.meta?.versionId !== wanted)
@@ -345,14 +344,15 @@ function provenanceEntry(
  * response, Observations and Provenance over to them and leave the first person's plan pointing
  * at a rating that is no longer theirs. Filing a rating under the wrong person is a clinical
  * safety hazard either way, so it is refused outright rather than done quietly (a session
- * submitted again by business identifier is refused the same way: FhirService.sessionId).
+ * submitted again by business identifier is refused the same way: FhirService.sessionId). Other
+ * records get the same rule with a generic message (references.ts, `checkKeepsPerson`).
  */
 function checkSamePersonAsStored(
   current: QuestionnaireResponse | undefined,
   response: QuestionnaireResponse,
 ): void {
-  const before = current?.subject?.reference;
-  if (before === undefined || before === response.subject?.reference) return;
+  const before = movedFrom(current, response);
+  if (before === undefined) return;
   throw fault(
     409,
     'conflict',
@@ -374,19 +374,6 @@ function contentHash(response: QuestionnaireResponse): string {
   return createHash('sha256').update(JSON.stringify(content)).digest('hex');
 }
 
-/** The current version, or undefined when there is none (404); other failures propagate. */
-async function readOrUndefined<K extends ResourceType>(
-  store: FhirStore,
-  type: K,
-  id: string,
-): Promise<ExtractResource<K> | undefined> {
-  try {
-    return await store.read(type, id);
-  } catch (err) {
-    if (statusOf(err) === 404) return undefined;
-    throw err;
-  }
-}
 
 function isStale(err: unknown): boolean {
   return statusOf(err) === 412;

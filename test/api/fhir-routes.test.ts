@@ -168,6 +168,145 @@ describe('conditional create', () => {
   });
 });
 
+describe('an update cannot move a record to another person', () => {
+  const observation = (id: string, subject?: string): Json => ({
+    resourceType: 'Observation',
+    id,
+    status: 'final',
+    code: { text: 'Sleep, hours a night' },
+    valueInteger: 6,
+    ...(subject ? { subject: { reference: subject } } : {}),
+  });
+  const goal = (id: string, subject: string): Json => ({
+    resourceType: 'Goal',
+    id,
+    lifecycleStatus: 'active',
+    description: { text: 'Sleep through the night' },
+    subject: { reference: subject },
+  });
+
+  beforeEach(async () => {
+    for (const id of ['a', 'b'])
+      await service.store.update({
+        resourceType: 'Patient',
+        id,
+        identifier: [{ system: 'urn:test:mrn', value: id }],
+      } as Patient);
+  });
+
+  it('PUT naming someone else, or no one, is a 409 at the person, and nothing changes', async () => {
+    expect((await call('PUT', '/fhir/Observation/o1', observation('o1', 'Patient/a'))).status).toBe(
+      201,
+    );
+    expect((await call('PUT', '/fhir/Goal/g1', goal('g1', 'Patient/a'))).status).toBe(201);
+    const moved = await call('PUT', '/fhir/Observation/o1', observation('o1', 'Patient/b'));
+    expect(moved.status).toBe(409);
+    expectOutcome(moved.body, 'conflict', 'Observation.subject');
+    expect(moved.body.issue[0].details.text).toMatch(/stored for Patient\/a/);
+    const dropped = await call('PUT', '/fhir/Observation/o1', observation('o1'));
+    expect(dropped.status).toBe(409);
+    const goalMoved = await call('PUT', '/fhir/Goal/g1', goal('g1', 'Patient/b'));
+    expect(goalMoved.status).toBe(409);
+    expectOutcome(goalMoved.body, 'conflict', 'Goal.subject');
+    const stored = await call('GET', '/fhir/Observation/o1');
+    expect(stored.body.subject.reference).toBe('Patient/a');
+    expect(stored.body.meta.versionId).toBe('1');
+    expect((await call('GET', '/fhir/Goal/g1')).body.meta.versionId).toBe('1');
+    // The same person again is an ordinary update.
+    const same = await call('PUT', '/fhir/Observation/o1', {
+      ...observation('o1', 'Patient/a'),
+      valueInteger: 7,
+    });
+    expect(same.status).toBe(200);
+    expect(same.body.meta.versionId).toBe('2');
+  });
+
+  it('a record stored without a person may be given one', async () => {
+    expect((await call('PUT', '/fhir/Observation/o2', observation('o2'))).status).toBe(201);
+    const given = await call('PUT', '/fhir/Observation/o2', observation('o2', 'Patient/b'));
+    expect(given.status).toBe(200);
+    expect(given.body.subject.reference).toBe('Patient/b');
+  });
+
+  it('a conditional update that would move its match is a 409', async () => {
+    const found = {
+      ...observation('o3', 'Patient/a'),
+      identifier: [{ system: 'urn:t', value: '3' }],
+    };
+    expect((await call('PUT', '/fhir/Observation/o3', found)).status).toBe(201);
+    const { id: _id, ...body } = { ...found, subject: { reference: 'Patient/b' } };
+    void _id;
+    const moved = await call('PUT', '/fhir/Observation?identifier=urn:t|3', body);
+    expect(moved.status).toBe(409);
+    expectOutcome(moved.body, 'conflict', 'Observation.subject');
+    expect((await call('GET', '/fhir/Observation/o3')).body.subject.reference).toBe('Patient/a');
+  });
+
+  it('a transaction entry that would move a record is a 409 inside the Bundle, and nothing is written', async () => {
+    expect((await call('PUT', '/fhir/Observation/o4', observation('o4', 'Patient/a'))).status).toBe(
+      201,
+    );
+    const res = await call('POST', '/fhir', {
+      resourceType: 'Bundle',
+      type: 'transaction',
+      entry: [
+        {
+          resource: goal('g4', 'Patient/b'),
+          request: { method: 'PUT', url: 'Goal/g4' },
+        },
+        {
+          resource: observation('o4', 'Patient/b'),
+          request: { method: 'PUT', url: 'Observation/o4' },
+        },
+      ],
+    });
+    expect(res.status).toBe(409);
+    expectOutcome(res.body, 'conflict', 'Bundle.entry[1].resource.subject');
+    expect((await call('GET', '/fhir/Goal/g4')).status).toBe(404);
+    expect((await call('GET', '/fhir/Observation/o4')).body.subject.reference).toBe('Patient/a');
+  });
+  it('a person named by another entry (as a handover names the Patient) is resolved first', async () => {
+    expect((await call('PUT', '/fhir/Observation/o5', observation('o5', 'Patient/a'))).status).toBe(
+      201,
+    );
+    const handover = (mrn: string): Json => ({
+      resourceType: 'Bundle',
+      type: 'transaction',
+      entry: [
+        {
+          fullUrl: 'urn:uuid:5d1a2c1e-0000-4000-8000-000000000001',
+          resource: person(mrn),
+          request: {
+            method: 'POST',
+            url: 'Patient',
+            ifNoneExist: `identifier=urn:test:mrn|${mrn}`,
+          },
+        },
+        {
+          resource: {
+            ...observation('o5', 'urn:uuid:5d1a2c1e-0000-4000-8000-000000000001'),
+            valueInteger: 3,
+          },
+          request: { method: 'PUT', url: 'Observation/o5' },
+        },
+      ],
+    });
+    const elsewhere = await call('POST', '/fhir', handover('b'));
+    expect(elsewhere.status).toBe(409);
+    expectOutcome(elsewhere.body, 'conflict', 'Bundle.entry[1].resource.subject');
+    const someoneNew = await call('POST', '/fhir', handover('nobody-yet'));
+    expect(someoneNew.status).toBe(409);
+    expect((await call('GET', '/fhir/Patient?identifier=urn:test:mrn|nobody-yet')).body.total).toBe(
+      0,
+    );
+    const same = await call('POST', '/fhir', handover('a'));
+    expect(same.status).toBe(200);
+    const stored = await call('GET', '/fhir/Observation/o5');
+    expect(stored.body.subject.reference).toBe('Patient/a');
+    expect(stored.body.valueInteger).toBe(3);
+  });
+});
+
 describe('POST /fhir: transaction and batch', () => {
   it('a transaction is all or nothing, with the bad entry named', async () => {
     const bundle = {
