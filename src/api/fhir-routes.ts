@@ -104,8 +104,12 @@ export function fhirRoutes(service: FhirService, now: () => Date): Router {
   router.get(
     '/:type/:id',
     route(async (req, res) => {
-      const resource = await service.read(accessOf(res), param(req, 'type'), param(req, 'id'));
-      sendFhir(res, 200, resource, resourceHeaders(req, resource));
+      const { resource, text } = await service.readToSend(
+        accessOf(res),
+        param(req, 'type'),
+        param(req, 'id'),
+      );
+      sendFhir(res, 200, resource, resourceHeaders(req, resource), text);
     }),
   );
   router.put(

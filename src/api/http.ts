@@ -8,16 +8,24 @@ import type { SearchResult } from '../store';
 
 export const FHIR_JSON = 'application/fhir+json';
 
+/**
+ * Sends a resource as FHIR JSON. `text`, when given, must be `JSON.stringify(resource)` (a stored
+ * version's own text, FhirService.readToSend): it is sent as it is, saving the serialisation.
+ */
 export function sendFhir(
   res: Response,
   status: number,
   resource: object,
   headers: Readonly<Record<string, string>> = {},
+  text?: string,
 ): void {
   for (const [name, value] of Object.entries(headers)) res.setHeader(name, value);
   // Kept (by reference) for the audit trail, which names what was returned.
   res.locals.sentResource = resource;
-  res.status(status).type(FHIR_JSON).send(JSON.stringify(resource));
+  res
+    .status(status)
+    .type(FHIR_JSON)
+    .send(text ?? JSON.stringify(resource));
 }
 
 /** The base URL the caller used for /fhir (behind a proxy, set `trust proxy` for its host). */

@@ -67,6 +67,27 @@ export class FhirService {
     return this.visible(access, await this.deps.store.read(served, id));
   }
 
+  /**
+   * As `read`, for a caller that sends the resource on unchanged: with the store's JSON text of
+   * it when the store keeps one and the caller sees the whole resource (`text` is then exactly
+   * `JSON.stringify(resource)`). A carer's reduced view comes without text. Nothing between the
+   * store and the caller changes the resource (the access checks only look at it).
+   */
+  async readToSend(
+    access: Access,
+    type: string,
+    id: string,
+  ): Promise<{ resource: Resource; text?: string }> {
+    const served = servedType(type);
+    access.check('read', served);
+    const { readStored } = this.deps.store;
+    if (!readStored)
+      return { resource: this.visible(access, await this.deps.store.read(served, id)) };
+    const { resource, text } = await readStored(served, id);
+    const shown = this.visible(access, resource);
+    return shown === resource ? { resource, text } : { resource: shown };
+  }
+
   async vread(access: Access, type: string, id: string, versionId: string): Promise<Resource> {
     const served = servedType(type);
     access.check('vread', served);

@@ -49,7 +49,9 @@ const NAMED_TYPES: ReadonlySet<string> = new Set([
 ]);
 
 export class NarratingStore implements FhirStore {
-  constructor(private readonly inner: FhirStore) {}
+  constructor(private readonly inner: FhirStore) {
+    this.readStored = inner.readStored?.bind(inner);
+  }
 
   async create<T extends Resource>(
     resource: T,
@@ -84,6 +86,9 @@ export class NarratingStore implements FhirStore {
   read<K extends ResourceType>(type: K, id: string): Promise<ExtractResource<K>> {
     return this.inner.read(type, id);
   }
+
+  /** There when the inner store has it (reads pass straight through). */
+  readonly readStored: FhirStore['readStored'];
 
   vread<K extends ResourceType>(
     type: K,

@@ -64,6 +64,7 @@ import type {
   SearchParams,
   SearchResult,
   Stored,
+  StoredText,
   UpdateOptions,
   WriteResult,
 } from './fhir-store';
@@ -266,9 +267,14 @@ class ResourceTables {
   }
 
   read(type: string, id: string, where: string): Resource {
+    return JSON.parse(this.text(type, id, where)) as Resource;
+  }
+
+  /** The current version's stored JSON (written by JSON.stringify, so it reads back the same). */
+  text(type: string, id: string, where: string): string {
     const row = this.currentContent.get(type, id) as { content: string } | undefined;
     if (!row) throw notFound(`There is no ${type} with this id`, where);
-    return JSON.parse(row.content) as Resource;
+    return row.content;
   }
 
   vread(type: string, id: string, versionId: string, where: string): Resource {
@@ -872,6 +878,15 @@ export class EmbeddedStore implements FhirStore {
   async read<K extends ResourceType>(type: K, id: string): Promise<ExtractResource<K>> {
     this.commitIfRefused();
     return this.readTables.read(type, id, `${type}.id`) as ExtractResource<K>;
+  }
+
+  async readStored<K extends ResourceType>(
+    type: K,
+    id: string,
+  ): Promise<StoredText<ExtractResource<K>>> {
+    this.commitIfRefused();
+    const text = this.readTables.text(type, id, `${type}.id`);
+    return { resource: JSON.parse(text) as ExtractResource<K>, text };
   }
 
   async vread<K extends ResourceType>(

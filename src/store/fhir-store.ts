@@ -55,6 +55,12 @@ export interface WriteResult<T extends Resource> {
   readonly created: boolean;
 }
 
+/** A stored version and its JSON text (`readStored`). */
+export interface StoredText<T extends Resource> {
+  readonly resource: T;
+  readonly text: string;
+}
+
 export interface SearchResult<T extends Resource> {
   /** This page of matches. */
   readonly resources: T[];
@@ -74,6 +80,16 @@ export interface FhirStore {
 
   /** The current version; 404 when there is none. */
   read<K extends ResourceType>(type: K, id: string): Promise<ExtractResource<K>>;
+
+  /**
+   * As `read`, with the JSON text the version is kept as: exactly `JSON.stringify(resource)`,
+   * so a caller that passes the resource on unchanged can send the text without serialising it
+   * again (a plain read over HTTP). Optional: a store that keeps no text of its own (a FHIR
+   * server behind MedplumClient) leaves it out, and callers use `read`.
+   */
+  readonly readStored?:
+    | (<K extends ResourceType>(type: K, id: string) => Promise<StoredText<ExtractResource<K>>>)
+    | undefined;
 
   /** One version; 404 when the resource or that version does not exist. */
   vread<K extends ResourceType>(

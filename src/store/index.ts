@@ -12,6 +12,7 @@ export type {
   SearchOptions,
   SearchParams,
   SearchResult,
+  StoredText,
   Stored,
   UpdateOptions,
   WriteResult,

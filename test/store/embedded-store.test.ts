@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { OperationOutcomeError, getStatus } from '@medplum/core';
-import type { Bundle, Observation, Patient } from '@medplum/fhirtypes';
+import type { Bundle, Observation, Patient, QuestionnaireResponse } from '@medplum/fhirtypes';
 import BetterSqlite3 from 'better-sqlite3';
 import { DEFAULT_FILE_NAME, EmbeddedStore, SCHEMA_VERSION } from '../../src/store';
 import { journeyResponses } from '../fhir/journey';
@@ -184,6 +184,31 @@ describe('embedded store: the SQLite file', () => {
     expect(await store.history('Patient', resource.id ?? '')).toHaveLength(1);
     const changed = await store.update({ ...resource, meta: {} });
     expect(changed.resource.meta?.versionId).toBe('2');
+  });
+
+  it('readStored gives the version with its stored text, exactly JSON.stringify of it', async () => {
+    // Text that JSON writes in more than one way: escapes, non-ASCII, U+2028, a lone surrogate,
+    // numbers with exponents and fractions, keys out of order, nested arrays.
+    const tricky = {
+      ...patient('t\u2028"\\\u0001é\ud800'),
+      name: [{ family: 'Ó Briain 🙂', given: ['Seán', 'x\ny'] }],
+      extension: [
+        { url: 'urn:n', valueDecimal: 1e21 },
+        { url: 'urn:m', valueDecimal: 0.1 },
+        { valueInteger: -7, url: 'urn:i' },
+      ],
+    } as Patient;
+    const { resource } = await store.create(tricky);
+    const id = resource.id ?? '';
+    const stored = await store.readStored('Patient', id);
+    expect(stored.text).toBe(JSON.stringify(stored.resource));
+    expect(stored.resource).toEqual(await store.read('Patient', id));
+    const session = journeyResponses()[0] as QuestionnaireResponse;
+    await store.update(journeyPatient());
+    await store.transaction(await journeySessionBundle(store, session));
+    const qr = await store.readStored('QuestionnaireResponse', session.id ?? '');
+    expect(qr.text).toBe(JSON.stringify(qr.resource));
+    expect(await failure(store.readStored('Patient', 'nobody'), 404)).toEqual(['Patient.id']);
   });
 
   it('refuses what its transactions do not support, and ambiguous bundles', async () => {
