@@ -183,7 +183,11 @@ export class SessionSubmitter {
   private async checkCallerVersion(
     submission: SessionSubmission,
   ): Promise<QuestionnaireResponse | undefined> {
-    const current = await storedOrUndefined(this.deps.store, 'QuestionnaireResponse', submission.id);
+    const current = await storedOrUndefined(
+      this.deps.store,
+      'QuestionnaireResponse',
+      submission.id,
+    );
     if (submission.ifMatch === undefined) return current;
     const wanted = submission.ifMatch.replace(/^W\//, '').replace(/"/g, '');
     if (current?.meta?.versionId !== wanted)
@@ -373,7 +377,6 @@ function contentHash(response: QuestionnaireResponse): string {
   void _subject;
   return createHash('sha256').update(JSON.stringify(content)).digest('hex');
 }
-
 
 function isStale(err: unknown): boolean {
   return statusOf(err) === 412;
