@@ -5,7 +5,8 @@
  * 2. each profile that applies (declared in meta.profile, or implied: a response to the DIALOG
  *    Questionnaire is a DIALOG response): cardinality, types, fixed values, required bindings,
  *    and FHIRPath invariants; resources with no known profile get their base definition's rules;
- * 3. a QuestionnaireResponse against its Questionnaire, when the package holds it.
+ * 3. a QuestionnaireResponse against its Questionnaire, when the package holds it;
+ * 4. the narrative's XHTML (`text.div`: well-formed, no active content; narrative-xhtml.ts).
  * A resource that fails layer 1 is not checked further: later layers assume its shape.
  */
 import Ajv, { type ErrorObject, type ValidateFunction } from 'ajv';
@@ -21,6 +22,7 @@ import type {
 } from '@medplum/fhirtypes';
 import r4 from 'fhirpath/fhir-context/r4';
 import { type ConformancePackage, loadConformancePackage } from './conformance';
+import { narrativeIssues } from './narrative-xhtml';
 import { fhirResourceTypes, loadFhirSchema } from './fhir-schema';
 import { error, issue, outcome, pointerToFhirPath, propertyToFhirPath } from './outcome';
 import { type CompiledProfile, compileProfile } from './profile-rules';
@@ -187,6 +189,8 @@ export function createValidator(pkg: ConformancePackage = loadConformancePackage
     if (type === 'QuestionnaireResponse' && !conforms) {
       issues.push(...questionnaireIssues(resource as QuestionnaireResponse, pkg));
     }
+    const div = (resource as { text?: { div?: unknown } }).text?.div;
+    if (typeof div === 'string') issues.push(...narrativeIssues(div, `${prefix || type}.text.div`));
     const nested = nestedIssues(resource as Resource, validateOne);
     if (nested.length > 0) issues.push(...nested);
     return issues;
