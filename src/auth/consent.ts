@@ -47,6 +47,7 @@ export const RESOURCE_TYPES_SYSTEM = 'http://hl7.org/fhir/resource-types';
 export const CONSENT_SCOPE_SYSTEM = 'http://terminology.hl7.org/CodeSystem/consentscope';
 export const CONSENT_ACTION_SYSTEM = 'http://terminology.hl7.org/CodeSystem/consentaction';
 const CARER_EXTENSION = 'https://dialog-fhir.org/fhir/StructureDefinition/dialog-carer';
+const KEY_WORKER_EXTENSION = 'https://dialog-fhir.org/fhir/StructureDefinition/dialog-key-worker';
 
 /** The search the API runs (every page) to fetch the Consents `consentFilter` needs. */
 export function requiredConsentSearch(patientId: string): {
@@ -124,6 +125,9 @@ function sharedView(
     // in a patient context does (authorize.ts); the person's Consent is about the person's data.
     if (DEFINITIONAL_TYPES.has(resource.resourceType)) return resource;
     if (!inPatientCompartment(resource, patient, options)) return undefined;
+    // Work items are never a carer's: a conflict or sync-refusal Task holds whole copies of plan
+    // parts (hidden sections too) in its input, whatever section a Consent names.
+    if (resource.resourceType === 'Task') return undefined;
     if (resource.resourceType !== 'CarePlan') {
       return decide({ type: resource.resourceType, kind: 'whole', codings: ownCodings(resource) })
         ? withoutContained(resource)
@@ -131,7 +135,9 @@ function sharedView(
     }
     const plan = resource;
     if (!decide({ type: 'CarePlan', kind: 'plan', codings: ownCodings(plan) })) return undefined;
-    return redactPlan(plan, carer, (activity) =>
+    // Only a permit without section codes shares an activity that has none: the whole plan.
+    const whole = decide({ type: 'CarePlan', kind: 'activity', codings: [] });
+    return redactPlan(plan, carer, whole, (activity) =>
       decide({ type: 'CarePlan', kind: 'activity', codings: activityCodings(activity) }),
     );
   };
@@ -249,17 +255,26 @@ function withoutContained<T extends Resource>(resource: T): T {
   return rest as T;
 }
 
+/**
+ * What of a plan a carer sees. Shared whole (a permit without section codes): all of it but the
+ * contained resources and other carers' entries. Shared by section: the plan's frame (status,
+ * title, period, subject, author, the key worker to contact) and the sections named, nothing
+ * else — not the clinicians' notes, the description, the goals, the supporting ratings, the
+ * contributors or the services it went through (which tell an inpatient stay), since those are
+ * not sections the person chose to share. Either way the narrative is generated from the view.
+ */
 function redactPlan(
   plan: CarePlan,
   carer: Carer,
+  whole: boolean,
   shared: (activity: CarePlanActivity) => boolean,
 ): CarePlan {
-  const result: CarePlan = withoutContained(plan);
   const activity = (plan.activity ?? []).filter(shared);
-  const extension = (plan.extension ?? []).filter(
-    (e) => e.url !== CARER_EXTENSION || isFor(e, carer),
+  const extension = (plan.extension ?? []).filter((e) =>
+    e.url === CARER_EXTENSION ? isFor(e, carer) : whole || e.url === KEY_WORKER_EXTENSION,
   );
-  const { activity: _a, extension: _e, text, ...rest } = result;
+  const frame = whole ? withoutContained(plan) : pick(plan, SECTION_VIEW_FRAME);
+  const { activity: _a, extension: _e, text, ...rest } = frame;
   void _a;
   void _e;
   const view: CarePlan = {
@@ -268,9 +283,21 @@ function redactPlan(
     ...(activity.length > 0 ? { activity } : {}),
   };
   // The stored narrative tells the whole plan: the latest ratings, every goal's words, every
-  // action. The view's own is generated from what the view keeps (goals by reference only, no
-  // ratings), so the text never shows more than the structured view.
+  // action, the notes, the carers. The view's own is generated from what the view keeps, so the
+  // text never shows more than the structured view.
   return text === undefined ? view : withNarrative(view);
+}
+
+/** A plan shared by section keeps these elements (besides its shared activities). */
+const SECTION_VIEW_FRAME: readonly (keyof CarePlan)[] = [
+  'resourceType', 'id', 'meta', 'implicitRules', 'language', 'text', 'modifierExtension',
+  'identifier', 'status', 'intent', 'category', 'title', 'subject', 'period', 'created', 'author',
+]; // prettier-ignore
+
+function pick(plan: CarePlan, keys: readonly (keyof CarePlan)[]): CarePlan {
+  const kept: Record<string, unknown> = {};
+  for (const key of keys) if (plan[key] !== undefined) kept[key] = plan[key];
+  return kept as unknown as CarePlan;
 }
 
 /** A `dialog-carer` entry about this carer (relative reference only: it names our record). */

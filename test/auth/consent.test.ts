@@ -311,6 +311,43 @@ describe('deny by default and Consent conditions', () => {
     const view = consentView(hannah, [consent], NOW)(plan) as CarePlan;
     expect(sections(view)).toEqual(sections(PLAN));
     expect(view.contained).toBeUndefined();
+    expect(view.note).toEqual(PLAN.note);
+    expect(view.supportingInfo).toEqual(PLAN.supportingInfo);
+  });
+
+  it('a plan shared by section keeps its frame and the sections named, not the clinical rest', () => {
+    expect(PLAN.note?.length).toBeGreaterThan(0);
+    const view = consentView(hannah, [CONSENT], NOW)(PLAN) as CarePlan;
+    // Clinicians' notes, the description, goals, the ratings behind it, who contributed and the
+    // services the person went through (an inpatient stay) are not sections she shared.
+    for (const hidden of [
+      'note',
+      'description',
+      'goal',
+      'supportingInfo',
+      'contributor',
+      'contained',
+    ] as const)
+      expect(view[hidden]).toBeUndefined();
+    const kept = (view.extension ?? []).map((e) => e.url.split('/').pop()).sort();
+    expect(kept).toEqual(['dialog-carer', 'dialog-key-worker']);
+    expect(view.subject).toEqual(PLAN.subject);
+    expect(view.status).toBe(PLAN.status);
+    expect(view.period).toEqual(PLAN.period);
+  });
+
+  it('never shares a Task, whatever the Consent says (work items hold copies of plan parts)', () => {
+    const consent = withProvision(without(base, 'class', 'code'));
+    const task = {
+      resourceType: 'Task',
+      status: 'requested',
+      intent: 'order',
+      for: { reference: `Patient/${PATIENT}` },
+      input: [{ type: { text: 'their version' }, valueString: '{"note":"admitted"}' }],
+    } as Resource;
+    expect(consentView(hannah, [consent], NOW)(task)).toBeUndefined();
+    const observation = community.find((r) => r.resourceType === 'Observation') as Resource;
+    expect(consentView(hannah, [consent], NOW)(observation)).toBeDefined();
   });
 
   it('a permit without class shares every type in the person’s compartment', () => {
