@@ -68,7 +68,7 @@ export class AuditTrail {
       interaction: shape.interaction,
       status: res.statusCode,
       ...(shape.type ? { resourceType: shape.type } : {}),
-      ids: idsOf(shape, sent),
+      ids: withoutOtherPeople(access, shape, idsOf(shape, sent)),
       ...patientOf(access, shape, sent),
       ...(shape.operation ? { operation: shape.operation } : {}),
       requestId: String(res.locals.requestId ?? ''),
@@ -230,18 +230,29 @@ function idsOf(shape: Shape, sent: Resource | undefined): string[] {
   return own;
 }
 
+/**
+ * A confined caller's event names no other person's Patient: an AuditEvent naming a Patient is in
+ * that person's trail (its `patient`), so the person would find there which other patient, or
+ * whose carer, tried to reach their record. The refused attempt stays in the caller's own trail,
+ * named by interaction, type and outcome.
+ */
+function withoutOtherPeople(access: Access | undefined, shape: Shape, ids: string[]): string[] {
+  if (access?.patient === undefined || shape.type !== 'Patient') return ids;
+  return ids.filter((id) => id === access.patient);
+}
+
 function patientOf(
   access: Access | undefined,
   shape: Shape,
   sent: Resource | undefined,
 ): { patientId?: string } {
-  // The person a request names is the one it touched (or tried to): for someone confined to
-  // another person, that is not their own.
-  if (shape.patient) return { patientId: shape.patient };
+  // A confined caller's request (a person's, a carer's) stays in their own person's trail,
+  // whatever it names: the person it named never finds in theirs which other patient, or whose
+  // carer, tried to reach their record (the attempt was refused, and is in the caller's trail).
   if (access?.patient) return { patientId: access.patient };
-  // A search names the person it asks about for clinicians and systems; a confined caller's
-  // search stays in their own trail (above), so a person never finds in theirs which other
-  // patient tried to search their record.
+  // For clinicians and systems, the person a request names is the one it touched (or tried to),
+  // and a search names the person it asks about.
+  if (shape.patient) return { patientId: shape.patient };
   if (shape.searched) return { patientId: shape.searched };
   if (shape.type === 'Patient' && shape.id) return { patientId: shape.id };
   const named = sent as

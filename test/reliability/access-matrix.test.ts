@@ -1084,19 +1084,24 @@ describe('afterwards', () => {
           wrong.push(`${where}: no client agent`);
       }
       const named = new Set((event.entity ?? []).map((e) => e.what?.reference));
-      if (s.target !== undefined && !named.has(s.target))
+      // A confined caller's event names no other person's Patient (it would be in their trail).
+      const confined = identified && role.patient !== undefined;
+      const otherPerson =
+        confined && s.target?.startsWith('Patient/') && s.target !== `Patient/${role.patient}`;
+      if (s.target !== undefined && !otherPerson && !named.has(s.target))
         wrong.push(`${where}: no entity ${s.target}`);
-      // The person: the one a /native request names; else a confined caller's own (their search
-      // of Megan's record stays in their trail: hers would show her who tried); else the one a
+      if (otherPerson && named.has(s.target)) wrong.push(`${where}: names ${s.target}`);
+      // The person: a confined caller's own, whatever it names (its request of Megan's record
+      // stays in its trail: hers would show her who tried); else the one a /native request or a
       // search (patient, subject) names.
       const searched =
         /^\/fhir\/[A-Za-z]+\?(?:.*&)?(?:patient|subject)=(?:Patient(?:\/|%2F))?([^&,%]+)(?:&|$)/.exec(
           s.path,
         )?.[1];
-      const asked = s.path.startsWith('/native')
-        ? /[?&]patient=([^&]+)/.exec(s.path)?.[1]
-        : identified && role.patient !== undefined
-          ? undefined
+      const asked = confined
+        ? undefined
+        : s.path.startsWith('/native')
+          ? /[?&]patient=([^&]+)/.exec(s.path)?.[1]
           : searched;
       const patient = asked ?? (identified ? role.patient : undefined);
       if (patient !== undefined) {
