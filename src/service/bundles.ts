@@ -19,7 +19,7 @@ import type {
 import { transactionRequests, type EntryRequest } from '../store';
 import { hasErrors, outcome, error } from '../validation';
 import type { Access, Interaction } from './access';
-import { bodyOfType, servedType, type FhirService } from './fhir-service';
+import { bodyOfType, checkConditionalCreate, servedType, type FhirService } from './fhir-service';
 import { fault, HttpOutcomeError, statusOf } from './outcomes';
 import { checkKeepsPerson, personElement, storedOrUndefined } from './references';
 
@@ -127,6 +127,9 @@ function checkEntry(service: FhirService, access: Access, request: EntryRequest)
   const where = `Bundle.entry[${request.index}]`;
   const type = servedType(request.type);
   access.check(interactionOf(request), type);
+  // A conditional create answers with the match it found (checkConditionalCreate).
+  if (request.method === 'POST' && request.query !== undefined)
+    checkConditionalCreate(access, type);
   if (request.method === 'GET') return;
   const resource = request.resource as Resource;
   const result = service.validate(resource);

@@ -129,6 +129,7 @@ export class FhirService {
     ifNoneExist?: string,
   ): Promise<WriteResult<Resource>> {
     const resource = this.checked(access, 'create', type, body);
+    if (ifNoneExist !== undefined) checkConditionalCreate(access, resource.resourceType);
     // A create ignores an id in the body (FHIR create): the session's id comes from sessionId.
     if (isDialogSession(resource)) {
       const { id: _ignored, ...body } = resource;
@@ -412,6 +413,16 @@ export function pinToPatient(
   const pinned = new URLSearchParams(params);
   if (!pinned.has(name)) pinned.set(name, own);
   return pinned;
+}
+
+/**
+ * A conditional create answers with the match it found, so it needs the scope to read the type
+ * besides the one to create it: otherwise a create-only token could read a stored record through
+ * If-None-Exist (`_id=…`). (Search scope is not asked for: the handover's peers hold `cru` on the
+ * types they send, and a conditional update answers with what the caller wrote, not the match.)
+ */
+export function checkConditionalCreate(access: Access, type: string): void {
+  access.check('read', type);
 }
 
 /** `If-None-Exist` is a search: it too stays within the caller's patient context. */

@@ -253,6 +253,76 @@ describe('review findings: no way round the patient context', () => {
   });
 });
 
+describe('a conditional create needs the scope to read what it finds', () => {
+  const NHS = 'https://fhir.nhs.uk/Id/nhs-number';
+  const send = (method: string, path: string, bearer: string, body: unknown, headers = {}) =>
+    fhir(service.base, method, path, body, { ...auth(bearer), ...headers });
+
+  it('a create-only token cannot read a stored record through If-None-Exist', async () => {
+    const createOnly = await token({
+      scopes: ['user/Patient.c'],
+      fhirUser: 'Practitioner/sam-whitfield',
+    });
+    const body = { resourceType: 'Patient', identifier: [{ system: NHS, value: '9434765919' }] };
+    const single = await send('POST', '/fhir/Patient', createOnly, body, {
+      'if-none-exist': `identifier=${NHS}|9434765919`,
+    });
+    expectRefusal(single, 403, 'forbidden');
+    expect(JSON.stringify(single.body)).not.toContain('someone-else');
+    const byId = await send('POST', '/fhir/Patient', createOnly, body, {
+      'if-none-exist': '_id=megan-price',
+    });
+    expectRefusal(byId, 403, 'forbidden');
+    const batch = await send('POST', '/fhir', createOnly, {
+      resourceType: 'Bundle',
+      type: 'batch',
+      entry: [
+        {
+          resource: body,
+          request: { method: 'POST', url: 'Patient', ifNoneExist: '_id=megan-price' },
+        },
+      ],
+    });
+    expect(batch.status).toBe(200);
+    expect(batch.body.entry[0].response.status).toBe('403');
+    expect(batch.body.entry[0].resource).toBeUndefined();
+    const transaction = await send('POST', '/fhir', createOnly, {
+      resourceType: 'Bundle',
+      type: 'transaction',
+      entry: [
+        {
+          resource: body,
+          request: { method: 'POST', url: 'Patient', ifNoneExist: '_id=megan-price' },
+        },
+      ],
+    });
+    expectRefusal(transaction, 403, 'forbidden');
+    // With the scopes to search and read, the same condition finds the stored Patient.
+    const full = await token({
+      scopes: ['user/Patient.cr'],
+      fhirUser: 'Practitioner/sam-whitfield',
+    });
+    const found = await send('POST', '/fhir/Patient', full, body, {
+      'if-none-exist': '_id=megan-price',
+    });
+    expect(found.status).toBe(200);
+    expect(found.body.id).toBe('megan-price');
+  });
+
+  it('the scopes a handover peer holds (cru) still create conditionally', async () => {
+    const peer = await token({ scopes: ['system/Patient.cru'] });
+    const res = await send(
+      'POST',
+      '/fhir/Patient',
+      peer,
+      { resourceType: 'Patient', identifier: [{ system: NHS, value: '9434765919' }] },
+      { 'if-none-exist': `identifier=${NHS}|9434765919` },
+    );
+    expect(res.status).toBe(200);
+    expect(res.body.id).toBe('someone-else');
+  });
+});
+
 describe('carers see only what the person agreed to share', () => {
   it('with the journey Consent: the plan, but not the ratings', async () => {
     const t = await token({
