@@ -3,12 +3,13 @@
  * - `GET /fhir/CarePlan/{id}/$letter?format=html|pdf|sms` — the plain-English letter (HTML or
  *   PDF), or the SMS version (text, at most 3 segments, with a link to the full letter);
  * - `GET /fhir/CarePlan/{id}/$chart` — the ratings chart as SVG (with its text alternative).
- * Both read through the caller's view: a carer sees only what the person's Consent shares.
+ * Both read through the caller's view (`readableView`): only types its scopes let it read, and a
+ * carer sees only what the person's Consent shares.
  */
 import { Router, type NextFunction, type Request, type Response } from 'express';
 import { scoresChartSvg } from '../charts';
 import { letterHtml, letterPdf, letterSms, readPlanView, type PlanView } from '../letter';
-import type { Access } from '../service/access';
+import { readableView, type Access } from '../service/access';
 import type { FhirService } from '../service/fhir-service';
 import { fault } from '../service/outcomes';
 import { accessOf } from './fhir-routes';
@@ -20,7 +21,7 @@ type LetterFormat = (typeof FORMATS)[number];
 async function viewOf(service: FhirService, access: Access, id: string): Promise<PlanView> {
   // The read checks scopes, patient context and consent, and 404s or 403s as a read would.
   await service.read(access, 'CarePlan', id);
-  return readPlanView(service.deps.store, id, { viewer: (r) => access.view(r) });
+  return readPlanView(service.deps.store, id, { viewer: readableView(access) });
 }
 
 function formatOf(req: Request): LetterFormat {

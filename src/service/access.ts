@@ -25,3 +25,30 @@ export interface Access {
   /** Who is acting, for Provenance. */
   readonly agent: Reference;
 }
+
+/**
+ * What a caller may see of the records an operation gathers on its behalf (a letter, a chart, the
+ * clinician page): nothing of a type its scopes do not let it read, nothing about someone outside
+ * its patient context, and of the rest its view (a carer's Consent). A plan read is not a licence
+ * to read the ratings, people and goals the plan points to.
+ */
+export function readableView(access: Access): <T extends Resource>(resource: T) => T | undefined {
+  const readable = new Map<string, boolean>();
+  const mayRead = (type: string): boolean => {
+    let may = readable.get(type);
+    if (may === undefined) {
+      try {
+        access.check('read', type);
+        may = true;
+      } catch {
+        may = false; // check throws the 403 a read of this type would answer
+      }
+      readable.set(type, may);
+    }
+    return may;
+  };
+  return (resource) =>
+    mayRead(resource.resourceType) && access.inCompartment(resource)
+      ? access.view(resource)
+      : undefined;
+}

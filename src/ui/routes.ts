@@ -35,7 +35,7 @@ import { isDialogResponse } from '../fhir/history';
 import { populateResponse, type PreviousRating } from '../fhir/populate';
 import { responseToSession, sessionToResponse } from '../fhir/response-session';
 import { letterHtml, letterPdf, letterSms, readPlanView } from '../letter';
-import type { Access } from '../service/access';
+import { readableView, type Access } from '../service/access';
 import type { FhirService } from '../service/fhir-service';
 import { fault, statusOf } from '../service/outcomes';
 import { html, type HtmlValue } from './html';
@@ -322,7 +322,7 @@ export function uiRoutes(options: UiOptions): Router {
       const subject = `Patient/${patient.id ?? ''}`;
       const plan = await planOf(service, a, subject);
       const view = plan?.id
-        ? await readPlanView(service.deps.store, plan.id, { viewer: (r) => a.view(r) })
+        ? await readPlanView(service.deps.store, plan.id, { viewer: readableView(a) })
         : undefined;
       const inProgress = await inProgressOf(service, a, subject);
       const tasks = await service.search(
@@ -506,7 +506,7 @@ export function uiRoutes(options: UiOptions): Router {
       if (!['html', 'pdf', 'sms'].includes(format))
         throw fault(400, 'value', 'format is html, pdf or sms', 'format');
       await service.read(a, 'CarePlan', id);
-      const view = await readPlanView(service.deps.store, id, { viewer: (r) => a.view(r) });
+      const view = await readPlanView(service.deps.store, id, { viewer: readableView(a) });
       res.setHeader('Cache-Control', 'no-store');
       if (format === 'html')
         res.status(200).type('text/html; charset=utf-8').send(letterHtml(view));

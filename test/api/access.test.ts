@@ -323,6 +323,34 @@ describe('a conditional create needs the scope to read what it finds', () => {
   });
 });
 
+describe('a plan read is no licence to read what the plan points to', () => {
+  it('$chart and $letter with CarePlan read only show no ratings and no goals’ words', async () => {
+    const full = await token({ scopes: ['user/*.rs'], fhirUser: 'Practitioner/sam-whitfield' });
+    const planOnly = await token({
+      scopes: ['user/CarePlan.rs'],
+      fhirUser: 'Practitioner/sam-whitfield',
+    });
+    const plans = await get('/fhir/CarePlan?subject=Patient/megan-price', planOnly);
+    expect(plans.status).toBe(200);
+    const id = plans.body.entry[0].resource.id as string;
+    const text = async (path: string, bearer: string): Promise<string> => {
+      const res = await fetch(`${service.base}/fhir/CarePlan/${id}/${path}`, {
+        headers: auth(bearer),
+      });
+      expect(res.status).toBe(200);
+      return res.text();
+    };
+    // The ratings the chart draws and the goals the letter tells are there for a full reader…
+    expect(await text('$chart', full)).toMatch(/very dissatisfied|fairly dissatisfied/);
+    // The person's own words for her goals are in the Goals, not in the plan.
+    const goalWords = 'Smallest step';
+    expect(await text('$letter?format=html', full)).toContain(goalWords);
+    // …and not for a token that may read plans only.
+    expect(await text('$chart', planOnly)).not.toMatch(/very dissatisfied|fairly dissatisfied/);
+    expect(await text('$letter?format=html', planOnly)).not.toContain(goalWords);
+  });
+});
+
 describe('carers see only what the person agreed to share', () => {
   it('with the journey Consent: the plan, but not the ratings', async () => {
     const t = await token({
