@@ -63,7 +63,8 @@ export function searchBundle(
     return `${base}/${type}?${page.toString()}`;
   };
   const links: NonNullable<Bundle['link']> = [{ relation: 'self', url: link(result.offset) }];
-  if (result.offset + result.resources.length < result.total)
+  // A page of 0 (a count only) has no next page: its next would be itself.
+  if (result.count > 0 && result.offset + result.resources.length < result.total)
     links.push({ relation: 'next', url: link(result.offset + result.count) });
   if (result.offset > 0)
     links.push({ relation: 'previous', url: link(Math.max(0, result.offset - result.count)) });

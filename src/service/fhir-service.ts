@@ -112,14 +112,39 @@ export class FhirService {
     const served = servedType(type);
     access.check('search', served);
     checkIdentifierSearch(served, params);
-    const query = withoutTotal(params);
-    const found = await this.deps.store.search(served, pinToPatient(access, served, query));
-    // What the caller may see of each match (a carer's reduced view), never the stored whole.
-    const shown = found.resources.flatMap((r) => access.view(r) ?? []);
-    // What consent hides is not counted either (a count would tell what exists).
-    return shown.length === found.resources.length
-      ? { ...found, resources: shown }
-      : { ...found, resources: shown, total: found.offset + shown.length };
+    const query = pinToPatient(access, served, withoutTotal(params));
+    const found = await this.deps.store.search(served, query);
+    if (access.context.role === 'carer') return this.searchAsShared(access, served, query, found);
+    // What the caller may see of each match, never the stored whole (view is the identity for
+    // everyone but carers).
+    return { ...found, resources: found.resources.flatMap((r) => access.view(r) ?? []) };
+  }
+
+  /**
+   * A carer's search, paged over what the person's Consent shares: what consent hides is neither
+   * counted (a total, even of an empty page, would tell what exists and when) nor leaves a page
+   * short. A carer is confined to one person, so every match of theirs is read (at most
+   * CARER_SEARCH_LIMIT) and the view paged here; `first` is the store's answer to the query as
+   * given (its checks, and the page size and offset it applied).
+   */
+  private async searchAsShared(
+    access: Access,
+    type: ResourceType,
+    query: URLSearchParams,
+    first: SearchResult<Resource>,
+  ): Promise<SearchResult<Resource>> {
+    const all = new URLSearchParams(query);
+    all.delete('_offset');
+    all.set('_count', String(CARER_SEARCH_PAGE));
+    const shown: Resource[] = [];
+    for (let offset = 0; offset < CARER_SEARCH_LIMIT; offset += CARER_SEARCH_PAGE) {
+      all.set('_offset', String(offset));
+      const page = await this.deps.store.search(type, all);
+      shown.push(...page.resources.flatMap((r) => access.view(r) ?? []));
+      if (offset + page.resources.length >= page.total) break;
+    }
+    const { offset, count } = first;
+    return { resources: shown.slice(offset, offset + count), total: shown.length, offset, count };
   }
 
   async create(
@@ -313,6 +338,10 @@ export class FhirService {
     return match?.id ?? uuidV5(`${identifier.system}|${identifier.value}`, DIALOG_NAMESPACE);
   }
 }
+
+/** A carer's search reads the person's matches in pages of this size, up to the limit. */
+const CARER_SEARCH_PAGE = 1000;
+const CARER_SEARCH_LIMIT = 20_000;
 
 /** Whether the caller is confined to one person (see `checkSamePerson`). */
 function confinedOf(access: Access): { confined: boolean } {

@@ -382,6 +382,38 @@ describe('carers see only what the person agreed to share', () => {
     expect(shared.contained).toBeUndefined();
   });
 
+  it('totals count only what is shared, whatever the page', async () => {
+    const t = await token({
+      scopes: ['patient/*.rs'],
+      fhirUser: 'RelatedPerson/hannah-price',
+      patient: 'megan-price',
+    });
+    const total = async (query: string): Promise<number> => {
+      const res = await get(query, t);
+      expect(res.status).toBe(200);
+      return res.body.total as number;
+    };
+    // Her ratings are not shared with Hannah: no page, however asked, tells that there are any.
+    expect(await total('/fhir/QuestionnaireResponse')).toBe(0);
+    expect(await total('/fhir/QuestionnaireResponse?_count=0')).toBe(0);
+    expect(await total('/fhir/QuestionnaireResponse?_offset=500')).toBe(0);
+    expect(await total('/fhir/Observation?_count=0')).toBe(0);
+    // The plan is shared: counted, on a page of none or past the end alike.
+    expect(await total('/fhir/CarePlan?_count=0')).toBe(1);
+    expect(await total('/fhir/CarePlan?_offset=5')).toBe(1);
+    const none = await get('/fhir/CarePlan?_count=0', t);
+    expect(none.body.entry ?? []).toHaveLength(0);
+    expect((none.body.link as Json[]).some((l) => l.relation === 'next')).toBe(false);
+    // A clinician's totals are the store's.
+    const clinician = await token({
+      scopes: ['user/*.rs'],
+      fhirUser: 'Practitioner/sam-whitfield',
+    });
+    expect(
+      (await get('/fhir/QuestionnaireResponse?_count=0', clinician)).body.total,
+    ).toBeGreaterThan(0);
+  });
+
   it('without a Consent naming them, nothing', async () => {
     const t = await token({
       scopes: ['patient/*.rs'],
