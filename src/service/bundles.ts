@@ -211,6 +211,18 @@ async function dispatch(
       response: { status: '200 OK' },
     };
   }
+  if (method === 'GET' && id !== undefined && history === '_history' && !versionId) {
+    const versions = await service.history(access, type, id);
+    return {
+      resource: {
+        resourceType: 'Bundle',
+        type: 'history',
+        total: versions.length,
+        entry: versions.map((resource) => ({ resource })),
+      },
+      response: { status: '200 OK' },
+    };
+  }
   if (method === 'GET' && id !== undefined) {
     const resource =
       history === '_history' && versionId

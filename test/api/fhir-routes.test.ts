@@ -331,6 +331,25 @@ describe('POST /fhir: transaction and batch', () => {
     expect(ok.body.entry[0].response.status).toMatch(/^201/);
   });
 
+  it('a batch entry GET Type/id/_history is the history, not the current version', async () => {
+    const created = await call('POST', '/fhir/Patient', person('h1'));
+    const id = created.body.id as string;
+    await call('PUT', `/fhir/Patient/${id}`, { ...person('h1'), id, gender: 'female' });
+    const res = await call('POST', '/fhir', {
+      resourceType: 'Bundle',
+      type: 'batch',
+      entry: [
+        { request: { method: 'GET', url: `Patient/${id}/_history` } },
+        { request: { method: 'GET', url: `Patient/${id}/_history/1` } },
+      ],
+    });
+    expect(res.status).toBe(200);
+    const [history, first] = res.body.entry as Json[];
+    expect(history?.resource.type).toBe('history');
+    expect(history?.resource.entry.map((e: Json) => e.resource.meta.versionId)).toEqual(['2', '1']);
+    expect(first?.resource.meta.versionId).toBe('1');
+  });
+
   it('a batch takes each entry on its own', async () => {
     const res = await call('POST', '/fhir', {
       resourceType: 'Bundle',
