@@ -9,9 +9,11 @@
  * - Only the basic formatting elements and attributes of HTML 4.0 chapters 7–11 and 15 (text,
  *   lists, tables, links, images, style attributes): no scripts, forms, frames, objects, head or
  *   body, no event attributes (`onclick`), no `javascript:` (or `vbscript:`, `data:`) links; an
- *   image's `data:image/…` source is allowed (images held inside the resource).
+ *   image's `data:image/…` source is allowed (images held inside the resource); no CDATA
+ *   sections (HTML reads them differently); style that neither loads, runs nor covers the page.
  * - Some text, or an image (txt-2).
- * sax (strict mode) reads it: a real XML parser, so what is checked is what a browser would build.
+ * sax (strict mode) reads it: a real XML parser, so what is checked is what an XML reader builds,
+ * and what HTML parsers read differently (CDATA) is refused.
  */
 import type { OperationOutcomeIssue } from '@medplum/fhirtypes';
 import sax from 'sax';
@@ -32,7 +34,8 @@ const ELEMENTS: ReadonlySet<string> = new Set([
 
 /** Attributes any element may have (HTML 4 core and i18n attributes, and `style`). */
 const COMMON: ReadonlySet<string> = new Set([
-  'id', 'class', 'style', 'title', 'lang', 'xml:lang', 'dir', 'xmlns',
+  'id', 'class', 'style', 'title', 'lang', 'xml:lang', 'xml:space', 'dir', 'xmlns', 'tabindex',
+  'accesskey',
 ]); // prettier-ignore
 
 const CELL = ['abbr', 'axis', 'headers', 'scope', 'rowspan', 'colspan', 'align', 'char', 'charoff', 'valign', 'width', 'height', 'nowrap', 'bgcolor']; // prettier-ignore
@@ -80,6 +83,20 @@ const URL_ATTRIBUTES: ReadonlySet<string> = new Set(['href', 'src', 'longdesc', 
 const ACTIVE_SCHEME = /^(?:javascript|vbscript|data):/i;
 const IMAGE_DATA = /^data:image\/(?:png|gif|jpeg|jpg|webp|bmp);/i;
 
+/**
+ * Style that reaches outside the narrative or runs: a URL (`url(…)`, `@import`: fetched when the
+ * record is opened), script (`expression(…)`, `behavior`, `-moz-binding`), CSS escapes or
+ * comments that hide either (a backslash, `/*`), or a box laid over the page (fixed or absolute position).
+ */
+const ACTIVE_STYLE =
+  /url\s*\(|image-set\s*\(|expression\s*\(|@import|behavior\s*:|-moz-binding|\\|\/\*|position\s*:\s*(?:fixed|absolute|sticky)/i;
+
+function styleProblem(element: string, value: string): string | undefined {
+  return ACTIVE_STYLE.test(value)
+    ? `The narrative may not have style that loads, runs or covers content (style on <${element}>)`
+    : undefined;
+}
+
 /** The issues of one narrative `div` (FHIRPath `at`); none when it is as FHIR requires. */
 export function narrativeIssues(div: string, at: string): OperationOutcomeIssue[] {
   const issues: OperationOutcomeIssue[] = [];
@@ -121,7 +138,9 @@ export function narrativeIssues(div: string, at: string): OperationOutcomeIssue[
     if (t.trim() !== '') content = true;
   };
   parser.ontext = text;
-  parser.oncdata = text;
+  // XML reads a CDATA section as text, but an HTML parser (innerHTML) ends it at the first `>`:
+  // `<![CDATA[ > <img src=x onerror=…> ]]>` would come alive in an EHR that shows it as HTML.
+  parser.onopencdata = () => fail('The narrative may not hold CDATA sections');
   try {
     parser.write(div).close();
   } catch {
@@ -137,6 +156,7 @@ function attributeProblem(element: string, attribute: sax.QualifiedAttribute): s
   if (attribute.prefix === 'xmlns' || name === 'xmlns') return undefined;
   if (!COMMON.has(name) && !(BY_ELEMENT[element] ?? []).includes(name))
     return `The narrative may not have a ${name} attribute on <${element}>`;
+  if (name === 'style') return styleProblem(element, attribute.value);
   if (!URL_ATTRIBUTES.has(name)) return undefined;
   // Browsers skip leading spaces and control characters, and tabs and newlines anywhere.
   const url = attribute.value.replace(/[\p{Cc}\s]/gu, '');

@@ -20,6 +20,8 @@ describe('the narrative XHTML (txt-1, txt-2)', () => {
       div('<a href="https://nhs.uk/x" title="t">link</a> <a href="Patient/1">p</a>'),
       div('<img src="data:image/png;base64,iVBORw0KGgo=" alt="chart"/>'),
       div('<p xml:lang="en-GB" lang="en-GB" class="c" id="i">text</p>'),
+      div('<p tabindex="0" accesskey="p" xml:space="preserve">text</p>'),
+      div('<p style="color: rgb(0, 0, 0); font-weight: bold; margin: 0 1em">text</p>'),
     ];
     for (const text of ok) expect(problem(text)).toBeUndefined();
   });
@@ -37,6 +39,13 @@ describe('the narrative XHTML (txt-1, txt-2)', () => {
       [div('<img src="data:text/html,x" alt="x"/>'), /active content \(src on <img>\)/],
       [div('<svg xmlns="http://www.w3.org/2000/svg"><script/></svg>'), /<svg> element/],
       [div('<p>x</p>', ' onload="alert(1)"'), /onload attribute/],
+      // HTML ends a CDATA section at the first '>': the img below would run in innerHTML.
+      [div('<p>a<![CDATA[ x > <img src=x onerror=alert(1)> ]]></p>'), /CDATA/],
+      [div('<p style="background:url(https://tracker.example/x)">x</p>'), /style/],
+      [div('<p style="width:expression(alert(1))">x</p>'), /style/],
+      [div('<p style="background:u\\72l(https://x)">x</p>'), /style/],
+      [div('<p style="@import \'https://x\'">x</p>'), /style/],
+      [div('<div style="position: fixed; top: 0">x</div>'), /style/],
     ];
     for (const [text, message] of bad) expect(problem(text)).toMatch(message);
   });
