@@ -135,11 +135,14 @@ function sharedView(
     }
     const plan = resource;
     if (!decide({ type: 'CarePlan', kind: 'plan', codings: ownCodings(plan) })) return undefined;
-    // Only a permit without section codes shares an activity that has none: the whole plan.
-    const whole = decide({ type: 'CarePlan', kind: 'activity', codings: [] });
-    return redactPlan(plan, carer, whole, (activity) =>
-      decide({ type: 'CarePlan', kind: 'activity', codings: activityCodings(activity) }),
-    );
+    const shared = (activity: CarePlanActivity): boolean =>
+      decide({ type: 'CarePlan', kind: 'activity', codings: activityCodings(activity) });
+    // Shared whole: a permit without section codes (only that shares an activity with none),
+    // and no section of this plan denied (a deny nested in a whole permit is not "whole").
+    const whole =
+      decide({ type: 'CarePlan', kind: 'activity', codings: [] }) &&
+      (plan.activity ?? []).every(shared);
+    return redactPlan(plan, carer, whole, shared);
   };
 }
 

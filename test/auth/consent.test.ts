@@ -336,6 +336,33 @@ describe('deny by default and Consent conditions', () => {
     expect(view.period).toEqual(PLAN.period);
   });
 
+  it('a whole-plan permit with one section denied is a plan shared by section', () => {
+    const consent = withProvision({
+      ...without(base, 'code'),
+      provision: [
+        {
+          type: 'deny',
+          code: [
+            {
+              coding: [
+                {
+                  system: 'https://dialog-fhir.org/fhir/CodeSystem/dialog-plan-sections',
+                  code: 'mental-health-act-status',
+                },
+              ],
+            },
+          ],
+        },
+      ],
+    });
+    const view = consentView(hannah, [consent], NOW)(PLAN) as CarePlan;
+    expect(sections(view)).not.toContain('mental-health-act-status');
+    expect(sections(view)).toContain('leave');
+    // The notes tell the section denied ("under Section 2"): the frame only, as by section.
+    expect(view.note).toBeUndefined();
+    expect(view.supportingInfo).toBeUndefined();
+  });
+
   it('never shares a Task, whatever the Consent says (work items hold copies of plan parts)', () => {
     const consent = withProvision(without(base, 'class', 'code'));
     const task = {
