@@ -4,7 +4,7 @@
  * `src/auth`.
  */
 import type { Reference, Resource } from '@medplum/fhirtypes';
-import type { AccessContext, Interaction } from '../auth';
+import { isPatientDataType, type AccessContext, type Interaction } from '../auth';
 
 export type { Interaction };
 
@@ -28,9 +28,11 @@ export interface Access {
 
 /**
  * What a caller may see of the records an operation gathers on its behalf (a letter, a chart, the
- * clinician page): nothing of a type its scopes do not let it read, nothing about someone outside
- * its patient context, and of the rest its view (a carer's Consent). A plan read is not a licence
- * to read the ratings, people and goals the plan points to.
+ * clinician page): nothing of a patient-data type its scopes do not let it read, nothing about
+ * someone outside its patient context, and of the rest its view (a carer's Consent). A plan read
+ * is not a licence to read the ratings, people and goals the plan points to. The staff and
+ * services a plan names (Practitioner, Organization: no one's patient data) are shown whatever
+ * the scopes, as the key worker's number in the person's own letter always was.
  */
 export function readableView(access: Access): <T extends Resource>(resource: T) => T | undefined {
   const readable = new Map<string, boolean>();
@@ -47,8 +49,10 @@ export function readableView(access: Access): <T extends Resource>(resource: T) 
     }
     return may;
   };
-  return (resource) =>
-    mayRead(resource.resourceType) && access.inCompartment(resource)
+  return (resource) => {
+    if (!isPatientDataType(resource.resourceType)) return access.view(resource);
+    return mayRead(resource.resourceType) && access.inCompartment(resource)
       ? access.view(resource)
       : undefined;
+  };
 }
