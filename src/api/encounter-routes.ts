@@ -18,6 +18,7 @@ import type { Access } from '../service/access';
 import { bodyOfType, type FhirService } from '../service/fhir-service';
 import { fault, statusOf, unprocessable } from '../service/outcomes';
 import type { WriteResult } from '../store';
+import { checkKeepsPerson, storedOrUndefined } from '../service/references';
 import { handoverFromEncounter } from '../transfer/encounter-trigger';
 import type { Transfers } from '../transfer/handover';
 import { hasErrors } from '../validation';
@@ -53,6 +54,8 @@ export function encounterRoutes(service: FhirService, transfers: Transfers | und
       void _ignored;
       written = await store.create(body as Encounter);
     } else {
+      // An Encounter stays with its person, as every record about one does (references.ts).
+      checkKeepsPerson(await storedOrUndefined(store, 'Encounter', id), encounter);
       written = await store.update(encounter, ifMatch !== undefined ? { ifMatch } : {});
     }
     const stored = written.resource as Encounter;

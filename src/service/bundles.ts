@@ -69,7 +69,15 @@ async function checkEntryKeepsPerson(
   const written = typeof person?.reference === 'string' ? person.reference : undefined;
   const target = requests.find((r) => written !== undefined && r.fullUrl === written);
   const resolved = target ? await targetOf(target, requests, store) : written;
-  if (resolved === undefined && target) return; // cannot be told before the store applies it
+  // Who it will be about cannot be told before the store applies it (a condition naming another
+  // entry, several matches): refused rather than let through unchecked.
+  if (resolved === undefined && target)
+    throw fault(
+      422,
+      'business-rule',
+      'The person this entry is about cannot be told before the transaction is applied: name the Patient by a condition on its own identifiers',
+      `Bundle.entry[${request.index}].resource.${element}`,
+    );
   const as = { ...resource, [element]: { ...person, reference: resolved ?? undefined } };
   checkKeepsPerson(current, as as Resource, `Bundle.entry[${request.index}].resource`);
 }
@@ -87,8 +95,10 @@ async function targetOf(
   if (request.id !== undefined) return `${request.type}/${request.id}`;
   if (request.query === undefined) return null;
   const query = request.query;
-  if (requests.some((r) => r.fullUrl !== undefined && safeDecode(query).includes(r.fullUrl)))
-    return undefined;
+  const placeholders = requests.flatMap((r) =>
+    r.fullUrl !== undefined && /^urn:(?:uuid|oid):/.test(r.fullUrl) ? [r.fullUrl] : [],
+  );
+  if (placeholders.some((p) => safeDecode(query).includes(p))) return undefined;
   const found = await store.search(
     request.type as ResourceType,
     new URLSearchParams(request.query),

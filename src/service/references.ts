@@ -1,7 +1,7 @@
 /**
  * A person's record points only into that person's record. A session, score, goal or plan about
  * one person that references another person (a Patient other than its subject), or a stored
- * response, Observation, plan, goal, Task, carer or consent about another person, is refused
+ * response, Observation, plan, goal, Task, carer, consent or Encounter about another person, is refused
  * (422, business-rule, at the reference): it would show one person's data in another's plan, or
  * pair one person's ratings with another's.
  *
@@ -25,6 +25,7 @@ const PERSON_OF: Readonly<Record<string, string>> = {
   Task: 'for',
   RelatedPerson: 'patient',
   Consent: 'patient',
+  Encounter: 'subject',
 };
 
 /** The element that says who a resource of this type is about (`subject`, `for`, `patient`). */

@@ -283,6 +283,7 @@ describe('an update cannot move a record to another person', () => {
           },
         },
         {
+          fullUrl: 'urn:uuid:5d1a2c1e-0000-4000-8000-000000000002',
           resource: {
             ...observation('o5', 'urn:uuid:5d1a2c1e-0000-4000-8000-000000000001'),
             valueInteger: 3,
@@ -299,6 +300,13 @@ describe('an update cannot move a record to another person', () => {
     expect((await call('GET', '/fhir/Patient?identifier=urn:test:mrn|nobody-yet')).body.total).toBe(
       0,
     );
+    // A condition that names another entry cannot be resolved beforehand: refused, not let by.
+    const hidden = handover('b');
+    const patientEntry = hidden.entry[0];
+    patientEntry.request.ifNoneExist = `identifier=urn:test:mrn|b,${hidden.entry[1].fullUrl}`;
+    const unresolved = await call('POST', '/fhir', hidden);
+    expect(unresolved.status).toBe(422);
+    expect((await call('GET', '/fhir/Observation/o5')).body.subject.reference).toBe('Patient/a');
     const same = await call('POST', '/fhir', handover('a'));
     expect(same.status).toBe(200);
     const stored = await call('GET', '/fhir/Observation/o5');

@@ -188,6 +188,21 @@ describe('the Encounter trigger', () => {
     expect(found.body.entry).toHaveLength(1);
   });
 
+  it('an update cannot move an Encounter to another person (409, unchanged)', async () => {
+    const s = await startService();
+    services = [s];
+    const body = encounter('stay-m', 'planned', { reference: 'Patient/anyone' });
+    expect((await fhir(s.base, 'PUT', '/fhir/Encounter/stay-m', body)).status).toBe(201);
+    const moved = await fhir(s.base, 'PUT', '/fhir/Encounter/stay-m', {
+      ...body,
+      subject: { reference: 'Patient/someone-else' },
+    });
+    expect(moved.status).toBe(409);
+    expect(moved.body.issue[0].expression).toEqual(['Encounter.subject']);
+    const stored = await fhir(s.base, 'GET', '/fhir/Encounter/stay-m');
+    expect(stored.body.subject.reference).toBe('Patient/anyone');
+  });
+
   it('with AUTH on: a clinician may write Encounters; the person’s own access may not', async () => {
     const { service: s, key } = await startServiceWithDevKey();
     services = [s];
