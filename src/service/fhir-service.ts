@@ -133,18 +133,28 @@ export class FhirService {
     query: URLSearchParams,
     first: SearchResult<Resource>,
   ): Promise<SearchResult<Resource>> {
+    const { offset, count } = first;
+    const page = (shown: Resource[]): SearchResult<Resource> => ({
+      resources: shown.slice(offset, offset + count),
+      total: shown.length,
+      offset,
+      count,
+    });
+    // Nothing matches, or the first page holds every match: no more to read.
+    if (first.total === 0 || (offset === 0 && first.resources.length === first.total))
+      return page(first.resources.flatMap((r) => access.view(r) ?? []));
     const all = new URLSearchParams(query);
-    all.delete('_offset');
     all.set('_count', String(CARER_SEARCH_PAGE));
     const shown: Resource[] = [];
-    for (let offset = 0; offset < CARER_SEARCH_LIMIT; offset += CARER_SEARCH_PAGE) {
-      all.set('_offset', String(offset));
-      const page = await this.deps.store.search(type, all);
-      shown.push(...page.resources.flatMap((r) => access.view(r) ?? []));
-      if (offset + page.resources.length >= page.total) break;
+    let read = 0;
+    while (read < CARER_SEARCH_LIMIT) {
+      all.set('_offset', String(read));
+      const next = await this.deps.store.search(type, all);
+      shown.push(...next.resources.flatMap((r) => access.view(r) ?? []));
+      read += next.resources.length;
+      if (next.resources.length === 0 || read >= next.total) break;
     }
-    const { offset, count } = first;
-    return { resources: shown.slice(offset, offset + count), total: shown.length, offset, count };
+    return page(shown);
   }
 
   async create(
