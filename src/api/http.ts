@@ -5,6 +5,7 @@
 import type { Request, Response } from 'express';
 import type { Bundle, Resource } from '@medplum/fhirtypes';
 import type { SearchResult } from '../store';
+import { historyBundleOf } from '../service/bundles';
 
 export const FHIR_JSON = 'application/fhir+json';
 
@@ -82,25 +83,5 @@ export function searchBundle(
 }
 
 export function historyBundle(req: Request, versions: readonly Resource[]): Bundle {
-  const base = fhirBase(req);
-  return {
-    resourceType: 'Bundle',
-    type: 'history',
-    total: versions.length,
-    entry: versions.map((resource) => ({
-      fullUrl: `${base}/${resource.resourceType}/${resource.id ?? ''}`,
-      resource,
-      request: {
-        method: resource.meta?.versionId === '1' ? 'POST' : 'PUT',
-        url:
-          resource.meta?.versionId === '1'
-            ? resource.resourceType
-            : `${resource.resourceType}/${resource.id ?? ''}`,
-      },
-      response: {
-        status: resource.meta?.versionId === '1' ? '201 Created' : '200 OK',
-        ...(resource.meta?.lastUpdated ? { lastModified: resource.meta.lastUpdated } : {}),
-      },
-    })),
-  };
+  return historyBundleOf(versions, fhirBase(req));
 }

@@ -223,15 +223,7 @@ async function dispatch(
   }
   if (method === 'GET' && id !== undefined && history === '_history' && !versionId) {
     const versions = await service.history(access, type, id);
-    return {
-      resource: {
-        resourceType: 'Bundle',
-        type: 'history',
-        total: versions.length,
-        entry: versions.map((resource) => ({ resource })),
-      },
-      response: { status: '200 OK' },
-    };
+    return { resource: historyBundleOf(versions), response: { status: '200 OK' } };
   }
   if (method === 'GET' && id !== undefined) {
     const resource =
@@ -269,4 +261,29 @@ function safeDecode(text: string): string {
   } catch {
     return text;
   }
+}
+
+/**
+ * A history Bundle of one resource's versions, newest first: each entry with the request that
+ * made the version and its response (bdl-3); `fullUrl`s when the server's base is known.
+ */
+export function historyBundleOf(versions: readonly Resource[], base?: string): Bundle {
+  return {
+    resourceType: 'Bundle',
+    type: 'history',
+    total: versions.length,
+    entry: versions.map((resource) => {
+      const first = resource.meta?.versionId === '1';
+      const path = `${resource.resourceType}/${resource.id ?? ''}`;
+      return {
+        ...(base !== undefined ? { fullUrl: `${base}/${path}` } : {}),
+        resource,
+        request: { method: first ? 'POST' : 'PUT', url: first ? resource.resourceType : path },
+        response: {
+          status: first ? '201 Created' : '200 OK',
+          ...(resource.meta?.lastUpdated ? { lastModified: resource.meta.lastUpdated } : {}),
+        },
+      };
+    }),
+  };
 }

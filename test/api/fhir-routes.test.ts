@@ -355,6 +355,8 @@ describe('POST /fhir: transaction and batch', () => {
     const [history, first] = res.body.entry as Json[];
     expect(history?.resource.type).toBe('history');
     expect(history?.resource.entry.map((e: Json) => e.resource.meta.versionId)).toEqual(['2', '1']);
+    expect(history?.resource.entry.map((e: Json) => e.request.method)).toEqual(['PUT', 'POST']);
+    expect(history?.resource.entry[1].response.status).toBe('201 Created');
     expect(first?.resource.meta.versionId).toBe('1');
   });
 
