@@ -104,12 +104,12 @@ export function fhirRoutes(service: FhirService, now: () => Date): Router {
   router.get(
     '/:type/:id',
     route(async (req, res) => {
-      const { resource, text } = await service.readToSend(
+      const { resource, stored } = await service.readToSend(
         accessOf(res),
         param(req, 'type'),
         param(req, 'id'),
       );
-      sendFhir(res, 200, resource, resourceHeaders(req, resource), text);
+      sendFhir(res, 200, resource, resourceHeaders(req, resource), stored);
     }),
   );
   router.put(

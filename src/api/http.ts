@@ -4,22 +4,24 @@
  */
 import type { Request, Response } from 'express';
 import type { Bundle, Resource } from '@medplum/fhirtypes';
-import type { SearchResult } from '../store';
+import type { SearchResult, StoredText } from '../store';
 import { historyBundleOf } from '../service/bundles';
 
 export const FHIR_JSON = 'application/fhir+json';
 
 /**
- * Sends a resource as FHIR JSON. `text`, when given, must be `JSON.stringify(resource)` (a stored
- * version's own text, FhirService.readToSend): it is sent as it is, saving the serialisation.
+ * Sends a resource as FHIR JSON. With `stored` (FhirService.readToSend) naming this very object,
+ * its stored text (`JSON.stringify` of it) is sent as it is, saving the serialisation; stored
+ * text of any other object (a view made from it, say) is never sent in its place.
  */
 export function sendFhir(
   res: Response,
   status: number,
   resource: object,
   headers: Readonly<Record<string, string>> = {},
-  text?: string,
+  stored?: StoredText<Resource>,
 ): void {
+  const text = stored?.resource === resource ? stored.text : undefined;
   for (const [name, value] of Object.entries(headers)) res.setHeader(name, value);
   // Kept (by reference) for the audit trail, which names what was returned.
   res.locals.sentResource = resource;

@@ -16,7 +16,7 @@ import type {
 } from '@medplum/fhirtypes';
 import { DIALOG_NAMESPACE, tokenSearch, uuidV5 } from '../fhir';
 import { isDialogResponse } from '../fhir/history';
-import type { FhirStore, SearchResult, WriteResult } from '../store';
+import type { FhirStore, SearchResult, StoredText, WriteResult } from '../store';
 import { DIALOG_QR_PROFILE, hasErrors, outcome, type Validator } from '../validation';
 import { patientSearchParameter } from '../auth';
 import type { Access } from './access';
@@ -69,23 +69,23 @@ export class FhirService {
 
   /**
    * As `read`, for a caller that sends the resource on unchanged: with the store's JSON text of
-   * it when the store keeps one and the caller sees the whole resource (`text` is then exactly
-   * `JSON.stringify(resource)`). A carer's reduced view comes without text. Nothing between the
-   * store and the caller changes the resource (the access checks only look at it).
+   * it (`stored`) when the store keeps one and the caller sees the whole resource. A carer's
+   * reduced view comes without it. Nothing between the store and the caller changes the resource
+   * (the access checks only look at it).
    */
   async readToSend(
     access: Access,
     type: string,
     id: string,
-  ): Promise<{ resource: Resource; text?: string }> {
+  ): Promise<{ resource: Resource; stored?: StoredText<Resource> }> {
     const served = servedType(type);
     access.check('read', served);
     const { readStored } = this.deps.store;
     if (!readStored)
       return { resource: this.visible(access, await this.deps.store.read(served, id)) };
-    const { resource, text } = await readStored(served, id);
-    const shown = this.visible(access, resource);
-    return shown === resource ? { resource, text } : { resource: shown };
+    const stored = await readStored(served, id);
+    const shown = this.visible(access, stored.resource);
+    return shown === stored.resource ? { resource: shown, stored } : { resource: shown };
   }
 
   async vread(access: Access, type: string, id: string, versionId: string): Promise<Resource> {
