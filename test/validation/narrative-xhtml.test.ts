@@ -1,8 +1,11 @@
-import type { Patient } from '@medplum/fhirtypes';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Bundle, Patient, Resource } from '@medplum/fhirtypes';
 import { withNarrative } from '../../src/narrative';
 import { createValidator, hasErrors } from '../../src/validation';
 import { narrativeIssues } from '../../src/validation/narrative-xhtml';
 import { journeyResponses } from '../fhir/journey';
+import { EXAMPLES_DIR } from '../support/examples';
 
 const XHTML = 'xmlns="http://www.w3.org/1999/xhtml"';
 const div = (inner: string, attributes = ''): string => `<div ${XHTML}${attributes}>${inner}</div>`;
@@ -83,8 +86,21 @@ describe('the narrative XHTML (txt-1, txt-2)', () => {
     expect(hasErrors(validator.validate(person(div('<p>Fine</p>'))))).toBe(false);
   });
 
-  it('every narrative dialog-fhir generates passes', () => {
+  it('every narrative dialog-fhir generates passes: plans, goals, scores, responses', () => {
     const validator = createValidator();
+    const described = ['CarePlan', 'Goal', 'Observation'];
+    for (const file of ['01-community-start.json', '02-admission.json', '04-discharge.json']) {
+      const bundle = JSON.parse(
+        readFileSync(join(EXAMPLES_DIR, 'journey', file), 'utf8'),
+      ) as Bundle;
+      for (const entry of bundle.entry ?? []) {
+        const resource = entry.resource as Resource;
+        if (!described.includes(resource.resourceType)) continue;
+        const div = (withNarrative(resource) as { text?: { div?: string } }).text?.div;
+        expect(div).toBeDefined();
+        expect(narrativeIssues(div ?? '', `${resource.resourceType}.text.div`)).toEqual([]);
+      }
+    }
     for (const response of journeyResponses()) {
       const narrated = withNarrative(response);
       expect(narrated.text?.div).toBeDefined();
