@@ -273,9 +273,9 @@ describe('a conditional create needs the scope to read what it finds', () => {
       'if-none-exist': '_id=megan-price',
     });
     expectRefusal(byId, 403, 'forbidden');
-    const batch = await send('POST', '/fhir', createOnly, {
+    const conditionalIn = (type: 'batch' | 'transaction') => ({
       resourceType: 'Bundle',
-      type: 'batch',
+      type,
       entry: [
         {
           resource: body,
@@ -283,21 +283,13 @@ describe('a conditional create needs the scope to read what it finds', () => {
         },
       ],
     });
+    const batch = await send('POST', '/fhir', createOnly, conditionalIn('batch'));
     expect(batch.status).toBe(200);
     expect(batch.body.entry[0].response.status).toBe('403');
     expect(batch.body.entry[0].resource).toBeUndefined();
-    const transaction = await send('POST', '/fhir', createOnly, {
-      resourceType: 'Bundle',
-      type: 'transaction',
-      entry: [
-        {
-          resource: body,
-          request: { method: 'POST', url: 'Patient', ifNoneExist: '_id=megan-price' },
-        },
-      ],
-    });
+    const transaction = await send('POST', '/fhir', createOnly, conditionalIn('transaction'));
     expectRefusal(transaction, 403, 'forbidden');
-    // With the scopes to search and read, the same condition finds the stored Patient.
+    // With the scope to read, the same condition finds the stored Patient.
     const full = await token({
       scopes: ['user/Patient.cr'],
       fhirUser: 'Practitioner/sam-whitfield',
