@@ -13,41 +13,10 @@
  * have no life of their own); the subject itself is what the others are checked against.
  */
 import type { ExtractResource, Resource, ResourceType } from '@medplum/fhirtypes';
-import type { FhirStore } from '../store';
+import { personElement, type FhirStore } from '../store';
+
+export { checkKeepsPerson, movedFrom, personElement } from '../store';
 import { fault, statusOf } from './outcomes';
-
-/** The resource types about one person, and the element that says who. */
-const PERSON_OF: Readonly<Record<string, string>> = {
-  QuestionnaireResponse: 'subject',
-  Observation: 'subject',
-  CarePlan: 'subject',
-  Goal: 'subject',
-  Task: 'for',
-  RelatedPerson: 'patient',
-  Consent: 'patient',
-  Encounter: 'subject',
-};
-
-/** The element that says who a resource of this type is about (`subject`, `for`, `patient`). */
-export function personElement(type: string): string | undefined {
-  return PERSON_OF[type];
-}
-
-/**
- * The person the stored version is about, when an update would change it: `subject` (or `for`,
- * `patient`) of `current` as written, if `resource` names anyone else or no one. Undefined when
- * the update keeps the person, when nothing is stored, or when the stored version names no one
- * (giving an unassigned record its person is not a move). References are compared as written.
- */
-export function movedFrom(current: Resource | undefined, resource: Resource): string | undefined {
-  const element = current ? PERSON_OF[current.resourceType] : undefined;
-  if (!current || !element) return undefined;
-  const referenceOf = (r: Resource): unknown =>
-    (r as unknown as Record<string, { reference?: unknown } | undefined>)[element]?.reference;
-  const before = referenceOf(current);
-  if (typeof before !== 'string' || before === referenceOf(resource)) return undefined;
-  return before;
-}
 
 /** The types whose references are checked when written through the service. */
 const CHECKED = new Set(['QuestionnaireResponse', 'Observation', 'CarePlan', 'Goal']);
@@ -63,7 +32,7 @@ interface Found {
 /** The person a resource is about (`Patient/<id>` → id), when it names one literally. */
 export function personOf(resource: Resource): string | undefined {
   if (resource.resourceType === 'Patient') return resource.id;
-  const element = PERSON_OF[resource.resourceType];
+  const element = personElement(resource.resourceType);
   if (!element) return undefined;
   const reference = (resource as unknown as Record<string, { reference?: unknown } | undefined>)[
     element
@@ -109,13 +78,13 @@ export async function checkSamePerson(
   if (!CHECKED.has(resource.resourceType)) return;
   const person = personOf(resource);
   if (person === undefined) return;
-  const element = PERSON_OF[resource.resourceType] ?? '';
+  const element = personElement(resource.resourceType) ?? '';
   for (const ref of literalReferences(resource, element)) {
     if (ref.type === 'Patient') {
       if (ref.id !== person) throw elsewhere(ref.path);
       continue;
     }
-    if (!(ref.type in PERSON_OF)) continue;
+    if (personElement(ref.type) === undefined) continue;
     const stored = await storedOrUndefined(store, ref.type as ResourceType, ref.id);
     if (!stored) {
       if (options.confined) throw elsewhere(ref.path);
@@ -147,25 +116,4 @@ export async function storedOrUndefined<K extends ResourceType>(
     if (statusOf(err) === 404 || statusOf(err) === 410) return undefined;
     throw err;
   }
-}
-
-/**
- * Refuses (409) an update that would move a stored record to another person (`movedFrom`): the
- * first person's plan would point at it, and the second's would gain a record nobody wrote for
- * them. `where` is the element's FHIRPath (inside a Bundle for a transaction entry).
- */
-export function checkKeepsPerson(
-  current: Resource | undefined,
-  resource: Resource,
-  where: string = resource.resourceType,
-): void {
-  const before = movedFrom(current, resource);
-  if (before === undefined) return;
-  const type = resource.resourceType;
-  throw fault(
-    409,
-    'conflict',
-    `This ${type} is stored for ${before}: an update cannot move it to another person. Write it as a new ${type} for the right person`,
-    `${where}.${personElement(type) ?? 'subject'}`,
-  );
 }

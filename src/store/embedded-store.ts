@@ -69,6 +69,7 @@ import type {
   WriteResult,
 } from './fhir-store';
 import { conflict, invalid, multipleMatches, notFound, preconditionFailed } from './outcomes';
+import { checkKeepsPerson } from './person-of';
 import {
   INDEX_SIGNATURE,
   indexedParameter,
@@ -291,12 +292,16 @@ class ResourceTables {
     return rows.map((row) => JSON.parse(row.content) as Resource);
   }
 
-  /** Writes a new version (or nothing, when the content is unchanged). */
+  /**
+   * Writes a new version (or nothing, when the content is unchanged). A version that would move
+   * the record to another person is refused (person-of.ts), `where` naming the resource.
+   */
   write(
     resource: Resource,
     id: string,
     previous: CurrentRow | undefined,
     now: number,
+    where: string = resource.resourceType,
   ): { resource: Resource; changed: boolean } {
     const rest: Record<string, unknown> = { ...resource };
     const { resourceType } = resource;
@@ -319,6 +324,7 @@ class ResourceTables {
       );
       old = JSON.parse(oldContent) as Resource;
       if (unchangedText === oldContent) return { resource: old, changed: false };
+      checkKeepsPerson(old, resource, where);
       const candidate = {
         resourceType,
         id,
@@ -1101,7 +1107,13 @@ export class EmbeddedStore implements FhirStore {
         results.set(request.index, responseEntry(existing, '200 OK'));
         continue;
       }
-      const result = this.tables.write(request.resource, target.id, target.previous, now);
+      const result = this.tables.write(
+        request.resource,
+        target.id,
+        target.previous,
+        now,
+        at.resource(request.index),
+      );
       results.set(
         request.index,
         responseEntry(result.resource, target.action === 'create' ? '201 Created' : '200 OK'),

@@ -46,3 +46,4 @@ export {
   type FhirServerStoreOptions,
   type RetryPolicy,
 } from './fhir-server-store';
+export { checkKeepsPerson, movedFrom, personElement } from './person-of';

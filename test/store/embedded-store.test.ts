@@ -211,6 +211,48 @@ describe('embedded store: the SQLite file', () => {
     expect(await failure(store.readStored('Patient', 'nobody'), 404)).toEqual(['Patient.id']);
   });
 
+  it('refuses to move a stored record to another person, by update or by a conditional entry', async () => {
+    const observation = (subject: string): Observation => ({
+      resourceType: 'Observation',
+      identifier: [{ system: 'urn:t', value: 'o1' }],
+      status: 'final',
+      code: { text: 'x' },
+      subject: { reference: subject },
+    });
+    const { resource } = await store.create(observation('Patient/a'));
+    const id = resource.id ?? '';
+    expect(await failure(store.update({ ...observation('Patient/b'), id }), 409)).toEqual([
+      'Observation.subject',
+    ]);
+    const { subject: _s, ...noOne } = observation('Patient/a');
+    void _s;
+    expect(await failure(store.update({ ...noOne, id } as Observation), 409)).toEqual([
+      'Observation.subject',
+    ]);
+    // A handover writes by condition: the entry resolved to the stored record is refused too.
+    const bundle: Bundle = {
+      resourceType: 'Bundle',
+      type: 'transaction',
+      entry: [
+        { resource: patient('new-one'), request: { method: 'POST', url: 'Patient' } },
+        {
+          resource: observation('Patient/b'),
+          request: { method: 'PUT', url: 'Observation?identifier=urn:t|o1' },
+        },
+      ],
+    };
+    expect(await failure(store.transaction(bundle), 409)).toEqual([
+      'Bundle.entry[1].resource.subject',
+    ]);
+    expect((await store.search('Patient', { identifier: `${SYSTEM}|new-one` })).total).toBe(0);
+    const stored = await store.read('Observation', id);
+    expect(stored.subject?.reference).toBe('Patient/a');
+    expect(stored.meta?.versionId).toBe('1');
+    // The same person again is an ordinary update.
+    const same = await store.update({ ...observation('Patient/a'), id, valueInteger: 3 });
+    expect(same.resource.meta?.versionId).toBe('2');
+  });
+
   it('refuses what its transactions do not support, and ambiguous bundles', async () => {
     const { resource } = await store.create(patient('p'));
     const tx = (entry: NonNullable<Bundle['entry']>): Promise<Bundle> =>
