@@ -30,16 +30,27 @@ export function personElement(type: string): string | undefined {
  * The person the stored version is about, when an update would change it: `subject` (or `for`,
  * `patient`) of `current` as written, if `resource` names anyone else or no one. Undefined when
  * the update keeps the person, when nothing is stored, or when the stored version names no one
- * (giving an unassigned record its person is not a move). References are compared as written.
+ * (giving an unassigned record its person is not a move). References are compared as written,
+ * but for a version (`Patient/a/_history/2` is Patient/a).
  */
 export function movedFrom(current: Resource | undefined, resource: Resource): string | undefined {
   const element = current ? PERSON_OF[current.resourceType] : undefined;
   if (!current || !element) return undefined;
-  const referenceOf = (r: Resource): unknown =>
-    (r as unknown as Record<string, { reference?: unknown } | undefined>)[element]?.reference;
+  const referenceOf = (r: Resource): string | undefined => {
+    const reference = (r as unknown as Record<string, { reference?: unknown } | undefined>)[element]
+      ?.reference;
+    return typeof reference === 'string' ? reference : undefined;
+  };
   const before = referenceOf(current);
-  if (typeof before !== 'string' || before === referenceOf(resource)) return undefined;
-  return before;
+  if (before === undefined) return undefined;
+  const after = referenceOf(resource);
+  return after !== undefined && sameResource(before, after) ? undefined : before;
+}
+
+/** Two references to one resource: the same text, or one naming a version of the other. */
+function sameResource(a: string, b: string): boolean {
+  const unversioned = (r: string): string => r.replace(/\/_history\/[^/]+$/, '');
+  return unversioned(a) === unversioned(b);
 }
 
 /**

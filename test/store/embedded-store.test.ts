@@ -248,9 +248,11 @@ describe('embedded store: the SQLite file', () => {
     const stored = await store.read('Observation', id);
     expect(stored.subject?.reference).toBe('Patient/a');
     expect(stored.meta?.versionId).toBe('1');
-    // The same person again is an ordinary update.
+    // The same person again is an ordinary update, named by a version of their record too.
     const same = await store.update({ ...observation('Patient/a'), id, valueInteger: 3 });
     expect(same.resource.meta?.versionId).toBe('2');
+    const versioned = await store.update({ ...observation('Patient/a/_history/1'), id });
+    expect(versioned.resource.meta?.versionId).toBe('3');
   });
 
   it('refuses what its transactions do not support, and ambiguous bundles', async () => {
