@@ -49,7 +49,8 @@ async function transaction(service: FhirService, access: Access, bundle: Bundle)
  * (`checkKeepsPerson`). Replication sends the same person's records again, so this refuses only
  * a collision or a mistake. A person named by another entry's fullUrl (a handover names the
  * Patient it matches by NHS number so) is resolved first, as the store will resolve it. A
- * conditional `PUT Type?search` entry is resolved inside the store and is not checked here.
+ * conditional `PUT Type?search` entry is resolved inside the store and is not checked here (the
+ * embedded store checks it there, src/store/person-of.ts).
  */
 async function checkEntryKeepsPerson(
   service: FhirService,
@@ -69,9 +70,11 @@ async function checkEntryKeepsPerson(
   const written = typeof person?.reference === 'string' ? person.reference : undefined;
   const target = requests.find((r) => written !== undefined && r.fullUrl === written);
   const resolved = target ? await targetOf(target, requests, store) : written;
+  // Several matches: the store refuses the whole transaction (412), nothing to check here.
+  if (resolved === AMBIGUOUS) return;
   // Who it will be about cannot be told before the store applies it (a condition naming another
-  // entry, several matches): refused rather than let through unchecked.
-  if (resolved === undefined && target)
+  // entry): refused rather than let through unchecked.
+  if (resolved === UNRESOLVABLE)
     throw fault(
       422,
       'business-rule',
@@ -82,28 +85,31 @@ async function checkEntryKeepsPerson(
   checkKeepsPerson(current, as as Resource, `Bundle.entry[${request.index}].resource`);
 }
 
+const AMBIGUOUS = Symbol('several matches');
+const UNRESOLVABLE = Symbol('a condition naming another entry');
+
 /**
  * The `Type/id` an entry will be stored under: its id, or a conditional entry's one match; null
- * for a new record (a plain POST, no match); undefined when that cannot be told here (several
- * matches, which the store refuses, or a condition naming another entry).
+ * for a new record (a plain POST, no match); AMBIGUOUS for several matches (which the store
+ * refuses); UNRESOLVABLE when a condition names another entry.
  */
 async function targetOf(
   request: EntryRequest,
   requests: readonly EntryRequest[],
   store: FhirService['deps']['store'],
-): Promise<string | null | undefined> {
+): Promise<string | null | typeof AMBIGUOUS | typeof UNRESOLVABLE> {
   if (request.id !== undefined) return `${request.type}/${request.id}`;
   if (request.query === undefined) return null;
   const query = request.query;
   const placeholders = requests.flatMap((r) =>
     r.fullUrl !== undefined && /^urn:(?:uuid|oid):/.test(r.fullUrl) ? [r.fullUrl] : [],
   );
-  if (placeholders.some((p) => safeDecode(query).includes(p))) return undefined;
+  if (placeholders.some((p) => safeDecode(query).includes(p))) return UNRESOLVABLE;
   const found = await store.search(
     request.type as ResourceType,
     new URLSearchParams(request.query),
   );
-  if (found.resources.length > 1) return undefined;
+  if (found.resources.length > 1) return AMBIGUOUS;
   const match = found.resources[0];
   if (match) return `${request.type}/${match.id ?? ''}`;
   // No match: a conditional update creates under the body's id, if it has one.
