@@ -9,8 +9,8 @@
  * - Only the basic formatting elements and attributes of HTML 4.0 chapters 7–11 and 15 (text,
  *   lists, tables, links, images, style attributes): no scripts, forms, frames, objects, head or
  *   body, no event attributes (`onclick`), no `javascript:` (or `vbscript:`, `data:`) links; an
- *   image's `data:image/…` source is allowed (images held inside the resource); no CDATA
- *   sections (HTML reads them differently); style that neither loads, runs nor covers the page.
+ *   image's source must be inside the resource (`data:image/…`, `#id`); no CDATA sections or
+ *   comments that HTML reads differently; style that neither loads, runs nor covers the page.
  * - Some text, or an image (txt-2).
  * sax (strict mode) reads it: a real XML parser, so what is checked is what an XML reader builds,
  * and what HTML parsers read differently (CDATA) is refused.
@@ -89,7 +89,7 @@ const IMAGE_DATA = /^data:image\/(?:png|gif|jpeg|jpg|webp|bmp);/i;
  * comments that hide either (a backslash, `/*`), or a box laid over the page (fixed or absolute position).
  */
 const ACTIVE_STYLE =
-  /url\s*\(|image-set\s*\(|expression\s*\(|@import|behavior\s*:|-moz-binding|\\|\/\*|position\s*:\s*(?:fixed|absolute|sticky)/i;
+  /url\s*\(|image-set\s*\(|var\s*\(|expression\s*\(|@import|behavior\s*:|-moz-binding|\\|\/\*|position\s*:\s*(?:fixed|absolute|sticky)/i;
 
 function styleProblem(element: string, value: string): string | undefined {
   return ACTIVE_STYLE.test(value)
@@ -141,6 +141,11 @@ export function narrativeIssues(div: string, at: string): OperationOutcomeIssue[
   // XML reads a CDATA section as text, but an HTML parser (innerHTML) ends it at the first `>`:
   // `<![CDATA[ > <img src=x onerror=…> ]]>` would come alive in an EHR that shows it as HTML.
   parser.onopencdata = () => fail('The narrative may not hold CDATA sections');
+  // The same for comments an HTML parser ends earlier than XML does (`<!-->`, `<!--->`, `--!>`).
+  parser.oncomment = (comment) => {
+    if (/^-?>/.test(comment) || comment.includes('--!>') || comment.includes('<!--'))
+      fail('The narrative may not hold a comment that HTML reads differently');
+  };
   try {
     parser.write(div).close();
   } catch {
@@ -160,7 +165,13 @@ function attributeProblem(element: string, attribute: sax.QualifiedAttribute): s
   if (!URL_ATTRIBUTES.has(name)) return undefined;
   // Browsers skip leading spaces and control characters, and tabs and newlines anywhere.
   const url = attribute.value.replace(/[\p{Cc}\s]/gu, '');
-  if (ACTIVE_SCHEME.test(url) && !(element === 'img' && name === 'src' && IMAGE_DATA.test(url)))
+  if (element === 'img' && name === 'src')
+    // An image from elsewhere is fetched whenever the record is shown (a beacon): images are held
+    // inside the resource (`data:image/…`) or point into it (`#id`).
+    return IMAGE_DATA.test(url) || url.startsWith('#')
+      ? undefined
+      : 'The narrative may show only images held inside the resource (src on <img>)';
+  if (ACTIVE_SCHEME.test(url))
     return `The narrative may not link to active content (${name} on <${element}>)`;
   return undefined;
 }
