@@ -4,7 +4,15 @@
  * `src/auth`.
  */
 import type { Reference, Resource } from '@medplum/fhirtypes';
-import { isPatientDataType, type AccessContext, type Interaction } from '../auth';
+import { DEFINITIONAL_TYPES, type AccessContext, type Interaction } from '../auth';
+
+/** What a plan names that is no one's patient data: its staff and services, and definitions. */
+const STAFF_AND_DEFINITIONS: ReadonlySet<string> = new Set([
+  'Practitioner',
+  'PractitionerRole',
+  'Organization',
+  ...DEFINITIONAL_TYPES,
+]);
 
 export type { Interaction };
 
@@ -28,8 +36,8 @@ export interface Access {
 
 /**
  * What a caller may see of the records an operation gathers on its behalf (a letter, a chart, the
- * clinician page): nothing of a patient-data type its scopes do not let it read, nothing about
- * someone outside its patient context, and of the rest its view (a carer's Consent). A plan read
+ * clinician page): nothing of a type its scopes do not let it read, nothing about someone
+ * outside its patient context, and of the rest its view (a carer's Consent). A plan read
  * is not a licence to read the ratings, people and goals the plan points to. The staff and
  * services a plan names (Practitioner, Organization: no one's patient data) are shown whatever
  * the scopes, as the key worker's number in the person's own letter always was.
@@ -50,7 +58,7 @@ export function readableView(access: Access): <T extends Resource>(resource: T) 
     return may;
   };
   return (resource) => {
-    if (!isPatientDataType(resource.resourceType)) return access.view(resource);
+    if (STAFF_AND_DEFINITIONS.has(resource.resourceType)) return access.view(resource);
     return mayRead(resource.resourceType) && access.inCompartment(resource)
       ? access.view(resource)
       : undefined;
