@@ -84,7 +84,9 @@ export async function checkSamePerson(
       if (ref.id !== person) throw elsewhere(ref.path);
       continue;
     }
-    if (personElement(ref.type) === undefined) continue;
+    // Encounters are not followed: a SMART launch names the EHR's encounter, which is not
+    // stored here (a confined caller could never point to one).
+    if (personElement(ref.type) === undefined || ref.type === 'Encounter') continue;
     const stored = await storedOrUndefined(store, ref.type as ResourceType, ref.id);
     if (!stored) {
       if (options.confined) throw elsewhere(ref.path);

@@ -477,6 +477,25 @@ describe('references from a person’s own writes', () => {
     );
     expect(byClinician.status).toBe(201);
   });
+
+  it('a person’s write may name the EHR’s encounter, which is not stored here', async () => {
+    const person = await token({ scopes: ['patient/*.cruds'], fhirUser: 'Patient/megan-price' });
+    const withEncounter = await fhir(
+      service.base,
+      'POST',
+      '/fhir/Observation',
+      {
+        resourceType: 'Observation',
+        status: 'final',
+        code: { text: 'Sleep, hours a night' },
+        valueInteger: 6,
+        subject: { reference: 'Patient/megan-price' },
+        encounter: { reference: 'Encounter/ehr-launch-123' },
+      },
+      auth(person),
+    );
+    expect(withEncounter.status).toBe(201);
+  });
 });
 
 describe('audit and logs', () => {
