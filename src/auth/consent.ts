@@ -138,12 +138,28 @@ function sharedView(
     const shared = (activity: CarePlanActivity): boolean =>
       decide({ type: 'CarePlan', kind: 'activity', codings: activityCodings(activity) });
     // Shared whole: a permit without section codes (only that shares an activity with none),
-    // and no section of this plan denied (a deny nested in a whole permit is not "whole").
+    // and no section denied to this carer, whether or not this plan has activities in it (a
+    // deny nested in a whole permit is not "whole": the notes may tell the section).
     const whole =
       decide({ type: 'CarePlan', kind: 'activity', codings: [] }) &&
-      (plan.activity ?? []).every(shared);
+      (plan.activity ?? []).every(shared) &&
+      deniedCodings(applicable).every((coding) =>
+        decide({ type: 'CarePlan', kind: 'activity', codings: [coding] }),
+      );
     return redactPlan(plan, carer, whole, shared);
   };
+}
+
+/** The codings named by the deny provisions of these Consents, at any depth. */
+function deniedCodings(consents: readonly Consent[]): Coding[] {
+  const found: Coding[] = [];
+  const visit = (provision: ConsentProvision): void => {
+    if (provision.type === 'deny')
+      for (const concept of provision.code ?? []) found.push(...(concept.coding ?? []));
+    for (const nested of provision.provision ?? []) visit(nested);
+  };
+  for (const consent of consents) if (consent.provision) visit(consent.provision);
+  return found;
 }
 
 function carerOf(ctx: AccessContext): Carer | undefined {

@@ -361,6 +361,16 @@ describe('deny by default and Consent conditions', () => {
     // The notes tell the section denied ("under Section 2"): the frame only, as by section.
     expect(view.note).toBeUndefined();
     expect(view.supportingInfo).toBeUndefined();
+    // Also when this plan has no activity in the denied section (it is still in the notes).
+    const withoutSection: CarePlan = {
+      ...PLAN,
+      activity: (PLAN.activity ?? []).filter(
+        (a) => a.detail?.code?.coding?.[0]?.code !== 'mental-health-act-status',
+      ),
+    };
+    const other = consentView(hannah, [consent], NOW)(withoutSection) as CarePlan;
+    expect(other.note).toBeUndefined();
+    expect(sections(other)).toContain('leave');
   });
 
   it('never shares a Task, whatever the Consent says (work items hold copies of plan parts)', () => {
