@@ -45,6 +45,7 @@ import type {
 } from '@medplum/fhirtypes';
 import { CARE_PLAN_IDENTIFIER_SYSTEM } from '../fhir';
 import { NarratingStore } from '../service/narrating-store';
+import { statusOf } from '../service/outcomes';
 import { hasErrors } from '../validation';
 import type { FhirStore } from '../store';
 import {
@@ -346,7 +347,8 @@ export class PlanSync {
     const planned = planCreatedOnly(bundle);
     const shared = sharedCreatedOnly(planned.bundle);
     const sent = { ...planned, bundle: shared.bundle };
-    const applied = await this.local.transaction(sent.bundle);
+    const applied = await this.applyOrRefuse(peer, sent.bundle, theirs, ours);
+    if (!applied) return undefined;
     const resources = await this.pullShared(
       { ...record, carePlan: theirs },
       terms,
@@ -397,7 +399,52 @@ export class PlanSync {
     const validate = this.options.validate;
     const faults = validate ? contentFaults(bundle, validate) : [];
     if (faults.length === 0) return false;
-    this.options.logger.warn('plan sync refused a pull: the peer’s record does not validate', {
+    await this.refuse(peer, theirs, ours, faults, 'the peer’s record does not validate');
+    return true;
+  }
+
+  /**
+   * Applies the pull, or — when this store refuses it as a conflict (a record the peer sends is
+   * stored here for another person: person-of.ts) — refuses the pull as invalid content is
+   * refused: a warning and a Task, this plan left as it is, the rest of the poll going on.
+   * Undefined when refused.
+   */
+  private async applyOrRefuse(
+    peer: Peer,
+    bundle: Bundle,
+    theirs: CarePlan,
+    ours: CarePlan,
+  ): Promise<Bundle | undefined> {
+    try {
+      return await this.local.transaction(bundle);
+    } catch (err) {
+      if (statusOf(err) !== 409) throw err;
+      // The outcome's message names a Patient id: only its location and code are kept.
+      const issue = (err as { outcome?: OperationOutcome }).outcome?.issue?.[0];
+      const expression = issue?.expression?.join(' | ') ?? 'Bundle';
+      const index = /^Bundle\.entry\[(\d+)\]/.exec(expression)?.[1];
+      const entry = index !== undefined ? bundle.entry?.[Number(index)] : undefined;
+      const resourceType = entry?.resource?.resourceType ?? 'Bundle';
+      const fault: SyncFault = {
+        resourceType,
+        code: issue?.code ?? 'conflict',
+        expression,
+        version: `${resourceType}/${entry?.fullUrl ?? ''}/${theirs.meta?.versionId ?? ''}`,
+      };
+      await this.refuse(peer, theirs, ours, [fault], 'a record it sends is another person’s here');
+      return undefined;
+    }
+  }
+
+  /** Logs a refused pull (where and what only, never values) and raises its Task. */
+  private async refuse(
+    peer: Peer,
+    theirs: CarePlan,
+    ours: CarePlan,
+    faults: SyncFault[],
+    why: string,
+  ): Promise<void> {
+    this.options.logger.warn(`plan sync refused a pull: ${why}`, {
       peer: peer.id,
       faults: faults.slice(0, 10).map(({ version: _version, ...fault }) => fault),
       more: Math.max(0, faults.length - 10),
@@ -419,7 +466,6 @@ export class PlanSync {
         error: err instanceof Error ? err.message : String(err),
       });
     }
-    return true;
   }
 
   /**

@@ -9,7 +9,7 @@
 import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
 import express from 'express';
-import type { Basic, CarePlan, QuestionnaireResponse, Task } from '@medplum/fhirtypes';
+import type { Basic, CarePlan, Patient, QuestionnaireResponse, Task } from '@medplum/fhirtypes';
 import winston from 'winston';
 import { ConfigError, readConfig } from '../../src/cli/config';
 import { CARE_PLAN_IDENTIFIER_SYSTEM } from '../../src/fhir';
@@ -30,6 +30,7 @@ import {
   community,
   editPlan,
   FAST,
+  NHS,
   notes,
   onePlan,
   peersFor,
@@ -196,6 +197,60 @@ describe('keeping two systems in step after a handover', () => {
     await t.ward.store.update({ ...broken, status: 'active' });
     expect((await atCommunity.poll('ward')).pulled).toBe(1);
     expect(notes(await onePlan(t.community))).toContain('Ward: written with a broken status');
+  });
+
+  it('a pull that would move a record to another person here is refused with a Task; the poll goes on', async () => {
+    const t = await trusts();
+    services = [t.community, t.ward];
+    const [start] = journeyResponses();
+    await t.community.store.update(journeyPatient());
+    await submit(t.community, start as QuestionnaireResponse, 'megan-price');
+    expect((await transfer(t.community, 'megan-price', 'ward', 'admission')).status).toBe(
+      'completed',
+    );
+    // Someone else is known here; at the ward, Megan's record is misfiled under their NHS number.
+    const other = { system: 'https://fhir.nhs.uk/Id/nhs-number', value: '9434765919' };
+    await t.community.store.update({
+      resourceType: 'Patient',
+      id: 'someone-else',
+      identifier: [other],
+    });
+    const [wardPatient] = await all(t.ward, 'Patient', `&identifier=${NHS}`);
+    await t.ward.store.update({ ...(wardPatient as Patient), identifier: [other] });
+    await t.ward.store.update(withNote(await onePlan(t.ward), 'Ward: misfiled'));
+    const warnings: string[] = [];
+    const logger = winston.createLogger({
+      transports: [
+        new winston.transports.Stream({
+          stream: new Writable({
+            write: (chunk: Buffer, _e, done) => {
+              warnings.push(chunk.toString('utf8'));
+              done();
+            },
+          }),
+        }),
+      ],
+    });
+    const atCommunity = new PlanSync({
+      store: t.community.store,
+      peers: peersFor(community, t.communityUrl, ward, t.wardUrl),
+      logger,
+    });
+    const before = await onePlan(t.community);
+    // The poll answers (it used to fail on this plan, and so on every plan after it, for good).
+    expect((await atCommunity.poll('ward')).pulled).toBe(0);
+    const after = await onePlan(t.community);
+    expect(after.meta?.versionId).toBe(before.meta?.versionId);
+    expect(after.subject?.reference).toBe('Patient/megan-price');
+    expect(warnings.some((w) => /refused a pull: a record it sends/.test(w))).toBe(true);
+    expect(warnings.join('\n')).not.toContain('someone-else');
+    const tasks = (await all(t.community, 'Task')).filter((task) =>
+      (task as Task).code?.coding?.some((c) => c.code === SYNC_REFUSED_CODE.code),
+    ) as Task[];
+    expect(tasks).toHaveLength(1);
+    expect(tasks[0]?.for?.reference).toBe('Patient/megan-price');
+    expect(tasks[0]?.description).toContain('conflict');
+    expect(JSON.stringify(tasks[0])).not.toContain('someone-else');
   });
 
   it('the rest-hook receiver pulls the plan a peer’s notification names; the service polls by itself', async () => {
