@@ -31,6 +31,7 @@ import {
   editPlan,
   FAST,
   NHS,
+  type Trusts,
   notes,
   onePlan,
   peersFor,
@@ -48,6 +49,24 @@ const quiet = winston.createLogger({
   ],
 });
 
+/** A logger that keeps each line it is given (JSON), for tests to read. */
+function recordingLogger(): { logger: winston.Logger; warnings: string[] } {
+  const warnings: string[] = [];
+  const logger = winston.createLogger({
+    transports: [
+      new winston.transports.Stream({
+        stream: new Writable({
+          write: (chunk: Buffer, _e, done) => {
+            warnings.push(chunk.toString('utf8'));
+            done();
+          },
+        }),
+      }),
+    ],
+  });
+  return { logger, warnings };
+}
+
 function syncFor(service: TestService, peers: Peers): PlanSync {
   return new PlanSync({ store: service.store, peers, logger: quiet });
 }
@@ -60,6 +79,20 @@ async function conflicts(service: TestService): Promise<unknown[]> {
 
 describe('keeping two systems in step after a handover', () => {
   let services: TestService[] = [];
+
+  /** Megan's first session at the community, then her admission to the ward (both services). */
+  async function admittedToWard(): Promise<Trusts> {
+    const t = await trusts();
+    services = [t.community, t.ward];
+    const [start] = journeyResponses();
+    await t.community.store.update(journeyPatient());
+    await submit(t.community, start as QuestionnaireResponse, 'megan-price');
+    expect((await transfer(t.community, 'megan-price', 'ward', 'admission')).status).toBe(
+      'completed',
+    );
+    return t;
+  }
+
   afterEach(async () => {
     for (const s of services) await s.close();
     services = [];
@@ -125,27 +158,8 @@ describe('keeping two systems in step after a handover', () => {
   }, 60_000);
 
   it('a pulled record the service would refuse from a client is not written; once mended, it is', async () => {
-    const t = await trusts();
-    services = [t.community, t.ward];
-    const [start] = journeyResponses();
-    await t.community.store.update(journeyPatient());
-    await submit(t.community, start as QuestionnaireResponse, 'megan-price');
-    expect((await transfer(t.community, 'megan-price', 'ward', 'admission')).status).toBe(
-      'completed',
-    );
-    const warnings: string[] = [];
-    const logger = winston.createLogger({
-      transports: [
-        new winston.transports.Stream({
-          stream: new Writable({
-            write: (chunk: Buffer, _e, done) => {
-              warnings.push(chunk.toString('utf8'));
-              done();
-            },
-          }),
-        }),
-      ],
-    });
+    const t = await admittedToWard();
+    const { logger, warnings } = recordingLogger();
     const atCommunity = new PlanSync({
       store: t.community.store,
       peers: peersFor(community, t.communityUrl, ward, t.wardUrl),
@@ -200,14 +214,7 @@ describe('keeping two systems in step after a handover', () => {
   });
 
   it('a pull that would move a record to another person here is refused with a Task; the poll goes on', async () => {
-    const t = await trusts();
-    services = [t.community, t.ward];
-    const [start] = journeyResponses();
-    await t.community.store.update(journeyPatient());
-    await submit(t.community, start as QuestionnaireResponse, 'megan-price');
-    expect((await transfer(t.community, 'megan-price', 'ward', 'admission')).status).toBe(
-      'completed',
-    );
+    const t = await admittedToWard();
     // Someone else is known here; at the ward, Megan's record is misfiled under their NHS number.
     const other = { system: 'https://fhir.nhs.uk/Id/nhs-number', value: '9434765919' };
     await t.community.store.update({
@@ -218,19 +225,7 @@ describe('keeping two systems in step after a handover', () => {
     const [wardPatient] = await all(t.ward, 'Patient', `&identifier=${NHS}`);
     await t.ward.store.update({ ...(wardPatient as Patient), identifier: [other] });
     await t.ward.store.update(withNote(await onePlan(t.ward), 'Ward: misfiled'));
-    const warnings: string[] = [];
-    const logger = winston.createLogger({
-      transports: [
-        new winston.transports.Stream({
-          stream: new Writable({
-            write: (chunk: Buffer, _e, done) => {
-              warnings.push(chunk.toString('utf8'));
-              done();
-            },
-          }),
-        }),
-      ],
-    });
+    const { logger, warnings } = recordingLogger();
     const atCommunity = new PlanSync({
       store: t.community.store,
       peers: peersFor(community, t.communityUrl, ward, t.wardUrl),
