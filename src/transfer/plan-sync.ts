@@ -317,7 +317,8 @@ export class PlanSync {
 
   /**
    * One plan of the peer's brought into ours (see the header); resolves to the new per-plan state,
-   * or undefined when it is not a plan we hold or that version was pulled already.
+   * or undefined when it is not a plan we hold, that version was pulled already, or the pull was
+   * refused (refusesContent, refuseConflict).
    */
   private async pull(
     peer: Peer,
@@ -334,6 +335,25 @@ export class PlanSync {
     if (!ours) return undefined;
     const known = plans.find((p) => p.identifier === key);
     if (!force && known?.theirVersion === theirs.meta?.versionId) return undefined;
+    try {
+      return await this.bring(peer, remote, theirs, plans, key, ours, known);
+    } catch (err) {
+      if (statusOf(err) !== 409) throw err;
+      await this.refuseConflict(peer, theirs, ours, err);
+      return undefined;
+    }
+  }
+
+  /** The pull's work once the plan is ours and its version is new (see `pull`). */
+  private async bring(
+    peer: Peer,
+    remote: FhirStore,
+    theirs: CarePlan,
+    plans: readonly PlanState[],
+    key: string,
+    ours: CarePlan,
+    known: PlanState | undefined,
+  ): Promise<PlanState[] | undefined> {
     const patientId = /^Patient\/([^/]+)$/.exec(theirs.subject?.reference ?? '')?.[1];
     if (!patientId) return undefined;
     const record = await gatherHandover(remote, patientId);
@@ -347,8 +367,7 @@ export class PlanSync {
     const planned = planCreatedOnly(bundle);
     const shared = sharedCreatedOnly(planned.bundle);
     const sent = { ...planned, bundle: shared.bundle };
-    const applied = await this.applyOrRefuse(peer, sent.bundle, theirs, ours);
-    if (!applied) return undefined;
+    const applied = await this.local.transaction(sent.bundle);
     const resources = await this.pullShared(
       { ...record, carePlan: theirs },
       terms,
@@ -404,36 +423,28 @@ export class PlanSync {
   }
 
   /**
-   * Applies the pull, or — when this store refuses it as a conflict (a record the peer sends is
-   * stored here for another person: person-of.ts) — refuses the pull as invalid content is
-   * refused: a warning and a Task, this plan left as it is, the rest of the poll going on.
-   * Undefined when refused.
+   * A pull this store refused as a conflict — a record the peer sends (in the pull's transaction,
+   * the merged plan or its Goals, carers and consent) is stored here for another person
+   * (person-of.ts) — is refused as invalid content is: a warning and a Task, this plan left as it
+   * is (each write is all or nothing), the rest of the poll going on.
    */
-  private async applyOrRefuse(
+  private async refuseConflict(
     peer: Peer,
-    bundle: Bundle,
     theirs: CarePlan,
     ours: CarePlan,
-  ): Promise<Bundle | undefined> {
-    try {
-      return await this.local.transaction(bundle);
-    } catch (err) {
-      if (statusOf(err) !== 409) throw err;
-      // The outcome's message names a Patient id: only its location and code are kept.
-      const issue = (err as { outcome?: OperationOutcome }).outcome?.issue?.[0];
-      const expression = issue?.expression?.join(' | ') ?? 'Bundle';
-      const index = /^Bundle\.entry\[(\d+)\]/.exec(expression)?.[1];
-      const entry = index !== undefined ? bundle.entry?.[Number(index)] : undefined;
-      const resourceType = entry?.resource?.resourceType ?? 'Bundle';
-      const fault: SyncFault = {
-        resourceType,
-        code: issue?.code ?? 'conflict',
-        expression,
-        version: `${resourceType}/${entry?.fullUrl ?? ''}/${theirs.meta?.versionId ?? ''}`,
-      };
-      await this.refuse(peer, theirs, ours, [fault], 'a record it sends is another person’s here');
-      return undefined;
-    }
+    err: unknown,
+  ): Promise<void> {
+    // The outcome's message names a Patient id: only its location and code are kept.
+    const issue = (err as { outcome?: OperationOutcome }).outcome?.issue?.[0];
+    const expression = issue?.expression?.join(' | ') ?? '';
+    const resourceType = /^([A-Z][A-Za-z]+)\./.exec(expression)?.[1] ?? 'Bundle';
+    const fault: SyncFault = {
+      resourceType,
+      code: issue?.code ?? 'conflict',
+      expression,
+      version: `${theirs.id ?? ''}/${theirs.meta?.versionId ?? ''}|${expression}`,
+    };
+    await this.refuse(peer, theirs, ours, [fault], 'a record it sends is another person’s here');
   }
 
   /** Logs a refused pull (where and what only, never values) and raises its Task. */
