@@ -425,8 +425,9 @@ export class PlanSync {
   /**
    * A pull this store refused as a conflict — a record the peer sends (in the pull's transaction,
    * the merged plan or its Goals, carers and consent) is stored here for another person
-   * (person-of.ts) — is refused as invalid content is: a warning and a Task, this plan left as it
-   * is (each write is all or nothing), the rest of the poll going on.
+   * (person-of.ts) — is refused as invalid content is: a warning and a Task, the rest of the poll
+   * going on. The refused write changes nothing (each is all or nothing); what the pull wrote
+   * before it stays, as after any pull that fails part way, and the pull is tried again.
    */
   private async refuseConflict(
     peer: Peer,
