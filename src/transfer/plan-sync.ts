@@ -338,7 +338,7 @@ export class PlanSync {
     try {
       return await this.bring(peer, remote, theirs, plans, key, ours, known);
     } catch (err) {
-      if (statusOf(err) !== 409) throw err;
+      if (!isPersonConflict(err)) throw err;
       await this.refuseConflict(peer, theirs, ours, err);
       return undefined;
     }
@@ -683,6 +683,17 @@ function contentFaults(
         });
   }
   return faults;
+}
+
+/**
+ * The store's refusal to move a record to another person (a 409 at the element that says who,
+ * person-of.ts), not its other 409s (another process holding the file: those fail the poll, which
+ * is tried again).
+ */
+function isPersonConflict(err: unknown): boolean {
+  if (statusOf(err) !== 409) return false;
+  const expression = (err as { outcome?: OperationOutcome }).outcome?.issue?.[0]?.expression?.[0];
+  return /\.(?:subject|for|patient)$/.test(expression ?? '');
 }
 
 function planKey(plan: CarePlan): string | undefined {
