@@ -16,7 +16,7 @@ import type {
   Resource,
   ResourceType,
 } from '@medplum/fhirtypes';
-import { transactionRequests, type EntryRequest } from '../store';
+import { personReference, transactionRequests, type EntryRequest } from '../store';
 import { hasErrors, outcome, error } from '../validation';
 import type { Access, Interaction } from './access';
 import { bodyOfType, checkConditionalCreate, servedType, type FhirService } from './fhir-service';
@@ -64,10 +64,7 @@ async function checkEntryKeepsPerson(
   const store = service.deps.store;
   const current = await storedOrUndefined(store, resource.resourceType, request.id);
   if (!current) return;
-  const person = (resource as unknown as Record<string, { reference?: unknown } | undefined>)[
-    element
-  ];
-  const written = typeof person?.reference === 'string' ? person.reference : undefined;
+  const written = personReference(resource);
   const target = requests.find((r) => written !== undefined && r.fullUrl === written);
   const resolved = target ? await targetOf(target, requests, store) : written;
   // Several matches: the store refuses the whole transaction (412), nothing to check here.
@@ -81,7 +78,8 @@ async function checkEntryKeepsPerson(
       'The person this entry is about cannot be told before the transaction is applied: name the Patient by a condition on its own identifiers',
       `Bundle.entry[${request.index}].resource.${element}`,
     );
-  const as = { ...resource, [element]: { ...person, reference: resolved ?? undefined } };
+  // The resource as it will be stored, as far as who it is about goes.
+  const as = { ...resource, [element]: { reference: resolved ?? undefined } };
   checkKeepsPerson(current, as as Resource, `Bundle.entry[${request.index}].resource`);
 }
 

@@ -1,9 +1,9 @@
 /**
  * A person's record points only into that person's record. A session, score, goal or plan about
  * one person that references another person (a Patient other than its subject), or a stored
- * response, Observation, plan, goal, Task, carer, consent or Encounter about another person, is refused
+ * response, Observation, plan, goal, Task, carer or consent about another person, is refused
  * (422, business-rule, at the reference): it would show one person's data in another's plan, or
- * pair one person's ratings with another's.
+ * pair one person's ratings with another's. (Encounters are not followed: see checkSamePerson.)
  *
  * Only literal relative references (`Type/id`) are checked; references to resources that are not
  * stored (yet) are left alone, as FHIR allows — except for a caller confined to one person (a
@@ -13,10 +13,10 @@
  * have no life of their own); the subject itself is what the others are checked against.
  */
 import type { ExtractResource, Resource, ResourceType } from '@medplum/fhirtypes';
-import { personElement, type FhirStore } from '../store';
+import { personElement, personReference, type FhirStore } from '../store';
+import { fault, statusOf } from './outcomes';
 
 export { checkKeepsPerson, movedFrom, personElement } from '../store';
-import { fault, statusOf } from './outcomes';
 
 /** The types whose references are checked when written through the service. */
 const CHECKED = new Set(['QuestionnaireResponse', 'Observation', 'CarePlan', 'Goal']);
@@ -32,12 +32,8 @@ interface Found {
 /** The person a resource is about (`Patient/<id>` → id), when it names one literally. */
 export function personOf(resource: Resource): string | undefined {
   if (resource.resourceType === 'Patient') return resource.id;
-  const element = personElement(resource.resourceType);
-  if (!element) return undefined;
-  const reference = (resource as unknown as Record<string, { reference?: unknown } | undefined>)[
-    element
-  ]?.reference;
-  if (typeof reference !== 'string') return undefined;
+  const reference = personReference(resource);
+  if (reference === undefined) return undefined;
   const match = LITERAL.exec(reference);
   return match?.[1] === 'Patient' ? match[2] : undefined;
 }

@@ -46,4 +46,4 @@ export {
   type FhirServerStoreOptions,
   type RetryPolicy,
 } from './fhir-server-store';
-export { checkKeepsPerson, movedFrom, personElement } from './person-of';
+export { checkKeepsPerson, movedFrom, personElement, personReference } from './person-of';

@@ -26,6 +26,16 @@ export function personElement(type: string): string | undefined {
   return PERSON_OF[type];
 }
 
+/** The reference, as written, of the element that says who the resource is about, if any. */
+export function personReference(resource: Resource): string | undefined {
+  const element = PERSON_OF[resource.resourceType];
+  if (!element) return undefined;
+  const reference = (resource as unknown as Record<string, { reference?: unknown } | undefined>)[
+    element
+  ]?.reference;
+  return typeof reference === 'string' ? reference : undefined;
+}
+
 /**
  * The person the stored version is about, when an update would change it: `subject` (or `for`,
  * `patient`) of `current` as written, if `resource` names anyone else or no one. Undefined when
@@ -34,16 +44,10 @@ export function personElement(type: string): string | undefined {
  * but for a version (`Patient/a/_history/2` is Patient/a).
  */
 export function movedFrom(current: Resource | undefined, resource: Resource): string | undefined {
-  const element = current ? PERSON_OF[current.resourceType] : undefined;
-  if (!current || !element) return undefined;
-  const referenceOf = (r: Resource): string | undefined => {
-    const reference = (r as unknown as Record<string, { reference?: unknown } | undefined>)[element]
-      ?.reference;
-    return typeof reference === 'string' ? reference : undefined;
-  };
-  const before = referenceOf(current);
+  if (!current) return undefined;
+  const before = personReference(current);
   if (before === undefined) return undefined;
-  const after = referenceOf(resource);
+  const after = personReference(resource);
   return after !== undefined && sameResource(before, after) ? undefined : before;
 }
 
