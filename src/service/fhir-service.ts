@@ -78,11 +78,10 @@ export class FhirService {
     type: string,
     id: string,
   ): Promise<{ resource: Resource; stored?: StoredText<Resource> }> {
+    const { readStored } = this.deps.store;
+    if (!readStored) return { resource: await this.read(access, type, id) };
     const served = servedType(type);
     access.check('read', served);
-    const { readStored } = this.deps.store;
-    if (!readStored)
-      return { resource: this.visible(access, await this.deps.store.read(served, id)) };
     const stored = await readStored(served, id);
     const shown = this.visible(access, stored.resource);
     return shown === stored.resource ? { resource: shown, stored } : { resource: shown };
