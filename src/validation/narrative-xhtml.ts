@@ -99,7 +99,6 @@ function styleProblem(element: string, value: string): string | undefined {
 
 /** The issues of one narrative `div` (FHIRPath `at`); none when it is as FHIR requires. */
 export function narrativeIssues(div: string, at: string): OperationOutcomeIssue[] {
-  const issues: OperationOutcomeIssue[] = [];
   // strictEntities: XML's five entities only (@types/sax lags sax 1.6 and does not name it).
   const options: sax.SAXOptions & { strictEntities: boolean } = {
     xmlns: true,
@@ -152,8 +151,7 @@ export function narrativeIssues(div: string, at: string): OperationOutcomeIssue[
     // sax throws after onerror when not resumed: the failure is recorded already.
   }
   if (failed === undefined && !content) fail('The narrative has no text (txt-2)');
-  if (failed !== undefined) issues.push(error('invalid', failed, at));
-  return issues;
+  return failed === undefined ? [] : [error('invalid', failed, at)];
 }
 
 function attributeProblem(element: string, attribute: sax.QualifiedAttribute): string | undefined {
