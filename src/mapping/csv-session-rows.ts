@@ -125,14 +125,28 @@ function fits(column: Column, cell: string): boolean {
   return true;
 }
 
+/** A dialogplus-csv reader, which can also read part of a file (csv-pieces.ts). */
+export interface SessionRowsReader extends FormatReader {
+  /** The header row's cells, once row 1 has been read. */
+  readonly headerCells: readonly string[] | undefined;
+  /** The number the next record gets; set it to go on reading from elsewhere in the file. */
+  nextRow: number;
+}
+
+/**
+ * `continuation`: this reader reads records after row 2 of a file whose header row is `header`
+ * (another reader read rows 1 and 2 and reported what the header row is worth).
+ */
 export function createSessionRowsReader(
   spec: CsvSessionRowsMapping,
   options: ReadOptions,
   sink: ReadSink,
-): FormatReader {
+  continuation?: { readonly header: readonly string[] },
+): SessionRowsReader {
   const c = compile(spec);
   const file = options.file;
   let byIndex: (Column | undefined)[] | undefined;
+  let headerCells: readonly string[] | undefined;
   let headerFailed = false;
   let monthFirstSeen = options.monthFirstSeen === true;
   let monthFirstRow = 0;
@@ -140,9 +154,10 @@ export function createSessionRowsReader(
   let firstAmbiguousRow = 0;
   let lastAmbiguousRow = 0;
 
-  function header(cells: string[]): void {
+  function header(cells: readonly string[], report: boolean): void {
+    headerCells = cells;
     const match = matchHeader(cells, c.columns, spec.headerAliases, file, spec.title);
-    for (const issue of match.issues) sink.notice(issue);
+    if (report) for (const issue of match.issues) sink.notice(issue);
     if (match.ok) {
       byIndex = match.byIndex;
       plan(byIndex);
@@ -161,7 +176,7 @@ export function createSessionRowsReader(
 
   function row(cells: string[], rowNumber: number): void {
     if (rowNumber === 1) {
-      header(cells);
+      header(cells, true);
       return;
     }
     if (cells.every((cell) => cell.trim() === '')) return; // a blank line is not a record
@@ -455,7 +470,21 @@ export function createSessionRowsReader(
     },
   });
 
+  if (continuation) {
+    header(continuation.header, false);
+    reader.nextRow = 3;
+  }
+
   return {
+    get headerCells() {
+      return headerCells;
+    },
+    get nextRow() {
+      return reader.nextRow;
+    },
+    set nextRow(row: number) {
+      reader.nextRow = row;
+    },
     push: (chunk) => reader.push(chunk),
     async end() {
       await reader.end();

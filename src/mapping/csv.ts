@@ -27,6 +27,8 @@ export function unneutralise(cell: string): string {
 
 const APOSTROPHE = 0x27;
 
+export type LineEnding = '\n' | '\r\n';
+
 export interface CsvRowHandler {
   /** One record; `row` counts records from 1 (the header is row 1), as a spreadsheet does. */
   row(cells: string[], row: number): void;
@@ -47,9 +49,14 @@ export class CsvReader {
   private lastSkipLine = -1;
   private failure: Error | undefined;
 
-  constructor(options: CsvOptions, handler: CsvRowHandler) {
+  /**
+   * `lineEnding`: how records end, when known (a reader of part of a file, which must read it as
+   * the reader of the whole file did); otherwise csv-parse takes it from the first record.
+   */
+  constructor(options: CsvOptions, handler: CsvRowHandler, lineEnding?: LineEnding) {
     const clean = options.neutraliseFormulas;
     this.parser = parse({
+      ...(lineEnding ? { record_delimiter: lineEnding } : {}),
       delimiter: options.delimiter,
       quote: options.quote,
       bom: true,
@@ -87,6 +94,28 @@ export class CsvReader {
         ? chunk
         : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength),
     );
+  }
+
+  /**
+   * The number the next record gets. Setting it continues numbering elsewhere in the file: a
+   * reader given part of a file (csv-pieces.ts) numbers its rows as the file does.
+   */
+  get nextRow(): number {
+    return this.rowNumber + 1;
+  }
+
+  set nextRow(row: number) {
+    this.rowNumber = row - 1;
+  }
+
+  /**
+   * Ends the input: csv-parse hands over the records it still held back (it keeps the last bytes
+   * of each chunk until it sees what follows) before this returns.
+   */
+  finish(): void {
+    if (this.failure) throw this.failure;
+    this.parser.end();
+    if (this.failure) throw this.failure;
   }
 
   end(): Promise<void> {
