@@ -26,7 +26,7 @@ import {
   readFamilyCommaGiven,
   writeFamilyCommaGiven,
 } from './columns';
-import { CsvReader, CsvWriter } from './csv';
+import { CsvReader, CsvWriter, type LineEnding } from './csv';
 import { readFhirDateTime, shownTwiceIssue, ZoneClock } from './datetime';
 import { placedIssue, targetExpression } from './issues';
 import { type DialogRecord, nativeSession, type PersonDetails, type PersonName } from './record';
@@ -131,17 +131,23 @@ export interface SessionRowsReader extends FormatReader {
   readonly headerCells: readonly string[] | undefined;
   /** The number the next record gets; set it to go on reading from elsewhere in the file. */
   nextRow: number;
+  /**
+   * Reads whole records (a piece cut by csv-cutter.ts) numbered from `firstRow`, apart from the
+   * rest of the input; returns how many records it held.
+   */
+  readPiece(bytes: Uint8Array, firstRow: number): number;
 }
 
 /**
  * `continuation`: this reader reads records after row 2 of a file whose header row is `header`
- * (another reader read rows 1 and 2 and reported what the header row is worth).
+ * and whose records end with `lineEnding` (another reader read rows 1 and 2 and reported what
+ * the header row is worth).
  */
 export function createSessionRowsReader(
   spec: CsvSessionRowsMapping,
   options: ReadOptions,
   sink: ReadSink,
-  continuation?: { readonly header: readonly string[] },
+  continuation?: { readonly header: readonly string[]; readonly lineEnding: LineEnding },
 ): SessionRowsReader {
   const c = compile(spec);
   const file = options.file;
@@ -459,16 +465,17 @@ export function createSessionRowsReader(
     };
   }
 
-  const reader = new CsvReader(spec.csv, {
+  const csvHandler = {
     row,
-    unreadable(rowNumber, reason) {
+    unreadable(rowNumber: number, reason: string) {
       const location = `row ${rowNumber}`;
       sink.reject(
         [placedIssue('structure', `Not valid CSV: ${reason}`, location, file, location)],
         location,
       );
     },
-  });
+  };
+  const reader = new CsvReader(spec.csv, csvHandler, continuation?.lineEnding);
 
   if (continuation) {
     header(continuation.header, false);
@@ -484,6 +491,14 @@ export function createSessionRowsReader(
     },
     set nextRow(row: number) {
       reader.nextRow = row;
+    },
+    readPiece(bytes, firstRow) {
+      // A parser of its own: csv-parse gives up the last records only when its input ends.
+      const piece = new CsvReader(spec.csv, csvHandler, continuation?.lineEnding);
+      piece.nextRow = firstRow;
+      piece.push(bytes);
+      piece.finish();
+      return piece.nextRow - firstRow;
     },
     push: (chunk) => reader.push(chunk),
     async end() {

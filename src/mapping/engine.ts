@@ -29,6 +29,8 @@ import { createFhirReader, createFhirWriter, projectFhir } from './fhir-ndjson';
 import { createHl7Reader, createHl7Writer, projectHl7 } from './hl7v2';
 import { placeIssue, rejection } from './issues';
 import { type DialogRecord, recordToResponse, responseToRecord } from './record';
+import { canCut } from './csv-cutter';
+import { CutInput } from './cut-input';
 import { ParallelFhirOutput } from './parallel';
 import { BufferPool, PooledOutput } from './pooled-output';
 import { asciiJson } from './response-json';
@@ -175,6 +177,11 @@ export interface ConvertSummary {
    * had not loaded before the input ran out wrote none); absent: none.
    */
   threads?: number;
+  /**
+   * Pieces of the input read by the threads (cut-input.ts: a dialogplus-csv file); absent: the
+   * whole input was read on this thread.
+   */
+  pieces?: number;
 }
 
 export type OutputTarget = Writable | ((text: string) => void);
@@ -358,15 +365,12 @@ export async function convert(
     return false;
   }
 
-  const reader = createReader(
-    from,
-    {
-      file,
-      ...(options.subject !== undefined ? { subject: options.subject } : {}),
-      ...(options.monthFirstSeen !== undefined ? { monthFirstSeen: options.monthFirstSeen } : {}),
-    },
-    sink,
-  );
+  const readOptions: ReadOptions = {
+    file,
+    ...(options.subject !== undefined ? { subject: options.subject } : {}),
+    ...(options.monthFirstSeen !== undefined ? { monthFirstSeen: options.monthFirstSeen } : {}),
+  };
+  const reader = createReader(from, readOptions, sink);
 
   // FHIR output is ASCII (response-json.ts), so latin1 gives the same bytes as UTF-8, cheaper.
   const encoding: BufferEncoding = to.kind === 'fhir' ? 'latin1' : 'utf8';
@@ -425,18 +429,41 @@ export async function convert(
     parallel = new ParallelFhirOutput(target, {
       threads,
       observations: options.observations === true,
+      onPiece: (result) => {
+        summary.pieces = (summary.pieces ?? 0) + 1;
+        summary.read += result.converted + result.rejects.length;
+        summary.converted += result.converted;
+        for (const [field, count] of Object.entries(result.notHeld))
+          summary.notHeld[field] = (summary.notHeld[field] ?? 0) + count;
+        for (const { issues, location } of result.rejects) reject(issues, location);
+        for (const issue of result.notices) sink.notice(issue);
+      },
     });
     return parallel;
   }
+  /**
+   * A dialogplus-csv file whose dates were scanned first (convertFile), with workers from the
+   * start: every thread reads pieces of it (cut-input.ts), rather than this thread reading it all
+   * and handing the records over.
+   */
+  function cutInput(target: ParallelFhirOutput): CutInput | undefined {
+    const monthFirstSeen = options.monthFirstSeen;
+    if (from.kind !== 'csv-session-rows' || monthFirstSeen === undefined || !canCut(from.csv))
+      return undefined;
+    return new CutInput(from, { ...readOptions, monthFirstSeen }, sink, target);
+  }
+  let cut: CutInput | undefined;
   try {
     // Workers wanted from the start load while this thread reads (and converts) the first records.
     if (threaded && threadsFrom <= 0 && typeof output !== 'function') {
       const started = startParallel(output);
+      cut = cutInput(started);
       if (options.waitForThreads) await started.loaded();
     }
     for await (const chunk of input) {
       summary.bytes += typeof chunk === 'string' ? Buffer.byteLength(chunk) : chunk.byteLength;
-      reader.push(chunk);
+      if (cut) await cut.push(chunk);
+      else reader.push(chunk);
       await write();
       options.onProgress?.({
         bytes: summary.bytes,
@@ -445,7 +472,8 @@ export async function convert(
         rejected: summary.rejected,
       });
     }
-    await reader.end();
+    if (cut) await cut.end();
+    else await reader.end();
     if (parallel) {
       await parallel.finish();
       if (parallel.workersUsed > 0) summary.threads = parallel.workersUsed;

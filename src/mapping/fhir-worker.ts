@@ -4,10 +4,13 @@
  * with the very writer the engine uses on one thread (createFhirWriter), into reused buffers that
  * go to the main thread (transferred, not copied) and come back once written.
  *
- * Messages in: `{ batch, records }` (records: the batch's DialogRecords encoded by record-codec.ts),
- * each possibly with `returned` buffers. Out: `{ batch, chunks, lengths }`, or `{ error }`.
+ * Messages in: `{ batch, records }` (records: the batch's DialogRecords encoded by record-codec.ts)
+ * or `{ batch, piece }` (a piece of the input file to read here, csv-pieces.ts, after one
+ * `{ reading }`), each possibly with `returned` buffers. Out: `{ batch, chunks, lengths }` (and
+ * a piece's `result`), or `{ error }`.
  */
 import { parentPort, workerData } from 'node:worker_threads';
+import { type Piece, PieceConverter, type PieceReading, type PieceResult } from './csv-pieces';
 import { createFhirWriter } from './fhir-ndjson';
 import { BufferPool, PooledOutput } from './pooled-output';
 import { decodeRecords } from './record-codec';
@@ -21,15 +24,26 @@ export interface WorkerInit {
   readonly loaded: Int32Array;
 }
 
-export interface BatchMessage {
+/** A batch: records read by the main thread, or a piece of the input to read here. */
+export type BatchMessage = {
   readonly batch: number;
-  readonly records: string;
   /** Buffers of earlier batches, written by the main thread: to be used again. */
   readonly returned: readonly ArrayBuffer[];
+} & ({ readonly records: string } | { readonly piece: Piece });
+
+/** Sent once, before the first piece: how to read the pieces of the input. */
+export interface PieceReadingMessage {
+  readonly reading: PieceReading;
 }
 
 export type WorkerReply =
-  | { readonly batch: number; readonly chunks: ArrayBuffer[]; readonly lengths: number[] }
+  | {
+      readonly batch: number;
+      readonly chunks: ArrayBuffer[];
+      readonly lengths: number[];
+      /** For a piece: what the main thread reports of it. */
+      readonly result?: PieceResult;
+    }
   | { readonly error: string };
 
 function run(): void {
@@ -47,12 +61,26 @@ function run(): void {
       lengths.push(bytes.length);
     },
   });
-  port.on('message', (message: BatchMessage) => {
+  let pieces: PieceConverter | undefined;
+  port.on('message', (message: BatchMessage | PieceReadingMessage) => {
     try {
+      if ('reading' in message) {
+        pieces = new PieceConverter(message.reading, writer);
+        return;
+      }
       for (const buffer of message.returned) pool.give(Buffer.from(buffer));
-      for (const record of decodeRecords(message.records)) writer.writeTo?.(record, out);
+      let result: PieceResult | undefined;
+      if ('piece' in message) {
+        if (!pieces) throw new Error('a piece came before how to read it');
+        result = pieces.convert(message.piece, out);
+      } else for (const record of decodeRecords(message.records)) writer.writeTo?.(record, out);
       out.flush();
-      const reply: WorkerReply = { batch: message.batch, chunks, lengths };
+      const reply: WorkerReply = {
+        batch: message.batch,
+        chunks,
+        lengths,
+        ...(result ? { result } : {}),
+      };
       Atomics.add(init.finished, 0, 1);
       port.postMessage(reply, chunks);
       chunks = [];

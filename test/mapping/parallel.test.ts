@@ -3,14 +3,27 @@
  * writes: the same responses and Observations in the same order, the same rejected rows'
  * OperationOutcomes in the same order, the same summary.
  */
-import { createWriteStream, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  createReadStream,
+  createWriteStream,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import fc from 'fast-check';
 import type { OperationOutcome } from '@medplum/fhirtypes';
 import { generateExport } from '../../bench/convert';
-import { convertFile, type ConvertSummary, createWriter, loadMapping } from '../../src/mapping';
+import {
+  convert,
+  convertFile,
+  type ConvertSummary,
+  createWriter,
+  loadMapping,
+} from '../../src/mapping';
 import { defaultThreads, ParallelFhirOutput } from '../../src/mapping/parallel';
 import { decodeRecords, encodeRecords } from '../../src/mapping/record-codec';
 import { dialogPlusRecord, hl7Record, mhsdsRecord } from './arbitraries';
@@ -116,16 +129,57 @@ describe('conversion in worker threads', () => {
     for (const threads of [1, 2]) {
       const many = await convertWith(file, threads, true);
       expect(many.summary.threads).toBe(threads);
+      // Read in pieces by every thread (cut-input.ts) up to the row whose quote never closes.
+      expect(many.summary.pieces).toBeGreaterThan(15);
       expect(many.bytes.length).toBe(one.bytes.length);
       expect(many.bytes.equals(one.bytes)).toBe(true);
       expect(many.rejects).toEqual(one.rejects);
-      expect({ ...many.summary, threads: undefined }).toEqual(one.summary);
+      expect({ ...many.summary, threads: undefined, pieces: undefined }).toEqual(one.summary);
     }
     const responsesOnly = await convertWith(file, 0, false);
     const responsesInThreads = await convertWith(file, 1, false, 64 * 1024);
     expect(responsesInThreads.summary.threads).toBe(1);
     expect(responsesInThreads.bytes.equals(responsesOnly.bytes)).toBe(true);
     expect(responsesOnly.bytes.length).toBeLessThan(one.bytes.length / 2);
+  });
+
+  it('reads in order, from a stray quote on, what it cannot cut into pieces, reporting rows in input order', async () => {
+    const file = await exportWithBadRows(2000);
+    const rows = readFileSync(file, 'utf8').split('\r\n');
+    // A quote inside an unquoted cell (csv-parse keeps it: relax_quotes) at row 1001, and a
+    // rank of 9 in the rows after it.
+    rows[1000] = (rows[1000] ?? '').replace(/^"([^,]*), ([^"]*)"/, '$1 "$2"');
+    for (const at of [1200, 1750])
+      rows[at] = (rows[at] ?? '').replace(/^("[^"]*",[^,]*,[^,]*,)\d/, '$19');
+    writeFileSync(file, rows.join('\r\n'));
+    const one = await convertWith(file, 0, true);
+    expect(one.rejects.map((r) => r.location)).toEqual(
+      expect.arrayContaining(['row 1201', 'row 1751']),
+    );
+    const many = await convertWith(file, 1, true);
+    expect(many.summary.pieces).toBeGreaterThan(5);
+    expect(many.summary.pieces).toBeLessThan(11);
+    expect(many.bytes.equals(one.bytes)).toBe(true);
+    expect(many.rejects).toEqual(one.rejects);
+    expect({ ...many.summary, threads: undefined, pieces: undefined }).toEqual(one.summary);
+  });
+
+  it('reads a file from standard input in order, as its dates were not scanned first', async () => {
+    const file = join(dir, 'stdin.csv');
+    await generateExport(file, 1200);
+    const output = createWriteStream(join(dir, 'stdin.ndjson'));
+    const summary = await convert(createReadStream(file), output, {
+      from: 'dialogplus-csv',
+      to: 'fhir',
+      observations: true,
+      threads: 1,
+      threadsFromBytes: 0,
+      waitForThreads: true,
+    });
+    await new Promise<void>((resolve) => output.end(resolve));
+    expect(summary.converted).toBe(1200);
+    expect(summary.threads).toBe(1);
+    expect(summary.pieces).toBeUndefined();
   });
 
   it('stops with the error of the output when the output fails part-way, workers and all', async () => {
