@@ -23,8 +23,8 @@
  *
  * `node dist-bench/bench/api.js --only embedded,baseline`: those contenders only (one run, interleaved).
  *
- * `node dist-bench/bench/api.js --profile [seconds] [embedded|fhir-server] [submit|read]`: one
- * workload on one store, the server's CPU profiled over the timed window (node:inspector);
+ * `node dist-bench/bench/api.js --profile [seconds] [embedded|fhir-server|baseline] [submit|read]`:
+ * one workload on one contender, the server's CPU profiled over the timed window (node:inspector);
  * prints where its time goes (bench/cpu-profile.ts) and leaves the .cpuprofile file.
  */
 import { fork, type ChildProcess } from 'node:child_process';
@@ -500,7 +500,9 @@ async function setUp(options: { only?: ContenderId[] } = {}): Promise<{
 /** One workload on one store, the server's CPU profiled over the timed window only. */
 async function profile(id: ContenderId, workload: Workload, seconds: number): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'dialog-fhir-bench-profile-'));
-  const { contenders, children, dataDirs } = await setUp({ only: [id] });
+  // The baseline reads the CarePlan a dialog-fhir contender made.
+  const only: ContenderId[] = id === 'baseline' ? ['embedded', 'baseline'] : [id];
+  const { contenders, children, dataDirs } = await setUp({ only });
   const contender = contenders.find((c) => c.id === id);
   if (!contender) throw new Error('no contender');
   const bodies = submissionBodies();
