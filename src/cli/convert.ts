@@ -40,7 +40,8 @@ export const CONVERT_USAGE = `usage: dialog-fhir convert --from <format> --to <f
   --validate           check every response against the dialog-fhir profiles before writing it
   --threads <n>        native input --to fhir: worker threads writing the FHIR text besides the
                        main thread, started with the conversion for a file of 256 KB or more,
-                       else once that much is read (the same output, in the same order).
+                       else once that much is read (the same output, in the same order). A
+                       dialogplus-csv file is read in pieces of ~100 rows by every thread.
                        Default: the cores less one, at most one per 4 MB of input file;
                        0: one thread
   --no-progress        no progress bar, even on a terminal`;
@@ -196,7 +197,11 @@ function summaryLines(from: string, to: string, s: ConvertSummary, rejectsTo: st
       (s.rejected > 0 ? ` (OperationOutcomes: ${rejectsTo})` : ''),
   ];
   if (s.threads !== undefined)
-    lines.push(`written by the main thread and ${s.threads} worker thread(s) (--threads)`);
+    lines.push(
+      s.pieces !== undefined
+        ? `read and written by the main thread and ${s.threads} worker thread(s) (--threads), in ${s.pieces} piece(s)`
+        : `written by the main thread and ${s.threads} worker thread(s) (--threads)`,
+    );
   if (s.events > 0) lines.push(`${s.events} ADT event(s) read (events are not sessions)`);
   if (s.skipped > 0)
     lines.push(

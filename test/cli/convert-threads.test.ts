@@ -64,9 +64,10 @@ describe('dialog-fhir convert --threads', () => {
     expect(one.bytes).toBeGreaterThan(19_000 * 1000);
     const two = await convert([...base, '--threads', '1']);
     expect(two.code).toBe(0);
+    // The file is read in pieces of 100 rows after its first two (src/mapping/cut-input.ts).
     expect(two.stderr).toBe(
       'dialogplus-csv → fhir: 19000 record(s) read, 19000 converted, 0 rejected\n' +
-        'written by the main thread and 1 worker thread(s) (--threads)\n',
+        'read and written by the main thread and 1 worker thread(s) (--threads), in 190 piece(s)\n',
     );
     expect(two.bytes).toBe(one.bytes);
     expect(two.sha256).toBe(one.sha256);
