@@ -72,16 +72,33 @@ export interface CutterOptions {
   readonly headRows?: number;
 }
 
-/** Whether these CSV options can be cut (one-byte delimiter and quote, neither a line ending). */
+/**
+ * Whether CSV with these options can be cut: a one-byte delimiter that is not a line ending, and
+ * `"` as the quote (csv-parse escapes with `"` whatever the quote, which the cutter does not
+ * model for another quote).
+ */
 export function canCut(options: { readonly delimiter: string; readonly quote: string }): boolean {
-  const oneByte = (s: string): boolean => s.length === 1 && s.charCodeAt(0) < 0x80;
+  const { delimiter, quote } = options;
   return (
-    oneByte(options.delimiter) &&
-    oneByte(options.quote) &&
-    options.delimiter !== options.quote &&
-    !/[\r\n]/.test(options.delimiter + options.quote)
+    quote === '"' &&
+    delimiter.length === 1 &&
+    delimiter.charCodeAt(0) < 0x80 &&
+    !/["\r\n]/.test(delimiter)
   );
 }
+
+/**
+ * A record longer than this is not waited for: the rest is read in order (a quote never closed
+ * would otherwise hold the whole file here; DIALOG+ rows are a few hundred bytes).
+ */
+const MAX_RECORD_BYTES = 4 * 1024 * 1024;
+
+const UTF8_BOM = [0xef, 0xbb, 0xbf];
+const UTF16_BOMS = [
+  [0xff, 0xfe],
+  [0xfe, 0xff],
+];
+const BOMS = [UTF8_BOM, ...UTF16_BOMS];
 
 export class CsvCutter {
   private readonly delimiter: number;
@@ -101,6 +118,8 @@ export class CsvCutter {
   private state = State.CellStart;
   private lineEnding: SeenEnding = 'unknown';
   private headDone = false;
+  /** Whether the start of the input has been looked at for a byte-order mark. */
+  private startSeen = false;
   /** Met something it cannot cut by: everything from here on is read in order. */
   private irregular = false;
 
@@ -121,10 +140,33 @@ export class CsvCutter {
   push(chunk: Uint8Array): Segment[] {
     const bytes = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
     if (this.irregular) return bytes.length > 0 ? [{ kind: 'inOrder', bytes }] : [];
-    this.pending = this.pending.length === 0 ? bytes : Buffer.concat([this.pending, bytes]);
+    // A copy of its own: pieces and what is kept are views of it, never of the caller's chunk.
+    this.pending = Buffer.concat([this.pending, bytes]);
     const out: Segment[] = [];
+    if (!this.startSeen && !this.seeStart(out)) return out;
     this.scan(out);
+    if (!this.irregular && this.pending.length - this.recordStart > MAX_RECORD_BYTES)
+      this.stop(out);
     return out;
+  }
+
+  /**
+   * The input's start: a UTF-8 byte-order mark (which the reader of the head takes off) is not
+   * part of the first cell; a UTF-16 one means the line endings are not the bytes looked for, so
+   * the whole input is read in order. False while too few bytes have come to tell.
+   */
+  private seeStart(out: Segment[]): boolean {
+    const head = this.pending;
+    const starts = (mark: readonly number[]): boolean =>
+      mark.slice(0, head.length).every((b, k) => head[k] === b);
+    if (head.length < UTF8_BOM.length && BOMS.some(starts)) return false;
+    this.startSeen = true;
+    if (UTF8_BOM.every((b, i) => head[i] === b)) this.scanned = UTF8_BOM.length;
+    else if (UTF16_BOMS.some((mark) => mark.every((b, k) => head[k] === b))) {
+      this.goInOrder(out);
+      return false;
+    }
+    return true;
   }
 
   /** The end of the input: the rest, as segments. */
@@ -195,8 +237,6 @@ export class CsvCutter {
     }
     this.state = state;
     this.scanned = i;
-    // What is left may be a view of the caller's chunk: keep a copy of its own.
-    if (this.pending.length > 0) this.pending = Buffer.from(this.pending);
   }
 
   /** A record ends before `next`; true when that cut `pending` (it now starts at `next`). */

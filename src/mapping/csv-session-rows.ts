@@ -534,6 +534,19 @@ function splitActions(cell: string, separator: string): string[] {
  * so that a month-first export has all its either-way dates rejected, from the first row on. A
  * date-like text inside an action item could trip it; the effect is only more rejections.
  */
+/**
+ * Whether this mapping's rows read independently of each other once the input's dates have been
+ * scanned (`scanForMonthFirst`, which decides the day/month order for the whole file): the scan
+ * looks for dates with the Date Start column's pattern, so a reader can meet no date the scan
+ * did not see only when every date column has that pattern (as dialogplus-csv's do). Then the
+ * rows after the header can be read in any order (cut-input.ts).
+ */
+export function rowsReadIndependently(spec: CsvSessionRowsMapping): boolean {
+  const c = compile(spec);
+  const pattern = c.start.date?.pattern.pattern;
+  return c.columns.every((column) => !column.date || column.date.pattern.pattern === pattern);
+}
+
 export async function scanForMonthFirst(
   spec: CsvSessionRowsMapping,
   chunks: AsyncIterable<string> | Iterable<string>,

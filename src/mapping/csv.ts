@@ -42,16 +42,22 @@ const UNREADABLE: Readonly<Record<string, string>> = {
   INVALID_OPENING_QUOTE: 'a cell has a quote where none may be',
 };
 
-/** Streams text through csv-parse; `push` handles each chunk synchronously. */
+/**
+ * Streams text through csv-parse; `push` handles each chunk synchronously. A handler that throws
+ * stops the reading: the error comes out of that `push` (or `finish`), not later.
+ */
 export class CsvReader {
   private readonly parser: Parser;
   private rowNumber = 0;
   private lastSkipLine = -1;
-  private failure: Error | undefined;
+  private failed = false;
+  private failure: unknown;
 
   /**
-   * `lineEnding`: how records end, when known (a reader of part of a file, which must read it as
-   * the reader of the whole file did); otherwise csv-parse takes it from the first record.
+   * `lineEnding` is given for a reader of part of a file (csv-pieces.ts), which must read it as
+   * the reader of the whole file does: its records end so (otherwise csv-parse takes it from the
+   * first record), and it does not start at the file's start, so a byte-order mark is not
+   * looked for.
    */
   constructor(options: CsvOptions, handler: CsvRowHandler, lineEnding?: LineEnding) {
     const clean = options.neutraliseFormulas;
@@ -59,41 +65,44 @@ export class CsvReader {
       ...(lineEnding ? { record_delimiter: lineEnding } : {}),
       delimiter: options.delimiter,
       quote: options.quote,
-      bom: true,
+      bom: lineEnding === undefined,
       relax_column_count: true,
       relax_quotes: true,
       skip_records_with_error: true,
       on_record: (record: string[]) => {
+        if (this.failed) return null;
         this.rowNumber++;
         if (clean)
           for (let i = 0; i < record.length; i++) record[i] = unneutralise(record[i] ?? '');
-        handler.row(record, this.rowNumber);
+        this.guard(() => handler.row(record, this.rowNumber));
         return null;
       },
       on_skip: (err) => {
+        if (this.failed) return undefined;
         const line = (err as { lines?: number } | undefined)?.lines ?? this.rowNumber + 1; // to merge repeats
         if (line === this.lastSkipLine) return undefined;
         this.lastSkipLine = line;
         this.rowNumber++;
         const code = (err as { code?: string } | undefined)?.code ?? '';
-        handler.unreadable(this.rowNumber, UNREADABLE[code] ?? 'the row is not valid CSV');
+        this.guard(() =>
+          handler.unreadable(this.rowNumber, UNREADABLE[code] ?? 'the row is not valid CSV'),
+        );
         return undefined;
       },
     });
-    this.parser.on('error', (e: Error) => {
-      this.failure = e;
-    });
+    this.parser.on('error', (e: Error) => this.fail(e));
     this.parser.resume();
   }
 
   /** Bytes go to csv-parse as they are: it decodes UTF-8 per field, cheaper than decoding first. */
   push(chunk: string | Uint8Array): void {
-    if (this.failure) throw this.failure;
+    this.throwIfFailed();
     this.parser.write(
       typeof chunk === 'string' || Buffer.isBuffer(chunk)
         ? chunk
         : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength),
     );
+    this.throwIfFailed();
   }
 
   /**
@@ -113,21 +122,40 @@ export class CsvReader {
    * of each chunk until it sees what follows) before this returns.
    */
   finish(): void {
-    if (this.failure) throw this.failure;
+    this.throwIfFailed();
     this.parser.end();
-    if (this.failure) throw this.failure;
+    this.throwIfFailed();
   }
 
   end(): Promise<void> {
     return new Promise((resolve, reject) => {
-      if (this.failure) {
+      if (this.failed) {
         reject(this.failure);
         return;
       }
-      this.parser.once('end', () => resolve());
+      this.parser.once('end', () => (this.failed ? reject(this.failure) : resolve()));
       this.parser.once('error', reject);
       this.parser.end();
     });
+  }
+
+  /** Runs a handler; what it throws stops the reading. */
+  private guard(call: () => void): void {
+    try {
+      call();
+    } catch (e) {
+      this.fail(e);
+    }
+  }
+
+  private fail(e: unknown): void {
+    if (this.failed) return;
+    this.failed = true;
+    this.failure = e;
+  }
+
+  private throwIfFailed(): void {
+    if (this.failed) throw this.failure;
   }
 }
 

@@ -23,6 +23,7 @@ import {
   createSessionRowsReader,
   createSessionRowsWriter,
   projectSessionRows,
+  rowsReadIndependently,
   scanForMonthFirst,
 } from './csv-session-rows';
 import { createFhirReader, createFhirWriter, projectFhir } from './fhir-ndjson';
@@ -115,6 +116,11 @@ export interface ConvertOptions extends WriterOptions {
   /** Name of the input for issues; `<stdin>` by default. */
   readonly file?: string;
   readonly subject?: string;
+  /**
+   * What a scan of the whole input found about day/month order (dialogplus-csv; convertFile
+   * scans a file first). Given, it also lets threads read parts of the file (cut-input.ts): pass
+   * it only as a scan of the whole input found it.
+   */
   readonly monthFirstSeen?: boolean;
   /** Validate every response before writing it; a response with errors is rejected. */
   readonly validator?: Validator;
@@ -448,7 +454,13 @@ export async function convert(
    */
   function cutInput(target: ParallelFhirOutput): CutInput | undefined {
     const monthFirstSeen = options.monthFirstSeen;
-    if (from.kind !== 'csv-session-rows' || monthFirstSeen === undefined || !canCut(from.csv))
+    // `monthFirstSeen` given: the file's dates were scanned for their order first.
+    if (
+      from.kind !== 'csv-session-rows' ||
+      monthFirstSeen === undefined ||
+      !canCut(from.csv) ||
+      !rowsReadIndependently(from)
+    )
       return undefined;
     return new CutInput(from, { ...readOptions, monthFirstSeen }, sink, target);
   }

@@ -117,7 +117,8 @@ export class ParallelFhirOutput {
   private readonly writer: FormatWriter;
   private readonly local: PooledOutput;
   private localChunks: Chunk[] = [];
-  private failure: Error | undefined;
+  private failed = false;
+  private failure: unknown;
   private wake: (() => void) | undefined;
   private closed = false;
 
@@ -175,6 +176,7 @@ export class ParallelFhirOutput {
    * it go first.
    */
   addPiece(piece: Piece): void {
+    this.check();
     const pieces = this.pieces;
     if (!pieces) throw new Error('readPieces must come before the first piece');
     this.send();
@@ -197,6 +199,7 @@ export class ParallelFhirOutput {
 
   /** Queues a record; a full batch goes to the least busy worker. */
   add(record: DialogRecord): void {
+    this.check();
     this.batch.push(record);
     if (this.batch.length >= this.batchRecords) this.send();
   }
@@ -326,7 +329,11 @@ export class ParallelFhirOutput {
 
   /** Writes the answered batches that are next in input order. */
   private writeAnswered(): void {
-    for (let next = this.answered.get(this.written); next; next = this.answered.get(this.written)) {
+    for (
+      let next = this.answered.get(this.written);
+      next && !this.failed;
+      next = this.answered.get(this.written)
+    ) {
       this.answered.delete(this.written);
       this.written++;
       for (const { bytes, done } of next.chunks) {
@@ -342,17 +349,18 @@ export class ParallelFhirOutput {
       this.onPiece?.(result);
     } catch (e) {
       // Called from a worker's answer, not the caller's loop: the caller sees it at its next call.
-      this.fail(e instanceof Error ? e : new Error(String(e)));
+      this.fail(e);
     }
   }
 
-  private fail(e: Error): void {
-    this.failure ??= e;
+  private fail(e: unknown): void {
+    if (!this.failed) this.failure = e;
+    this.failed = true;
     this.signal();
   }
 
   private check(): void {
-    if (this.failure) throw this.failure;
+    if (this.failed) throw this.failure;
     if (this.output.destroyed || this.output.errored)
       throw this.output.errored ?? new Error('the output is closed');
   }

@@ -111,16 +111,31 @@ const csvText = fc
     return text + (finalEnding && text !== '' ? ending : '');
   });
 
+/** The text as a file may hold it: UTF-8, after a UTF-8 byte-order mark, or UTF-16 with one. */
+const encoded = fc
+  .tuple(csvText, fc.constantFrom('utf8', 'utf8-bom', 'utf16le-bom', 'nul'))
+  .map(([text, encoding]) => {
+    if (encoding === 'utf8-bom') return Buffer.from(`\uFEFF${text}`, 'utf8');
+    if (encoding === 'utf16le-bom') return Buffer.from(`\uFEFF${text}`, 'utf16le');
+    // A byte-order mark (and a NUL) where rows start, which only a file's start may take off.
+    if (encoding === 'nul') return Buffer.from(text.replaceAll('a', '\uFEFF\u0000'), 'utf8');
+    return Buffer.from(text, 'utf8');
+  });
+
 describe('cutting CSV into pieces of whole records', () => {
   it('gives the rows reading the whole input gives, for any text, chunking and piece size', async () => {
     await fc.assert(
       fc.asyncProperty(
-        csvText,
+        encoded,
         fc.integer({ min: 1, max: 50 }),
         fc.integer({ min: 1, max: 5 }),
-        async (text, chunkSize, pieceRows) => {
-          const input = Buffer.from(text, 'utf8');
-          const whole = await readWhole([input]);
+        async (input, chunkSize, pieceRows) => {
+          // One thread reads the same chunks (csv-parse reads UTF-16 split mid-character
+          // differently from whole, so the chunks are what to compare with).
+          const chunks: Buffer[] = [];
+          for (let at = 0; at < input.length; at += chunkSize)
+            chunks.push(input.subarray(at, at + chunkSize));
+          const whole = await readWhole(chunks);
           const pieces = await readCut(cut(input, chunkSize, pieceRows));
           expect(pieces).toEqual(whole);
         },
@@ -165,10 +180,41 @@ describe('cutting CSV into pieces of whole records', () => {
     ]);
   });
 
-  it('cuts only one-byte delimiters and quotes that are not line endings', () => {
+  it('cuts only a one-byte delimiter that is not a line ending, with the quote csv-parse escapes by', () => {
     expect(canCut({ delimiter: ',', quote: '"' })).toBe(true);
+    expect(canCut({ delimiter: ';', quote: '"' })).toBe(true);
     expect(canCut({ delimiter: ';;', quote: '"' })).toBe(false);
     expect(canCut({ delimiter: '\n', quote: '"' })).toBe(false);
     expect(canCut({ delimiter: '"', quote: '"' })).toBe(false);
+    // csv-parse escapes with `"` whatever the quote: `'ends with "',2` is not a whole record.
+    expect(canCut({ delimiter: ',', quote: "'" })).toBe(false);
+  });
+
+  it('takes a UTF-8 byte-order mark as no part of the header, and reads UTF-16 in order', () => {
+    const text = '"Client Name",Rank\r\nq,\r\n"Smith, Jo",3\r\n"Khan, Ali",5\r\n';
+    const utf8 = cut(Buffer.from(`\uFEFF${text}`, 'utf8'), 5, 1);
+    expect(utf8.map((s) => s.kind)).toEqual(['inOrder', 'piece', 'piece']);
+    const utf16 = cut(Buffer.from(`\uFEFF${text}`, 'utf16le'), 5, 1);
+    expect(utf16.length).toBeGreaterThan(1);
+    for (const segment of utf16)
+      expect([segment.kind, segment.firstRow]).toEqual(['inOrder', undefined]);
+  });
+
+  it('does not hold a record that never ends: past 4 MiB the rest is read in order', () => {
+    const cutter = new CsvCutter({ ...CSV, pieceRows: 2 });
+    const segments = cutter.push(Buffer.from('h\nq\na\nb\nc\n"never closed'));
+    const filler = Buffer.alloc(1024 * 1024, 'x');
+    for (let i = 0; i < 5; i++) segments.push(...cutter.push(filler));
+    segments.push(...cutter.end());
+    expect(segments.slice(0, 3).map((s) => [s.kind, s.firstRow])).toEqual([
+      ['inOrder', undefined],
+      ['piece', 3],
+      ['piece', 5],
+    ]);
+    expect(segments[3]?.kind).toBe('inOrder');
+    expect(segments[3]?.firstRow).toBe(6);
+    expect(cutter.inOrderFromHere).toBe(true);
+    const inOrder = segments.slice(3).reduce((n, s) => n + s.bytes.length, 0);
+    expect(inOrder).toBe('c\n"never closed'.length - 2 + 5 * filler.length);
   });
 });

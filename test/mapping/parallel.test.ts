@@ -182,6 +182,55 @@ describe('conversion in worker threads', () => {
     expect(summary.pieces).toBeUndefined();
   });
 
+  it("stops at a caller's onReject that throws, with what it threw, reporting nothing after it", async () => {
+    const file = await exportWithBadRows(2000);
+    const thrown = { reason: 'the report store is full' };
+    const seen: string[] = [];
+    const conversion = convertFile(file, createWriteStream(join(dir, 'stopped.ndjson')), {
+      from: 'dialogplus-csv',
+      to: 'fhir',
+      observations: true,
+      threads: 1,
+      threadsFromBytes: 0,
+      waitForThreads: true,
+      highWaterMark: 16 * 1024,
+      onReject: (_outcome, location) => {
+        seen.push(location);
+        if (seen.length === 2) throw thrown;
+      },
+    });
+    await expect(conversion).rejects.toBe(thrown);
+    expect(seen).toHaveLength(2);
+  });
+
+  it('reads a custom mapping in order when its rows cannot be cut or read apart', async () => {
+    const file = join(dir, 'custom.csv');
+    await generateExport(file, 1200);
+    const spec = loadMapping('dialogplus-csv');
+    if (spec.kind !== 'csv-session-rows') throw new Error('not a session-rows mapping');
+    // Date End read with another pattern than the one the date scan looks for.
+    const otherEndPattern = {
+      ...spec,
+      columns: spec.columns.map((c) =>
+        c.target === 'session.end' ? { ...c, dateTime: 'd/M/yyyy H:mm' } : c,
+      ),
+    };
+    for (const from of [spec, otherEndPattern]) {
+      const output = createWriteStream(join(dir, 'custom.ndjson'));
+      const summary = await convertFile(file, output, {
+        from,
+        to: 'fhir',
+        threads: 1,
+        threadsFromBytes: 0,
+        waitForThreads: true,
+      });
+      await new Promise<void>((resolve) => output.end(resolve));
+      expect(summary.converted).toBe(1200);
+      if (from === spec) expect(summary.pieces).toBeGreaterThan(10);
+      else expect(summary.pieces).toBeUndefined();
+    }
+  });
+
   it('stops with the error of the output when the output fails part-way, workers and all', async () => {
     const file = join(dir, 'fails.csv');
     await generateExport(file, 1500);
