@@ -45,7 +45,7 @@ import { RATED_STATUSES } from '../fhir/history';
 import type { FhirStore } from '../store';
 import { KeyedQueue } from './keyed-queue';
 import { movedFrom, storedOrUndefined } from './references';
-import { fault, stale, statusOf, unprocessable } from './outcomes';
+import { fault, HttpOutcomeError, stale, statusOf, unprocessable } from './outcomes';
 import { holderOf, withNewPatient, type NewPatient } from './subject';
 
 /** How many times a session is rebuilt after losing a race for the plan. */
@@ -161,11 +161,12 @@ export class SessionSubmitter {
     );
     if (!recorded) entries.push(provenance);
     const { newPatient } = submission;
-    const result = await this.deps.store.transaction({
-      resourceType: 'Bundle',
-      type: 'transaction',
-      entry: newPatient ? withNewPatient(entries, newPatient) : entries,
-    });
+    const entry = newPatient ? withNewPatient(entries, newPatient) : entries;
+    const result = await this.deps.store
+      .transaction({ resourceType: 'Bundle', type: 'transaction', entry })
+      .catch((err: unknown) => {
+        throw inSessionTerms(err, entry);
+      });
     const first = result.entry?.[0];
     const created = first?.response?.status?.startsWith('201') ?? false;
     if (planCreatedFresh && planWasFound(result)) {
@@ -290,6 +291,31 @@ function asFirstCreate(
       return entry;
     return { ...entry, request: { method: 'POST', url: 'CarePlan', ifNoneExist } };
   });
+}
+
+/**
+ * The store names a fault in the session's transaction by its entry
+ * (`Bundle.entry[2].resource.subject`), but the caller sent a QuestionnaireResponse, not that
+ * Bundle: each location is named from the resource the entry holds instead
+ * (`QuestionnaireResponse.subject`), as the checks before the write name it.
+ */
+function inSessionTerms(err: unknown, entries: readonly BundleEntry[]): unknown {
+  if (!(err instanceof OperationOutcomeError)) return err;
+  let renamed = false;
+  const issue = err.outcome.issue.map((i) => {
+    if (!i.expression) return i;
+    const expression = i.expression.map((e) => {
+      const entry = /^Bundle\.entry\[(\d+)\]\.resource(?=\.|$)/.exec(e);
+      const type = entry ? entries[Number(entry[1])]?.resource?.resourceType : undefined;
+      if (!entry || !type) return e;
+      renamed = true;
+      return type + e.slice(entry[0].length);
+    });
+    return { ...i, expression };
+  });
+  if (!renamed) return err;
+  const headers = (err as { headers?: Readonly<Record<string, string>> }).headers ?? {};
+  return new HttpOutcomeError(statusOf(err), { ...err.outcome, issue }, headers);
 }
 
 function planWasFound(result: Bundle): boolean {
