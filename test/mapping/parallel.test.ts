@@ -38,6 +38,15 @@ afterAll(() => {
   rmSync(dir, { recursive: true, force: true });
 });
 
+/** One worker, taking part however small the input (else this thread converts until it loads). */
+const ONE_WORKER = {
+  from: 'dialogplus-csv',
+  to: 'fhir',
+  threads: 1,
+  threadsFromBytes: 0,
+  waitForThreads: true,
+} as const;
+
 interface Converted {
   readonly bytes: Buffer;
   readonly rejects: { outcome: OperationOutcome; location: string }[];
@@ -169,12 +178,8 @@ describe('conversion in worker threads', () => {
     await generateExport(file, 1200);
     const output = createWriteStream(join(dir, 'stdin.ndjson'));
     const summary = await convert(createReadStream(file), output, {
-      from: 'dialogplus-csv',
-      to: 'fhir',
+      ...ONE_WORKER,
       observations: true,
-      threads: 1,
-      threadsFromBytes: 0,
-      waitForThreads: true,
     });
     await new Promise<void>((resolve) => output.end(resolve));
     expect(summary.converted).toBe(1200);
@@ -187,12 +192,8 @@ describe('conversion in worker threads', () => {
     const thrown = { reason: 'the report store is full' };
     const seen: string[] = [];
     const conversion = convertFile(file, createWriteStream(join(dir, 'stopped.ndjson')), {
-      from: 'dialogplus-csv',
-      to: 'fhir',
+      ...ONE_WORKER,
       observations: true,
-      threads: 1,
-      threadsFromBytes: 0,
-      waitForThreads: true,
       highWaterMark: 16 * 1024,
       onReject: (_outcome, location) => {
         seen.push(location);
@@ -212,18 +213,12 @@ describe('conversion in worker threads', () => {
     const otherEndPattern = {
       ...spec,
       columns: spec.columns.map((c) =>
-        c.target === 'session.end' ? { ...c, dateTime: 'd/M/yyyy H:mm' } : c,
+        'target' in c && c.target === 'session.end' ? { ...c, dateTime: 'd/M/yyyy H:mm' } : c,
       ),
     };
     for (const from of [spec, otherEndPattern]) {
       const output = createWriteStream(join(dir, 'custom.ndjson'));
-      const summary = await convertFile(file, output, {
-        from,
-        to: 'fhir',
-        threads: 1,
-        threadsFromBytes: 0,
-        waitForThreads: true,
-      });
+      const summary = await convertFile(file, output, { ...ONE_WORKER, from });
       await new Promise<void>((resolve) => output.end(resolve));
       expect(summary.converted).toBe(1200);
       if (from === spec) expect(summary.pieces).toBeGreaterThan(10);
@@ -243,15 +238,7 @@ describe('conversion in worker threads', () => {
     });
     failing.on('error', () => undefined);
     await expect(
-      convertFile(file, failing, {
-        from: 'dialogplus-csv',
-        to: 'fhir',
-        observations: true,
-        threads: 1,
-        threadsFromBytes: 0,
-        waitForThreads: true,
-        highWaterMark: 16 * 1024,
-      }),
+      convertFile(file, failing, { ...ONE_WORKER, observations: true, highWaterMark: 16 * 1024 }),
     ).rejects.toThrow('disk full');
     // It stopped soon after: far less than the ~40 MB the whole file gives was taken.
     expect(taken).toBeLessThan(20_000_000);
