@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import {
   DAY_MS,
   HOUR_MS,
@@ -9,6 +10,7 @@ import {
   isDateTimeWithOffset,
   isLeapYear,
   parseDateTime,
+  parseDateTimeByPattern,
   utcMs,
 } from '../../src/dialog/instant';
 
@@ -162,5 +164,59 @@ describe('calendar helpers', () => {
 
   it('has the durations it claims', () => {
     expect([SECOND_MS, MINUTE_MS, HOUR_MS, DAY_MS]).toEqual([1000, 60000, 3600000, 86400000]);
+  });
+});
+
+describe('parseDateTime read by hand', () => {
+  const two = (max: number): fc.Arbitrary<string> =>
+    fc.integer({ min: 0, max }).map((n) => String(n).padStart(2, '0'));
+  /** Near the common forms: any field out of range, then some characters changed or cut. */
+  const nearlyDateTime = fc
+    .tuple(
+      fc.integer({ min: 0, max: 9999 }).map((n) => String(n).padStart(4, '0')),
+      two(19),
+      two(39),
+      two(29),
+      two(69),
+      two(69),
+      fc.constantFrom('Z', '+', '-', '.5Z', '.123456+'),
+      two(19),
+      two(69),
+    )
+    .map(([y, mo, d, h, mi, s, zone, oh, om]) => {
+      const offset = zone === 'Z' || zone.endsWith('Z') ? zone : `${zone}${oh}:${om}`;
+      return `${y}-${mo}-${d}T${h}:${mi}:${s}${offset}`;
+    });
+  const mutated = fc
+    .tuple(
+      nearlyDateTime,
+      fc.array(
+        fc.tuple(fc.nat(30), fc.constantFrom('', '0', '9', ':', '-', '+', 'T', 'Z', ' ', '٣', 'x')),
+        { maxLength: 2 },
+      ),
+    )
+    .map(([text, edits]) =>
+      // Each edit replaces one character (or, with '', takes it out).
+      edits.reduce((t, [at, ch]) => t.slice(0, at) + ch + t.slice(at + 1), text),
+    );
+
+  it('gives what the pattern gives, for any text near a dateTime', () => {
+    fc.assert(
+      fc.property(fc.oneof(nearlyDateTime, mutated, fc.string({ maxLength: 26 })), (text) => {
+        expect(parseDateTime(text)).toBe(parseDateTimeByPattern(text));
+      }),
+      { numRuns: 20000, seed: 3 },
+    );
+  });
+
+  it('reads the forms it reads by hand', () => {
+    expect(parseDateTime('2026-03-29T01:30:00+01:00')).toBe(Date.UTC(2026, 2, 29, 0, 30));
+    expect(parseDateTime('2026-03-29T01:30:00-13:59')).toBe(
+      Date.UTC(2026, 2, 29, 1, 30) + 13 * HOUR_MS + 59 * MINUTE_MS,
+    );
+    expect(parseDateTime('0099-12-31T23:59:59Z')).toBe(utcMs(99, 12, 31, 23, 59, 59));
+    expect(parseDateTime('2024-02-30T00:00:00Z')).toBeUndefined();
+    expect(parseDateTime('2024-02-29T00:00:00+14:01')).toBeUndefined();
+    expect(parseDateTime('2024-02-29T24:00:00Z')).toBeUndefined();
   });
 });
