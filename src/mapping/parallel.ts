@@ -46,11 +46,13 @@ export interface ParallelOptions {
 
 const BUFFER_SIZE = 512 * 1024;
 /**
- * Pieces a worker may have waiting besides the one it is on before this thread reads one itself:
- * reading pieces costs this thread as much as a worker, so it takes its share sooner than with
- * records (converting 100k sessions, 5.23 s with 2 against 5.55 s with 1 and 5.67 s with 3).
+ * Pieces queued to a worker (the one it is on included) from which this thread reads the next
+ * piece itself: a piece costs this thread as much as a worker, so it takes its share sooner than
+ * with records (converting 100k sessions, 5.23 s with 2 against 5.55 s with 1 and 5.67 s with 3).
  */
 const PIECES_QUEUED = 2;
+/** The same for batches of records: two waiting besides the one the worker is on (see `send`). */
+const RECORDS_QUEUED = 3;
 
 interface Chunk {
   readonly bytes: Buffer;
@@ -254,7 +256,7 @@ export class ParallelFhirOutput {
 
   private send(): void {
     if (this.batch.length === 0) return;
-    const thread = this.leastBusy(3);
+    const thread = this.leastBusy(RECORDS_QUEUED);
     if (!thread) {
       const number = this.sent++;
       for (const record of this.batch) this.writer.writeTo?.(record, this.local);
@@ -273,10 +275,11 @@ export class ParallelFhirOutput {
 
   /**
    * The loaded worker with the fewest batches queued, or none: no worker is ready, or every one
-   * has two batches waiting besides the one it is on, and this thread takes the batch. With one
-   * waiting (as before), this thread took so many that it was the slower one and the worker
-   * idled ~12% of the time; with two, the conversion of 100k sessions took ~6% less wall time
-   * here (medians of 7 interleaved runs: 5.55 s against 5.9 s; three waiting was no better again).
+   * has `queueing` batches queued, and this thread takes the batch. For records, with one waiting
+   * besides the one it is on (as before), this thread took so many that it was the slower one and
+   * the worker idled ~12% of the time; with two, the conversion of 100k sessions took ~6% less
+   * wall time here (medians of 7 interleaved runs: 5.55 s against 5.9 s; three waiting was no
+   * better again).
    */
   private leastBusy(queueing: number): Thread | undefined {
     let thread: Thread | undefined;
