@@ -173,6 +173,23 @@ describe('conversion in worker threads', () => {
     expect({ ...many.summary, threads: undefined, pieces: undefined }).toEqual(one.summary);
   });
 
+  it('reads an export saved as "CSV UTF-8" (a byte-order mark, quoted headers) in pieces, as one thread does', async () => {
+    const file = await exportWithBadRows(1500);
+    const text = readFileSync(file, 'utf8');
+    const [header = '', ...rows] = text.split('\r\n');
+    const quoted = header
+      .split(',')
+      .map((cell) => `"${cell}"`)
+      .join(',');
+    writeFileSync(file, `\uFEFF${[quoted, ...rows].join('\r\n')}`);
+    const one = await convertWith(file, 0, true);
+    expect(one.summary.converted).toBeGreaterThan(1400);
+    const many = await convertWith(file, 1, true);
+    expect(many.summary.pieces).toBeGreaterThan(10);
+    expect(many.bytes.equals(one.bytes)).toBe(true);
+    expect(many.rejects).toEqual(one.rejects);
+  });
+
   it('reads a file from standard input in order, as its dates were not scanned first', async () => {
     const file = join(dir, 'stdin.csv');
     await generateExport(file, 1200);
