@@ -507,18 +507,22 @@ const THREADS_FROM_BYTES = 256 * 1024;
  */
 const FLUSH_CHARS = 256 * 1024;
 
+/** Resolves at a drain; rejects at an error, or when the output closes first (a reader gone). */
 function waitForDrain(stream: Writable): Promise<void> {
   return new Promise((resolve, reject) => {
-    const onDrain = (): void => {
-      stream.off('error', onError);
-      resolve();
-    };
-    const onError = (e: Error): void => {
+    const settle = (failure?: Error): void => {
       stream.off('drain', onDrain);
-      reject(e);
+      stream.off('error', onError);
+      stream.off('close', onClose);
+      if (failure) reject(failure);
+      else resolve();
     };
+    const onDrain = (): void => settle();
+    const onError = (e: Error): void => settle(e);
+    const onClose = (): void => settle(stream.errored ?? new Error('the output is closed'));
     stream.once('drain', onDrain);
     stream.once('error', onError);
+    stream.once('close', onClose);
   });
 }
 

@@ -381,20 +381,22 @@ export class ParallelFhirOutput {
     });
   }
 
+  /** Resolves at a drain, an error or the output closing (a reader gone: `check` then throws). */
   private drained(): Promise<void> {
     return new Promise((resolve) => {
       const done = (): void => {
-        this.output.off('drain', done);
-        this.output.off('error', done);
+        for (const event of OUTPUT_ENDS) this.output.off(event, done);
         if (this.wake === done) this.wake = undefined;
         resolve();
       };
-      this.output.once('drain', done);
-      this.output.once('error', done);
+      for (const event of OUTPUT_ENDS) this.output.once(event, done);
       this.wake = done;
     });
   }
 }
+
+/** What ends a wait for the output to drain. */
+const OUTPUT_ENDS = ['drain', 'error', 'close'] as const;
 
 /** Input per default worker thread (see defaultThreads). */
 const BYTES_PER_THREAD = 4 * 1024 * 1024;

@@ -261,6 +261,32 @@ describe('conversion in worker threads', () => {
     expect(taken).toBeLessThan(20_000_000);
   });
 
+  it('stops, rather than waiting for ever, when the output is closed part-way without an error', async () => {
+    const file = join(dir, 'closed.csv');
+    await generateExport(file, 1500);
+    for (const threads of [0, 1]) {
+      let taken = 0;
+      const closing = new Writable({
+        highWaterMark: 64 * 1024,
+        write(chunk: Buffer, _encoding, done) {
+          taken += chunk.length;
+          // A reader that went away while the conversion waits for it: the last write is never
+          // answered, and the stream is closed a little later, without an error.
+          if (taken <= 3_000_000) done();
+          else setTimeout(() => this.destroy(), 50);
+        },
+      });
+      await expect(
+        convertFile(file, closing, {
+          ...ONE_WORKER,
+          threads,
+          observations: true,
+          highWaterMark: 16 * 1024,
+        }),
+      ).rejects.toThrow(/closed|destroyed/);
+    }
+  });
+
   it('writes generated records of every kind (the canonical way too) as one thread does', async () => {
     const writer = createWriter(loadMapping('dialogplus-csv'));
     let text = writer.begin();
