@@ -475,7 +475,13 @@ export function createSessionRowsReader(
       );
     },
   };
-  const reader = new CsvReader(spec.csv, csvHandler, continuation?.lineEnding);
+  /** A reader of CSV text; of part of the file, primed with its header (CsvReader.prime). */
+  const csvReader = (): CsvReader => {
+    const made = new CsvReader(spec.csv, csvHandler, continuation?.lineEnding);
+    if (continuation) made.prime(continuation.header, continuation.lineEnding);
+    return made;
+  };
+  const reader = csvReader();
 
   if (continuation) {
     header(continuation.header, false);
@@ -494,7 +500,7 @@ export function createSessionRowsReader(
     },
     readPiece(bytes, firstRow) {
       // A parser of its own: csv-parse gives up the last records only when its input ends.
-      const piece = new CsvReader(spec.csv, csvHandler, continuation?.lineEnding);
+      const piece = csvReader();
       piece.nextRow = firstRow;
       piece.push(bytes);
       piece.finish();

@@ -44,6 +44,33 @@ describe('CsvReader', () => {
     await expect(failing.reader.end()).rejects.toThrow('row 1 failed');
   });
 
+  it('primed with the header, reads part of a file expecting rows as long as the header', () => {
+    const part = 'a,"shifted, by a comma",c,d\nx,y,z\nx,y,z\n';
+    const rows: [number, string[]][] = [];
+    const handler = {
+      row: (cells: string[], row: number) => rows.push([row, cells]),
+      unreadable: () => undefined,
+    };
+    const unprimed = new CsvReader(CSV, handler, '\n');
+    unprimed.push(Buffer.from(part));
+    unprimed.finish();
+    // The part's first row set the length expected: every row after it was "inconsistent".
+    expect(unprimed.inconsistentRecords).toBe(2);
+    rows.length = 0;
+    const primed = new CsvReader(CSV, handler, '\n');
+    primed.prime(['h1', 'h "2"', 'h3'], '\n');
+    primed.nextRow = 7;
+    primed.push(Buffer.from(part));
+    primed.finish();
+    expect(primed.inconsistentRecords).toBe(1);
+    // The header is neither handed over nor counted.
+    expect(rows).toEqual([
+      [7, ['a', 'shifted, by a comma', 'c', 'd']],
+      [8, ['x', 'y', 'z']],
+      [9, ['x', 'y', 'z']],
+    ]);
+  });
+
   it('numbers rows on from where it is told to', () => {
     const { reader, rows } = failingAt(0);
     reader.nextRow = 41;
