@@ -45,7 +45,7 @@ import { RATED_STATUSES } from '../fhir/history';
 import type { FhirStore } from '../store';
 import { KeyedQueue } from './keyed-queue';
 import { movedFrom, storedOrUndefined } from './references';
-import { fault, HttpOutcomeError, stale, statusOf, unprocessable } from './outcomes';
+import { fault, stale, statusOf, unprocessable } from './outcomes';
 import { holderOf, withNewPatient, type NewPatient } from './subject';
 
 /** How many times a session is rebuilt after losing a race for the plan. */
@@ -301,21 +301,16 @@ function asFirstCreate(
  */
 function inSessionTerms(err: unknown, entries: readonly BundleEntry[]): unknown {
   if (!(err instanceof OperationOutcomeError)) return err;
-  let renamed = false;
-  const issue = err.outcome.issue.map((i) => {
-    if (!i.expression) return i;
-    const expression = i.expression.map((e) => {
+  // Renamed in place: the error keeps its class, status, headers and Retry-After.
+  for (const issue of err.outcome.issue) {
+    if (!issue.expression) continue;
+    issue.expression = issue.expression.map((e) => {
       const entry = /^Bundle\.entry\[(\d+)\]\.resource(?=\.|$)/.exec(e);
       const type = entry ? entries[Number(entry[1])]?.resource?.resourceType : undefined;
-      if (!entry || !type) return e;
-      renamed = true;
-      return type + e.slice(entry[0].length);
+      return entry && type ? type + e.slice(entry[0].length) : e;
     });
-    return { ...i, expression };
-  });
-  if (!renamed) return err;
-  const headers = (err as { headers?: Readonly<Record<string, string>> }).headers ?? {};
-  return new HttpOutcomeError(statusOf(err), { ...err.outcome, issue }, headers);
+  }
+  return err;
 }
 
 function planWasFound(result: Bundle): boolean {
