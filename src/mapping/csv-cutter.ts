@@ -157,12 +157,12 @@ export class CsvCutter {
    */
   private seeStart(out: Segment[]): boolean {
     const head = this.pending;
-    const starts = (mark: readonly number[]): boolean =>
-      mark.slice(0, head.length).every((b, k) => head[k] === b);
-    if (head.length < UTF8_BOM.length && BOMS.some(starts)) return false;
+    const startsWith = (mark: readonly number[]): boolean => mark.every((b, k) => head[k] === b);
+    const couldStart = (mark: readonly number[]): boolean => startsWith(mark.slice(0, head.length));
+    if (head.length < UTF8_BOM.length && BOMS.some(couldStart)) return false;
     this.startSeen = true;
-    if (UTF8_BOM.every((b, i) => head[i] === b)) this.scanned = UTF8_BOM.length;
-    else if (UTF16_BOMS.some((mark) => mark.every((b, k) => head[k] === b))) {
+    if (startsWith(UTF8_BOM)) this.scanned = UTF8_BOM.length;
+    else if (UTF16_BOMS.some(startsWith)) {
       this.goInOrder(out);
       return false;
     }

@@ -535,12 +535,6 @@ function splitActions(cell: string, separator: string): string[] {
 }
 
 /**
- * Scans text for a date that reads only month first (e.g. 3/25/2026 under d/M/yyyy). Cheap (a
- * regular expression over the raw text, no CSV parsing); run over a file before converting it,
- * so that a month-first export has all its either-way dates rejected, from the first row on. A
- * date-like text inside an action item could trip it; the effect is only more rejections.
- */
-/**
  * Whether this mapping's rows read independently of each other once the input's dates have been
  * scanned (`scanForMonthFirst`, which decides the day/month order for the whole file): the scan
  * looks for dates with the Date Start column's pattern, so a reader can meet no date the scan
@@ -553,6 +547,12 @@ export function rowsReadIndependently(spec: CsvSessionRowsMapping): boolean {
   return c.columns.every((column) => !column.date || column.date.pattern.pattern === pattern);
 }
 
+/**
+ * Scans text for a date that reads only month first (e.g. 3/25/2026 under d/M/yyyy). Cheap (a
+ * regular expression over the raw text, no CSV parsing); run over a file before converting it,
+ * so that a month-first export has all its either-way dates rejected, from the first row on. A
+ * date-like text inside an action item could trip it; the effect is only more rejections.
+ */
 export async function scanForMonthFirst(
   spec: CsvSessionRowsMapping,
   chunks: AsyncIterable<string> | Iterable<string>,
