@@ -21,7 +21,9 @@
  * throughput (both stores). p99 latency and every server's peak RSS are printed.
  * Writes bench/results/api.json.
  *
- * `node dist-bench/bench/api.js --only embedded,baseline`: those contenders only (one run, interleaved).
+ * `node dist-bench/bench/api.js --only embedded,baseline`: those contenders only (one run, interleaved);
+ * `--workloads read` (or `submit`): those workloads only. Both print and write their results as a
+ * full run does.
  *
  * `node dist-bench/bench/api.js --profile [seconds] [embedded|fhir-server|baseline] [submit|read]`:
  * one workload on one contender, the server's CPU profiled over the timed window (node:inspector);
@@ -547,7 +549,11 @@ async function main(): Promise<void> {
   const counterOf = (c: Contender): { n: number } => counters.get(c.id) ?? { n: 0 };
   const windows = new Map<string, Window[]>();
   const key = (c: Contender, w: Workload): string => `${c.id}:${w}`;
-  const workloads: Workload[] = ['submit', 'read'];
+  // `--workloads read`: some workloads only (to try a change to one path quickly).
+  const workloadsAt = args.indexOf('--workloads');
+  const workloads = (
+    workloadsAt >= 0 ? (args[workloadsAt + 1] ?? '').split(',') : ['submit', 'read']
+  ).filter((w): w is Workload => w === 'submit' || w === 'read');
 
   console.log(
     `API bench: ${CONNECTIONS} connections (${FHIR_SERVER_SUBMIT_CONNECTIONS} for the fhir-server store's submissions), ${ROUNDS} interleaved rounds of ${DURATION_S} s per contender and workload, sessions over ${PATIENTS} people`,
@@ -618,7 +624,7 @@ async function main(): Promise<void> {
     date: new Date().toISOString(),
     node: process.version,
     cpus: cpus().length,
-    command: `npm run bench (node dist-bench/bench/api.js${only ? ` --only ${only.join(',')}` : ''})`,
+    command: `npm run bench (node dist-bench/bench/api.js${only ? ` --only ${only.join(',')}` : ''}${workloadsAt >= 0 ? ` --workloads ${workloads.join(',')}` : ''})`,
     settings: {
       connections: CONNECTIONS,
       fhirServerSubmitConnections: FHIR_SERVER_SUBMIT_CONNECTIONS,
@@ -641,7 +647,8 @@ async function main(): Promise<void> {
     embeddedDatabaseBytes: dbBytes,
     wallSeconds: Math.round((Date.now() - started) / 1000),
   };
-  const resultFile = only ? `api-${only.join('-')}.json` : 'api.json';
+  const subset = [...(only ?? []), ...(workloadsAt >= 0 ? workloads : [])];
+  const resultFile = subset.length > 0 ? `api-${subset.join('-')}.json` : 'api.json';
   writeFileSync(join(RESULTS_DIR, resultFile), `${JSON.stringify(result, null, 2)}\n`);
 
   console.log(`\nAuth: ${auth}`);

@@ -16,6 +16,7 @@ import {
   authOffContext,
   authorize,
   compartmentPatient,
+  consentTypeShare,
   consentView,
   DEFINITIONAL_TYPES,
   inPatientCompartment,
@@ -106,6 +107,7 @@ export class VerifiedTokens implements TokenVerifier {
 export function accessOfContext(
   context: AccessContext,
   view: Access['view'] = (resource) => resource,
+  shareOf?: Access['shareOf'],
 ): Access {
   // Confined to the token's patient whenever any granted scope is a patient/ scope (fail closed:
   // a launch token with patient/ and user/ scopes never reaches beyond its patient).
@@ -123,6 +125,7 @@ export function accessOfContext(
       DEFINITIONAL_TYPES.has(resource.resourceType) ||
       inPatientCompartment(resource, patient),
     view,
+    ...(shareOf ? { shareOf } : {}),
     agent: agentReference(context),
   };
 }
@@ -147,7 +150,13 @@ export function bearerAuthenticate(
     if (context.role !== 'carer' || context.patient === undefined) return accessOfContext(context);
     const { params } = requiredConsentSearch(context.patient);
     const consents = await store.search('Consent', params, { count: CONSENT_PAGE });
-    const view = consentView(context, consents.resources as Consent[], now());
-    return accessOfContext(context, <T extends Resource>(r: T) => view(r) as T | undefined);
+    const given = consents.resources as Consent[];
+    const at = now();
+    const view = consentView(context, given, at);
+    return accessOfContext(
+      context,
+      <T extends Resource>(r: T) => view(r) as T | undefined,
+      consentTypeShare(context, given, at),
+    );
   };
 }

@@ -101,15 +101,58 @@ export function consentView(
   return sharedView(ctx, consents, now, options);
 }
 
-function sharedView(
+/**
+ * How much of one resource type a carer's view shares, decided from the Consents alone, before
+ * any resource is read: `none` (no resource of the type can be shared), `every` (every resource
+ * of the type in the person's record is shown, maybe reduced, none left out) or `some` (it
+ * depends on each resource). A carer's search reads every match only for `some`.
+ */
+export type TypeShare = 'none' | 'every' | 'some';
+
+/** `TypeShare` per resource type, for the carer in `ctx` (anyone else: `none`). */
+export function consentTypeShare(
+  ctx: AccessContext,
+  consents: readonly Consent[],
+  now: Date,
+  options: ReferenceOptions = {},
+): (type: string) => TypeShare {
+  const rules = consentRules(ctx, consents, now, options);
+  return (type) => {
+    if (DEFINITIONAL_TYPES.has(type)) return 'every';
+    if (!rules || type === 'Task' || !rules.mayPermit(type)) return 'none';
+    // A plan's view depends on its sections and codes; other types are shown whole or not at
+    // all. Shown whatever their codes when the type is shared without them and no coded deny
+    // takes any back (a resource's codings only add provisions that match it: if each denied
+    // coding alone leaves the answer a permit, any set of codings does).
+    if (type === 'CarePlan') return 'some';
+    const part = (codings: Coding[]): Part => ({ type, kind: 'whole', codings });
+    const every =
+      rules.decide(part([])) &&
+      deniedCodings(rules.applicable).every((coding) => rules.decide(part([coding])));
+    return every ? 'every' : 'some';
+  };
+}
+
+interface ConsentRules {
+  readonly carer: Carer;
+  readonly patient: string;
+  /** The Consents that count (see the module comment). */
+  readonly applicable: readonly Consent[];
+  /** Whether this part is shared with the carer. */
+  readonly decide: (part: Part) => boolean;
+  /** Whether some permit in force could share a resource of this type with the carer. */
+  readonly mayPermit: (type: string) => boolean;
+}
+
+function consentRules(
   ctx: AccessContext,
   consents: readonly Consent[],
   now: Date,
   options: ReferenceOptions,
-): (resource: Resource) => Resource | undefined {
+): ConsentRules | undefined {
   const carer = carerOf(ctx);
   const patient = ctx.patient;
-  if (carer === undefined || patient === undefined) return () => undefined;
+  if (carer === undefined || patient === undefined) return undefined;
   const applicable = consents.filter(
     (c) =>
       c.resourceType === 'Consent' &&
@@ -118,8 +161,25 @@ function sharedView(
       referencesResource(c.patient?.reference, 'Patient', patient, options) &&
       c.provision !== undefined,
   );
-  const decide = (part: Part): boolean =>
-    combine(applicable.map((c) => decideConsent(c.provision, part, carer, now, options)));
+  return {
+    carer,
+    patient,
+    applicable,
+    decide: (part) =>
+      combine(applicable.map((c) => decideConsent(c.provision, part, carer, now, options))),
+    mayPermit: (type) => applicable.some((c) => permitsFor(c.provision, type, carer, now, options)),
+  };
+}
+
+function sharedView(
+  ctx: AccessContext,
+  consents: readonly Consent[],
+  now: Date,
+  options: ReferenceOptions,
+): (resource: Resource) => Resource | undefined {
+  const rules = consentRules(ctx, consents, now, options);
+  if (rules === undefined) return () => undefined;
+  const { carer, patient, applicable, decide } = rules;
   return (resource) => {
     // Definitions (the DIALOG Questionnaire...) hold no one's data: a carer reads them as anyone
     // in a patient context does (authorize.ts); the person's Consent is about the person's data.
@@ -148,6 +208,30 @@ function sharedView(
       );
     return redactPlan(plan, carer, whole, shared);
   };
+}
+
+/**
+ * Whether a permit in force anywhere in this provision tree could match a resource of `type`
+ * for this carer: one that matches when a resource carries the codes it names. Without one,
+ * no resource of the type is shared, whatever it holds.
+ */
+function permitsFor(
+  base: ConsentProvision | undefined,
+  type: string,
+  carer: Carer,
+  now: Date,
+  options: ReferenceOptions,
+): boolean {
+  const visit = (provision: ConsentProvision, inherited: ConsentProvision['actor']): boolean => {
+    if (!inForce(provision.period, now)) return false;
+    const actors = provision.actor ?? inherited;
+    const codings = (provision.code ?? []).flatMap((c) => c.coding ?? []);
+    const part: Part = { type, kind: 'whole', codings };
+    if (provision.type === 'permit' && matches(provision, 'permit', actors, part, carer, options))
+      return true;
+    return (provision.provision ?? []).some((nested) => visit(nested, actors));
+  };
+  return base !== undefined && visit(base, undefined);
 }
 
 /** The codings named by the deny provisions of these Consents, at any depth. */

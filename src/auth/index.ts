@@ -42,7 +42,14 @@ export {
   referencesResource,
 } from './compartment';
 export type { ReferenceOptions } from './compartment';
-export { consentFilter, consentView, inForce, requiredConsentSearch } from './consent';
+export {
+  consentFilter,
+  consentTypeShare,
+  consentView,
+  inForce,
+  requiredConsentSearch,
+} from './consent';
+export type { TypeShare } from './consent';
 export {
   authOffAnnouncement,
   DEV_AUDIENCE,

@@ -4,7 +4,12 @@
  * `src/auth`.
  */
 import type { Reference, Resource } from '@medplum/fhirtypes';
-import { DEFINITIONAL_TYPES, type AccessContext, type Interaction } from '../auth';
+import {
+  DEFINITIONAL_TYPES,
+  type AccessContext,
+  type Interaction,
+  type TypeShare,
+} from '../auth';
 
 /** What a plan names that is no one's patient data: its staff and services, and definitions. */
 const STAFF_AND_DEFINITIONS: ReadonlySet<string> = new Set([
@@ -30,6 +35,11 @@ export interface Access {
    * the person's Consent shares), or undefined when nothing of it is shared.
    */
   view<T extends Resource>(resource: T): T | undefined;
+  /**
+   * For a caller whose view depends on a Consent (a carer): how much of a resource type the view
+   * shares, known before reading any (see `TypeShare`). Absent: `view` keeps every resource.
+   */
+  shareOf?(type: string): TypeShare;
   /** Who is acting, for Provenance. */
   readonly agent: Reference;
 }

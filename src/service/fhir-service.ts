@@ -122,9 +122,10 @@ export class FhirService {
   /**
    * A carer's search, paged over what the person's Consent shares: what consent hides is neither
    * counted (a total, even of an empty page, would tell what exists and when) nor leaves a page
-   * short. A carer is confined to one person, so every match of theirs is read (at most
-   * CARER_SEARCH_LIMIT) and the view paged here; `first` is the store's answer to the query as
-   * given (its checks, and the page size and offset it applied).
+   * short. When the Consent alone tells (`Access.shareOf`: a type shared not at all, or whole),
+   * that is the answer. Otherwise a carer is confined to one person, so every match of theirs is
+   * read (at most CARER_SEARCH_LIMIT) and the view paged here. `first` is the store's answer to
+   * the query as given (its checks, and the page size and offset it applied).
    */
   private async searchAsShared(
     access: Access,
@@ -133,6 +134,12 @@ export class FhirService {
     first: SearchResult<Resource>,
   ): Promise<SearchResult<Resource>> {
     const { offset, count } = first;
+    // Decided from the Consent alone: nothing to read for a type it shares none of, and the
+    // store's own page (its total, its offset) for a type it shares every resource of.
+    const share = access.shareOf?.(type) ?? 'some';
+    if (share === 'none') return { resources: [], total: 0, offset, count };
+    if (share === 'every')
+      return { ...first, resources: first.resources.flatMap((r) => access.view(r) ?? []) };
     const page = (shown: Resource[]): SearchResult<Resource> => ({
       resources: shown.slice(offset, offset + count),
       total: shown.length,

@@ -1,8 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Bundle, CarePlan, Consent, ConsentProvision, Resource } from '@medplum/fhirtypes';
+import fc from 'fast-check';
 import {
   consentFilter,
+  consentTypeShare,
   consentView,
   contextFromClaims,
   inForce,
@@ -57,6 +59,7 @@ function withProvision(provision: ConsentProvision, extra: Partial<Consent> = {}
 }
 
 const base = CONSENT.provision as ConsentProvision;
+const RESOURCE_TYPES = 'http://hl7.org/fhir/resource-types';
 
 /** `provision` without the named elements. */
 function without(
@@ -427,6 +430,145 @@ describe('deny by default and Consent conditions', () => {
       provision: [{ type: 'deny', code: [{ text: 'anything upsetting' }] }],
     });
     expect(consentFilter(hannah, [consent], NOW)(PLAN)).toBe(false);
+  });
+});
+
+describe('consentTypeShare: what a Consent shares of a type, before any resource is read', () => {
+  it('the journey Consent: some plans, none of the ratings, goals or Tasks, every definition', () => {
+    const share = consentTypeShare(hannah, [CONSENT], NOW);
+    expect(share('CarePlan')).toBe('some');
+    for (const type of ['QuestionnaireResponse', 'Observation', 'Goal', 'Patient', 'Task'])
+      expect(share(type)).toBe('none');
+    expect(share('Questionnaire')).toBe('every');
+  });
+
+  it('nothing for another carer, nor for anyone who is not a carer', () => {
+    expect(consentTypeShare(otherCarer, [CONSENT], NOW)('CarePlan')).toBe('none');
+    expect(consentTypeShare(megan, [CONSENT], NOW)('CarePlan')).toBe('none');
+  });
+
+  it('a type shared without codes is every; a coded deny inside it makes it some', () => {
+    const observations = withProvision({
+      ...without(base, 'code'),
+      class: [{ system: RESOURCE_TYPES, code: 'Observation' }],
+    });
+    expect(consentTypeShare(hannah, [observations], NOW)('Observation')).toBe('every');
+    const coded = withProvision({
+      ...(observations.provision as ConsentProvision),
+      provision: [{ type: 'deny', code: [{ coding: [{ system: 'urn:x', code: 'a' }] }] }],
+    });
+    expect(consentTypeShare(hannah, [coded], NOW)('Observation')).toBe('some');
+    // …and a deny of another type leaves it every.
+    const elsewhere = withProvision({
+      ...(observations.provision as ConsentProvision),
+      provision: [
+        {
+          type: 'deny',
+          class: [{ system: RESOURCE_TYPES, code: 'Goal' }],
+          code: [{ coding: [{ system: 'urn:x', code: 'a' }] }],
+        },
+      ],
+    });
+    expect(consentTypeShare(hannah, [elsewhere], NOW)('Observation')).toBe('every');
+  });
+
+  it('a permit out of its period, or with codes only as text, shares none', () => {
+    const lapsed = withProvision({ ...without(base, 'class', 'code'), period: { end: '2025-01' } });
+    expect(consentTypeShare(hannah, [lapsed], NOW)('Observation')).toBe('none');
+    const text = withProvision({ ...without(base, 'class'), code: [{ text: 'the good bits' }] });
+    expect(consentTypeShare(hannah, [text], NOW)('Observation')).toBe('none');
+  });
+
+  it('agrees with the view: none shares no resource of the type, every shares each', () => {
+    const CODES = ['a', 'b', 'c'];
+    const TYPES = ['Observation', 'Goal', 'QuestionnaireResponse', 'CarePlan'];
+    const coding = fc.constantFrom(...CODES).map((code) => ({ system: 'urn:x', code }));
+    const codes = fc.oneof(
+      fc.constant(undefined),
+      fc.constant([{ text: 'as text' }]),
+      fc
+        .array(coding, { minLength: 1, maxLength: 2 })
+        .map((cs) => cs.map((c) => ({ coding: [c] }))),
+    );
+    const classes = fc.oneof(
+      fc.constant(undefined),
+      fc
+        .subarray(TYPES, { minLength: 1 })
+        .map((ts) => ts.map((code) => ({ system: RESOURCE_TYPES, code }))),
+    );
+    const actor = fc.constantFrom(
+      undefined,
+      'RelatedPerson/hannah-price',
+      'RelatedPerson/someone-else',
+    );
+    const period = fc.constantFrom(undefined, { start: '2025-01' }, { end: '2025-01' });
+    const { provision } = fc.letrec<{ provision: ConsentProvision }>((tie) => ({
+      provision: fc
+        .record({
+          type: fc.constantFrom('permit' as const, 'deny' as const),
+          class: classes,
+          code: codes,
+          actor,
+          period,
+          provision: fc.oneof(
+            { maxDepth: 2, depthIdentifier: 'nested' },
+            fc.constant(undefined),
+            fc.array(tie('provision'), { minLength: 1, maxLength: 2 }),
+          ),
+        })
+        .map(
+          ({ actor: who, ...rest }) =>
+            Object.fromEntries(
+              Object.entries({
+                ...rest,
+                actor: who ? [{ reference: { reference: who } }] : undefined,
+              }).filter(([, v]) => v !== undefined),
+            ) as ConsentProvision,
+        ),
+    }));
+    const resource = fc
+      .record({ type: fc.constantFrom(...TYPES), codings: fc.subarray(CODES) })
+      .map(({ type, codings }): Resource => {
+        const concept = { coding: codings.map((code) => ({ system: 'urn:x', code })) };
+        const subject = { reference: `Patient/${PATIENT}` };
+        if (type === 'Observation')
+          return { resourceType: 'Observation', status: 'final', code: concept, subject };
+        if (type === 'Goal')
+          return {
+            resourceType: 'Goal',
+            lifecycleStatus: 'active',
+            category: [concept],
+            description: { text: 'g' },
+            subject,
+          };
+        if (type === 'CarePlan')
+          return {
+            resourceType: 'CarePlan',
+            status: 'active',
+            intent: 'plan',
+            category: [concept],
+            subject,
+          };
+        return { resourceType: 'QuestionnaireResponse', status: 'completed', subject };
+      });
+    fc.assert(
+      fc.property(
+        fc.array(provision, { minLength: 1, maxLength: 2 }),
+        fc.array(resource),
+        (provisions, resources) => {
+          const consents = provisions.map((p) => withProvision(p));
+          const share = consentTypeShare(hannah, consents, NOW);
+          const view = consentView(hannah, consents, NOW);
+          for (const r of resources) {
+            const shown = view(r);
+            const expected = share(r.resourceType);
+            if (expected === 'none') expect(shown).toBeUndefined();
+            if (expected === 'every') expect(shown).toBeDefined();
+          }
+        },
+      ),
+      { numRuns: 2000 },
+    );
   });
 });
 
