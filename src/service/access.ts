@@ -4,12 +4,7 @@
  * `src/auth`.
  */
 import type { Reference, Resource } from '@medplum/fhirtypes';
-import {
-  DEFINITIONAL_TYPES,
-  type AccessContext,
-  type Interaction,
-  type TypeShare,
-} from '../auth';
+import { DEFINITIONAL_TYPES, type AccessContext, type Interaction, type TypeShare } from '../auth';
 
 /** What a plan names that is no one's patient data: its staff and services, and definitions. */
 const STAFF_AND_DEFINITIONS: ReadonlySet<string> = new Set([
