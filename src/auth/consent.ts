@@ -34,6 +34,7 @@ import type {
   Extension,
   Resource,
 } from '@medplum/fhirtypes';
+import { CARE_PLAN_IDENTIFIER_SYSTEM } from '../fhir/canonical';
 import { withNarrative } from '../narrative/narrative';
 import type { AccessContext } from './access-context';
 import {
@@ -376,7 +377,7 @@ function redactPlan(
   const extension = (plan.extension ?? []).filter((e) =>
     e.url === CARER_EXTENSION ? isFor(e, carer) : whole || e.url === KEY_WORKER_EXTENSION,
   );
-  const frame = whole ? withoutContained(plan) : pick(plan, SECTION_VIEW_FRAME);
+  const frame = whole ? withoutContained(plan) : sectionViewFrame(plan);
   const { activity: _a, extension: _e, text, ...rest } = frame;
   void _a;
   void _e;
@@ -396,6 +397,33 @@ const SECTION_VIEW_FRAME: readonly (keyof CarePlan)[] = [
   'resourceType', 'id', 'meta', 'implicitRules', 'language', 'text', 'modifierExtension',
   'identifier', 'status', 'intent', 'category', 'title', 'subject', 'period', 'created', 'author',
 ]; // prettier-ignore
+
+/**
+ * The frame of a plan shared by section. Of its identifiers only the DIALOG plan's own, and of
+ * `meta` only the version, time and profiles: another system's identifier (a ward's copy is
+ * named by its server's address), a tag or a `meta.source` would tell where the plan has been,
+ * an inpatient stay among them.
+ */
+function sectionViewFrame(plan: CarePlan): CarePlan {
+  const frame = pick(plan, SECTION_VIEW_FRAME);
+  const identifier = (plan.identifier ?? []).filter(
+    (i) => i.system === CARE_PLAN_IDENTIFIER_SYSTEM,
+  );
+  const { versionId, lastUpdated, profile } = plan.meta ?? {};
+  const meta = {
+    ...(versionId !== undefined ? { versionId } : {}),
+    ...(lastUpdated !== undefined ? { lastUpdated } : {}),
+    ...(profile !== undefined ? { profile } : {}),
+  };
+  const { identifier: _i, meta: _m, ...rest } = frame;
+  void _i;
+  void _m;
+  return {
+    ...rest,
+    ...(Object.keys(meta).length > 0 ? { meta } : {}),
+    ...(identifier.length > 0 ? { identifier } : {}),
+  };
+}
 
 function pick(plan: CarePlan, keys: readonly (keyof CarePlan)[]): CarePlan {
   const kept: Record<string, unknown> = {};

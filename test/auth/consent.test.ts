@@ -339,6 +339,46 @@ describe('deny by default and Consent conditions', () => {
     expect(view.period).toEqual(PLAN.period);
   });
 
+  it('a plan shared by section keeps only its own identifier and the version of its meta', () => {
+    const travelled: CarePlan = {
+      ...PLAN,
+      meta: {
+        ...PLAN.meta,
+        versionId: '4',
+        lastUpdated: '2025-09-30T10:00:00Z',
+        source: 'https://ward.example.nhs.uk/fhir',
+        tag: [{ system: 'urn:ward', code: 'admitted' }],
+        profile: ['https://dialog-fhir.org/fhir/StructureDefinition/dialog-care-plan'],
+      },
+      identifier: [
+        ...(PLAN.identifier ?? []),
+        {
+          system: 'https://dialog-fhir.org/fhir/sid/source-resource',
+          value: 'https://ward.example.nhs.uk/fhir/CarePlan/9',
+        },
+      ],
+    };
+    const view = consentView(hannah, [CONSENT], NOW)(travelled) as CarePlan;
+    expect(view.meta).toEqual({
+      versionId: '4',
+      lastUpdated: '2025-09-30T10:00:00Z',
+      profile: travelled.meta?.profile,
+    });
+    const own = (PLAN.identifier ?? []).filter(
+      (i) => i.system === 'https://dialog-fhir.org/fhir/sid/care-plan',
+    );
+    expect(own.length).toBeGreaterThan(0);
+    expect(view.identifier).toEqual(own);
+    expect(JSON.stringify(view)).not.toContain('ward.example');
+    // Shared whole, the plan is the person's to show as it is.
+    const whole = consentView(
+      hannah,
+      [withProvision(without(base, 'code'))],
+      NOW,
+    )(travelled) as CarePlan;
+    expect(whole.identifier).toEqual(travelled.identifier);
+  });
+
   it('a whole-plan permit with one section denied is a plan shared by section', () => {
     const consent = withProvision({
       ...without(base, 'code'),
