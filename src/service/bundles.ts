@@ -16,7 +16,7 @@ import type {
   Resource,
   ResourceType,
 } from '@medplum/fhirtypes';
-import { personReference, transactionRequests, type EntryRequest } from '../store';
+import { personReference, transactionRequests, type EntryRequest, type FhirStore } from '../store';
 import { hasErrors, outcome, error } from '../validation';
 import type { Access, Interaction } from './access';
 import { bodyOfType, checkConditionalCreate, servedType, type FhirService } from './fhir-service';
@@ -40,29 +40,40 @@ async function transaction(service: FhirService, access: Access, bundle: Bundle)
     throw fault(403, 'forbidden', 'Transactions need user or system access', 'Bundle');
   const requests = entryRequests(bundle);
   for (const request of requests) checkEntry(service, access, request);
-  for (const request of requests) await checkEntryKeepsPerson(service, request, requests);
-  return service.deps.store.transaction(bundle);
+  const store = service.deps.store;
+  for (const request of requests) await checkEntryKeepsPerson(store, request, requests);
+  return store.transaction(bundle);
 }
 
 /**
- * A `PUT Type/id` entry may not move a stored record to another person, as a PUT alone may not
+ * Refuses (409, at the entry) a transaction Bundle with a `PUT` entry that would move a stored
+ * record to another person: what `POST /fhir` checks, for writers that apply a Bundle to the
+ * store themselves (plan sync).
+ */
+export async function checkBundleKeepsPerson(store: FhirStore, bundle: Bundle): Promise<void> {
+  const requests = entryRequests(bundle);
+  for (const request of requests) await checkEntryKeepsPerson(store, request, requests);
+}
+
+/**
+ * A `PUT` entry may not move a stored record to another person, as a PUT alone may not
  * (`checkKeepsPerson`). Replication sends the same person's records again, so this refuses only
  * a collision or a mistake. A person named by another entry's fullUrl (a handover names the
  * Patient it matches by NHS number so) is resolved first, as the store will resolve it. A
- * conditional `PUT Type?search` entry is resolved inside the store and is not checked here (the
- * embedded store checks it there, src/store/person-of.ts).
+ * conditional `PUT Type?search` entry is checked against its condition's one match — here for a
+ * store that does not check persons itself; a store that does (`FhirStore.keepsPersons`, the
+ * embedded one) resolves and checks it inside the transaction, where no race gets past.
  */
 async function checkEntryKeepsPerson(
-  service: FhirService,
+  store: FhirStore,
   request: EntryRequest,
   requests: readonly EntryRequest[],
 ): Promise<void> {
   const resource = request.resource;
-  if (request.method !== 'PUT' || request.id === undefined || !resource) return;
+  if (request.method !== 'PUT' || !resource) return;
   const element = personElement(resource.resourceType);
   if (element === undefined) return;
-  const store = service.deps.store;
-  const current = await storedOrUndefined(store, resource.resourceType, request.id);
+  const current = await overwritten(store, request, requests);
   if (!current) return;
   const written = personReference(resource);
   const target = requests.find((r) => written !== undefined && r.fullUrl === written);
@@ -83,6 +94,31 @@ async function checkEntryKeepsPerson(
   checkKeepsPerson(current, as as Resource, `Bundle.entry[${request.index}].resource`);
 }
 
+/**
+ * The stored version a `PUT` entry will overwrite: the one under its id, or its condition's one
+ * match (for a store that does not check conditional entries itself); undefined for none.
+ */
+async function overwritten(
+  store: FhirStore,
+  request: EntryRequest,
+  requests: readonly EntryRequest[],
+): Promise<Resource | undefined> {
+  const type = request.type as ResourceType;
+  if (request.id !== undefined) return storedOrUndefined(store, type, request.id);
+  if (request.query === undefined || store.keepsPersons === true) return undefined;
+  const target = await targetOf(request, requests, store);
+  if (target === UNRESOLVABLE)
+    throw fault(
+      422,
+      'business-rule',
+      'Which stored record this entry updates cannot be told before the transaction is applied: give a condition on its own identifiers',
+      `Bundle.entry[${request.index}].request.url`,
+    );
+  // Several matches: the store refuses the whole transaction (412); none: a new record.
+  if (target === AMBIGUOUS || target === null) return undefined;
+  return storedOrUndefined(store, type, target.slice(type.length + 1));
+}
+
 const AMBIGUOUS = Symbol('several matches');
 const UNRESOLVABLE = Symbol('a condition naming another entry');
 
@@ -94,7 +130,7 @@ const UNRESOLVABLE = Symbol('a condition naming another entry');
 async function targetOf(
   request: EntryRequest,
   requests: readonly EntryRequest[],
-  store: FhirService['deps']['store'],
+  store: FhirStore,
 ): Promise<string | null | typeof AMBIGUOUS | typeof UNRESOLVABLE> {
   if (request.id !== undefined) return `${request.type}/${request.id}`;
   if (request.query === undefined) return null;

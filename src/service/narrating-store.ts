@@ -49,8 +49,11 @@ const NAMED_TYPES: ReadonlySet<string> = new Set([
 ]);
 
 export class NarratingStore implements FhirStore {
+  readonly keepsPersons: boolean;
+
   constructor(private readonly inner: FhirStore) {
     this.readStored = inner.readStored?.bind(inner);
+    this.keepsPersons = inner.keepsPersons === true;
   }
 
   async create<T extends Resource>(

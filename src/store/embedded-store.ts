@@ -544,6 +544,8 @@ function substitute(
 export class EmbeddedStore implements FhirStore {
   /** The database file. */
   readonly path: string;
+  /** Every write is checked by `checkKeepsPerson` in `ResourceTables.write`. */
+  readonly keepsPersons = true;
   /** The writer: every write, in transactions of its own or in a shared group commit. */
   private readonly db: Database;
   /** Reads outside writes: sees committed (synced) data only, never an open group's. */

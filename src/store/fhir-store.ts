@@ -73,6 +73,15 @@ export interface SearchResult<T extends Resource> {
 
 export interface FhirStore {
   /**
+   * True when the store itself refuses, inside the write that would make it, a version that
+   * moves a stored record to another person (`checkKeepsPerson`, src/store/person-of.ts): then
+   * every path, conditional entries and races included, is covered there. Otherwise the service
+   * checks before writing (src/service/bundles.ts, references.ts), which a concurrent writer can
+   * race.
+   */
+  readonly keepsPersons?: boolean;
+
+  /**
    * Create with a new server-assigned id (an id in the body is ignored, as FHIR create does).
    * With `ifNoneExist`: see CreateOptions.
    */

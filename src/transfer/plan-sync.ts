@@ -44,6 +44,7 @@ import type {
   Resource,
 } from '@medplum/fhirtypes';
 import { CARE_PLAN_IDENTIFIER_SYSTEM } from '../fhir';
+import { checkBundleKeepsPerson } from '../service/bundles';
 import { NarratingStore } from '../service/narrating-store';
 import { statusOf } from '../service/outcomes';
 import { hasErrors } from '../validation';
@@ -367,6 +368,8 @@ export class PlanSync {
     const planned = planCreatedOnly(bundle);
     const shared = sharedCreatedOnly(planned.bundle);
     const sent = { ...planned, bundle: shared.bundle };
+    // A store that does not refuse a person move itself is checked first, as POST /fhir is.
+    if (!this.local.keepsPersons) await checkBundleKeepsPerson(this.local, sent.bundle);
     const applied = await this.local.transaction(sent.bundle);
     const resources = await this.pullShared(
       { ...record, carePlan: theirs },
