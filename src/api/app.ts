@@ -2,8 +2,8 @@
  * The HTTP façade: FHIR R4 JSON at /fhir, native formats at /native, health at /healthz and
  * /readyz. Express is a thin shell: FHIR rules live in src/service, storage in src/store, access
  * in src/auth. Order of the middleware matters and is the order a request meets it:
- * security headers → request id and log line → health and metadata (no auth) → rate limit →
- * audit trail → authentication → routes → 404 → errors as OperationOutcomes.
+ * security headers → request id and log line → caching rules → health and metadata (no auth) →
+ * rate limit → audit trail → authentication → routes → 404 → errors as OperationOutcomes.
  */
 import { randomUUID } from 'node:crypto';
 import express, { type NextFunction, type Request, type Response } from 'express';
@@ -17,6 +17,7 @@ import type { Validator } from '../validation';
 import { authenticateRequests, type Authenticate } from './access';
 import { AuditTrail } from './audit-trail';
 import { authOffAccess } from './bearer-access';
+import { cachingRules } from './caching';
 import { capabilityStatement } from './capability-statement';
 import { encounterRoutes } from './encounter-routes';
 import { errorHandler } from './errors';
@@ -73,9 +74,13 @@ export function createApp(options: AppOptions): App {
   });
   const app = express();
   app.disable('x-powered-by');
+  // In FHIR an ETag names a version (sent back in If-Match): Express's hash of the body on a
+  // search Bundle or a carer's view would look like one. Routes set the version's own.
+  app.set('etag', false);
   app.set('query parser', 'simple');
   app.use(helmet());
   app.use(requestLog(options.logger));
+  app.use(['/fhir', '/native', '/ui'], cachingRules);
   healthRoutes(app, options);
   const auth = options.authenticate ? 'jwt' : 'off';
   app.get('/fhir/metadata', (_req, res) => {

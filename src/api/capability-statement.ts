@@ -92,6 +92,8 @@ function resource(type: ResourceType): CapabilityStatementRestResource {
     versioning: 'versioned-update',
     readHistory: true,
     updateCreate: true,
+    // If-None-Match only (src/api/caching.ts).
+    conditionalRead: 'not-match',
     conditionalCreate: true,
     conditionalUpdate: true,
     conditionalDelete: 'not-supported',

@@ -24,7 +24,7 @@ import type { Transfers } from '../transfer/handover';
 import { hasErrors } from '../validation';
 import { jsonBody } from './body';
 import { accessOf } from './fhir-routes';
-import { fhirBase, historyBundle, resourceHeaders, searchBundle, sendFhir } from './http';
+import { fhirBase, historyBundle, resourceHeaders, searchBundle, sendFhir, sendRead } from './http';
 
 type Handler = (req: Request, res: Response) => Promise<void>;
 
@@ -59,7 +59,7 @@ export function encounterRoutes(service: FhirService, transfers: Transfers | und
       written = await store.update(encounter, ifMatch !== undefined ? { ifMatch } : {});
     }
     const stored = written.resource as Encounter;
-    const headers = resourceHeaders(req, stored, true);
+    const headers = resourceHeaders(req, stored, { location: true });
     if (transfers) {
       const started = await handoverFromEncounter(transfers, access, stored).catch(
         (err: unknown) => {
@@ -97,7 +97,7 @@ export function encounterRoutes(service: FhirService, transfers: Transfers | und
     route(async (req, res) => {
       checked(accessOf(res), 'read');
       const resource = await store.read('Encounter', String(req.params.id));
-      sendFhir(res, 200, resource, resourceHeaders(req, resource));
+      sendRead(req, res, resource, resourceHeaders(req, resource));
     }),
   );
   router.get(
@@ -109,7 +109,7 @@ export function encounterRoutes(service: FhirService, transfers: Transfers | und
         String(req.params.id),
         String(req.params.version),
       );
-      sendFhir(res, 200, resource, resourceHeaders(req, resource));
+      sendRead(req, res, resource, resourceHeaders(req, resource));
     }),
   );
   router.get(

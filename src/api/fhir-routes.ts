@@ -14,7 +14,7 @@ import { fault } from '../service/outcomes';
 import type { WriteResult } from '../store';
 import { bodyOfType } from '../service/fhir-service';
 import { jsonBody } from './body';
-import { historyBundle, resourceHeaders, searchBundle, sendFhir } from './http';
+import { historyBundle, resourceHeaders, searchBundle, sendFhir, sendRead } from './http';
 
 type Handler = (req: Request, res: Response) => Promise<void>;
 
@@ -50,7 +50,7 @@ function sendWrite(req: Request, res: Response, written: WriteResult<Resource>):
     res,
     written.created ? 201 : 200,
     written.resource,
-    resourceHeaders(req, written.resource, true),
+    resourceHeaders(req, written.resource, { location: true }),
   );
 }
 
@@ -104,12 +104,12 @@ export function fhirRoutes(service: FhirService, now: () => Date): Router {
   router.get(
     '/:type/:id',
     route(async (req, res) => {
-      const { resource, stored } = await service.readToSend(
+      const { resource, whole, stored } = await service.readToSend(
         accessOf(res),
         param(req, 'type'),
         param(req, 'id'),
       );
-      sendFhir(res, 200, resource, resourceHeaders(req, resource), stored);
+      sendRead(req, res, resource, resourceHeaders(req, resource, { whole }), stored);
     }),
   );
   router.put(
@@ -145,13 +145,13 @@ export function fhirRoutes(service: FhirService, now: () => Date): Router {
   router.get(
     '/:type/:id/_history/:vid',
     route(async (req, res) => {
-      const resource = await service.vread(
+      const { resource, whole } = await service.vreadToSend(
         accessOf(res),
         param(req, 'type'),
         param(req, 'id'),
         param(req, 'vid'),
       );
-      sendFhir(res, 200, resource, resourceHeaders(req, resource));
+      sendRead(req, res, resource, resourceHeaders(req, resource, { whole }));
     }),
   );
   return router;

@@ -31,23 +31,61 @@ export function sendFhir(
     .send(text ?? JSON.stringify(resource));
 }
 
+/**
+ * Sends a read or a vread: a 304 with the headers and no body when the request's If-None-Match
+ * names the ETag in `headers` (src/api/caching.ts), otherwise the resource as `sendFhir` does.
+ * Decided here rather than by Express's own freshness check, which answers 200 to any request
+ * with `Cache-Control: no-cache` — which fetch adds to every request with If-None-Match.
+ */
+export function sendRead(
+  req: Request,
+  res: Response,
+  resource: Resource,
+  headers: Readonly<Record<string, string>>,
+  stored?: StoredText<Resource>,
+): void {
+  const etag = headers.ETag;
+  if (etag === undefined || !namesETag(req.headers['if-none-match'], etag)) {
+    sendFhir(res, 200, resource, headers, stored);
+    return;
+  }
+  for (const [name, value] of Object.entries(headers)) res.setHeader(name, value);
+  res.locals.sentResource = resource;
+  res.status(304).end();
+}
+
+/** Whether an If-None-Match value names this ETag: `*`, or in its list (weak comparison). */
+function namesETag(header: string | undefined, etag: string): boolean {
+  if (header === undefined) return false;
+  const opaque = (tag: string): string => tag.trim().replace(/^W\//, '');
+  const wanted = opaque(etag);
+  return header.split(',').some((tag) => tag.trim() === '*' || opaque(tag) === wanted);
+}
+
 /** The base URL the caller used for /fhir (behind a proxy, set `trust proxy` for its host). */
 export function fhirBase(req: Request): string {
   return `${req.protocol}://${req.get('host') ?? 'localhost'}/fhir`;
 }
 
-/** ETag and Last-Modified of a stored resource; with `location`, the Location of the version. */
+/**
+ * ETag and Last-Modified of a stored resource; with `location`, the Location of the version.
+ * With `whole: false` (what is sent is a carer's view, not the version itself) there are no
+ * validators: the view depends on the person's Consent as well as on the version, so a client
+ * holding an older view must never be told it is current (a 304).
+ */
 export function resourceHeaders(
   req: Request,
   resource: Resource,
-  location = false,
+  options: { readonly location?: boolean; readonly whole?: boolean } = {},
 ): Record<string, string> {
   const headers: Record<string, string> = {};
   const version = resource.meta?.versionId;
-  if (version) headers.ETag = `W/"${version}"`;
-  if (resource.meta?.lastUpdated)
-    headers['Last-Modified'] = new Date(resource.meta.lastUpdated).toUTCString();
-  if (location && resource.id && version)
+  if (options.whole !== false) {
+    if (version) headers.ETag = `W/"${version}"`;
+    if (resource.meta?.lastUpdated)
+      headers['Last-Modified'] = new Date(resource.meta.lastUpdated).toUTCString();
+  }
+  if (options.location && resource.id && version)
     headers.Location = `${fhirBase(req)}/${resource.resourceType}/${resource.id}/_history/${version}`;
   return headers;
 }

@@ -69,28 +69,47 @@ export class FhirService {
 
   /**
    * As `read`, for a caller that sends the resource on unchanged: with the store's JSON text of
-   * it (`stored`) when the store keeps one and the caller sees the whole resource. A carer's
-   * reduced view comes without it. Nothing between the store and the caller changes the resource
-   * (the access checks only look at it).
+   * it (`stored`) when the store keeps one and the caller sees the whole resource. `whole` says
+   * whether what the caller sees is the stored version itself (a carer's reduced view is not, and
+   * comes without the text). Nothing between the store and the caller changes the resource (the
+   * access checks only look at it).
    */
   async readToSend(
     access: Access,
     type: string,
     id: string,
-  ): Promise<{ resource: Resource; stored?: StoredText<Resource> }> {
-    const { readStored } = this.deps.store;
-    if (!readStored) return { resource: await this.read(access, type, id) };
+  ): Promise<{ resource: Resource; whole: boolean; stored?: StoredText<Resource> }> {
     const served = servedType(type);
     access.check('read', served);
+    const { readStored } = this.deps.store;
+    if (!readStored) {
+      const resource = await this.deps.store.read(served, id);
+      const shown = this.visible(access, resource);
+      return { resource: shown, whole: shown === resource };
+    }
     const stored = await readStored(served, id);
     const shown = this.visible(access, stored.resource);
-    return shown === stored.resource ? { resource: shown, stored } : { resource: shown };
+    return shown === stored.resource
+      ? { resource: shown, whole: true, stored }
+      : { resource: shown, whole: false };
   }
 
   async vread(access: Access, type: string, id: string, versionId: string): Promise<Resource> {
+    return (await this.vreadToSend(access, type, id, versionId)).resource;
+  }
+
+  /** As `vread`, saying whether the caller sees the whole version (see `readToSend`). */
+  async vreadToSend(
+    access: Access,
+    type: string,
+    id: string,
+    versionId: string,
+  ): Promise<{ resource: Resource; whole: boolean }> {
     const served = servedType(type);
     access.check('vread', served);
-    return this.visible(access, await this.deps.store.vread(served, id, versionId));
+    const version = await this.deps.store.vread(served, id, versionId);
+    const shown = this.visible(access, version);
+    return { resource: shown, whole: shown === version };
   }
 
   async history(access: Access, type: string, id: string): Promise<Resource[]> {

@@ -374,6 +374,39 @@ describe('carers see only what the person agreed to share', () => {
     expect(shared.contained).toBeUndefined();
   });
 
+  it('a carer’s view has no ETag: an older view is never answered 304', async () => {
+    const t = await token({
+      scopes: ['patient/*.rs'],
+      fhirUser: 'RelatedPerson/hannah-price',
+      patient: 'megan-price',
+    });
+    const plans = await get('/fhir/CarePlan', t);
+    const id = plans.body.entry[0].resource.id as string;
+    const stored = await service.store.read('CarePlan', id);
+    const version = `W/"${stored.meta?.versionId ?? ''}"`;
+    // The view depends on her Consent as well as on the version: no validators, always the view.
+    const view = await fhir(service.base, 'GET', `/fhir/CarePlan/${id}`, undefined, {
+      ...auth(t),
+      'if-none-match': version,
+    });
+    expect(view.status).toBe(200);
+    expect(view.headers.get('etag')).toBeNull();
+    expect(view.headers.get('last-modified')).toBeNull();
+    expect(view.body.text.div).not.toContain('Latest DIALOG ratings');
+    // A clinician reading the whole plan gets its version, and a 304 for it.
+    const clinician = await token({
+      scopes: ['user/*.rs'],
+      fhirUser: 'Practitioner/sam-whitfield',
+    });
+    const whole = await get(`/fhir/CarePlan/${id}`, clinician);
+    expect(whole.headers.get('etag')).toBe(version);
+    const same = await fhir(service.base, 'GET', `/fhir/CarePlan/${id}`, undefined, {
+      ...auth(clinician),
+      'if-none-match': version,
+    });
+    expect(same.status).toBe(304);
+  });
+
   it('totals count only what is shared, whatever the page', async () => {
     const t = await token({
       scopes: ['patient/*.rs'],
