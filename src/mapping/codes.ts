@@ -53,3 +53,30 @@ export function isNhsNumber(value: string): boolean {
   const digit = check === 11 ? 0 : check;
   return digit !== 10 && digit === Number(value[9]);
 }
+
+// Verhoeff's dihedral-group tables, as the SNOMED CT identifier check digit uses them.
+const VERHOEFF_D = [
+  '0123456789', '1234067895', '2340178956', '3401289567', '4012395678',
+  '5987604321', '6598710432', '7659821043', '8765932104', '9876543210',
+].map((row) => [...row].map(Number)); // prettier-ignore
+const VERHOEFF_P = [
+  '0123456789', '1576283094', '5803796142', '8916043527',
+  '9453126870', '4286573901', '2793806415', '7046913258',
+].map((row) => [...row].map(Number)); // prettier-ignore
+
+/**
+ * A SNOMED CT identifier as its rules allow: 6 to 18 digits, no leading zero, a partition
+ * identifier (the second and third digits from the right) that SNOMED CT uses, and a correct
+ * Verhoeff check digit (the last). A code a spreadsheet has rounded to 15 significant digits
+ * (`1037661000000102` saved as `1037661000000100`) or written as `1.03766E+15` fails it.
+ */
+export function isSnomedCtId(value: string): boolean {
+  if (!/^[1-9]\d{5,17}$/.test(value)) return false;
+  const partition = value.slice(-3, -1);
+  if (!['00', '01', '02', '10', '11', '12'].includes(partition)) return false;
+  let check = 0;
+  [...value].reverse().forEach((digit, i) => {
+    check = VERHOEFF_D[check]?.[VERHOEFF_P[i % 8]?.[Number(digit)] ?? 0] ?? 0;
+  });
+  return check === 0;
+}

@@ -17,7 +17,7 @@ import {
   itemsInOrder,
   matchHeader,
 } from './columns';
-import { isNhsNumber } from './codes';
+import { isNhsNumber, isSnomedCtId } from './codes';
 import { CsvReader, CsvWriter } from './csv';
 import { shownTwiceIssue, ZoneClock } from './datetime';
 import { placedIssue, targetExpression } from './issues';
@@ -84,6 +84,8 @@ interface Group {
   lastRow: number;
   readonly cells: readonly string[];
   readonly items: { row: number; concept: DialogItemConcept; score: string }[];
+  /** What is wrong with the session's rows that are not items (a code that is no code). */
+  readonly faults: OperationOutcomeIssue[];
 }
 
 export function createItemRowsReader(
@@ -165,20 +167,36 @@ export function createItemRowsReader(
           ],
           location,
         );
-      else sink.skip(location);
+      // Another assessment tool's row is skipped; a code that is no SNOMED CT code at all
+      // (one a spreadsheet rounded, a DIALOG item's among them) rejects the session it is in:
+      // skipped, it would leave that session looking as if the person had not rated the item.
+      else if (isSnomedCtId(code)) sink.skip(location);
+      else
+        inGroup(cells, rowNumber).faults.push(
+          placedIssue(
+            'code-invalid',
+            `${c.code.header} is not a SNOMED CT code (its form or check digit is wrong): a spreadsheet may have rounded it or written it as a number like 1.03766E+15 — keep the column as text`,
+            c.code.expression,
+            file,
+            cellLocation(rowNumber, c.code),
+          ),
+        );
       return;
     }
-    const key = sessionIndexes.map((i) => (cells[i] ?? '').trim()).join('\u0001');
-    if (group && group.key !== key) flush();
-    if (!group) {
-      group = { key, firstRow: rowNumber, lastRow: rowNumber, cells, items: [] };
-    }
-    group.lastRow = rowNumber;
-    group.items.push({
+    inGroup(cells, rowNumber).items.push({
       row: rowNumber,
       concept: item.concept,
       score: (cells[scoreIndex] ?? '').trim(),
     });
+  }
+
+  /** The session this row belongs to (rows of one session are adjacent). */
+  function inGroup(cells: string[], rowNumber: number): Group {
+    const key = sessionIndexes.map((i) => (cells[i] ?? '').trim()).join('\u0001');
+    if (group && group.key !== key) flush();
+    group ??= { key, firstRow: rowNumber, lastRow: rowNumber, cells, items: [], faults: [] };
+    group.lastRow = rowNumber;
+    return group;
   }
 
   function flush(): void {
@@ -187,7 +205,7 @@ export function createItemRowsReader(
     if (!g || !byIndex) return;
     const location =
       g.firstRow === g.lastRow ? `row ${g.firstRow}` : `rows ${g.firstRow}–${g.lastRow}`;
-    const issues: OperationOutcomeIssue[] = [];
+    const issues: OperationOutcomeIssue[] = [...g.faults];
     const earlier = done.get(g.key);
     if (earlier !== undefined)
       issues.push(

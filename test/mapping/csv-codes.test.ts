@@ -2,7 +2,8 @@ import { parse } from 'csv-parse/sync';
 import fc from 'fast-check';
 import { DIALOG_NAMESPACE, uuidV5 } from '../../src/fhir';
 import { isNhsNumber, neutralise, unneutralise } from '../../src/mapping';
-import { Codes } from '../../src/mapping/codes';
+import { DIALOG_ITEMS } from '../../src/dialog';
+import { Codes, isSnomedCtId } from '../../src/mapping/codes';
 import { CsvReader, CsvWriter } from '../../src/mapping/csv';
 import { dialogUuid } from '../../src/mapping/uuid';
 import { nhsNumber } from './arbitraries';
@@ -110,5 +111,32 @@ describe('derived session identifiers', () => {
         expect(dialogUuid(name)).toBe(uuidV5(name, DIALOG_NAMESPACE));
       }),
     );
+  });
+});
+
+describe('isSnomedCtId', () => {
+  it('accepts the DIALOG items’ codes and other concepts, with their Verhoeff check digits', () => {
+    for (const item of DIALOG_ITEMS) expect(isSnomedCtId(item.snomed)).toBe(true);
+    for (const code of ['22298006', '404684003', '979641000000103'])
+      expect(isSnomedCtId(code)).toBe(true);
+  });
+
+  it('refuses what a spreadsheet makes of a long code, and other non-codes', () => {
+    // 15 significant digits kept, the rest zeroed; E-notation; a changed check digit.
+    for (const code of ['1037661000000100', '1.03766E+15', '1037661000000103', '22298007'])
+      expect(isSnomedCtId(code)).toBe(false);
+    // A leading zero, too short, too long, a partition SNOMED CT does not use, not digits.
+    for (const code of ['0404684003', '12345', '1234567890123456789', '1234567', ' 22298006'])
+      expect(isSnomedCtId(code)).toBe(false);
+  });
+
+  it('any one digit changed fails the check digit', () => {
+    for (const item of DIALOG_ITEMS)
+      for (let i = 0; i < item.snomed.length; i++) {
+        const digit = Number(item.snomed[i]);
+        const changed = `${item.snomed.slice(0, i)}${(digit + 1) % 10}${item.snomed.slice(i + 1)}`;
+        // (Changing a partition digit may also make the partition one SNOMED CT does not use.)
+        expect(isSnomedCtId(changed)).toBe(false);
+      }
   });
 });

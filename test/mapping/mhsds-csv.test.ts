@@ -57,6 +57,32 @@ describe('mhsds-csv: bad rows', () => {
     ]);
   });
 
+  it('a code a spreadsheet rounded rejects its session, rather than leaving it short of items', async () => {
+    // Excel keeps 15 significant digits (1037661000000102 → 1037661000000100) or writes
+    // 1.03766E+15; the first session's codes saved so, the other two as they were.
+    const eol = GOOD.includes('\r\n') ? '\r\n' : '\n';
+    const lines = GOOD.trimEnd().split(eol);
+    const rounded = (code: string): string => `${code.slice(0, 15)}0`;
+    const excel = lines.map((line, i) => {
+      if (i === 0 || !line.includes('CA-1001')) return line;
+      const cells = line.split(',');
+      cells[4] = i === 1 ? '1.03765E+15' : rounded(cells[4] ?? '');
+      return cells.join(',');
+    });
+    // Another tool's score (HoNOS total, a real SNOMED CT code) is still skipped.
+    excel.push('RX1-000999,,CA-9,2025-09-16T15:10:00,979641000000103,12');
+    const r = await run(`${excel.join(eol)}${eol}`, 'mhsds-csv', 'fhir', { file: 'excel.csv' });
+    expect(r.summary).toMatchObject({ converted: 2, rejected: 1, skipped: 1 });
+    const reasons = rejectSummary(r);
+    // Each of the 11 rows is named: the first in E-notation, the others rounded (the first
+    // item's code, 1037651000000100, is the only one rounding leaves as it was).
+    expect(reasons.length).toBe(11);
+    expect(reasons[0]).toBe(
+      'rows 2–12: row 2, column "CodedAssToolType" | CodedAssToolType is not a SNOMED CT code (its form or check digit is wrong): a spreadsheet may have rounded it or written it as a number like 1.03766E+15 — keep the column as text',
+    );
+    expect(responses(r.output).map((qr) => qr.identifier?.value)).not.toContain('CA-1001');
+  });
+
   it('points each issue at the FHIR element', () => {
     const score = result.rejects[0]?.outcome.issue[0];
     expect(score?.expression).toEqual([
