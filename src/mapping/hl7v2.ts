@@ -382,10 +382,12 @@ export function createHl7Reader(
       reject('The message cannot be parsed as HL7 v2', 'MSH', location);
       return;
     }
-    const segmentPlace = (segment: Hl7Segment, field: string): string => {
+    const segmentAt = (segment: Hl7Segment): string => {
       const index = message.segments.indexOf(segment);
-      return `${location}, segment ${index + 1} (${segment.name}, line ${lines[index]?.line ?? 0}), field ${field}`;
+      return `${location}, segment ${index + 1} (${segment.name}, line ${lines[index]?.line ?? 0})`;
     };
+    const segmentPlace = (segment: Hl7Segment, field: string): string =>
+      `${segmentAt(segment)}, field ${field}`;
     const type = `${message.header.getComponent(9, 1)}^${message.header.getComponent(9, 2)}`;
     const controlId = message.header.getComponent(10, 1);
     if (type === '^') {
@@ -405,7 +407,15 @@ export function createHl7Reader(
       );
       return;
     }
-    const ctx: MessageContext = { message, location, place: segmentPlace, file, c, enc };
+    const ctx: MessageContext = {
+      message,
+      location,
+      place: segmentPlace,
+      at: segmentAt,
+      file,
+      c,
+      enc,
+    };
     if (type === spec.results.messageType) {
       const result = readResult(ctx, options);
       if (result.ok) sink.record(result.record, location);
@@ -459,6 +469,8 @@ interface MessageContext {
   readonly message: Hl7Message;
   readonly location: string;
   readonly place: (segment: Hl7Segment, field: string) => string;
+  /** Where a segment is: `message 2 (line 5), segment 4 (OBX, line 8)`. */
+  readonly at: (segment: Hl7Segment) => string;
   readonly file: string;
   readonly c: Compiled;
   readonly enc: Encoding;
@@ -622,12 +634,60 @@ function collapseText(text: string): string {
   return text.replace(/\s+/g, ' ').trim();
 }
 
+/**
+ * One ORU^R01 is one session: one patient (PID), one order group (OBR), and the OBX segments
+ * after that OBR. ORU_R01 allows repeating PATIENT_RESULT and ORDER_OBSERVATION groups, but
+ * merging them would put one patient's (or one day's) scores into another session, and reading
+ * the first alone would drop the rest silently: a message with a second PID or OBR is refused,
+ * naming that segment, as is an OBX outside the order group or a PID after the OBR.
+ */
+function resultStructure(ctx: MessageContext): OperationOutcomeIssue[] {
+  const { message, c, file } = ctx;
+  const pidName = c.pidIds.segment;
+  const obrName = c.order.time.segment;
+  const obxName = c.obx.code.segment;
+  let pid: Hl7Segment | undefined;
+  let obr: Hl7Segment | undefined;
+  const refuse = (segment: Hl7Segment, text: string): OperationOutcomeIssue[] => [
+    placedIssue('structure', text, segment.name, file, ctx.at(segment)),
+  ];
+  for (const segment of message.segments) {
+    if (segment.name === pidName) {
+      if (pid)
+        return refuse(
+          segment,
+          `A second ${pidName} segment: this mapping reads one patient and one order (${obrName}) per ${c.spec.results.messageType}, so the message is not converted`,
+        );
+      if (obr)
+        return refuse(
+          segment,
+          `The ${pidName} segment comes after the ${obrName}: the patient must come before their order group`,
+        );
+      pid = segment;
+    } else if (segment.name === obrName) {
+      if (obr)
+        return refuse(
+          segment,
+          `A second ${obrName} segment: this mapping reads one patient and one order (${obrName}) per ${c.spec.results.messageType}, so the message is not converted`,
+        );
+      obr = segment;
+    } else if (segment.name === obxName && !obr)
+      return refuse(
+        segment,
+        `An ${obxName} segment before the ${obrName}: each ${obxName} must belong to the order group (${obrName}) it follows`,
+      );
+  }
+  return [];
+}
+
 function readResult(
   ctx: MessageContext,
   options: ReadOptions,
 ): { ok: true; record: DialogRecord } | { ok: false; issues: OperationOutcomeIssue[] } {
   const { message, c, file } = ctx;
   const spec = c.spec.results;
+  const structure = resultStructure(ctx);
+  if (structure.length > 0) return { ok: false, issues: structure };
   const issues: OperationOutcomeIssue[] = [];
   const person = readPatient(ctx);
   if (!person.ok) issues.push(...person.issues);

@@ -182,3 +182,73 @@ describe('FHIR → hl7v2', () => {
     expect(pid).toBe('PID|1||9992468017^^^NHS^NH||Price^Megan^Rose^^Ms||19910412|F');
   });
 });
+
+// One ORU^R01 built from segments, as the review's repro inputs are (segments end with \r).
+const MSH = 'MSH|^~\\&|EPR|RX1|||20251101100500+0000||ORU^R01|C1|P|2.5.1';
+const PID = 'PID|1||9434765919^^^NHS^NH||Jones^Bob';
+const OBR = 'OBR|1||ORD1|dialog^DIALOG+|||20251101100000+0000||||||||||||||||||F';
+const OBX = 'OBX|1|NM|1037651000000100^^SCT||5||||||F|||20251101100000+0000';
+const oru = (...segments: string[]): string => segments.join('\r') + '\r';
+
+describe('hl7v2 ORU^R01: one session per message, never merged (review F1, F2)', () => {
+  it('refuses a second PID (another patient), naming that segment', async () => {
+    const r = await run(
+      oru(
+        MSH,
+        PID,
+        OBR,
+        OBX,
+        'PID|2||9992468017^^^NHS^NH||Other^Alice',
+        'OBR|2||ORD2|dialog^DIALOG+|||20251215100000+0000||||||||||||||||||F',
+        'OBX|1|NM|1037661000000102^^SCT||2||||||F',
+      ),
+      'hl7v2',
+      'fhir',
+    );
+    expect(r.summary).toMatchObject({ read: 1, converted: 0, rejected: 1 });
+    expect(r.output).toBe('');
+    expect(rejectSummary(r)).toEqual([
+      'message 1 (line 1): message 1 (line 1), segment 5 (PID, line 5) | A second PID segment: this mapping reads one patient and one order (OBR) per ORU^R01, so the message is not converted',
+    ]);
+    expect(r.rejects[0]?.outcome.issue[0]?.expression).toEqual(['PID']);
+  });
+
+  it('refuses a second OBR (another session of the same patient), naming that segment', async () => {
+    const r = await run(
+      oru(
+        MSH,
+        PID,
+        OBR,
+        OBX,
+        'OBR|2||ORD2|dialog^DIALOG+|||20251215100000+0000||||||||||||||||||F',
+        'OBX|1|NM|1037661000000102^^SCT||2||||||F',
+      ),
+      'hl7v2',
+      'fhir',
+    );
+    expect(r.summary).toMatchObject({ read: 1, converted: 0, rejected: 1 });
+    expect(rejectSummary(r)).toEqual([
+      'message 1 (line 1): message 1 (line 1), segment 5 (OBR, line 5) | A second OBR segment: this mapping reads one patient and one order (OBR) per ORU^R01, so the message is not converted',
+    ]);
+  });
+
+  it('refuses an OBX that does not follow the OBR, and a PID after it', async () => {
+    const before = await run(oru(MSH, PID, OBX, OBR), 'hl7v2', 'fhir');
+    expect(rejectSummary(before)).toEqual([
+      'message 1 (line 1): message 1 (line 1), segment 3 (OBX, line 3) | An OBX segment before the OBR: each OBX must belong to the order group (OBR) it follows',
+    ]);
+    const none = await run(oru(MSH, PID, OBX), 'hl7v2', 'fhir');
+    expect(rejectSummary(none)).toEqual([
+      'message 1 (line 1): message 1 (line 1), segment 3 (OBX, line 3) | An OBX segment before the OBR: each OBX must belong to the order group (OBR) it follows',
+    ]);
+    const late = await run(oru(MSH, OBR, PID, OBX), 'hl7v2', 'fhir');
+    expect(rejectSummary(late)).toEqual([
+      'message 1 (line 1): message 1 (line 1), segment 3 (PID, line 3) | The PID segment comes after the OBR: the patient must come before their order group',
+    ]);
+    // The good shape still converts.
+    expect((await run(oru(MSH, PID, OBR, OBX), 'hl7v2', 'fhir')).summary).toMatchObject({
+      converted: 1,
+      rejected: 0,
+    });
+  });
+});
