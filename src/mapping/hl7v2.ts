@@ -680,6 +680,66 @@ function resultStructure(ctx: MessageContext): OperationOutcomeIssue[] {
   return [];
 }
 
+/** Components of a field, by repetition (Medplum's parse; `[['']]` for an empty field). */
+function repetitions(segment: Hl7Segment, field: number): string[][] {
+  return (segment.getField(field) as Hl7Field | undefined)?.components ?? [];
+}
+
+/**
+ * OBX-3 and OBX-5 must hold one code and one value: a repetition, a component the value type
+ * does not have here, or a subcomponent would otherwise be dropped, and the first value taken
+ * as if it were the only one. The issue for the first fault, or undefined.
+ */
+function obxShape(ctx: MessageContext, obx: Hl7Segment): OperationOutcomeIssue | undefined {
+  const { c, file } = ctx;
+  const results = c.spec.results;
+  const codingSystem = value(obx, c.obx.code, 3);
+  const isScore =
+    codingSystem === results.score.codingSystem &&
+    value(obx, c.obx.type) === results.score.valueType;
+  const fault = (r: FieldRef, text: string): OperationOutcomeIssue =>
+    placedIssue(
+      'structure',
+      `${r.text} ${text}`,
+      'QuestionnaireResponse.item',
+      file,
+      ctx.place(obx, r.text),
+    );
+  const check = (r: FieldRef, kind: string, held: number): OperationOutcomeIssue | undefined => {
+    const reps = repetitions(obx, r.field);
+    if (reps.length > 1)
+      return fault(
+        r,
+        r === c.obx.code
+          ? 'repeats: an OBX holds one code, so what it rates would be a guess'
+          : 'repeats: an OBX holds one value here',
+      );
+    const components = reps[0] ?? [];
+    if (components.some((part) => part.includes(ctx.enc.subcomponent)))
+      return fault(r, 'has subcomponents, which this value does not have');
+    if (components.slice(held).some((part) => part !== ''))
+      return fault(r, `has more components than ${kind}`);
+    return undefined;
+  };
+  const codeFault = check(c.obx.code, 'a code holds here (3: code, text, coding system)', 3);
+  if (codeFault) return codeFault;
+  const valueFault = isScore
+    ? check(c.obx.value, `a ${results.score.valueType} value holds (1)`, 1)
+    : check(
+        c.obx.value,
+        `a ${results.helpWanted.valueType} value holds here (3: code, text, coding system)`,
+        3,
+      );
+  if (valueFault) return valueFault;
+  const valueSystem = value(obx, c.obx.value, 3);
+  if (!isScore && valueSystem !== '' && valueSystem !== results.helpWanted.valueCodingSystem)
+    return fault(
+      c.obx.value,
+      `names a coding system (CWE-3) other than ${results.helpWanted.valueCodingSystem}`,
+    );
+  return undefined;
+}
+
 function readResult(
   ctx: MessageContext,
   options: ReadOptions,
@@ -758,6 +818,11 @@ function readResult(
   const helpWanted: Partial<Record<DialogItemConcept, boolean>> = {};
   const obxs = message.getAllSegments(c.obx.code.segment);
   for (const obx of obxs) {
+    const shape = obxShape(ctx, obx);
+    if (shape) {
+      issues.push(shape);
+      continue;
+    }
     const code = value(obx, c.obx.code, 1);
     const codingSystem = value(obx, c.obx.code, 3);
     const type = value(obx, c.obx.type);

@@ -252,3 +252,64 @@ describe('hl7v2 ORU^R01: one session per message, never merged (review F1, F2)',
     });
   });
 });
+
+describe('hl7v2 OBX-3 / OBX-5: one code and one value per OBX, never the first of several (review F3)', () => {
+  const obx = (code: string, type: string, value: string): string =>
+    `OBX|1|${type}|${code}||${value}||||||F|||20251101100000+0000`;
+  const score = '1037651000000100^^SCT';
+  const help = 'help-mental-health^^99DLG';
+  const cases: [string, string, string][] = [
+    [
+      obx(`${score}~1037661000000102^^SCT`, 'NM', '5'),
+      'OBX-3',
+      'OBX-3 repeats: an OBX holds one code, so what it rates would be a guess',
+    ],
+    [obx(score, 'NM', '5~6'), 'OBX-5', 'OBX-5 repeats: an OBX holds one value here'],
+    [obx(help, 'CWE', 'Y~N'), 'OBX-5', 'OBX-5 repeats: an OBX holds one value here'],
+    [obx(score, 'NM', '5^7'), 'OBX-5', 'OBX-5 has more components than a NM value holds (1)'],
+    [
+      obx(help, 'CWE', 'Y^Yes^HL70136^N^No^HL70136'),
+      'OBX-5',
+      'OBX-5 has more components than a CWE value holds here (3: code, text, coding system)',
+    ],
+    [obx(score, 'NM', '5&7'), 'OBX-5', 'OBX-5 has subcomponents, which this value does not have'],
+    [
+      obx('1037651000000100&x^^SCT', 'NM', '5'),
+      'OBX-3',
+      'OBX-3 has subcomponents, which this value does not have',
+    ],
+    [
+      obx(`${score}^1037661000000102^^SCT`, 'NM', '5'),
+      'OBX-3',
+      'OBX-3 has more components than a code holds here (3: code, text, coding system)',
+    ],
+    [
+      obx(help, 'CWE', 'Y^Yes^OTHER'),
+      'OBX-5',
+      'OBX-5 names a coding system (CWE-3) other than HL70136',
+    ],
+  ];
+  it.each(cases)('refuses %s, naming %s', async (segment, field, message) => {
+    const r = await run(
+      oru(MSH, PID, OBR, OBX, segment.replace('OBX|1|', 'OBX|2|')),
+      'hl7v2',
+      'fhir',
+    );
+    expect(r.summary).toMatchObject({ converted: 0, rejected: 1 });
+    expect(rejectSummary(r)).toEqual([
+      `message 1 (line 1): message 1 (line 1), segment 5 (OBX, line 5), field ${field} | ${message}`,
+    ]);
+  });
+
+  it('still reads a help answer written code^text^system, and trailing empty components', async () => {
+    const r = await run(
+      oru(MSH, PID, OBR, OBX, obx(help, 'CWE', 'N^No^HL70136').replace('OBX|1|', 'OBX|2|')),
+      'hl7v2',
+      'fhir',
+    );
+    expect(r.summary).toMatchObject({ converted: 1 });
+    expect(r.output).toContain('"linkId":"mental-health.help"');
+    const trailing = await run(oru(MSH, PID, OBR, obx(`${score}^^`, 'NM', '5^')), 'hl7v2', 'fhir');
+    expect(trailing.summary).toMatchObject({ converted: 1 });
+  });
+});
