@@ -275,6 +275,8 @@ interface Line {
 }
 
 const SEGMENT_NAME = /^[A-Z][A-Z0-9]{2}$/;
+/** The HL7 null: a field or component that is `""` means "no value" (or "delete"), never text. */
+const HL7_NULL = '""';
 const READABLE_CHARSETS = new Set(['', 'ASCII', 'UNICODE UTF-8']);
 const BATCH_SEGMENTS = new Set(['FHS', 'BHS', 'BTS', 'FTS']);
 /** MLLP framing characters. */
@@ -310,6 +312,36 @@ export function createHl7Reader(
     }
     if (current.length === 0) stray.push({ text, line: lineNumber });
     else current.push({ text, line: lineNumber });
+  }
+
+  /** What converted messages held that the mapping does not read: reported once each at the end. */
+  const unread = new Map<
+    string,
+    { part: UnreadPart; count: number; messages: number; lastMessage: number }
+  >();
+  function noteUnread(part: UnreadPart, n: number): void {
+    const seen = unread.get(part.key);
+    if (!seen) unread.set(part.key, { part, count: 1, messages: 1, lastMessage: n });
+    else {
+      seen.count++;
+      if (seen.lastMessage !== n) {
+        seen.messages++;
+        seen.lastMessage = n;
+      }
+    }
+  }
+  function reportUnread(): void {
+    for (const { part, count, messages } of unread.values())
+      sink.notice(
+        placedIssue(
+          'structure',
+          `${part.what} not read by this mapping; ${part.plural ? 'their' : 'its'} content is not converted (${count}, in ${messages} message(s); the first is here)`,
+          part.key,
+          file,
+          part.where,
+        ),
+      );
+    unread.clear();
   }
 
   function finishStray(): void {
@@ -418,8 +450,10 @@ export function createHl7Reader(
     };
     if (type === spec.results.messageType) {
       const result = readResult(ctx, options);
-      if (result.ok) sink.record(result.record, location);
-      else sink.reject(result.issues, location);
+      if (result.ok) {
+        sink.record(result.record, location);
+        for (const part of unreadParts(ctx)) noteUnread(part, n);
+      } else sink.reject(result.issues, location);
       return;
     }
     const event = spec.events[type];
@@ -460,6 +494,7 @@ export function createHl7Reader(
       pending = '';
       finishMessage();
       finishStray();
+      reportUnread();
       return Promise.resolve();
     },
   };
@@ -678,6 +713,90 @@ function resultStructure(ctx: MessageContext): OperationOutcomeIssue[] {
       );
   }
   return [];
+}
+
+/** Something a converted message holds that the mapping does not read. */
+interface UnreadPart {
+  /** The segment or field, as named in the notice's expression (`NTE`, `OBX-8`). */
+  readonly key: string;
+  /** The subject of the notice's sentence, with its verb: `NTE segments are`, `OBX-8 is`. */
+  readonly what: string;
+  readonly plural: boolean;
+  readonly where: string;
+}
+
+/**
+ * Every segment, field and component of an ORU^R01 the reader does not read and that holds
+ * something (the HL7 null `""` holds nothing): NTE notes, PV1, ORC, Z-segments, OBX-6/7/8/16,
+ * OBR-2, other PID fields, other names, EI namespaces. The MSH is the envelope and is not listed.
+ */
+function unreadParts(ctx: MessageContext): UnreadPart[] {
+  const { message, c } = ctx;
+  const read: Record<string, Set<number>> = {
+    [c.pidIds.segment]: new Set(
+      [1, c.pidIds.field, c.pidName.field, c.pidBirth?.field, c.pidSex?.field].filter(
+        (f): f is number => f !== undefined,
+      ),
+    ),
+    [c.order.time.segment]: new Set([
+      1,
+      4,
+      c.order.identifier.field,
+      c.order.time.field,
+      c.order.status.field,
+    ]),
+    [c.obx.code.segment]: new Set([
+      1,
+      c.obx.type.field,
+      c.obx.code.field,
+      c.obx.value.field,
+      c.obx.status.field,
+      c.obx.time.field,
+    ]),
+  };
+  const holds = (parts: readonly string[]): boolean =>
+    parts.some((p) => p !== '' && p !== HL7_NULL);
+  const out: UnreadPart[] = [];
+  for (const segment of message.segments) {
+    if (segment.name === 'MSH') continue;
+    const fields = read[segment.name];
+    if (!fields) {
+      out.push({
+        key: segment.name,
+        what: `${segment.name} segments are`,
+        plural: true,
+        where: ctx.at(segment),
+      });
+      continue;
+    }
+    for (let f = 1; f < segment.fields.length; f++) {
+      const reps = repetitions(segment, f);
+      const field = `${segment.name}-${f}`;
+      const at = (key: string, what: string, plural = true): void => {
+        out.push({ key, what, plural, where: ctx.place(segment, field) });
+      };
+      if (!fields.has(f)) {
+        if (reps.some(holds)) at(field, `${field} is`, false);
+        continue;
+      }
+      if (field === c.pidName.text) {
+        if (reps.slice(1).some(holds))
+          at(`${field} repetitions`, `${field} repetitions after the first (other names) are`);
+        if (holds(reps[0]?.slice(5) ?? []))
+          at(
+            `${field} components`,
+            `${field} components after the fifth (XPN-6 and later: degree, name type, …) are`,
+          );
+      } else if (field === c.order.identifier.text) {
+        if (holds(reps[0]?.slice(1) ?? []))
+          at(
+            `${field} components`,
+            `${field} components after the first (EI-2 to EI-4: the namespace and universal id) are`,
+          );
+      }
+    }
+  }
+  return out;
 }
 
 /** Components of a field, by repetition (Medplum's parse; `[['']]` for an empty field). */

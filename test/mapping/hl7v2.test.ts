@@ -313,3 +313,69 @@ describe('hl7v2 OBX-3 / OBX-5: one code and one value per OBX, never the first o
     expect(trailing.summary).toMatchObject({ converted: 1 });
   });
 });
+
+describe('hl7v2 ORU^R01: what the mapping does not read is reported, never dropped silently (review F4)', () => {
+  it('converts the session and names each unread segment and field once, with counts', async () => {
+    const message = oru(
+      MSH,
+      PID,
+      'PV1|1|O|CMHT-NORTH',
+      'ORC|RE|PLC-9',
+      'OBR|1|PLC-9|ORD1|dialog^DIALOG+|||20251101100000+0000||||||||||||||||||F',
+      'NTE|1||Patient very distressed; safeguarding concern raised',
+      'OBX|1|NM|1037651000000100^^SCT||5|score|1-7|L|||F|||20251101100000+0000||Dr Who^Who',
+      'NTE|1||Score given after long discussion',
+      'ZDS|custom^data',
+    );
+    const r = await run(message + message.replace('|C1|', '|C2|'), 'hl7v2', 'fhir', {
+      file: 'f4.hl7',
+    });
+    expect(r.summary).toMatchObject({ read: 2, converted: 2, rejected: 0, notices: 9 });
+    expect(r.summary.noticeErrors).toBe(9);
+    expect(r.notices.map((n) => `${n.location?.[0] ?? ''} | ${n.details?.text ?? ''}`)).toEqual([
+      'message 1 (line 1), segment 3 (PV1, line 3) | PV1 segments are not read by this mapping; their content is not converted (2, in 2 message(s); the first is here)',
+      'message 1 (line 1), segment 4 (ORC, line 4) | ORC segments are not read by this mapping; their content is not converted (2, in 2 message(s); the first is here)',
+      'message 1 (line 1), segment 5 (OBR, line 5), field OBR-2 | OBR-2 is not read by this mapping; its content is not converted (2, in 2 message(s); the first is here)',
+      'message 1 (line 1), segment 6 (NTE, line 6) | NTE segments are not read by this mapping; their content is not converted (4, in 2 message(s); the first is here)',
+      'message 1 (line 1), segment 7 (OBX, line 7), field OBX-6 | OBX-6 is not read by this mapping; its content is not converted (2, in 2 message(s); the first is here)',
+      'message 1 (line 1), segment 7 (OBX, line 7), field OBX-7 | OBX-7 is not read by this mapping; its content is not converted (2, in 2 message(s); the first is here)',
+      'message 1 (line 1), segment 7 (OBX, line 7), field OBX-8 | OBX-8 is not read by this mapping; its content is not converted (2, in 2 message(s); the first is here)',
+      'message 1 (line 1), segment 7 (OBX, line 7), field OBX-16 | OBX-16 is not read by this mapping; its content is not converted (2, in 2 message(s); the first is here)',
+      'message 1 (line 1), segment 9 (ZDS, line 9) | ZDS segments are not read by this mapping; their content is not converted (2, in 2 message(s); the first is here)',
+    ]);
+    expect(r.notices[0]?.diagnostics).toMatch(/^f4\.hl7: message 1 /);
+    // The notices name fields and segments, never their content (it may be patient data).
+    expect(JSON.stringify(r.notices)).not.toMatch(/distressed|Who|CMHT|custom/);
+    expect(responses(r.output)).toHaveLength(2);
+  });
+
+  it('reports components it does not read in the fields it does (other names, EI namespace)', async () => {
+    const r = await run(
+      oru(
+        MSH,
+        'PID|1||9434765919^^^NHS^NH||Jones^Bob^^^^MD^L~Smith^Bob',
+        'OBR|1||ORD1^LAB^1.2.3^ISO|dialog^DIALOG+|||20251101100000+0000||||||||||||||||||F',
+        OBX,
+      ),
+      'hl7v2',
+      'fhir',
+    );
+    expect(r.summary).toMatchObject({ converted: 1 });
+    expect(r.notices.map((n) => n.details?.text ?? '')).toEqual([
+      'PID-5 repetitions after the first (other names) are not read by this mapping; their content is not converted (1, in 1 message(s); the first is here)',
+      'PID-5 components after the fifth (XPN-6 and later: degree, name type, …) are not read by this mapping; their content is not converted (1, in 1 message(s); the first is here)',
+      'OBR-3 components after the first (EI-2 to EI-4: the namespace and universal id) are not read by this mapping; their content is not converted (1, in 1 message(s); the first is here)',
+    ]);
+  });
+
+  it('reports nothing for what it writes itself, nor for a rejected message', async () => {
+    const ours = await run(fixture('hl7v2', 'oru-r01.hl7'), 'hl7v2', 'fhir');
+    expect(ours.summary).toMatchObject({ converted: 2, notices: 0 });
+    const rejected = await run(
+      oru(MSH, PID, OBR, 'NTE|1||note', 'OBX|1|NM|1037651000000100^^SCT||9||||||F'),
+      'hl7v2',
+      'fhir',
+    );
+    expect(rejected.summary).toMatchObject({ rejected: 1, notices: 0 });
+  });
+});
