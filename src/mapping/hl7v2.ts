@@ -517,7 +517,8 @@ function value(
   component = r.component ?? 1,
   repetition = 0,
 ): string {
-  return segment.getComponent(r.field, component, undefined, repetition);
+  const text = segment.getComponent(r.field, component, undefined, repetition);
+  return text === HL7_NULL ? '' : text;
 }
 
 type Read<T> = { ok: true; value: T } | { ok: false; issues: OperationOutcomeIssue[] };
@@ -540,13 +541,29 @@ function readPatient(ctx: MessageContext): Read<PersonDetails> {
       ],
     };
   const identifiers: PersonIdentifier[] = [];
-  const field = pid.getField(c.pidIds.field) as Hl7Field | undefined;
   const where = ctx.place(pid, c.pidIds.text);
-  (field?.components ?? []).forEach((_, rep) => {
-    const id = unescapeHl7(value(pid, c.pidIds, 1, rep), enc);
-    if (id === '') return;
-    const authority = unescapeHl7(value(pid, c.pidIds, 4, rep), enc);
-    const type = value(pid, c.pidIds, 5, rep);
+  const idExpression = 'QuestionnaireResponse.contained.ofType(Patient).identifier';
+  const sub = enc.subcomponent;
+  const nul = (text: string): string => (text === HL7_NULL ? '' : text);
+  for (const components of repetitions(pid, c.pidIds.field)) {
+    const id = unescapeHl7(nul(components[0] ?? ''), enc);
+    if (id === '') continue;
+    const rawType = nul(components[4] ?? '');
+    if ((components[0] ?? '').includes(sub) || rawType.includes(sub)) {
+      issues.push(
+        placedIssue(
+          'structure',
+          `${c.pidIds.text} has subcomponents in an identifier (CX-1) or its type (CX-5), which have none`,
+          idExpression,
+          file,
+          where,
+        ),
+      );
+      continue;
+    }
+    // CX-4 is an HD: the namespace (HD-1) names the authority; HD-2/HD-3 are reported unread.
+    const authority = unescapeHl7(nul((components[3] ?? '').split(sub)[0] ?? ''), enc);
+    const type = rawType;
     const known =
       c.spec.patient.authorities[authority] ??
       (authority === ''
@@ -559,29 +576,43 @@ function readPatient(ctx: MessageContext): Read<PersonDetails> {
         placedIssue(
           'required',
           `An identifier in ${c.pidIds.text} has no assigning authority (CX-4), so its system is unknown`,
-          'QuestionnaireResponse.contained.ofType(Patient).identifier',
+          idExpression,
           file,
           where,
         ),
       );
-      return;
+      continue;
     }
     if (known?.check === 'nhs-number' && !isNhsNumber(id)) {
       issues.push(
         placedIssue(
           'value',
           `${c.pidIds.text}: the NHS number is not valid (10 digits with a correct check digit)`,
-          'QuestionnaireResponse.contained.ofType(Patient).identifier',
+          idExpression,
           file,
           where,
         ),
       );
-      return;
+      continue;
     }
     const system =
       known?.system ?? c.spec.patient.otherAuthoritySystem.replace('{authority}', authority);
+    const same = identifiers.filter((i) => i.system === system);
+    if (same.some((i) => i.value === id)) continue; // the same identifier twice is one
+    if (known?.check === 'nhs-number' && same.length > 0) {
+      issues.push(
+        placedIssue(
+          'value',
+          `${c.pidIds.text} holds two different NHS numbers: which is the person’s would be a guess`,
+          idExpression,
+          file,
+          where,
+        ),
+      );
+      continue;
+    }
     identifiers.push({ system, value: id, ...(type ? { type } : {}) });
-  });
+  }
   if (identifiers.length === 0 && issues.length === 0)
     issues.push(
       placedIssue(
@@ -592,7 +623,38 @@ function readPatient(ctx: MessageContext): Read<PersonDetails> {
         where,
       ),
     );
-  const part = (n: number): string => collapseText(unescapeHl7(value(pid, c.pidName, n), enc));
+  // XPN: family (an FN: FN-1 the surname, FN-2 to FN-5 prefixes and own / partner surnames,
+  // not read) ^ given ^ further given ^ suffix ^ prefix; the other parts have no subcomponents.
+  const nameWhere = ctx.place(pid, c.pidName.text);
+  const nameExpression = 'QuestionnaireResponse.contained.ofType(Patient).name';
+  const nameParts = (repetitions(pid, c.pidName.field)[0] ?? []).map(nul);
+  if (
+    (nameParts[0] ?? '')
+      .split(sub)
+      .slice(1)
+      .some((p) => nul(p) !== '')
+  )
+    issues.push(
+      placedIssue(
+        'structure',
+        `${c.pidName.text} has subcomponents in the family name (FN-2 to FN-5: surname prefixes, own and partner surnames), which this mapping does not read`,
+        nameExpression,
+        file,
+        nameWhere,
+      ),
+    );
+  else if (nameParts.slice(1, 5).some((p) => p.includes(sub)))
+    issues.push(
+      placedIssue(
+        'structure',
+        `${c.pidName.text} has subcomponents in a name part that has none`,
+        nameExpression,
+        file,
+        nameWhere,
+      ),
+    );
+  const part = (n: number): string =>
+    collapseText(unescapeHl7(nul((nameParts[n - 1] ?? '').split(sub)[0] ?? ''), enc));
   const family = part(1);
   const given = [part(2), ...part(3).split(' ')].filter((g) => g !== '');
   const suffix = part(4);
@@ -610,9 +672,17 @@ function readPatient(ctx: MessageContext): Read<PersonDetails> {
   if (c.pidBirth) {
     const text = value(pid, c.pidBirth);
     if (text !== '') {
-      const m = /^(\d{4})(\d{2})?(\d{2})?/.exec(text);
+      // The whole field: a date, optionally a time and an offset (DTM); nothing else.
+      const m = BIRTH_DTM.exec(text);
       const date = m ? [m[1], m[2], m[3]].filter((p) => p !== undefined).join('-') : '';
-      if (!m || !isRealDate(date))
+      if (
+        !m ||
+        !isRealDate(date) ||
+        Number(m[4] ?? 0) > 23 ||
+        Number(m[5] ?? 0) > 59 ||
+        Number(m[6] ?? 0) > 59 ||
+        Number(m[7]?.slice(3) ?? 0) > 59
+      )
         issues.push(
           placedIssue(
             'value',
@@ -655,6 +725,9 @@ function readPatient(ctx: MessageContext): Read<PersonDetails> {
     },
   };
 }
+
+const BIRTH_DTM =
+  /^(\d{4})(?:(\d{2})(?:(\d{2})(?:(\d{2})(?:(\d{2})(?:(\d{2})(?:\.\d{1,4})?)?)?)?)?)?([+-]\d{4})?$/;
 
 function isRealDate(date: string): boolean {
   const [y, m, d] = date.split('-').map(Number);
@@ -779,7 +852,14 @@ function unreadParts(ctx: MessageContext): UnreadPart[] {
         if (reps.some(holds)) at(field, `${field} is`, false);
         continue;
       }
-      if (field === c.pidName.text) {
+      if (field === c.pidIds.text) {
+        const sub = ctx.enc.subcomponent;
+        if (reps.some((rep) => holds((rep[3] ?? '').split(sub).slice(1))))
+          at(
+            `${field} CX-4 subcomponents`,
+            `${field} assigning authority subcomponents after the first (HD-2, HD-3: universal id and its type) are`,
+          );
+      } else if (field === c.pidName.text) {
         if (reps.slice(1).some(holds))
           at(`${field} repetitions`, `${field} repetitions after the first (other names) are`);
         if (holds(reps[0]?.slice(5) ?? []))

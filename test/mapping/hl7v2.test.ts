@@ -379,3 +379,123 @@ describe('hl7v2 ORU^R01: what the mapping does not read is reported, never dropp
     expect(rejected.summary).toMatchObject({ rejected: 1, notices: 0 });
   });
 });
+
+describe('hl7v2 PID: birth date, HL7 null, identifiers and name parts (review F7, F10, F13, F6)', () => {
+  const withPid = (pid: string, obr = OBR, obx = OBX): Promise<Awaited<ReturnType<typeof run>>> =>
+    run(oru(MSH, pid, obr, obx), 'hl7v2', 'fhir');
+  const patientOf = (r: Awaited<ReturnType<typeof run>>): Patient | undefined =>
+    responses(r.output)[0]?.contained?.[0] as Patient | undefined;
+
+  it('reads PID-7 only when the whole field is a date (F7)', async () => {
+    for (const bad of ['1980-05-17', '1980051', '19800517junk', '19800517+01', '1980051712x']) {
+      const r = await withPid(`PID|1||9434765919^^^NHS^NH||Jones^Bob||${bad}|M`);
+      expect(rejectSummary(r)).toEqual([
+        'message 1 (line 1): message 1 (line 1), segment 2 (PID, line 2), field PID-7 | PID-7 is not a date',
+      ]);
+    }
+    const cases: [string, string][] = [
+      ['19800517', '1980-05-17'],
+      ['198005', '1980-05'],
+      ['1980', '1980'],
+      ['198005171230+0100', '1980-05-17'],
+      ['19800517123015.5', '1980-05-17'],
+    ];
+    for (const [text, date] of cases) {
+      const r = await withPid(`PID|1||9434765919^^^NHS^NH||Jones^Bob||${text}|M`);
+      expect(patientOf(r)?.birthDate).toBe(date);
+    }
+  });
+
+  it('reads the HL7 null "" as no value, never as text or an identifier (F10)', async () => {
+    const r = await withPid(
+      'PID|1||9434765919^^^NHS^NH~""||""^Bob||""|""',
+      'OBR|1||""|dialog^DIALOG+|||20251101100000+0000||||||||||||||||||F',
+      'OBX|1|NM|1037651000000100^^SCT||5||||||F|||""',
+    );
+    expect(r.summary).toMatchObject({ converted: 1, rejected: 0, notices: 0 });
+    const qr = responses(r.output)[0];
+    // OBR-3 "" is no filler order number: the response gets the derived identifier instead.
+    expect(qr?.identifier?.system).toBe('https://dialog-fhir.org/fhir/sid/native-session');
+    expect(qr?.identifier?.value).not.toContain('"');
+    expect(qr?.authored).toBe('2025-11-01T10:00:00+00:00');
+    const patient = patientOf(r);
+    expect(patient?.name).toEqual([{ given: ['Bob'] }]);
+    expect(patient?.birthDate).toBeUndefined();
+    expect(patient?.gender).toBeUndefined();
+    expect(patient?.identifier?.map((i) => i.value)).toEqual(['9434765919']);
+    const noName = await withPid('PID|1||9434765919^^^NHS^NH||""');
+    expect(patientOf(noName)?.name).toBeUndefined();
+    const nullScore = await withPid(PID, OBR, 'OBX|1|NM|1037651000000100^^SCT||""||||||F');
+    expect(rejectSummary(nullScore)[0]).toMatch(/field OBX-5 \| OBX-5 is not a whole number/);
+  });
+
+  it('reads "" in an ADT location as no value (F10)', async () => {
+    const adt = fixture('hl7v2', 'adt-admit-discharge.hl7')
+      .split('\n')[0]
+      ?.replace('WILLOW^Bay 2^Bed 4^RX1HOSP', 'WILLOW^""^""^RX1HOSP')
+      .replace('SPELL-5501', '""');
+    const r = await run(`${adt ?? ''}\n`, 'hl7v2', 'fhir');
+    expect(r.events[0]?.event.location).toEqual({ pointOfCare: 'WILLOW', facility: 'RX1HOSP' });
+    expect(r.events[0]?.event.visitNumber).toBeUndefined();
+  });
+
+  it('refuses two different NHS numbers in PID-3; one repeated is one identifier (F13)', async () => {
+    const r = await withPid('PID|1||9434765919^^^NHS^NH~9992468017^^^NHS^NH||Jones^Bob');
+    expect(rejectSummary(r)).toEqual([
+      'message 1 (line 1): message 1 (line 1), segment 2 (PID, line 2), field PID-3 | PID-3 holds two different NHS numbers: which is the person’s would be a guess',
+    ]);
+    const same = await withPid('PID|1||9434765919^^^NHS^NH~9434765919^^^NHS^NH||Jones^Bob');
+    expect(patientOf(same)?.identifier?.map((i) => i.value)).toEqual(['9434765919']);
+  });
+
+  it('matches CX-4 on its first subcomponent (HD-1) and checks the NHS number (F6)', async () => {
+    const r = await withPid('PID|1||9434765919^^^NHS&2.16.840.1.113883.2.1.4.1&ISO^NH||Jones^Bob');
+    expect(r.summary).toMatchObject({ converted: 1 });
+    expect(patientOf(r)?.identifier?.[0]).toMatchObject({
+      system: 'https://fhir.nhs.uk/Id/nhs-number',
+      value: '9434765919',
+    });
+    expect(responses(r.output)[0]?.subject?.identifier?.system).toBe(
+      'https://fhir.nhs.uk/Id/nhs-number',
+    );
+    // HD-2 and HD-3 are not held: reported, not dropped silently.
+    expect(r.notices.map((n) => n.details?.text)).toEqual([
+      'PID-3 assigning authority subcomponents after the first (HD-2, HD-3: universal id and its type) are not read by this mapping; their content is not converted (1, in 1 message(s); the first is here)',
+    ]);
+    const bad = await withPid(
+      'PID|1||1234567890^^^NHS&2.16.840.1.113883.2.1.4.1&ISO^NH||Jones^Bob',
+    );
+    expect(rejectSummary(bad)[0]).toMatch(/PID-3: the NHS number is not valid/);
+    const back = await run(r.output, 'fhir', 'hl7v2');
+    expect(back.output.split('\r')[1]).toBe('PID|1||9434765919^^^NHS^NH||Jones^Bob');
+  });
+
+  it('refuses subcomponents in a name part or an identifier, never keeping a literal & (F6)', async () => {
+    const cases: [string, string, string][] = [
+      [
+        'PID|1||9434765919^^^NHS^NH||van&Dijk^Jan',
+        'PID-5',
+        'PID-5 has subcomponents in the family name (FN-2 to FN-5: surname prefixes, own and partner surnames), which this mapping does not read',
+      ],
+      [
+        'PID|1||9434765919^^^NHS^NH||Dijk^Jan&Piet',
+        'PID-5',
+        'PID-5 has subcomponents in a name part that has none',
+      ],
+      [
+        'PID|1||9434765919&x^^^NHS^NH||Dijk^Jan',
+        'PID-3',
+        'PID-3 has subcomponents in an identifier (CX-1) or its type (CX-5), which have none',
+      ],
+    ];
+    for (const [pid, field, message] of cases) {
+      const r = await withPid(pid);
+      expect(rejectSummary(r)).toEqual([
+        `message 1 (line 1): message 1 (line 1), segment 2 (PID, line 2), field ${field} | ${message}`,
+      ]);
+    }
+    // FN-1 alone, with empty subcomponents after it, is the family name.
+    const plain = await withPid('PID|1||9434765919^^^NHS^NH||Dijk&&^Jan');
+    expect(patientOf(plain)?.name).toEqual([{ family: 'Dijk', given: ['Jan'] }]);
+  });
+});
