@@ -75,6 +75,27 @@ function encounter(): CapabilityStatementRestResource {
   };
 }
 
+/** AuditEvents are this service's own record of every request: read and searched only. */
+function auditEvent(): CapabilityStatementRestResource {
+  const {
+    conditionalCreate: _c,
+    conditionalUpdate: _u,
+    updateCreate: _uc,
+    ...rest
+  } = resource('AuditEvent');
+  void _c;
+  void _u;
+  void _uc;
+  return {
+    ...rest,
+    documentation:
+      'Written by this service, one for every request to /fhir and /native; read and searched, never created or changed through the API.',
+    interaction: ['read', 'vread', 'search-type', 'history-instance'].map(
+      (code) => ({ code }) as { code: 'read' },
+    ),
+  };
+}
+
 const PROFILE_OF: Readonly<Record<string, string>> = {
   QuestionnaireResponse: Profiles.response,
   CarePlan: Profiles.carePlan,
@@ -123,7 +144,10 @@ export function capabilityStatement(
         documentation:
           'Sessions (DIALOG QuestionnaireResponses) are submitted atomically with their Observations, plan update and Provenance. Transactions store what they are given; batches handle each entry as a single request. Nothing is deleted.',
         security: security(auth),
-        resource: [...SERVED_TYPES.map(resource), encounter()],
+        resource: [
+          ...SERVED_TYPES.map((t) => (t === 'AuditEvent' ? auditEvent() : resource(t))),
+          encounter(),
+        ],
         interaction: [{ code: 'transaction' }, { code: 'batch' }],
         operation: [...OPERATIONS, ...SYSTEM_OPERATIONS],
       },

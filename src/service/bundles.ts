@@ -19,7 +19,13 @@ import type {
 import { personReference, transactionRequests, type EntryRequest, type FhirStore } from '../store';
 import { hasErrors, outcome, error } from '../validation';
 import type { Access, Interaction } from './access';
-import { bodyOfType, checkConditionalCreate, servedType, type FhirService } from './fhir-service';
+import {
+  bodyOfType,
+  checkConditionalCreate,
+  checkWritable,
+  servedType,
+  type FhirService,
+} from './fhir-service';
 import { fault, HttpOutcomeError, statusOf } from './outcomes';
 import { checkKeepsPerson, personElement, storedOrUndefined } from './references';
 
@@ -181,6 +187,7 @@ function checkEntry(service: FhirService, access: Access, request: EntryRequest)
   if (request.method === 'POST' && request.query !== undefined)
     checkConditionalCreate(access, type);
   if (request.method === 'GET') return;
+  checkWritable(access, type, `${where}.request`);
   const resource = request.resource as Resource;
   const result = service.validate(resource);
   if (hasErrors(result)) throw new HttpOutcomeError(422, within(result, `${where}.resource`, type));

@@ -217,13 +217,15 @@ export class FhirService {
     const session = isDialogSession(resource);
     // The stored version, when a rule needs it (the session pipeline reads its own).
     const current =
-      access.patient !== undefined || (!session && personElement(type) !== undefined)
+      access.patient !== undefined ||
+      (!session && (personElement(type) !== undefined || type === 'Provenance'))
         ? await storedOrUndefined(this.deps.store, resource.resourceType, id)
         : undefined;
     // An update may not take over a resource that belongs to someone else.
     if (current && access.patient !== undefined) this.visible(access, current);
     if (session) return this.submitSession(access, resource, ifMatch);
     checkKeepsPerson(current, resource);
+    checkProvenanceKept(current, resource);
     await checkSamePerson(this.deps.store, resource, confinedOf(access));
     return this.deps.store.update(resource, ifMatch !== undefined ? { ifMatch } : {});
   }
@@ -245,10 +247,13 @@ export class FhirService {
     if (resource.id !== undefined) checkIdSegment(type, resource.id);
     if (!isDialogSession(resource)) {
       await checkSamePerson(this.deps.store, resource, confinedOf(access));
-      if (personElement(type) !== undefined) {
+      if (personElement(type) !== undefined || type === 'Provenance') {
         const found = await this.deps.store.search(resource.resourceType, condition);
         // Several matches are the store's 412; one is the resource this update would replace.
-        if (found.resources.length === 1) checkKeepsPerson(found.resources[0], resource);
+        if (found.resources.length === 1) {
+          checkKeepsPerson(found.resources[0], resource);
+          checkProvenanceKept(found.resources[0], resource);
+        }
       }
       return this.deps.store.conditionalUpdate(
         resource,
@@ -270,6 +275,7 @@ export class FhirService {
   checked(access: Access, interaction: 'create' | 'update', type: string, body: unknown): Resource {
     const served = servedType(type);
     access.check(interaction, served);
+    checkWritable(access, served, served);
     const resource = bodyOfType(body, served);
     const result = this.validate(resource);
     if (hasErrors(result)) throw unprocessable(result);
@@ -372,6 +378,53 @@ export class FhirService {
       );
     return match?.id ?? uuidV5(`${identifier.system}|${identifier.value}`, DIALOG_NAMESPACE);
   }
+}
+
+/**
+ * The record of what was done is not the callers' to write. AuditEvents are this service's own
+ * (one for every request, src/api/audit-trail.ts, written to the store directly): through the
+ * API they are read and searched, never created or changed (405). Provenance says who wrote a
+ * record: a caller confined to one person (the person, a carer, a patient launch) never writes
+ * one (403), and a stored one is never changed by a PUT (`checkProvenanceKept`).
+ */
+export function checkWritable(access: Access, type: ResourceType, where: string): void {
+  if (type === 'AuditEvent')
+    throw fault(
+      405,
+      'not-supported',
+      'AuditEvents are written by this service only, one for every request: they can be read and searched, not written',
+      where,
+    );
+  if (type === 'Provenance' && access.patient !== undefined)
+    throw fault(
+      403,
+      'forbidden',
+      'Provenance is written by clinicians and systems, not by a caller confined to one person',
+      where,
+    );
+}
+
+/** A PUT over a stored Provenance: refused (409), since what happened does not change. */
+function checkProvenanceKept(current: Resource | undefined, resource: Resource): void {
+  if (current?.resourceType !== 'Provenance' || sameContent(current, resource)) return;
+  throw fault(
+    409,
+    'conflict',
+    'A stored Provenance records what happened and is never changed: write a new Provenance',
+    'Provenance',
+  );
+}
+
+/** The same resource but for what the store sets (`meta.versionId`, `meta.lastUpdated`). */
+function sameContent(a: Resource, b: Resource): boolean {
+  const bare = (r: Resource): string => {
+    const { meta, ...rest } = r;
+    const { versionId: _v, lastUpdated: _l, ...kept } = meta ?? {};
+    void _v;
+    void _l;
+    return JSON.stringify(Object.keys(kept).length > 0 ? { ...rest, meta: kept } : rest);
+  };
+  return bare(a) === bare(b);
 }
 
 /** A carer's search reads the person's matches in pages of this size, up to the limit. */

@@ -325,6 +325,9 @@ class ResourceTables {
       old = JSON.parse(oldContent) as Resource;
       if (unchangedText === oldContent) return { resource: old, changed: false };
       checkKeepsPerson(old, resource, where);
+      // The audit trail is appended to, never rewritten (src/api/audit-trail.ts).
+      if (resourceType === 'AuditEvent')
+        throw conflict('A stored AuditEvent is never changed', `${where}.id`);
       const candidate = {
         resourceType,
         id,

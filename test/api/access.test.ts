@@ -570,3 +570,104 @@ describe('audit and logs', () => {
       expect(text).not.toContain(secret);
   });
 });
+
+describe('the record of what was done is not the callers’ to write', () => {
+  const auditEvent = {
+    resourceType: 'AuditEvent',
+    type: { system: 'http://terminology.hl7.org/CodeSystem/audit-event-type', code: 'rest' },
+    recorded: '2025-10-01T10:00:00Z',
+    agent: [{ who: { reference: 'Practitioner/sam-whitfield' }, requestor: true }],
+    source: { observer: { display: 'somewhere' } },
+  };
+  const provenance = (recorded: string) => ({
+    resourceType: 'Provenance',
+    id: 'prov-kept',
+    target: [{ reference: 'Patient/megan-price' }],
+    recorded,
+    agent: [{ who: { reference: 'Practitioner/sam-whitfield' } }],
+  });
+  const json = { 'content-type': 'application/fhir+json' };
+
+  it('AuditEvents are never created or changed through the API, by anyone', async () => {
+    const callers = [
+      await token({ scopes: ['patient/*.cruds'], fhirUser: 'Patient/megan-price' }),
+      await token({ scopes: ['user/*.cruds'], fhirUser: 'Practitioner/sam-whitfield' }),
+      await token({ scopes: ['system/*.cruds'] }),
+    ];
+    // The audit trail writes in batches (every 200 ms): wait for one to try to change.
+    let existing: Resource | undefined;
+    for (let i = 0; i < 100 && !existing; i++) {
+      existing = (await service.store.search('AuditEvent', { _count: '1' })).resources[0];
+      if (!existing) await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    expect(existing).toBeDefined();
+    for (const t of callers) {
+      const created = await fhir(service.base, 'POST', '/fhir/AuditEvent', auditEvent, {
+        ...auth(t),
+        ...json,
+      });
+      expect(created.status).toBe(405);
+      const changed = await fhir(
+        service.base,
+        'PUT',
+        `/fhir/AuditEvent/${existing?.id ?? ''}`,
+        { ...existing, outcome: '8' },
+        { ...auth(t), ...json },
+      );
+      expect(changed.status).toBe(405);
+      expect(changed.body.resourceType).toBe('OperationOutcome');
+    }
+    const system = callers[2] ?? '';
+    const inTransaction = await fhir(
+      service.base,
+      'POST',
+      '/fhir',
+      {
+        resourceType: 'Bundle',
+        type: 'transaction',
+        entry: [{ resource: auditEvent, request: { method: 'POST', url: 'AuditEvent' } }],
+      },
+      { ...auth(system), ...json },
+    );
+    expect(inTransaction.status).toBe(405);
+    expect(inTransaction.body.issue[0].expression).toEqual(['Bundle.entry[0].request']);
+    const inBatch = await fhir(
+      service.base,
+      'POST',
+      '/fhir',
+      {
+        resourceType: 'Bundle',
+        type: 'batch',
+        entry: [{ resource: auditEvent, request: { method: 'POST', url: 'AuditEvent' } }],
+      },
+      { ...auth(system), ...json },
+    );
+    expect(inBatch.body.entry[0].response.status).toBe('405');
+    expect((await service.store.read('AuditEvent', existing?.id ?? '')).meta?.versionId).toBe('1');
+    // …and they are still read and searched.
+    const read = await get(`/fhir/AuditEvent/${existing?.id ?? ''}`, system);
+    expect(read.status).toBe(200);
+  });
+
+  it('Provenance: never by the person, and a stored one is never changed', async () => {
+    const person = await token({ scopes: ['patient/*.cruds'], fhirUser: 'Patient/megan-price' });
+    const clinician = await token({
+      scopes: ['user/*.cruds'],
+      fhirUser: 'Practitioner/sam-whitfield',
+    });
+    const put = (t: string, body: unknown) =>
+      fhir(service.base, 'PUT', '/fhir/Provenance/prov-kept', body, { ...auth(t), ...json });
+    expect((await put(person, provenance('2025-10-01T10:00:00Z'))).status).toBe(403);
+    expect((await put(clinician, provenance('2025-10-01T10:00:00Z'))).status).toBe(201);
+    // The same again writes nothing new; a changed one is refused.
+    const again = await put(clinician, provenance('2025-10-01T10:00:00Z'));
+    expect(again.status).toBe(200);
+    expect(again.body.meta.versionId).toBe('1');
+    const rewritten = await put(clinician, provenance('2030-01-01T00:00:00Z'));
+    expect(rewritten.status).toBe(409);
+    expect(rewritten.body.issue[0].code).toBe('conflict');
+    expect((await service.store.read('Provenance', 'prov-kept')).recorded).toBe(
+      '2025-10-01T10:00:00Z',
+    );
+  });
+});
