@@ -69,7 +69,20 @@ function ref(text: string): FieldRef {
 type Encoding = Hl7Mapping['encoding'];
 
 export function unescapeHl7(text: string, enc: Encoding): string {
-  if (!text.includes(enc.escape)) return text;
+  return unescapeText(text, enc).text;
+}
+
+const HEX_ESCAPE = /^X(?:[0-9A-Fa-f]{2})+$/;
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+/**
+ * Unescapes HL7 text: `\F\ \S\ \T\ \R\ \E\`; `\Xhh…\` as hex bytes, consecutive hex escapes
+ * together, decoded as UTF-8 (the only character set read); `\.br\` as a line break; the
+ * highlighting marks `\H\` and `\N\` dropped. Other escapes are kept as text. `badHex`: a run of
+ * hex bytes that is not UTF-8 (read byte by byte as Latin-1, and refused by the reader).
+ */
+function unescapeText(text: string, enc: Encoding): { text: string; badHex: boolean } {
+  if (!text.includes(enc.escape)) return { text, badHex: false };
   const e = enc.escape;
   const table: Record<string, string> = {
     F: enc.field,
@@ -77,30 +90,62 @@ export function unescapeHl7(text: string, enc: Encoding): string {
     T: enc.subcomponent,
     R: enc.repetition,
     E: e,
+    '.br': '\n',
+    H: '',
+    N: '',
+  };
+  const escapeAt = (i: number): { code: string; next: number } | undefined => {
+    if (text.charAt(i) !== e) return undefined;
+    const end = text.indexOf(e, i + 1);
+    return end > i ? { code: text.slice(i + 1, end), next: end + 1 } : undefined;
   };
   let out = '';
+  let badHex = false;
   let i = 0;
   while (i < text.length) {
-    const ch = text.charAt(i);
-    if (ch === e) {
-      const end = text.indexOf(e, i + 1);
-      const code = end > i ? text.slice(i + 1, end) : '';
-      const mapped = table[code];
+    const escape = escapeAt(i);
+    if (escape) {
+      const mapped = table[escape.code];
       if (mapped !== undefined) {
         out += mapped;
-        i = end + 1;
+        i = escape.next;
         continue;
       }
-      if (/^X[0-9A-Fa-f]{2}$/.test(code)) {
-        out += String.fromCharCode(parseInt(code.slice(1), 16));
-        i = end + 1;
+      if (HEX_ESCAPE.test(escape.code)) {
+        let hex = escape.code.slice(1);
+        let next = escape.next;
+        for (let more = escapeAt(next); more && HEX_ESCAPE.test(more.code); more = escapeAt(next)) {
+          hex += more.code.slice(1);
+          next = more.next;
+        }
+        const bytes = Uint8Array.from(hex.match(/../g) ?? [], (h) => parseInt(h, 16));
+        try {
+          out += utf8.decode(bytes);
+        } catch {
+          badHex = true;
+          for (const byte of bytes) out += String.fromCharCode(byte);
+        }
+        i = next;
         continue;
       }
     }
-    out += ch;
+    out += text.charAt(i);
     i++;
   }
-  return out;
+  return { text: out, badHex };
+}
+
+/** The first field of a segment holding a hex escape that is not UTF-8, if any. */
+function badHexField(segment: Hl7Segment, enc: Encoding): number | undefined {
+  const marker = `${enc.escape}X`;
+  const first = segment.name === 'MSH' ? 3 : 1;
+  for (let f = first; f < segment.fields.length; f++)
+    for (const rep of repetitions(segment, f))
+      for (const component of rep)
+        if (component.includes(marker))
+          for (const part of component.split(enc.subcomponent))
+            if (unescapeText(part, enc).badHex) return f;
+  return undefined;
 }
 
 export function escapeHl7(text: string, enc: Encoding): string {
@@ -420,6 +465,19 @@ export function createHl7Reader(
     };
     const segmentPlace = (segment: Hl7Segment, field: string): string =>
       `${segmentAt(segment)}, field ${field}`;
+    for (const [index, segment] of message.segments.entries()) {
+      if (!lines[index]?.text.includes(`${enc.escape}X`)) continue;
+      const f = badHexField(segment, enc);
+      if (f !== undefined) {
+        const field = `${segment.name}-${f}`;
+        reject(
+          `${field} has a hex escape (${enc.escape}X…${enc.escape}) whose bytes are not UTF-8 text`,
+          field,
+          segmentPlace(segment, field),
+        );
+        return;
+      }
+    }
     const type = `${message.header.getComponent(9, 1)}^${message.header.getComponent(9, 2)}`;
     const controlId = message.header.getComponent(10, 1);
     if (type === '^') {

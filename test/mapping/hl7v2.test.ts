@@ -499,3 +499,40 @@ describe('hl7v2 PID: birth date, HL7 null, identifiers and name parts (review F7
     expect(patientOf(plain)?.name).toEqual([{ family: 'Dijk', given: ['Jan'] }]);
   });
 });
+
+describe('hl7v2 escapes: multi-byte hex and line breaks are text, never literal escapes (review F9)', () => {
+  it('decodes \\Xhhhh…\\ as UTF-8 bytes (also split over several escapes) and \\.br\\ as a line break', () => {
+    expect(unescapeHl7('Ren\\XC3A9\\e', ENC)).toBe('Renée');
+    expect(unescapeHl7('Ren\\XC3\\\\XA9\\e', ENC)).toBe('Renée');
+    expect(unescapeHl7('a\\X0D0A\\b', ENC)).toBe('a\r\nb');
+    expect(unescapeHl7('\\XF09F9883\\', ENC)).toBe('😃');
+    expect(unescapeHl7('line one\\.br\\line two', ENC)).toBe('line one\nline two');
+    expect(unescapeHl7('\\H\\bold\\N\\ text', ENC)).toBe('bold text');
+    // A literal backslash followed by text that looks like an escape stays literal.
+    expect(unescapeHl7('\\E\\XC3A9\\E\\', ENC)).toBe('\\XC3A9\\');
+  });
+
+  it('reads them into the response and writes them back as text, not as escaped escapes', async () => {
+    const r = await run(
+      oru(MSH, 'PID|1||9434765919^^^NHS^NH||Ren\\XC3A9\\e^Jo\\XC3\\\\XAB\\l', OBR, OBX),
+      'hl7v2',
+      'fhir',
+    );
+    expect(r.summary).toMatchObject({ converted: 1 });
+    const patient = responses(r.output)[0]?.contained?.[0] as Patient | undefined;
+    expect(patient?.name).toEqual([{ family: 'Renée', given: ['Joël'] }]);
+    const back = await run(r.output, 'fhir', 'hl7v2');
+    expect(back.output.split('\r')[1]).toBe('PID|1||9434765919^^^NHS^NH||Renée^Joël');
+  });
+
+  it('refuses hex bytes that are not UTF-8, naming the field', async () => {
+    const r = await run(
+      oru(MSH, 'PID|1||9434765919^^^NHS^NH||Ren\\XE9\\^Jo', OBR, OBX),
+      'hl7v2',
+      'fhir',
+    );
+    expect(rejectSummary(r)).toEqual([
+      'message 1 (line 1): message 1 (line 1), segment 2 (PID, line 2), field PID-5 | PID-5 has a hex escape (\\X…\\) whose bytes are not UTF-8 text',
+    ]);
+  });
+});
