@@ -843,7 +843,33 @@ function resultStructure(ctx: MessageContext): OperationOutcomeIssue[] {
         `An ${obxName} segment before the ${obrName}: each ${obxName} must belong to the order group (${obrName}) it follows`,
       );
   }
-  return [];
+  // The fields read that hold one value: a second one (or an EI-1 in parts) would be cut off.
+  const single: FieldRef[] = [
+    ...[c.pidBirth, c.pidSex].filter((r): r is FieldRef => r !== undefined),
+    c.order.identifier,
+    c.order.time,
+    c.order.status,
+    c.obx.type,
+    c.obx.status,
+    c.obx.time,
+  ];
+  const issues: OperationOutcomeIssue[] = [];
+  for (const segment of message.segments)
+    for (const r of single) {
+      if (r.segment !== segment.name) continue;
+      const reps = repetitions(segment, r.field);
+      const fault =
+        reps.length > 1
+          ? 'repeats: it holds one value here'
+          : r === c.order.identifier && (reps[0]?.[0] ?? '').includes(ctx.enc.subcomponent)
+            ? 'has subcomponents, which a filler order number (EI-1) does not have'
+            : undefined;
+      if (fault)
+        issues.push(
+          placedIssue('structure', `${r.text} ${fault}`, r.text, file, ctx.place(segment, r.text)),
+        );
+    }
+  return issues;
 }
 
 /** Something a converted message holds that the mapping does not read. */

@@ -536,3 +536,52 @@ describe('hl7v2 escapes: multi-byte hex and line breaks are text, never literal 
     ]);
   });
 });
+
+describe('hl7v2 ORU^R01: a single-valued field read with a second value is refused, not cut', () => {
+  const repeats = 'repeats: it holds one value here';
+  const cases: [string, string[], string, string][] = [
+    [
+      'OBR-3 ~',
+      [MSH, PID, OBR.replace('|ORD1|', '|ORD1~ORD2|'), OBX],
+      'segment 3 (OBR, line 3), field OBR-3',
+      repeats,
+    ],
+    [
+      'OBR-3 &',
+      [MSH, PID, OBR.replace('|ORD1|', '|ORD1&X|'), OBX],
+      'segment 3 (OBR, line 3), field OBR-3',
+      'has subcomponents, which a filler order number (EI-1) does not have',
+    ],
+    [
+      'OBR-7 ~',
+      [
+        MSH,
+        PID,
+        OBR.replace('20251101100000+0000', '20251101100000+0000~20251215100000+0000'),
+        OBX,
+      ],
+      'segment 3 (OBR, line 3), field OBR-7',
+      repeats,
+    ],
+    [
+      'OBX-11 ~',
+      [MSH, PID, OBR, OBX.replace('|F|', '|F~P|')],
+      'segment 4 (OBX, line 4), field OBX-11',
+      repeats,
+    ],
+    [
+      'PID-7 ~',
+      [MSH, `${PID}||19800517~19810101|M`, OBR, OBX],
+      'segment 2 (PID, line 2), field PID-7',
+      repeats,
+    ],
+  ];
+  it.each(cases)('refuses %s', async (_name, segments, place, message) => {
+    const r = await run(oru(...segments), 'hl7v2', 'fhir');
+    expect(r.summary).toMatchObject({ converted: 0, rejected: 1 });
+    const field = place.slice(place.lastIndexOf(' ') + 1);
+    expect(rejectSummary(r)).toEqual([
+      `message 1 (line 1): message 1 (line 1), ${place} | ${field} ${message}`,
+    ]);
+  });
+});
