@@ -68,6 +68,9 @@ function ref(text: string): FieldRef {
 
 type Encoding = Hl7Mapping['encoding'];
 
+/** The HL7 null: a field or component that is `""` means "no value" (or "delete"), never text. */
+const HL7_NULL = '""';
+
 export function unescapeHl7(text: string, enc: Encoding): string {
   return unescapeText(text, enc).text;
 }
@@ -149,6 +152,8 @@ function badHexField(segment: Hl7Segment, enc: Encoding): number | undefined {
 }
 
 export function escapeHl7(text: string, enc: Encoding): string {
+  // Text that is exactly "" would read back as the HL7 null (no value): write it as hex.
+  if (text === HL7_NULL) return `${enc.escape}X2222${enc.escape}`;
   let out = '';
   for (const ch of text) {
     if (ch === enc.escape) out += `${enc.escape}E${enc.escape}`;
@@ -320,8 +325,6 @@ interface Line {
 }
 
 const SEGMENT_NAME = /^[A-Z][A-Z0-9]{2}$/;
-/** The HL7 null: a field or component that is `""` means "no value" (or "delete"), never text. */
-const HL7_NULL = '""';
 const READABLE_CHARSETS = new Set(['', 'ASCII', 'UNICODE UTF-8']);
 const BATCH_SEGMENTS = new Set(['FHS', 'BHS', 'BTS', 'FTS']);
 /** MLLP framing characters. */

@@ -585,3 +585,19 @@ describe('hl7v2 ORU^R01: a single-valued field read with a second value is refus
     ]);
   });
 });
+
+describe('hl7v2 export: text that is exactly "" is not written as the HL7 null', () => {
+  it('escapes it as hex, which reads back as the text', async () => {
+    expect(escapeHl7('""', ENC)).toBe('\\X2222\\');
+    expect(escapeHl7('say ""', ENC)).toBe('say ""');
+    const r = await run(
+      oru(MSH, 'PID|1||9434765919^^^NHS^NH||\\X2222\\^Bob', OBR, OBX),
+      'hl7v2',
+      'fhir',
+    );
+    const patient = responses(r.output)[0]?.contained?.[0] as Patient | undefined;
+    expect(patient?.name).toEqual([{ family: '""', given: ['Bob'] }]);
+    const back = await run(r.output, 'fhir', 'hl7v2');
+    expect(back.output.split('\r')[1]).toBe('PID|1||9434765919^^^NHS^NH||\\X2222\\^Bob');
+  });
+});
