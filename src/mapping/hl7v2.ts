@@ -9,6 +9,13 @@
  *   name, OBR-3 filler order number → the response identifier, OBR-7 / OBX-14 → authored (they
  *   must agree), OBX-11 (and OBR-25) → status, one OBX per item score (OBX-3 SNOMED code, OBX-5
  *   the score) and one per "more help" answer (OBX-3 `help-<item>` in the dialog CodeSystem).
+ * - One ORU^R01 is one session: a second PID or OBR, an OBX before the OBR, a repetition in a
+ *   single-valued field, or a repeated / extra-component / subcomponent OBX-3 or OBX-5 rejects
+ *   the message, naming the segment or field: nothing is merged or cut to its first value.
+ * - What a converted ORU holds that is not read (NTE, PV1, ORC, Z-segments, other fields such as
+ *   OBX-6/7/8/16 or OBR-2, other names, EI namespaces, HD-2/3) is reported once per kind, with
+ *   counts, as an error-level notice (as unknown CSV columns are).
+ * - The HL7 null `""` (a whole field or component) is no value, never text.
  * - ADT^A01 / ADT^A03: typed admit / discharge events (see AdtEvent), not sessions.
  */
 import { type Hl7Field, Hl7Message, type Hl7Segment } from '@medplum/core';
