@@ -8,6 +8,11 @@
  * 3. a QuestionnaireResponse against its Questionnaire, when the package holds it;
  * 4. the narrative's XHTML (`text.div`: well-formed, no active content; narrative-xhtml.ts).
  * A resource that fails layer 1 is not checked further: later layers assume its shape.
+ *
+ * Numbers: FHIR `integer`, `positiveInt` and `unsignedInt` are 32-bit (at most 2147483647; an
+ * integer at least -2147483648), and a number that is not finite (what `JSON.parse` makes of
+ * `1e400`, and `JSON.stringify` then writes as `null`) is no FHIR number at all (ajv's
+ * `strictNumbers`, which `strict: false` would otherwise turn off).
  */
 import Ajv, { type ErrorObject, type ValidateFunction } from 'ajv';
 import { readFileSync } from 'node:fs';
@@ -87,7 +92,7 @@ const CHOICE_NAMES = new Set(
 const isChoice = (base: string): boolean => CHOICE_NAMES.has(base);
 
 export function createValidator(pkg: ConformancePackage = loadConformancePackage()): Validator {
-  const fhirSchema = loadFhirSchema();
+  const fhirSchema = boundedFhirSchema();
   const definitions = fhirSchema.definitions as Record<string, Record<string, unknown>>;
   // ajv reports errors; the verdict compiler is the fast path that only says valid or not.
   const ajv = createAjv(fhirSchema);
@@ -168,7 +173,7 @@ export function createValidator(pkg: ConformancePackage = loadConformancePackage
     const fast = gate ?? baseVerdict(type);
     const passes = fast ? fast(resource) : false;
     const conforms = gate !== undefined && passes;
-    if (!passes && !schema(resource)) return schemaIssues(schema.errors ?? [], type);
+    if (!passes && !schema(resource)) return schemaIssues(schema.errors ?? [], type, resource);
     const issues: OperationOutcomeIssue[] = [];
     const dialog =
       gate !== undefined &&
@@ -227,10 +232,50 @@ export function createValidator(pkg: ConformancePackage = loadConformancePackage
   };
 }
 
+/** FHIR's 32-bit integer range (R4 datatypes: integer, positiveInt, unsignedInt). */
+export const FHIR_INTEGER_MIN = -2147483648;
+export const FHIR_INTEGER_MAX = 2147483647;
+/**
+ * "Above the maximum", in the keywords the fast path compiles (schema-verdict.ts has `minimum`
+ * and `not`, no `maximum`): `not` this. One object, so the fast path makes one function of it.
+ */
+const ABOVE_FHIR_INTEGER_MAX = { type: 'number', minimum: FHIR_INTEGER_MAX + 1 };
+
+let bounded: Record<string, unknown> | undefined;
+
+/**
+ * The repaired R4 schema (fhir-schema.ts) with the 32-bit bounds on every `integer` (a copy: the
+ * schema other modules load stays as it is). Shared by every validator, as the schema is.
+ */
+function boundedFhirSchema(): Record<string, unknown> {
+  if (bounded) return bounded;
+  const copy = structuredClone(loadFhirSchema());
+  const pending: unknown[] = [copy];
+  const seen = new Set<unknown>([ABOVE_FHIR_INTEGER_MAX]);
+  while (pending.length > 0) {
+    const node = pending.pop();
+    if (node === null || typeof node !== 'object' || seen.has(node)) continue;
+    seen.add(node);
+    if (Array.isArray(node)) pending.push(...(node as unknown[]));
+    else {
+      const schema = node as Record<string, unknown>;
+      if (schema.type === 'integer' && schema.not === undefined) {
+        schema.minimum = Math.max(Number(schema.minimum ?? FHIR_INTEGER_MIN), FHIR_INTEGER_MIN);
+        schema.not = ABOVE_FHIR_INTEGER_MAX;
+      }
+      pending.push(...Object.values(schema));
+    }
+  }
+  bounded = copy;
+  return copy;
+}
+
 function createAjv(fhirSchema: Record<string, unknown>): Ajv {
   const ajv = new Ajv({
     allErrors: true,
     strict: false,
+    // Infinity is not a number here (see the module comment); `strict: false` turns this off.
+    strictNumbers: true,
     validateSchema: false,
     validateFormats: false,
   });
@@ -365,14 +410,18 @@ function capped(issues: OperationOutcomeIssue[]): OperationOutcomeIssue[] {
   ];
 }
 
-function schemaIssues(errors: ErrorObject[], type: string): OperationOutcomeIssue[] {
+function schemaIssues(
+  errors: ErrorObject[],
+  type: string,
+  resource: unknown,
+): OperationOutcomeIssue[] {
   const seen = new Set<string>();
   const issues: OperationOutcomeIssue[] = [];
   for (const e of errors) {
     // Branches of anyOf / if-else report once, through the anyOf or the branch not taken.
     if (e.keyword === 'if' || /\/anyOf\/\d+\//.test(e.schemaPath)) continue;
     const segments = e.instancePath.split('/').slice(1).map(unescapePointer);
-    const found = schemaIssue(e, segments, type);
+    const found = schemaIssue(e, segments, type, valueAt(resource, segments));
     const key = `${found.code}:${found.expression?.[0]}`;
     if (!seen.has(key)) {
       seen.add(key);
@@ -401,9 +450,32 @@ function safeName(name: string): string {
   return /^_?[a-z][A-Za-z0-9]{0,63}$/.test(name) ? name : 'a property';
 }
 
-function schemaIssue(e: ErrorObject, segments: string[], type: string): OperationOutcomeIssue {
+/** The value an error points at (only numbers are asked for: messages never show values). */
+function valueAt(resource: unknown, segments: readonly string[]): unknown {
+  let value = resource;
+  for (const segment of segments) {
+    if (value === null || typeof value !== 'object') return undefined;
+    value = (value as Record<string, unknown>)[segment];
+  }
+  return value;
+}
+
+/** A path in a resource (JSON property names and array indexes) as FHIRPath. */
+export function fhirPathOf(type: string, segments: readonly string[]): string {
+  return pointerToFhirPath(type, segments, isChoice);
+}
+
+function schemaIssue(
+  e: ErrorObject,
+  segments: string[],
+  type: string,
+  value: unknown,
+): OperationOutcomeIssue {
   const path = pointerToFhirPath(type, segments, isChoice);
   const params = e.params as Record<string, unknown>;
+  const isNumber = typeof value === 'number';
+  if (isNumber && !Number.isFinite(value))
+    return error('value', 'The number is too large to hold (it would be stored as null)', path);
   switch (e.keyword) {
     case 'additionalProperties': {
       const name = String(params.additionalProperty);
@@ -424,7 +496,10 @@ function schemaIssue(e: ErrorObject, segments: string[], type: string): Operatio
         path,
       );
     case 'not':
-      return error('structure', 'An extension has a value or nested extensions, not both', path);
+      // The only `not` on a number is the integer bound (boundedFhirSchema).
+      return isNumber
+        ? error('value', `Must be at most ${FHIR_INTEGER_MAX} (FHIR integers are 32-bit)`, path)
+        : error('structure', 'An extension has a value or nested extensions, not both', path);
     case 'type':
       return error('structure', `Expected ${String(params.type)}`, path);
     case 'minItems':
