@@ -3,6 +3,17 @@
  * more), parsed with prototype-pollution protection: a `__proto__` or `constructor.prototype` key
  * anywhere is refused with 400 rather than stripped, since a client sending one is either broken
  * or probing. Nesting is bounded by the validator (too-costly), not here.
+ *
+ * Bodies are never altered on the way in. Every body (FHIR JSON, and the native formats, which
+ * share `rawText`) is UTF-8, the only encoding FHIR JSON has:
+ * - a `charset` other than utf-8 (any case; `utf8` too) is a 415 before the body is read, since
+ *   decoding by the label would turn UTF-8 names into mojibake ("ZoÃ«") and store them;
+ * - bytes that are not UTF-8 are a 400 `structure` naming the line and, in JSON, the element
+ *   holding them, never replaced by U+FFFD and stored.
+ * A leading byte-order mark is dropped. Numbers JSON cannot hold as written (`1e400`, which
+ * `JSON.parse` makes Infinity and `JSON.stringify` writes as `null`) are a 400 `value` at their
+ * element; FHIR's 32-bit integer range is the validator's (422).
+ * The 413 names the limit of the route that refused the body (/native takes more than /fhir).
  */
 import express, {
   type NextFunction,
@@ -12,6 +23,7 @@ import express, {
 } from 'express';
 import secureJson from 'secure-json-parse';
 import { fault } from '../service/outcomes';
+import { fhirPathOf } from '../validation/validator';
 import { FHIR_JSON } from './http';
 
 export const BODY_LIMIT_BYTES = 1024 * 1024;
@@ -21,6 +33,23 @@ const JSON_TYPES = new Set([FHIR_JSON, 'application/json']);
 export function mediaType(req: Request): string {
   return (req.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
 }
+
+/** The Content-Type's `charset` parameter (lower case, unquoted), or undefined without one. */
+export function charsetOf(req: Request): string | undefined {
+  const params = (req.headers['content-type'] ?? '').split(';').slice(1);
+  for (const param of params) {
+    const eq = param.indexOf('=');
+    if (eq < 0 || param.slice(0, eq).trim().toLowerCase() !== 'charset') continue;
+    return param
+      .slice(eq + 1)
+      .trim()
+      .replace(/^"(.*)"$/, '$1')
+      .toLowerCase();
+  }
+  return undefined;
+}
+
+const UTF8_LABELS = new Set(['utf-8', 'utf8']);
 
 /** 415 unless the body is FHIR JSON. */
 export function requireJson(req: Request, _res: Response, next: NextFunction): void {
@@ -36,20 +65,187 @@ export function requireJson(req: Request, _res: Response, next: NextFunction): v
     );
 }
 
-/** The raw body as text, whatever its type, with the limit enforced (413). */
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
+
+/**
+ * The raw body as text, whatever its media type: UTF-8 only (415 for another charset, 400 for
+ * bytes that are not UTF-8), with the limit enforced (413 naming it).
+ */
 export function rawText(limit = BODY_LIMIT_BYTES): RequestHandler {
-  return express.text({ type: () => true, limit });
+  const read = express.raw({ type: () => true, limit });
+  return (req, res, next) => {
+    const charset = charsetOf(req);
+    if (charset !== undefined && !UTF8_LABELS.has(charset)) {
+      next(
+        fault(
+          415,
+          'not-supported',
+          'Only UTF-8 is accepted: send charset=utf-8, or no charset',
+          'Resource',
+        ),
+      );
+      return;
+    }
+    read(req, res, (err?: unknown) => {
+      if (err !== undefined) {
+        next(readFailure(err, limit));
+        return;
+      }
+      const body: unknown = req.body;
+      if (!Buffer.isBuffer(body)) {
+        // No body at all (body-parser skips requests without one).
+        req.body = undefined;
+        next();
+        return;
+      }
+      try {
+        req.body = strictUtf8.decode(body);
+      } catch {
+        next(notUtf8(body, JSON_TYPES.has(mediaType(req))));
+        return;
+      }
+      next();
+    });
+  };
 }
+
+/** body-parser's errors, as OperationOutcomes saying what is accepted. */
+function readFailure(err: unknown, limit: number): unknown {
+  const type = (err as { type?: unknown }).type;
+  if (type === 'entity.too.large')
+    return fault(413, 'too-costly', `The body is larger than ${limit} bytes`, 'Resource');
+  if (type === 'encoding.unsupported')
+    return fault(
+      415,
+      'not-supported',
+      'Content-Encoding not supported: send the body as is, or gzip, deflate or br',
+      'Resource',
+    );
+  return err;
+}
+
+/** Where the first byte that is not UTF-8 is (a byte offset), or -1 when all are. */
+function firstInvalidUtf8(bytes: Uint8Array): number {
+  let i = 0;
+  while (i < bytes.length) {
+    const b = bytes[i] ?? 0;
+    let extra: number;
+    let min: number;
+    if (b < 0x80) {
+      i++;
+      continue;
+    } else if (b >= 0xc2 && b <= 0xdf) [extra, min] = [1, 0x80];
+    else if (b >= 0xe0 && b <= 0xef) [extra, min] = [2, 0x800];
+    else if (b >= 0xf0 && b <= 0xf4) [extra, min] = [3, 0x10000];
+    else return i;
+    // Cut short by the end of the body.
+    if (i + extra >= bytes.length) return i;
+    let code = b & (0x3f >> extra);
+    for (let k = 1; k <= extra; k++) {
+      const c = bytes[i + k] ?? 0;
+      if ((c & 0xc0) !== 0x80) return i;
+      code = (code << 6) | (c & 0x3f);
+    }
+    if (code < min || code > 0x10ffff || (code >= 0xd800 && code <= 0xdfff)) return i;
+    i += extra + 1;
+  }
+  return -1;
+}
+
+/** 400 for a body that is not UTF-8, naming the line and (in JSON) the element holding it. */
+function notUtf8(bytes: Buffer, json: boolean): unknown {
+  const offset = Math.max(0, firstInvalidUtf8(bytes));
+  let line = 1;
+  for (let i = 0; i < offset; i++) if (bytes[i] === 0x0a) line++;
+  return fault(
+    400,
+    'structure',
+    `The body is not valid UTF-8 (line ${line}): only UTF-8 is accepted`,
+    json ? elementHoldingInvalidUtf8(bytes, offset) : 'Resource',
+  );
+}
+
+const REPLACEMENT = '\ufffd';
+
+/**
+ * The FHIRPath of the string holding the first bytes that are not UTF-8: decoded with them
+ * replaced, that string is the first (in document order) with a U+FFFD, unless the valid text
+ * before them holds one of its own. `Resource` when that cannot be told or the JSON is unreadable.
+ */
+function elementHoldingInvalidUtf8(bytes: Buffer, offset: number): string {
+  const before = bytes.subarray(0, offset).toString('utf8');
+  if (before.includes(REPLACEMENT)) return 'Resource';
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(before + bytes.subarray(offset).toString('utf8'));
+  } catch {
+    return 'Resource';
+  }
+  return (
+    locate(parsed, (value, key) => key.includes(REPLACEMENT) || isStringWith(value, REPLACEMENT)) ??
+    'Resource'
+  );
+}
+
+const isStringWith = (value: unknown, text: string): boolean =>
+  typeof value === 'string' && value.includes(text);
+
+interface PathStep {
+  readonly parent?: PathStep | undefined;
+  readonly key: string;
+}
+
+/**
+ * The FHIRPath of the first value (in document order) for which `found(value, key)` holds, or
+ * undefined. Iterative: the body may be nested deeper than the stack.
+ */
+function locate(
+  root: unknown,
+  found: (value: unknown, key: string) => boolean,
+): string | undefined {
+  const stack: { value: unknown; step?: PathStep }[] = [{ value: root }];
+  while (stack.length > 0) {
+    const { value, step } = stack.pop() ?? { value: undefined };
+    if (found(value, step?.key ?? '')) return pathOf(root, step);
+    if (value === null || typeof value !== 'object') continue;
+    const entries = Object.entries(value);
+    for (let i = entries.length - 1; i >= 0; i--) {
+      const [key, child] = entries[i] ?? ['', undefined];
+      stack.push({ value: child, step: { parent: step, key } });
+    }
+  }
+  return undefined;
+}
+
+function pathOf(root: unknown, step: PathStep | undefined): string {
+  if (step === undefined) return 'Resource';
+  const segments: string[] = [];
+  for (let s: PathStep | undefined = step; s; s = s.parent) segments.unshift(s.key);
+  const type = (root as { resourceType?: unknown } | null)?.resourceType;
+  return fhirPathOf(
+    typeof type === 'string' && /^[A-Z][A-Za-z]{0,63}$/.test(type) ? type : 'Resource',
+    segments,
+  );
+}
+
+/**
+ * Only a number written with an exponent or with 309 digits or more can overflow to Infinity;
+ * bodies without either (most) are not walked.
+ */
+const MAY_OVERFLOW = /[0-9][eE]|[0-9]{309}/;
+
+const isNonFinite = (value: unknown): boolean =>
+  typeof value === 'number' && !Number.isFinite(value);
 
 /** Parses `req.body` (text) into JSON, refusing prototype keys; the result replaces `req.body`. */
 export function parseJson(req: Request, _res: Response, next: NextFunction): void {
   const text = typeof req.body === 'string' ? req.body : '';
+  let parsed: unknown;
   try {
-    req.body = secureJson.parse(text, undefined, {
+    parsed = secureJson.parse(text, undefined, {
       protoAction: 'error',
       constructorAction: 'error',
     });
-    next();
   } catch (err) {
     const polluted = err instanceof SyntaxError && /prototype/.test(err.message);
     next(
@@ -62,7 +258,22 @@ export function parseJson(req: Request, _res: Response, next: NextFunction): voi
         'Resource',
       ),
     );
+    return;
   }
+  const overflow = MAY_OVERFLOW.test(text) ? locate(parsed, isNonFinite) : undefined;
+  if (overflow !== undefined) {
+    next(
+      fault(
+        400,
+        'value',
+        'A number is too large to hold as written (it would be stored as null)',
+        overflow,
+      ),
+    );
+    return;
+  }
+  req.body = parsed;
+  next();
 }
 
 /** The three steps every JSON body goes through. */

@@ -1,0 +1,242 @@
+/**
+ * Request bodies over real HTTP (src/api/body.ts): bytes that are not UTF-8 and charsets other
+ * than UTF-8 are refused, never decoded into something else and stored; numbers JSON cannot
+ * hold as written (1e400) and FHIR integers outside their 32-bit range are refused at their
+ * element; the 413 names the limit of the route it came from.
+ */
+import { BODY_LIMIT_BYTES } from '../../src/api/body';
+import { NATIVE_BODY_LIMIT_BYTES } from '../../src/api/native-routes';
+import { hasErrors } from '../../src/validation';
+import { sharedValidator, startService, type Json, type TestService } from '../support/service';
+
+let service: TestService;
+let base: string;
+
+beforeAll(async () => {
+  service = await startService();
+  base = service.base;
+});
+afterAll(() => service.close());
+
+async function post(
+  path: string,
+  body: string | Uint8Array,
+  type = 'application/fhir+json',
+  headers: Record<string, string> = {},
+): Promise<{ status: number; body: Json }> {
+  const res = await fetch(`${base}${path}`, {
+    method: 'POST',
+    headers: { 'content-type': type, ...headers },
+    body,
+  });
+  const text = await res.text();
+  return { status: res.status, body: text ? JSON.parse(text) : undefined };
+}
+
+/** Every stored resource of a type, read over HTTP. */
+async function stored(type: string): Promise<Json[]> {
+  const res = await fetch(`${base}/fhir/${type}?_count=1000`);
+  expect(res.status).toBe(200);
+  const bundle = (await res.json()) as { entry?: { resource: Json }[] };
+  return (bundle.entry ?? []).map((e) => e.resource);
+}
+
+const patientCount = async (): Promise<number> => (await stored('Patient')).length;
+
+const patientJson = (family: string): string =>
+  JSON.stringify({ resourceType: 'Patient', name: [{ family }] });
+
+/** A Patient body whose family name is given as raw bytes. */
+function patientBytes(family: Uint8Array): Uint8Array {
+  const [before, after] = patientJson('\u0000').split('\\u0000');
+  return Buffer.concat([Buffer.from(before ?? ''), family, Buffer.from(after ?? '')]);
+}
+
+describe('request bodies are UTF-8, never decoded into something else', () => {
+  it('refuses bytes that are not UTF-8 with 400 at the element holding them, storing nothing', async () => {
+    const before = await patientCount();
+    // "Zoë" in Latin-1: 0xEB is not UTF-8.
+    const res = await post('/fhir/Patient', patientBytes(Buffer.from([0x5a, 0x6f, 0xeb])));
+    expect(res.status).toBe(400);
+    expect(res.body.resourceType).toBe('OperationOutcome');
+    expect(res.body.issue[0].code).toBe('structure');
+    expect(res.body.issue[0].details.text).toMatch(/UTF-8/);
+    expect(res.body.issue[0].expression).toEqual(['Patient.name[0].family']);
+    expect(await patientCount()).toBe(before);
+  });
+
+  it('refuses an invalid sequence it cannot place in a resource at Resource', async () => {
+    // A truncated two-byte sequence outside any string: the JSON is not readable either way.
+    const res = await post('/fhir/$validate', Buffer.from([0x7b, 0xc3, 0x7d]));
+    expect(res.status).toBe(400);
+    expect(res.body.issue[0].code).toBe('structure');
+    expect(res.body.issue[0].expression).toEqual(['Resource']);
+  });
+
+  it.each([
+    'charset=iso-8859-1',
+    'charset=latin1',
+    'charset=utf-16',
+    'charset=UTF-16LE',
+    'charset=windows-1252',
+    'charset=bogus',
+    'charset="us-ascii"',
+  ])('refuses Content-Type %s with 415 naming UTF-8, storing nothing', async (param) => {
+    const before = await patientCount();
+    // UTF-8 bytes: a server honouring the label would store "ZoÃ«".
+    const res = await post('/fhir/Patient', patientJson('Zoë'), `application/fhir+json; ${param}`);
+    expect(res.status).toBe(415);
+    expect(res.body.issue[0].code).toBe('not-supported');
+    expect(res.body.issue[0].details.text).toMatch(/utf-8/i);
+    expect(await patientCount()).toBe(before);
+  });
+
+  it.each([
+    ['no charset', 'application/fhir+json'],
+    ['charset=utf-8', 'application/fhir+json; charset=utf-8'],
+    ['charset=UTF-8', 'application/fhir+json;charset=UTF-8'],
+    ['a quoted charset', 'application/json; charset="utf-8"'],
+  ])('accepts UTF-8 with %s and stores the name byte for byte', async (_label, type) => {
+    const family = `Zoë Müller ${type.length}`;
+    const res = await post('/fhir/Patient', patientJson(family), type);
+    expect(res.status).toBe(201);
+    expect(res.body.name[0].family).toBe(family);
+    const families = (await stored('Patient')).map((p) => p.name?.[0]?.family as string);
+    expect(families.filter((f) => f === family)).toHaveLength(1);
+  });
+
+  it('refuses an unknown Content-Encoding with 415 not-supported', async () => {
+    const res = await post('/fhir/Patient', patientJson('Encoded'), 'application/fhir+json', {
+      'content-encoding': 'bogus',
+    });
+    expect(res.status).toBe(415);
+    expect(res.body.issue[0].code).toBe('not-supported');
+  });
+
+  it('applies the same rules on /native', async () => {
+    const path = '/native/dialogplus-csv?patient=nobody';
+    const latin1 = await post(path, Buffer.from('a,b\nZo\xeb,1\n', 'latin1'), 'text/csv');
+    expect(latin1.status).toBe(400);
+    expect(latin1.body.issue[0].code).toBe('structure');
+    expect(latin1.body.issue[0].details.text).toMatch(/UTF-8.*line 2/);
+    const labelled = await post(path, 'a,b\n', 'text/csv; charset=iso-8859-1');
+    expect(labelled.status).toBe(415);
+    expect(labelled.body.issue[0].code).toBe('not-supported');
+  });
+});
+
+describe('the 413 names the limit of its route', () => {
+  it('on /fhir', async () => {
+    const res = await post('/fhir/$validate', `"${'x'.repeat(BODY_LIMIT_BYTES + 10)}"`);
+    expect(res.status).toBe(413);
+    expect(res.body.issue[0].code).toBe('too-costly');
+    expect(res.body.issue[0].details.text).toContain(String(BODY_LIMIT_BYTES));
+  });
+
+  it('on /native, which takes more', async () => {
+    const res = await post(
+      '/native/dialogplus-csv?patient=nobody',
+      'x'.repeat(NATIVE_BODY_LIMIT_BYTES + 10),
+      'text/csv',
+    );
+    expect(res.status).toBe(413);
+    expect(res.body.issue[0].code).toBe('too-costly');
+    expect(res.body.issue[0].details.text).toContain(String(NATIVE_BODY_LIMIT_BYTES));
+    expect(res.body.issue[0].details.text).not.toContain(String(BODY_LIMIT_BYTES));
+  });
+});
+
+describe('numbers JSON cannot hold as written', () => {
+  it.each([
+    [
+      '1e400',
+      '{"resourceType":"Patient","multipleBirthInteger":1e400}',
+      'Patient.multipleBirth.ofType(integer)',
+    ],
+    [
+      '-1E+999',
+      '{"resourceType":"Observation","status":"final","code":{"text":"x"},"valueQuantity":{"value":-1E+999}}',
+      'Observation.value.ofType(Quantity).value',
+    ],
+    [
+      'a 400-digit integer',
+      `{"resourceType":"Patient","multipleBirthInteger":${'9'.repeat(400)}}`,
+      'Patient.multipleBirth.ofType(integer)',
+    ],
+  ])('refuses %s at its element, storing nothing (never null)', async (_label, body, at) => {
+    const type = /"resourceType":"(\w+)"/.exec(body)?.[1] ?? '';
+    const before = (await stored(type)).length;
+    const res = await post(`/fhir/${type}`, body);
+    expect(res.status).toBe(400);
+    expect(res.body.issue[0].code).toBe('value');
+    expect(res.body.issue[0].expression).toEqual([at]);
+    const after = await stored(type);
+    expect(after).toHaveLength(before);
+    // Nothing anywhere holds a null where the number was.
+    expect(JSON.stringify(after)).not.toContain('null');
+  });
+
+  it('leaves numbers alone in strings and keeps finite exponents', async () => {
+    const res = await post(
+      '/fhir/Observation',
+      '{"resourceType":"Observation","status":"final","code":{"text":"1e400"},"valueQuantity":{"value":1.5e2}}',
+    );
+    expect(res.status).toBe(201);
+    expect(res.body.valueQuantity.value).toBe(150);
+    expect(res.body.code.text).toBe('1e400');
+  });
+
+  it.each([
+    [
+      'an integer above 2^31-1',
+      '"multipleBirthInteger":2147483648',
+      'Patient.multipleBirth.ofType(integer)',
+    ],
+    [
+      'an integer below -2^31',
+      '"multipleBirthInteger":-2147483649',
+      'Patient.multipleBirth.ofType(integer)',
+    ],
+    [
+      'an unsignedInt above 2^31-1',
+      '"photo":[{"contentType":"image/png","size":3000000000}]',
+      'Patient.photo[0].size',
+    ],
+    [
+      'a positiveInt above 2^31-1',
+      '"telecom":[{"system":"phone","value":"1","rank":2147483648}]',
+      'Patient.telecom[0].rank',
+    ],
+  ])('refuses %s with 422 at the element', async (_label, fields, at) => {
+    const res = await post('/fhir/Patient', `{"resourceType":"Patient",${fields}}`);
+    expect(res.status).toBe(422);
+    expect(res.body.issue).toContainEqual(
+      expect.objectContaining({ severity: 'error', code: 'value', expression: [at] }),
+    );
+  });
+
+  it.each([2147483647, -2147483648])('accepts the integer bound %d', async (n) => {
+    const res = await post(
+      '/fhir/Patient',
+      `{"resourceType":"Patient","multipleBirthInteger":${n}}`,
+    );
+    expect(res.status).toBe(201);
+    expect(res.body.multipleBirthInteger).toBe(n);
+  });
+
+  it('the validator refuses non-finite numbers handed to it as objects', () => {
+    const result = sharedValidator().validate({
+      resourceType: 'Patient',
+      multipleBirthInteger: Number.POSITIVE_INFINITY,
+    });
+    expect(hasErrors(result)).toBe(true);
+    expect(result.issue[0]?.expression).toEqual(['Patient.multipleBirth.ofType(integer)']);
+    const decimal = sharedValidator().validate({
+      resourceType: 'Observation',
+      status: 'final',
+      code: { text: 'x' },
+      valueQuantity: { value: Number.NEGATIVE_INFINITY },
+    });
+    expect(hasErrors(decimal)).toBe(true);
+  });
+});
