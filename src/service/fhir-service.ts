@@ -194,6 +194,10 @@ export class FhirService {
     if (isDialogSession(resource)) {
       const { id: _ignored, ...body } = resource;
       void _ignored;
+      if (ifNoneExist !== undefined) {
+        const match = await this.sessionMatching(access, ifNoneExist);
+        if (match) return { resource: match, created: false };
+      }
       return this.submitSession(access, body as QuestionnaireResponse, undefined);
     }
     await checkSamePerson(this.deps.store, resource, confinedOf(access));
@@ -317,11 +321,45 @@ export class FhirService {
     );
   }
 
+  /**
+   * A session's `If-None-Exist`: the stored response it names (nothing is written then), or none;
+   * a 412 when it names several. Checked before the session's transaction, not inside it: two
+   * submissions racing with one condition can both find nothing. A business identifier on the
+   * response is what makes a resubmission one session for certain.
+   */
+  private async sessionMatching(
+    access: Access,
+    ifNoneExist: string,
+  ): Promise<Resource | undefined> {
+    const condition = new URLSearchParams(
+      checkedCondition(access, 'QuestionnaireResponse', ifNoneExist),
+    );
+    if ([...condition.keys()].length === 0)
+      throw fault(
+        400,
+        'invalid',
+        'If-None-Exist needs a search parameter',
+        'QuestionnaireResponse',
+      );
+    condition.set('_count', '2');
+    const found = await this.deps.store.search('QuestionnaireResponse', condition);
+    if (found.total > 1)
+      throw fault(
+        412,
+        'multiple-matches',
+        'If-None-Exist matches more than one resource',
+        'QuestionnaireResponse',
+      );
+    const match = found.resources[0];
+    return match ? this.visible(access, match) : undefined;
+  }
+
   private async submitSession(
     access: Access,
     response: QuestionnaireResponse,
     ifMatch: string | undefined,
   ): Promise<WriteResult<Resource>> {
+    checkNotLater(response, this.deps.now());
     const { response: resolved, newPatient } = await resolveSubject(
       this.deps.store,
       response,
@@ -425,6 +463,25 @@ function sameContent(a: Resource, b: Resource): boolean {
     return JSON.stringify(Object.keys(kept).length > 0 ? { ...rest, meta: kept } : rest);
   };
   return bare(a) === bare(b);
+}
+
+/** How far another system's clock may run ahead of ours. */
+const CLOCK_SKEW_MS = 60 * 60 * 1000;
+
+/**
+ * A session is recorded after it took place: one dated later than now (give or take a clock's
+ * skew) is refused. Stored, a mistyped year would be the person's latest rating and put their
+ * next review years away, silencing an overdue one.
+ */
+function checkNotLater(response: QuestionnaireResponse, now: Date): void {
+  const authored = response.authored === undefined ? NaN : Date.parse(response.authored);
+  if (Number.isNaN(authored) || authored <= now.getTime() + CLOCK_SKEW_MS) return;
+  throw fault(
+    422,
+    'value',
+    'The session is dated in the future: a session is recorded after it took place (check the year)',
+    'QuestionnaireResponse.authored',
+  );
 }
 
 /** A carer's search reads the person's matches in pages of this size, up to the limit. */

@@ -179,6 +179,49 @@ describe('POST /fhir/QuestionnaireResponse: a session is one atomic write', () =
     expect(await count('QuestionnaireResponse', '_count=0')).toBe(0);
   });
 
+  it('a session dated in the future is a 422 at authored, and nothing is stored', async () => {
+    const later = { ...withoutId(first), authored: '2099-01-10T10:00:00+00:00' };
+    const res = await fhir(service.base, 'POST', '/fhir/QuestionnaireResponse', later);
+    expect(res.status).toBe(422);
+    expect(res.body.issue[0].code).toBe('value');
+    expect(res.body.issue[0].expression).toEqual(['QuestionnaireResponse.authored']);
+    expect(await count('QuestionnaireResponse', '_count=0')).toBe(0);
+    expect(await count('CarePlan', '_count=0')).toBe(0);
+    // A few minutes ahead is another system's clock, not a mistyped year.
+    const soon = new Date(Date.now() + 5 * 60_000).toISOString();
+    const skewed = await fhir(service.base, 'POST', '/fhir/QuestionnaireResponse', {
+      ...withoutId(first),
+      authored: soon,
+    });
+    expect(skewed.status).toBe(201);
+  });
+
+  it('If-None-Exist: a match is answered and nothing written; several are 412; none submits', async () => {
+    const post = (body: unknown, condition: string) =>
+      fhir(service.base, 'POST', '/fhir/QuestionnaireResponse', body, {
+        'if-none-exist': condition,
+      });
+    const stored = await post(withoutId(first), `identifier=${SESSION.system}|${SESSION.value}`);
+    expect(stored.status).toBe(201);
+    const retried = await post(
+      { ...withoutId(first), identifier: { ...SESSION, value: 'a-retry' } },
+      `identifier=${SESSION.system}|${SESSION.value}`,
+    );
+    expect(retried.status).toBe(200);
+    expect(retried.body.id).toBe(stored.body.id);
+    expect(await count('QuestionnaireResponse', '_count=0')).toBe(1);
+    const second = responses[1] as QuestionnaireResponse;
+    const other = await post(
+      { ...withoutId(second), identifier: { ...SESSION, value: 'second' } },
+      `identifier=${SESSION.system}|second`,
+    );
+    expect(other.status).toBe(201);
+    const several = await post(withoutId(first), 'subject=Patient/megan-price');
+    expect(several.status).toBe(412);
+    expect((await post(withoutId(first), 'bogus=1')).status).toBe(400);
+    expect(await count('QuestionnaireResponse', '_count=0')).toBe(2);
+  });
+
   it('the example journey, session by session, ends with one plan', async () => {
     for (const qr of responses) {
       const res = await fhir(service.base, 'PUT', `/fhir/QuestionnaireResponse/${qr.id}`, {
