@@ -2,7 +2,7 @@
  * Request bodies over real HTTP (src/api/body.ts): bytes that are not UTF-8 and charsets other
  * than UTF-8 are refused, never decoded into something else and stored; numbers JSON cannot
  * hold as written (1e400) and FHIR integers outside their 32-bit range are refused at their
- * element; the 413 names the limit of the route it came from.
+ * element (422, by the validator); the 413 names the limit of the route it came from.
  */
 import { BODY_LIMIT_BYTES } from '../../src/api/body';
 import { NATIVE_BODY_LIMIT_BYTES } from '../../src/api/native-routes';
@@ -167,9 +167,15 @@ describe('numbers JSON cannot hold as written', () => {
     const type = /"resourceType":"(\w+)"/.exec(body)?.[1] ?? '';
     const before = (await stored(type)).length;
     const res = await post(`/fhir/${type}`, body);
-    expect(res.status).toBe(400);
-    expect(res.body.issue[0].code).toBe('value');
-    expect(res.body.issue[0].expression).toEqual([at]);
+    expect(res.status).toBe(422);
+    expect(res.body.issue).toContainEqual(
+      expect.objectContaining({ severity: 'error', code: 'value', expression: [at] }),
+    );
+    // $validate says so too (it said "All OK").
+    const checked = await post('/fhir/$validate', body);
+    expect(checked.body.issue).toContainEqual(
+      expect.objectContaining({ severity: 'error', code: 'value', expression: [at] }),
+    );
     const after = await stored(type);
     expect(after).toHaveLength(before);
     // Nothing anywhere holds a null where the number was.
