@@ -28,8 +28,14 @@ export type ParametersResult<T> =
   | { readonly ok: true; readonly value: T }
   | { readonly ok: false; readonly outcome: OperationOutcome };
 
+/** The parameter of this name; none when `parameter` is not the list of objects FHIR says. */
 function named(params: Parameters, name: string): ParametersParameter | undefined {
-  return params.parameter?.find((p) => p.name === name);
+  const list: unknown = params.parameter;
+  if (!Array.isArray(list)) return undefined;
+  return (list as unknown[]).find(
+    (p): p is ParametersParameter =>
+      typeof p === 'object' && p !== null && (p as ParametersParameter).name === name,
+  );
 }
 
 function where(name: string): string {

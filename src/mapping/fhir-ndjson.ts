@@ -5,7 +5,13 @@
  * reference them (`Patient/<id>`, or a Bundle entry's fullUrl) find the person; any other resource
  * is skipped (and passed through unchanged when converting FHIR to FHIR). Writes NDJSON.
  */
-import type { Bundle, Patient, QuestionnaireResponse, Resource } from '@medplum/fhirtypes';
+import type {
+  Bundle,
+  BundleEntry,
+  Patient,
+  QuestionnaireResponse,
+  Resource,
+} from '@medplum/fhirtypes';
 import { error } from '../validation/outcome';
 import { placedIssue, placeIssue } from './issues';
 import { recordToResponse, responseToRecord, type DialogRecord } from './record';
@@ -114,11 +120,37 @@ export function createFhirReader(
   }
 
   function handleBundle(bundle: Bundle, location: string): void {
-    const entries = bundle.entry ?? [];
+    const given: unknown = bundle.entry ?? [];
+    if (!Array.isArray(given)) {
+      sink.reject(
+        [placedIssue('structure', 'Bundle.entry is not a list', 'Bundle.entry', file, location)],
+        location,
+      );
+      return;
+    }
+    // JSON may hold anything where an entry should be: only objects are entries.
+    const entries = (given as unknown[]).map((entry) =>
+      typeof entry === 'object' && entry !== null ? (entry as BundleEntry) : undefined,
+    );
     for (const entry of entries)
-      if (entry.resource?.resourceType === 'Patient') remember(entry.resource, entry.fullUrl);
+      if (entry?.resource?.resourceType === 'Patient') remember(entry.resource, entry.fullUrl);
     entries.forEach((entry, i) => {
       const where = `${location}, Bundle.entry[${i}]`;
+      if (!entry) {
+        sink.reject(
+          [
+            placedIssue(
+              'structure',
+              'The entry is not an object',
+              `Bundle.entry[${i}]`,
+              file,
+              where,
+            ),
+          ],
+          where,
+        );
+        return;
+      }
       const resource = entry.resource;
       if (!resource) return;
       if (resource.resourceType === 'Patient') {

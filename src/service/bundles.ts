@@ -16,7 +16,13 @@ import type {
   Resource,
   ResourceType,
 } from '@medplum/fhirtypes';
-import { personReference, transactionRequests, type EntryRequest, type FhirStore } from '../store';
+import {
+  checkEntryShape,
+  personReference,
+  transactionRequests,
+  type EntryRequest,
+  type FhirStore,
+} from '../store';
 import { hasErrors, outcome, error } from '../validation';
 import type { Access, Interaction } from './access';
 import {
@@ -220,7 +226,9 @@ function within(result: OperationOutcome, prefix: string, type: string): Operati
 }
 
 async function batch(service: FhirService, access: Access, bundle: Bundle): Promise<Bundle> {
-  const entries = bundle.entry ?? [];
+  const entries: unknown = bundle.entry ?? [];
+  if (!Array.isArray(entries))
+    throw fault(400, 'invalid', 'Bundle.entry must be a list of entries', 'Bundle.entry');
   const responses: BundleEntry[] = [];
   // In order, one at a time: a batch is not a way round the per-person session queue.
   for (const [index, entry] of entries.entries())
@@ -231,10 +239,11 @@ async function batch(service: FhirService, access: Access, bundle: Bundle): Prom
 async function batchEntry(
   service: FhirService,
   access: Access,
-  entry: BundleEntry,
+  entry: unknown,
   index: number,
 ): Promise<BundleEntry> {
   try {
+    checkEntryShape(entry, index);
     return await dispatch(service, access, entry, index);
   } catch (err) {
     const status = statusOf(err);
@@ -254,8 +263,24 @@ async function dispatch(
 ): Promise<BundleEntry> {
   const method = entry.request?.method;
   const [path = '', query] = (entry.request?.url ?? '').split('?');
-  const [type = '', id, history, versionId] = path.replace(/^\//, '').split('/');
+  const [type = '', id, history, versionId, ...more] = path.replace(/^\//, '').split('/');
   const where = `Bundle.entry[${index}].request`;
+  // The grammar a transaction entry has (Type, Type/id, Type/id/_history/v, Type?search): an
+  // operation or any longer path is refused, never answered as the read it starts with.
+  if (more.length > 0 || (history !== undefined && history !== '_history'))
+    throw fault(
+      400,
+      'not-supported',
+      'Batch entries are GET, POST Type or PUT Type/id: operations are called on their own',
+      `${where}.url`,
+    );
+  if (method === 'POST' && query !== undefined)
+    throw fault(
+      400,
+      'not-supported',
+      'POST goes to the type: use ifNoneExist for a conditional create',
+      `${where}.url`,
+    );
   if (method === 'GET' && id === undefined) {
     const found = await service.search(access, type, new URLSearchParams(query ?? ''));
     return {

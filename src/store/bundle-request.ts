@@ -3,7 +3,7 @@
  * for it: checking each entry's request, ETags, and replacing `urn:uuid:` / `urn:oid:`
  * references with the ids the entries were given. Pure; errors point into the Bundle.
  */
-import type { Bundle, Resource } from '@medplum/fhirtypes';
+import type { Bundle, BundleEntry, Resource } from '@medplum/fhirtypes';
 import { invalid, notSupported } from './outcomes';
 
 export const ID_PATTERN = /^[A-Za-z0-9\-.]{1,64}$/;
@@ -162,12 +162,55 @@ function requestOf(entry: NonNullable<Bundle['entry']>[number], i: number): Entr
   return { ...base, resource, ...(id !== undefined ? { id } : { query: query ?? '' }) };
 }
 
+const isObject = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
+
+/** Request elements that are strings in FHIR, whatever JSON a client sends in their place. */
+const REQUEST_STRINGS = [
+  'method',
+  'url',
+  'ifMatch',
+  'ifNoneExist',
+  'ifNoneMatch',
+  'ifModifiedSince',
+];
+
+/**
+ * A Bundle's `entry` as FHIR shapes it: a list of objects whose `fullUrl` and `request` fields
+ * are strings and whose `resource` and `request` are objects; a 400 at the first that is not (the
+ * resources themselves are validated on their own).
+ */
+export function checkEntries(entries: unknown): asserts entries is BundleEntry[] | undefined {
+  if (entries === undefined) return;
+  if (!Array.isArray(entries))
+    throw invalid('Bundle.entry must be a list of entries', 'Bundle.entry');
+  entries.forEach((entry, i) => {
+    checkEntry(entry, i);
+  });
+}
+
+/** One entry's shape (see `checkEntries`). */
+export function checkEntry(entry: unknown, i: number): asserts entry is BundleEntry {
+  if (!isObject(entry)) throw invalid('An entry must be an object', at.entry(i));
+  if (entry.fullUrl !== undefined && typeof entry.fullUrl !== 'string')
+    throw invalid('fullUrl must be a string', at.fullUrl(i));
+  if (entry.resource !== undefined && !isObject(entry.resource))
+    throw invalid('resource must be a resource (an object)', at.resource(i));
+  const { request } = entry;
+  if (request === undefined) return;
+  if (!isObject(request)) throw invalid('request must be an object', `${at.entry(i)}.request`);
+  for (const key of REQUEST_STRINGS)
+    if (request[key] !== undefined && typeof request[key] !== 'string')
+      throw invalid(`request.${key} must be a string`, `${at.entry(i)}.request.${key}`);
+}
+
 /** The entries of a transaction Bundle, checked; a 400 at the first fault. */
 export function transactionRequests(bundle: unknown): EntryRequest[] {
   const checked = checkResource(bundle, 'Bundle');
   if (checked.resourceType !== 'Bundle') throw invalid('Expected a Bundle', 'Bundle.resourceType');
   if (checked.type !== 'transaction')
     throw notSupported('Only transaction Bundles are applied here', 'Bundle.type');
+  checkEntries(checked.entry);
   const fullUrls = new Set<string>();
   return (checked.entry ?? []).map((entry, i) => {
     const request = requestOf(entry, i);

@@ -37,7 +37,12 @@ export {
   type SearchParamType,
 } from './search-parameters';
 export { DEFAULT_COUNT, MAX_COUNT, parseSearch, type ParsedSearch } from './search-query';
-export { transactionRequests, versionOfETag, type EntryRequest } from './bundle-request';
+export {
+  checkEntry as checkEntryShape,
+  transactionRequests,
+  versionOfETag,
+  type EntryRequest,
+} from './bundle-request';
 export { SCHEMA_VERSION } from './sqlite-schema';
 export {
   FhirServerError,

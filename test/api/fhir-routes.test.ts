@@ -315,6 +315,75 @@ describe('an update cannot move a record to another person', () => {
   });
 });
 
+describe('POST /fhir: Bundles JSON allows but FHIR does not', () => {
+  const transaction = (entry: unknown): Json => ({
+    resourceType: 'Bundle',
+    type: 'transaction',
+    entry,
+  });
+  const post = (url: string): Json => ({ method: 'POST', url });
+
+  it.each([
+    ['an entry list that is not a list', {}, 'Bundle.entry'],
+    ['an entry that is not an object', [null], 'Bundle.entry[0]'],
+    ['a fullUrl that is not a string', [{ fullUrl: 7, request: post('Patient') }], 'Bundle.entry[0].fullUrl'],
+    ['a request that is not an object', [{ request: 'POST' }], 'Bundle.entry[0].request'],
+    ['an ifNoneExist that is not a string', [{ resource: person('x'), request: { ...post('Patient'), ifNoneExist: 1 } }], 'Bundle.entry[0].request.ifNoneExist'],
+    ['an ifMatch that is not a string', [{ resource: { ...person('x'), id: 'x' }, request: { method: 'PUT', url: 'Patient/x', ifMatch: 1 } }], 'Bundle.entry[0].request.ifMatch'],
+    ['a resource that is not an object', [{ resource: 'Patient', request: post('Patient') }], 'Bundle.entry[0].resource'],
+  ])('a transaction with %s is a 400 at the fault, and nothing is stored', async (_what, entry, at) => {
+    const res = await call('POST', '/fhir', transaction(entry));
+    expect(res.status).toBe(400);
+    expectOutcome(res.body, 'invalid', at);
+    expect((await call('GET', '/fhir/Patient?_count=0')).body.total).toBe(0);
+  }); // prettier-ignore
+
+  it('a batch answers each malformed entry with its own 400 and does the rest', async () => {
+    const res = await call('POST', '/fhir', {
+      resourceType: 'Bundle',
+      type: 'batch',
+      entry: [
+        null,
+        { request: { method: 'GET', url: 5 } },
+        { resource: person('kept'), request: post('Patient') },
+      ],
+    });
+    expect(res.status).toBe(200);
+    expect(res.body.entry.map((e: Json) => e.response.status)).toEqual([
+      '400',
+      '400',
+      '201 Created',
+    ]);
+    expect(res.body.entry[1].response.outcome.issue[0].expression).toEqual([
+      'Bundle.entry[1].request.url',
+    ]);
+    const notAList = await call('POST', '/fhir', {
+      resourceType: 'Bundle',
+      type: 'batch',
+      entry: 'x',
+    });
+    expect(notAList.status).toBe(400);
+  });
+
+  it('a batch entry is never answered as another request than it asked', async () => {
+    await call('PUT', '/fhir/Patient/p-batch', { ...person('b'), id: 'p-batch' });
+    const res = await call('POST', '/fhir', {
+      resourceType: 'Bundle',
+      type: 'batch',
+      entry: [
+        { request: { method: 'GET', url: 'Patient/p-batch/$dialog-summary' } },
+        { request: { method: 'GET', url: 'Patient/p-batch/_history/1/extra' } },
+        { request: { method: 'GET', url: 'Patient/p-batch/anything' } },
+        { resource: person('q'), request: post('Patient?identifier=urn:test:mrn|q') },
+        { request: { method: 'GET', url: 'Patient/p-batch/_history/1' } },
+      ],
+    });
+    const statuses = res.body.entry.map((e: Json) => e.response.status);
+    expect(statuses).toEqual(['400', '400', '400', '400', '200 OK']);
+    expect((await call('GET', '/fhir/Patient?identifier=urn:test:mrn|q')).body.total).toBe(0);
+  });
+});
+
 describe('POST /fhir: transaction and batch', () => {
   it('a transaction is all or nothing, with the bad entry named', async () => {
     const bundle = {
@@ -432,6 +501,18 @@ describe('operations', () => {
     });
     expect(res.status).toBe(400);
     expect(res.body.issue[0].expression[0]).toContain("name = 'subject'");
+  });
+
+  it('$populate with parameters that are not a list of objects is a 400, never a 500', async () => {
+    for (const parameter of [{}, [null], 'x'])
+      expect(
+        (
+          await call('POST', '/fhir/Questionnaire/$populate', {
+            resourceType: 'Parameters',
+            parameter,
+          })
+        ).status,
+      ).toBe(400);
   });
 
   it('$dialog-summary of someone unknown is a 404', async () => {

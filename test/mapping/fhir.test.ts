@@ -28,6 +28,21 @@ describe('fhir (the identity mapping)', () => {
     expect(r.output.split('\r\n')[2]).toMatch(/^"Price, Megan Rose",/);
   });
 
+  it('a Bundle whose entries are not objects is reported, not thrown; its good entries are read', async () => {
+    const bundle = JOURNEY[0] as { entry: unknown[] };
+    const broken = { ...bundle, entry: [null, ...bundle.entry, 'x'] };
+    const r = await run(JSON.stringify(broken), 'fhir', 'dialogplus-csv', { file: 'in.json' });
+    expect(r.summary.converted).toBeGreaterThan(0);
+    expect(r.rejects.map((x) => x.outcome.issue[0]?.details?.text)).toEqual([
+      'The entry is not an object',
+      'The entry is not an object',
+    ]);
+    const notAList = await run(JSON.stringify({ ...bundle, entry: 'x' }), 'fhir', 'fhir');
+    expect(notAList.rejects.map((x) => x.outcome.issue[0]?.details?.text)).toEqual([
+      'Bundle.entry is not a list',
+    ]);
+  });
+
   it('in NDJSON, finds a Patient from an earlier line', async () => {
     const r = await run(journeyNdjson(), 'fhir', 'hl7v2');
     const qrs = responses(journeyNdjson()).length;
