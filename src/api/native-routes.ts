@@ -39,11 +39,15 @@ export function nativeRoutes(service: FhirService, transfers?: Transfers): Route
   router.post('/:format', checkMediaType, rawText(NATIVE_BODY_LIMIT_BYTES), (req, res, next) => {
     const format = formatOf(String(req.params.format));
     const text = typeof req.body === 'string' ? req.body : '';
+    if (text.trim() === '') {
+      next(fault(400, 'required', 'The body is empty: there is nothing to import', 'format'));
+      return;
+    }
     const patient = typeof req.query.patient === 'string' ? req.query.patient : undefined;
     importNative(service, accessOf(res), format, text, patient, transfers).then((result) => {
-      // All records refused: 422; otherwise 200 with each record's outcome.
-      const status = result.accepted === 0 && result.rejected > 0 ? 422 : 200;
-      sendFhir(res, status, result.bundle);
+      // Nothing kept and something wrong (records refused, a header that is not the format's):
+      // 422; otherwise 200 with each record's outcome (a file of no records is not a fault).
+      sendFhir(res, result.failed ? 422 : 200, result.bundle);
     }, next);
   });
   router.get('/:format', (req, res, next) => {

@@ -39,6 +39,8 @@ export interface ImportResult {
   readonly bundle: Bundle;
   readonly accepted: number;
   readonly rejected: number;
+  /** Nothing kept, and something refused or an error about the input as a whole. */
+  readonly failed: boolean;
 }
 
 export async function importNative(
@@ -98,11 +100,16 @@ export async function importNative(
         'Bundle',
       ),
     );
-  const notices = allNotices.length > 0 ? [noticeEntry(allNotices)] : [];
+  // An error about the input as a whole (a header that is not the format's) with nothing kept
+  // is the import failing, not an import of nothing.
+  const noticeErrors = allNotices.some((i) => i.severity === 'error' || i.severity === 'fatal');
+  const failed = accepted === 0 && (refused > 0 || noticeErrors);
+  const notices = allNotices.length > 0 ? [noticeEntry(allNotices, failed)] : [];
   return {
     bundle: { resourceType: 'Bundle', type: 'batch-response', entry: [...notices, ...entries] },
     accepted,
     rejected: refused,
+    failed,
   };
 }
 
@@ -182,8 +189,8 @@ function rejected(result: OperationOutcome, location: string): BundleEntry {
   return { response: { status: '422', outcome: placed(result, location) } };
 }
 
-function noticeEntry(notices: OperationOutcome['issue']): BundleEntry {
-  return { response: { status: '200 OK', outcome: outcome([...notices]) } };
+function noticeEntry(notices: OperationOutcome['issue'], failed: boolean): BundleEntry {
+  return { response: { status: failed ? '422' : '200 OK', outcome: outcome([...notices]) } };
 }
 
 async function patientReference(

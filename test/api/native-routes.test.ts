@@ -119,6 +119,21 @@ describe('POST /native/{format}', () => {
     expect(events.every((e) => e.response.status === '200 OK')).toBe(true);
   });
 
+  it('a file of which nothing could be read is a 422, an empty body a 400; no records is a 200', async () => {
+    const notMhsds = await postNative('mhsds-csv', 'hello\n', 'text/csv');
+    expect(notMhsds.status).toBe(422);
+    expect(statuses(notMhsds.body)).toEqual(['422']);
+    expect(notMhsds.body.entry[0].response.outcome.issue[0].severity).toBe('error');
+    const empty = await postNative('mhsds-csv', '', 'text/csv');
+    expect(empty.status).toBe(400);
+    expect(empty.body.resourceType).toBe('OperationOutcome');
+    // The right header and no rows: an export of a quiet day, nothing wrong.
+    const header = read('mhsds-csv/assessments.csv').split(/\r?\n/)[0] ?? '';
+    const quiet = await postNative('mhsds-csv', `${header}\r\n`, 'text/csv');
+    expect(quiet.status).toBe(200);
+    expect(quiet.body.entry ?? []).toEqual([]);
+  });
+
   it('answers an unknown format with 404 and a wrong media type with 415', async () => {
     expect((await postNative('xlsx', 'a', 'text/csv')).status).toBe(404);
     const wrong = await postNative('mhsds-csv', '{}', 'application/json');
