@@ -7,13 +7,13 @@
  * needs to be allowed to update CarePlans (the peer's client token). Also starts the peers' polls
  * in the handover deliverer's loop, when `syncPollMs` is set.
  */
-import express, { Router, type NextFunction, type Request, type Response } from 'express';
+import { Router, type NextFunction, type Request, type Response } from 'express';
 import type { OperationOutcome } from '@medplum/fhirtypes';
 import { fault } from '../service/outcomes';
 import type { FhirService } from '../service/fhir-service';
 import type { HandoverDeliverer } from '../transfer/deliver';
 import { NOTIFICATION_OPERATION, PlanSync, UnknownPeerError } from '../transfer/plan-sync';
-import { BODY_LIMIT_BYTES } from './body';
+import { BODY_LIMIT_BYTES, parseJson, rawText } from './body';
 import { accessOf } from './fhir-routes';
 import { sendFhir } from './http';
 
@@ -41,7 +41,10 @@ export function planSyncRoutes(
   if (sync) deliverer?.alsoRun(() => sync.pollDue());
   router.post(
     `/\\${NOTIFICATION_OPERATION}/:peer`,
-    express.json({ type: () => true, limit: BODY_LIMIT_BYTES }),
+    // Any media type (a peer's rest-hook may send plain JSON), but read as every body is:
+    // strictly UTF-8, the prototype-pollution scan, the body limit (src/api/body.ts).
+    rawText(BODY_LIMIT_BYTES),
+    parseJson,
     (req: Request, res: Response, next: NextFunction) => {
       if (!sync) {
         next(

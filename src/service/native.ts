@@ -104,7 +104,7 @@ export async function importNative(
   // is the import failing, not an import of nothing.
   const noticeErrors = allNotices.some((i) => i.severity === 'error' || i.severity === 'fatal');
   const failed = accepted === 0 && (refused > 0 || noticeErrors);
-  const notices = allNotices.length > 0 ? [noticeEntry(allNotices, failed)] : [];
+  const notices = allNotices.length > 0 ? [noticeEntry(allNotices, failed && noticeErrors)] : [];
   return {
     bundle: { resourceType: 'Bundle', type: 'batch-response', entry: [...notices, ...entries] },
     accepted,
