@@ -84,7 +84,13 @@ export function createApp(options: AppOptions): App {
   healthRoutes(app, options);
   const auth = options.authenticate ? 'jwt' : 'off';
   app.get('/fhir/metadata', (_req, res) => {
-    sendFhir(res, 200, capabilityStatement(options.validator.package, auth, now()));
+    sendFhir(
+      res,
+      200,
+      capabilityStatement(options.validator.package, auth, now(), {
+        peers: options.peers !== undefined,
+      }),
+    );
   });
   if ((options.rateLimitPerMinute ?? 0) > 0) app.use(rateLimiter(options.rateLimitPerMinute ?? 0));
   // Before authentication, so refused logins are audited too.

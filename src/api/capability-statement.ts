@@ -15,40 +15,55 @@ import { SERVED_TYPES } from '../service/fhir-service';
 import { searchParametersFor } from '../store';
 import type { ConformancePackage } from '../validation';
 
-const OPERATIONS: CapabilityStatementRestResourceOperation[] = [
-  { name: 'validate', definition: 'http://hl7.org/fhir/OperationDefinition/Resource-validate' },
-  {
-    name: 'extract',
-    definition: 'http://hl7.org/fhir/uv/sdc/OperationDefinition/QuestionnaireResponse-extract',
-  },
-  {
-    name: 'populate',
-    definition: 'http://hl7.org/fhir/uv/sdc/OperationDefinition/Questionnaire-populate',
-  },
-  {
-    name: 'letter',
-    definition: 'https://dialog-fhir.org/fhir/OperationDefinition/CarePlan-letter',
-    documentation: 'The plan for the person: ?format=html|pdf|sms',
-  },
-  {
-    name: 'chart',
-    definition: 'https://dialog-fhir.org/fhir/OperationDefinition/CarePlan-chart',
-    documentation: 'The ratings over time as SVG',
-  },
-  {
-    name: 'transfer',
-    definition: 'https://dialog-fhir.org/fhir/OperationDefinition/Patient-transfer',
-    documentation: 'Hand the one plan over to a peer system (destination, reason)',
-  },
-  {
-    name: 'dialog-summary',
-    definition: 'https://dialog-fhir.org/fhir/OperationDefinition/Patient-dialog-summary',
-    documentation: 'A person’s ratings over time, paired changes and the timepoint due next',
-  },
-];
+/** Operations on one type, by the type they are on (`/fhir/Type/$op`, `/fhir/Type/id/$op`). */
+const TYPE_OPERATIONS: Readonly<Record<string, CapabilityStatementRestResourceOperation[]>> = {
+  QuestionnaireResponse: [
+    {
+      name: 'extract',
+      definition: 'http://hl7.org/fhir/uv/sdc/OperationDefinition/QuestionnaireResponse-extract',
+    },
+  ],
+  Questionnaire: [
+    {
+      name: 'populate',
+      definition: 'http://hl7.org/fhir/uv/sdc/OperationDefinition/Questionnaire-populate',
+    },
+  ],
+  CarePlan: [
+    {
+      name: 'letter',
+      definition: 'https://dialog-fhir.org/fhir/OperationDefinition/CarePlan-letter',
+      documentation: 'The plan for the person: ?format=html|pdf|sms',
+    },
+    {
+      name: 'chart',
+      definition: 'https://dialog-fhir.org/fhir/OperationDefinition/CarePlan-chart',
+      documentation: 'The ratings over time as SVG',
+    },
+  ],
+  Patient: [
+    {
+      name: 'dialog-summary',
+      definition: 'https://dialog-fhir.org/fhir/OperationDefinition/Patient-dialog-summary',
+      documentation: 'A person’s ratings over time, paired changes and the timepoint due next',
+    },
+  ],
+};
 
-/** Operations on the whole system (not one type). */
-const SYSTEM_OPERATIONS: CapabilityStatementRestResourceOperation[] = [
+/** Operations there only when peer systems are configured (PEERS_FILE). */
+const TRANSFER: CapabilityStatementRestResourceOperation = {
+  name: 'transfer',
+  definition: 'https://dialog-fhir.org/fhir/OperationDefinition/Patient-transfer',
+  documentation: 'Hand the one plan over to a peer system (destination, reason)',
+};
+
+const VALIDATE: CapabilityStatementRestResourceOperation = {
+  name: 'validate',
+  definition: 'http://hl7.org/fhir/OperationDefinition/Resource-validate',
+};
+
+/** Operations on the whole system (not one type), with peers configured. */
+const PEER_OPERATIONS: CapabilityStatementRestResourceOperation[] = [
   {
     name: 'plan-sync-notification',
     definition: 'https://dialog-fhir.org/fhir/OperationDefinition/plan-sync-notification',
@@ -126,7 +141,15 @@ export function capabilityStatement(
   pkg: ConformancePackage,
   auth: 'jwt' | 'off',
   now: Date,
+  options: { readonly peers?: boolean } = {},
 ): CapabilityStatement {
+  const withOperations = (r: CapabilityStatementRestResource): CapabilityStatementRestResource => {
+    const operation = [
+      ...(TYPE_OPERATIONS[r.type] ?? []),
+      ...(r.type === 'Patient' && options.peers ? [TRANSFER] : []),
+    ];
+    return operation.length > 0 ? { ...r, operation } : r;
+  };
   return {
     resourceType: 'CapabilityStatement',
     status: 'active',
@@ -147,9 +170,9 @@ export function capabilityStatement(
         resource: [
           ...SERVED_TYPES.map((t) => (t === 'AuditEvent' ? auditEvent() : resource(t))),
           encounter(),
-        ],
+        ].map(withOperations),
         interaction: [{ code: 'transaction' }, { code: 'batch' }],
-        operation: [...OPERATIONS, ...SYSTEM_OPERATIONS],
+        operation: [VALIDATE, ...(options.peers ? PEER_OPERATIONS : [])],
       },
     ],
   };
@@ -162,19 +185,12 @@ function security(auth: 'jwt' | 'off'): CapabilityStatementRestSecurity {
       description:
         'WARNING: AUTH=off. Authentication is disabled on this instance: anyone who can reach it can read and change every record. Never run it like this with real patient data.',
     };
+  // Not the SMART-on-FHIR service coding: that promises /.well-known/smart-configuration and an
+  // authorization server's endpoints, which are the token issuer's, not this service's.
   return {
     cors: false,
-    service: [
-      {
-        coding: [
-          {
-            system: 'http://terminology.hl7.org/CodeSystem/restful-security-service',
-            code: 'SMART-on-FHIR',
-          },
-        ],
-      },
-    ],
+    service: [{ text: 'Bearer JWT (OAuth 2.0 access tokens from the configured issuer)' }],
     description:
-      'Bearer JWTs with SMART v2 scopes (patient/, user/, system/) and a patient context; a carer sees only what the person’s Consent shares.',
+      'Bearer JWTs with SMART v2 scopes (patient/, user/, system/) and a patient context, from the issuer this instance is configured with (AUTH_ISSUER); a carer sees only what the person’s Consent shares.',
   };
 }

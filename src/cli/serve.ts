@@ -11,6 +11,7 @@ import type { JSONWebKeySet } from 'jose';
 import type winston from 'winston';
 import type { Authenticate } from '../api/access';
 import { createApp } from '../api/app';
+import { storeDefinitions } from '../service/definitions';
 import { answerClientErrors } from '../api/client-errors';
 import { bearerAuthenticate } from '../api/bearer-access';
 import { createLogger } from '../api/logger';
@@ -45,8 +46,15 @@ export async function runServe(env: NodeJS.ProcessEnv): Promise<Server> {
   const logger = createLogger();
   const store = openStore(config);
   const peers = config.peersFile ? readPeersFile(config.peersFile) : undefined;
+  const validator = createValidator();
+  await storeDefinitions(store, validator.package).catch((err: unknown) => {
+    // A FHIR server that is down now may be up later: the service starts all the same.
+    logger.warn('the DIALOG Questionnaire could not be stored; it is written at the next start', {
+      error: err instanceof Error ? err.message : String(err),
+    });
+  });
   const app = createApp({
-    validator: createValidator(),
+    validator,
     store,
     logger,
     rateLimitPerMinute: config.rateLimitPerMinute,

@@ -1,6 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BODY_LIMIT_BYTES } from '../../src/api/app';
+import { capabilityStatement } from '../../src/api/capability-statement';
+import { loadConformancePackage } from '../../src/validation';
 import { EXAMPLES_DIR } from '../support/examples';
 import { startService, type TestService } from '../support/service';
 
@@ -37,18 +39,43 @@ describe('HTTP façade: health, metadata, $validate and the body rules', () => {
     const res = await fetch(`${base}/fhir/metadata`);
     expect(res.headers.get('content-type')).toContain('application/fhir+json');
     const cs = (await res.json()) as {
-      rest: { operation: { name: string }[]; resource: { type: string }[] }[];
+      rest: {
+        operation: { name: string }[];
+        resource: {
+          type: string;
+          operation?: { name: string }[];
+          interaction: { code: string }[];
+        }[];
+      }[];
     };
-    expect(cs.rest[0]?.operation.map((o) => o.name)).toEqual([
+    // Operations where they are called: on their type (a system-level /fhir/$extract is a 404).
+    expect(cs.rest[0]?.operation.map((o) => o.name)).toEqual(['validate']);
+    const operationsOf = (type: string): string[] =>
+      (cs.rest[0]?.resource.find((r) => r.type === type)?.operation ?? []).map((o) => o.name);
+    expect(operationsOf('QuestionnaireResponse')).toEqual(['extract']);
+    expect(operationsOf('Questionnaire')).toEqual(['populate']);
+    expect(operationsOf('CarePlan')).toEqual(['letter', 'chart']);
+    // Without peer systems (PEERS_FILE) there is no $transfer and no plan sync to declare.
+    expect(operationsOf('Patient')).toEqual(['dialog-summary']);
+    expect(
+      cs.rest[0]?.resource.find((r) => r.type === 'AuditEvent')?.interaction.map((i) => i.code),
+    ).toEqual(['read', 'vread', 'search-type', 'history-instance']);
+    // With authentication: bearer JWTs, not the SMART-on-FHIR service coding (which promises a
+    // /.well-known/smart-configuration this service does not have); with peers, the handover.
+    const withAuth = capabilityStatement(loadConformancePackage(), 'jwt', new Date(), {
+      peers: true,
+    });
+    expect(JSON.stringify(withAuth.rest?.[0]?.security)).not.toContain('SMART-on-FHIR');
+    expect(withAuth.rest?.[0]?.security?.service?.[0]?.text).toMatch(/Bearer JWT/);
+    expect(withAuth.rest?.[0]?.operation?.map((o) => o.name)).toEqual([
       'validate',
-      'extract',
-      'populate',
-      'letter',
-      'chart',
-      'transfer',
-      'dialog-summary',
       'plan-sync-notification',
     ]);
+    expect(
+      withAuth.rest?.[0]?.resource
+        ?.find((r) => r.type === 'Patient')
+        ?.operation?.map((o) => o.name),
+    ).toEqual(['dialog-summary', 'transfer']);
     expect(cs.rest[0]?.resource.map((r) => r.type)).toContain('CarePlan');
     // Stored only to start handovers (src/api/encounter-routes.ts).
     expect(cs.rest[0]?.resource.map((r) => r.type)).toContain('Encounter');

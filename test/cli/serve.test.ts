@@ -80,6 +80,14 @@ describe('dialog-fhir serve', () => {
         headers: { authorization: `Bearer ${token ?? ''}` },
       });
       expect(allowed.status).toBe(200);
+      // The DIALOG Questionnaire responses point at is there on a fresh server.
+      const questionnaire = await fetch(`${running.base}/fhir/Questionnaire/dialog`, {
+        headers: { authorization: `Bearer ${token ?? ''}` },
+      });
+      expect(questionnaire.status).toBe(200);
+      expect(((await questionnaire.json()) as { url: string }).url).toBe(
+        'https://dialog-fhir.org/fhir/Questionnaire/dialog',
+      );
       // A write in flight when SIGTERM arrives is finished and kept.
       const write = fetch(`${running.base}/fhir/Patient`, {
         method: 'POST',
