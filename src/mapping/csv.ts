@@ -13,6 +13,7 @@
  */
 import { parse, type Parser } from 'csv-parse';
 import type { CsvOptions } from './spec';
+import { Utf8Watch } from './types';
 
 const NEEDS_NEUTRALISING = /^'*[=+\-@\t\r]/;
 const NEUTRALISED = /^'+[=+\-@\t\r]/;
@@ -36,6 +37,9 @@ export interface CsvRowHandler {
   unreadable(row: number, reason: string): void;
 }
 
+const NOT_UTF8 =
+  'the row is not UTF-8 text, so its letters would be lost (save the file as "CSV UTF-8")';
+
 const UNREADABLE: Readonly<Record<string, string>> = {
   CSV_QUOTE_NOT_CLOSED: 'a quoted cell is never closed, so the rest of the file cannot be read',
   CSV_INVALID_CLOSING_QUOTE: 'a quoted cell has text after its closing quote',
@@ -54,6 +58,8 @@ export class CsvReader {
   private failure: unknown;
   /** Records still to pass over unseen: the header a reader of part of a file is primed with. */
   private unseen = 0;
+  /** Whether some input was not UTF-8: then rows are looked at for U+FFFD (see `push`). */
+  private readonly utf8 = new Utf8Watch();
 
   /**
    * `lineEnding` is given for a reader of part of a file (csv-pieces.ts), which must read it as
@@ -82,6 +88,10 @@ export class CsvReader {
           return null;
         }
         this.rowNumber++;
+        if (this.utf8.seen && record.some((cell) => cell.includes('\uFFFD'))) {
+          this.guard(() => handler.unreadable(this.rowNumber, NOT_UTF8));
+          return null;
+        }
         if (clean)
           for (let i = 0; i < record.length; i++) record[i] = unneutralise(record[i] ?? '');
         this.guard(() => handler.row(record, this.rowNumber));
@@ -104,9 +114,14 @@ export class CsvReader {
     this.parser.resume();
   }
 
-  /** Bytes go to csv-parse as they are: it decodes UTF-8 per field, cheaper than decoding first. */
+  /**
+   * Bytes go to csv-parse as they are: it decodes UTF-8 per field, cheaper than decoding first.
+   * It decodes bytes that are not UTF-8 to U+FFFD; once a chunk holds such bytes (`Utf8Watch`,
+   * cheap), rows are looked at for it and refused (an Excel "CSV", Windows-1252, say).
+   */
   push(chunk: string | Uint8Array): void {
     this.throwIfFailed();
+    if (typeof chunk !== 'string') this.utf8.push(chunk);
     this.parser.write(
       typeof chunk === 'string' || Buffer.isBuffer(chunk)
         ? chunk
@@ -151,6 +166,7 @@ export class CsvReader {
    */
   finish(): void {
     this.throwIfFailed();
+    this.utf8.end();
     this.parser.end();
     this.throwIfFailed();
   }
@@ -163,6 +179,7 @@ export class CsvReader {
       }
       this.parser.once('end', () => (this.failed ? reject(this.failure) : resolve()));
       this.parser.once('error', reject);
+      this.utf8.end();
       this.parser.end();
     });
   }

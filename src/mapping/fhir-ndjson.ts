@@ -165,6 +165,21 @@ export function createFhirReader(
     lineNumber++;
     if (text.trim() === '') return;
     const location = `line ${lineNumber}`;
+    if (decoder.sawNotUtf8 && text.includes('\uFFFD')) {
+      sink.reject(
+        [
+          placedIssue(
+            'structure',
+            'The line is not UTF-8 text, so its letters would be lost',
+            '$this',
+            file,
+            location,
+          ),
+        ],
+        location,
+      );
+      return;
+    }
     let parsed: unknown;
     try {
       parsed = JSON.parse(text);

@@ -433,6 +433,14 @@ export function createHl7Reader(
     const reject = (message: string, expression: string, where = location): void =>
       sink.reject([placedIssue('structure', message, expression, file, where)], location);
     const msh = first?.text ?? '';
+    // Bytes that are not UTF-8 decode to U+FFFD: a name would lose its letters without a word.
+    if (decoder.sawNotUtf8 && lines.some((line) => line.text.includes('\uFFFD'))) {
+      reject(
+        'The message is not UTF-8 text, so its letters would be lost: send it as UTF-8 (MSH-18 UNICODE UTF-8)',
+        'MSH-18',
+      );
+      return;
+    }
     if (msh.charAt(3) !== enc.field) {
       reject(
         `MSH-1 declares a field separator other than "${enc.field}", which this mapping reads`,

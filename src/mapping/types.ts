@@ -1,4 +1,5 @@
 /** The shapes every format's reader and writer share. */
+import { isUtf8 } from 'node:buffer';
 import type { OperationOutcomeIssue, QuestionnaireResponse, Resource } from '@medplum/fhirtypes';
 import type { DialogRecord, PersonDetails } from './record';
 import type { JsonOut } from './response-json';
@@ -63,12 +64,59 @@ export interface ReadSink {
   skip(location: string, resource?: Resource): void;
 }
 
-/** Streaming UTF-8 decoding for readers that work on text; a leading BOM is dropped. */
+/**
+ * Watches an input's bytes, chunk by chunk, for any that are not UTF-8 (Node's `isUtf8`, far
+ * cheaper than looking for U+FFFD in every decoded field). A character cut between two chunks
+ * is checked whole: the bytes of an unfinished one wait for the next chunk.
+ */
+export class Utf8Watch {
+  private tail: Uint8Array = new Uint8Array(0);
+  /** Some bytes so far were not UTF-8. */
+  seen = false;
+
+  push(bytes: Uint8Array): void {
+    if (this.seen) return;
+    const all = this.tail.length > 0 ? Buffer.concat([this.tail, bytes]) : bytes;
+    const end = unfinishedFrom(all);
+    this.tail = Uint8Array.from(all.subarray(end));
+    if (!isUtf8(all.subarray(0, end))) this.seen = true;
+  }
+
+  /** The input has ended: a character still unfinished is not UTF-8. */
+  end(): void {
+    if (this.tail.length > 0) this.seen = true;
+  }
+}
+
+/** Where a character that needs more bytes than follow it starts (the length when none does). */
+function unfinishedFrom(bytes: Uint8Array): number {
+  for (let i = bytes.length - 1; i >= Math.max(0, bytes.length - 3); i--) {
+    const b = bytes[i] ?? 0;
+    if ((b & 0xc0) === 0x80) continue; // a continuation byte: its start is further back
+    // A byte that may start a character of 2, 3 or 4 bytes (C2–F4); any other ends the search.
+    if (b < 0xc2 || b > 0xf4) return bytes.length;
+    const length = b >= 0xf0 ? 4 : b >= 0xe0 ? 3 : 2;
+    return bytes.length - i < length ? i : bytes.length;
+  }
+  return bytes.length;
+}
+
+/**
+ * Streaming UTF-8 decoding for readers that work on text; a leading BOM is dropped. Bytes that
+ * are not UTF-8 decode to U+FFFD, as TextDecoder does; `sawNotUtf8` tells a reader to look for
+ * it in what it reads from then on and refuse that record, rather than keep a name with `�` in it.
+ */
 export class TextChunks {
   private readonly decoder = new TextDecoder('utf-8');
   private first = true;
+  private readonly watch = new Utf8Watch();
+
+  get sawNotUtf8(): boolean {
+    return this.watch.seen;
+  }
 
   text(chunk: string | Uint8Array): string {
+    if (typeof chunk !== 'string') this.watch.push(chunk);
     let text = typeof chunk === 'string' ? chunk : this.decoder.decode(chunk, { stream: true });
     if (this.first && text !== '') {
       this.first = false;

@@ -1,6 +1,7 @@
 import type { Patient } from '@medplum/fhirtypes';
 import { escapeHl7, readDtm, unescapeHl7, writeDtm } from '../../src/mapping/hl7v2';
 import { ZoneClock } from '../../src/mapping/datetime';
+import { convert } from '../../src/mapping/engine';
 import { fixture, rejectSummary, responses, run, validationErrors } from './helpers';
 
 const ORU = fixture('hl7v2', 'oru-r01.hl7');
@@ -599,5 +600,33 @@ describe('hl7v2 export: text that is exactly "" is not written as the HL7 null',
     expect(patient?.name).toEqual([{ family: '""', given: ['Bob'] }]);
     const back = await run(r.output, 'fhir', 'hl7v2');
     expect(back.output.split('\r')[1]).toBe('PID|1||9434765919^^^NHS^NH||\\X2222\\^Bob');
+  });
+});
+
+describe('hl7v2: text that is not UTF-8', () => {
+  it('a message with Latin-1 bytes is refused at MSH-18; the UTF-8 messages around it are read', async () => {
+    const first = ORU.split(/(?=MSH\|)/)[0] ?? '';
+    const utf8 = Buffer.from(first, 'utf8');
+    const latin1 = Buffer.from(first.replace('Price', 'Pr\u00efce'), 'latin1');
+    expect(latin1.includes(Buffer.from([0xef]))).toBe(true); // ï as one Latin-1 byte
+    const rejects: [string, string][] = [];
+    let output = '';
+    const summary = await convert(
+      [utf8, latin1, utf8],
+      (chunk) => {
+        output += chunk;
+      },
+      {
+        from: 'hl7v2',
+        to: 'fhir',
+
+        onReject: (outcome, location) =>
+          rejects.push([location, outcome.issue[0]?.expression?.[0] ?? '']),
+      },
+    );
+    expect(rejects).toEqual([[expect.stringMatching(/^message 2/), 'MSH-18']]);
+    expect(summary.converted).toBe(2);
+    expect(summary.rejected).toBe(1);
+    expect(output).not.toContain('\uFFFD');
   });
 });
