@@ -13,6 +13,7 @@ import type {
   Bundle,
   BundleEntry,
   OperationOutcome,
+  Patient,
   Resource,
   ResourceType,
 } from '@medplum/fhirtypes';
@@ -33,6 +34,7 @@ import {
   type FhirService,
 } from './fhir-service';
 import { fault, HttpOutcomeError, statusOf } from './outcomes';
+import { checkNhsNumberFree } from './nhs-number';
 import { checkKeepsPerson, personElement, storedOrUndefined } from './references';
 
 export async function processBundle(
@@ -54,7 +56,29 @@ async function transaction(service: FhirService, access: Access, bundle: Bundle)
   for (const request of requests) checkEntry(service, access, request);
   const store = service.deps.store;
   for (const request of requests) await checkEntryKeepsPerson(store, request, requests);
+  for (const request of requests) await checkEntryNhsNumber(store, request);
   return store.transaction(bundle);
+}
+
+/**
+ * A Patient entry may not give a new or another Patient an NHS number a stored Patient holds
+ * (`checkNhsNumberFree`): a conditional entry is checked against its one match, and one whose
+ * match exists writes no new Patient. A condition naming another entry cannot be searched
+ * beforehand and is left to the store.
+ */
+async function checkEntryNhsNumber(store: FhirStore, request: EntryRequest): Promise<void> {
+  const resource = request.resource;
+  if (resource?.resourceType !== 'Patient' || request.method === 'GET') return;
+  const where = `Bundle.entry[${request.index}].resource`;
+  if (request.query === undefined)
+    return checkNhsNumberFree(store, resource, request.id ?? resource.id, where);
+  if (/urn:(?:uuid|oid):/.test(safeDecode(request.query))) return;
+  const query = new URLSearchParams(request.query);
+  query.set('_count', '2');
+  const found = (await store.search('Patient', query)).resources;
+  // A conditional create with a match creates nothing; several matches are the store's 412.
+  if (found.length > 1 || (request.method === 'POST' && found.length === 1)) return;
+  return checkNhsNumberFree(store, resource as Patient, found[0]?.id ?? resource.id, where);
 }
 
 /**

@@ -20,7 +20,7 @@ import type { FhirStore, SearchResult, StoredText, WriteResult } from '../store'
 import { DIALOG_QR_PROFILE, hasErrors, outcome, type Validator } from '../validation';
 import { patientSearchParameter } from '../auth';
 import type { Access } from './access';
-import { nhsNumberIssues, nhsNumberSearchIssue } from './nhs-number';
+import { checkNhsNumberFree, nhsNumberIssues, nhsNumberSearchIssue } from './nhs-number';
 import { fault, HttpOutcomeError, unprocessable } from './outcomes';
 import { SessionSubmitter } from './submit-session';
 import { checkKeepsPerson, checkSamePerson, personElement, storedOrUndefined } from './references';
@@ -201,9 +201,17 @@ export class FhirService {
       return this.submitSession(access, body as QuestionnaireResponse, undefined);
     }
     await checkSamePerson(this.deps.store, resource, confinedOf(access));
+    const condition =
+      ifNoneExist !== undefined ? checkedCondition(access, type, ifNoneExist) : undefined;
+    // A conditional create that finds its match writes nothing: only a new Patient is checked.
+    if (
+      resource.resourceType === 'Patient' &&
+      (condition === undefined || (await this.matchCount('Patient', condition)) === 0)
+    )
+      await checkNhsNumberFree(this.deps.store, resource, undefined, 'Patient');
     return this.deps.store.create(
       resource,
-      ifNoneExist !== undefined ? { ifNoneExist: checkedCondition(access, type, ifNoneExist) } : {},
+      condition !== undefined ? { ifNoneExist: condition } : {},
     );
   }
 
@@ -231,6 +239,8 @@ export class FhirService {
     checkKeepsPerson(current, resource);
     checkProvenanceKept(current, resource);
     await checkSamePerson(this.deps.store, resource, confinedOf(access));
+    if (resource.resourceType === 'Patient')
+      await checkNhsNumberFree(this.deps.store, resource, id, 'Patient');
     return this.deps.store.update(resource, ifMatch !== undefined ? { ifMatch } : {});
   }
 
@@ -251,13 +261,20 @@ export class FhirService {
     if (resource.id !== undefined) checkIdSegment(type, resource.id);
     if (!isDialogSession(resource)) {
       await checkSamePerson(this.deps.store, resource, confinedOf(access));
-      if (personElement(type) !== undefined || type === 'Provenance') {
+      if (personElement(type) !== undefined || type === 'Provenance' || type === 'Patient') {
         const found = await this.deps.store.search(resource.resourceType, condition);
         // Several matches are the store's 412; one is the resource this update would replace.
         if (found.resources.length === 1) {
           checkKeepsPerson(found.resources[0], resource);
           checkProvenanceKept(found.resources[0], resource);
         }
+        if (resource.resourceType === 'Patient' && found.resources.length <= 1)
+          await checkNhsNumberFree(
+            this.deps.store,
+            resource,
+            found.resources[0]?.id ?? resource.id,
+            'Patient',
+          );
       }
       return this.deps.store.conditionalUpdate(
         resource,
@@ -319,6 +336,13 @@ export class FhirService {
       'The person has not agreed to share this with you',
       resource.resourceType,
     );
+  }
+
+  /** How many stored resources a condition matches (0, 1, or 2 for "several"). */
+  private async matchCount(type: ResourceType, condition: string): Promise<number> {
+    const query = new URLSearchParams(condition);
+    query.set('_count', '2');
+    return (await this.deps.store.search(type, query)).resources.length;
   }
 
   /**

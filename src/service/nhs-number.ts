@@ -4,10 +4,12 @@
  * value without spaces). Patients are matched across systems on this identifier, so a mistyped one must be
  * refused at the door rather than create a second person.
  */
-import type { Identifier, OperationOutcomeIssue } from '@medplum/fhirtypes';
+import type { Identifier, OperationOutcomeIssue, Patient } from '@medplum/fhirtypes';
 import { NHS_NUMBER_SYSTEM } from '../fhir/canonical';
 import { isNhsNumber } from '../mapping/codes';
+import type { FhirStore } from '../store';
 import { error } from '../validation';
+import { fault } from './outcomes';
 
 export { NHS_NUMBER_SYSTEM };
 
@@ -45,4 +47,34 @@ export function nhsNumberSearchIssue(
     'The NHS number searched for is not valid (ten digits with a modulus-11 check digit)',
     `${type}.identifier`,
   );
+}
+
+/**
+ * Refuses (409 `duplicate`) a Patient written with an NHS number another Patient holds: one NHS
+ * number is one person. Stored, the pair would make every later session that names the person
+ * by NHS number a 412 (two matches). `self` is the stored Patient this write replaces, if any.
+ * Checked before writing, not inside the store's transaction: two writes racing can still make
+ * a pair, which the sessions' 412 then tells. The value is not echoed.
+ */
+export async function checkNhsNumberFree(
+  store: FhirStore,
+  patient: Patient,
+  self: string | undefined,
+  where: string,
+): Promise<void> {
+  const identifiers = patient.identifier ?? [];
+  for (const [index, identifier] of identifiers.entries()) {
+    if (identifier.system !== NHS_NUMBER_SYSTEM || identifier.value === undefined) continue;
+    const found = await store.search('Patient', {
+      identifier: `${NHS_NUMBER_SYSTEM}|${identifier.value}`,
+      _count: '2',
+    });
+    if (found.resources.some((other) => other.id !== self))
+      throw fault(
+        409,
+        'duplicate',
+        'Another Patient holds this NHS number: one NHS number is one person (to find the Patient or create it, use If-None-Exist)',
+        `${where}.identifier[${index}].value`,
+      );
+  }
 }

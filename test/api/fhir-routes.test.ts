@@ -315,6 +315,62 @@ describe('an update cannot move a record to another person', () => {
   });
 });
 
+describe('one NHS number, one person', () => {
+  const nhs = (value: string) => [{ system: NHS, value }];
+  const withNhs = (mrn: string, id?: string): Json => ({
+    ...person(mrn, { identifier: [...nhs('9434765919'), { system: 'urn:test:mrn', value: mrn }] }),
+    ...(id ? { id } : {}),
+  });
+
+  it('a second Patient with a stored NHS number is a 409, however it is written', async () => {
+    const first = await call('POST', '/fhir/Patient', withNhs('a'));
+    expect(first.status).toBe(201);
+    const refusals = [
+      await call('POST', '/fhir/Patient', withNhs('b')),
+      await call('PUT', '/fhir/Patient/other', withNhs('b', 'other')),
+      await call('PUT', '/fhir/Patient?identifier=urn:test:mrn|b', withNhs('b')),
+    ];
+    for (const res of refusals) {
+      expect(res.status).toBe(409);
+      expectOutcome(res.body, 'duplicate', 'Patient.identifier[0].value');
+      expect(JSON.stringify(res.body)).not.toContain('9434765919');
+    }
+    const inTransaction = await call('POST', '/fhir', {
+      resourceType: 'Bundle',
+      type: 'transaction',
+      entry: [{ resource: withNhs('c'), request: { method: 'POST', url: 'Patient' } }],
+    });
+    expect(inTransaction.status).toBe(409);
+    expectOutcome(inTransaction.body, 'duplicate', 'Bundle.entry[0].resource.identifier[0].value');
+    expect((await call('GET', `/fhir/Patient?identifier=${NHS}|9434765919`)).body.total).toBe(1);
+  });
+
+  it('the Patient holding it, and a find-or-create by it, are not refused', async () => {
+    const first = await call('POST', '/fhir/Patient', withNhs('a'));
+    const id = first.body.id as string;
+    expect(
+      (await call('PUT', `/fhir/Patient/${id}`, { ...withNhs('a', id), gender: 'female' })).status,
+    ).toBe(200);
+    const found = await call('POST', '/fhir/Patient', withNhs('a'), {
+      'if-none-exist': `identifier=${NHS}|9434765919`,
+    });
+    expect(found.status).toBe(200);
+    expect(found.body.id).toBe(id);
+    const handover = await call('POST', '/fhir', {
+      resourceType: 'Bundle',
+      type: 'transaction',
+      entry: [
+        {
+          resource: withNhs('a'),
+          request: { method: 'POST', url: 'Patient', ifNoneExist: `identifier=${NHS}|9434765919` },
+        },
+      ],
+    });
+    expect(handover.status).toBe(200);
+    expect((await call('GET', `/fhir/Patient?identifier=${NHS}|9434765919`)).body.total).toBe(1);
+  });
+});
+
 describe('POST /fhir: Bundles JSON allows but FHIR does not', () => {
   const transaction = (entry: unknown): Json => ({
     resourceType: 'Bundle',
