@@ -154,7 +154,21 @@ export function fhirRoutes(service: FhirService, now: () => Date): Router {
       sendRead(req, res, resource, resourceHeaders(req, resource, { whole }));
     }),
   );
+  // An endpoint that exists, asked with a method it does not take (PATCH, POST to an id, DELETE
+  // of a search): 405 with the methods it takes, not "no such endpoint".
+  router.all('/', methodNotAllowed('POST'));
+  router.all('/:type', methodNotAllowed('GET, POST, PUT'));
+  router.all('/:type/:id', methodNotAllowed('GET, PUT'));
+  router.all('/:type/:id/_history', methodNotAllowed('GET'));
+  router.all('/:type/:id/_history/:vid', methodNotAllowed('GET'));
   return router;
+}
+
+function methodNotAllowed(allow: string) {
+  return (_req: Request, res: Response, next: NextFunction): void => {
+    res.setHeader('Allow', allow);
+    next(fault(405, 'not-supported', `This endpoint takes ${allow}`, 'Resource'));
+  };
 }
 
 function operationRoutes(router: Router, service: FhirService, now: () => Date): void {

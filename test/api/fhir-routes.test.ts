@@ -315,6 +315,25 @@ describe('an update cannot move a record to another person', () => {
   });
 });
 
+describe('methods an endpoint does not take', () => {
+  it.each([
+    ['PATCH', '/fhir/Patient/p1', 'GET, PUT'],
+    ['POST', '/fhir/Patient/p1', 'GET, PUT'],
+    ['DELETE', '/fhir/Patient?identifier=urn:test:mrn|a', 'GET, POST, PUT'],
+    ['PUT', '/fhir', 'POST'],
+    ['DELETE', '/fhir/Patient/p1/_history/1', 'GET'],
+  ])('%s %s is a 405 naming what it takes', async (method, path, allow) => {
+    const res = await call(
+      method,
+      path,
+      method === 'DELETE' ? undefined : { resourceType: 'Patient' },
+    );
+    expect(res.status).toBe(405);
+    expect(res.headers.get('allow')).toBe(allow);
+    expectOutcome(res.body, 'not-supported');
+  });
+});
+
 describe('one NHS number, one person', () => {
   const nhs = (value: string) => [{ system: NHS, value }];
   const withNhs = (mrn: string, id?: string): Json => ({
