@@ -250,10 +250,16 @@ export function createSessionRowsReader(
     );
     const from = columns[firstMisfit];
     const where = from ? cellLocation(rowNumber, from) : `row ${rowNumber}`;
+    // Line breaks inside the cells of a row that is too long: a quote opened and never closed
+    // ran the lines after it into this row (csv-parse reads on to the next quote), and those
+    // rows are lost with it unless the message says so.
+    const breaks = cells.reduce((n, cell) => n + (cell.match(/\r\n|\r|\n/g)?.length ?? 0), 0);
     const hint =
-      cells.length > columns.length
-        ? 'an unquoted comma (in a name or an action item) has probably shifted the cells'
-        : 'cells are missing';
+      cells.length <= columns.length
+        ? 'cells are missing'
+        : breaks > 0
+          ? `a quote that is never closed has probably run the ${breaks} line(s) after this row into it (its cells hold ${breaks} line break(s)), so those lines are not imported either: close the quote and import them again`
+          : 'an unquoted comma (in a name or an action item) has probably shifted the cells';
     return placedIssue(
       'structure',
       `The row has ${cells.length} cells where the header has ${columns.length}: ${hint}${from ? `; the first cell that does not fit is under "${from.header}"` : ''}. The row is not imported`,

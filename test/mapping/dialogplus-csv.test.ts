@@ -218,6 +218,21 @@ describe('dialogplus-csv: bad rows', () => {
   });
 });
 
+describe('dialogplus-csv: a quote never closed', () => {
+  it('names the lines it ran into the row, which are lost with it', async () => {
+    // Row 4's last cell (the header is row 1) opens a quote that never closes: csv-parse reads
+    // the next line into it.
+    const file = 'export-unclosed-quote.csv';
+    const r = await run(fixture('dialogplus-csv', file), 'dialogplus-csv', 'fhir', { file });
+    expect(r.summary).toMatchObject({ converted: 2, rejected: 1 });
+    expect(rejectSummary(r)).toEqual([
+      expect.stringMatching(
+        /^row 4: .*a quote that is never closed has probably run the 1 line\(s\) after this row into it .* so those lines are not imported either/,
+      ),
+    ]);
+  });
+});
+
 describe('dialogplus-csv: a month-first export', () => {
   const text = fixture('dialogplus-csv', 'export-month-first.csv');
 
