@@ -131,6 +131,7 @@ export function matchHeader(
           column.header,
           file,
           where,
+          'fatal',
         ),
       );
     seen.add(column);
@@ -145,6 +146,7 @@ export function matchHeader(
           column.expression,
           file,
           'row 1',
+          'fatal',
         ),
       );
   if (fatal.length > 0) return { ok: false, issues: [...fatal, ...warnings] };

@@ -115,7 +115,7 @@ function unescapeText(text: string, enc: Encoding): { text: string; badHex: bool
   while (i < text.length) {
     const escape = escapeAt(i);
     if (escape) {
-      const mapped = table[escape.code];
+      const mapped = Object.hasOwn(table, escape.code) ? table[escape.code] : undefined;
       if (mapped !== undefined) {
         out += mapped;
         i = escape.next;

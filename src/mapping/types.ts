@@ -126,6 +126,7 @@ export class TextChunks {
   }
 
   end(): string {
+    this.watch.end();
     return this.decoder.decode();
   }
 }

@@ -29,6 +29,7 @@ import type { Access, Interaction } from './access';
 import {
   bodyOfType,
   checkConditionalCreate,
+  checkProvenanceKept,
   checkWritable,
   servedType,
   type FhirService,
@@ -57,6 +58,15 @@ async function transaction(service: FhirService, access: Access, bundle: Bundle)
   const store = service.deps.store;
   for (const request of requests) await checkEntryKeepsPerson(store, request, requests);
   for (const request of requests) await checkEntryNhsNumber(store, request);
+  // A stored Provenance never changes; a store that keeps persons refuses it itself, by any path.
+  if (!store.keepsPersons)
+    for (const request of requests)
+      if (request.method === 'PUT' && request.resource?.resourceType === 'Provenance')
+        checkProvenanceKept(
+          await overwritten(store, request, requests),
+          request.resource,
+          `Bundle.entry[${request.index}].resource`,
+        );
   return store.transaction(bundle);
 }
 

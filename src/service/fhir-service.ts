@@ -16,7 +16,13 @@ import type {
 } from '@medplum/fhirtypes';
 import { DIALOG_NAMESPACE, tokenSearch, uuidV5 } from '../fhir';
 import { isDialogResponse } from '../fhir/history';
-import type { FhirStore, SearchResult, StoredText, WriteResult } from '../store';
+import {
+  parseSearch,
+  type FhirStore,
+  type SearchResult,
+  type StoredText,
+  type WriteResult,
+} from '../store';
 import { DIALOG_QR_PROFILE, hasErrors, outcome, type Validator } from '../validation';
 import { patientSearchParameter } from '../auth';
 import type { Access } from './access';
@@ -355,16 +361,22 @@ export class FhirService {
     access: Access,
     ifNoneExist: string,
   ): Promise<Resource | undefined> {
-    const condition = new URLSearchParams(
-      checkedCondition(access, 'QuestionnaireResponse', ifNoneExist),
-    );
-    if ([...condition.keys()].length === 0)
+    // The caller's own condition must name something (pinning it to the person adds a filter
+    // that matches any of their sessions), and takes no paging or sorting.
+    const own = parseSearch('QuestionnaireResponse', new URLSearchParams(ifNoneExist), {
+      condition: true,
+      at: 'QuestionnaireResponse',
+    });
+    if (own.filters.length === 0)
       throw fault(
         400,
         'invalid',
         'If-None-Exist needs a search parameter',
         'QuestionnaireResponse',
       );
+    const condition = new URLSearchParams(
+      checkedCondition(access, 'QuestionnaireResponse', ifNoneExist),
+    );
     condition.set('_count', '2');
     const found = await this.deps.store.search('QuestionnaireResponse', condition);
     if (found.total > 1)
@@ -467,13 +479,17 @@ export function checkWritable(access: Access, type: ResourceType, where: string)
 }
 
 /** A PUT over a stored Provenance: refused (409), since what happened does not change. */
-function checkProvenanceKept(current: Resource | undefined, resource: Resource): void {
+export function checkProvenanceKept(
+  current: Resource | undefined,
+  resource: Resource,
+  where = 'Provenance',
+): void {
   if (current?.resourceType !== 'Provenance' || sameContent(current, resource)) return;
   throw fault(
     409,
     'conflict',
     'A stored Provenance records what happened and is never changed: write a new Provenance',
-    'Provenance',
+    where,
   );
 }
 
@@ -484,9 +500,23 @@ function sameContent(a: Resource, b: Resource): boolean {
     const { versionId: _v, lastUpdated: _l, ...kept } = meta ?? {};
     void _v;
     void _l;
-    return JSON.stringify(Object.keys(kept).length > 0 ? { ...rest, meta: kept } : rest);
+    return sortedJson(Object.keys(kept).length > 0 ? { ...rest, meta: kept } : rest);
   };
   return bare(a) === bare(b);
+}
+
+/** JSON with object keys sorted: equal content gives equal text, whatever the key order. */
+function sortedJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(sortedJson).join(',')}]`;
+  if (typeof value === 'object' && value !== null) {
+    const record = value as Record<string, unknown>;
+    return `{${Object.keys(record)
+      .filter((k) => record[k] !== undefined)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${sortedJson(record[k])}`)
+      .join(',')}}`;
+  }
+  return JSON.stringify(value);
 }
 
 /** How far another system's clock may run ahead of ours. */

@@ -100,11 +100,11 @@ export async function importNative(
         'Bundle',
       ),
     );
-  // An error about the input as a whole (a header that is not the format's) with nothing kept
-  // is the import failing, not an import of nothing.
-  const noticeErrors = allNotices.some((i) => i.severity === 'error' || i.severity === 'fatal');
-  const failed = accepted === 0 && (refused > 0 || noticeErrors);
-  const notices = allNotices.length > 0 ? [noticeEntry(allNotices, failed && noticeErrors)] : [];
+  // A fault that stops the input as a whole (a header that is not the format's: `fatal`) with
+  // nothing kept is the import failing, not an import of nothing; an unknown column is not.
+  const stopped = allNotices.some((i) => i.severity === 'fatal');
+  const failed = accepted === 0 && (refused > 0 || stopped);
+  const notices = allNotices.length > 0 ? [noticeEntry(allNotices, failed && stopped)] : [];
   return {
     bundle: { resourceType: 'Bundle', type: 'batch-response', entry: [...notices, ...entries] },
     accepted,

@@ -325,9 +325,6 @@ class ResourceTables {
       old = JSON.parse(oldContent) as Resource;
       if (unchangedText === oldContent) return { resource: old, changed: false };
       checkKeepsPerson(old, resource, where);
-      // The audit trail is appended to, never rewritten (src/api/audit-trail.ts).
-      if (resourceType === 'AuditEvent')
-        throw conflict('A stored AuditEvent is never changed', `${where}.id`);
       const candidate = {
         resourceType,
         id,
@@ -336,6 +333,10 @@ class ResourceTables {
       };
       if (contentKey(old as unknown as Record<string, unknown>) === contentKey(candidate))
         return { resource: old, changed: false };
+      // The audit trail is appended to, never rewritten (src/api/audit-trail.ts), and a
+      // Provenance records what happened: neither changes once stored, by any path.
+      if (resourceType === 'AuditEvent' || resourceType === 'Provenance')
+        throw conflict(`A stored ${resourceType} is never changed`, `${where}.id`);
     }
     const version = (previous?.version ?? 0) + 1;
     const stored = storedOf(version, new Date(now).toISOString());

@@ -666,6 +666,28 @@ describe('the record of what was done is not the callers’ to write', () => {
     const rewritten = await put(clinician, provenance('2030-01-01T00:00:00Z'));
     expect(rewritten.status).toBe(409);
     expect(rewritten.body.issue[0].code).toBe('conflict');
+    // The same content with its keys in another order is the same Provenance.
+    const { recorded: _r, ...rest } = provenance('2025-10-01T10:00:00Z');
+    void _r;
+    expect((await put(clinician, { recorded: '2025-10-01T10:00:00Z', ...rest })).status).toBe(200);
+    // A transaction does not change it either.
+    const inTransaction = await fhir(
+      service.base,
+      'POST',
+      '/fhir',
+      {
+        resourceType: 'Bundle',
+        type: 'transaction',
+        entry: [
+          {
+            resource: provenance('2031-01-01T00:00:00Z'),
+            request: { method: 'PUT', url: 'Provenance/prov-kept' },
+          },
+        ],
+      },
+      { ...auth(clinician), ...json },
+    );
+    expect(inTransaction.status).toBe(409);
     expect((await service.store.read('Provenance', 'prov-kept')).recorded).toBe(
       '2025-10-01T10:00:00Z',
     );

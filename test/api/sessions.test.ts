@@ -219,6 +219,13 @@ describe('POST /fhir/QuestionnaireResponse: a session is one atomic write', () =
     const several = await post(withoutId(first), 'subject=Patient/megan-price');
     expect(several.status).toBe(412);
     expect((await post(withoutId(first), 'bogus=1')).status).toBe(400);
+    // A condition must name something of its own, and takes no paging: never a silent match
+    // of any session, never a duplicate past the first page.
+    expect((await post(withoutId(first), '_offset=0')).status).toBe(400);
+    expect(
+      (await post(withoutId(first), `identifier=${SESSION.system}|${SESSION.value}&_offset=1`))
+        .status,
+    ).toBe(400);
     expect(await count('QuestionnaireResponse', '_count=0')).toBe(2);
   });
 

@@ -13,6 +13,9 @@ describe('HL7 v2 pieces', () => {
     expect(escapeHl7(text, ENC)).toBe('a\\F\\b\\S\\c\\R\\d\\T\\e\\E\\f\\X0D\\g');
     expect(unescapeHl7(escapeHl7(text, ENC), ENC)).toBe(text);
     expect(unescapeHl7('x\\Y\\z', ENC)).toBe('x\\Y\\z');
+    // Names of Object's own properties are no escapes either.
+    for (const code of ['constructor', '__proto__', 'toString'])
+      expect(unescapeHl7(`a\\${code}\\b`, ENC)).toBe(`a\\${code}\\b`);
   });
 
   it('read DTM with or without seconds and offset; refuse a local time that is not once', () => {
@@ -625,6 +628,18 @@ describe('hl7v2: text that is not UTF-8', () => {
       },
     );
     expect(rejects).toEqual([[expect.stringMatching(/^message 2/), 'MSH-18']]);
+    // A byte that is not UTF-8 as the input's very last byte is refused too.
+    const atEnd: string[] = [];
+    await convert(
+      [utf8, Buffer.from(first.trimEnd(), 'utf8'), Buffer.from([0xe9])],
+      () => undefined,
+      {
+        from: 'hl7v2',
+        to: 'fhir',
+        onReject: (_outcome, location) => atEnd.push(location),
+      },
+    );
+    expect(atEnd).toEqual([expect.stringMatching(/^message 2/)]);
     expect(summary.converted).toBe(2);
     expect(summary.rejected).toBe(1);
     expect(output).not.toContain('\uFFFD');
