@@ -53,7 +53,11 @@ export function compileInvariant(
   } catch (e) {
     if (!(e instanceof UnsupportedFhirPath)) throw e;
     // The R4 model's typings do not fit exactOptionalPropertyTypes; its shape is what compile expects.
-    const slow = fhirpath.compile(expression, r4 as Parameters<typeof fhirpath.compile>[1]);
+    // A no-op trace: an invariant using trace() (the Questionnaire's do) would print to stdout,
+    // into the JSON logs.
+    const slow = fhirpath.compile(expression, r4 as Parameters<typeof fhirpath.compile>[1], {
+      traceFn: () => undefined,
+    });
     return {
       key,
       expression,
