@@ -15,6 +15,7 @@ import type {
   ResourceType,
 } from '@medplum/fhirtypes';
 import { DIALOG_NAMESPACE, tokenSearch, uuidV5 } from '../fhir';
+import { canonicalJson } from '../fhir/canonical-json';
 import { isDialogResponse } from '../fhir/history';
 import {
   parseSearch,
@@ -500,23 +501,9 @@ function sameContent(a: Resource, b: Resource): boolean {
     const { versionId: _v, lastUpdated: _l, ...kept } = meta ?? {};
     void _v;
     void _l;
-    return sortedJson(Object.keys(kept).length > 0 ? { ...rest, meta: kept } : rest);
+    return canonicalJson(Object.keys(kept).length > 0 ? { ...rest, meta: kept } : rest);
   };
   return bare(a) === bare(b);
-}
-
-/** JSON with object keys sorted: equal content gives equal text, whatever the key order. */
-function sortedJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(sortedJson).join(',')}]`;
-  if (typeof value === 'object' && value !== null) {
-    const record = value as Record<string, unknown>;
-    return `{${Object.keys(record)
-      .filter((k) => record[k] !== undefined)
-      .sort()
-      .map((k) => `${JSON.stringify(k)}:${sortedJson(record[k])}`)
-      .join(',')}}`;
-  }
-  return JSON.stringify(value);
 }
 
 /** How far another system's clock may run ahead of ours. */

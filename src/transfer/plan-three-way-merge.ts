@@ -42,6 +42,7 @@
  * nothing (the copies' ids are derived from their content).
  */
 import type { CarePlan, CarePlanActivity, Extension, Resource } from '@medplum/fhirtypes';
+import { canonicalJson } from '../fhir/canonical-json';
 import { BASE, CARE_PLAN_IDENTIFIER_SYSTEM, Extensions } from '../fhir/canonical';
 import { DIALOG_NAMESPACE, uuidV5 } from '../fhir/stable-id';
 
@@ -74,20 +75,7 @@ export interface PlanMergeResult {
 
 // ---- content equality -----------------------------------------------------------------------
 
-/** JSON with object keys sorted: equal strings, equal content. */
-export function canonicalJson(value: unknown): string {
-  if (value === undefined) return 'undefined';
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
-  if (typeof value === 'object' && value !== null) {
-    const record = value as Record<string, unknown>;
-    return `{${Object.keys(record)
-      .filter((k) => record[k] !== undefined)
-      .sort()
-      .map((k) => `${JSON.stringify(k)}:${canonicalJson(record[k])}`)
-      .join(',')}}`;
-  }
-  return JSON.stringify(value);
-}
+export { canonicalJson };
 
 function same(a: unknown, b: unknown): boolean {
   return canonicalJson(a) === canonicalJson(b);

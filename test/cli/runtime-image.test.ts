@@ -22,6 +22,7 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
+import { collectOutput, waitForOutput } from '../support/process';
 import { freePort } from '../support/service';
 
 const ROOT = join(__dirname, '..', '..');
@@ -140,23 +141,10 @@ describe('the runtime image', () => {
       cwd: image,
       env: { PATH: process.env.PATH ?? '', ...stage.env, PORT: String(port), DATA_DIR: data },
     });
-    let out = '';
-    child.stdout?.on('data', (chunk: Buffer) => (out += chunk.toString('utf8')));
-    child.stderr?.on('data', (chunk: Buffer) => (out += chunk.toString('utf8')));
+    const output = collectOutput(child);
     const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
     try {
-      await new Promise<void>((resolve, reject) => {
-        const check = setInterval(() => {
-          if (out.includes('dialog-fhir listening')) {
-            clearInterval(check);
-            resolve();
-          }
-        }, 50);
-        void exited.then((code) => {
-          clearInterval(check);
-          reject(new Error(`serve exited with ${String(code)}:\n${out}`));
-        });
-      });
+      await waitForOutput(child, output, 'dialog-fhir listening');
       const base = `http://127.0.0.1:${port}`;
       const ready = await fetch(`${base}/readyz`);
       expect(ready.status).toBe(200);
@@ -167,7 +155,7 @@ describe('the runtime image', () => {
       );
       const refused = await fetch(`${base}/fhir/Patient`);
       expect(refused.status).toBe(401);
-      expect(out).not.toMatch(/AUTH=off/);
+      expect(output()).not.toMatch(/AUTH=off/);
       // With the dev token: a write to the store in DATA_DIR, and an export through a mapping
       // (mappings/ is read when a format is first used, not at start).
       const bearer = `Bearer ${readFileSync(join(data, 'dev-token.txt'), 'utf8').trim()}`;

@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import { DEFAULT_FILE_NAME } from '../../src/store';
+import { waitForOutput } from '../support/process';
 
 const ROOT = join(__dirname, '..', '..');
 const MAIN = join(ROOT, 'src', 'cli', 'main.ts');
@@ -44,18 +45,7 @@ async function serve(env: Record<string, string> = {}): Promise<Running> {
   });
   let out = '';
   child.stdout?.on('data', (chunk: Buffer) => (out += chunk.toString('utf8')));
-  await new Promise<void>((resolve, reject) => {
-    const check = setInterval(() => {
-      if (out.includes('dialog-fhir listening')) {
-        clearInterval(check);
-        resolve();
-      }
-    }, 50);
-    child.once('exit', (code) => {
-      clearInterval(check);
-      reject(new Error(`serve exited with ${String(code)}`));
-    });
-  });
+  await waitForOutput(child, () => out, 'dialog-fhir listening');
   return { child, base: `http://127.0.0.1:${port}`, dataDir, stdout: () => out };
 }
 

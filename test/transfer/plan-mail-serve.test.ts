@@ -14,6 +14,7 @@ import { journeyResources, PLAN_ID } from '../letter/journey-store';
 import { freePort } from '../support/service';
 import { smtpServer, type TestSmtp } from './plan-mail-smtp';
 import { ward } from './two-trusts';
+import { collectOutput, waitForOutput } from '../support/process';
 
 const ROOT = join(__dirname, '..', '..');
 const MAIN = join(ROOT, 'src', 'cli', 'main.ts');
@@ -44,22 +45,9 @@ async function serve(env: Record<string, string>): Promise<Running> {
       ...env,
     },
   });
-  let out = '';
-  child.stdout?.on('data', (chunk: Buffer) => (out += chunk.toString('utf8')));
-  child.stderr?.on('data', (chunk: Buffer) => (out += chunk.toString('utf8')));
-  await new Promise<void>((resolve, reject) => {
-    const check = setInterval(() => {
-      if (out.includes('dialog-fhir listening')) {
-        clearInterval(check);
-        resolve();
-      }
-    }, 50);
-    child.once('exit', (code) => {
-      clearInterval(check);
-      reject(new Error(`serve exited with ${String(code)}: ${out}`));
-    });
-  });
-  return { child, base: `http://127.0.0.1:${port}/fhir`, output: () => out };
+  const output = collectOutput(child);
+  await waitForOutput(child, output, 'dialog-fhir listening');
+  return { child, base: `http://127.0.0.1:${port}/fhir`, output };
 }
 
 async function put(base: string, resource: { resourceType: string; id?: string }): Promise<void> {
