@@ -67,6 +67,8 @@ export function readPopulateParameters(params: Parameters): ParametersResult<Pop
     problems.push(
       error('required', 'subject (a Reference to the person) is required', where('subject')),
     );
+  else if (params.parameter?.filter((p) => p?.name === 'subject').length !== 1)
+    problems.push(error('structure', 'subject is given more than once', where('subject')));
   if (!questionnaire)
     problems.push(
       error('required', 'canonical (the Questionnaire) is required', where('canonical')),

@@ -10,6 +10,7 @@ import { hasErrors } from '../validation';
 import type { Access } from './access';
 import type { FhirService } from './fhir-service';
 import { fault, HttpOutcomeError, unprocessable } from './outcomes';
+import { storedOrUndefined } from './references';
 
 const PAGE = 1000;
 
@@ -73,6 +74,15 @@ export async function populate(
       403,
       'forbidden',
       'The subject is someone else',
+      "Parameters.parameter.where(name = 'subject')",
+    );
+  // A response for no one stored would point at nothing: the subject must be a stored Patient.
+  const id = /^Patient\/([A-Za-z0-9\-.]{1,64})$/.exec(subject)?.[1];
+  if (id === undefined || !(await storedOrUndefined(service.deps.store, 'Patient', id)))
+    throw fault(
+      404,
+      'not-found',
+      'The subject is not a stored Patient',
       "Parameters.parameter.where(name = 'subject')",
     );
   const history = await responsesOf(service, access, subject);

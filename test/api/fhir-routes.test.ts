@@ -578,6 +578,34 @@ describe('operations', () => {
     expect(res.body.issue[0].expression[0]).toContain("name = 'subject'");
   });
 
+  it('$populate for a Patient not stored is a 404; two subjects are a 400', async () => {
+    const canonical = {
+      name: 'canonical',
+      valueCanonical: 'https://dialog-fhir.org/fhir/Questionnaire/dialog',
+    };
+    const subject = (id: string) => ({
+      name: 'subject',
+      valueReference: { reference: `Patient/${id}` },
+    });
+    const nobody = await call('POST', '/fhir/Questionnaire/$populate', {
+      resourceType: 'Parameters',
+      parameter: [subject('nobody'), canonical],
+    });
+    expect(nobody.status).toBe(404);
+    expectOutcome(nobody.body, 'not-found', "Parameters.parameter.where(name = 'subject')");
+    await call('PUT', '/fhir/Patient/p-pop', { ...person('pop'), id: 'p-pop' });
+    const two = await call('POST', '/fhir/Questionnaire/$populate', {
+      resourceType: 'Parameters',
+      parameter: [subject('p-pop'), subject('nobody'), canonical],
+    });
+    expect(two.status).toBe(400);
+    const one = await call('POST', '/fhir/Questionnaire/$populate', {
+      resourceType: 'Parameters',
+      parameter: [subject('p-pop'), canonical],
+    });
+    expect(one.status).toBe(200);
+  });
+
   it('$populate with parameters that are not a list of objects is a 400, never a 500', async () => {
     for (const parameter of [{}, [null], 'x'])
       expect(
