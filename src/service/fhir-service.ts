@@ -15,10 +15,10 @@ import type {
   ResourceType,
 } from '@medplum/fhirtypes';
 import { DIALOG_NAMESPACE, tokenSearch, uuidV5 } from '../fhir';
-import { canonicalJson } from '../fhir/canonical-json';
 import { isDialogResponse } from '../fhir/history';
 import {
   parseSearch,
+  sameContent,
   type FhirStore,
   type SearchResult,
   type StoredText,
@@ -492,18 +492,6 @@ export function checkProvenanceKept(
     'A stored Provenance records what happened and is never changed: write a new Provenance',
     where,
   );
-}
-
-/** The same resource but for what the store sets (`meta.versionId`, `meta.lastUpdated`). */
-function sameContent(a: Resource, b: Resource): boolean {
-  const bare = (r: Resource): string => {
-    const { meta, ...rest } = r;
-    const { versionId: _v, lastUpdated: _l, ...kept } = meta ?? {};
-    void _v;
-    void _l;
-    return canonicalJson(Object.keys(kept).length > 0 ? { ...rest, meta: kept } : rest);
-  };
-  return bare(a) === bare(b);
 }
 
 /** How far another system's clock may run ahead of ours. */

@@ -84,6 +84,7 @@ import {
   prepareDatabase,
   prepareReader,
 } from './sqlite-schema';
+import { contentKey, keptMeta } from './content-key';
 import { WalSync } from './wal-sync';
 
 export const DEFAULT_FILE_NAME = 'dialog-fhir.sqlite';
@@ -157,35 +158,6 @@ function places(type: string): Places {
     condition: undefined,
     conditionOutcome: type,
   };
-}
-
-/** JSON with keys sorted and undefined dropped: equal content gives equal text. */
-function canonical(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map((v) => canonical(v ?? null)).join(',')}]`;
-  if (typeof value === 'object' && value !== null) {
-    const record = value as Record<string, unknown>;
-    const keys = Object.keys(record)
-      .filter((k) => record[k] !== undefined)
-      .sort();
-    return `{${keys.map((k) => `${JSON.stringify(k)}:${canonical(record[k])}`).join(',')}}`;
-  }
-  return JSON.stringify(value);
-}
-
-/** `meta` without what the store sets (versionId, lastUpdated). */
-function keptMeta(meta: unknown): Record<string, unknown> {
-  const kept = { ...((meta ?? {}) as Record<string, unknown>) };
-  delete kept.versionId;
-  delete kept.lastUpdated;
-  return kept;
-}
-
-/** A resource without what the store sets, for "did anything change". */
-function contentKey(resource: Record<string, unknown>): string {
-  const rest = { ...resource };
-  const kept = keptMeta(rest.meta);
-  delete rest.meta;
-  return canonical(Object.keys(kept).length > 0 ? { ...rest, meta: kept } : rest);
 }
 
 function isBusy(err: unknown): boolean {

@@ -52,3 +52,4 @@ export {
   type RetryPolicy,
 } from './fhir-server-store';
 export { checkKeepsPerson, movedFrom, personElement, personReference } from './person-of';
+export { sameContent } from './content-key';
