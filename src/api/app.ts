@@ -22,6 +22,7 @@ import { capabilityStatement } from './capability-statement';
 import { encounterRoutes } from './encounter-routes';
 import { errorHandler } from './errors';
 import { fhirRoutes } from './fhir-routes';
+import { checkNativeQuery, checkQuery } from './query-parameters';
 import { letterRoutes } from './letter-routes';
 import { nativeRoutes } from './native-routes';
 import { planSyncRoutes } from './plan-sync-routes';
@@ -98,6 +99,9 @@ export function createApp(options: AppOptions): App {
   app.use(['/fhir', '/native', '/ui'], audit.middleware());
   const authenticate = options.authenticate ?? (() => Promise.resolve(authOffAccess()));
   app.use(['/fhir', '/native'], authenticateRequests(authenticate));
+  // Parameters an endpoint does not take are a 400, never ignored (query-parameters.ts).
+  app.use('/fhir', checkQuery);
+  app.use('/native', checkNativeQuery);
   const deliverer = options.peers
     ? new HandoverDeliverer({
         store: options.store,

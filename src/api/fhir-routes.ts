@@ -14,6 +14,7 @@ import { fault } from '../service/outcomes';
 import type { WriteResult } from '../store';
 import { bodyOfType } from '../service/fhir-service';
 import { jsonBody } from './body';
+import { queryOf } from './query-parameters';
 import { historyBundle, resourceHeaders, searchBundle, sendFhir, sendRead } from './http';
 
 type Handler = (req: Request, res: Response) => Promise<void>;
@@ -32,12 +33,6 @@ export function accessOf(res: Response): Access {
 function param(req: Request, name: string): string {
   const value = (req.params as Record<string, string | undefined>)[name];
   return value ?? '';
-}
-
-/** The query as URLSearchParams, as the client wrote it (repeats kept). */
-function queryOf(req: Request): URLSearchParams {
-  const at = req.originalUrl.indexOf('?');
-  return new URLSearchParams(at >= 0 ? req.originalUrl.slice(at + 1) : '');
 }
 
 function header(req: Request, name: string): string | undefined {

@@ -5,7 +5,8 @@
 import type { Request, Response } from 'express';
 import type { Bundle, Resource } from '@medplum/fhirtypes';
 import type { SearchResult, StoredText } from '../store';
-import { historyBundleOf } from '../service/bundles';
+import { historyPageBundle, historyPageOf } from './history-page';
+import { queryOf } from './query-parameters';
 
 export const FHIR_JSON = 'application/fhir+json';
 
@@ -107,7 +108,8 @@ export function searchBundle(
   // A page of 0 (a count only) has no next page: its next would be itself.
   if (result.count > 0 && result.offset + result.resources.length < result.total)
     links.push({ relation: 'next', url: link(result.offset + result.count) });
-  if (result.offset > 0)
+  // A page of 0 at an offset has no previous page either: it would be itself.
+  if (result.offset > 0 && result.count > 0)
     links.push({ relation: 'previous', url: link(Math.max(0, result.offset - result.count)) });
   return {
     resourceType: 'Bundle',
@@ -122,6 +124,9 @@ export function searchBundle(
   };
 }
 
+/** One page of a history (`_since`, `_count`, `_offset`: history-page.ts), newest first. */
 export function historyBundle(req: Request, versions: readonly Resource[]): Bundle {
-  return historyBundleOf(versions, fhirBase(req));
+  const query = queryOf(req);
+  const url = `${fhirBase(req)}${req.path}`;
+  return historyPageBundle(versions, historyPageOf(query), fhirBase(req), url, query);
 }

@@ -1,0 +1,81 @@
+/**
+ * A page of a resource's history: `_since` (an instant: versions written at or after it),
+ * `_count` (page size, default and limit as for searches) and `_offset` (our paging links'
+ * position, as for searches). The versions come newest first; `total` counts those since
+ * `_since` across all pages.
+ */
+import type { Bundle, Resource } from '@medplum/fhirtypes';
+import { fault } from '../service/outcomes';
+import { historyBundleOf } from '../service/bundles';
+import { DEFAULT_COUNT, instantRange, MAX_COUNT } from '../store/search-query';
+
+export interface HistoryPage {
+  readonly count: number;
+  readonly offset: number;
+  /** Epoch milliseconds: versions last updated before it are left out. */
+  readonly since?: number;
+}
+
+/** A FHIR instant: a dateTime to the second with its zone. */
+const INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:\d{2})$/;
+
+function once(query: URLSearchParams, name: string): string | undefined {
+  const values = query.getAll(name);
+  if (values.length > 1) throw fault(400, 'invalid', `${name} may be given once`, name);
+  return values[0];
+}
+
+function wholeNumber(value: string | undefined, name: string): number | undefined {
+  if (value === undefined) return undefined;
+  if (!/^\d{1,9}$/.test(value)) throw fault(400, 'invalid', `${name} must be a whole number`, name);
+  return Number(value);
+}
+
+/** The page a history request asks for (its parameters checked by query-parameters.ts). */
+export function historyPageOf(query: URLSearchParams): HistoryPage {
+  const count = Math.min(wholeNumber(once(query, '_count'), '_count') ?? DEFAULT_COUNT, MAX_COUNT);
+  const offset = wholeNumber(once(query, '_offset'), '_offset') ?? 0;
+  // An unencoded `+` in a query string arrives as a space: in a UTC offset it can only be `+`.
+  const sinceText = once(query, '_since')?.replace(/ /g, '+');
+  if (sinceText === undefined) return { count, offset };
+  const range = INSTANT.test(sinceText) ? instantRange(sinceText) : undefined;
+  if (!range)
+    throw fault(
+      400,
+      'invalid',
+      '_since must be an instant, e.g. 2026-01-31T09:00:00Z (to the second, with its zone)',
+      '_since',
+    );
+  return { count, offset, since: range.lo };
+}
+
+/**
+ * The history Bundle of one page of `versions` (newest first), with `self`, `next` and
+ * `previous` links at `url` (the history's own URL, without a query).
+ */
+export function historyPageBundle(
+  versions: readonly Resource[],
+  page: HistoryPage,
+  base: string,
+  url: string,
+  query: URLSearchParams,
+): Bundle {
+  const { since } = page;
+  const kept =
+    since === undefined
+      ? versions
+      : versions.filter((v) => Date.parse(v.meta?.lastUpdated ?? '') >= since);
+  const link = (offset: number): string => {
+    const params = new URLSearchParams(query);
+    params.set('_count', String(page.count));
+    params.set('_offset', String(offset));
+    return `${url}?${params.toString()}`;
+  };
+  const links: NonNullable<Bundle['link']> = [{ relation: 'self', url: link(page.offset) }];
+  const shown = kept.slice(page.offset, page.offset + page.count);
+  if (page.count > 0 && page.offset + shown.length < kept.length)
+    links.push({ relation: 'next', url: link(page.offset + page.count) });
+  if (page.offset > 0 && page.count > 0)
+    links.push({ relation: 'previous', url: link(Math.max(0, page.offset - page.count)) });
+  return { ...historyBundleOf(shown, base), total: kept.length, link: links };
+}
