@@ -13,10 +13,14 @@ import { fault } from './outcomes';
 
 export { NHS_NUMBER_SYSTEM };
 
-/** An issue for each NHS-number identifier whose value fails the check (the value is not echoed). */
+/**
+ * An issue for each NHS-number identifier whose value fails the check (the value is not echoed),
+ * at `valueAt(index)`: by default the value in `path`'s `identifier` list.
+ */
 export function nhsNumberIssues(
   identifiers: readonly Identifier[] | undefined,
   path: string,
+  valueAt: (index: number) => string = (index) => `${path}.identifier[${index}].value`,
 ): OperationOutcomeIssue[] {
   const issues: OperationOutcomeIssue[] = [];
   (identifiers ?? []).forEach((identifier, index) => {
@@ -26,7 +30,7 @@ export function nhsNumberIssues(
       error(
         'value',
         'This NHS number is not valid: it needs ten digits and a matching modulus-11 check digit',
-        `${path}.identifier[${index}].value`,
+        valueAt(index),
       ),
     );
   });

@@ -54,11 +54,14 @@ export async function resolveSubject(
   }
   if (subject?.reference?.startsWith('#')) return fromContained(store, response, newId);
   if (subject?.identifier) {
+    // One identifier, not a list: its value is at `subject.identifier.value`.
+    const at = `${AT}.identifier`;
     const matched = await patientFor(
       store,
       { identifier: [subject.identifier] },
-      `${AT}.identifier`,
+      at,
       newId,
+      () => `${at}.value`,
     );
     return withSubject({ ...response, subject: { reference: `Patient/${matched.id}` } }, matched);
   }
@@ -133,8 +136,9 @@ async function patientFor(
   person: Omit<Patient, 'resourceType'>,
   at: string,
   newId: () => string,
+  valueAt?: (index: number) => string,
 ): Promise<Matched> {
-  const issues = nhsNumberIssues(person.identifier, at);
+  const issues = nhsNumberIssues(person.identifier, at, valueAt);
   if (issues.length > 0) throw unprocessable(outcome(issues));
   const key = linkingIdentifier(person.identifier ?? []);
   if (!key?.system || !key.value)

@@ -179,6 +179,21 @@ describe('POST /fhir/QuestionnaireResponse: a session is one atomic write', () =
     expect(await count('QuestionnaireResponse', '_count=0')).toBe(0);
   });
 
+  it('a session naming its person by a bad NHS number is a 422 at subject.identifier.value', async () => {
+    const { source: _source, ...rest } = withoutId(first);
+    void _source;
+    const byNumber = {
+      ...rest,
+      subject: { identifier: { system: 'https://fhir.nhs.uk/Id/nhs-number', value: '9434765918' } },
+    };
+    const res = await fhir(service.base, 'POST', '/fhir/QuestionnaireResponse', byNumber);
+    expect(res.status).toBe(422);
+    expect(res.body.issue[0].expression).toEqual([
+      'QuestionnaireResponse.subject.identifier.value',
+    ]);
+    expect(await count('QuestionnaireResponse', '_count=0')).toBe(0);
+  });
+
   it('a session dated in the future is a 422 at authored, and nothing is stored', async () => {
     const later = { ...withoutId(first), authored: '2099-01-10T10:00:00+00:00' };
     const res = await fhir(service.base, 'POST', '/fhir/QuestionnaireResponse', later);
