@@ -24,6 +24,7 @@ import { placedIssue, targetExpression } from './issues';
 import {
   type DialogRecord,
   nativeSession,
+  notHeldByNative,
   type PersonDetails,
   type PersonIdentifier,
 } from './record';
@@ -423,7 +424,7 @@ export function projectItemRows(
   if (session.author) notHeld.push('author');
   return {
     ok: true,
-    notHeld: [...new Set(notHeld)],
+    notHeld: [...new Set([...notHeld, ...notHeldByNative(record, options.subject)])],
     record: { session: projected, person: projectedPerson },
   };
 }

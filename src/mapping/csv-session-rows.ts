@@ -29,7 +29,13 @@ import {
 import { CsvReader, CsvWriter, type LineEnding } from './csv';
 import { readFhirDateTime, shownTwiceIssue, ZoneClock } from './datetime';
 import { placedIssue, targetExpression } from './issues';
-import { type DialogRecord, nativeSession, type PersonDetails, type PersonName } from './record';
+import {
+  type DialogRecord,
+  nativeSession,
+  notHeldByNative,
+  type PersonDetails,
+  type PersonName,
+} from './record';
 import type { CsvSessionRowsMapping } from './spec';
 import type {
   FormatReader,
@@ -759,7 +765,7 @@ export function projectSessionRows(
   if (session.author) notHeld.push('author');
   return {
     ok: true,
-    notHeld: [...new Set(notHeld)],
+    notHeld: [...new Set([...notHeld, ...notHeldByNative(record, options.subject)])],
     record: {
       session: projected,
       person: projectedPerson,

@@ -36,6 +36,7 @@ import { placedIssue, targetExpression } from './issues';
 import {
   type DialogRecord,
   nativeSession,
+  notHeldByNative,
   type PersonDetails,
   type PersonIdentifier,
   type PersonName,
@@ -1490,7 +1491,7 @@ export function projectHl7(
   if (session.author) notHeld.push('author');
   return {
     ok: true,
-    notHeld: [...new Set(notHeld)],
+    notHeld: [...new Set([...notHeld, ...notHeldByNative(record, options.subject)])],
     record: { session: projected, person: projectedPerson },
   };
 }

@@ -23,7 +23,9 @@ import type {
 import {
   BASE,
   DIALOG_QUESTIONNAIRE,
+  Extensions,
   NHS_NUMBER_SYSTEM,
+  Profiles,
   responseToSession,
   sessionToResponse,
 } from '../fhir';
@@ -78,6 +80,12 @@ export interface DialogRecord {
   readonly person: PersonDetails;
   /** FHIR dateTime: when the session started, if earlier than `session.authored`. */
   readonly startedAt?: string;
+  /**
+   * Read from FHIR: the elements of the response, and of the Patient it names, that a record
+   * does not hold (`encounter`, `meta.tag`, `Patient.telecom`…; see `notHeldByRecord`). Every
+   * native format drops them, and names them among what it does not hold.
+   */
+  readonly dropped?: readonly string[];
 }
 
 /**
@@ -330,6 +338,7 @@ export function responseToRecord(
     return { ok: false, issues: read.faults.map((f) => error('invalid', f.message, f.expression)) };
   const reference = response.subject?.reference ?? '';
   let person: PersonDetails;
+  let patientRead: Patient | undefined;
   if (reference.startsWith('#')) {
     const patient = response.contained?.find(
       (r): r is Patient => r.resourceType === 'Patient' && `#${r.id ?? ''}` === reference,
@@ -346,9 +355,11 @@ export function responseToRecord(
         ],
       };
     person = personFromPatient(patient);
+    patientRead = patient;
   } else {
     const patient = lookup(reference);
     person = patient ? personFromPatient(patient) : personFromReference(response.subject);
+    patientRead = patient;
   }
   const start = response.extension?.find((e) => e.url === SESSION_START_EXTENSION);
   if (start && !isDateTimeWithOffset(start.valueDateTime))
@@ -362,12 +373,167 @@ export function responseToRecord(
         ),
       ],
     };
+  const dropped = notHeldByRecord(response, patientRead, person);
   return {
     ok: true,
     record: {
       session: read.session,
       person,
       ...(start?.valueDateTime ? { startedAt: start.valueDateTime } : {}),
+      ...(dropped.length > 0 ? { dropped } : {}),
     },
   };
+}
+
+/**
+ * What no native format holds of a record: the elements of the response it was read from that
+ * the record does not carry, and the subject's FHIR reference (a native record names the person
+ * by identifiers and name, never by id), unless the caller gives the same subject back.
+ */
+export function notHeldByNative(record: DialogRecord, subject: string | undefined): string[] {
+  const out = record.dropped ? [...record.dropped] : [];
+  const reference = record.session.subject;
+  if (!reference.startsWith('#') && reference !== subject) out.push('subject.reference');
+  return out;
+}
+
+// ---- what a record does not hold of a response ----------------------------------------------
+
+/** Response elements a record holds (or a format's projection reports itself: id, author). */
+const RESPONSE_HELD = new Set([
+  'resourceType',
+  'id',
+  'meta',
+  'contained',
+  'extension',
+  'identifier',
+  'questionnaire',
+  'status',
+  'subject',
+  'authored',
+  'author',
+  'source',
+  'item',
+]);
+
+/** Response extensions a record holds. */
+const EXTENSIONS_HELD = new Set([
+  SESSION_START_EXTENSION,
+  Extensions.timepoint,
+  Extensions.setting,
+  Extensions.reusedRating,
+]);
+
+/** The response's top-level groups responseToSession reads. */
+const ITEMS_HELD = new Set(['previous-actions', 'ratings', 'discussion', 'not-rated']);
+
+/**
+ * Patient elements that are the resource's bookkeeping, not the person: not counted (the
+ * Patient is not what is converted; its id is in the subject reference, counted by a format).
+ */
+const PATIENT_BOOKKEEPING = new Set([
+  'resourceType',
+  'id',
+  'meta',
+  'text',
+  'implicitRules',
+  'language',
+]);
+
+/** Patient elements a record holds (`identifier` and `name` in part: checked one by one). */
+const PATIENT_HELD = new Set(['identifier', 'name', 'birthDate', 'gender']);
+
+/** `_x` is the extension of primitive `x` in FHIR JSON. */
+function elementName(key: string): string {
+  return key.startsWith('_') && key.length > 1 ? `${key.slice(1)}.extension` : key;
+}
+
+function keysBeyond(value: unknown, held: readonly string[], path: string, out: string[]): void {
+  if (typeof value !== 'object' || value === null) return;
+  for (const key of Object.keys(value))
+    if (!held.includes(key)) out.push(`${path}.${elementName(key)}`);
+}
+
+/**
+ * The elements of a DIALOG response, and of the Patient it names (contained, or found in the
+ * same input), that `responseToRecord` does not carry into the record: lost on the way to any
+ * native format, so each format names them among what it does not hold. Named FHIRPath-like:
+ * `encounter`, `meta.tag`, `extension('<url>')`, `Patient.telecom`, `Patient.name.text`… The
+ * DIALOG items inside the groups are read by responseToSession, which refuses what it does not
+ * know; a top-level group it does not read is named here.
+ */
+export function notHeldByRecord(
+  response: QuestionnaireResponse,
+  patient: Patient | undefined,
+  person: PersonDetails,
+): string[] {
+  const out: string[] = [];
+  const r = response as unknown as Record<string, unknown>;
+  for (const key of Object.keys(r)) if (!RESPONSE_HELD.has(key)) out.push(elementName(key));
+  const meta = response.meta;
+  if (meta) {
+    keysBeyond(meta, ['profile'], 'meta', out);
+    if (Array.isArray(meta.profile) && meta.profile.some((p) => p !== Profiles.response))
+      out.push('meta.profile');
+  }
+  if (response.questionnaire?.includes('|')) out.push('questionnaire (version)');
+  const identifier = response.identifier;
+  if (identifier) {
+    if (!identifier.system || !identifier.value) out.push('identifier (without system or value)');
+    keysBeyond(identifier, ['system', 'value'], 'identifier', out);
+  }
+  const subject = response.subject;
+  if (subject) {
+    keysBeyond(subject, ['reference', 'display', 'identifier'], 'subject', out);
+    const id = subject.identifier;
+    const linking = linkingIdentifier(person);
+    if (
+      id &&
+      (Object.keys(id).some((k) => k !== 'system' && k !== 'value') ||
+        !linking ||
+        linking.system !== id.system ||
+        linking.value !== id.value)
+    )
+      out.push('subject.identifier');
+  }
+  keysBeyond(response.author, ['reference', 'display'], 'author', out);
+  keysBeyond(response.source, ['reference', 'display'], 'source', out);
+  for (const e of response.extension ?? [])
+    if (!EXTENSIONS_HELD.has(e.url)) out.push(`extension('${e.url}')`);
+  for (const c of response.contained ?? [])
+    if (c !== patient) out.push(`contained.ofType(${c.resourceType})`);
+  for (const item of response.item ?? [])
+    if (!ITEMS_HELD.has(item.linkId)) out.push(`item.where(linkId='${item.linkId}')`);
+  if (patient) patientNotHeld(patient, out);
+  return [...new Set(out)];
+}
+
+function patientNotHeld(patient: Patient, out: string[]): void {
+  for (const key of Object.keys(patient))
+    if (!PATIENT_BOOKKEEPING.has(key) && !PATIENT_HELD.has(key))
+      out.push(`Patient.${elementName(key)}`);
+  for (const i of patient.identifier ?? []) {
+    if (!i.system || !i.value) {
+      out.push('Patient.identifier (without system or value)');
+      continue;
+    }
+    keysBeyond(i, ['system', 'value', 'type'], 'Patient.identifier', out);
+    const coding = i.type?.coding ?? [];
+    if (
+      i.type &&
+      (Object.keys(i.type).some((k) => k !== 'coding') ||
+        coding.length !== 1 ||
+        coding[0]?.system !== V2_0203 ||
+        Object.keys(coding[0]).some((k) => k !== 'system' && k !== 'code'))
+    )
+      out.push('Patient.identifier.type');
+  }
+  const names = patient.name ?? [];
+  const official = names.find((n) => n.use === 'official') ?? names[0];
+  if (names.length > 1) out.push('Patient.name (another name)');
+  if (official) {
+    keysBeyond(official, ['family', 'given', 'prefix', 'suffix', 'text'], 'Patient.name', out);
+    if (official.text !== undefined && (official.family !== undefined || official.given))
+      out.push('Patient.name.text');
+  }
 }

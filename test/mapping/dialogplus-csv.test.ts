@@ -279,6 +279,15 @@ describe('FHIR → dialogplus-csv', () => {
     expect(r.summary).toMatchObject({ converted: 1, rejected: 0 });
     expect(Object.keys(r.summary.notHeld).sort()).toEqual(
       [
+        // The journey's Patient, found in the Bundle by reference: what a record does not hold
+        // of it, and the reference itself (review-mappers F12).
+        'Patient.active',
+        'Patient.address',
+        'Patient.communication',
+        'Patient.managingOrganization',
+        'Patient.name.use',
+        'Patient.telecom',
+        'subject.reference',
         'author',
         'discussed.action.who/byWhen',
         'discussed.steps',
