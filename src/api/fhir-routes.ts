@@ -9,7 +9,7 @@ import type { Access } from '../service/access';
 import { processBundle } from '../service/bundles';
 import { dialogSummary } from '../service/dialog-summary';
 import type { FhirService } from '../service/fhir-service';
-import { extract, extractInput, populate } from '../service/operations';
+import { extract, extractInput, populate, withStoredQuestionnaire } from '../service/operations';
 import { fault } from '../service/outcomes';
 import type { WriteResult } from '../store';
 import { bodyOfType } from '../service/fhir-service';
@@ -196,8 +196,12 @@ function operationRoutes(router: Router, service: FhirService, now: () => Date):
     ['/Questionnaire/\\$populate', '/Questionnaire/:id/\\$populate'],
     jsonBody,
     route(async (req, res) => {
-      const params = bodyOfType(req.body, 'Parameters') as Parameters;
-      sendFhir(res, 200, await populate(service, accessOf(res), params, now()));
+      const access = accessOf(res);
+      const id = (req.params as { id?: string }).id;
+      const given = bodyOfType(req.body, 'Parameters') as Parameters;
+      const params =
+        id === undefined ? given : await withStoredQuestionnaire(service, access, id, given);
+      sendFhir(res, 200, await populate(service, access, params, now()));
     }),
   );
   router.get(

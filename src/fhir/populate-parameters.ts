@@ -42,7 +42,8 @@ function where(name: string): string {
   return `Parameters.parameter.where(name = '${name}')`;
 }
 
-function questionnaireOf(params: Parameters): string | undefined {
+/** The Questionnaire the parameters name (canonical, questionnaire or questionnaireRef), unversioned. */
+export function questionnaireOf(params: Parameters): string | undefined {
   const canonical = named(params, 'canonical');
   const fromCanonical = canonical?.valueCanonical ?? canonical?.valueUri ?? canonical?.valueUrl;
   const resource = named(params, 'questionnaire')?.resource;

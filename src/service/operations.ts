@@ -4,8 +4,15 @@
  * (a new DIALOG response pre-filled from the person's latest rating and last time's actions).
  * Both read the person's earlier responses from the store, within the caller's access.
  */
-import type { Bundle, Parameters, QuestionnaireResponse, Resource } from '@medplum/fhirtypes';
+import type {
+  Bundle,
+  Parameters,
+  Questionnaire,
+  QuestionnaireResponse,
+  Resource,
+} from '@medplum/fhirtypes';
 import { extractObservations, populateOperation, readPopulateParameters } from '../fhir';
+import { questionnaireOf } from '../fhir/populate-parameters';
 import { hasErrors } from '../validation';
 import type { Access } from './access';
 import type { FhirService } from './fhir-service';
@@ -51,6 +58,32 @@ export async function extract(
   const result = extractObservations(response, { history });
   if (!result.ok) throw new HttpOutcomeError(422, result.outcome);
   return result.bundle;
+}
+
+/**
+ * `Questionnaire/{id}/$populate`: the Parameters with the stored Questionnaire `id` as their
+ * `canonical` (404 when there is none). Parameters that name a Questionnaire as well must name the
+ * same one (400 otherwise: which one was meant cannot be told).
+ */
+export async function withStoredQuestionnaire(
+  service: FhirService,
+  access: Access,
+  id: string,
+  params: Parameters,
+): Promise<Parameters> {
+  const stored = await service.read(access, 'Questionnaire', id);
+  const url = (stored as Questionnaire).url ?? '';
+  const at = "Parameters.parameter.where(name = 'canonical')";
+  const names = ['canonical', 'questionnaire', 'questionnaireRef'];
+  const given = (params.parameter ?? []).some((p) => names.includes(p.name ?? ''));
+  if (!given)
+    return {
+      ...params,
+      parameter: [...(params.parameter ?? []), { name: 'canonical', valueCanonical: url }],
+    };
+  if (questionnaireOf(params) !== url.split('|')[0])
+    throw fault(400, 'invalid', `The parameters name another Questionnaire than ${id}`, at);
+  return params;
 }
 
 export async function populate(

@@ -6,7 +6,14 @@
 import type { Patient } from '@medplum/fhirtypes';
 import { journeyResponses } from '../fhir/journey';
 import { journeyPatient } from '../store/store-contract';
-import { fhir, startService, type Json, type TestService } from '../support/service';
+import { storeDefinitions } from '../../src/service/definitions';
+import {
+  fhir,
+  sharedValidator,
+  startService,
+  type Json,
+  type TestService,
+} from '../support/service';
 
 const NHS = 'https://fhir.nhs.uk/Id/nhs-number';
 let service: TestService;
@@ -604,6 +611,31 @@ describe('operations', () => {
       parameter: [subject('p-pop'), canonical],
     });
     expect(one.status).toBe(200);
+  });
+
+  it('Questionnaire/{id}/$populate populates that stored Questionnaire; another named too is a 400', async () => {
+    const subject = { name: 'subject', valueReference: { reference: 'Patient/megan-price' } };
+    const missing = await call('POST', '/fhir/Questionnaire/dialog/$populate', {
+      resourceType: 'Parameters',
+      parameter: [subject],
+    });
+    expect(missing.status).toBe(404);
+    await storeDefinitions(service.store, sharedValidator().package);
+    const res = await call('POST', '/fhir/Questionnaire/dialog/$populate', {
+      resourceType: 'Parameters',
+      parameter: [subject],
+    });
+    expect(res.status).toBe(200);
+    const response = res.body.parameter.find((p: Json) => p.name === 'response').resource;
+    expect(response.questionnaire).toMatch(
+      /^https:\/\/dialog-fhir\.org\/fhir\/Questionnaire\/dialog/,
+    );
+    const other = await call('POST', '/fhir/Questionnaire/dialog/$populate', {
+      resourceType: 'Parameters',
+      parameter: [subject, { name: 'canonical', valueCanonical: 'https://example.org/Q/other' }],
+    });
+    expect(other.status).toBe(400);
+    expectOutcome(other.body, 'invalid', "Parameters.parameter.where(name = 'canonical')");
   });
 
   it('$populate with parameters that are not a list of objects is a 400, never a 500', async () => {
