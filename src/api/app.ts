@@ -45,6 +45,8 @@ export interface AppOptions {
   readonly authenticate?: Authenticate;
   /** Requests per minute per caller before 429; 0 turns the limit off. */
   readonly rateLimitPerMinute?: number;
+  /** The public address links are written with (BASE_URL); else each request's Host (http.ts). */
+  readonly baseUrl?: string;
   readonly now?: () => Date;
   readonly newId?: () => string;
   /** Whether the store can take writes (readiness). */
@@ -79,6 +81,7 @@ export function createApp(options: AppOptions): App {
   // search Bundle or a carer's view would look like one. Routes set the version's own.
   app.set('etag', false);
   app.set('query parser', 'simple');
+  if (options.baseUrl !== undefined) app.locals.baseUrl = options.baseUrl;
   app.use(helmet());
   app.use(requestLog(options.logger));
   app.use(['/fhir', '/native', '/ui'], cachingRules);

@@ -63,8 +63,13 @@ function namesETag(header: string | undefined, etag: string): boolean {
   return header.split(',').some((tag) => tag.trim() === '*' || opaque(tag) === wanted);
 }
 
-/** The base URL the caller used for /fhir (behind a proxy, set `trust proxy` for its host). */
+/**
+ * The /fhir base links are written with: the configured public address (BASE_URL, AppOptions
+ * `baseUrl`) when there is one, else the address the caller used (its Host header).
+ */
 export function fhirBase(req: Request): string {
+  const configured = (req.app.locals as { baseUrl?: unknown }).baseUrl;
+  if (typeof configured === 'string') return `${configured}/fhir`;
   return `${req.protocol}://${req.get('host') ?? 'localhost'}/fhir`;
 }
 

@@ -43,6 +43,8 @@ export interface Config {
   /** Requests per minute per caller before 429 (0: off). */
   readonly rateLimitPerMinute: number;
   readonly peersFile?: string;
+  /** The service's public address (BASE_URL), for the links it writes; else from each request. */
+  readonly baseUrl?: string;
   /** How often peers are polled for changes to shared plans, in ms (absent: not polled). */
   readonly syncPollMs?: number;
   /** Sending the plan after discharge by e-mail (absent: off). */
@@ -115,9 +117,32 @@ export function readConfig(env: NodeJS.ProcessEnv): Config {
     auth: readAuth(env),
     rateLimitPerMinute: wholeNumber(env, 'RATE_LIMIT_PER_MINUTE', '600', 1_000_000),
     ...(env.PEERS_FILE ? { peersFile: env.PEERS_FILE } : {}),
+    ...baseUrl(env),
     ...syncPoll(env),
     ...planMail(env),
   };
+}
+
+/**
+ * BASE_URL: where callers reach this service (`https://dialog.trust.nhs.uk`, or with a path
+ * prefix a proxy adds). Locations, `fullUrl`s and paging links are built from it; without it,
+ * from each request's Host header, which a client chooses (behind a proxy or a cache that
+ * passes Host on, a forged Host would be written into links others receive).
+ */
+function baseUrl(env: NodeJS.ProcessEnv): { baseUrl?: string } {
+  const text = env.BASE_URL;
+  if (text === undefined || text === '') return {};
+  let url: URL | undefined;
+  try {
+    url = new URL(text);
+  } catch {
+    url = undefined;
+  }
+  if (!url || !['http:', 'https:'].includes(url.protocol) || url.search || url.hash || url.username)
+    throw new ConfigError(
+      `BASE_URL must be the service's public http(s) address without query, fragment or credentials, e.g. https://dialog.trust.nhs.uk (got ${JSON.stringify(text)})`,
+    );
+  return { baseUrl: url.href.replace(/\/+$/, '') };
 }
 
 const PLAN_MAIL_SETTINGS = ['PLAN_MAIL_FROM', 'PLAN_MAIL_REQUIRE_TLS', 'PLAN_MAIL_POLL_SECONDS'];

@@ -58,6 +58,7 @@ export async function runServe(env: NodeJS.ProcessEnv): Promise<Server> {
     store,
     logger,
     rateLimitPerMinute: config.rateLimitPerMinute,
+    ...(config.baseUrl !== undefined ? { baseUrl: config.baseUrl } : {}),
     ...(peers ? { peers } : {}),
     ...(config.syncPollMs !== undefined ? { delivery: { syncPollMs: config.syncPollMs } } : {}),
     ...(await authentication(config, store, logger)),

@@ -3,6 +3,7 @@
  * the query parameters it does not take (400 at the parameter), `_format` and Accept ask for JSON
  * or get a 406, and a history is paged (`_count`, `_offset`, `_since`).
  */
+import { request } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fhir, type Json, startService, type TestService } from '../support/service';
 
@@ -161,5 +162,51 @@ describe('a history, paged', () => {
     const res = await get('/fhir/Patient?_count=0&_offset=10');
     expect(res.status).toBe(200);
     expect(res.body.link.map((l: Json) => l.relation)).toEqual(['self']);
+  });
+});
+
+describe('the address links are written with', () => {
+  /** A raw request with a forged Host header (fetch does not let one be set). */
+  function withHost(base: string, host: string): Promise<{ location: string; body: Json }> {
+    const url = new URL(`${base}/fhir/Patient`);
+    return new Promise((resolve, reject) => {
+      const req = request(
+        {
+          host: url.hostname,
+          port: url.port,
+          path: url.pathname,
+          method: 'POST',
+          headers: { host, 'content-type': 'application/fhir+json' },
+        },
+        (res) => {
+          let text = '';
+          res.on('data', (chunk: Buffer) => (text += chunk.toString('utf8')));
+          res.on('end', () =>
+            resolve({ location: String(res.headers.location), body: JSON.parse(text) as Json }),
+          );
+        },
+      );
+      req.on('error', reject);
+      req.end(JSON.stringify({ resourceType: 'Patient' }));
+    });
+  }
+
+  it('without BASE_URL: the Host the caller used', async () => {
+    const { location } = await withHost(service.base, 'elsewhere.example');
+    expect(location).toMatch(/^http:\/\/elsewhere\.example\/fhir\/Patient\//);
+  });
+
+  it('with BASE_URL: that address, whatever Host says', async () => {
+    const configured = await startService({ baseUrl: 'https://dialog.example/trust-a' });
+    try {
+      const { location } = await withHost(configured.base, 'evil.example');
+      expect(location).toMatch(
+        /^https:\/\/dialog\.example\/trust-a\/fhir\/Patient\/[^/]+\/_history\/1$/,
+      );
+      const page = await fhir(configured.base, 'GET', '/fhir/Patient?_count=1');
+      expect(page.body.link[0].url).toMatch(/^https:\/\/dialog\.example\/trust-a\/fhir\/Patient\?/);
+    } finally {
+      await configured.close();
+    }
   });
 });

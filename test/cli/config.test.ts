@@ -20,9 +20,22 @@ describe('configuration from the environment', () => {
     [{ AUTH: 'maybe' }, /AUTH must be "jwt" or "off"/],
     [{ AUTH_ISSUER: 'https://idp' }, /Set all of AUTH_ISSUER, AUTH_AUDIENCE and AUTH_JWKS/],
     [{ RATE_LIMIT_PER_MINUTE: '-1' }, /RATE_LIMIT_PER_MINUTE must be a whole number/],
+    [
+      { BASE_URL: 'dialog.trust.nhs.uk' },
+      /BASE_URL must be the service's public http\(s\) address/,
+    ],
+    [{ BASE_URL: 'ftp://dialog.example' }, /BASE_URL must be/],
+    [{ BASE_URL: 'https://dialog.example/?x=1' }, /BASE_URL must be/],
   ])('rejects %j with a clear message', (env, message) => {
     expect(() => readConfig(env)).toThrow(ConfigError);
     expect(() => readConfig(env)).toThrow(message);
+  });
+
+  it('takes BASE_URL as the public address, without a trailing slash', () => {
+    expect(readConfig({ BASE_URL: 'https://dialog.example/trust-a/' }).baseUrl).toBe(
+      'https://dialog.example/trust-a',
+    );
+    expect(readConfig({}).baseUrl).toBeUndefined();
   });
 
   it('turns authentication off only when AUTH=off is set', () => {
