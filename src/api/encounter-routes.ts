@@ -23,6 +23,7 @@ import { handoverFromEncounter } from '../transfer/encounter-trigger';
 import type { Transfers } from '../transfer/handover';
 import { hasErrors } from '../validation';
 import { jsonBody } from './body';
+import { queryOf } from './query-parameters';
 import { accessOf } from './fhir-routes';
 import { fhirBase, historyBundle, resourceHeaders, searchBundle, sendFhir, sendRead } from './http';
 
@@ -42,6 +43,15 @@ export function encounterRoutes(service: FhirService, transfers: Transfers | und
 
   const write = async (req: Request, res: Response, id: string | undefined): Promise<void> => {
     const access = checked(accessOf(res), id === undefined ? 'create' : 'update');
+    // Declared `conditionalCreate: false`: a condition that would be ignored is refused instead
+    // (ignoring it would make a duplicate Encounter, and start a second handover, on every retry).
+    if (req.get('if-none-exist') !== undefined)
+      throw fault(
+        400,
+        'not-supported',
+        'Encounters are not created conditionally: send PUT Encounter/{id} to write one idempotently',
+        'Encounter',
+      );
     const encounter = bodyOfType(req.body, 'Encounter') as Encounter;
     if (id !== undefined && encounter.id !== id)
       throw fault(400, 'invalid', 'The body’s id must be the id in the URL', 'Encounter.id');
@@ -86,8 +96,7 @@ export function encounterRoutes(service: FhirService, transfers: Transfers | und
     '/Encounter',
     route(async (req, res) => {
       checked(accessOf(res), 'search');
-      const at = req.originalUrl.indexOf('?');
-      const params = new URLSearchParams(at >= 0 ? req.originalUrl.slice(at + 1) : '');
+      const params = queryOf(req);
       const found = await store.search('Encounter', params);
       sendFhir(res, 200, searchBundle(req, 'Encounter', params, found));
     }),

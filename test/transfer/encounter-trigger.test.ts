@@ -186,6 +186,17 @@ describe('the Encounter trigger', () => {
     expect(bad.status).toBe(422);
     const found = await fhir(s.base, 'GET', `/fhir/Encounter?_id=${ok.body.id}`);
     expect(found.body.entry).toHaveLength(1);
+    // A conditional create is refused, not ignored (which made a duplicate on every retry).
+    const conditional = await fhir(
+      s.base,
+      'POST',
+      '/fhir/Encounter',
+      encounter('x', 'in-progress', { reference: 'Patient/anyone' }),
+      { 'if-none-exist': `_id=${ok.body.id}` },
+    );
+    expect(conditional.status).toBe(400);
+    expect(conditional.body.issue[0].code).toBe('not-supported');
+    expect((await fhir(s.base, 'GET', '/fhir/Encounter?_count=0')).body.total).toBe(1);
   });
 
   it('an update cannot move an Encounter to another person (409, unchanged)', async () => {
