@@ -9,7 +9,13 @@ import type { Access } from '../service/access';
 import { processBundle } from '../service/bundles';
 import { dialogSummary } from '../service/dialog-summary';
 import type { FhirService } from '../service/fhir-service';
-import { extract, extractInput, populate, withStoredQuestionnaire } from '../service/operations';
+import {
+  extract,
+  extractInput,
+  populate,
+  validateInput,
+  withStoredQuestionnaire,
+} from '../service/operations';
 import { fault } from '../service/outcomes';
 import type { WriteResult } from '../store';
 import { bodyOfType } from '../service/fhir-service';
@@ -171,8 +177,7 @@ function operationRoutes(router: Router, service: FhirService, now: () => Date):
     ['/\\$validate', '/:type/\\$validate'],
     jsonBody,
     route(async (req, res) => {
-      const expected = (req.params as { type?: string }).type;
-      const resource = bodyOfType(req.body, expected ?? resourceTypeOf(req.body));
+      const resource = validateInput(req.body, (req.params as { type?: string }).type);
       // $validate answers 200 with the outcome whether or not the resource is valid (FHIR R4).
       sendFhir(res, 200, service.validate(resource));
       return Promise.resolve();
@@ -218,9 +223,4 @@ function operationRoutes(router: Router, service: FhirService, now: () => Date):
       );
     }),
   );
-}
-
-function resourceTypeOf(body: unknown): string {
-  const type = (body as { resourceType?: unknown } | null)?.resourceType;
-  return typeof type === 'string' ? type : 'Resource';
 }

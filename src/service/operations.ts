@@ -15,7 +15,7 @@ import { extractObservations, populateOperation, readPopulateParameters } from '
 import { questionnaireOf } from '../fhir/populate-parameters';
 import { hasErrors } from '../validation';
 import type { Access } from './access';
-import type { FhirService } from './fhir-service';
+import { bodyOfType, type FhirService } from './fhir-service';
 import { fault, HttpOutcomeError, unprocessable } from './outcomes';
 import { storedOrUndefined } from './references';
 
@@ -58,6 +58,47 @@ export async function extract(
   const result = extractObservations(response, { history });
   if (!result.ok) throw new HttpOutcomeError(422, result.outcome);
   return result.bundle;
+}
+
+const VALIDATE_INPUTS = new Set(['resource', 'mode', 'profile']);
+const VALIDATE_AT = (name: string): string => `Parameters.parameter.where(name = '${name}')`;
+
+/**
+ * What `$validate` (or `Type/$validate`, `type`) validates: the body itself, or FHIR's
+ * Parameters form of the operation (`resource`, with `mode` create or update) as HAPI and
+ * Medplum clients send it. A Parameters body naming only those inputs is the operation's input;
+ * any other Parameters is itself the resource to validate. `profile` is refused: a resource is
+ * validated against the profiles it declares (`meta.profile`).
+ */
+export function validateInput(body: unknown, type: string | undefined): Resource {
+  const params = (body as Partial<Parameters> | null)?.parameter;
+  const isInput =
+    type !== 'Parameters' &&
+    (body as Partial<Parameters> | null)?.resourceType === 'Parameters' &&
+    Array.isArray(params) &&
+    params.some((p) => (p as { name?: unknown } | null)?.name === 'resource') &&
+    params.every((p) => VALIDATE_INPUTS.has(String((p as { name?: unknown } | null)?.name)));
+  if (!isInput) return bodyOfType(body, type ?? resourceTypeOf(body));
+  const named = (name: string) => params.filter((p) => p.name === name);
+  if (named('resource').length > 1 || named('mode').length > 1)
+    throw fault(400, 'invalid', 'resource and mode are given once each', VALIDATE_AT('resource'));
+  const mode = named('mode')[0];
+  if (mode && !['create', 'update'].includes(mode.valueCode ?? ''))
+    throw fault(400, 'not-supported', 'mode is create or update here', VALIDATE_AT('mode'));
+  if (named('profile').length > 0)
+    throw fault(
+      400,
+      'not-supported',
+      'Resources are validated against the profiles they declare (meta.profile)',
+      VALIDATE_AT('profile'),
+    );
+  const inner: unknown = named('resource')[0]?.resource;
+  return bodyOfType(inner, type ?? resourceTypeOf(inner));
+}
+
+function resourceTypeOf(body: unknown): string {
+  const type = (body as { resourceType?: unknown } | null)?.resourceType;
+  return typeof type === 'string' ? type : 'Resource';
 }
 
 /**

@@ -100,6 +100,42 @@ describe('HTTP façade: health, metadata, $validate and the body rules', () => {
     );
   });
 
+  it('$validate takes FHIR’s Parameters form (resource, mode) as well as the bare resource', async () => {
+    const wrapped = (resource: string, more: unknown[] = []) =>
+      JSON.stringify({
+        resourceType: 'Parameters',
+        parameter: [{ name: 'resource', resource: JSON.parse(resource) as unknown }, ...more],
+      });
+    type Outcome = { issue: { severity: string; code: string; expression?: string[] }[] };
+    const errors = async (res: Response) =>
+      ((await res.json()) as Outcome).issue.filter((i) => i.severity === 'error');
+    const good = await post('/fhir/QuestionnaireResponse/$validate', wrapped(validQr));
+    expect(good.status).toBe(200);
+    expect(await errors(good)).toEqual([]);
+    const bad = await post(
+      '/fhir/$validate',
+      wrapped(invalidQr, [{ name: 'mode', valueCode: 'create' }]),
+    );
+    expect(bad.status).toBe(200);
+    expect((await errors(bad)).map((i) => i.code)).toContain('code-invalid');
+    // The inner resource is judged against the URL's type, and unsupported inputs are named.
+    expect((await post('/fhir/Observation/$validate', wrapped(validQr))).status).toBe(400);
+    const profiled = await post(
+      '/fhir/$validate',
+      wrapped(validQr, [{ name: 'profile', valueUri: 'https://example.org/p' }]),
+    );
+    expect(profiled.status).toBe(400);
+    expect(((await profiled.json()) as Outcome).issue[0]?.expression).toEqual([
+      "Parameters.parameter.where(name = 'profile')",
+    ]);
+    // Parameters that are not the operation's input are validated as themselves.
+    const plain = await post(
+      '/fhir/$validate',
+      JSON.stringify({ resourceType: 'Parameters', parameter: [{ name: 'x', valueString: 'y' }] }),
+    );
+    expect(await errors(plain)).toEqual([]);
+  });
+
   it('rejects a resource of another type than the URL names', async () => {
     const res = await post('/fhir/Observation/$validate', validQr);
     expect(res.status).toBe(400);
