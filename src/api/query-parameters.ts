@@ -91,6 +91,11 @@ function mediaTypeOf(value: string): string {
  * first such parameter) and formats other than JSON (406).
  */
 export function checkQuery(req: Request, _res: Response, next: NextFunction): void {
+  // Most requests have neither (a read by a system): nothing to look at.
+  if (!req.originalUrl.includes('?') && req.headers.accept === undefined) {
+    next();
+    return;
+  }
   try {
     checkFormat(req, req.path);
     const allowed = takes(req.method, req.path);
