@@ -315,6 +315,16 @@ async function dispatch(
       'POST goes to the type: use ifNoneExist for a conditional create',
       `${where}.url`,
     );
+  // As on their own (src/api/query-parameters.ts): a read, vread, history or update takes no
+  // parameters here, rather than answering as if they were absent (a history's paging is had
+  // by calling it on its own).
+  if (id !== undefined && query !== undefined)
+    throw fault(
+      400,
+      'not-supported',
+      'A read, vread, history or update entry takes no query parameters',
+      `${where}.url`,
+    );
   if (method === 'GET' && id === undefined) {
     const found = await service.search(access, type, new URLSearchParams(query ?? ''));
     return {

@@ -457,11 +457,13 @@ describe('POST /fhir: Bundles JSON allows but FHIR does not', () => {
         { request: { method: 'GET', url: 'Patient/p-batch/_history/1/extra' } },
         { request: { method: 'GET', url: 'Patient/p-batch/anything' } },
         { resource: person('q'), request: post('Patient?identifier=urn:test:mrn|q') },
+        { request: { method: 'GET', url: 'Patient/p-batch?bogus=1' } },
+        { request: { method: 'GET', url: 'Patient/p-batch/_history?_since=2020-01-01' } },
         { request: { method: 'GET', url: 'Patient/p-batch/_history/1' } },
       ],
     });
     const statuses = res.body.entry.map((e: Json) => e.response.status);
-    expect(statuses).toEqual(['400', '400', '400', '400', '200 OK']);
+    expect(statuses).toEqual(['400', '400', '400', '400', '400', '400', '200 OK']);
     expect((await call('GET', '/fhir/Patient?identifier=urn:test:mrn|q')).body.total).toBe(0);
   });
 });
