@@ -36,7 +36,7 @@ import {
 } from './fhir-service';
 import { fault, HttpOutcomeError, statusOf } from './outcomes';
 import { checkNhsNumberFree } from './nhs-number';
-import { checkKeepsPerson, personElement, storedOrUndefined } from './references';
+import { checkKeepsPerson, personElement, storedOrUndefined, upToTwoMatches } from './references';
 
 export async function processBundle(
   service: FhirService,
@@ -83,9 +83,7 @@ async function checkEntryNhsNumber(store: FhirStore, request: EntryRequest): Pro
   if (request.query === undefined)
     return checkNhsNumberFree(store, resource, request.id ?? resource.id, where);
   if (/urn:(?:uuid|oid):/.test(safeDecode(request.query))) return;
-  const query = new URLSearchParams(request.query);
-  query.set('_count', '2');
-  const found = (await store.search('Patient', query)).resources;
+  const found = await upToTwoMatches(store, 'Patient', request.query);
   // A conditional create with a match creates nothing; several matches are the store's 412.
   if (found.length > 1 || (request.method === 'POST' && found.length === 1)) return;
   return checkNhsNumberFree(store, resource as Patient, found[0]?.id ?? resource.id, where);

@@ -30,7 +30,13 @@ import type { Access } from './access';
 import { checkNhsNumberFree, nhsNumberIssues, nhsNumberSearchIssue } from './nhs-number';
 import { fault, HttpOutcomeError, unprocessable } from './outcomes';
 import { SessionSubmitter } from './submit-session';
-import { checkKeepsPerson, checkSamePerson, personElement, storedOrUndefined } from './references';
+import {
+  checkKeepsPerson,
+  checkSamePerson,
+  personElement,
+  storedOrUndefined,
+  upToTwoMatches,
+} from './references';
 import { resolveSubject } from './subject';
 
 /** The resource types served at /fhir (DESIGN.md, issue 4). */
@@ -213,7 +219,8 @@ export class FhirService {
     // A conditional create that finds its match writes nothing: only a new Patient is checked.
     if (
       resource.resourceType === 'Patient' &&
-      (condition === undefined || (await this.matchCount('Patient', condition)) === 0)
+      (condition === undefined ||
+        (await upToTwoMatches(this.deps.store, 'Patient', condition)).length === 0)
     )
       await checkNhsNumberFree(this.deps.store, resource, undefined, 'Patient');
     return this.deps.store.create(
@@ -346,12 +353,6 @@ export class FhirService {
   }
 
   /** How many stored resources a condition matches (0, 1, or 2 for "several"). */
-  private async matchCount(type: ResourceType, condition: string): Promise<number> {
-    const query = new URLSearchParams(condition);
-    query.set('_count', '2');
-    return (await this.deps.store.search(type, query)).resources.length;
-  }
-
   /**
    * A session's `If-None-Exist`: the stored response it names (nothing is written then), or none;
    * a 412 when it names several. Checked before the session's transaction, not inside it: two
@@ -375,19 +376,16 @@ export class FhirService {
         'If-None-Exist needs a search parameter',
         'QuestionnaireResponse',
       );
-    const condition = new URLSearchParams(
-      checkedCondition(access, 'QuestionnaireResponse', ifNoneExist),
-    );
-    condition.set('_count', '2');
-    const found = await this.deps.store.search('QuestionnaireResponse', condition);
-    if (found.total > 1)
+    const condition = checkedCondition(access, 'QuestionnaireResponse', ifNoneExist);
+    const found = await upToTwoMatches(this.deps.store, 'QuestionnaireResponse', condition);
+    if (found.length > 1)
       throw fault(
         412,
         'multiple-matches',
         'If-None-Exist matches more than one resource',
         'QuestionnaireResponse',
       );
-    const match = found.resources[0];
+    const match = found[0];
     return match ? this.visible(access, match) : undefined;
   }
 

@@ -115,3 +115,17 @@ export async function storedOrUndefined<K extends ResourceType>(
     throw err;
   }
 }
+
+/**
+ * What a condition (`If-None-Exist`, a conditional update's query) matches, read only as far as
+ * telling none, one and several apart: at most two resources.
+ */
+export async function upToTwoMatches<K extends ResourceType>(
+  store: FhirStore,
+  type: K,
+  condition: string,
+): Promise<ExtractResource<K>[]> {
+  const query = new URLSearchParams(condition);
+  query.set('_count', '2');
+  return (await store.search(type, query)).resources;
+}
