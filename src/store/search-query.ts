@@ -123,24 +123,40 @@ export function instantRange(text: string): { lo: number; hi: number } | undefin
     return undefined;
   const fraction = frac ?? '';
   const millis = fraction === '' ? 0 : Math.floor(Number(`0.${fraction}`) * 1000);
+  // FHIR has no year 0 (its years run from 0001).
+  if (year === 0) return undefined;
   let offset = 0;
   if (zone && zone !== 'Z') {
     const sign = zone.startsWith('-') ? -1 : 1;
-    offset = sign * (Number(zone.slice(1, 3)) * 60 + Number(zone.slice(4, 6))) * 60_000;
+    const hours = Number(zone.slice(1, 3));
+    const minutes = Number(zone.slice(4, 6));
+    // UTC offsets run from -14:00 to +14:00 (FHIR's dateTime: 00:00–13:59 or 14:00).
+    if (minutes > 59 || hours > 14 || (hours === 14 && minutes > 0)) return undefined;
+    offset = sign * (hours * 60 + minutes) * 60_000;
   }
   const lo =
-    Date.UTC(year, month - 1, day, Number(h ?? 0), Number(mi ?? 0), Number(s ?? 0), millis) -
-    offset;
+    utc(year, month - 1, day, Number(h ?? 0), Number(mi ?? 0), Number(s ?? 0), millis) - offset;
   const check = new Date(lo + offset);
   if (check.getUTCDate() !== day || check.getUTCMonth() !== month - 1) return undefined;
   let hi: number;
-  if (mo === undefined) hi = Date.UTC(year + 1, 0, 1);
-  else if (d === undefined) hi = Date.UTC(year, month, 1);
-  else if (h === undefined) hi = Date.UTC(year, month - 1, day + 1);
+  if (mo === undefined) hi = utc(year + 1, 0, 1);
+  else if (d === undefined) hi = utc(year, month, 1);
+  else if (h === undefined) hi = utc(year, month - 1, day + 1);
   else if (s === undefined) hi = lo + 60_000;
   else if (fraction === '') hi = lo + 1000;
   else hi = lo + Math.max(1, 10 ** (3 - Math.min(fraction.length, 3)));
   return { lo, hi };
+}
+
+/**
+ * `Date.UTC` for every FHIR year: `Date.UTC` reads years 0–99 as 1900–1999, so `0099` would
+ * have meant 1999. Months and days past their end carry over, as with `Date.UTC`.
+ */
+function utc(year: number, monthIndex: number, day: number, h = 0, mi = 0, s = 0, ms = 0): number {
+  const date = new Date(0);
+  date.setUTCFullYear(year, monthIndex, day);
+  date.setUTCHours(h, mi, s, ms);
+  return date.getTime();
 }
 
 function unescapeValue(value: string): string {

@@ -48,6 +48,23 @@ const dates: [string, string, [string, string] | undefined][] = [
   ['hour 24', '2025-10-20T24:00Z', undefined],
   ['no separators', '20251020', undefined],
   ['an hour alone', '2025-10-20T10Z', undefined],
+  [
+    'the largest offset east',
+    '2025-01-01T00:00:00+14:00',
+    ['2024-12-31T10:00:00.000Z', '2024-12-31T10:00:01.000Z'],
+  ],
+  [
+    'the largest offset west',
+    '2025-01-01T00:00:00-14:00',
+    ['2025-01-01T14:00:00.000Z', '2025-01-01T14:00:01.000Z'],
+  ],
+  ['an offset with 99 hours and minutes', '2025-01-01T00:00:00+99:99', undefined],
+  ['an offset past +14:00', '2025-01-01T00:00:00+14:01', undefined],
+  ['an offset of 15 hours', '2025-01-01T00:00-15:00', undefined],
+  ['an offset with 60 minutes', '2025-01-01T00:00:00+01:60', undefined],
+  ['a year before 100', '0099', ['0099-01-01T00:00:00.000Z', '0100-01-01T00:00:00.000Z']],
+  ['a day before year 100', '0050-03-01', ['0050-03-01T00:00:00.000Z', '0050-03-02T00:00:00.000Z']],
+  ['year 0', '0000-01-01', undefined],
 ];
 
 describe('dates in search values', () => {
@@ -90,6 +107,22 @@ describe('parseSearch', () => {
       status: 400,
       expression: ['subject'],
     });
+  });
+
+  it('refuses a UTC offset no zone has, at the parameter', () => {
+    for (const value of [
+      '2025-01-01T00:00:00+99:99',
+      'ge2025-01-01T00:00:00-14:30',
+      'lt2025-01-01T10:00+02:60',
+    ])
+      expect(refused(() => parseSearch('Patient', { _lastUpdated: value }))).toEqual({
+        status: 400,
+        expression: ['_lastUpdated'],
+      });
+    // As a query string, where the + arrives as a space.
+    expect(refused(() => parseSearch('Patient', '_lastUpdated=2025-01-01T00:00:00+99:99'))).toEqual(
+      { status: 400, expression: ['_lastUpdated'] },
+    );
   });
 
   it('takes a space in an offset as the + a query string turned into one', () => {
