@@ -37,6 +37,9 @@ import type {
   ReadSink,
   WriteResult,
 } from './types';
+import { CONTROL_CHARACTER, CONTROL_CHARACTER_TEXT } from './types';
+
+const CONTROL_CHARACTERS = new RegExp(CONTROL_CHARACTER.source, 'g');
 
 interface Compiled {
   readonly spec: CsvItemRowsMapping;
@@ -104,8 +107,11 @@ export function createItemRowsReader(
   let group: Group | undefined;
   /** First row of each session already converted, to catch sessions split across the file. */
   const done = new Map<string, number>();
+  /** The input has held a control character (CsvReader.controlSeen). */
+  let controlInInput = false;
 
-  function row(cells: string[], rowNumber: number): void {
+  function row(cells: string[], rowNumber: number, controlSeen = false): void {
+    controlInInput = controlSeen;
     if (rowNumber === 1) {
       const match = matchHeader(cells, c.columns, undefined, file, spec.title);
       for (const issue of match.issues) sink.notice(issue);
@@ -152,6 +158,22 @@ export function createItemRowsReader(
       );
       return;
     }
+    // The session's identifiers go into FHIR as they are: they may hold no control character
+    // (one here rejects the whole session, as any bad row does).
+    if (controlSeen)
+      for (const i of sessionIndexes) {
+        const column = byIndex[i];
+        if (column && CONTROL_CHARACTER.test(cells[i] ?? ''))
+          inGroup(cells, rowNumber).faults.push(
+            placedIssue(
+              'value',
+              `${column.header} ${CONTROL_CHARACTER_TEXT}`,
+              column.expression,
+              file,
+              cellLocation(rowNumber, column),
+            ),
+          );
+      }
     const code = (cells[codeIndex] ?? '').trim();
     const item = itemBySnomed(code);
     if (!item) {
@@ -193,7 +215,14 @@ export function createItemRowsReader(
 
   /** The session this row belongs to (rows of one session are adjacent). */
   function inGroup(cells: string[], rowNumber: number): Group {
-    const key = sessionIndexes.map((i) => (cells[i] ?? '').trim()).join('\u0001');
+    // A control character (rejected) does not split the session its row belongs to: the whole
+    // session is rejected, not converted short of that row's item.
+    const key = sessionIndexes
+      .map((i) => {
+        const cell = (cells[i] ?? '').trim();
+        return controlInInput ? cell.replace(CONTROL_CHARACTERS, '').trim() : cell;
+      })
+      .join('\u0001');
     if (group && group.key !== key) flush();
     group ??= { key, firstRow: rowNumber, lastRow: rowNumber, cells, items: [], faults: [] };
     group.lastRow = rowNumber;

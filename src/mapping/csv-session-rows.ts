@@ -45,6 +45,7 @@ import type {
   ReadSink,
   WriteResult,
 } from './types';
+import { CONTROL_CHARACTER, CONTROL_CHARACTER_TEXT } from './types';
 
 const MAX_CHOSEN = 3;
 /** Cells of the wrong kind in one row from which the row is reported as shifted. */
@@ -186,7 +187,7 @@ export function createSessionRowsReader(
     });
   }
 
-  function row(cells: string[], rowNumber: number): void {
+  function row(cells: string[], rowNumber: number, controlSeen = false): void {
     if (rowNumber === 1) {
       header(cells, true);
       return;
@@ -215,7 +216,7 @@ export function createSessionRowsReader(
       return;
     }
     const issues: OperationOutcomeIssue[] = [];
-    const values = readCells(cells, rowNumber, byIndex, issues);
+    const values = readCells(cells, rowNumber, byIndex, issues, controlSeen);
     if (issues.length > 0) {
       const misfits = byIndex.filter((col, i) => col !== undefined && !fits(col, cells[i] ?? ''));
       // Right cell count, yet several cells of the wrong kind: a comma shifted part of the row
@@ -293,6 +294,7 @@ export function createSessionRowsReader(
     rowNumber: number,
     columns: readonly (Column | undefined)[],
     issues: OperationOutcomeIssue[],
+    controlSeen: boolean,
   ): RowValues {
     const values: RowValues = {
       name: undefined,
@@ -312,6 +314,23 @@ export function createSessionRowsReader(
       if (kind === Kind.Ignore) continue;
       const column = columns[i] as Column;
       const raw = cells[i] ?? '';
+      // Text that goes into FHIR as it is (a name, an action): it may hold no control character.
+      if (
+        controlSeen &&
+        (kind === Kind.Name || kind === Kind.Actions) &&
+        CONTROL_CHARACTER.test(raw)
+      ) {
+        issues.push(
+          placedIssue(
+            'value',
+            `${column.header} ${CONTROL_CHARACTER_TEXT}`,
+            column.expression,
+            file,
+            cellLocation(rowNumber, column),
+          ),
+        );
+        continue;
+      }
       switch (kind) {
         case Kind.Name:
           values.name = readFamilyCommaGiven(raw);

@@ -13,7 +13,7 @@
  */
 import { parse, type Parser } from 'csv-parse';
 import type { CsvOptions } from './spec';
-import { Utf8Watch } from './types';
+import { ControlWatch, Utf8Watch } from './types';
 
 const NEEDS_NEUTRALISING = /^'*[=+\-@\t\r]/;
 const NEUTRALISED = /^'+[=+\-@\t\r]/;
@@ -31,8 +31,12 @@ const APOSTROPHE = 0x27;
 export type LineEnding = '\n' | '\r\n';
 
 export interface CsvRowHandler {
-  /** One record; `row` counts records from 1 (the header is row 1), as a spreadsheet does. */
-  row(cells: string[], row: number): void;
+  /**
+   * One record; `row` counts records from 1 (the header is row 1), as a spreadsheet does.
+   * `controlSeen`: the input so far has held a control character FHIR text may not hold
+   * (`CsvReader.controlSeen`); until it has, no cell holds one.
+   */
+  row(cells: string[], row: number, controlSeen: boolean): void;
   /** A record csv-parse could not read (for an unclosed quote: the rest of the input). */
   unreadable(row: number, reason: string): void;
 }
@@ -60,6 +64,8 @@ export class CsvReader {
   private unseen = 0;
   /** Whether some input was not UTF-8: then rows are looked at for U+FFFD (see `push`). */
   private readonly utf8 = new Utf8Watch();
+  /** Whether some input held a control character FHIR text may not hold (`controlSeen`). */
+  private readonly control = new ControlWatch();
 
   /**
    * `lineEnding` is given for a reader of part of a file (csv-pieces.ts), which must read it as
@@ -94,7 +100,7 @@ export class CsvReader {
         }
         if (clean)
           for (let i = 0; i < record.length; i++) record[i] = unneutralise(record[i] ?? '');
-        this.guard(() => handler.row(record, this.rowNumber));
+        this.guard(() => handler.row(record, this.rowNumber, this.control.seen));
         return null;
       },
       on_skip: (err) => {
@@ -122,6 +128,7 @@ export class CsvReader {
   push(chunk: string | Uint8Array): void {
     this.throwIfFailed();
     if (typeof chunk !== 'string') this.utf8.push(chunk);
+    this.control.push(chunk);
     this.parser.write(
       typeof chunk === 'string' || Buffer.isBuffer(chunk)
         ? chunk
@@ -141,6 +148,15 @@ export class CsvReader {
     // Only the number of cells matters: empty ones need no quoting, whatever the quote and escape.
     this.unseen++;
     this.push(header.map(() => '').join(this.options.delimiter) + lineEnding);
+  }
+
+  /**
+   * Whether the input so far held a control character FHIR text may not hold (types.ts
+   * `CONTROL_CHARACTER`): until it has, a reader need not look for one in its cells. Set before
+   * the rows of the chunk that held it are handed over.
+   */
+  get controlSeen(): boolean {
+    return this.control.seen;
   }
 
   /** Records whose length was not the one csv-parse expected (the first record's). */

@@ -52,7 +52,7 @@ import type {
   WriteOptions,
   WriteResult,
 } from './types';
-import { TextChunks } from './types';
+import { CONTROL_CHARACTER, CONTROL_CHARACTER_TEXT, TextChunks } from './types';
 
 interface FieldRef {
   readonly segment: string;
@@ -156,6 +156,17 @@ function badHexField(segment: Hl7Segment, enc: Encoding): number | undefined {
         if (component.includes(marker))
           for (const part of component.split(enc.subcomponent))
             if (unescapeText(part, enc).badHex) return f;
+  return undefined;
+}
+
+/** The first field of a segment whose text, unescaped, holds a control character FHIR may not. */
+function controlField(segment: Hl7Segment, enc: Encoding): number | undefined {
+  const first = segment.name === 'MSH' ? 3 : 1;
+  for (let f = first; f < segment.fields.length; f++)
+    for (const rep of repetitions(segment, f))
+      for (const component of rep)
+        for (const part of component.split(enc.subcomponent))
+          if (CONTROL_CHARACTER.test(unescapeText(part, enc).text)) return f;
   return undefined;
 }
 
@@ -493,6 +504,29 @@ export function createHl7Reader(
           `${field} has a hex escape (${enc.escape}X…${enc.escape}) whose bytes are not UTF-8 text`,
           field,
           segmentPlace(segment, field),
+        );
+        return;
+      }
+    }
+    // A control character FHIR text may not hold, raw or escaped (\X00\): the message is refused
+    // at the first field holding one, whether the mapping reads that field or not.
+    for (const [index, segment] of message.segments.entries()) {
+      const text = lines[index]?.text ?? '';
+      if (!CONTROL_CHARACTER.test(text) && !text.includes(`${enc.escape}X`)) continue;
+      const f = controlField(segment, enc);
+      if (f !== undefined) {
+        const field = `${segment.name}-${f}`;
+        sink.reject(
+          [
+            placedIssue(
+              'value',
+              `${field} ${CONTROL_CHARACTER_TEXT}`,
+              field,
+              file,
+              segmentPlace(segment, field),
+            ),
+          ],
+          location,
         );
         return;
       }

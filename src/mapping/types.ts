@@ -65,6 +65,42 @@ export interface ReadSink {
 }
 
 /**
+ * Code points FHIR strings may not hold (R4 `string`): below U+0020, other than tab, line feed
+ * and carriage return — NUL, BEL, form feed… A native value holding one is refused, never
+ * written into FHIR.
+ */
+// eslint-disable-next-line no-control-regex -- these characters are what it looks for
+export const CONTROL_CHARACTER = /[\u0000-\u0008\u000B\u000C\u000E-\u001F]/;
+
+export const CONTROL_CHARACTER_TEXT =
+  'holds a control character (a code point below U+0020 other than tab, line feed or carriage return), which FHIR text may not hold';
+
+/**
+ * Watches an input, chunk by chunk, for a control character FHIR strings may not hold, so that a
+ * reader looks at its values for one only once the input has shown one (one pass over the
+ * bytes, cheaper than testing every value). In UTF-8 such a byte is always that character.
+ */
+export class ControlWatch {
+  /** Some input so far held such a character. */
+  seen = false;
+
+  push(chunk: string | Uint8Array): void {
+    if (this.seen) return;
+    if (typeof chunk === 'string') {
+      this.seen = CONTROL_CHARACTER.test(chunk);
+      return;
+    }
+    for (let i = 0; i < chunk.length; i++) {
+      const b = chunk[i] as number;
+      if (b < 0x20 && b !== 0x09 && b !== 0x0a && b !== 0x0d) {
+        this.seen = true;
+        return;
+      }
+    }
+  }
+}
+
+/**
  * Watches an input's bytes, chunk by chunk, for any that are not UTF-8 (Node's `isUtf8`, far
  * cheaper than looking for U+FFFD in every decoded field). A character cut between two chunks
  * is checked whole: the bytes of an unfinished one wait for the next chunk.
