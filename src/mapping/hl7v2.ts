@@ -1471,7 +1471,10 @@ export function projectHl7(
     const n = person.name;
     if (n.family === undefined && n.given.length === 0) notHeld.push('person.name.text');
     else {
-      const given = n.given.flatMap((g) => collapseText(g).split(' ')).filter((g) => g !== '');
+      // XPN-2 holds the first given name whole (`Mary Ann`); XPN-3 holds the further given
+      // names, which HL7 separates by spaces, so a space inside one of those splits it.
+      const named = n.given.map(collapseText).filter((g) => g !== '');
+      const given = named.slice(0, 1).concat(named.slice(1).flatMap((g) => g.split(' ')));
       const family = n.family !== undefined ? collapseText(n.family) : '';
       if ((n.prefix?.length ?? 0) > 1 || (n.suffix?.length ?? 0) > 1)
         notHeld.push('person.name (more than one prefix or suffix)');

@@ -192,6 +192,7 @@ export const hl7Record: fc.Arbitrary<DialogRecord> = fc
     nhs: nhsNumber,
     mrn: fc.option(fc.stringMatching(/^[A-Z0-9]{4,10}$/), { nil: undefined }),
     name: fc.option(personName, { nil: undefined }),
+    givenSecondWord: fc.option(namePart, { nil: undefined }),
     prefix: fc.option(fc.constantFrom('Mr', 'Ms', 'Dr', 'Mx'), { nil: undefined }),
     birthDate: fc.option(
       fc.date({ min: new Date('1930-01-01'), max: new Date('2010-12-31'), noInvalidDate: true }),
@@ -207,10 +208,15 @@ export const hl7Record: fc.Arbitrary<DialogRecord> = fc
     helpWanted,
   })
   .map((r) => {
+    // XPN-2 holds a first given name of two words whole (`Mary Ann`).
+    const given =
+      r.name && r.name.given.length > 0 && r.givenSecondWord
+        ? [`${r.name.given[0] ?? ''} ${r.givenSecondWord}`, ...r.name.given.slice(1)]
+        : (r.name?.given ?? []);
     const name: PersonName | undefined = r.name
       ? {
           ...(r.name.family ? { family: r.name.family } : {}),
-          given: r.name.given,
+          given,
           ...(r.prefix ? { prefix: [r.prefix] } : {}),
         }
       : undefined;

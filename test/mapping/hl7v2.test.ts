@@ -645,3 +645,37 @@ describe('hl7v2: text that is not UTF-8', () => {
     expect(output).not.toContain('\uFFFD');
   });
 });
+
+describe('hl7v2 names: a first given name of two words stays one (review L1)', () => {
+  const GIVEN = 'Price^Megan^Rose^^Ms';
+
+  it('PID-5 Smith^Mary Ann comes back as Smith^Mary Ann, one given name in FHIR', async () => {
+    expect(ORU).toContain(GIVEN);
+    const text = ORU.replace(GIVEN, 'Smith^Mary Ann^^^Ms');
+    const fhir = await run(text, 'hl7v2', 'fhir');
+    const qr = responses(fhir.output)[0];
+    const patient = qr?.contained?.[0] as Patient | undefined;
+    expect(patient?.name).toEqual([{ family: 'Smith', given: ['Mary Ann'], prefix: ['Ms'] }]);
+    const back = await run(fhir.output, 'fhir', 'hl7v2');
+    expect(back.summary.notHeld).toEqual({});
+    expect(back.output).toContain('|Smith^Mary Ann^^^Ms|');
+    expect(back.output).toBe(text);
+  });
+
+  it('FHIR given ["Mary Ann", "Rose"] comes back the same; a space in a further given name splits it (XPN-3)', async () => {
+    const fhir = await run(ORU, 'hl7v2', 'fhir');
+    const [qr] = responses(fhir.output);
+    if (!qr) throw new Error('no response');
+    const patient = qr.contained?.[0] as Patient;
+    const trip = async (given: string[]): Promise<unknown> => {
+      patient.name = [{ family: 'Smith', given }];
+      qr.subject = { ...qr.subject, display: `Smith, ${given.join(' ')}` };
+      qr.source = { ...qr.source, display: `Smith, ${given.join(' ')}` };
+      const hl7 = await run(JSON.stringify(qr), 'fhir', 'hl7v2');
+      const again = responses((await run(hl7.output, 'hl7v2', 'fhir')).output)[0];
+      return (again?.contained?.[0] as Patient | undefined)?.name?.[0]?.given;
+    };
+    expect(await trip(['Mary Ann', 'Rose'])).toEqual(['Mary Ann', 'Rose']);
+    expect(await trip(['Mary', 'Ann Rose'])).toEqual(['Mary', 'Ann', 'Rose']);
+  });
+});
