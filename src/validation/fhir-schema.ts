@@ -7,7 +7,16 @@
  * - integer types are declared `number` with a pattern ajv ignores on numbers: they become
  *   `integer` (with their minimum), so 7.5 is not an integer.
  * - Complex types are declared without `type: object`, which would let null stand for an element.
- * - FHIR JSON forbids empty arrays and empty objects (ele-1): every array gets `minItems: 1`.
+ * - FHIR JSON forbids empty arrays and empty objects (ele-1): every array gets `minItems: 1`, and
+ *   every element type (datatypes and backbone elements, not resources) the `fhirElement` keyword:
+ *   an element has a value or children, so `{}` and `{"id": "a"}` are not elements.
+ * - Strings: R4 says a string holds no character below U+0020 other than tab, CR and LF, and FHIR
+ *   JSON has no empty strings. The schema's patterns let both through (`\S` matches U+0000, and a
+ *   lone UTF-16 surrogate, which is no character at all; `uri` is `^\S*$`), and `base64Binary` and
+ *   `xhtml` have none: each string type gets a pattern that refuses them (STRING_PATTERNS).
+ * - ref-1 (a local reference `#id` names a contained resource) needs the whole resource: the
+ *   `fhirLocalReference` keyword on `Reference.reference` only marks where the fast path tells the
+ *   validator that a resource holds one (validator.ts resolves them).
  * - ext-1 (an extension has nested extensions or a value, not both) becomes a schema rule.
  * - The schema has no `required`: mandatory elements (min ≥ 1 in the R4 base definitions) are
  *   added, so cardinality of the base resource is checked in the same pass.
@@ -17,6 +26,7 @@
  *   set that can be enumerated gets its codes, so `CarePlan.status: "half-done"` is refused like
  *   `Goal.lifecycleStatus: "nonsense"` always was.
  */
+import type Ajv from 'ajv';
 import { readFileSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { coreValueSetCodes } from './conformance';
@@ -64,8 +74,110 @@ export function loadFhirSchema(): JsonSchema {
   repair(schema);
   addBaseCardinality(definitions);
   addExtensionRule(definitions.Extension as JsonSchema);
+  addStringRules(definitions);
+  addElementRule(definitions);
+  const reference = (definitions.Reference?.properties as Record<string, JsonSchema> | undefined)
+    ?.reference;
+  if (reference) reference[LOCAL_REFERENCE_KEYWORD] = true;
   cached = schema;
   return schema;
+}
+
+/** ele-1 as a schema keyword: an object that has some property other than `id`. */
+export const ELEMENT_KEYWORD = 'fhirElement';
+/** Marks `Reference.reference`, whose local references (`#id`) validator.ts resolves (ref-1). */
+export const LOCAL_REFERENCE_KEYWORD = 'fhirLocalReference';
+
+/** ele-1 for a JSON object: it holds something besides its `id`. */
+export function isNonEmptyElement(value: Record<string, unknown>): boolean {
+  for (const key in value) if (key !== 'id') return true;
+  return false;
+}
+
+/**
+ * The two keywords for an ajv instance compiling this schema: `fhirElement` reports an empty
+ * element; `fhirLocalReference` checks nothing there (the validator resolves local references).
+ */
+export function addFhirKeywords(ajv: Ajv): void {
+  ajv.addKeyword({
+    keyword: ELEMENT_KEYWORD,
+    type: 'object',
+    schemaType: 'boolean',
+    errors: false,
+    validate: (on: boolean, data: Record<string, unknown>) => !on || isNonEmptyElement(data),
+  });
+  ajv.addKeyword({ keyword: LOCAL_REFERENCE_KEYWORD, schemaType: 'boolean' });
+}
+
+/** What no FHIR string holds: C0 controls (U+0000–U+001F) and lone UTF-16 surrogates. */
+const NEVER = '\\u0000-\\u001F\\uD800-\\uDFFF';
+/**
+ * What JavaScript's `\s` matches besides tab, LF, VT, FF, CR and space: the schema's `\S` already
+ * refused these in `string` and `markdown`, and still does (only the faults above are added).
+ */
+const OTHER_JS_SPACES = '\\u00A0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000\\uFEFF';
+/** Characters a `string` may hold: the R4 `[ \r\n\t\S]`, less controls and lone surrogates. */
+const STRING_CHAR = `[^\\u0000-\\u0008\\u000B\\u000C\\u000E-\\u001F\\uD800-\\uDFFF${OTHER_JS_SPACES}]`;
+/** A character of a token (`code`, `uri`): the R4 `\S`, less controls and lone surrogates. */
+const TOKEN_CHAR = `[^\\s${NEVER}]`;
+/** What may part the words of a `code`: the R4 `\s`, less the controls (VT, FF) among it. */
+const CODE_SPACE = `[ \\t\\n\\r${OTHER_JS_SPACES}]`;
+
+/**
+ * The string types' patterns (compiled with the `u` flag, as ajv and schema-verdict.ts do: a
+ * surrogate pair is one character, a lone surrogate one that no class here admits). Each is the
+ * R4 pattern with the characters R4 forbids taken out, and none admits an empty string.
+ */
+export const STRING_PATTERNS: Readonly<Record<string, string>> = {
+  string: `^${STRING_CHAR}+$`,
+  markdown: `^${STRING_CHAR}+$`,
+  code: `^${TOKEN_CHAR}+(${CODE_SPACE}${TOKEN_CHAR}+)*$`,
+  uri: `^${TOKEN_CHAR}+$`,
+  url: `^${TOKEN_CHAR}+$`,
+  canonical: `^${TOKEN_CHAR}+$`,
+  // Base64 is checked no further than this (the R4 schema leaves it open): no faults, not empty.
+  base64Binary: `^[^${NEVER}]+$`,
+  // XML 1.0's characters: tab, LF, CR and from U+0020 (narrative-xhtml.ts checks the rest).
+  xhtml: `^[^\\u0000-\\u0008\\u000B\\u000C\\u000E-\\u001F\\uD800-\\uDFFF]+$`,
+};
+
+/**
+ * The R4 patterns of those types, as the schema also writes them inline (a choice type's
+ * `valueString`, `QuestionnaireResponse.item.answer.valueString`…), and what each becomes.
+ */
+const INLINE_PATTERNS: Readonly<Record<string, string | undefined>> = {
+  '^[ \\r\\n\\t\\S]+$': STRING_PATTERNS.string,
+  '^\\S*$': STRING_PATTERNS.uri,
+  '^[^\\s]+(\\s[^\\s]+)*$': STRING_PATTERNS.code,
+};
+
+function addStringRules(definitions: Record<string, JsonSchema>): void {
+  const pending: unknown[] = [definitions];
+  while (pending.length > 0) {
+    const node = pending.pop();
+    if (node === null || typeof node !== 'object') continue;
+    if (Array.isArray(node)) {
+      pending.push(...(node as unknown[]));
+      continue;
+    }
+    const schema = node as JsonSchema;
+    const replacement =
+      typeof schema.pattern === 'string' ? INLINE_PATTERNS[schema.pattern] : undefined;
+    if (replacement) schema.pattern = replacement;
+    pending.push(...Object.values(schema));
+  }
+  for (const [type, pattern] of Object.entries(STRING_PATTERNS)) {
+    definitions[type] = { type: 'string', pattern };
+  }
+}
+
+/** ele-1 on every element type: the definitions with properties that are not resources. */
+function addElementRule(definitions: Record<string, JsonSchema>): void {
+  for (const definition of Object.values(definitions)) {
+    const properties = definition.properties as Record<string, JsonSchema> | undefined;
+    if (!properties || 'resourceType' in properties) continue;
+    definition[ELEMENT_KEYWORD] = true;
+  }
 }
 
 /** ext-1: an extension has either nested extensions or a value, never both, never neither. */

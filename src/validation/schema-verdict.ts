@@ -11,10 +11,22 @@
  * allocated. Code is generated (one function per definition) rather than built from closures:
  * a closure shared by every schema sees every object shape and V8 cannot optimise it.
  */
+import { ELEMENT_KEYWORD, LOCAL_REFERENCE_KEYWORD } from './fhir-schema';
 import type { LevelRule } from './questionnaire-schema';
 import { QUESTIONNAIRE_ITEMS_KEYWORD } from './questionnaire-schema';
 
 export type Verdict = (data: unknown) => boolean;
+
+/**
+ * What a verdict saw on its way, besides valid or not: `localReference` is set (never cleared)
+ * when a `Reference.reference` starting with `#` was passed (the `fhirLocalReference` keyword),
+ * so the validator resolves local references only in the resources that have one. The caller
+ * clears it before a verdict; it is reliable only when the verdict says valid (a verdict stops at
+ * the first fault).
+ */
+export interface VerdictSignals {
+  localReference: boolean;
+}
 type Schema = Record<string, unknown>;
 
 export class UnsupportedSchema extends Error {}
@@ -32,6 +44,8 @@ const IGNORED = new Set([
   'discriminator',
   'additionalProperties',
   'required',
+  // Read with `properties` (objectCode), where the loop over the keys counts them.
+  ELEMENT_KEYWORD,
 ]);
 
 const IS_OBJECT = (v: string): string =>
@@ -42,8 +56,9 @@ export function compileVerdict(
   schema: Schema,
   root: Schema,
   documents: Record<string, Schema>,
+  signals: VerdictSignals = { localReference: false },
 ): Verdict {
-  return new Generator(documents).build(schema, root);
+  return new Generator(documents).build(schema, root, signals);
 }
 
 class Generator {
@@ -56,7 +71,7 @@ class Generator {
 
   constructor(private readonly documents: Record<string, Schema>) {}
 
-  build(schema: Schema, root: Schema): Verdict {
+  build(schema: Schema, root: Schema, signals: VerdictSignals): Verdict {
     const entry = this.functionFor(schema, root);
     while (this.queue.length > 0) {
       const next = this.queue.shift() as { schema: Schema; root: Schema; name: string };
@@ -64,8 +79,8 @@ class Generator {
       this.functions.push(`function ${next.name}(d){${body}return true;}`);
     }
     const source = `${this.functions.join('\n')}\nreturn ${entry};`;
-    const factory = new Function('R', 'C', 'E', source) as (...args: unknown[]) => Verdict;
-    return factory(this.regexps, this.constants, equal);
+    const factory = new Function('R', 'C', 'E', 'S', source) as (...args: unknown[]) => Verdict;
+    return factory(this.regexps, this.constants, equal, signals);
   }
 
   /** The name of the generated function for a schema (generated once per schema object). */
@@ -106,7 +121,10 @@ class Generator {
       out += this.keyword(keyword, value, schema, root, v);
     }
     if (level !== undefined) out += level;
-    if (!('properties' in schema) && ('required' in schema || 'additionalProperties' in schema)) {
+    if (
+      !('properties' in schema) &&
+      ('required' in schema || 'additionalProperties' in schema || ELEMENT_KEYWORD in schema)
+    ) {
       out += this.objectCode(schema, root, v);
     }
     return out;
@@ -177,6 +195,10 @@ class Generator {
       }
       case QUESTIONNAIRE_ITEMS_KEYWORD:
         return this.levelCode(value as LevelRule, v);
+      case LOCAL_REFERENCE_KEYWORD:
+        return value === true
+          ? `if(typeof ${v}==="string"&&${v}.charCodeAt(0)===35)S.localReference=true;`
+          : '';
       default:
         throw new UnsupportedSchema(`unsupported keyword ${keyword}`);
     }
@@ -284,14 +306,23 @@ class Generator {
     );
     const properties = Object.entries((schema.properties ?? {}) as Record<string, Schema>);
     const closed = schema.additionalProperties === false;
-    if (properties.length === 0 && !closed) return `if(${IS_OBJECT(v)}){${required.join('')}}`;
+    // ele-1 (isNonEmptyElement) in the same loop: a key other than `id` marks the element filled.
+    const element = schema[ELEMENT_KEYWORD] === true;
+    if (properties.length === 0 && !closed && !element)
+      return `if(${IS_OBJECT(v)}){${required.join('')}}`;
     const k = this.variable();
     const x = this.variable();
+    const filled = element ? this.variable() : '';
+    const mark = (name: string): string => (element && name !== 'id' ? `${filled}=true;` : '');
     const cases = properties
-      .map(([name, s]) => `case ${JSON.stringify(name)}:{${this.code(s, root, x)}break;}`)
+      .map(
+        ([name, s]) => `case ${JSON.stringify(name)}:{${mark(name)}${this.code(s, root, x)}break;}`,
+      )
       .join('');
-    const fallback = closed ? 'default:return false;' : '';
-    return `if(${IS_OBJECT(v)}){${required.join('')}for(const ${k} in ${v}){const ${x}=${v}[${k}];switch(${k}){${cases}${fallback}}}}`;
+    const fallback = closed ? 'default:return false;' : element ? `default:${filled}=true;` : '';
+    const declare = element ? `let ${filled}=false;` : '';
+    const check = element ? `if(!${filled})return false;` : '';
+    return `if(${IS_OBJECT(v)}){${required.join('')}${declare}for(const ${k} in ${v}){const ${x}=${v}[${k}];switch(${k}){${cases}${fallback}}}${check}}`;
   }
 
   private discriminated(schema: Schema, root: Schema, v: string): string {

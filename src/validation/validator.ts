@@ -6,7 +6,10 @@
  *    Questionnaire is a DIALOG response): cardinality, types, fixed values, required bindings,
  *    and FHIRPath invariants; resources with no known profile get their base definition's rules;
  * 3. a QuestionnaireResponse against its Questionnaire, when the package holds it;
- * 4. the narrative's XHTML (`text.div`: well-formed, no active content; narrative-xhtml.ts).
+ * 4. the narrative's XHTML (`text.div`: well-formed, no active content; narrative-xhtml.ts);
+ * 5. ref-1: each local reference (`#id`) names a contained resource of the resource (or, in a
+ *    contained resource, of its container); `#` alone names the container. Looked for only in
+ *    resources where the fast path passed a reference starting with `#` (VerdictSignals).
  * A resource that fails layer 1 is not checked further: later layers assume its shape.
  *
  * Numbers: FHIR `integer`, `positiveInt` and `unsignedInt` are 32-bit (at most 2147483647; an
@@ -28,12 +31,12 @@ import type {
 import r4 from 'fhirpath/fhir-context/r4';
 import { type ConformancePackage, loadConformancePackage } from './conformance';
 import { narrativeIssues } from './narrative-xhtml';
-import { fhirResourceTypes, loadFhirSchema } from './fhir-schema';
+import { addFhirKeywords, ELEMENT_KEYWORD, fhirResourceTypes, loadFhirSchema } from './fhir-schema';
 import { error, issue, outcome, pointerToFhirPath, propertyToFhirPath } from './outcome';
 import { type CompiledProfile, compileProfile } from './profile-rules';
 import { checkAgainstQuestionnaire } from './questionnaire-conformance';
 import { responseSchema } from './questionnaire-schema';
-import { compileVerdict, type Verdict } from './schema-verdict';
+import { compileVerdict, type Verdict, type VerdictSignals } from './schema-verdict';
 
 export const DIALOG_QUESTIONNAIRE = 'https://dialog-fhir.org/fhir/Questionnaire/dialog';
 export const DIALOG_QR_PROFILE =
@@ -97,6 +100,8 @@ export function createValidator(pkg: ConformancePackage = loadConformancePackage
   // ajv reports errors; the verdict compiler is the fast path that only says valid or not.
   const ajv = createAjv(fhirSchema);
   const documents = { fhir: fhirSchema };
+  // One for every verdict compiled here: set by whichever ran last (validateOne clears it).
+  const signals: VerdictSignals = { localReference: false };
   const baseVerdicts = new Map<string, Verdict | undefined>();
   const completedGates = new Map<string, Verdict>();
   const openGates = new Map<string, Verdict>();
@@ -106,7 +111,7 @@ export function createValidator(pkg: ConformancePackage = loadConformancePackage
       const definition = definitions[type];
       baseVerdicts.set(
         type,
-        definition ? compileVerdict(definition, fhirSchema, documents) : undefined,
+        definition ? compileVerdict(definition, fhirSchema, documents, signals) : undefined,
       );
     }
     return baseVerdicts.get(type);
@@ -127,7 +132,7 @@ export function createValidator(pkg: ConformancePackage = loadConformancePackage
     if (!gate) {
       const base = definitions.QuestionnaireResponse ?? {};
       const schema = responseSchema(base, questionnaire, pkg, completed, definitions);
-      gate = compileVerdict(schema, schema, documents);
+      gate = compileVerdict(schema, schema, documents, signals);
       gates.set(url, gate);
     }
     return gate;
@@ -151,6 +156,7 @@ export function createValidator(pkg: ConformancePackage = loadConformancePackage
     resource: unknown,
     options: ValidateOptions,
     prefix: string,
+    container?: Resource,
   ): OperationOutcomeIssue[] => {
     const type = resourceTypeOf(resource);
     const at = prefix || 'Resource';
@@ -171,7 +177,10 @@ export function createValidator(pkg: ConformancePackage = loadConformancePackage
         ? responseGate(resource as QuestionnaireResponse)
         : undefined;
     const fast = gate ?? baseVerdict(type);
+    signals.localReference = false;
     const passes = fast ? fast(resource) : false;
+    // A verdict that failed stopped short: it may not have seen every reference.
+    const localReference = signals.localReference || !passes;
     const conforms = gate !== undefined && passes;
     if (!passes && !schema(resource)) return schemaIssues(schema.errors ?? [], type, resource);
     const issues: OperationOutcomeIssue[] = [];
@@ -196,6 +205,10 @@ export function createValidator(pkg: ConformancePackage = loadConformancePackage
     }
     const div = (resource as { text?: { div?: unknown } }).text?.div;
     if (typeof div === 'string') issues.push(...narrativeIssues(div, `${prefix || type}.text.div`));
+    if (localReference) {
+      const found = localReferenceIssues(resource as Resource, container, definitions);
+      if (found.length > 0) issues.push(...found);
+    }
     const nested = nestedIssues(resource as Resource, validateOne);
     if (nested.length > 0) issues.push(...nested);
     return issues;
@@ -279,6 +292,7 @@ function createAjv(fhirSchema: Record<string, unknown>): Ajv {
     validateSchema: false,
     validateFormats: false,
   });
+  addFhirKeywords(ajv);
   ajv.addSchema(fhirSchema, 'fhir');
   return ajv;
 }
@@ -354,11 +368,81 @@ type ValidateOne = (
   resource: unknown,
   options: ValidateOptions,
   prefix: string,
+  container?: Resource,
 ) => OperationOutcomeIssue[];
+
+const REF_1 =
+  'Constraint ref-1 not met: SHALL have a contained resource if a local reference is provided ' +
+  '(no contained resource has the id this reference names)';
+
+/**
+ * ref-1 over one resource: every `Reference.reference` of the form `#id` names a resource
+ * contained in the resource (or in its container, for a contained resource); `#` alone names the
+ * container. References are found by the R4 schema's types, so a `uri` that happens to be named
+ * `reference` (Expression.reference) is not taken for one. Resources held inside (contained,
+ * Bundle entries) are not entered: each is checked as a resource of its own.
+ */
+function localReferenceIssues(
+  resource: Resource,
+  container: Resource | undefined,
+  definitions: Record<string, Record<string, unknown>>,
+): OperationOutcomeIssue[] {
+  const issues: OperationOutcomeIssue[] = [];
+  let ids: Set<string> | undefined;
+  const resolves = (id: string): boolean => {
+    if (!ids) {
+      const contained = (container ?? resource) as { contained?: unknown };
+      ids = new Set(
+        (Array.isArray(contained.contained) ? contained.contained : []).flatMap((c: unknown) => {
+          const id = c !== null && typeof c === 'object' ? (c as { id?: unknown }).id : undefined;
+          return typeof id === 'string' ? [id] : [];
+        }),
+      );
+    }
+    return ids.has(id);
+  };
+  const visit = (value: unknown, type: string, segments: string[]): void => {
+    if (value === null || typeof value !== 'object') return;
+    if (Array.isArray(value)) {
+      value.forEach((v, i) => visit(v, type, [...segments, String(i)]));
+      return;
+    }
+    const node = value as Record<string, unknown>;
+    if (type === 'Reference') {
+      const reference = node.reference;
+      if (
+        typeof reference === 'string' &&
+        reference.length > 1 &&
+        reference.charCodeAt(0) === 35 &&
+        !resolves(reference.slice(1))
+      )
+        issues.push(
+          error('invariant', REF_1, fhirPathOf(resource.resourceType, [...segments, 'reference'])),
+        );
+    }
+    const properties = definitions[type]?.properties as
+      Record<string, { $ref?: unknown; items?: { $ref?: unknown } }> | undefined;
+    if (!properties) return;
+    for (const key in node) {
+      const property = Object.prototype.hasOwnProperty.call(properties, key)
+        ? properties[key]
+        : undefined;
+      const ref = property?.$ref ?? property?.items?.$ref;
+      if (typeof ref !== 'string' || !ref.startsWith('#/definitions/')) continue;
+      const child = ref.slice('#/definitions/'.length);
+      // A resource inside this one (contained, Bundle.entry.resource…) is validated on its own.
+      if (child === 'ResourceList' || child === 'Resource') continue;
+      visit(node[key], child, [...segments, key]);
+    }
+  };
+  visit(resource, resource.resourceType, []);
+  return issues;
+}
 
 /**
  * Resources inside resources are validated as resources, each at its own path: contained
- * resources, Bundle entries (and their outcomes), and Parameters' resources.
+ * resources, Bundle entries (and their outcomes), and Parameters' resources. A contained
+ * resource's local references are resolved in its container.
  */
 function nestedIssues(resource: Resource, validateOne: ValidateOne): OperationOutcomeIssue[] {
   if (
@@ -367,11 +451,15 @@ function nestedIssues(resource: Resource, validateOne: ValidateOne): OperationOu
     resource.resourceType !== 'Parameters'
   )
     return [];
-  const nested: { path: string; value: unknown }[] = [];
+  const nested: { path: string; value: unknown; container?: Resource }[] = [];
   const contained = (resource as { contained?: unknown[] }).contained;
   if (Array.isArray(contained))
     contained.forEach((c, i) =>
-      nested.push({ path: `${resource.resourceType}.contained[${i}]`, value: c }),
+      nested.push({
+        path: `${resource.resourceType}.contained[${i}]`,
+        value: c,
+        container: resource,
+      }),
     );
   if (resource.resourceType === 'Bundle') {
     (resource.entry ?? []).forEach((entry, i) => {
@@ -387,9 +475,9 @@ function nestedIssues(resource: Resource, validateOne: ValidateOne): OperationOu
         nested.push({ path: `Parameters.parameter[${i}].resource`, value: p.resource });
     });
   }
-  return nested.flatMap(({ path, value }) => {
+  return nested.flatMap(({ path, value, container }) => {
     const type = resourceTypeOf(value) ?? '';
-    return validateOne(value, {}, path).map((found) => ({
+    return validateOne(value, {}, path, container).map((found) => ({
       ...found,
       expression: (found.expression ?? []).map((e) =>
         type && e.startsWith(type) ? path + e.slice(type.length) : e,
@@ -450,7 +538,7 @@ function safeName(name: string): string {
   return /^_?[a-z][A-Za-z0-9]{0,63}$/.test(name) ? name : 'a property';
 }
 
-/** The value an error points at (only numbers are asked for: messages never show values). */
+/** The value an error points at (only looked at to say what is wrong: messages never show it). */
 function valueAt(resource: unknown, segments: readonly string[]): unknown {
   let value = resource;
   for (const segment of segments) {
@@ -507,13 +595,47 @@ function schemaIssue(
     case 'minimum':
       return error('value', `Must be at least ${String(params.limit)}`, path);
     case 'pattern':
-      return error('value', 'Not a valid value for its FHIR type (format)', path);
+      return typeof value === 'string' ? stringIssue(value, path) : error('value', FORMAT, path);
+    case ELEMENT_KEYWORD:
+      return error(
+        'invariant',
+        'Constraint ele-1 not met: All FHIR elements must have a @value or children ' +
+          '(this one is empty, or holds only an id)',
+        path,
+      );
     case 'const':
     case 'enum':
       return error('code-invalid', 'Not an allowed value', path);
     default:
       return error('structure', 'Not valid here', path);
   }
+}
+
+const FORMAT = 'Not a valid value for its FHIR type (format)';
+
+/** Why a string failed its type's pattern, for the faults every string type refuses. */
+function stringIssue(value: string, path: string): OperationOutcomeIssue {
+  if (value.length === 0)
+    return error(
+      'value',
+      'Empty strings are not allowed in FHIR JSON (leave the property out)',
+      path,
+    );
+  // eslint-disable-next-line no-control-regex -- these are the characters being looked for
+  if (/[\u0000-\u0008\u000B\u000C\u000E-\u001F]/.test(value))
+    return error(
+      'value',
+      'Control characters (below U+0020, other than tab, CR and LF) are not allowed in FHIR strings',
+      path,
+    );
+  // With the `u` flag, a surrogate range matches only a surrogate that has no partner.
+  if (/[\uD800-\uDFFF]/u.test(value))
+    return error(
+      'value',
+      'A lone UTF-16 surrogate (half a character) is not allowed in FHIR strings',
+      path,
+    );
+  return error('value', FORMAT, path);
 }
 
 function unescapePointer(segment: string): string {

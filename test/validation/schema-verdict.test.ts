@@ -2,7 +2,7 @@ import Ajv from 'ajv';
 import fc from 'fast-check';
 import type { QuestionnaireResponse, Resource } from '@medplum/fhirtypes';
 import { loadConformancePackage } from '../../src/validation';
-import { loadFhirSchema } from '../../src/validation/fhir-schema';
+import { addFhirKeywords, loadFhirSchema } from '../../src/validation/fhir-schema';
 import { checkAgainstQuestionnaire } from '../../src/validation/questionnaire-conformance';
 import { responseSchema } from '../../src/validation/questionnaire-schema';
 import { compileVerdict } from '../../src/validation/schema-verdict';
@@ -17,6 +17,7 @@ const found = pkg.questionnaire('https://dialog-fhir.org/fhir/Questionnaire/dial
 if (!found) throw new Error('the DIALOG Questionnaire is missing from the package');
 const questionnaire = found;
 const ajv = new Ajv({ allErrors: true, strict: false, validateSchema: false });
+addFhirKeywords(ajv);
 ajv.addSchema(fhir, 'fhir');
 
 const verdicts = new Map<string, (d: unknown) => boolean>();
@@ -79,6 +80,12 @@ const edit = fc.record({
     { code: '8' },
     [{ linkId: 'x' }],
     '2026-03-29T10:00',
+    // ele-1, the characters no FHIR string holds, and a local reference (a signal, not a fault).
+    { id: 'a' },
+    'a\u0000b',
+    'a\ud800',
+    '\u001f',
+    { reference: '#x' },
   ),
   key: fc.constantFrom(
     'foo',
