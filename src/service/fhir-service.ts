@@ -94,17 +94,16 @@ export class FhirService {
   ): Promise<{ resource: Resource; whole: boolean; stored?: StoredText<Resource> }> {
     const served = servedType(type);
     access.check('read', served);
-    const { readStored } = this.deps.store;
-    if (!readStored) {
-      const resource = await this.deps.store.read(served, id);
-      const shown = this.visible(access, resource);
-      return { resource: shown, whole: shown === resource };
-    }
-    const stored = await readStored(served, id);
+    const { store } = this.deps;
+    // Called on the store (not detached), so a store's own `this` holds.
+    const stored: Partial<StoredText<Resource>> & { resource: Resource } = store.readStored
+      ? await store.readStored(served, id)
+      : { resource: await store.read(served, id) };
     const shown = this.visible(access, stored.resource);
-    return shown === stored.resource
-      ? { resource: shown, whole: true, stored }
-      : { resource: shown, whole: false };
+    if (shown !== stored.resource) return { resource: shown, whole: false };
+    return stored.text === undefined
+      ? { resource: shown, whole: true }
+      : { resource: shown, whole: true, stored: { resource: shown, text: stored.text } };
   }
 
   async vread(access: Access, type: string, id: string, versionId: string): Promise<Resource> {
