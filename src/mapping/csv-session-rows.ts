@@ -695,6 +695,8 @@ export function projectSessionRows(
     if (date.shownTwice(record.startedAt))
       issues.push(shownTwiceIssue(c.start.header, 'QuestionnaireResponse.extension'));
     startedAt = date.normalise(record.startedAt);
+    if (startedAt !== undefined && startedAt !== record.startedAt)
+      notHeld.push('startedAt (seconds, offset)');
     if (
       (readFhirDateTime(startedAt ?? '')?.instant ?? 0) > (readFhirDateTime(authored)?.instant ?? 0)
     )

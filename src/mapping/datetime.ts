@@ -184,6 +184,29 @@ export function fhirDateTime(instant: number, offsetMs: number): string {
 
 const FHIR_OFFSET = /(Z|[+-]\d{2}:\d{2})$/;
 
+const SECONDS_FRACTION = /(:\d{2})(?:\.(\d+))?(Z|[+-]\d{2}:\d{2})$/;
+
+/**
+ * The digits of a FHIR dateTime's fraction of a second beyond the millisecond, trailing zeros
+ * dropped: `'4'` for `…:00.1234+01:00`, `''` for `…:00.123+01:00`. An instant (`parseDateTime`,
+ * epoch milliseconds) does not hold them, so a reader or writer that goes through one keeps them
+ * with this, or names them as not held.
+ */
+export function subMillisecond(value: string): string {
+  const digits = SECONDS_FRACTION.exec(value)?.[2] ?? '';
+  return digits.length > 3 ? digits.slice(3).replace(/0+$/, '') : '';
+}
+
+/** A FHIR dateTime to the millisecond (as `fhirDateTime` writes it) with digits after them. */
+export function withSubMillisecond(value: string, digits: string): string {
+  if (digits === '') return value;
+  return value.replace(
+    SECONDS_FRACTION,
+    (_, seconds: string, fraction: string | undefined, offset: string) =>
+      `${seconds}.${(fraction ?? '').padEnd(3, '0')}${digits}${offset}`,
+  );
+}
+
 /** The instant and the written offset of a FHIR dateTime with time and offset. */
 export function readFhirDateTime(
   value: string,

@@ -31,7 +31,13 @@ import {
 import type { DialogSession, ResponseStatus } from '../fhir';
 import { error } from '../validation/outcome';
 import { Codes, isNhsNumber } from './codes';
-import { fhirDateTime, readFhirDateTime, ZoneClock } from './datetime';
+import {
+  fhirDateTime,
+  readFhirDateTime,
+  subMillisecond,
+  withSubMillisecond,
+  ZoneClock,
+} from './datetime';
 import { placedIssue, targetExpression } from './issues';
 import {
   type DialogRecord,
@@ -208,6 +214,9 @@ export function readDtm(text: string, clock: ZoneClock): DtmRead {
   ];
   const second = Number(m[6] ?? '0');
   const millisecond = Number((m[7] ?? '').padEnd(3, '0').slice(0, 3));
+  // DTM holds up to four digits of a second; the fourth, beyond the instant's milliseconds, is
+  // kept in the text (FHIR dateTime holds any number).
+  const tenthMs = (m[7] ?? '').slice(3).replace(/0+$/, '');
   const wall = { year, month, day, hour, minute, second, millisecond };
   const check = new Date(Date.UTC(2000, month - 1, day));
   if (
@@ -228,7 +237,7 @@ export function readDtm(text: string, clock: ZoneClock): DtmRead {
     if (Number(zone.slice(3, 5)) > 59 || Math.abs(offset) > 14 * 3_600_000)
       return { ok: false, message: 'has an impossible offset' };
     const asUtc = Date.UTC(year, month - 1, day, hour, minute, second, millisecond);
-    return { ok: true, value: fhirDateTime(asUtc - offset, offset) };
+    return { ok: true, value: withSubMillisecond(fhirDateTime(asUtc - offset, offset), tenthMs) };
   }
   const at = clock.instantOf(wall);
   if (!at.ok)
@@ -239,14 +248,20 @@ export function readDtm(text: string, clock: ZoneClock): DtmRead {
           ? 'has no offset and is a local time the clocks skip'
           : 'has no offset and is a local time that happens twice, so the moment is ambiguous',
     };
-  return { ok: true, value: fhirDateTime(at.instant, at.offset) };
+  return { ok: true, value: withSubMillisecond(fhirDateTime(at.instant, at.offset), tenthMs) };
 }
 
-/** FHIR dateTime → HL7 DTM with its own offset (yyyyMMddHHmmss[.SSS]+zzzz). */
+/**
+ * FHIR dateTime → HL7 DTM with its own offset (yyyyMMddHHmmss[.SSSS]+zzzz): up to four digits of
+ * a second, what DTM holds (the projection names more as not held).
+ */
 export function writeDtm(value: string): string | undefined {
   const read = readFhirDateTime(value);
   if (!read) return undefined;
-  const text = fhirDateTime(read.instant, read.offset);
+  const text = withSubMillisecond(
+    fhirDateTime(read.instant, read.offset),
+    subMillisecond(value).slice(0, 1).replace(/0+$/, ''),
+  );
   const m = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(\.\d+)?([+-]\d{2}):(\d{2})$/.exec(
     text,
   );
@@ -1131,7 +1146,10 @@ function readResult(
     if (authored === undefined) {
       authored = read.value;
       authoredFrom = r.text;
-    } else if (readFhirDateTime(authored)?.instant !== readFhirDateTime(read.value)?.instant) {
+    } else if (
+      readFhirDateTime(authored)?.instant !== readFhirDateTime(read.value)?.instant ||
+      subMillisecond(authored) !== subMillisecond(read.value)
+    ) {
       issues.push(
         placedIssue(
           'value',
@@ -1499,7 +1517,15 @@ export function projectHl7(
     issues.push(
       error('invalid', 'authored is not a dateTime with offset', 'QuestionnaireResponse.authored'),
     );
-  const authored = read ? fhirDateTime(read.instant, read.offset) : '';
+  // DTM holds four digits of a second: the fourth is kept, more are not held.
+  const beyondMs = subMillisecond(session.authored);
+  if (beyondMs.length > 1) notHeld.push('authored (fraction of a second beyond 4 digits)');
+  const authored = read
+    ? withSubMillisecond(
+        fhirDateTime(read.instant, read.offset),
+        beyondMs.slice(0, 1).replace(/0+$/, ''),
+      )
+    : '';
   if (chosenOrDiscussed(session)) notHeld.push('discussion');
   if (session.previousActions.length > 0) notHeld.push('previousActions');
   if (record.startedAt) notHeld.push('startedAt');

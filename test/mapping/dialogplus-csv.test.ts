@@ -309,3 +309,21 @@ describe('FHIR → dialogplus-csv', () => {
     expect(rejectSummary(refused).join('\n')).toMatch(/cannot hold why a session was not rated/);
   });
 });
+
+describe('FHIR → dialogplus-csv: seconds are named when they are dropped (review L3)', () => {
+  it('a session start with seconds or a fraction is named as not held, one to the minute is not', async () => {
+    const fhir = await run(APP, 'dialogplus-csv', 'fhir');
+    const [qr] = responses(fhir.output);
+    const start = qr?.extension?.find((e) => e.url === SESSION_START_EXTENSION);
+    if (!qr || !start) throw new Error('no session start');
+    expect(start.valueDateTime).toBe('2025-09-16T14:30:00+01:00');
+    expect((await run(JSON.stringify(qr), 'fhir', 'dialogplus-csv')).summary.notHeld).toEqual({});
+    start.valueDateTime = '2025-09-16T14:30:00.000001+01:00';
+    const r = await run(JSON.stringify(qr), 'fhir', 'dialogplus-csv');
+    expect(r.summary.notHeld).toEqual({ 'startedAt (seconds, offset)': 1 });
+    qr.authored = '2025-09-16T15:10:07+01:00';
+    expect(
+      Object.keys((await run(JSON.stringify(qr), 'fhir', 'dialogplus-csv')).summary.notHeld).sort(),
+    ).toEqual(['authored (seconds, offset)', 'startedAt (seconds, offset)']);
+  });
+});

@@ -679,3 +679,63 @@ describe('hl7v2 names: a first given name of two words stays one (review L1)', (
     expect(await trip(['Mary', 'Ann Rose'])).toEqual(['Mary', 'Ann', 'Rose']);
   });
 });
+
+describe('hl7v2 times: the fourth digit of a second is kept, more are named as not held (review L3)', () => {
+  const TIME = '20250916151000+0100';
+
+  it('reads and writes DTM .SSSS whole', () => {
+    const clock = new ZoneClock('Europe/London');
+    expect(readDtm('20250916151000.1234+0100', clock)).toEqual({
+      ok: true,
+      value: '2025-09-16T15:10:00.1234+01:00',
+    });
+    expect(readDtm('20250916151000.0004', clock)).toEqual({
+      ok: true,
+      value: '2025-09-16T15:10:00.0004+01:00',
+    });
+    // A trailing zero is no digit lost.
+    expect(readDtm('20250916151000.1230+0100', clock)).toEqual({
+      ok: true,
+      value: '2025-09-16T15:10:00.123+01:00',
+    });
+    expect(writeDtm('2025-09-16T15:10:00.1234+01:00')).toBe('20250916151000.1234+0100');
+    expect(writeDtm('2025-09-16T15:10:00.0004Z')).toBe('20250916151000.0004+0000');
+  });
+
+  it('an ORU with .1234 comes back byte for byte through FHIR', async () => {
+    expect(ORU).toContain(TIME);
+    const text = ORU.replaceAll(TIME, '20250916151000.1234+0100');
+    const fhir = await run(text, 'hl7v2', 'fhir');
+    expect(responses(fhir.output)[0]?.authored).toBe('2025-09-16T15:10:00.1234+01:00');
+    const back = await run(fhir.output, 'fhir', 'hl7v2');
+    expect(back.summary.notHeld).toEqual({});
+    expect(back.output).toBe(text);
+  });
+
+  it('OBR-7 .1234 and OBX-14 .1239 disagree (they were both read as .123)', async () => {
+    const all = ORU.replaceAll(TIME, '20250916151000.1234+0100');
+    const last = all.lastIndexOf('20250916151000.1234+0100');
+    const text = `${all.slice(0, last)}20250916151000.1239+0100${all.slice(last + 24)}`;
+    const r = await run(text, 'hl7v2', 'fhir');
+    expect(r.summary).toMatchObject({ converted: 1, rejected: 1 });
+    expect(rejectSummary(r)).toEqual([
+      expect.stringMatching(
+        /segment 17 \(OBX, line 17\), field OBX-14 \| OBX-14 differs from OBR-7/,
+      ),
+    ]);
+    // The same with .1234 everywhere is one time.
+    expect((await run(all, 'hl7v2', 'fhir')).summary).toMatchObject({ converted: 2, rejected: 0 });
+  });
+
+  it('FHIR microseconds: written to four digits, and named as not held', async () => {
+    const fhir = await run(ORU, 'hl7v2', 'fhir');
+    const [qr] = responses(fhir.output);
+    if (!qr) throw new Error('no response');
+    qr.authored = '2025-09-16T15:10:00.123456+01:00';
+    const hl7 = await run(JSON.stringify(qr), 'fhir', 'hl7v2');
+    expect(hl7.summary.notHeld).toEqual({ 'authored (fraction of a second beyond 4 digits)': 1 });
+    expect(hl7.output).toContain('|20250916151000.1234+0100|');
+    qr.authored = '2025-09-16T15:10:00.123400+01:00';
+    expect((await run(JSON.stringify(qr), 'fhir', 'hl7v2')).summary.notHeld).toEqual({});
+  });
+});
