@@ -508,6 +508,8 @@ function schemaIssues(
   for (const e of errors) {
     // Branches of anyOf / if-else report once, through the anyOf or the branch not taken.
     if (e.keyword === 'if' || /\/anyOf\/\d+\//.test(e.schemaPath)) continue;
+    // An empty element that also lacks what it requires is reported by what it lacks.
+    if (e.keyword === ELEMENT_KEYWORD && reportedWithin(errors, e)) continue;
     const segments = e.instancePath.split('/').slice(1).map(unescapePointer);
     const found = schemaIssue(e, segments, type, valueAt(resource, segments));
     const key = `${found.code}:${found.expression?.[0]}`;
@@ -517,6 +519,16 @@ function schemaIssues(
     }
   }
   return issues;
+}
+
+/** Whether another error (not ele-1) is at `e`'s place or inside it. */
+function reportedWithin(errors: readonly ErrorObject[], e: ErrorObject): boolean {
+  const inside = `${e.instancePath}/`;
+  return errors.some(
+    (o) =>
+      o.keyword !== ELEMENT_KEYWORD &&
+      (o.instancePath === e.instancePath || o.instancePath.startsWith(inside)),
+  );
 }
 
 /**

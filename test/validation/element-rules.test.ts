@@ -60,6 +60,17 @@ describe('ele-1: an element has a value or children', () => {
     expect(errors(validator.validate(resource))[0]?.diagnostics).toMatch(/ele-1/);
   });
 
+  it('reports an empty element that lacks required children by what it lacks', () => {
+    expect(where({ resourceType: 'Patient', text: {} })).toEqual([
+      ['required', 'Patient.text.div'],
+      ['required', 'Patient.text.status'],
+    ]);
+    expect(where({ resourceType: 'Patient', text: { id: 'n' } })).toEqual([
+      ['required', 'Patient.text.div'],
+      ['required', 'Patient.text.status'],
+    ]);
+  });
+
   it('refuses one in a contained resource, at its path in the container', () => {
     const resource = carer(
       { reference: '#p' },
