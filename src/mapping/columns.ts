@@ -153,12 +153,16 @@ export function matchHeader(
   return { ok: true, byIndex, issues: warnings };
 }
 
-/** "Last, First Middle" → family and given names; without a comma the name stays one text. */
+/**
+ * "Last, First Middle" → family and given names. Without a comma, or with more than one
+ * (`Smith, Jr., John`: where would the suffix go?), the name stays one text: never split by
+ * guessing.
+ */
 export function readFamilyCommaGiven(text: string): PersonName | undefined {
   const name = collapse(text);
   if (name === '') return undefined;
   const comma = name.indexOf(',');
-  if (comma < 0) return { given: [], text: name };
+  if (comma < 0 || name.includes(',', comma + 1)) return { given: [], text: name };
   const family = name.slice(0, comma).trim();
   const given = name
     .slice(comma + 1)

@@ -622,7 +622,12 @@ function projectName(record: DialogRecord, notHeld: string[]): PersonName | unde
   if (name.prefix?.length) notHeld.push('person.name.prefix');
   if (name.suffix?.length) notHeld.push('person.name.suffix');
   if (name.family === undefined) return readFamilyCommaGiven(name.text ?? name.given.join(' '));
-  return readFamilyCommaGiven(writeFamilyCommaGiven(name));
+  const read = readFamilyCommaGiven(writeFamilyCommaGiven(name));
+  // A comma in a given name makes the cell read back as one text (two commas): the family and
+  // given names are not held apart.
+  if (read && read.family === undefined && !name.family.includes(','))
+    notHeld.push('person.name (a given name with a comma: read back as text)');
+  return read;
 }
 
 /** What a DIALOG+ app CSV row can hold of a record (see the file comment). */

@@ -327,3 +327,32 @@ describe('FHIR → dialogplus-csv: seconds are named when they are dropped (revi
     ).toEqual(['authored (seconds, offset)', 'startedAt (seconds, offset)']);
   });
 });
+
+describe('dialogplus-csv names with more than one comma (review L6)', () => {
+  it('Smith, Jr., John stays whole as name.text, never split by guessing, and comes back the same', async () => {
+    expect(APP).toContain('"Price, Megan Rose"');
+    const text = APP.replace('"Price, Megan Rose"', '"Smith, Jr., John"');
+    const fhir = await run(text, 'dialogplus-csv', 'fhir');
+    expect(fhir.summary).toMatchObject({ converted: 4, rejected: 0 });
+    const [qr] = responses(fhir.output);
+    const patient = qr?.contained?.[0] as Patient | undefined;
+    expect(patient?.name).toEqual([{ text: 'Smith, Jr., John' }]);
+    expect(qr?.subject?.display).toBe('Smith, Jr., John');
+    const back = await run(fhir.output, 'fhir', 'dialogplus-csv');
+    expect(back.summary.notHeld).toEqual({});
+    expect(back.output).toBe(text);
+  });
+
+  it('from FHIR, a given name holding a comma is named: the cell reads back as text', async () => {
+    const fhir = await run(APP, 'dialogplus-csv', 'fhir');
+    const [qr] = responses(fhir.output);
+    const patient = qr?.contained?.[0] as Patient | undefined;
+    if (!qr || !patient) throw new Error('no response');
+    patient.name = [{ family: 'Smith', given: ['Jr.,', 'John'] }];
+    const r = await run(JSON.stringify(qr), 'fhir', 'dialogplus-csv');
+    expect(r.summary.notHeld).toMatchObject({
+      'person.name (a given name with a comma: read back as text)': 1,
+    });
+    expect(r.output).toContain('"Smith, Jr., John"');
+  });
+});

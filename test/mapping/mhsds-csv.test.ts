@@ -111,7 +111,7 @@ describe('FHIR → mhsds-csv: a fraction of a second is named when it is dropped
     const [qr] = responses(fhir.output);
     if (!qr) throw new Error('no response');
     expect((await run(JSON.stringify(qr), 'fhir', 'mhsds-csv')).summary.notHeld).toEqual({});
-    qr.authored = qr.authored?.replace(/:00\+/, ':00.000001+');
+    qr.authored = (qr.authored ?? '').replace(/:00\+/, ':00.000001+');
     expect(qr.authored).toContain('.000001');
     const r = await run(JSON.stringify(qr), 'fhir', 'mhsds-csv');
     expect(r.summary.notHeld).toEqual({ 'authored (fraction of a second, offset)': 1 });
