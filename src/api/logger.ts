@@ -4,7 +4,8 @@
  */
 import winston from 'winston';
 
-export function createLogger(level = process.env.LOG_LEVEL ?? 'info'): winston.Logger {
+/** `level` is LOG_LEVEL, checked by the configuration (src/cli/config.ts). */
+export function createLogger(level = 'info'): winston.Logger {
   return winston.createLogger({
     level,
     format: winston.format.combine(winston.format.timestamp(), winston.format.json()),

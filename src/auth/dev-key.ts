@@ -19,6 +19,7 @@ import {
   type KeyLike,
 } from 'jose';
 import { parseScopes } from './scopes';
+import { makeDirectory } from '../store/data-dir';
 
 export const DEV_KEY_FILE = 'dev-signing-key.jwk.json';
 /** `iss` of dev tokens; a verifier for dev tokens must expect exactly this issuer. */
@@ -43,7 +44,7 @@ export async function loadDevKey(dataDir: string): Promise<DevKey> {
   let created = false;
   let text = await readIfExists(file);
   if (text === undefined) {
-    await fs.mkdir(dataDir, { recursive: true });
+    makeDirectory(dataDir);
     const { privateKey } = await generateKeyPair(ALG, { extractable: true });
     const jwk = await exportJWK(privateKey);
     const fresh = JSON.stringify({ ...jwk, alg: ALG, use: 'sig', kid: await thumbprint(jwk) });

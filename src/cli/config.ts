@@ -49,7 +49,13 @@ export interface Config {
   readonly syncPollMs?: number;
   /** Sending the plan after discharge by e-mail (absent: off). */
   readonly planMail?: PlanMailConfig;
+  /** LOG_LEVEL: one of winston's levels (`info` unless set). */
+  readonly logLevel?: LogLevel;
 }
+
+/** winston's levels, most severe first. */
+export const LOG_LEVELS = ['error', 'warn', 'info', 'http', 'verbose', 'debug', 'silly'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
 
 export interface PlanMailConfig {
   /** smtp:// or smtps://, with credentials if the server needs a login (a secret: never logged). */
@@ -118,9 +124,20 @@ export function readConfig(env: NodeJS.ProcessEnv): Config {
     rateLimitPerMinute: wholeNumber(env, 'RATE_LIMIT_PER_MINUTE', '600', 1_000_000),
     ...(env.PEERS_FILE ? { peersFile: env.PEERS_FILE } : {}),
     ...baseUrl(env),
+    ...logLevel(env),
     ...syncPoll(env),
     ...planMail(env),
   };
+}
+
+/** LOG_LEVEL: an unknown level would make winston log nothing at all, AUTH=off warning included. */
+function logLevel(env: NodeJS.ProcessEnv): { logLevel?: LogLevel } {
+  const text = env.LOG_LEVEL;
+  if (text === undefined || text === '') return {};
+  const level = LOG_LEVELS.find((l) => l === text.trim().toLowerCase());
+  if (!level)
+    throw new ConfigError(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')} (got "${text}")`);
+  return { logLevel: level };
 }
 
 /**

@@ -6,7 +6,8 @@
  */
 import { chmod, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Server } from 'node:http';
+import { createServer, type Server } from 'node:http';
+import type { Express } from 'express';
 import type { JSONWebKeySet } from 'jose';
 import type winston from 'winston';
 import type { Authenticate } from '../api/access';
@@ -43,7 +44,7 @@ export const DEV_TOKEN_FILE = 'dev-token.txt';
 
 export async function runServe(env: NodeJS.ProcessEnv): Promise<Server> {
   const config = readConfig(env);
-  const logger = createLogger();
+  const logger = createLogger(config.logLevel);
   const store = openStore(config);
   const peers = config.peersFile ? readPeersFile(config.peersFile) : undefined;
   const validator = createValidator();
@@ -63,8 +64,11 @@ export async function runServe(env: NodeJS.ProcessEnv): Promise<Server> {
     ...(config.syncPollMs !== undefined ? { delivery: { syncPollMs: config.syncPollMs } } : {}),
     ...(await authentication(config, store, logger)),
   });
-  const server = await new Promise<Server>((resolve) => {
-    const s = app.express.listen(config.port, config.host, () => resolve(s));
+  const server = await listen(app.express, config).catch(async (err: unknown) => {
+    // Nothing is served: what was opened is closed, and the process ends with the reason.
+    await app.close();
+    await store.close();
+    throw err;
   });
   answerClientErrors(server);
   // Started before "listening" is said: whoever waits for that line (an orchestrator, a test)
@@ -90,6 +94,30 @@ export async function runServe(env: NodeJS.ProcessEnv): Promise<Server> {
   process.once('SIGTERM', stop);
   process.once('SIGINT', stop);
   return server;
+}
+
+/**
+ * Listens on HOST:PORT; a port in use, a host that does not resolve or a port below 1024 without
+ * the right is an error naming the setting (Express 5 calls listen's callback on an error too,
+ * which was taken for "listening": the service said so and exited 0).
+ */
+function listen(express: Express, config: Config): Promise<Server> {
+  return new Promise((resolve, reject) => {
+    const server = createServer(express);
+    server.once('error', (err: NodeJS.ErrnoException) => {
+      const where = `${config.host}:${config.port}`;
+      const why =
+        err.code === 'EADDRINUSE'
+          ? `PORT ${config.port} is in use on HOST ${config.host}`
+          : err.code === 'ENOTFOUND' || err.code === 'EAI_AGAIN' || err.code === 'EADDRNOTAVAIL'
+            ? `HOST ${config.host} is not an address of this machine`
+            : err.code === 'EACCES'
+              ? `PORT ${config.port} needs privileges this process does not have`
+              : `cannot listen on ${where}: ${err.message}`;
+      reject(new Error(why));
+    });
+    server.listen(config.port, config.host, () => resolve(server));
+  });
 }
 
 /**
@@ -137,7 +165,14 @@ function planSending(
 }
 
 function openStore(config: Config): FhirStore {
-  if (config.store.kind === 'embedded') return EmbeddedStore.open({ dataDir: config.dataDir });
+  if (config.store.kind === 'embedded') {
+    try {
+      return EmbeddedStore.open({ dataDir: config.dataDir });
+    } catch (err) {
+      const why = err instanceof Error ? err.message : String(err);
+      throw new Error(`DATA_DIR ${config.dataDir} cannot hold the store: ${why}`);
+    }
+  }
   return openFhirServerStore({
     baseUrl: config.store.baseUrl,
     ...(config.store.token ? { token: config.store.token } : {}),

@@ -29,7 +29,6 @@
  * write wait up to `busyTimeoutMs`, then fail with 409.
  */
 import { randomUUID } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import BetterSqlite3, { type Database, type Statement } from 'better-sqlite3';
 import type {
@@ -70,6 +69,7 @@ import type {
 } from './fhir-store';
 import { conflict, invalid, multipleMatches, notFound, preconditionFailed } from './outcomes';
 import { checkKeepsPerson } from './person-of';
+import { makeDirectory } from './data-dir';
 import {
   INDEX_SIGNATURE,
   indexedParameter,
@@ -579,7 +579,7 @@ export class EmbeddedStore implements FhirStore {
 
   /** Opens (creating when needed) the store file in `options.dataDir`. */
   static open(options: EmbeddedStoreOptions): EmbeddedStore {
-    mkdirSync(options.dataDir, { recursive: true });
+    makeDirectory(options.dataDir);
     return new EmbeddedStore(join(options.dataDir, options.fileName ?? DEFAULT_FILE_NAME), options);
   }
 

@@ -25,6 +25,10 @@ describe('configuration from the environment', () => {
       /BASE_URL must be the service's public http\(s\) address/,
     ],
     [{ BASE_URL: 'ftp://dialog.example' }, /BASE_URL must be/],
+    [
+      { LOG_LEVEL: 'loud' },
+      /LOG_LEVEL must be one of error, warn, info, http, verbose, debug, silly/,
+    ],
     [{ BASE_URL: 'https://dialog.example/?x=1' }, /BASE_URL must be/],
   ])('rejects %j with a clear message', (env, message) => {
     expect(() => readConfig(env)).toThrow(ConfigError);
@@ -36,6 +40,10 @@ describe('configuration from the environment', () => {
       'https://dialog.example/trust-a',
     );
     expect(readConfig({}).baseUrl).toBeUndefined();
+  });
+
+  it('takes LOG_LEVEL in any case', () => {
+    expect(readConfig({ LOG_LEVEL: 'DEBUG' }).logLevel).toBe('debug');
   });
 
   it('turns authentication off only when AUTH=off is set', () => {

@@ -4,7 +4,7 @@
  * (SIGTERM) that lets an in-flight write finish and keeps it.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -128,4 +128,58 @@ describe('dialog-fhir serve', () => {
     expect(result.status).toBe(1);
     expect(result.stderr).toMatch(/STORE must be an http or https URL/);
   }, 60_000);
+
+  /** `serve` with `env`, to its end (bounded: a hang fails the test rather than stalling it). */
+  function serveToEnd(env: Record<string, string>) {
+    return spawnSync(process.execPath, ['--import', 'tsx', MAIN, 'serve'], {
+      cwd: ROOT,
+      env: { ...process.env, AUTH: 'off', HOST: '127.0.0.1', ...env },
+      encoding: 'utf8',
+      timeout: 40_000,
+    });
+  }
+
+  it('a LOG_LEVEL winston does not know is refused (it logged nothing, AUTH=off warning included)', () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'dialog-fhir-serve-'));
+    dirs.push(dataDir);
+    const result = serveToEnd({ LOG_LEVEL: 'verbose_typo', DATA_DIR: dataDir, PORT: '0' });
+    expect(result.status).toBe(1);
+    expect(result.stderr).toMatch(/LOG_LEVEL must be one of error, warn, info/);
+  }, 60_000);
+
+  it('a port in use is an error naming PORT, never "listening" and exit 0', async () => {
+    const taken = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+    const port = (taken.address() as { port: number }).port;
+    const dataDir = mkdtempSync(join(tmpdir(), 'dialog-fhir-serve-'));
+    dirs.push(dataDir);
+    try {
+      const result = serveToEnd({ PORT: String(port), DATA_DIR: dataDir });
+      expect(result.status).toBe(1);
+      expect(result.stderr).toContain(`PORT ${port} is in use on HOST 127.0.0.1`);
+      expect(result.stdout).not.toContain('dialog-fhir listening');
+    } finally {
+      await new Promise((resolve) => taken.close(resolve));
+    }
+  }, 60_000);
+
+  it.each([
+    ['a file', () => join(mkdtempSync(join(tmpdir(), 'dialog-fhir-serve-')), 'dialog-fhir.sqlite')],
+    // Node's recursive mkdir retries such a path for ever: the service hung without a word.
+    ['a path under /proc', () => '/proc/dialog-fhir-no-such-dir/data'],
+  ])(
+    'a DATA_DIR that is %s is an error naming DATA_DIR',
+    (_what, dirOf) => {
+      const dir = dirOf();
+      if (dir.startsWith(tmpdir())) {
+        dirs.push(join(dir, '..'));
+        writeFileSync(dir, 'not a directory');
+      }
+      const result = serveToEnd({ DATA_DIR: dir, PORT: '0' });
+      expect(result.error).toBeUndefined();
+      expect(result.status).toBe(1);
+      expect(result.stderr).toContain(`DATA_DIR ${dir} cannot hold the store`);
+    },
+    60_000,
+  );
 });
