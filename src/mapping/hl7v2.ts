@@ -1668,7 +1668,9 @@ export function createHl7Writer(spec: Hl7Mapping, options: WriteOptions = {}): F
       const obr = new SegmentBuilder(c.order.time.segment, enc.field).set(1, '1');
       if (session.identifier?.system === spec.results.order.identifierSystem)
         obr.set(c.order.identifier.field, esc(session.identifier.value));
-      obr.set(4, spec.results.order.universalService);
+      // Written in the mapping file with `^` between components, as HL7 is usually shown:
+      // joined here with the mapping's own component separator.
+      obr.set(4, cwe(...spec.results.order.universalService.split('^')));
       obr.set(c.order.time.field, authored);
       obr.set(c.order.status.field, status);
       const segments = [msh, pid.toString(), obr.toString()];

@@ -1,4 +1,5 @@
 import type { Patient } from '@medplum/fhirtypes';
+import type { Hl7Mapping } from '../../src/mapping/spec';
 import { escapeHl7, readDtm, unescapeHl7, writeDtm } from '../../src/mapping/hl7v2';
 import { ZoneClock } from '../../src/mapping/datetime';
 import { convert } from '../../src/mapping/engine';
@@ -737,5 +738,24 @@ describe('hl7v2 times: the fourth digit of a second is kept, more are named as n
     expect(hl7.output).toContain('|20250916151000.1234+0100|');
     qr.authored = '2025-09-16T15:10:00.123400+01:00';
     expect((await run(JSON.stringify(qr), 'fhir', 'hl7v2')).summary.notHeld).toEqual({});
+  });
+});
+
+describe('hl7v2 with a copied mapping using other delimiters (review L8)', () => {
+  it('writes OBR-4 with the mapping’s component separator, and reads its own output back', async () => {
+    const stock = JSON.parse(fixture('..', '..', 'mappings', 'hl7v2.json')) as Hl7Mapping;
+    const custom: Hl7Mapping = {
+      ...stock,
+      encoding: { field: '#', component: '@', repetition: '*', escape: '!', subcomponent: '%' },
+    };
+    const fhir = await run(ORU, 'hl7v2', 'fhir');
+    const out = await run(fhir.output, 'fhir', custom);
+    expect(out.summary).toMatchObject({ converted: 2, rejected: 0 });
+    const obr = out.output.split('\r').find((s) => s.startsWith('OBR#'));
+    expect(obr?.split('#')[4]).toBe('dialog@DIALOG+ session@99DLG');
+    expect(out.output).not.toContain('^');
+    const back = await run(out.output, custom, 'fhir');
+    expect(back.summary).toMatchObject({ converted: 2, rejected: 0 });
+    expect(responses(back.output)).toEqual(responses(fhir.output));
   });
 });
