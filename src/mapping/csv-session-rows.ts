@@ -737,12 +737,19 @@ export function projectSessionRows(
         continue;
       }
       const what = collapse(action.what);
-      if (what === '') continue;
+      if (what === '') {
+        notHeld.push('discussed.action (no text but white space)');
+        continue;
+      }
       const list = actions.get(d.concept) ?? [];
       list.push(what);
       actions.set(d.concept, list);
     }
   }
+  // An item is discussed in a row only through its actions: one without any is not held (it
+  // stays among the chosen items if it was chosen).
+  if (session.discussed.some((d) => !actions.has(d.concept)))
+    notHeld.push('discussed (an item without actions)');
   const discussed: DiscussedItem[] = c.itemOrder.flatMap((concept) => {
     const list = actions.get(concept);
     return list ? [{ concept, actions: list.map((what) => ({ what })) }] : [];

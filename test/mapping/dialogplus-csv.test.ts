@@ -1,5 +1,12 @@
 import type { Patient, QuestionnaireResponse } from '@medplum/fhirtypes';
-import { CONTAINED_SUBJECT, SESSION_START_EXTENSION } from '../../src/mapping';
+import type { DiscussedItem } from '../../src/fhir';
+import {
+  CONTAINED_SUBJECT,
+  type DialogRecord,
+  recordToResponse,
+  responseToRecord,
+  SESSION_START_EXTENSION,
+} from '../../src/mapping';
 import { fixture, rejectSummary, responses, run, validationErrors } from './helpers';
 
 const APP = fixture('dialogplus-csv', 'export-app-order.csv');
@@ -354,5 +361,41 @@ describe('dialogplus-csv names with more than one comma (review L6)', () => {
       'person.name (a given name with a comma: read back as text)': 1,
     });
     expect(r.output).toContain('"Smith, Jr., John"');
+  });
+});
+
+describe('FHIR → dialogplus-csv: discussed items a row cannot hold are named (review L10)', () => {
+  async function priceRecord(): Promise<DialogRecord> {
+    const [qr] = responses((await run(APP, 'dialogplus-csv', 'fhir')).output);
+    if (!qr) throw new Error('no response');
+    const read = responseToRecord(qr);
+    if (!read.ok) throw new Error('not a record');
+    return read.record;
+  }
+  const exported = async (record: DialogRecord): Promise<Record<string, number>> =>
+    (await run(JSON.stringify(recordToResponse(record)), 'fhir', 'dialogplus-csv')).summary.notHeld;
+
+  it('a discussed item without actions, and an action of white space only', async () => {
+    const record = await priceRecord();
+    expect(await exported(record)).toEqual({});
+    const { session } = record;
+    expect(session.discussed.map((d) => d.concept)).toEqual(['mental-health', 'friendships']);
+    const withoutActions: DiscussedItem = { concept: 'accommodation', actions: [] };
+    expect(
+      await exported({
+        ...record,
+        session: { ...session, discussed: [...session.discussed, withoutActions] },
+      }),
+    ).toEqual({ 'discussed (an item without actions)': 1 });
+    const blank: DiscussedItem = { concept: 'accommodation', actions: [{ what: '  ' }] };
+    expect(
+      await exported({
+        ...record,
+        session: { ...session, discussed: [...session.discussed, blank] },
+      }),
+    ).toEqual({
+      'discussed.action (no text but white space)': 1,
+      'discussed (an item without actions)': 1,
+    });
   });
 });
