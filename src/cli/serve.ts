@@ -7,6 +7,7 @@
 import { chmod, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import type { Express } from 'express';
 import type { JSONWebKeySet } from 'jose';
 import type winston from 'winston';
@@ -30,7 +31,7 @@ import { createValidator } from '../validation';
 import { readPeersFile, type Peers } from '../transfer/peers';
 import { PlanDistributor, type SendingLoop } from '../transfer/plan-distribution';
 import { PlanMailer } from '../transfer/plan-mail';
-import { readConfig, type Config } from './config';
+import { ConfigError, readConfig, type Config } from './config';
 
 /** How long in-flight requests get to finish on shutdown before connections are cut. */
 const DRAIN_MS = 10_000;
@@ -75,7 +76,8 @@ export async function runServe(env: NodeJS.ProcessEnv): Promise<Server> {
   // finds the service whole, plan sending's own start-up line included.
   const sending = planSending(config, store, logger, peers);
   logger.info('dialog-fhir listening', {
-    port: config.port,
+    // The port bound (PORT=0 asks the system for a free one).
+    port: (server.address() as AddressInfo | null)?.port ?? config.port,
     host: config.host,
     store: config.store.kind,
     auth: config.auth.mode,
@@ -94,6 +96,20 @@ export async function runServe(env: NodeJS.ProcessEnv): Promise<Server> {
   process.once('SIGTERM', stop);
   process.once('SIGINT', stop);
   return server;
+}
+
+/** AUTH_JWKS as a file: a JSON Web Key Set, or an error naming the setting. */
+async function readJwksFile(file: string): Promise<JSONWebKeySet> {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(await readFile(file, 'utf8'));
+  } catch (err) {
+    const why = err instanceof Error ? err.message : String(err);
+    throw new ConfigError(`AUTH_JWKS ${file} cannot be read as JSON: ${why}`);
+  }
+  if (!Array.isArray((parsed as Partial<JSONWebKeySet> | null)?.keys))
+    throw new ConfigError(`AUTH_JWKS ${file} is not a JSON Web Key Set (no "keys" list)`);
+  return parsed as JSONWebKeySet;
 }
 
 /**
@@ -192,7 +208,7 @@ async function authentication(
   if (auth.mode === 'issuer') {
     const keys = /^https?:\/\//.test(auth.jwks)
       ? new URL(auth.jwks)
-      : (JSON.parse(await readFile(auth.jwks, 'utf8')) as JSONWebKeySet);
+      : await readJwksFile(auth.jwks);
     const verifier = createTokenVerifier({ issuer: auth.issuer, audience: auth.audience, keys });
     return { authenticate: bearerAuthenticate(verifier, store, () => new Date()) };
   }

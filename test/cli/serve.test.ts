@@ -163,6 +163,33 @@ describe('dialog-fhir serve', () => {
     }
   }, 60_000);
 
+  it('an AUTH_JWKS file that is no JSON Web Key Set is an error naming AUTH_JWKS', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'dialog-fhir-serve-'));
+    dirs.push(dir);
+    const issuer = {
+      AUTH: 'jwt',
+      AUTH_ISSUER: 'https://idp.example',
+      AUTH_AUDIENCE: 'dialog-fhir',
+    };
+    const missing = serveToEnd({
+      ...issuer,
+      AUTH_JWKS: join(dir, 'none.json'),
+      DATA_DIR: dir,
+      PORT: '0',
+    });
+    expect(missing.status).toBe(1);
+    expect(missing.stderr).toContain(`AUTH_JWKS ${join(dir, 'none.json')} cannot be read as JSON`);
+    writeFileSync(join(dir, 'jwks.json'), '{"kty":"EC"}');
+    const notSet = serveToEnd({
+      ...issuer,
+      AUTH_JWKS: join(dir, 'jwks.json'),
+      DATA_DIR: dir,
+      PORT: '0',
+    });
+    expect(notSet.status).toBe(1);
+    expect(notSet.stderr).toContain('is not a JSON Web Key Set');
+  }, 60_000);
+
   it.each([
     ['a file', () => join(mkdtempSync(join(tmpdir(), 'dialog-fhir-serve-')), 'dialog-fhir.sqlite')],
     // Node's recursive mkdir retries such a path for ever: the service hung without a word.
