@@ -31,6 +31,7 @@ import { readFhirDateTime, shownTwiceIssue, ZoneClock } from './datetime';
 import { placedIssue, targetExpression } from './issues';
 import {
   type DialogRecord,
+  displayNotFromName,
   nativeSession,
   notHeldByNative,
   type PersonDetails,
@@ -796,6 +797,7 @@ export function projectSessionRows(
   if (session.identifier && session.identifier.value !== projected.identifier?.value)
     notHeld.push('identifier');
   if (session.author) notHeld.push('author');
+  if (displayNotFromName(record)) notHeld.push('subject.display');
   return {
     ok: true,
     notHeld: [...new Set([...notHeld, ...notHeldByNative(record, options.subject)])],

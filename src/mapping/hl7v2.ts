@@ -41,6 +41,7 @@ import {
 import { placedIssue, targetExpression } from './issues';
 import {
   type DialogRecord,
+  displayNotFromName,
   nativeSession,
   notHeldByNative,
   type PersonDetails,
@@ -1552,6 +1553,7 @@ export function projectHl7(
   if (session.identifier && !identifier && session.identifier.value !== projected.identifier?.value)
     notHeld.push('identifier');
   if (session.author) notHeld.push('author');
+  if (displayNotFromName(record)) notHeld.push('subject.display');
   return {
     ok: true,
     notHeld: [...new Set([...notHeld, ...notHeldByNative(record, options.subject)])],

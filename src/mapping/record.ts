@@ -397,6 +397,19 @@ export function notHeldByNative(record: DialogRecord, subject: string | undefine
   return out;
 }
 
+/**
+ * Whether the response's `subject.display` says something else than the person's name does:
+ * a format that writes the name, and makes the display from it again, does not hold it.
+ */
+export function displayNotFromName(record: DialogRecord): boolean {
+  const display = record.session.subjectDisplay;
+  return (
+    display !== undefined &&
+    record.person.name !== undefined &&
+    display !== nameDisplay(record.person.name)
+  );
+}
+
 // ---- what a record does not hold of a response ----------------------------------------------
 
 /** Response elements a record holds (or a format's projection reports itself: id, author). */

@@ -295,6 +295,8 @@ describe('FHIR → dialogplus-csv', () => {
         'Patient.name.use',
         'Patient.telecom',
         'subject.reference',
+        // "Megan Price": the row's name gives "Price, Megan Rose" instead.
+        'subject.display',
         'author',
         'discussed.action.who/byWhen',
         'discussed.steps',

@@ -154,3 +154,17 @@ describe.each(FORMATS)('FHIR → $format names what the record does not hold', (
     expect(Object.keys(r.summary.notHeld).sort()).toEqual(['Patient.telecom', 'subject.reference']);
   });
 });
+
+describe('subject.display that is not the name', () => {
+  it.each(['hl7v2', 'dialogplus-csv'])(
+    'FHIR → %s names a display the name does not give; the name’s own display is not named',
+    async (format) => {
+      const file = format === 'hl7v2' ? 'oru-r01.hl7' : 'export-app-order.csv';
+      const qr = await baseResponse(format, file);
+      expect(qr.subject?.display).toBe('Price, Megan Rose');
+      qr.subject = { ...qr.subject, display: 'Megan Price' };
+      const r = await run(JSON.stringify(qr), 'fhir', format);
+      expect(r.summary.notHeld).toEqual({ 'subject.display': 1 });
+    },
+  );
+});
