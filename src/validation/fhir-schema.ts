@@ -114,12 +114,14 @@ export function addFhirKeywords(ajv: Ajv): void {
 /** What no FHIR string holds: C0 controls (U+0000–U+001F) and lone UTF-16 surrogates. */
 const NEVER = '\\u0000-\\u001F\\uD800-\\uDFFF';
 /**
- * What JavaScript's `\s` matches besides tab, LF, VT, FF, CR and space: the schema's `\S` already
- * refused these in `string` and `markdown`, and still does (only the faults above are added).
+ * What JavaScript's `\s` matches besides tab, LF, VT, FF, CR and space (NBSP, U+2028, the
+ * ideographic space…). In R4's `[ \r\n\t\S]` they are characters like any other (FHIR's
+ * patterns are XML Schema's, whose `\s` is space, tab, CR and LF only; Medplum takes them so):
+ * a `string` may hold them. Tokens (`code`, `uri`) keep JavaScript's reading, as before.
  */
 const OTHER_JS_SPACES = '\\u00A0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000\\uFEFF';
-/** Characters a `string` may hold: the R4 `[ \r\n\t\S]`, less controls and lone surrogates. */
-const STRING_CHAR = `[^\\u0000-\\u0008\\u000B\\u000C\\u000E-\\u001F\\uD800-\\uDFFF${OTHER_JS_SPACES}]`;
+/** Characters a `string` may hold: any but C0 controls other than tab, CR, LF, and lone surrogates. */
+const STRING_CHAR = '[^\\u0000-\\u0008\\u000B\\u000C\\u000E-\\u001F\\uD800-\\uDFFF]';
 /** A character of a token (`code`, `uri`): the R4 `\S`, less controls and lone surrogates. */
 const TOKEN_CHAR = `[^\\s${NEVER}]`;
 /** What may part the words of a `code`: the R4 `\s`, less the controls (VT, FF) among it. */
@@ -137,7 +139,8 @@ const BASE64_INLINE = `^${CODE_SPACE}*(?:[0-9a-zA-Z+/=]{4}${CODE_SPACE}*)+$`;
 /**
  * The string types' patterns (compiled with the `u` flag, as ajv and schema-verdict.ts do: a
  * surrogate pair is one character, a lone surrogate one that no class here admits). Each is the
- * R4 pattern with the characters R4 forbids taken out, and none admits an empty string.
+ * R4 pattern with the characters R4 forbids taken out (`string` and `markdown` read as XML Schema
+ * reads them: see OTHER_JS_SPACES), and none admits an empty string.
  */
 export const STRING_PATTERNS: Readonly<Record<string, string>> = {
   string: `^${STRING_CHAR}+$`,
@@ -149,7 +152,7 @@ export const STRING_PATTERNS: Readonly<Record<string, string>> = {
   // Base64 is checked no further than this (the R4 schema leaves it open): no faults, not empty.
   base64Binary: `^[^${NEVER}]+$`,
   // XML 1.0's characters: tab, LF, CR and from U+0020 (narrative-xhtml.ts checks the rest).
-  xhtml: `^[^\\u0000-\\u0008\\u000B\\u000C\\u000E-\\u001F\\uD800-\\uDFFF]+$`,
+  xhtml: `^${STRING_CHAR}+$`,
 };
 
 /**
