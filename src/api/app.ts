@@ -49,7 +49,7 @@ export interface AppOptions {
   readonly baseUrl?: string;
   readonly now?: () => Date;
   readonly newId?: () => string;
-  /** Whether the store can take writes (readiness). */
+  /** False once the service is stopping (readiness; the store's own state is asked too). */
   readonly ready?: () => boolean;
   /** The systems plans are handed over with (PEERS_FILE); without them $transfer is refused. */
   readonly peers?: Peers;
@@ -142,11 +142,17 @@ function healthRoutes(app: express.Express, options: AppOptions): void {
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
   });
-  app.get('/readyz', (_req, res) => {
-    const ready = options.ready?.() ?? true;
-    res.status(ready ? 200 : 503).json({
-      status: ready ? 'ready' : 'not ready',
-      package: `${options.validator.package.name}#${options.validator.package.version}`,
-    });
+  // Ready: not stopping (options.ready) and the store answers now (its file; its FHIR server).
+  app.get('/readyz', (_req, res, next) => {
+    const stopping = options.ready?.() === false;
+    const storeReady = stopping ? Promise.resolve(false) : options.store.ready();
+    storeReady.then((answers) => {
+      const ready = !stopping && answers;
+      res.status(ready ? 200 : 503).json({
+        status: ready ? 'ready' : 'not ready',
+        ...(ready ? {} : { reason: stopping ? 'stopping' : 'the store does not answer' }),
+        package: `${options.validator.package.name}#${options.validator.package.version}`,
+      });
+    }, next);
   });
 }

@@ -55,10 +55,12 @@ export async function runServe(env: NodeJS.ProcessEnv): Promise<Server> {
       error: err instanceof Error ? err.message : String(err),
     });
   });
+  let stopping = false;
   const app = createApp({
     validator,
     store,
     logger,
+    ready: () => !stopping,
     rateLimitPerMinute: config.rateLimitPerMinute,
     ...(config.baseUrl !== undefined ? { baseUrl: config.baseUrl } : {}),
     ...(peers ? { peers } : {}),
@@ -83,6 +85,7 @@ export async function runServe(env: NodeJS.ProcessEnv): Promise<Server> {
     auth: config.auth.mode,
   });
   const stop = (): void => {
+    stopping = true;
     logger.info('dialog-fhir stopping: finishing in-flight requests');
     const force = setTimeout(() => server.closeAllConnections(), DRAIN_MS);
     force.unref();

@@ -113,6 +113,10 @@ export class NarratingStore implements FhirStore {
     return this.inner.history(type, id);
   }
 
+  ready(): Promise<boolean> {
+    return this.inner.ready();
+  }
+
   close(): Promise<void> {
     return this.inner.close();
   }

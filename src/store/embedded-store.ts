@@ -968,6 +968,17 @@ export class EmbeddedStore implements FhirStore {
    * writer last and with `synchronous=FULL`, because closing the last connection checkpoints
    * the WAL into the database file and deletes it.
    */
+  /** The file is open and answers a read. */
+  async ready(): Promise<boolean> {
+    if (!this.db.open || !this.reader.open) return false;
+    try {
+      this.reader.prepare('SELECT 1 FROM store_meta LIMIT 1').get();
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
   async close(): Promise<void> {
     if (this.db.open) {
       this.commitGroup();

@@ -139,6 +139,8 @@ type Fetch = typeof fetch;
 const once = (): { maxRetries: number } => ({ maxRetries: 0 });
 
 const DEFAULTS = { retries: 3, baseDelayMs: 200, maxRetryDelayMs: 5000, timeoutMs: 10_000 };
+/** How long `/readyz` waits for the FHIR server's CapabilityStatement. */
+const READY_TIMEOUT_MS = 2000;
 
 /** Medplum's outcome ids for the statuses they express (see `getStatus`). */
 const STATUS_IDS: Readonly<Record<number, string>> = {
@@ -769,6 +771,25 @@ export class FhirServerStore implements FhirStore {
       type: 'transaction-response',
       ...(entries.length > 0 ? { entry: entries.map(normalEntry) } : {}),
     };
+  }
+
+  /** The server answers its CapabilityStatement within READY_TIMEOUT_MS (one attempt). */
+  async ready(): Promise<boolean> {
+    if (this.closing.signal.aborted) return false;
+    const base = this.options.baseUrl.endsWith('/')
+      ? this.options.baseUrl
+      : `${this.options.baseUrl}/`;
+    const fetchImpl: Fetch = this.options.fetch ?? globalThis.fetch;
+    try {
+      const response = await fetchImpl(`${base}metadata`, {
+        headers: await this.headers({ headers: { accept: 'application/fhir+json' } }),
+        signal: AbortSignal.any([AbortSignal.timeout(READY_TIMEOUT_MS), this.closing.signal]),
+      });
+      await response.body?.cancel().catch(() => undefined);
+      return response.ok;
+    } catch {
+      return false;
+    }
   }
 
   /** Ends requests under way (they fail with 503) and refuses new ones. */

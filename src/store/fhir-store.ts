@@ -151,6 +151,13 @@ export interface FhirStore {
    */
   transaction(bundle: Bundle): Promise<Bundle>;
 
+  /**
+   * Whether the store can serve now (`/readyz`): the embedded file open and answering, the FHIR
+   * server answering its CapabilityStatement. Quick and without retries: a load balancer asks
+   * often and wants the state now.
+   */
+  ready(): Promise<boolean>;
+
   /** Release what the store holds (files, connections). */
   close(): Promise<void>;
 }
