@@ -601,9 +601,12 @@ export function pinToPatient(
   const name = patientSearchParameter(type);
   if (name === undefined) return params;
   const own = name === '_id' ? patient : `Patient/${patient}`;
+  // A reference parameter may name the person by bare id too (`patient=<id>`, as SMART apps do).
+  const isOwn = (key: string, value: string): boolean =>
+    value === own || (key !== '_id' && value === patient);
   for (const key of ['_id', 'subject', 'patient'])
     for (const value of params.getAll(key))
-      if ((key === name || key === 'patient' || key === 'subject') && value !== own)
+      if ((key === name || key === 'patient' || key === 'subject') && !isOwn(key, value))
         throw fault(
           403,
           'forbidden',

@@ -141,6 +141,15 @@ describe('scopes and patient context', () => {
       'forbidden',
     );
     expect((await get('/fhir/Patient', t)).body.total).toBe(1);
+    // Their own id, bare (as SMART apps send it), is theirs too; another bare id is not.
+    const bare = await get('/fhir/QuestionnaireResponse?patient=megan-price', t);
+    expect(bare.status).toBe(200);
+    expect(bare.body.total).toBe(2);
+    expectRefusal(
+      await get('/fhir/QuestionnaireResponse?patient=someone-else', t),
+      403,
+      'forbidden',
+    );
     expect((await get('/fhir/Patient/megan-price/$dialog-summary', t)).status).toBe(200);
     expectRefusal(await get('/fhir/Patient/someone-else/$dialog-summary', t), 403, 'forbidden');
   });
