@@ -82,7 +82,10 @@ export function createApp(options: AppOptions): App {
   app.set('etag', false);
   app.set('query parser', 'simple');
   if (options.baseUrl !== undefined) app.locals.baseUrl = options.baseUrl;
-  app.use(helmet());
+  // helmet's defaults, but for `upgrade-insecure-requests`: over plain HTTP on any address but
+  // loopback (the image's port 8080 without a TLS proxy) it sent /ui's style sheet and forms to
+  // https, which is not there. Over HTTPS, HSTS keeps the browser there.
+  app.use(helmet({ contentSecurityPolicy: { directives: { upgradeInsecureRequests: null } } }));
   app.use(requestLog(options.logger));
   app.use(['/fhir', '/native', '/ui'], cachingRules);
   healthRoutes(app, options);

@@ -42,13 +42,22 @@ export function parseCookies(header: string | undefined): Map<string, string> {
   return cookies;
 }
 
+/**
+ * Whether the browser reached the service over HTTPS: the request itself, or (behind a proxy
+ * that ends TLS, where the request is plain HTTP) the configured public address (BASE_URL).
+ */
+function isSecure(req: Request): boolean {
+  const base = (req.app.locals as { baseUrl?: unknown }).baseUrl;
+  return req.secure || (typeof base === 'string' && base.startsWith('https:'));
+}
+
 function cookieHeader(req: Request, name: string, value: string, maxAgeSeconds?: number): string {
   return [
     `${name}=${encodeURIComponent(value)}`,
     `Path=${COOKIE_PATH}`,
     'HttpOnly',
     'SameSite=Strict',
-    ...(req.secure ? ['Secure'] : []),
+    ...(isSecure(req) ? ['Secure'] : []),
     ...(maxAgeSeconds !== undefined ? [`Max-Age=${maxAgeSeconds}`] : []),
   ].join('; ');
 }

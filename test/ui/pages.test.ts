@@ -54,6 +54,36 @@ describe('sign-in (AUTH on)', () => {
     expect(token).toMatch(/HttpOnly/);
     expect(token).toMatch(/SameSite=Strict/);
     expect(token).toMatch(/Path=\/ui/);
+    // Plain HTTP on loopback, no BASE_URL: not Secure (the browser would not send it back).
+    expect(token).not.toMatch(/Secure/);
+  });
+
+  it('behind a proxy that ends TLS (BASE_URL https), the cookies are Secure', async () => {
+    const behind = await startUiService({ baseUrl: 'https://dialog.example' });
+    try {
+      const client = new PageClient(behind.service.base);
+      await client.get('/ui/login');
+      const res = await fetch(`${behind.service.base}/ui/login`, {
+        method: 'POST',
+        headers: {
+          cookie: client.cookieHeader,
+          'content-type': 'application/x-www-form-urlencoded',
+        },
+        body: new URLSearchParams({ _csrf: client.csrf, token: behind.clinicianToken }),
+        redirect: 'manual',
+      });
+      const token = res.headers.getSetCookie().find((c) => c.startsWith('dlg_ui_token='));
+      expect(token).toMatch(/; Secure/);
+    } finally {
+      await behind.service.close();
+    }
+  });
+
+  it('the page’s CSP does not send its style sheet and forms to https over plain HTTP', async () => {
+    const res = await fetch(`${base()}/ui/login`);
+    const csp = res.headers.get('content-security-policy') ?? '';
+    expect(csp).toContain("script-src 'self'");
+    expect(csp).not.toContain('upgrade-insecure-requests');
   });
 });
 

@@ -18,8 +18,10 @@ export interface UiService {
   readonly clinicianToken: string;
 }
 
-export async function startUiService(): Promise<UiService> {
-  const { service, key } = await startServiceWithDevKey();
+export async function startUiService(
+  options: Parameters<typeof startServiceWithDevKey>[0] = {},
+): Promise<UiService> {
+  const { service, key } = await startServiceWithDevKey(options);
   await seedJourneyStart(service);
   const clinicianToken = await mintDevToken(key, {
     scopes: ['user/*.cruds'],
