@@ -345,8 +345,36 @@ function linkOf(bundle: Bundle, relation: string): string | undefined {
   return bundle.link?.find((l) => l.relation === relation)?.url;
 }
 
+/** A 502: the server's answer cannot be used (`where` names the part at fault). */
+function malformed(where: string, text: string): FhirServerError {
+  return new FhirServerError(
+    {
+      resourceType: 'OperationOutcome',
+      issue: [{ severity: 'error', code: 'exception', details: { text }, expression: [where] }],
+    },
+    502,
+  );
+}
+
+/**
+ * Whether `url` is under `base`: the same scheme, host and port, no user info, and a path at or
+ * below the base's (`/fhir` or `/fhir/…` for a base of `/fhir/`; never `/fhirx/…`). The WHATWG
+ * URL parser has already resolved `..` and `%2e%2e` segments.
+ */
+function isUnder(base: URL, url: URL): boolean {
+  if (url.protocol !== base.protocol || url.host !== base.host) return false;
+  if (url.username !== '' || url.password !== '') return false;
+  const prefix = base.pathname.endsWith('/') ? base.pathname : `${base.pathname}/`;
+  return url.pathname === prefix.slice(0, -1) || url.pathname.startsWith(prefix);
+}
+
+/** Redirects followed for one request, at most. */
+const MAX_REDIRECTS = 5;
+
 export class FhirServerStore implements FhirStore {
   private readonly client: MedplumClient;
+  /** The configured base, with a trailing slash: every URL the adapter fetches is under it. */
+  private readonly base: URL;
   private readonly context = new AsyncLocalStorage<CallContext>();
   private readonly closing = new AbortController();
   private readonly retries: number;
@@ -365,8 +393,9 @@ export class FhirServerStore implements FhirStore {
     this.timeoutMs = options.timeoutMs ?? DEFAULTS.timeoutMs;
     this.sleep = options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
     this.random = options.random ?? Math.random;
+    this.base = new URL(options.baseUrl.endsWith('/') ? options.baseUrl : `${options.baseUrl}/`);
     this.client = new MedplumClient({
-      baseUrl: options.baseUrl.endsWith('/') ? options.baseUrl : `${options.baseUrl}/`,
+      baseUrl: this.base.href,
       fhirUrlPath: '',
       cacheTime: 0,
       extendedMode: false,
@@ -398,6 +427,11 @@ export class FhirServerStore implements FhirStore {
     const rest: Record<string, unknown> = { ...init };
     delete rest.cache;
     delete rest.credentials;
+    // Only URLs under the base get the token, or any request at all: MedplumClient builds its
+    // URLs from the base, and paging links are checked before they get here (at `Bundle.link`).
+    let target = this.underBase(url);
+    if (!target) throw malformed(ctx.where(502), 'The FHIR server named a URL outside its base');
+    let redirects = 0;
     for (let attempt = 0; ; attempt++) {
       if (this.closing.signal.aborted) throw unreachable(ctx.where(503), 'closed');
       const timeout = AbortSignal.timeout(this.timeoutMs);
@@ -405,10 +439,12 @@ export class FhirServerStore implements FhirStore {
       const fetchImpl: Fetch = this.options.fetch ?? globalThis.fetch;
       let response: Response;
       try {
-        response = await fetchImpl(url, {
+        response = await fetchImpl(target.href, {
           ...(rest as RequestInit),
           headers: await this.headers(init),
           signal,
+          // Redirects are followed here, and only under the base (fetch would follow any).
+          redirect: 'manual',
         });
       } catch (err) {
         if (this.closing.signal.aborted) throw unreachable(ctx.where(503), 'closed');
@@ -421,6 +457,19 @@ export class FhirServerStore implements FhirStore {
         throw unreachable(ctx.where(timedOut ? 504 : 503), timedOut ? 'timeout' : 'network');
       }
       const { status } = response;
+      if (status >= 300 && status < 400 && status !== 304) {
+        await response.body?.cancel().catch(() => undefined);
+        const location = response.headers.get('location');
+        const method = (init.method ?? 'GET').toUpperCase();
+        const to = location === null ? undefined : this.underBase(location);
+        if (!to) throw malformed(ctx.where(502), 'The FHIR server redirected outside its base');
+        if (redirects >= MAX_REDIRECTS || (method !== 'GET' && status !== 307 && status !== 308))
+          throw malformed(ctx.where(502), `The FHIR server answered HTTP ${status}`);
+        target = to;
+        redirects++;
+        attempt--;
+        continue;
+      }
       if (status < 400) {
         ctx.status = status;
         return response;
@@ -440,6 +489,33 @@ export class FhirServerStore implements FhirStore {
         ...(wait !== undefined ? [wait] : []),
       );
     }
+  }
+
+  /** `url` (relative to the base, or absolute) when it is under the base. */
+  private underBase(url: string): URL | undefined {
+    let parsed: URL;
+    try {
+      parsed = new URL(url, this.base);
+    } catch {
+      return undefined;
+    }
+    return isUnder(this.base, parsed) ? parsed : undefined;
+  }
+
+  /**
+   * The `next` link of a page, as a URL under the base. A link elsewhere is a 502 at
+   * `Bundle.link` and is not followed: the request would carry this service's token.
+   */
+  private nextOf(page: Bundle): string | undefined {
+    const link = linkOf(page, 'next');
+    if (link === undefined) return undefined;
+    const url = typeof link === 'string' ? this.underBase(link) : undefined;
+    if (!url)
+      throw malformed(
+        'Bundle.link',
+        "The FHIR server's next link points outside its base URL; it was not followed",
+      );
+    return url.href;
   }
 
   private async readBody(response: Response): Promise<unknown> {
@@ -557,7 +633,7 @@ export class FhirServerStore implements FhirStore {
       for (const entry of result.entry ?? [])
         if (entry.resource?.resourceType === type)
           versions.push(entry.resource as ExtractResource<K>);
-      next = linkOf(result, 'next');
+      next = this.nextOf(result);
     } while (next);
     return versions;
   }
@@ -728,8 +804,9 @@ export class FhirServerStore implements FhirStore {
       for (const entry of page.entry ?? [])
         if (entry.resource?.resourceType === type && entry.search?.mode !== 'include')
           resources.push(entry.resource as ExtractResource<K>);
-      const next = linkOf(page, 'next');
-      if (resources.length >= parsed.count || !next) break;
+      if (resources.length >= parsed.count) break;
+      const next = this.nextOf(page);
+      if (!next) break;
       page = (await this.call(ctx, (c): Promise<Bundle> => c.get(next, once()))).result;
     }
     const page0 = resources.slice(0, parsed.count);
@@ -784,6 +861,7 @@ export class FhirServerStore implements FhirStore {
       const response = await fetchImpl(`${base}metadata`, {
         headers: await this.headers({ headers: { accept: 'application/fhir+json' } }),
         signal: AbortSignal.any([AbortSignal.timeout(READY_TIMEOUT_MS), this.closing.signal]),
+        redirect: 'manual',
       });
       await response.body?.cancel().catch(() => undefined);
       return response.ok;

@@ -1,0 +1,186 @@
+/**
+ * The fhir-server store against misbehaving FHIR servers: node:http servers on loopback that
+ * answer what a broken, misconfigured or hostile server (or a peer) could answer — paging links
+ * to other hosts, endless or repeating paging, refused credentials, another record than the one
+ * asked for, malformed bodies, no answer at all. Each case checks what the store answers and
+ * what the servers saw (the token must never leave the configured base).
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Bundle, Patient } from '@medplum/fhirtypes';
+import { FhirServerError, openFhirServerStore, type FhirServerStoreOptions } from '../../src/store';
+
+const TOKEN = 'STORE-TOKEN-s3cr3t';
+
+interface Seen {
+  readonly method: string;
+  readonly url: string;
+  readonly auth: string | undefined;
+}
+
+type Handler = (req: IncomingMessage, res: ServerResponse, body: string) => void;
+
+interface Loopback {
+  /** `http://127.0.0.1:<port>` */
+  readonly origin: string;
+  readonly seen: Seen[];
+  handler: Handler;
+}
+
+const servers: Server[] = [];
+afterEach(async () => {
+  for (const server of servers.splice(0)) {
+    server.closeAllConnections();
+    await new Promise((resolve) => server.close(resolve));
+  }
+});
+
+async function loopback(handler: Handler): Promise<Loopback> {
+  const state: Loopback = { origin: '', seen: [], handler };
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      state.seen.push({
+        method: req.method ?? '',
+        url: req.url ?? '',
+        auth: req.headers.authorization,
+      });
+      state.handler(req, res, Buffer.concat(chunks).toString('utf8'));
+    });
+  });
+  servers.push(server);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return Object.assign(state, { origin: `http://127.0.0.1:${port}` });
+}
+
+function json(res: ServerResponse, body: unknown, status = 200): void {
+  res.writeHead(status, { 'content-type': 'application/fhir+json' });
+  res.end(typeof body === 'string' ? body : JSON.stringify(body));
+}
+
+function open(base: string, more: Partial<FhirServerStoreOptions> = {}) {
+  return openFhirServerStore({
+    baseUrl: base,
+    token: TOKEN,
+    retries: 1,
+    baseDelayMs: 1,
+    timeoutMs: 5000,
+    ...more,
+  });
+}
+
+async function failure(call: Promise<unknown>): Promise<FhirServerError> {
+  const err = await call.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(FhirServerError);
+  return err as FhirServerError;
+}
+
+function patient(id: string, versionId = '1'): Patient {
+  return { resourceType: 'Patient', id, meta: { versionId } };
+}
+
+function searchset(ids: string[], more: Partial<Bundle> = {}): Bundle {
+  return {
+    resourceType: 'Bundle',
+    type: 'searchset',
+    entry: ids.map((id) => ({ resource: patient(id), search: { mode: 'match' } })),
+    ...more,
+  };
+}
+
+function next(url: string): Pick<Bundle, 'link'> {
+  return { link: [{ relation: 'next', url }] };
+}
+
+describe('fhir-server store: paging and redirects stay under the base URL (H1)', () => {
+  it('refuses a search next link to another host: 502 at Bundle.link, nothing sent there', async () => {
+    const evil = await loopback((_req, res) => json(res, searchset(['stolen'])));
+    const backing = await loopback((_req, res) =>
+      json(res, searchset(['megan'], { total: 9, ...next(`${evil.origin}/fhir/steal`) })),
+    );
+    const err = await failure(open(`${backing.origin}/fhir`).search('Patient', {}, { count: 5 }));
+    expect(err.status).toBe(502);
+    expect(err.outcome.issue[0]).toMatchObject({ code: 'exception', expression: ['Bundle.link'] });
+    expect(err.outcome.issue[0]?.details?.text).toMatch(/next link points outside its base/);
+    expect(evil.seen).toEqual([]);
+    expect(backing.seen.map((s) => s.auth)).toEqual([`Bearer ${TOKEN}`]);
+  });
+
+  it.each([
+    ['another path on the same host and port', (o: string) => `${o}/admin/steal`],
+    ['a path that only starts like the base', (o: string) => `${o}/fhirx/Patient?page=2`],
+    ['a dot-dot path out of the base', (o: string) => `${o}/fhir/../steal`],
+    ['an encoded dot-dot path out of the base', (o: string) => `${o}/fhir/%2e%2e/steal`],
+    ['another scheme', (o: string) => `${o.replace('http:', 'https:')}/fhir/Patient?page=2`],
+    ['user info in the URL', (o: string) => o.replace('//', '//me:pw@') + '/fhir/Patient?p=2'],
+    ['not a URL', () => 'http://[::1'],
+  ])('refuses a next link to %s (only the first page is fetched)', async (_name, link) => {
+    const backing = await loopback((req, res) =>
+      req.url?.includes('page=2') || !req.url?.startsWith('/fhir/Patient?')
+        ? json(res, searchset(['stolen']))
+        : json(res, searchset(['megan'], { total: 9, ...next(link(backing.origin)) })),
+    );
+    const err = await failure(open(`${backing.origin}/fhir/`).search('Patient', {}, { count: 5 }));
+    expect(err.status).toBe(502);
+    expect(err.outcome.issue[0]?.expression).toEqual(['Bundle.link']);
+    expect(backing.seen).toHaveLength(1);
+  });
+
+  it('refuses a history next link to another host, and sends nothing there', async () => {
+    const evil = await loopback((_req, res) => json(res, searchset([])));
+    const backing = await loopback((_req, res) =>
+      json(res, {
+        resourceType: 'Bundle',
+        type: 'history',
+        entry: [{ resource: patient('megan', '2') }],
+        ...next(`${evil.origin}/collect`),
+      }),
+    );
+    const err = await failure(open(`${backing.origin}/fhir`).history('Patient', 'megan'));
+    expect(err.status).toBe(502);
+    expect(err.outcome.issue[0]?.expression).toEqual(['Bundle.link']);
+    expect(evil.seen).toEqual([]);
+  });
+
+  it('follows a relative next link under the base, with the token', async () => {
+    const backing = await loopback((req, res) =>
+      req.url?.includes('page=2')
+        ? json(res, searchset(['b']))
+        : json(res, searchset(['a'], { total: 2, ...next('Patient?page=2') })),
+    );
+    const result = await open(`${backing.origin}/fhir`).search('Patient', {}, { count: 2 });
+    expect(result.resources.map((r) => r.id)).toEqual(['a', 'b']);
+    expect(backing.seen.map((s) => [s.url.split('?')[0], s.auth])).toEqual([
+      ['/fhir/Patient', `Bearer ${TOKEN}`],
+      ['/fhir/Patient', `Bearer ${TOKEN}`],
+    ]);
+  });
+
+  it('does not follow a redirect to another host (502); follows one under the base', async () => {
+    const evil = await loopback((_req, res) => json(res, patient('megan')));
+    const backing = await loopback((req, res) => {
+      if (req.url === '/fhir/Patient/away') {
+        res.writeHead(307, { location: `${evil.origin}/fhir/Patient/away` });
+        res.end();
+      } else if (req.url === '/fhir/Patient/megan') {
+        res.writeHead(301, { location: '/fhir/current/Patient/megan' });
+        res.end();
+      } else json(res, patient('megan'));
+    });
+    const store = open(`${backing.origin}/fhir`);
+    const err = await failure(store.read('Patient', 'away'));
+    expect(err.status).toBe(502);
+    expect(err.outcome.issue[0]?.expression).toEqual(['Patient.id']);
+    expect(evil.seen).toEqual([]);
+    expect((await store.read('Patient', 'megan')).id).toBe('megan');
+    expect(backing.seen.slice(1).map((s) => [s.url, s.auth])).toEqual([
+      ['/fhir/Patient/megan', `Bearer ${TOKEN}`],
+      ['/fhir/current/Patient/megan', `Bearer ${TOKEN}`],
+    ]);
+  });
+});
