@@ -19,10 +19,14 @@ import type winston from 'winston';
 import { auditEvent, type AuditInteraction } from '../auth';
 import { isNhsNumber } from '../mapping/codes';
 import type { Access } from '../service/access';
+import { statusOf } from '../service/outcomes';
 import type { FhirStore } from '../store';
 
 const FLUSH_INTERVAL_MS = 200;
 const MAX_BATCH = 500;
+/** Events kept for a store that does not take them (a FHIR server down): about a minute's worth. */
+const MAX_PENDING = 100_000;
+const RETRY_MAX_MS = 30_000;
 
 /** A store that can append records without a transaction Bundle (see EmbeddedStore.append). */
 interface AppendingStore {
@@ -40,6 +44,10 @@ export class AuditTrail {
   private queue: AuditEvent[] = [];
   private timer: NodeJS.Timeout | undefined;
   private flushing: Promise<void> = Promise.resolve();
+  /** Failed writes in a row (the backoff's exponent). */
+  private failures = 0;
+  /** After close: a failed write is not tried again. */
+  private closed = false;
 
   constructor(
     private readonly store: FhirStore,
@@ -76,42 +84,95 @@ export class AuditTrail {
       source: SOURCE,
     });
     this.queue.push(event);
-    if (this.queue.length >= MAX_BATCH) void this.flush();
+    // While the store is failing, the retry's backoff decides when to write, not the batch size.
+    if (this.queue.length >= MAX_BATCH && this.failures === 0) void this.flush();
     else this.timer ??= setTimeout(() => void this.flush(), FLUSH_INTERVAL_MS);
   }
 
-  /** Writes what is queued; resolves when it is stored. */
+  /** Writes what is queued; resolves when it is stored (or queued again to be retried). */
   flush(): Promise<void> {
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
-    const batch = this.queue;
+    const pending = this.queue;
     this.queue = [];
-    if (batch.length === 0) return this.flushing;
-    this.flushing = this.flushing.then(() => this.write(batch));
+    if (pending.length === 0) return this.flushing;
+    this.flushing = this.flushing.then(() => this.writeAll(pending));
     return this.flushing;
   }
 
-  private async write(batch: AuditEvent[]): Promise<void> {
-    try {
-      if (canAppend(this.store)) {
-        await this.store.append(batch);
+  /** MAX_BATCH at a time, one store transaction each; after a passing failure, none more. */
+  private async writeAll(events: AuditEvent[]): Promise<void> {
+    for (let at = 0; at < events.length; at += MAX_BATCH) {
+      const error = await this.write(events.slice(at, at + MAX_BATCH));
+      if (error === undefined) continue;
+      if (this.failed(events.slice(at, at + MAX_BATCH), error) === 'retry') {
+        this.retry(events.slice(at), error);
         return;
       }
-      const entry: BundleEntry[] = batch.map((resource) => ({
-        resource,
-        request: { method: 'POST', url: 'AuditEvent' },
-      }));
-      await this.store.transaction({ resourceType: 'Bundle', type: 'transaction', entry });
-    } catch (err) {
-      this.logger.error('audit events could not be written', {
-        events: batch.length,
-        error: err instanceof Error ? err.message : String(err),
-      });
     }
   }
 
-  close(): Promise<void> {
-    return this.flush();
+  /** Writes one batch; the error, if the store did not take it. */
+  private async write(batch: AuditEvent[]): Promise<unknown> {
+    try {
+      if (canAppend(this.store)) await this.store.append(batch);
+      else {
+        const entry: BundleEntry[] = batch.map((resource) => ({
+          resource,
+          request: { method: 'POST', url: 'AuditEvent' },
+        }));
+        await this.store.transaction({ resourceType: 'Bundle', type: 'transaction', entry });
+      }
+      this.failures = 0;
+      return undefined;
+    } catch (err) {
+      return err ?? new Error('unknown');
+    }
+  }
+
+  /**
+   * A batch the store did not take. A passing failure (the FHIR server down, busy or slow: 5xx,
+   * 429, 408, unreachable) is tried again; a refusal (another 4xx: the store's token may not write
+   * AuditEvents) would be refused again, and is logged and given up, as is anything at close.
+   */
+  private failed(batch: AuditEvent[], err: unknown): 'retry' | 'given up' {
+    const status = statusOf(err);
+    if ((status >= 500 || status === 429 || status === 408) && !this.closed) return 'retry';
+    this.logger.error('audit events could not be written', {
+      events: batch.length,
+      error: err instanceof Error ? err.message : String(err),
+    });
+    return 'given up';
+  }
+
+  /**
+   * Queues `events` again, before newer ones, and writes them after a backoff; at most
+   * MAX_PENDING events are kept (the oldest beyond that are given up, and said so).
+   */
+  private retry(events: AuditEvent[], err: unknown): void {
+    this.queue = [...events, ...this.queue];
+    const over = this.queue.length - MAX_PENDING;
+    if (over > 0) {
+      this.queue = this.queue.slice(over);
+      this.logger.error('audit events given up: the store has not taken them', { events: over });
+    }
+    this.failures++;
+    const delay = Math.min(RETRY_MAX_MS, FLUSH_INTERVAL_MS * 2 ** this.failures);
+    this.logger.warn('audit events not written yet: trying again', {
+      events: this.queue.length,
+      inMs: delay,
+      error: err instanceof Error ? err.message : String(err),
+    });
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = setTimeout(() => void this.flush(), delay);
+  }
+
+  /** Writes what is queued; a failure now is logged, not tried again. */
+  async close(): Promise<void> {
+    this.closed = true;
+    await this.flush();
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
   }
 }
 

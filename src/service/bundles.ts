@@ -225,7 +225,7 @@ function checkEntry(service: FhirService, access: Access, request: EntryRequest)
   if (request.method === 'POST' && request.query !== undefined)
     checkConditionalCreate(access, type);
   if (request.method === 'GET') return;
-  checkWritable(access, type, `${where}.request`);
+  checkWritable(access, type, `${where}.request`, request.method === 'POST' ? 'create' : 'update');
   const resource = request.resource as Resource;
   const result = service.validate(resource);
   if (hasErrors(result)) throw new HttpOutcomeError(422, within(result, `${where}.resource`, type));

@@ -309,7 +309,7 @@ export class FhirService {
   checked(access: Access, interaction: 'create' | 'update', type: string, body: unknown): Resource {
     const served = servedType(type);
     access.check(interaction, served);
-    checkWritable(access, served, served);
+    checkWritable(access, served, served, interaction);
     const resource = bodyOfType(body, served);
     const result = this.validate(resource);
     if (hasErrors(result)) throw unprocessable(result);
@@ -453,14 +453,36 @@ export class FhirService {
 }
 
 /**
+ * Whether the caller writes a dialog-fhir audit trail into this server: a dialog-fhir in front
+ * of this one (STORE=<this server>) whose token names `system/AuditEvent.c` itself — a wildcard
+ * (`system/*.cruds`) is not enough — or anyone with AUTH=off. New AuditEvents only: none is ever
+ * changed (the embedded store refuses a changed one by any path).
+ */
+function writesAuditTrail(access: Access): boolean {
+  const { mode, scopes } = access.context;
+  return (
+    mode === 'off' ||
+    scopes.some(
+      (s) => s.context === 'system' && s.resourceType === 'AuditEvent' && s.permissions.has('c'),
+    )
+  );
+}
+
+/**
  * The record of what was done is not the callers' to write. AuditEvents are this service's own
  * (one for every request, src/api/audit-trail.ts, written to the store directly): through the
- * API they are read and searched, never created or changed (405). Provenance says who wrote a
+ * API they are read and searched, never created or changed (405) — but by another dialog-fhir
+ * keeping its trail here (`writesAuditTrail`). Provenance says who wrote a
  * record: a caller confined to one person (the person, a carer, a patient launch) never writes
  * one (403), and a stored one is never changed by a PUT (`checkProvenanceKept`).
  */
-export function checkWritable(access: Access, type: ResourceType, where: string): void {
-  if (type === 'AuditEvent')
+export function checkWritable(
+  access: Access,
+  type: ResourceType,
+  where: string,
+  interaction: 'create' | 'update',
+): void {
+  if (type === 'AuditEvent' && !(interaction === 'create' && writesAuditTrail(access)))
     throw fault(
       405,
       'not-supported',

@@ -658,6 +658,35 @@ describe('the record of what was done is not the callers’ to write', () => {
     expect(read.status).toBe(200);
   });
 
+  it('a dialog-fhir in front (system/AuditEvent.c named itself) keeps its trail here: new ones only', async () => {
+    const front = await token({ scopes: ['system/AuditEvent.c', 'system/*.cruds'] });
+    const batch = await fhir(
+      service.base,
+      'POST',
+      '/fhir',
+      {
+        resourceType: 'Bundle',
+        type: 'transaction',
+        entry: [{ resource: auditEvent, request: { method: 'POST', url: 'AuditEvent' } }],
+      },
+      { ...auth(front), ...json },
+    );
+    expect(batch.status).toBe(200);
+    const location = String(batch.body.entry[0].response.location);
+    const id = location.split('/')[1] ?? '';
+    expect((await service.store.read('AuditEvent', id)).recorded).toBe(auditEvent.recorded);
+    // Never changed, by this token either.
+    const stored = await service.store.read('AuditEvent', id);
+    const changed = await fhir(
+      service.base,
+      'PUT',
+      `/fhir/AuditEvent/${id}`,
+      { ...stored, outcome: '8' },
+      { ...auth(front), ...json },
+    );
+    expect(changed.status).toBe(405);
+  });
+
   it('Provenance: never by the person, and a stored one is never changed', async () => {
     const person = await token({ scopes: ['patient/*.cruds'], fhirUser: 'Patient/megan-price' });
     const clinician = await token({
