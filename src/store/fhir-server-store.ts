@@ -370,6 +370,10 @@ function isUnder(base: URL, url: URL): boolean {
 
 /** Redirects followed for one request, at most. */
 const MAX_REDIRECTS = 5;
+/** Pages fetched for one search or history, at most (a server that pages forever is a 502). */
+const MAX_PAGES = 1000;
+/** Versions read for one history, at most (each is held in memory until the answer is sent). */
+const MAX_VERSIONS = 10_000;
 
 export class FhirServerStore implements FhirStore {
   private readonly client: MedplumClient;
@@ -503,10 +507,12 @@ export class FhirServerStore implements FhirStore {
   }
 
   /**
-   * The `next` link of a page, as a URL under the base. A link elsewhere is a 502 at
-   * `Bundle.link` and is not followed: the request would carry this service's token.
+   * The `next` link of a page, as a URL under the base, recorded in `fetched` (the walk's pages
+   * so far, the first included). A 502 at `Bundle.link`, and nothing fetched, for a link
+   * elsewhere (the request would carry this service's token), for a link to a page already
+   * fetched (the server is going round in circles) and beyond MAX_PAGES pages.
    */
-  private nextOf(page: Bundle): string | undefined {
+  private nextOf(page: Bundle, fetched: Set<string>): string | undefined {
     const link = linkOf(page, 'next');
     if (link === undefined) return undefined;
     const url = typeof link === 'string' ? this.underBase(link) : undefined;
@@ -515,6 +521,11 @@ export class FhirServerStore implements FhirStore {
         'Bundle.link',
         "The FHIR server's next link points outside its base URL; it was not followed",
       );
+    if (fetched.has(url.href))
+      throw malformed('Bundle.link', "The FHIR server's next link repeats a page it already gave");
+    if (fetched.size >= MAX_PAGES)
+      throw malformed('Bundle.link', `The FHIR server gave more than ${MAX_PAGES} pages`);
+    fetched.add(url.href);
     return url.href;
   }
 
@@ -621,20 +632,34 @@ export class FhirServerStore implements FhirStore {
   async history<K extends ResourceType>(type: K, id: string): Promise<ExtractResource<K>[]> {
     const where = `${type}.id`;
     checkId(id, where);
+    const ctx = { repeatable: true, where: () => where, secrets: [] };
+    const first = this.client.fhirUrl(type, id, '_history').href;
+    const fetched = new Set([first]);
     const versions: ExtractResource<K>[] = [];
-    let next: string | undefined;
-    do {
-      const url = next;
-      const { result } = await this.call(
-        { repeatable: true, where: () => where, secrets: [] },
-        (c): Promise<Bundle> =>
-          url ? c.get(url, once()) : c.readHistory(type, id, undefined, once()),
-      );
-      for (const entry of result.entry ?? [])
-        if (entry.resource?.resourceType === type)
-          versions.push(entry.resource as ExtractResource<K>);
-      next = this.nextOf(result);
-    } while (next);
+    const seen = new Set<string>();
+    let url: string | undefined = first;
+    for (let n = 0; url !== undefined; n++) {
+      const at = url;
+      const { result: page } = await this.call(ctx, (c): Promise<Bundle> => c.get(at, once()));
+      let added = 0;
+      for (const entry of page.entry ?? []) {
+        const resource = entry.resource;
+        if (resource?.resourceType !== type) continue;
+        const version = resource.meta?.versionId;
+        if (version !== undefined && seen.has(version)) continue;
+        if (version !== undefined) seen.add(version);
+        if (versions.length >= MAX_VERSIONS)
+          throw malformed(
+            'Bundle.entry',
+            `The FHIR server gave more than ${MAX_VERSIONS} versions`,
+          );
+        versions.push(resource as ExtractResource<K>);
+        added++;
+      }
+      // A later page with no version not seen before ends the walk: the server repeats itself.
+      if (n > 0 && added === 0) break;
+      url = this.nextOf(page, fetched);
+    }
     return versions;
   }
 
@@ -796,16 +821,26 @@ export class FhirServerStore implements FhirStore {
     if (parsed.offset > 0) query.set('_offset', String(parsed.offset));
     query.set('_total', 'accurate');
     const ctx = { repeatable: true, where: () => type, secrets: secretsOf(params) };
+    const url = this.client.fhirSearchUrl(type, query).href;
+    const fetched = new Set([url]);
     const resources: ExtractResource<K>[] = [];
-    const first = (await this.call(ctx, (c): Promise<Bundle> => c.search(type, query, once())))
-      .result;
+    const seen = new Set<string>();
+    const first = (await this.call(ctx, (c): Promise<Bundle> => c.get(url, once()))).result;
     let page: Bundle = first;
-    for (;;) {
-      for (const entry of page.entry ?? [])
-        if (entry.resource?.resourceType === type && entry.search?.mode !== 'include')
-          resources.push(entry.resource as ExtractResource<K>);
+    for (let n = 0; ; n++) {
+      let added = 0;
+      for (const entry of page.entry ?? []) {
+        const resource = entry.resource;
+        if (resource?.resourceType !== type || entry.search?.mode === 'include') continue;
+        if (seen.has(resource.id ?? '')) continue;
+        seen.add(resource.id ?? '');
+        resources.push(resource as ExtractResource<K>);
+        added++;
+      }
       if (resources.length >= parsed.count) break;
-      const next = this.nextOf(page);
+      // A later page with no match not seen before ends the walk: the server repeats itself.
+      if (n > 0 && added === 0) break;
+      const next = this.nextOf(page, fetched);
       if (!next) break;
       page = (await this.call(ctx, (c): Promise<Bundle> => c.get(next, once()))).result;
     }

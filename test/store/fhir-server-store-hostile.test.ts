@@ -184,3 +184,132 @@ describe('fhir-server store: paging and redirects stay under the base URL (H1)',
     ]);
   });
 });
+
+/** A page's `?page=n` (1 for the first request). */
+function pageOf(req: IncomingMessage): number {
+  return Number(new URL(req.url ?? '/', 'http://x').searchParams.get('page') ?? '1');
+}
+
+/**
+ * Each hostile pager below gives up after GIVE_UP requests (a page without `next`), so that a
+ * store that would page forever ends in a wrong answer here instead of a hung test.
+ */
+const GIVE_UP = 1500;
+
+describe('fhir-server store: every paging walk is bounded (H2)', () => {
+  it('a search next link that repeats the first page is a 502 at Bundle.link', async () => {
+    const backing = await loopback((req, res) =>
+      backing.seen.length >= GIVE_UP
+        ? json(res, searchset([]))
+        : json(res, searchset(['a'], { total: 5, ...next(`${backing.origin}${req.url ?? ''}`) })),
+    );
+    const err = await failure(open(`${backing.origin}/fhir`).search('Patient', {}, { count: 5 }));
+    expect(err.status).toBe(502);
+    expect(err.outcome.issue[0]?.expression).toEqual(['Bundle.link']);
+    expect(err.outcome.issue[0]?.details?.text).toMatch(/repeats a page/);
+    expect(backing.seen).toHaveLength(1);
+  });
+
+  it('a search whose next links go round (2 → 3 → 2) is a 502 at the repeat', async () => {
+    const backing = await loopback((req, res) => {
+      const n = pageOf(req);
+      const to = n === 3 ? 2 : n + 1;
+      if (backing.seen.length >= GIVE_UP) json(res, searchset([]));
+      else json(res, searchset([`p${n}`], next(`${backing.origin}/fhir/Patient?page=${to}`)));
+    });
+    const err = await failure(open(`${backing.origin}/fhir`).search('Patient', {}, { count: 10 }));
+    expect(err.status).toBe(502);
+    expect(err.outcome.issue[0]?.details?.text).toMatch(/repeats a page/);
+    // The search itself, page=2, page=3; then page=2 named again: refused, not fetched.
+    expect(backing.seen.map((s) => new URL(s.url, 'http://x').searchParams.get('page'))).toEqual([
+      null,
+      '2',
+      '3',
+    ]);
+  });
+
+  it('a search stops (200, what it has) at a page that brings nothing new', async () => {
+    const backing = await loopback((req, res) => {
+      const n = pageOf(req);
+      if (backing.seen.length >= GIVE_UP) json(res, searchset([]));
+      // page 1: one match; later pages: empty or the same match again, always with a new next.
+      else
+        json(
+          res,
+          searchset(n === 1 || n % 2 === 0 ? ['a'] : [], {
+            total: 50,
+            ...next(`${backing.origin}/fhir/Patient?page=${n + 1}`),
+          }),
+        );
+    });
+    const result = await open(`${backing.origin}/fhir`).search('Patient', {}, { count: 20 });
+    expect(result.resources.map((r) => r.id)).toEqual(['a']);
+    expect(result.total).toBe(50);
+    expect(backing.seen).toHaveLength(2);
+  });
+
+  it('a history whose next link always names a new page is a 502 after 1000 pages', async () => {
+    const backing = await loopback((req, res) => {
+      const n = pageOf(req);
+      json(res, {
+        resourceType: 'Bundle',
+        type: 'history',
+        entry: [{ resource: patient('megan', String(n)) }],
+        ...(backing.seen.length >= GIVE_UP
+          ? {}
+          : next(`${backing.origin}/fhir/Patient/megan/_history?page=${n + 1}`)),
+      });
+    });
+    const err = await failure(open(`${backing.origin}/fhir`).history('Patient', 'megan'));
+    expect(err.status).toBe(502);
+    expect(err.outcome.issue[0]?.expression).toEqual(['Bundle.link']);
+    expect(err.outcome.issue[0]?.details?.text).toBe('The FHIR server gave more than 1000 pages');
+    expect(backing.seen).toHaveLength(1000);
+  });
+
+  it('a history of more than 10,000 versions is a 502 at Bundle.entry', async () => {
+    const backing = await loopback((req, res) => {
+      const n = pageOf(req);
+      json(res, {
+        resourceType: 'Bundle',
+        type: 'history',
+        entry: Array.from({ length: 1000 }, (_, i) => ({
+          resource: patient('megan', `${n}-${i}`),
+        })),
+        ...(n >= 12 ? {} : next(`${backing.origin}/fhir/Patient/megan/_history?page=${n + 1}`)),
+      });
+    });
+    const err = await failure(open(`${backing.origin}/fhir`).history('Patient', 'megan'));
+    expect(err.status).toBe(502);
+    expect(err.outcome.issue[0]?.expression).toEqual(['Bundle.entry']);
+    expect(backing.seen).toHaveLength(11);
+  });
+
+  it('a history whose next link repeats is a 502; one whose pages repeat their versions stops', async () => {
+    let mode: 'same-link' | 'same-versions' = 'same-link';
+    const backing = await loopback((req, res) => {
+      const n = pageOf(req);
+      const link =
+        backing.seen.length >= GIVE_UP
+          ? {}
+          : next(
+              `${backing.origin}/fhir/Patient/megan/_history${mode === 'same-link' ? '' : `?page=${n + 1}`}`,
+            );
+      json(res, {
+        resourceType: 'Bundle',
+        type: 'history',
+        entry: [{ resource: patient('megan', '2') }, { resource: patient('megan', '1') }],
+        ...link,
+      });
+    });
+    const store = open(`${backing.origin}/fhir`);
+    const err = await failure(store.history('Patient', 'megan'));
+    expect(err.status).toBe(502);
+    expect(err.outcome.issue[0]?.details?.text).toMatch(/repeats a page/);
+    expect(backing.seen).toHaveLength(1);
+    mode = 'same-versions';
+    const versions = await store.history('Patient', 'megan');
+    expect(versions.map((v) => v.meta?.versionId)).toEqual(['2', '1']);
+    expect(backing.seen).toHaveLength(3);
+  });
+});
