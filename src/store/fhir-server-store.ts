@@ -111,6 +111,8 @@ export class FhirServerError extends OperationOutcomeError {
     readonly status: number,
     /** How long the server asked callers to wait (from `Retry-After`). */
     readonly retryAfterMs?: number,
+    /** The status the server answered, when `status` is another (401/403 → 502). */
+    readonly upstreamStatus?: number,
   ) {
     super(outcome);
     this.name = 'FhirServerError';
@@ -289,6 +291,26 @@ function unreachable(where: string, reason: 'timeout' | 'network' | 'closed'): F
     ],
   };
   return new FhirServerError(outcome, reason === 'timeout' ? 504 : 503);
+}
+
+/** A 502 for a 401/403 from the server: this service's credentials, not the caller's. */
+function credentialsRefused(where: string, status: number): FhirServerError {
+  return new FhirServerError(
+    {
+      resourceType: 'OperationOutcome',
+      issue: [
+        {
+          severity: 'error',
+          code: 'exception',
+          details: { text: `The FHIR server refused this service's credentials (HTTP ${status})` },
+          expression: [where],
+        },
+      ],
+    },
+    502,
+    undefined,
+    status,
+  );
 }
 
 /** The error's cause chain's `code` (undici puts the socket error in `cause`). */
@@ -477,6 +499,12 @@ export class FhirServerStore implements FhirStore {
       if (status < 400) {
         ctx.status = status;
         return response;
+      }
+      if (status === 401 || status === 403) {
+        // The store's own credentials, not the caller's: a 401/403 passed on
+        // would tell the caller that *their* token failed (with a WWW-Authenticate challenge).
+        await response.body?.cancel().catch(() => undefined);
+        throw credentialsRefused(ctx.where(502), status);
       }
       const wait = retryAfterMs(response.headers.get('retry-after'), Date.now());
       const retryable = status === 429 || (ctx.repeatable && status >= 500 && status !== 501);

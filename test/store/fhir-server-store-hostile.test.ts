@@ -8,6 +8,8 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Bundle, Patient } from '@medplum/fhirtypes';
+import { wwwAuthenticate } from '../../src/auth/errors';
+import { statusOf } from '../../src/service/outcomes';
 import { FhirServerError, openFhirServerStore, type FhirServerStoreOptions } from '../../src/store';
 
 const TOKEN = 'STORE-TOKEN-s3cr3t';
@@ -312,4 +314,38 @@ describe('fhir-server store: every paging walk is bounded (H2)', () => {
     expect(versions.map((v) => v.meta?.versionId)).toEqual(['2', '1']);
     expect(backing.seen).toHaveLength(3);
   });
+});
+
+describe("fhir-server store: the server refusing the store's credentials (M2)", () => {
+  it.each([401, 403])(
+    'a %i is a 502 naming the store, with no WWW-Authenticate challenge for the caller',
+    async (code) => {
+      const backing = await loopback((_req, res) =>
+        json(
+          res,
+          {
+            resourceType: 'OperationOutcome',
+            issue: [{ severity: 'error', code: 'login', details: { text: 'token expired' } }],
+          },
+          code,
+        ),
+      );
+      const err = await failure(open(`${backing.origin}/fhir`).read('Patient', 'megan'));
+      expect(err.status).toBe(502);
+      expect(err.upstreamStatus).toBe(code);
+      expect(statusOf(err)).toBe(502);
+      expect(wwwAuthenticate(err)).toBeUndefined();
+      expect(err.outcome.id).toBeUndefined();
+      expect(err.outcome.issue).toEqual([
+        {
+          severity: 'error',
+          code: 'exception',
+          details: { text: `The FHIR server refused this service's credentials (HTTP ${code})` },
+          expression: ['Patient.id'],
+        },
+      ]);
+      // Not retried: the same token would be refused again.
+      expect(backing.seen).toHaveLength(1);
+    },
+  );
 });
