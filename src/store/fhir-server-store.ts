@@ -580,22 +580,30 @@ export class FhirServerStore implements FhirStore {
     return { result, status: ctx.status ?? 200 };
   }
 
-  private resourceOf<T extends Resource>(value: unknown, type: string, where: string): T {
+  /**
+   * The resource of an answer: of `type`, with an id, and the one asked for when `asked` names
+   * it (another id, or another version for a vread, is a 502: the server, a cache or a proxy in
+   * front of it mixed answers up, and serving it would give one person's record for another's).
+   */
+  private resourceOf<T extends Resource>(
+    value: unknown,
+    type: string,
+    where: string,
+    asked: { readonly id?: string; readonly versionId?: string } = {},
+  ): T {
     const resource = value as T;
-    if (resource.resourceType !== type || typeof resource.id !== 'string')
-      throw new FhirServerError(
-        {
-          resourceType: 'OperationOutcome',
-          issue: [
-            {
-              severity: 'error',
-              code: 'exception',
-              details: { text: `The FHIR server answered without the ${type}` },
-              expression: [where],
-            },
-          ],
-        },
-        502,
+    if (resource.resourceType !== type || typeof resource.id !== 'string' || resource.id === '')
+      throw malformed(where, `The FHIR server answered without the ${type}`);
+    if (asked.id !== undefined && resource.id !== asked.id)
+      throw malformed(
+        `${type}.id`,
+        `The FHIR server answered with another ${type} than the one asked for`,
+      );
+    const version = resource.meta?.versionId;
+    if (asked.versionId !== undefined && version !== undefined && version !== asked.versionId)
+      throw malformed(
+        `${type}.meta.versionId`,
+        `The FHIR server answered with another version than the one asked for`,
       );
     return resource;
   }
@@ -640,7 +648,7 @@ export class FhirServerStore implements FhirStore {
     const { result } = await this.call({ repeatable: true, where: () => where, secrets: [] }, (c) =>
       c.readResource(type, id, once()),
     );
-    return this.resourceOf<ExtractResource<K>>(result, type, where);
+    return this.resourceOf<ExtractResource<K>>(result, type, where, { id });
   }
 
   async vread<K extends ResourceType>(
@@ -654,7 +662,7 @@ export class FhirServerStore implements FhirStore {
     const { result } = await this.call({ repeatable: true, where: () => where, secrets: [] }, (c) =>
       c.readVersion(type, id, versionId, once()),
     );
-    return this.resourceOf<ExtractResource<K>>(result, type, where);
+    return this.resourceOf<ExtractResource<K>>(result, type, where, { id, versionId });
   }
 
   async history<K extends ResourceType>(type: K, id: string): Promise<ExtractResource<K>[]> {
@@ -722,7 +730,8 @@ export class FhirServerStore implements FhirStore {
             ...(ifMatch !== undefined ? { headers: { 'If-Match': weakETag(ifMatch) } } : {}),
           }),
       );
-      return { resource: this.resourceOf<Stored<T>>(result, type, type), created: status === 201 };
+      const written = this.resourceOf<Stored<T>>(result, type, type, { id: resource.id ?? '' });
+      return { resource: written, created: status === 201 };
     } catch (err) {
       // RFC 9110 §13.1.1: If-Match with no current representation is a failed precondition.
       if (ifMatch !== undefined && err instanceof FhirServerError && err.status === 404)

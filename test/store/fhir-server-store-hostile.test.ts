@@ -349,3 +349,41 @@ describe("fhir-server store: the server refusing the store's credentials (M2)", 
     },
   );
 });
+
+describe('fhir-server store: an answer about another record than the one asked for (M3)', () => {
+  async function backingAnswering(body: unknown): Promise<Loopback> {
+    return loopback((_req, res) => json(res, body));
+  }
+
+  it('a read answered with another id is a 502 at Patient.id', async () => {
+    const backing = await backingAnswering({ ...patient('someone-else'), name: [{ family: 'X' }] });
+    const err = await failure(open(`${backing.origin}/fhir`).read('Patient', 'megan'));
+    expect(err.status).toBe(502);
+    expect(err.outcome.issue[0]).toMatchObject({ code: 'exception', expression: ['Patient.id'] });
+    expect(JSON.stringify(err.outcome)).not.toContain('someone-else');
+  });
+
+  it('a vread answered with another version is a 502 at .meta.versionId, another id at .id', async () => {
+    const other = await backingAnswering(patient('megan', '7'));
+    const err = await failure(open(`${other.origin}/fhir`).vread('Patient', 'megan', '3'));
+    expect(err.status).toBe(502);
+    expect(err.outcome.issue[0]?.expression).toEqual(['Patient.meta.versionId']);
+    const elsewhere = await backingAnswering(patient('someone-else', '3'));
+    const err2 = await failure(open(`${elsewhere.origin}/fhir`).vread('Patient', 'megan', '3'));
+    expect(err2.status).toBe(502);
+    expect(err2.outcome.issue[0]?.expression).toEqual(['Patient.id']);
+    // The version asked for, as asked: served.
+    const right = await backingAnswering(patient('megan', '3'));
+    expect(await open(`${right.origin}/fhir`).vread('Patient', 'megan', '3')).toEqual(
+      patient('megan', '3'),
+    );
+  });
+
+  it('an update answered with another id is a 502 at Patient.id', async () => {
+    const backing = await backingAnswering(patient('someone-else', '2'));
+    const err = await failure(open(`${backing.origin}/fhir`).update(patient('megan')));
+    expect(err.status).toBe(502);
+    expect(err.outcome.issue[0]?.expression).toEqual(['Patient.id']);
+    expect(backing.seen.map((s) => `${s.method} ${s.url}`)).toEqual(['PUT /fhir/Patient/megan']);
+  });
+});
