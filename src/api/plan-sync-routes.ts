@@ -38,7 +38,11 @@ export function planSyncRoutes(
         ...(options.syncPollMs !== undefined ? { pollMs: options.syncPollMs } : {}),
       })
     : undefined;
-  if (sync) deliverer?.alsoRun(() => sync.pollDue());
+  if (sync)
+    deliverer?.alsoRun(
+      () => sync.pollDue(),
+      () => sync.stop(),
+    );
   router.post(
     `/\\${NOTIFICATION_OPERATION}/:peer`,
     // Any media type (a peer's rest-hook may send plain JSON), but read as every body is:

@@ -161,6 +161,7 @@ export class HandoverDeliverer {
   private stopped = true;
   private readonly now: () => Date;
   private readonly periodic: (() => Promise<void>)[] = [];
+  private readonly stops: (() => void)[] = [];
 
   constructor(readonly options: DelivererOptions) {
     this.now = options.now ?? (() => new Date());
@@ -171,16 +172,21 @@ export class HandoverDeliverer {
     this.schedule(0);
   }
 
-  /** Stops after the deliveries in progress finish. */
+  /** Stops after the deliveries in progress finish (the other work is told to stop first). */
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
+    for (const stop of this.stops) stop();
     await this.running;
   }
 
-  /** Other work this loop runs on every pass (its failures are logged), e.g. plan-sync polls. */
-  alsoRun(work: () => Promise<void>): void {
+  /**
+   * Other work this loop runs on every pass (its failures are logged), e.g. plan-sync polls;
+   * `stop` tells it to end early when the loop stops (a poll of a large peer can take a while).
+   */
+  alsoRun(work: () => Promise<void>, stop?: () => void): void {
     this.periodic.push(work);
+    if (stop) this.stops.push(stop);
   }
 
   /** Looks for due Tasks now (after a handover is requested). */

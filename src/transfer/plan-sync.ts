@@ -42,6 +42,7 @@ import type {
   Extension,
   OperationOutcome,
   Resource,
+  ResourceType,
 } from '@medplum/fhirtypes';
 import { CARE_PLAN_IDENTIFIER_SYSTEM } from '../fhir';
 import { checkBundleKeepsPerson } from '../service/bundles';
@@ -87,6 +88,8 @@ const OVERLAP_MS = 5_000;
 /** With a Subscription in place, polls still run this many times less often (a safety net). */
 const SUBSCRIBED_POLL_FACTOR = 10;
 const PAGE = 100;
+/** At most this many pages per search in one poll (100,000 resources): a bound, whatever the peer. */
+const MAX_PAGES = 1000;
 
 export interface PlanSyncOptions extends PeerLinkOptions {
   /** How often each peer is polled (undefined: never; the receiver still works). */
@@ -133,6 +136,8 @@ export class PlanSync {
   private readonly now: () => Date;
   private readonly local: FhirStore;
   private queue: Promise<unknown> = Promise.resolve();
+  /** Set by `stop` (the service is stopping): polls end between pages. */
+  private stopping = false;
   private readonly nextPoll = new Map<string, number>();
   private readonly subscribed = new Map<string, boolean>();
 
@@ -142,11 +147,48 @@ export class PlanSync {
     this.local = new NarratingStore(options.store);
   }
 
+  /** Ends polling: between pages and between peers, the poll under way stops. */
+  stop(): void {
+    this.stopping = true;
+  }
+
+  /**
+   * A search at a peer, PAGE resources at a time by `_offset`, oldest change first. It ends at a
+   * short page, and also at a page that brings nothing new (a server that ignores `_offset`
+   * answers its first page again, for ever), after MAX_PAGES, or once polling is stopped.
+   */
+  private async *pages(
+    remote: FhirStore,
+    type: ResourceType,
+    params: Record<string, string>,
+  ): AsyncGenerator<Resource[]> {
+    const seen = new Set<string>();
+    for (let n = 0; n < MAX_PAGES && !this.stopping; n++) {
+      const page = await remote.search(
+        type,
+        { ...params, _sort: '_lastUpdated', _count: String(PAGE), _offset: String(n * PAGE) },
+        { count: PAGE },
+      );
+      const fresh = page.resources.filter((r) => !seen.has(`${r.resourceType}/${r.id ?? ''}`));
+      for (const r of fresh) seen.add(`${r.resourceType}/${r.id ?? ''}`);
+      if (fresh.length > 0) yield fresh;
+      if (page.resources.length < PAGE) return;
+      if (fresh.length === 0) {
+        this.options.logger.warn('plan sync: a peer answered a page it had answered already', {
+          type,
+          offset: n * PAGE,
+        });
+        return;
+      }
+    }
+  }
+
   /** Polls each peer whose turn it is (with `pollMs` set); a peer's failure is logged, not thrown. */
   async pollDue(): Promise<void> {
     const every = this.options.pollMs;
     if (every === undefined) return;
     for (const peer of this.options.peers.peers) {
+      if (this.stopping) return;
       const now = this.now().getTime();
       if ((this.nextPoll.get(peer.id) ?? 0) > now) continue;
       try {
@@ -246,19 +288,12 @@ export class PlanSync {
     /** Their plans looked at, and pulled, in this poll. */
     const looked = new Set<string>();
     const done = new Set<string>();
-    for (let offset = 0; ; offset += PAGE) {
-      const page = await remote.search(
-        'CarePlan',
-        {
-          identifier: `${CARE_PLAN_IDENTIFIER_SYSTEM}|`,
-          ...(since ? { _lastUpdated: `gt${since.toISOString()}` } : {}),
-          _sort: '_lastUpdated',
-          _count: String(PAGE),
-          _offset: String(offset),
-        },
-        { count: PAGE },
-      );
-      for (const theirs of page.resources as CarePlan[]) {
+    const changedSince = since ? { _lastUpdated: `gt${since.toISOString()}` } : {};
+    for await (const page of this.pages(remote, 'CarePlan', {
+      identifier: `${CARE_PLAN_IDENTIFIER_SYSTEM}|`,
+      ...changedSince,
+    })) {
+      for (const theirs of page as CarePlan[]) {
         seen++;
         looked.add(theirs.id ?? '');
         latest = Math.max(latest, Date.parse(theirs.meta?.lastUpdated ?? '') || 0);
@@ -269,30 +304,17 @@ export class PlanSync {
           done.add(theirs.id ?? '');
         }
       }
-      if (page.resources.length < PAGE) break;
     }
     // Goals, carers and consent changed there (their plan unchanged): those people's plans again.
     const people = new Set<string>();
     const pulledBefore = new Set(plans.flatMap((p) => p.resources.map((r) => r.theirs)));
     for (const type of SHARED_TYPES)
-      for (let offset = 0; ; offset += PAGE) {
-        const page = await remote.search(
-          type,
-          {
-            ...(since ? { _lastUpdated: `gt${since.toISOString()}` } : {}),
-            _sort: '_lastUpdated',
-            _count: String(PAGE),
-            _offset: String(offset),
-          },
-          { count: PAGE },
-        );
-        for (const changed of page.resources as Resource[]) {
+      for await (const page of this.pages(remote, type, changedSince))
+        for (const changed of page) {
           latest = Math.max(latest, Date.parse(changed.meta?.lastUpdated ?? '') || 0);
           const who = personOf(changed);
           if (who && !pulledBefore.has(versionOf(changed))) people.add(who);
         }
-        if (page.resources.length < PAGE) break;
-      }
     for (const person of people) {
       const found = await remote.search('CarePlan', {
         subject: person,

@@ -514,3 +514,81 @@ describe('asking a peer that supports Subscription for one', () => {
     }
   });
 });
+
+describe('a peer whose paging does not end', () => {
+  /** A peer answering every CarePlan search with the same full page (it ignores `_offset`). */
+  async function pageRepeatingPeer(): Promise<{
+    base: string;
+    searches: () => number;
+    close(): Promise<void>;
+  }> {
+    let searches = 0;
+    const peerApp = express();
+    peerApp.get('/fhir/metadata', (_req, res) => {
+      res
+        .type('application/fhir+json')
+        .send(JSON.stringify({ resourceType: 'CapabilityStatement', rest: [] }));
+    });
+    peerApp.get('/fhir/:type', (req, res) => {
+      searches++;
+      const entry =
+        req.params.type === 'CarePlan'
+          ? Array.from({ length: 100 }, (_, i) => ({
+              resource: {
+                resourceType: 'CarePlan',
+                id: `p${i}`,
+                meta: { versionId: '1', lastUpdated: '2026-01-01T00:00:00Z' },
+                status: 'active',
+                intent: 'plan',
+                subject: { reference: `Patient/x${i}` },
+              },
+            }))
+          : [];
+      res
+        .type('application/fhir+json')
+        .send(JSON.stringify({ resourceType: 'Bundle', type: 'searchset', total: 500, entry }));
+    });
+    const server = peerApp.listen(0, '127.0.0.1');
+    await new Promise((resolve) => server.once('listening', resolve));
+    const port = (server.address() as AddressInfo).port;
+    return {
+      base: `http://127.0.0.1:${port}/fhir`,
+      searches: () => searches,
+      close: () => new Promise((resolve) => server.close(() => resolve())),
+    };
+  }
+
+  it('a peer that ignores _offset answers its first page again: the poll ends, and says so', async () => {
+    const peer = await pageRepeatingPeer();
+    const local = await startService();
+    const { logger, warnings } = recordingLogger();
+    try {
+      const peers = peersFor(community, 'http://127.0.0.1:1/fhir', ward, peer.base);
+      const sync = new PlanSync({ store: local.store, peers, logger, pollMs: 60_000 });
+      const report = await sync.poll('ward');
+      // The 100 plans once, then one page more to find nothing new: not 854 searches and on.
+      expect(report.seen).toBe(100);
+      expect(peer.searches()).toBeLessThan(10);
+      expect(warnings.join('')).toContain('a peer answered a page it had answered already');
+    } finally {
+      await local.close();
+      await peer.close();
+    }
+  }, 60_000);
+
+  it('stop ends a poll under way between pages', async () => {
+    const peer = await pageRepeatingPeer();
+    const local = await startService();
+    try {
+      const peers = peersFor(community, 'http://127.0.0.1:1/fhir', ward, peer.base);
+      const sync = new PlanSync({ store: local.store, peers, logger: quiet, pollMs: 60_000 });
+      sync.stop();
+      const report = await sync.poll('ward');
+      expect(report.seen).toBe(0);
+      expect(peer.searches()).toBe(0);
+    } finally {
+      await local.close();
+      await peer.close();
+    }
+  }, 60_000);
+});
