@@ -390,6 +390,81 @@ function isUnder(base: URL, url: URL): boolean {
   return url.pathname === prefix.slice(0, -1) || url.pathname.startsWith(prefix);
 }
 
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/**
+ * A success's body for MedplumClient: JSON (else a 502 at `where`: MedplumClient would throw a
+ * bare SyntaxError, or hand back the text), or no body at all when the server sent none.
+ */
+function jsonResponse(response: Response, text: string, where: string): Response {
+  const headers = new Headers(response.headers);
+  headers.delete('content-encoding');
+  headers.delete('content-length');
+  const init = { status: response.status, statusText: response.statusText, headers };
+  if (text.trim() === '') {
+    headers.set('content-length', '0');
+    return new Response(null, init);
+  }
+  try {
+    JSON.parse(text);
+  } catch {
+    throw malformed(where, "The FHIR server's answer is not JSON");
+  }
+  headers.set('content-type', 'application/fhir+json');
+  return new Response(text, init);
+}
+
+/**
+ * A Bundle as the server answered it, checked before anything reads it: a Bundle, `entry` a
+ * list of objects (each `resource` an object), `link` a list of objects, `total` a count. Else
+ * a 502 naming the part at fault (MedplumClient would throw a bare TypeError on some; others
+ * read as "no matches").
+ */
+function bundleOf(value: unknown): Bundle {
+  if (!isObject(value) || value.resourceType !== 'Bundle')
+    throw malformed('Bundle', 'The FHIR server answered without a Bundle');
+  const { entry, link, total } = value;
+  if (entry !== undefined && !Array.isArray(entry))
+    throw malformed('Bundle.entry', "The FHIR server's Bundle.entry is not a list");
+  (entry ?? []).forEach((e: unknown, i: number) => {
+    if (!isObject(e))
+      throw malformed(`Bundle.entry[${i}]`, "The FHIR server's Bundle entry is not an object");
+    if (e.resource !== undefined && !isObject(e.resource))
+      throw malformed(
+        `Bundle.entry[${i}].resource`,
+        "The FHIR server's entry resource is not a resource",
+      );
+  });
+  if (link !== undefined && (!Array.isArray(link) || !link.every(isObject)))
+    throw malformed('Bundle.link', "The FHIR server's Bundle.link is not a list of links");
+  if (total !== undefined && !(Number.isSafeInteger(total) && (total as number) >= 0))
+    throw malformed('Bundle.total', "The FHIR server's Bundle.total is not a count");
+  return value as unknown as Bundle;
+}
+
+/**
+ * The matches of a search page (resources of `type`, not `include`d), each with an id; an
+ * entry without a resource, or a match without an id, is a 502 naming it.
+ */
+function matchesOf<R extends Resource>(page: Bundle, type: string): R[] {
+  const found: R[] = [];
+  (page.entry ?? []).forEach((entry, i) => {
+    const resource = entry.resource;
+    if (!resource)
+      throw malformed(`Bundle.entry[${i}].resource`, 'A search entry without a resource');
+    if (resource.resourceType !== type || entry.search?.mode === 'include') return;
+    if (typeof resource.id !== 'string' || resource.id === '')
+      throw malformed(
+        `Bundle.entry[${i}].resource.id`,
+        `The FHIR server gave a ${type} without an id`,
+      );
+    found.push(resource as R);
+  });
+  return found;
+}
+
 /** Redirects followed for one request, at most. */
 const MAX_REDIRECTS = 5;
 /** Pages fetched for one search or history, at most (a server that pages forever is a 502). */
@@ -403,6 +478,8 @@ export class FhirServerStore implements FhirStore {
   private readonly base: URL;
   private readonly context = new AsyncLocalStorage<CallContext>();
   private readonly closing = new AbortController();
+  /** Whether the server was seen to honour `_offset` (the only thing the adapter learns). */
+  private offsetHonoured = false;
   private readonly retries: number;
   private readonly baseDelayMs: number;
   private readonly maxRetryDelayMs: number;
@@ -464,6 +541,7 @@ export class FhirServerStore implements FhirStore {
       const signal = AbortSignal.any([timeout, this.closing.signal]);
       const fetchImpl: Fetch = this.options.fetch ?? globalThis.fetch;
       let response: Response;
+      let text = '';
       try {
         response = await fetchImpl(target.href, {
           ...(rest as RequestInit),
@@ -472,6 +550,8 @@ export class FhirServerStore implements FhirStore {
           // Redirects are followed here, and only under the base (fetch would follow any).
           redirect: 'manual',
         });
+        // A success's body is read here, under the attempt's timeout and retries.
+        if (response.status >= 200 && response.status < 300) text = await response.text();
       } catch (err) {
         if (this.closing.signal.aborted) throw unreachable(ctx.where(503), 'closed');
         const timedOut = timeout.aborted;
@@ -495,6 +575,10 @@ export class FhirServerStore implements FhirStore {
         redirects++;
         attempt--;
         continue;
+      }
+      if (status >= 200 && status < 300) {
+        ctx.status = status;
+        return jsonResponse(response, text, ctx.where(502));
       }
       if (status < 400) {
         ctx.status = status;
@@ -572,11 +656,15 @@ export class FhirServerStore implements FhirStore {
     run: (client: MedplumClient) => Promise<R>,
   ): Promise<{ result: R; status: number }> {
     const ctx: CallContext = { ...context };
-    const result = await this.context.run(ctx, () => run(this.client));
-    if (typeof result !== 'object' || result === null) {
-      const where = ctx.where(502);
-      throw new FhirServerError(upstreamOutcome(502, undefined, where, []), 502);
-    }
+    const result = await this.context
+      .run(ctx, () => run(this.client))
+      .catch((err: unknown) => {
+        if (err instanceof OperationOutcomeError) throw err;
+        // MedplumClient choking on an answer: the server's fault, not an internal error.
+        throw malformed(ctx.where(502), "The FHIR server's answer could not be read");
+      });
+    if (typeof result !== 'object' || result === null || Array.isArray(result))
+      throw malformed(ctx.where(502), 'The FHIR server answered without a FHIR resource');
     return { result, status: ctx.status ?? 200 };
   }
 
@@ -676,11 +764,18 @@ export class FhirServerStore implements FhirStore {
     let url: string | undefined = first;
     for (let n = 0; url !== undefined; n++) {
       const at = url;
-      const { result: page } = await this.call(ctx, (c): Promise<Bundle> => c.get(at, once()));
+      const page = bundleOf(
+        (await this.call(ctx, (c): Promise<Bundle> => c.get(at, once()))).result,
+      );
       let added = 0;
-      for (const entry of page.entry ?? []) {
+      for (const [i, entry] of (page.entry ?? []).entries()) {
         const resource = entry.resource;
         if (resource?.resourceType !== type) continue;
+        if (resource.id !== id)
+          throw malformed(
+            `Bundle.entry[${i}].resource.id`,
+            `The FHIR server's history holds another ${type}`,
+          );
         const version = resource.meta?.versionId;
         if (version !== undefined && seen.has(version)) continue;
         if (version !== undefined) seen.add(version);
@@ -820,9 +915,7 @@ export class FhirServerStore implements FhirStore {
       { repeatable: true, where: () => type, secrets: secretsOf(condition) },
       (client): Promise<Bundle> => client.search(type as ResourceType, query, once()),
     );
-    return (result.entry ?? []).flatMap((e) =>
-      e.resource?.resourceType === type && e.search?.mode !== 'include' ? [e.resource] : [],
-    );
+    return matchesOf(bundleOf(result), type);
   }
 
   /**
@@ -862,16 +955,17 @@ export class FhirServerStore implements FhirStore {
     const fetched = new Set([url]);
     const resources: ExtractResource<K>[] = [];
     const seen = new Set<string>();
-    const first = (await this.call(ctx, (c): Promise<Bundle> => c.get(url, once()))).result;
+    const get = async (at: string): Promise<Bundle> =>
+      bundleOf((await this.call(ctx, (c): Promise<Bundle> => c.get(at, once()))).result);
+    const first = await get(url);
+    const firstIds = matchesOf(first, type).map((r) => r.id);
     let page: Bundle = first;
     for (let n = 0; ; n++) {
       let added = 0;
-      for (const entry of page.entry ?? []) {
-        const resource = entry.resource;
-        if (resource?.resourceType !== type || entry.search?.mode === 'include') continue;
+      for (const resource of matchesOf<ExtractResource<K>>(page, type)) {
         if (seen.has(resource.id ?? '')) continue;
         seen.add(resource.id ?? '');
-        resources.push(resource as ExtractResource<K>);
+        resources.push(resource);
         added++;
       }
       if (resources.length >= parsed.count) break;
@@ -879,7 +973,23 @@ export class FhirServerStore implements FhirStore {
       if (n > 0 && added === 0) break;
       const next = this.nextOf(page, fetched);
       if (!next) break;
-      page = (await this.call(ctx, (c): Promise<Bundle> => c.get(next, once()))).result;
+      page = await get(next);
+    }
+    if (parsed.offset > 0 && firstIds.length > 0 && !this.offsetHonoured) {
+      // Is `_offset` honoured? Some servers page by their own tokens and ignore it, answering
+      // every later page with the first. Asked once per store, until a server shows it is.
+      const probe = new URLSearchParams(query);
+      probe.delete('_offset');
+      probe.delete('_total');
+      const ids = matchesOf(await get(this.client.fhirSearchUrl(type, probe).href), type).map(
+        (r) => r.id,
+      );
+      if (ids.length === firstIds.length && ids.every((id, i) => id === firstIds[i]))
+        throw malformed(
+          '_offset',
+          'The FHIR server ignores _offset: it answered a later page with the first',
+        );
+      this.offsetHonoured = true;
     }
     const page0 = resources.slice(0, parsed.count);
     const total = typeof first.total === 'number' ? first.total : parsed.offset + page0.length;
@@ -901,7 +1011,7 @@ export class FhirServerStore implements FhirStore {
     const { result } = await this.call({ repeatable, where: () => 'Bundle', secrets }, (client) =>
       client.executeBatch(sent, once()),
     );
-    const entries = result.entry ?? [];
+    const entries = bundleOf(result).entry ?? [];
     if (entries.length !== requests.length)
       throw new FhirServerError(upstreamOutcome(502, undefined, 'Bundle', []), 502);
     entries.forEach((entry, i) => {

@@ -387,3 +387,133 @@ describe('fhir-server store: an answer about another record than the one asked f
     expect(backing.seen.map((s) => `${s.method} ${s.url}`)).toEqual(['PUT /fhir/Patient/megan']);
   });
 });
+
+describe('fhir-server store: malformed answers are a 502, never a 500 or "no matches" (M4)', () => {
+  let consoleError: jest.SpyInstance;
+  beforeEach(() => {
+    consoleError = jest.spyOn(console, 'error').mockImplementation(() => undefined);
+  });
+  afterEach(() => {
+    // MedplumClient prints 'Error parsing response' (outside the JSON log) when it parses.
+    expect(consoleError).not.toHaveBeenCalled();
+    consoleError.mockRestore();
+  });
+
+  it.each([
+    ['not JSON, as JSON', 'hello', 'application/fhir+json'],
+    ['not JSON, as HTML', '<html>hello</html>', 'text/html'],
+    ['a truncated body', '{"resourceType":"Patient","id":"me', 'application/fhir+json'],
+    ['no body', '', 'application/fhir+json'],
+    ['a JSON array', '[]', 'application/fhir+json'],
+    ['a JSON string', '"Patient"', 'application/fhir+json'],
+  ])('a read answered 200 with %s is a 502 at Patient.id', async (_name, body, type) => {
+    const backing = await loopback((_req, res) => {
+      res.writeHead(200, { 'content-type': type });
+      res.end(body);
+    });
+    const err = await failure(open(`${backing.origin}/fhir`).read('Patient', 'megan'));
+    expect(err.status).toBe(502);
+    expect(err.outcome.issue[0]).toMatchObject({ code: 'exception', expression: ['Patient.id'] });
+  });
+
+  it.each<[string, string, unknown]>([
+    ['a Patient', 'Bundle', patient('megan')],
+    ['an OperationOutcome', 'Bundle', { resourceType: 'OperationOutcome', issue: [] }],
+    ['entry: 5', 'Bundle.entry', { resourceType: 'Bundle', type: 'searchset', entry: 5 }],
+    ['entry: "abc"', 'Bundle.entry', { resourceType: 'Bundle', type: 'searchset', entry: 'abc' }],
+    [
+      'entry: [null]',
+      'Bundle.entry[0]',
+      { resourceType: 'Bundle', type: 'searchset', entry: [null] },
+    ],
+    ['entry: [7]', 'Bundle.entry[0]', { resourceType: 'Bundle', type: 'searchset', entry: [7] }],
+    [
+      'an entry without a resource',
+      'Bundle.entry[1].resource',
+      { ...searchset(['a']), entry: [{ resource: patient('a') }, { fullUrl: 'x' }] },
+    ],
+    [
+      'a resource that is a string',
+      'Bundle.entry[0].resource',
+      { resourceType: 'Bundle', type: 'searchset', entry: [{ resource: 'Patient/a' }] },
+    ],
+    [
+      'a match without an id',
+      'Bundle.entry[0].resource.id',
+      {
+        resourceType: 'Bundle',
+        type: 'searchset',
+        entry: [{ resource: { resourceType: 'Patient' } }],
+      },
+    ],
+    ['total: -3', 'Bundle.total', searchset(['a'], { total: -3 })],
+    ['total: 1.5', 'Bundle.total', searchset(['a'], { total: 1.5 })],
+    ['total: "3"', 'Bundle.total', { ...searchset(['a']), total: '3' }],
+    ['link: "next"', 'Bundle.link', { ...searchset(['a']), link: 'next' }],
+  ])('a search answered with %s is a 502 at %s', async (_name, where, body) => {
+    const backing = await loopback((_req, res) => json(res, body));
+    const err = await failure(
+      open(`${backing.origin}/fhir`).search('Patient', { identifier: 'urn:s|9992468017' }),
+    );
+    expect(err.status).toBe(502);
+    expect(err.outcome.issue[0]).toMatchObject({ code: 'exception', expression: [where] });
+    expect(JSON.stringify(err.outcome)).not.toContain('9992468017');
+  });
+
+  it('a history or a transaction answered with a malformed Bundle is a 502', async () => {
+    const backing = await loopback((req, res) =>
+      req.method === 'POST'
+        ? json(res, { resourceType: 'Bundle', type: 'transaction-response', entry: [null] })
+        : json(res, { resourceType: 'Bundle', type: 'history', entry: 'abc' }),
+    );
+    const store = open(`${backing.origin}/fhir`);
+    const history = await failure(store.history('Patient', 'megan'));
+    expect(history.status).toBe(502);
+    expect(history.outcome.issue[0]?.expression).toEqual(['Bundle.entry']);
+    const tx = await failure(
+      store.transaction({
+        resourceType: 'Bundle',
+        type: 'transaction',
+        entry: [{ resource: patient('megan'), request: { method: 'PUT', url: 'Patient/megan' } }],
+      }),
+    );
+    expect(tx.status).toBe(502);
+    expect(tx.outcome.issue[0]?.expression).toEqual(['Bundle.entry[0]']);
+  });
+
+  it('a history holding another resource is a 502', async () => {
+    const backing = await loopback((_req, res) =>
+      json(res, { resourceType: 'Bundle', type: 'history', entry: [{ resource: patient('x') }] }),
+    );
+    const err = await failure(open(`${backing.origin}/fhir`).history('Patient', 'megan'));
+    expect(err.status).toBe(502);
+    expect(err.outcome.issue[0]?.expression).toEqual(['Bundle.entry[0].resource.id']);
+  });
+
+  it('a server ignoring _offset is noticed (502 at _offset); one honouring it is asked once', async () => {
+    const ids = ['a', 'b', 'c', 'd', 'e'];
+    let honours = false;
+    const backing = await loopback((req, res) => {
+      const q = new URL(req.url ?? '/', 'http://x').searchParams;
+      const offset = honours ? Number(q.get('_offset') ?? '0') : 0;
+      const count = Number(q.get('_count') ?? '20');
+      json(res, searchset(ids.slice(offset, offset + count), { total: ids.length }));
+    });
+    const store = open(`${backing.origin}/fhir`);
+    expect((await store.search('Patient', {}, { count: 2 })).resources.map((r) => r.id)).toEqual([
+      'a',
+      'b',
+    ]);
+    const err = await failure(store.search('Patient', {}, { count: 2, offset: 2 }));
+    expect(err.status).toBe(502);
+    expect(err.outcome.issue[0]?.expression).toEqual(['_offset']);
+    honours = true;
+    const before = backing.seen.length;
+    const page2 = await store.search('Patient', {}, { count: 2, offset: 2 });
+    expect(page2.resources.map((r) => r.id)).toEqual(['c', 'd']);
+    expect(backing.seen.length - before).toBe(2); // the page, and the check against page 1
+    const page3 = await store.search('Patient', {}, { count: 2, offset: 4 });
+    expect(page3.resources.map((r) => r.id)).toEqual(['e']);
+    expect(backing.seen.length - before).toBe(3); // checked once: no second probe
+  });
+});
