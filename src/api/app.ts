@@ -33,6 +33,7 @@ import { uiRoutes } from '../ui';
 import { HandoverDeliverer, type DelivererOptions } from '../transfer/deliver';
 import { Transfers } from '../transfer/handover';
 import type { Peers } from '../transfer/peers';
+import { Draining } from './draining';
 import { requestLog } from './request-log';
 
 export { BODY_LIMIT_BYTES } from './body';
@@ -62,9 +63,17 @@ export interface App {
   readonly service: FhirService;
   /** The handover deliverer, when peers are configured. */
   readonly deliverer?: HandoverDeliverer;
+  /**
+   * Begins a graceful stop (draining.ts): requests being answered close their connection with
+   * their response, later ones are a 503, and /readyz says "stopping".
+   */
+  stopTaking(): void;
   /** Stops delivering and writes what the audit trail still holds (call before closing the store). */
   close(): Promise<void>;
 }
+
+/** How long `close` waits for a handover under way before writing the audit trail regardless. */
+const DELIVERY_STOP_MS = 5000;
 
 export function createApp(options: AppOptions): App {
   const now = options.now ?? (() => new Date());
@@ -87,8 +96,10 @@ export function createApp(options: AppOptions): App {
   // https, which is not there. Over HTTPS, HSTS keeps the browser there.
   app.use(helmet({ contentSecurityPolicy: { directives: { upgradeInsecureRequests: null } } }));
   app.use(requestLog(options.logger));
+  const draining = new Draining();
+  app.use(draining.middleware());
   app.use(['/fhir', '/native', '/ui'], cachingRules);
-  healthRoutes(app, options);
+  healthRoutes(app, options, draining);
   const auth = options.authenticate ? 'jwt' : 'off';
   app.get('/fhir/metadata', (_req, res) => {
     sendFhir(
@@ -134,20 +145,30 @@ export function createApp(options: AppOptions): App {
     express: app,
     service,
     ...(deliverer ? { deliverer } : {}),
+    stopTaking: () => draining.stop(),
     close: async () => {
-      await deliverer?.stop();
+      // A delivery waiting on a slow peer must not keep the audit trail from being written
+      // before the orchestrator's kill: it is given DELIVERY_STOP_MS (its Task stays due).
+      if (deliverer) {
+        let timer: NodeJS.Timeout | undefined;
+        const waited = new Promise<void>((resolve) => {
+          timer = setTimeout(resolve, DELIVERY_STOP_MS);
+        });
+        await Promise.race([deliverer.stop(), waited]);
+        clearTimeout(timer);
+      }
       await audit.close();
     },
   };
 }
 
-function healthRoutes(app: express.Express, options: AppOptions): void {
+function healthRoutes(app: express.Express, options: AppOptions, draining: Draining): void {
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
   });
   // Ready: not stopping (options.ready) and the store answers now (its file; its FHIR server).
   app.get('/readyz', (_req, res, next) => {
-    const stopping = options.ready?.() === false;
+    const stopping = draining.stopped || options.ready?.() === false;
     const storeReady = stopping ? Promise.resolve(false) : options.store.ready();
     storeReady.then((answers) => {
       const ready = !stopping && answers;

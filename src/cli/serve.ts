@@ -33,8 +33,11 @@ import { PlanDistributor, type SendingLoop } from '../transfer/plan-distribution
 import { PlanMailer } from '../transfer/plan-mail';
 import { ConfigError, readConfig, type Config } from './config';
 
-/** How long in-flight requests get to finish on shutdown before connections are cut. */
-const DRAIN_MS = 10_000;
+/**
+ * How long in-flight requests get to finish on shutdown before connections are cut: within
+ * `docker stop`'s default 10 s, leaving time to write the audit trail and close the store.
+ */
+const DRAIN_MS = 7_000;
 /** How often, with plan sending off, open send-plan Tasks are checked for their 24 hours. */
 const OVERDUE_CHECK_MS = 5 * 60_000;
 /** The dev token printed at start-up: a system token, valid for a working day. */
@@ -55,12 +58,10 @@ export async function runServe(env: NodeJS.ProcessEnv): Promise<Server> {
       error: err instanceof Error ? err.message : String(err),
     });
   });
-  let stopping = false;
   const app = createApp({
     validator,
     store,
     logger,
-    ready: () => !stopping,
     rateLimitPerMinute: config.rateLimitPerMinute,
     ...(config.baseUrl !== undefined ? { baseUrl: config.baseUrl } : {}),
     ...(peers ? { peers } : {}),
@@ -85,7 +86,7 @@ export async function runServe(env: NodeJS.ProcessEnv): Promise<Server> {
     auth: config.auth.mode,
   });
   const stop = (): void => {
-    stopping = true;
+    app.stopTaking();
     logger.info('dialog-fhir stopping: finishing in-flight requests');
     const force = setTimeout(() => server.closeAllConnections(), DRAIN_MS);
     force.unref();
