@@ -19,8 +19,8 @@ import { fault } from '../service/outcomes';
 type Takes = readonly string[] | 'search';
 
 const NOTHING: readonly string[] = [];
-/** History paging (http.ts historyPage): as a search's, plus `_since`. */
-export const HISTORY_PARAMETERS = ['_count', '_offset', '_since'] as const;
+/** History paging (history-page.ts): as a search's, plus `_since`. */
+const HISTORY_PARAMETERS = ['_count', '_offset', '_since'] as const;
 /** Operations on an instance that take query parameters. */
 const INSTANCE_OPERATION_PARAMETERS: Readonly<Record<string, readonly string[]>> = {
   $letter: ['format'],
