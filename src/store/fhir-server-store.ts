@@ -2,7 +2,8 @@
  * The `fhir-server` store: any FHIR R4 server (HAPI FHIR JPA, Medplum, Azure Health Data
  * Services, Google Cloud Healthcare, another dialog-fhir) through `MedplumClient`, over its
  * standard REST API. The adapter keeps no state of its own — no cache (`cacheTime: 0`), no ids,
- * no locks — so any number of replicas can run against one server.
+ * no locks; only whether the server was seen to honour `_offset` — so any number of replicas can
+ * run against one server.
  *
  * What the adapter does itself, so that every server meets the port the same way:
  * - Checks requests before sending them, with the port's own rules (`parseSearch`,
@@ -19,7 +20,14 @@
  *   ignores it), and with a body id a repeated create lands on the same id. Without either, it
  *   is the server's own `PUT Type?search` (atomic create-if-none on the server).
  * - Reads `Bundle.total` with `_total=accurate`; pages by `_count`/`_offset`, following `next`
- *   links when the server returns a short page.
+ *   links when the server returns a short page. Checks once (one extra request, until the server
+ *   shows it honours it) that a page at an `_offset` is not the first page again.
+ * - Sends its token only under the configured base (same scheme, host, port, path prefix): a
+ *   `next` link or a redirect elsewhere is a 502 and is not fetched. Redirects under the base
+ *   are followed (at most 5; a write only on 307/308).
+ * - Bounds every paging walk (search `next` links, history): a link to a page already fetched,
+ *   more than 1000 pages, or more than 10,000 versions is a 502; a later page that brings nothing
+ *   not seen before ends the walk with what it has.
  * - Turns a transaction response's failed entry (servers that process a transaction entry by
  *   entry, as Medplum without its transactions feature does) into an error naming that entry,
  *   and fills each entry's `location` (`Type/id/_history/v`), `etag` and `lastModified`.
@@ -28,7 +36,15 @@
  * issues (details redacted of the search values sent; diagnostics dropped), the HTTP status the
  * façade should answer (`status`) and, when the server asked, `retryAfterMs`. `getStatus()` gives
  * the same status wherever Medplum's outcome ids can express it (4xx, 500, 504); a server that
- * cannot be reached is `status` 503, which `getStatus()` can only call 500.
+ * cannot be reached is `status` 503, which `getStatus()` can only call 500. Besides:
+ * - a 401/403 is about this service's own credentials, not the caller's: 502 `exception` "The
+ *   FHIR server refused this service's credentials (HTTP n)" (`upstreamStatus` keeps n), so the
+ *   façade adds no `WWW-Authenticate` challenge;
+ * - an answer that cannot be used is a 502 `exception` naming the part at fault: not JSON, not
+ *   the resource type, another id (or version, for a vread) than the one asked for, not a Bundle,
+ *   `Bundle.entry`/`link` not lists of objects, a match without an id, `total` not a count;
+ * - every store call has one deadline (`deadlineMs`, default 15 s or `timeoutMs` if longer)
+ *   across its attempts, waits, redirects and pages: past it, 504 `timeout`.
  *
  * Retries (see `RetryPolicy`): up to `retries` more attempts with exponential backoff and full
  * jitter, or after `Retry-After` when the server sends one (up to `maxRetryDelayMs`), for
@@ -97,6 +113,11 @@ export interface FhirServerStoreOptions extends RetryPolicy {
   readonly getAccessToken?: () => string | undefined | Promise<string | undefined>;
   /** Time allowed for one attempt, answer included (default 10000 ms). */
   readonly timeoutMs?: number;
+  /**
+   * Time allowed for one store call, every attempt, wait, redirect and page included (default
+   * 15000 ms, or `timeoutMs` when that is longer): past it the call is a 504.
+   */
+  readonly deadlineMs?: number;
   /** How waits are made (tests pass one that records them). */
   readonly sleep?: (ms: number) => Promise<void>;
   /** Jitter source in [0, 1) (default `Math.random`). */
@@ -127,6 +148,8 @@ interface CallContext {
   readonly where: (status: number) => string;
   /** Values sent that an error must not repeat (search values). */
   readonly secrets: readonly string[];
+  /** When the store call must have ended (`Date.now()` scale). */
+  readonly deadline: number;
   /** Set once a response is accepted. */
   status?: number;
 }
@@ -140,7 +163,13 @@ type Fetch = typeof fetch;
  */
 const once = (): { maxRetries: number } => ({ maxRetries: 0 });
 
-const DEFAULTS = { retries: 3, baseDelayMs: 200, maxRetryDelayMs: 5000, timeoutMs: 10_000 };
+const DEFAULTS = {
+  retries: 3,
+  baseDelayMs: 200,
+  maxRetryDelayMs: 5000,
+  timeoutMs: 10_000,
+  deadlineMs: 15_000,
+};
 /** How long `/readyz` waits for the FHIR server's CapabilityStatement. */
 const READY_TIMEOUT_MS = 2000;
 
@@ -484,6 +513,9 @@ export class FhirServerStore implements FhirStore {
   private readonly baseDelayMs: number;
   private readonly maxRetryDelayMs: number;
   private readonly timeoutMs: number;
+  private readonly deadlineMs: number;
+  /** The deadline of the store call under way (one call may make many requests). */
+  private readonly deadlines = new AsyncLocalStorage<number>();
   private readonly sleep: (ms: number) => Promise<void>;
   private readonly random: () => number;
 
@@ -494,6 +526,7 @@ export class FhirServerStore implements FhirStore {
     this.baseDelayMs = options.baseDelayMs ?? DEFAULTS.baseDelayMs;
     this.maxRetryDelayMs = options.maxRetryDelayMs ?? DEFAULTS.maxRetryDelayMs;
     this.timeoutMs = options.timeoutMs ?? DEFAULTS.timeoutMs;
+    this.deadlineMs = options.deadlineMs ?? Math.max(DEFAULTS.deadlineMs, this.timeoutMs);
     this.sleep = options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
     this.random = options.random ?? Math.random;
     this.base = new URL(options.baseUrl.endsWith('/') ? options.baseUrl : `${options.baseUrl}/`);
@@ -537,7 +570,11 @@ export class FhirServerStore implements FhirStore {
     let redirects = 0;
     for (let attempt = 0; ; attempt++) {
       if (this.closing.signal.aborted) throw unreachable(ctx.where(503), 'closed');
-      const timeout = AbortSignal.timeout(this.timeoutMs);
+      const remaining = ctx.deadline - Date.now();
+      if (remaining <= 0) throw unreachable(ctx.where(504), 'timeout');
+      const timeout = AbortSignal.timeout(Math.min(this.timeoutMs, remaining));
+      /** Whether waiting `ms` still leaves time for another attempt. */
+      const fits = (ms: number): boolean => Date.now() + ms < ctx.deadline;
       const signal = AbortSignal.any([timeout, this.closing.signal]);
       const fetchImpl: Fetch = this.options.fetch ?? globalThis.fetch;
       let response: Response;
@@ -557,8 +594,11 @@ export class FhirServerStore implements FhirStore {
         const timedOut = timeout.aborted;
         const refused = errorCode(err) === 'ECONNREFUSED';
         if (attempt < this.retries && (ctx.repeatable || refused)) {
-          await this.sleep(this.backoff(attempt));
-          continue;
+          const delay = this.backoff(attempt);
+          if (fits(delay)) {
+            await this.sleep(delay);
+            continue;
+          }
         }
         throw unreachable(ctx.where(timedOut ? 504 : 503), timedOut ? 'timeout' : 'network');
       }
@@ -593,7 +633,7 @@ export class FhirServerStore implements FhirStore {
       const wait = retryAfterMs(response.headers.get('retry-after'), Date.now());
       const retryable = status === 429 || (ctx.repeatable && status >= 500 && status !== 501);
       const delay = wait ?? this.backoff(attempt);
-      if (retryable && attempt < this.retries && delay <= this.maxRetryDelayMs) {
+      if (retryable && attempt < this.retries && delay <= this.maxRetryDelayMs && fits(delay)) {
         await response.body?.cancel().catch(() => undefined);
         await this.sleep(delay);
         continue;
@@ -651,11 +691,18 @@ export class FhirServerStore implements FhirStore {
   }
 
   /** Runs one MedplumClient call with its context; returns what it gave and the status. */
+  /** Runs `run` under one deadline for all its calls (the caller's, when there is one already). */
+  private within<R>(run: () => Promise<R>): Promise<R> {
+    if (this.deadlines.getStore() !== undefined) return run();
+    return this.deadlines.run(Date.now() + this.deadlineMs, run);
+  }
+
   private async call<R>(
-    context: Omit<CallContext, 'status'>,
+    context: Omit<CallContext, 'status' | 'deadline'>,
     run: (client: MedplumClient) => Promise<R>,
   ): Promise<{ result: R; status: number }> {
-    const ctx: CallContext = { ...context };
+    const deadline = this.deadlines.getStore() ?? Date.now() + this.deadlineMs;
+    const ctx: CallContext = { ...context, deadline };
     const result = await this.context
       .run(ctx, () => run(this.client))
       .catch((err: unknown) => {
@@ -753,7 +800,14 @@ export class FhirServerStore implements FhirStore {
     return this.resourceOf<ExtractResource<K>>(result, type, where, { id, versionId });
   }
 
-  async history<K extends ResourceType>(type: K, id: string): Promise<ExtractResource<K>[]> {
+  history<K extends ResourceType>(type: K, id: string): Promise<ExtractResource<K>[]> {
+    return this.within(() => this.historyPages(type, id));
+  }
+
+  private async historyPages<K extends ResourceType>(
+    type: K,
+    id: string,
+  ): Promise<ExtractResource<K>[]> {
     const where = `${type}.id`;
     checkId(id, where);
     const ctx = { repeatable: true, where: () => where, secrets: [] };
@@ -835,10 +889,18 @@ export class FhirServerStore implements FhirStore {
     }
   }
 
-  async conditionalUpdate<T extends Resource>(
+  conditionalUpdate<T extends Resource>(
     resource: T,
     search: SearchParams,
     options: UpdateOptions = {},
+  ): Promise<WriteResult<Stored<T>>> {
+    return this.within(() => this.conditionalPut(resource, search, options));
+  }
+
+  private async conditionalPut<T extends Resource>(
+    resource: T,
+    search: SearchParams,
+    options: UpdateOptions,
   ): Promise<WriteResult<Stored<T>>> {
     const checked = checkResource(resource, 'Resource');
     const type = checked.resourceType;
@@ -940,10 +1002,18 @@ export class FhirServerStore implements FhirStore {
     return query;
   }
 
-  async search<K extends ResourceType>(
+  search<K extends ResourceType>(
     type: K,
     params?: SearchParams,
     options: SearchOptions = {},
+  ): Promise<SearchResult<ExtractResource<K>>> {
+    return this.within(() => this.searchPages(type, params, options));
+  }
+
+  private async searchPages<K extends ResourceType>(
+    type: K,
+    params: SearchParams | undefined,
+    options: SearchOptions,
   ): Promise<SearchResult<ExtractResource<K>>> {
     const parsed = parseSearch(type, params, options);
     const query = this.query(type, params);

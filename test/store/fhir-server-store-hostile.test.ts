@@ -517,3 +517,39 @@ describe('fhir-server store: malformed answers are a 502, never a 500 or "no mat
     expect(backing.seen.length - before).toBe(3); // checked once: no second probe
   });
 });
+
+describe('fhir-server store: one deadline per store call, across retries and pages (L1)', () => {
+  // Each attempt may take 1 s and there are 3 retries: without a deadline a hung server would be
+  // asked 4 times. The deadline (100 ms) leaves room for the first attempt only.
+  const tight = { timeoutMs: 1000, retries: 3, baseDelayMs: 1, deadlineMs: 100 };
+
+  it('a server that never answers is a 504 after one attempt', async () => {
+    const backing = await loopback(() => undefined);
+    const err = await failure(open(`${backing.origin}/fhir`, tight).read('Patient', 'megan'));
+    expect(err.status).toBe(504);
+    expect(err.outcome.issue[0]).toMatchObject({ code: 'timeout', expression: ['Patient.id'] });
+    expect(backing.seen).toHaveLength(1);
+  });
+
+  it('a server that sends headers and then stalls the body is a 504 after one attempt', async () => {
+    const backing = await loopback((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/fhir+json' });
+      res.write('{"resourceType":"Patient",');
+    });
+    const err = await failure(open(`${backing.origin}/fhir`, tight).read('Patient', 'megan'));
+    expect(err.status).toBe(504);
+    expect(backing.seen).toHaveLength(1);
+  });
+
+  it('the deadline spans the pages of a search: a stalled second page is a 504', async () => {
+    const backing = await loopback((req, res) => {
+      if (req.url?.includes('page=2')) return;
+      json(res, searchset(['a'], { total: 3, ...next(`${backing.origin}/fhir/Patient?page=2`) }));
+    });
+    const err = await failure(
+      open(`${backing.origin}/fhir`, tight).search('Patient', {}, { count: 3 }),
+    );
+    expect(err.status).toBe(504);
+    expect(backing.seen.map((s) => s.url.includes('page=2'))).toEqual([false, true]);
+  });
+});
