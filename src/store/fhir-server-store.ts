@@ -2,8 +2,7 @@
  * The `fhir-server` store: any FHIR R4 server (HAPI FHIR JPA, Medplum, Azure Health Data
  * Services, Google Cloud Healthcare, another dialog-fhir) through `MedplumClient`, over its
  * standard REST API. The adapter keeps no state of its own — no cache (`cacheTime: 0`), no ids,
- * no locks; only whether the server was seen to honour `_offset` — so any number of replicas can
- * run against one server.
+ * no locks — so any number of replicas can run against one server.
  *
  * What the adapter does itself, so that every server meets the port the same way:
  * - Checks requests before sending them, with the port's own rules (`parseSearch`,
@@ -20,8 +19,9 @@
  *   ignores it), and with a body id a repeated create lands on the same id. Without either, it
  *   is the server's own `PUT Type?search` (atomic create-if-none on the server).
  * - Reads `Bundle.total` with `_total=accurate`; pages by `_count`/`_offset`, following `next`
- *   links when the server returns a short page. Checks once (one extra request, until the server
- *   shows it honours it) that a page at an `_offset` is not the first page again.
+ *   links when the server returns a short page. A server that ignores `_offset` (paging by its
+ *   own tokens) answers every page with the first: not detected here (a check costs a request
+ *   per paged search and would change what plan sync sees; plan sync notices it by itself).
  * - Sends its token only under the configured base (same scheme, host, port, path prefix): a
  *   `next` link or a redirect elsewhere is a 502 and is not fetched. Redirects under the base
  *   are followed (at most 5; a write only on 307/308).
@@ -507,8 +507,6 @@ export class FhirServerStore implements FhirStore {
   private readonly base: URL;
   private readonly context = new AsyncLocalStorage<CallContext>();
   private readonly closing = new AbortController();
-  /** Whether the server was seen to honour `_offset` (the only thing the adapter learns). */
-  private offsetHonoured = false;
   private readonly retries: number;
   private readonly baseDelayMs: number;
   private readonly maxRetryDelayMs: number;
@@ -1028,7 +1026,6 @@ export class FhirServerStore implements FhirStore {
     const get = async (at: string): Promise<Bundle> =>
       bundleOf((await this.call(ctx, (c): Promise<Bundle> => c.get(at, once()))).result);
     const first = await get(url);
-    const firstIds = matchesOf(first, type).map((r) => r.id);
     let page: Bundle = first;
     for (let n = 0; ; n++) {
       let added = 0;
@@ -1044,22 +1041,6 @@ export class FhirServerStore implements FhirStore {
       const next = this.nextOf(page, fetched);
       if (!next) break;
       page = await get(next);
-    }
-    if (parsed.offset > 0 && firstIds.length > 0 && !this.offsetHonoured) {
-      // Is `_offset` honoured? Some servers page by their own tokens and ignore it, answering
-      // every later page with the first. Asked once per store, until a server shows it is.
-      const probe = new URLSearchParams(query);
-      probe.delete('_offset');
-      probe.delete('_total');
-      const ids = matchesOf(await get(this.client.fhirSearchUrl(type, probe).href), type).map(
-        (r) => r.id,
-      );
-      if (ids.length === firstIds.length && ids.every((id, i) => id === firstIds[i]))
-        throw malformed(
-          '_offset',
-          'The FHIR server ignores _offset: it answered a later page with the first',
-        );
-      this.offsetHonoured = true;
     }
     const page0 = resources.slice(0, parsed.count);
     const total = typeof first.total === 'number' ? first.total : parsed.offset + page0.length;

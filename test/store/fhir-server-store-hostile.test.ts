@@ -489,33 +489,6 @@ describe('fhir-server store: malformed answers are a 502, never a 500 or "no mat
     expect(err.status).toBe(502);
     expect(err.outcome.issue[0]?.expression).toEqual(['Bundle.entry[0].resource.id']);
   });
-
-  it('a server ignoring _offset is noticed (502 at _offset); one honouring it is asked once', async () => {
-    const ids = ['a', 'b', 'c', 'd', 'e'];
-    let honours = false;
-    const backing = await loopback((req, res) => {
-      const q = new URL(req.url ?? '/', 'http://x').searchParams;
-      const offset = honours ? Number(q.get('_offset') ?? '0') : 0;
-      const count = Number(q.get('_count') ?? '20');
-      json(res, searchset(ids.slice(offset, offset + count), { total: ids.length }));
-    });
-    const store = open(`${backing.origin}/fhir`);
-    expect((await store.search('Patient', {}, { count: 2 })).resources.map((r) => r.id)).toEqual([
-      'a',
-      'b',
-    ]);
-    const err = await failure(store.search('Patient', {}, { count: 2, offset: 2 }));
-    expect(err.status).toBe(502);
-    expect(err.outcome.issue[0]?.expression).toEqual(['_offset']);
-    honours = true;
-    const before = backing.seen.length;
-    const page2 = await store.search('Patient', {}, { count: 2, offset: 2 });
-    expect(page2.resources.map((r) => r.id)).toEqual(['c', 'd']);
-    expect(backing.seen.length - before).toBe(2); // the page, and the check against page 1
-    const page3 = await store.search('Patient', {}, { count: 2, offset: 4 });
-    expect(page3.resources.map((r) => r.id)).toEqual(['e']);
-    expect(backing.seen.length - before).toBe(3); // checked once: no second probe
-  });
 });
 
 describe('fhir-server store: one deadline per store call, across retries and pages (L1)', () => {
