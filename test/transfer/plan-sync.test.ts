@@ -565,11 +565,11 @@ describe('a peer whose paging does not end', () => {
     try {
       const peers = peersFor(community, 'http://127.0.0.1:1/fhir', ward, peer.base);
       const sync = new PlanSync({ store: local.store, peers, logger, pollMs: 60_000 });
-      const report = await sync.poll('ward');
-      // The 100 plans once, then one page more to find nothing new: not 854 searches and on.
-      expect(report.seen).toBe(100);
+      await sync.pollDue();
+      // Found out on the second page — by the store adapter (a 502 naming _offset) or, for a
+      // store that does not check, by the poll itself — not 854 searches and on.
       expect(peer.searches()).toBeLessThan(10);
-      expect(warnings.join('')).toContain('a peer answered a page it had answered already');
+      expect(warnings.join('')).toMatch(/ignores _offset|answered a page it had answered already/);
     } finally {
       await local.close();
       await peer.close();
