@@ -322,7 +322,10 @@ export class HandoverDeliverer {
 
   private afterFailure(task: Task, peer: Peer, err: unknown): Task {
     const now = this.now().getTime();
-    const status = statusOf(err);
+    // The peer's own status: a 401/403 there is answered to our callers as a 502 (it is about
+    // our credentials, not theirs), but it is no less permanent for the handover.
+    const upstream = (err as { upstreamStatus?: unknown } | null)?.upstreamStatus;
+    const status = typeof upstream === 'number' ? upstream : statusOf(err);
     const reason = describeFailure(peer, status, err);
     const attempts = deliveryState(task)?.attempts ?? 1;
     if (PERMANENT.has(status)) return failed(task, now, reason);

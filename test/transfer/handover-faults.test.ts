@@ -165,6 +165,17 @@ describe('handover delivery through faults', () => {
     await expectMirrored(c, w);
   });
 
+  it('401 (our token refused there): failed at once, the reason naming the credentials', async () => {
+    const { c, proxy } = await behindProxy({ maxAttempts: 3 });
+    proxy.inject({ fault: { kind: 'status', status: 401 }, times: 5, when: isTransaction });
+    const refused = await transfer(c, PERSON, 'ward', 'admission');
+    expect(refused.status).toBe('failed');
+    expect(deliveryState(refused)?.attempts).toBe(1);
+    expect(refused.statusReason?.text).toBe(
+      "Larch Ward's system did not accept our credentials (401). Check the peer's token.",
+    );
+  });
+
   it('connections reset before the request and after the write: retried, one of everything', async () => {
     const { c, w, proxy } = await behindProxy();
     expect((await transfer(c, PERSON, 'ward', 'admission')).status).toBe('completed');
