@@ -501,19 +501,29 @@ const MAX_PAGES = 1000;
 /** Versions read for one history, at most (each is held in memory until the answer is sent). */
 const MAX_VERSIONS = 10_000;
 
+/**
+ * The call under way and its deadline (one call may make many requests), shared by every store:
+ * an AsyncLocalStorage is never let go once used, and each one enabled costs every promise of the
+ * process a little. One per store — and peers get a store per delivery — made the whole service
+ * slower with every handover (a third of its CPU after a thousand).
+ */
+const callContexts = new AsyncLocalStorage<CallContext>();
+/** The deadline of a store's call under way, with the store it is of (a call to another store has its own). */
+const callDeadlines = new AsyncLocalStorage<{
+  readonly store: FhirServerStore;
+  readonly at: number;
+}>();
+
 export class FhirServerStore implements FhirStore {
   private readonly client: MedplumClient;
   /** The configured base, with a trailing slash: every URL the adapter fetches is under it. */
   private readonly base: URL;
-  private readonly context = new AsyncLocalStorage<CallContext>();
   private readonly closing = new AbortController();
   private readonly retries: number;
   private readonly baseDelayMs: number;
   private readonly maxRetryDelayMs: number;
   private readonly timeoutMs: number;
   private readonly deadlineMs: number;
-  /** The deadline of the store call under way (one call may make many requests). */
-  private readonly deadlines = new AsyncLocalStorage<number>();
   private readonly sleep: (ms: number) => Promise<void>;
   private readonly random: () => number;
 
@@ -555,7 +565,7 @@ export class FhirServerStore implements FhirStore {
 
   /** The fetch under MedplumClient: every error status and network failure becomes a FhirServerError. */
   private async send(url: string, init: RequestInit): Promise<Response> {
-    const ctx = this.context.getStore();
+    const ctx = callContexts.getStore();
     if (!ctx) throw new Error('FhirServerStore: a request outside a store call');
     // MedplumClient asks for browser-only options (cache, credentials): a server needs neither.
     const rest: Record<string, unknown> = { ...init };
@@ -688,20 +698,21 @@ export class FhirServerStore implements FhirStore {
     }
   }
 
-  /** Runs one MedplumClient call with its context; returns what it gave and the status. */
   /** Runs `run` under one deadline for all its calls (the caller's, when there is one already). */
   private within<R>(run: () => Promise<R>): Promise<R> {
-    if (this.deadlines.getStore() !== undefined) return run();
-    return this.deadlines.run(Date.now() + this.deadlineMs, run);
+    if (callDeadlines.getStore()?.store === this) return run();
+    return callDeadlines.run({ store: this, at: Date.now() + this.deadlineMs }, run);
   }
 
+  /** Runs one MedplumClient call with its context; returns what it gave and the status. */
   private async call<R>(
     context: Omit<CallContext, 'status' | 'deadline'>,
     run: (client: MedplumClient) => Promise<R>,
   ): Promise<{ result: R; status: number }> {
-    const deadline = this.deadlines.getStore() ?? Date.now() + this.deadlineMs;
+    const current = callDeadlines.getStore();
+    const deadline = current?.store === this ? current.at : Date.now() + this.deadlineMs;
     const ctx: CallContext = { ...context, deadline };
-    const result = await this.context
+    const result = await callContexts
       .run(ctx, () => run(this.client))
       .catch((err: unknown) => {
         if (err instanceof OperationOutcomeError) throw err;

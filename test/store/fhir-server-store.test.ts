@@ -413,3 +413,33 @@ describe('fhir-server store: HTTP faults (scripted fetch)', () => {
     expect((await failure(store.read('Patient', 'megan'))).status).toBe(503);
   });
 });
+
+describe('the call context', () => {
+  it('is shared by every store: opening one per peer call adds no AsyncLocalStorage', async () => {
+    // Each AsyncLocalStorage ever used costs every promise of the process from then on; peers
+    // get a store per delivery, so one per store slowed the service with every handover.
+    const { AsyncLocalStorage } = await import('node:async_hooks');
+    const used = new Set<unknown>();
+    const run = AsyncLocalStorage.prototype.run;
+    const spy = jest.spyOn(AsyncLocalStorage.prototype, 'run').mockImplementation(function (
+      this: InstanceType<typeof AsyncLocalStorage>,
+      ...args: Parameters<typeof run>
+    ) {
+      used.add(this);
+      return run.apply(this, args);
+    });
+    const server = await startFhirRouterServer();
+    servers.add(server);
+    try {
+      for (let i = 0; i < 5; i++) {
+        const store = openFhirServerStore({ baseUrl: server.baseUrl });
+        await store.search('Patient', { _count: '1' });
+        await store.close();
+      }
+    } finally {
+      spy.mockRestore();
+    }
+    expect(used.size).toBeGreaterThan(0);
+    expect(used.size).toBeLessThanOrEqual(2);
+  });
+});
