@@ -11,6 +11,7 @@ import {
 import { Codes } from './codes';
 import { DATE_PROBLEM_TEXT, type DateProblem, NativeDateTime, type ZoneClock } from './datetime';
 import { placedIssue, targetExpression } from './issues';
+import { CONTROL_CHARACTER_TEXT } from './types';
 import type { PersonName } from './record';
 import type { ColumnSpec, ForEachItem, Target } from './spec';
 import type { OperationOutcomeIssue } from '@medplum/fhirtypes';
@@ -190,6 +191,21 @@ export function dateIssue(
     column.expression,
     file,
     location,
+  );
+}
+
+/** A cell holding a control character FHIR text may not hold (its row is refused). */
+export function controlCharacterIssue(
+  column: Column,
+  file: string,
+  row: number,
+): OperationOutcomeIssue {
+  return placedIssue(
+    'value',
+    `${column.header} ${CONTROL_CHARACTER_TEXT}`,
+    column.expression,
+    file,
+    cellLocation(row, column),
   );
 }
 

@@ -11,6 +11,7 @@ import { type DialogItemConcept, type DialogScore, itemBySnomed, SNOMED_SYSTEM }
 import { error } from '../validation/outcome';
 import {
   cellLocation,
+  controlCharacterIssue,
   type Column,
   dateIssue,
   expandColumns,
@@ -37,7 +38,7 @@ import type {
   ReadSink,
   WriteResult,
 } from './types';
-import { CONTROL_CHARACTER, CONTROL_CHARACTER_TEXT } from './types';
+import { CONTROL_CHARACTER } from './types';
 
 const CONTROL_CHARACTERS = new RegExp(CONTROL_CHARACTER.source, 'g');
 
@@ -164,15 +165,7 @@ export function createItemRowsReader(
       for (const i of sessionIndexes) {
         const column = byIndex[i];
         if (column && CONTROL_CHARACTER.test(cells[i] ?? ''))
-          inGroup(cells, rowNumber).faults.push(
-            placedIssue(
-              'value',
-              `${column.header} ${CONTROL_CHARACTER_TEXT}`,
-              column.expression,
-              file,
-              cellLocation(rowNumber, column),
-            ),
-          );
+          inGroup(cells, rowNumber).faults.push(controlCharacterIssue(column, file, rowNumber));
       }
     const code = (cells[codeIndex] ?? '').trim();
     const item = itemBySnomed(code);

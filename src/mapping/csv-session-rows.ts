@@ -17,6 +17,7 @@ import type { DialogSession, DiscussedItem, ResponseStatus } from '../fhir';
 import { error } from '../validation/outcome';
 import {
   cellLocation,
+  controlCharacterIssue,
   collapse,
   type Column,
   dateIssue,
@@ -46,7 +47,7 @@ import type {
   ReadSink,
   WriteResult,
 } from './types';
-import { CONTROL_CHARACTER, CONTROL_CHARACTER_TEXT } from './types';
+import { CONTROL_CHARACTER } from './types';
 
 const MAX_CHOSEN = 3;
 /** Cells of the wrong kind in one row from which the row is reported as shifted. */
@@ -321,15 +322,7 @@ export function createSessionRowsReader(
         (kind === Kind.Name || kind === Kind.Actions) &&
         CONTROL_CHARACTER.test(raw)
       ) {
-        issues.push(
-          placedIssue(
-            'value',
-            `${column.header} ${CONTROL_CHARACTER_TEXT}`,
-            column.expression,
-            file,
-            cellLocation(rowNumber, column),
-          ),
-        );
+        issues.push(controlCharacterIssue(column, file, rowNumber));
         continue;
       }
       switch (kind) {

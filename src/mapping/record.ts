@@ -240,7 +240,8 @@ export function recordToResponse(record: DialogRecord): QuestionnaireResponse {
   } = response;
   const other: Record<string, unknown> = {};
   for (const key of Object.keys(response))
-    if (!ORDERED_KEYS.has(key)) other[key] = (response as unknown as Record<string, unknown>)[key];
+    if (!RESPONSE_ELEMENTS.has(key))
+      other[key] = (response as unknown as Record<string, unknown>)[key];
   return {
     resourceType,
     ...(id ? { id } : {}),
@@ -259,7 +260,12 @@ export function recordToResponse(record: DialogRecord): QuestionnaireResponse {
   };
 }
 
-const ORDERED_KEYS = new Set([
+/**
+ * The response elements a record holds, in the order a response is written back (the rest is
+ * carried after them as it came); what is not among them is counted as not held (a format's
+ * projection reports id and author itself).
+ */
+const RESPONSE_ELEMENTS = new Set([
   'resourceType',
   'id',
   'meta',
@@ -412,23 +418,6 @@ export function displayNotFromName(record: DialogRecord): boolean {
 
 // ---- what a record does not hold of a response ----------------------------------------------
 
-/** Response elements a record holds (or a format's projection reports itself: id, author). */
-const RESPONSE_HELD = new Set([
-  'resourceType',
-  'id',
-  'meta',
-  'contained',
-  'extension',
-  'identifier',
-  'questionnaire',
-  'status',
-  'subject',
-  'authored',
-  'author',
-  'source',
-  'item',
-]);
-
 /** Response extensions a record holds. */
 const EXTENSIONS_HELD = new Set([
   SESSION_START_EXTENSION,
@@ -482,7 +471,7 @@ export function notHeldByRecord(
 ): string[] {
   const out: string[] = [];
   const r = response as unknown as Record<string, unknown>;
-  for (const key of Object.keys(r)) if (!RESPONSE_HELD.has(key)) out.push(elementName(key));
+  for (const key of Object.keys(r)) if (!RESPONSE_ELEMENTS.has(key)) out.push(elementName(key));
   const meta = response.meta;
   if (meta) {
     keysBeyond(meta, ['profile'], 'meta', out);
