@@ -58,7 +58,13 @@ export function planSyncRoutes(
       }
       const access = accessOf(res);
       access.check('update', 'CarePlan');
-      if (access.patient !== undefined) {
+      // A notification makes this service pull from a peer: a peer system's (system/ scopes)
+      // to send, not a clinician's or a person's.
+      const { mode, scopes } = access.context;
+      if (
+        access.patient !== undefined ||
+        !(mode === 'off' || scopes.some((sc) => sc.context === 'system'))
+      ) {
         next(fault(403, 'forbidden', 'Only a peer system may notify plan changes', 'Bundle'));
         return;
       }

@@ -24,7 +24,14 @@ import {
 import { journeyResponses } from '../fhir/journey';
 import { journeyPatient } from '../store/store-contract';
 import { startFhirRouterServer } from '../support/fhir-router-server';
-import { fhir, freePort, startService, type TestService } from '../support/service';
+import { mintDevToken } from '../../src/auth';
+import {
+  fhir,
+  freePort,
+  startService,
+  startServiceWithDevKey,
+  type TestService,
+} from '../support/service';
 import {
   all,
   community,
@@ -589,6 +596,36 @@ describe('a peer whose paging does not end', () => {
     } finally {
       await local.close();
       await peer.close();
+    }
+  }, 60_000);
+});
+
+describe('who may notify plan changes', () => {
+  it('a peer system (system/ scopes) may; a clinician or the person may not (403)', async () => {
+    const { service, key } = await startServiceWithDevKey({
+      peers: peersFor(community, 'http://127.0.0.1:1/fhir', ward, 'http://127.0.0.1:2/fhir'),
+    });
+    try {
+      const notify = async (scopes: string[], fhirUser?: string) => {
+        const token = await mintDevToken(key, { scopes, ...(fhirUser ? { fhirUser } : {}) });
+        // A peer this system does not know: a caller allowed to notify learns that (404).
+        return fhir(
+          service.base,
+          'POST',
+          '/fhir/$plan-sync-notification/nobody',
+          {},
+          {
+            authorization: `Bearer ${token}`,
+          },
+        );
+      };
+      expect((await notify(['system/*.cruds'])).status).toBe(404);
+      const clinician = await notify(['user/*.cruds'], 'Practitioner/sam-whitfield');
+      expect(clinician.status).toBe(403);
+      expect(clinician.body.issue[0].code).toBe('forbidden');
+      expect((await notify(['patient/*.cruds'], 'Patient/megan-price')).status).toBe(403);
+    } finally {
+      await service.close();
     }
   }, 60_000);
 });
