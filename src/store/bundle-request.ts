@@ -162,7 +162,8 @@ function requestOf(entry: NonNullable<Bundle['entry']>[number], i: number): Entr
   return { ...base, resource, ...(id !== undefined ? { id } : { query: query ?? '' }) };
 }
 
-const isObject = (value: unknown): value is Record<string, unknown> =>
+/** A JSON object: not null, not an array. */
+export const isObject = (value: unknown): value is Record<string, unknown> =>
   typeof value === 'object' && value !== null && !Array.isArray(value);
 
 /** Request elements that are strings in FHIR, whatever JSON a client sends in their place. */

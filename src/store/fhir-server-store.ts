@@ -73,6 +73,7 @@ import {
   at,
   checkId,
   checkResource,
+  isObject,
   isPlaceholder,
   resolvePlaceholders,
   transactionRequests,
@@ -417,10 +418,6 @@ function isUnder(base: URL, url: URL): boolean {
   if (url.username !== '' || url.password !== '') return false;
   const prefix = base.pathname.endsWith('/') ? base.pathname : `${base.pathname}/`;
   return url.pathname === prefix.slice(0, -1) || url.pathname.startsWith(prefix);
-}
-
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 /**
