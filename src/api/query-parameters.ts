@@ -31,10 +31,15 @@ const OTHER_MEDIA_OPERATIONS = new Set(['$letter', '$chart']);
 const JSON_FORMATS = new Set(['json', 'application/json', 'application/fhir+json']);
 const JSON_MEDIA = new Set(['*/*', 'application/*', 'application/json', 'application/fhir+json']);
 
+/** The query as the client wrote it, repeats kept. */
+function rawQuery(req: Request): URLSearchParams {
+  const at = req.originalUrl.indexOf('?');
+  return new URLSearchParams(at >= 0 ? req.originalUrl.slice(at + 1) : '');
+}
+
 /** The query as the client wrote it (repeats kept), without `_format` (checked by `checkQuery`). */
 export function queryOf(req: Request): URLSearchParams {
-  const at = req.originalUrl.indexOf('?');
-  const query = new URLSearchParams(at >= 0 ? req.originalUrl.slice(at + 1) : '');
+  const query = rawQuery(req);
   query.delete('_format');
   return query;
 }
@@ -53,15 +58,14 @@ function takes(method: string, path: string): Takes {
   return NOTHING;
 }
 
-/** `_format` and the Accept header: FHIR JSON or a 406. */
-function checkFormat(req: Request, path: string): void {
-  const query = new URLSearchParams(req.originalUrl.split('?')[1] ?? '');
+/** `_format` (in `query`) and the Accept header: FHIR JSON or a 406. */
+function checkFormat(req: Request, query: URLSearchParams): void {
   const formats = query.getAll('_format');
   if (formats.length > 1) throw fault(400, 'invalid', '_format may be given once', '_format');
   const format = formats[0];
   if (format !== undefined && !JSON_FORMATS.has(mediaTypeOf(format)))
     throw fault(406, 'not-supported', 'This server answers in FHIR JSON only', '_format');
-  const operation = path.split('/').find((p) => p.startsWith('$'));
+  const operation = req.path.split('/').find((p) => p.startsWith('$'));
   if (format === undefined && !(operation && OTHER_MEDIA_OPERATIONS.has(operation)))
     checkAccept(req.headers.accept);
 }
@@ -97,11 +101,12 @@ export function checkQuery(req: Request, _res: Response, next: NextFunction): vo
     return;
   }
   try {
-    checkFormat(req, req.path);
+    const query = rawQuery(req);
+    checkFormat(req, query);
     const allowed = takes(req.method, req.path);
     if (allowed !== 'search') {
-      for (const name of queryOf(req).keys())
-        if (!allowed.includes(name))
+      for (const name of query.keys())
+        if (name !== '_format' && !allowed.includes(name))
           throw fault(
             400,
             'not-supported',
@@ -119,7 +124,7 @@ export function checkQuery(req: Request, _res: Response, next: NextFunction): vo
 
 /** Express middleware for /native/{format}: `patient` only. */
 export function checkNativeQuery(req: Request, _res: Response, next: NextFunction): void {
-  for (const name of new URLSearchParams(req.originalUrl.split('?')[1] ?? '').keys())
+  for (const name of rawQuery(req).keys())
     if (name !== 'patient') {
       next(
         fault(400, 'not-supported', `/native takes no parameter ${name} (it takes patient)`, name),
