@@ -7,7 +7,7 @@
 import type { Bundle, Resource } from '@medplum/fhirtypes';
 import { fault } from '../service/outcomes';
 import { historyBundleOf } from '../service/bundles';
-import { DEFAULT_COUNT, instantRange, MAX_COUNT } from '../store/search-query';
+import { DEFAULT_COUNT, instantRange, MAX_COUNT, nonNegative } from '../store/search-query';
 
 export interface HistoryPage {
   readonly count: number;
@@ -26,9 +26,7 @@ function once(query: URLSearchParams, name: string): string | undefined {
 }
 
 function wholeNumber(value: string | undefined, name: string): number | undefined {
-  if (value === undefined) return undefined;
-  if (!/^\d{1,9}$/.test(value)) throw fault(400, 'invalid', `${name} must be a whole number`, name);
-  return Number(value);
+  return value === undefined ? undefined : nonNegative(value, name, name);
 }
 
 /** The page a history request asks for (its parameters checked by query-parameters.ts). */

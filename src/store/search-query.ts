@@ -183,7 +183,8 @@ function clamp(value: number, max: number): number {
   return Number.isFinite(value) ? Math.min(Math.max(0, Math.floor(value)), max) : 0;
 }
 
-function nonNegative(value: string, name: string, at: string): number {
+/** A paging parameter's value (`_count`, `_offset`): a whole number, else a 400 at `at`. */
+export function nonNegative(value: string, name: string, at: string): number {
   if (!/^\d{1,9}$/.test(value)) throw invalid(`${name} must be a whole number`, at);
   return Number(value);
 }
