@@ -50,8 +50,6 @@ export interface AppOptions {
   readonly baseUrl?: string;
   readonly now?: () => Date;
   readonly newId?: () => string;
-  /** False once the service is stopping (readiness; the store's own state is asked too). */
-  readonly ready?: () => boolean;
   /** The systems plans are handed over with (PEERS_FILE); without them $transfer is refused. */
   readonly peers?: Peers;
   /** How handovers are delivered (tests shorten the backoff); the loop starts with the app. */
@@ -166,9 +164,9 @@ function healthRoutes(app: express.Express, options: AppOptions, draining: Drain
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
   });
-  // Ready: not stopping (options.ready) and the store answers now (its file; its FHIR server).
+  // Ready: not stopping (App.stopTaking) and the store answers now (its file; its FHIR server).
   app.get('/readyz', (_req, res, next) => {
-    const stopping = draining.stopped || options.ready?.() === false;
+    const stopping = draining.stopped;
     const storeReady = stopping ? Promise.resolve(false) : options.store.ready();
     storeReady.then((answers) => {
       const ready = !stopping && answers;

@@ -14,16 +14,8 @@ import { sharedValidator, startService } from '../support/service';
 
 const silent = winston.createLogger({ silent: true });
 
-async function serveOver(
-  store: FhirStore,
-  ready?: () => boolean,
-): Promise<{ base: string; app: App; server: Server }> {
-  const app = createApp({
-    validator: sharedValidator(),
-    store,
-    logger: silent,
-    ...(ready ? { ready } : {}),
-  });
+async function serveOver(store: FhirStore): Promise<{ base: string; app: App; server: Server }> {
+  const app = createApp({ validator: sharedValidator(), store, logger: silent });
   const server = app.express.listen(0, '127.0.0.1');
   await new Promise((resolve) => server.once('listening', resolve));
   return { base: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, app, server };
@@ -35,11 +27,10 @@ async function readiness(base: string): Promise<{ status: number; body: Record<s
 }
 
 it('the embedded store: ready while open; 503 "stopping" once the service stops', async () => {
-  let stopping = false;
-  const service = await startService({ ready: () => !stopping });
+  const service = await startService();
   try {
     expect(await readiness(service.base)).toMatchObject({ status: 200, body: { status: 'ready' } });
-    stopping = true;
+    service.app.stopTaking();
     expect(await readiness(service.base)).toMatchObject({
       status: 503,
       body: { status: 'not ready', reason: 'stopping' },
