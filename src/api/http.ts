@@ -63,13 +63,19 @@ function namesETag(header: string | undefined, etag: string): boolean {
   return header.split(',').some((tag) => tag.trim() === '*' || opaque(tag) === wanted);
 }
 
+/** The service's configured public address (BASE_URL, set on the app by createApp), if any. */
+export function configuredBase(req: Request): string | undefined {
+  const configured = (req.app.locals as { baseUrl?: unknown }).baseUrl;
+  return typeof configured === 'string' ? configured : undefined;
+}
+
 /**
  * The /fhir base links are written with: the configured public address (BASE_URL, AppOptions
  * `baseUrl`) when there is one, else the address the caller used (its Host header).
  */
 export function fhirBase(req: Request): string {
-  const configured = (req.app.locals as { baseUrl?: unknown }).baseUrl;
-  if (typeof configured === 'string') return `${configured}/fhir`;
+  const configured = configuredBase(req);
+  if (configured !== undefined) return `${configured}/fhir`;
   return `${req.protocol}://${req.get('host') ?? 'localhost'}/fhir`;
 }
 

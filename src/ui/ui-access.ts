@@ -18,6 +18,7 @@ import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { NextFunction, Request, Response } from 'express';
 import type { Authenticate } from '../api/access';
 import { authOffAccess } from '../api/bearer-access';
+import { configuredBase } from '../api/http';
 import type { Access } from '../service/access';
 
 export const TOKEN_COOKIE = 'dlg_ui_token';
@@ -47,8 +48,7 @@ export function parseCookies(header: string | undefined): Map<string, string> {
  * that ends TLS, where the request is plain HTTP) the configured public address (BASE_URL).
  */
 function isSecure(req: Request): boolean {
-  const base = (req.app.locals as { baseUrl?: unknown }).baseUrl;
-  return req.secure || (typeof base === 'string' && base.startsWith('https:'));
+  return req.secure || (configuredBase(req)?.startsWith('https:') ?? false);
 }
 
 function cookieHeader(req: Request, name: string, value: string, maxAgeSeconds?: number): string {
