@@ -103,9 +103,10 @@ export class AuditTrail {
   /** MAX_BATCH at a time, one store transaction each; after a passing failure, none more. */
   private async writeAll(events: AuditEvent[]): Promise<void> {
     for (let at = 0; at < events.length; at += MAX_BATCH) {
-      const error = await this.write(events.slice(at, at + MAX_BATCH));
+      const batch = events.slice(at, at + MAX_BATCH);
+      const error = await this.write(batch);
       if (error === undefined) continue;
-      if (this.failed(events.slice(at, at + MAX_BATCH), error) === 'retry') {
+      if (this.failed(batch, error) === 'retry') {
         this.retry(events.slice(at), error);
         return;
       }
