@@ -20,4 +20,17 @@ export class KeyedQueue {
     });
     return result;
   }
+
+  /**
+   * Runs `task` once it holds every key. Keys are taken in one order (sorted), so two tasks
+   * wanting overlapping keys cannot each hold one the other waits for.
+   */
+  runAll<T>(keys: readonly string[], task: () => Promise<T>): Promise<T> {
+    const ordered = [...new Set(keys)].sort();
+    const held = ordered.reduceRight<() => Promise<T>>(
+      (inner, key) => () => this.run(key, inner),
+      task,
+    );
+    return held();
+  }
 }

@@ -7,8 +7,8 @@
  * `in-progress` (and `stopped`) responses are saved over several sittings without extraction; the
  * plan changes only when the session is completed (or amended).
  *
- * Concurrency: submissions for one person are taken one at a time in this process (a queue per
- * subject), and every plan update carries If-Match of the version it was built from, so a writer
+ * Concurrency: submissions for one person, and of one session, are taken one at a time in this
+ * process (a queue per subject and per response id), and every plan update carries If-Match of the version it was built from, so a writer
  * elsewhere (another replica in fhir-server mode, a handover) makes the transaction fail with 412
  * instead of losing an edit; the whole pipeline then runs again from fresh reads (a few times).
  * Every entry is idempotent (stable ids and conditional writes), so running it again never
@@ -89,18 +89,29 @@ export class SessionSubmitter {
   /** Stores the session and what it implies, all or nothing. */
   submit(submission: SessionSubmission): Promise<SessionResult> {
     const subject = submission.response.subject?.reference ?? '';
-    return this.queue.run(subject, () => this.submitWithRetries(submission));
+    // And per session: two copies of one session naming a new person have two subjects (each
+    // its own new Patient id) but one response id, and must not both find it absent.
+    const session = `QuestionnaireResponse/${submission.id}`;
+    return this.queue.runAll([subject, session], () => this.submitWithRetries(submission));
   }
 
+  /**
+   * Whether the answer is "created" (201) is decided from what was stored when this submission
+   * began, not from the store's status for the last attempt: a response absent then and stored
+   * now was created by this submission, even when an earlier attempt's transaction committed it
+   * and the store's answer to that was lost (the fhir-server store repeats the transaction, and
+   * the repeat says 200 or fails with 412 on the plan), or that attempt lost the race for a
+   * first plan. Within this process submissions of one session are taken in turn (one person's
+   * queue), so two cannot both find it absent; across replicas, two copies racing can both be told
+   * 201 (they wrote the same session).
+   */
   private async submitWithRetries(submission: SessionSubmission): Promise<SessionResult> {
     let pending = submission;
-    // An attempt that lost the race for a first plan has committed the response already: the
-    // answer is still "created" (201) if that attempt created it.
-    const committed = { created: false };
+    const before: { absent?: boolean } = {};
     for (let attempt = 1; ; attempt++) {
       try {
-        const result = await this.attempt(pending, committed);
-        return committed.created ? { ...result, created: true } : result;
+        const result = await this.attempt(pending, before);
+        return { ...result, created: before.absent ?? result.created };
       } catch (err) {
         if (attempt >= PLAN_RACE_ATTEMPTS) throw err;
         // The new person was created by another writer meanwhile: file the session against them.
@@ -134,9 +145,10 @@ export class SessionSubmitter {
 
   private async attempt(
     pending: SessionSubmission,
-    committed: { created: boolean },
+    before: { absent?: boolean },
   ): Promise<SessionResult> {
     const current = await this.checkCallerVersion(pending);
+    before.absent ??= current === undefined;
     // A stored response and a person new to the service: the person may have been registered
     // meanwhile (by this session's own earlier attempt that lost the plan race, or a racing copy
     // of it). Filed against the Patient holding them first, so that is not taken for a move.
@@ -169,10 +181,7 @@ export class SessionSubmitter {
       });
     const first = result.entry?.[0];
     const created = first?.response?.status?.startsWith('201') ?? false;
-    if (planCreatedFresh && planWasFound(result)) {
-      committed.created ||= created;
-      throw staleOutcome();
-    }
+    if (planCreatedFresh && planWasFound(result)) throw staleOutcome();
     return {
       response: first?.resource as QuestionnaireResponse,
       created,
