@@ -14,7 +14,7 @@
  *   the message, naming the segment or field: nothing is merged or cut to its first value.
  * - What a converted ORU holds that is not read (NTE, PV1, ORC, Z-segments, other fields such as
  *   OBX-6/7/8/16 or OBR-2, other names, EI namespaces, HD-2/3) is reported once per kind, with
- *   counts, as an error-level notice (as unknown CSV columns are).
+ *   counts, as a warning-level notice: the session is converted and the loss is named.
  * - The HL7 null `""` (a whole field or component) is no value, never text.
  * - ADT^A01 / ADT^A03: typed admit / discharge events (see AdtEvent), not sessions.
  */
@@ -422,6 +422,10 @@ export function createHl7Reader(
           part.key,
           file,
           part.where,
+          // Converted, with the loss named: a warning, as what FHIR → native cannot hold is a
+          // count in the summary. A normal ORU carries PV1 and ORC, so an error here would make
+          // every feed a failed run (CLI exit 1) although every session was converted.
+          'warning',
         ),
       );
     unread.clear();
