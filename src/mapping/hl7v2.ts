@@ -91,15 +91,48 @@ export function unescapeHl7(text: string, enc: Encoding): string {
 }
 
 const HEX_ESCAPE = /^X(?:[0-9A-Fa-f]{2})+$/;
+/** `\Zxxx\`: an escape whose meaning the sender and receiver agree on locally. */
+const LOCAL_ESCAPE = /^Z/;
+/** `\Cxxyy\`, `\Mxxyy[zz]\`: ISO 2022 switches to another (single- or multi-byte) character set. */
+const CHARSET_ESCAPE = /^(?:C[0-9A-Fa-f]{4}|M[0-9A-Fa-f]{4}(?:[0-9A-Fa-f]{2})?)$/;
+/** The formatting commands of FT text (v2.5.1 2.7.6), with their number where they take one. */
+const FORMATTING = /^\.(?:(br|fi|nf|ce)|(sp|sk) ?(\d{0,3})|(in|ti) ?([+-]?\d{0,3}))$/;
 const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+/** An escape this reader cannot turn into text: what it is, for the issue naming its field. */
+export type ForeignEscape = 'local' | 'charset';
+
+/**
+ * A formatting command as plain text: the commands that end a line (`.br`, `.sp n`: n line
+ * breaks, at least one; `.ce`: centring has no meaning in plain text, the line still ends) give
+ * line breaks, `.sk n` n spaces; those that only lay out the lines (`.fi`, `.nf` word wrap,
+ * `.in`, `.ti` indents) give nothing. Undefined: not a formatting command.
+ */
+function formattingText(code: string): string | undefined {
+  const m = FORMATTING.exec(code);
+  if (!m) return undefined;
+  if (m[1] !== undefined) return m[1] === 'br' || m[1] === 'ce' ? '\n' : '';
+  if (m[2] !== undefined) {
+    const n = Math.max(1, Number(m[3] || '1'));
+    return (m[2] === 'sp' ? '\n' : ' ').repeat(n);
+  }
+  return '';
+}
 
 /**
  * Unescapes HL7 text: `\F\ \S\ \T\ \R\ \E\`; `\Xhh…\` as hex bytes, consecutive hex escapes
- * together, decoded as UTF-8 (the only character set read); `\.br\` as a line break; the
- * highlighting marks `\H\` and `\N\` dropped. Other escapes are kept as text. `badHex`: a run of
- * hex bytes that is not UTF-8 (read byte by byte as Latin-1, and refused by the reader).
+ * together, decoded as UTF-8 (the only character set read); the formatting commands of FT text
+ * as line breaks and spaces (formattingText); the highlighting marks `\H\` and `\N\` dropped.
+ * `badHex`: a run of hex bytes that is not UTF-8 (read byte by byte as Latin-1, and refused by the
+ * reader). `foreign`: a locally defined (`\Z…\`) or character-set (`\C…\`, `\M…\`) escape, which
+ * cannot be read without an agreement with the sender: left as it is in `text`, and refused by
+ * the reader in a field it reads. Other sequences between escape characters (a stray `\` in
+ * text, `\Y\`) are kept as text.
  */
-function unescapeText(text: string, enc: Encoding): { text: string; badHex: boolean } {
+function unescapeText(
+  text: string,
+  enc: Encoding,
+): { text: string; badHex: boolean; foreign?: ForeignEscape } {
   if (!text.includes(enc.escape)) return { text, badHex: false };
   const e = enc.escape;
   const table: Record<string, string> = {
@@ -108,7 +141,6 @@ function unescapeText(text: string, enc: Encoding): { text: string; badHex: bool
     T: enc.subcomponent,
     R: enc.repetition,
     E: e,
-    '.br': '\n',
     H: '',
     N: '',
   };
@@ -119,11 +151,14 @@ function unescapeText(text: string, enc: Encoding): { text: string; badHex: bool
   };
   let out = '';
   let badHex = false;
+  let foreign: ForeignEscape | undefined;
   let i = 0;
   while (i < text.length) {
     const escape = escapeAt(i);
     if (escape) {
-      const mapped = Object.hasOwn(table, escape.code) ? table[escape.code] : undefined;
+      const mapped = Object.hasOwn(table, escape.code)
+        ? table[escape.code]
+        : formattingText(escape.code);
       if (mapped !== undefined) {
         out += mapped;
         i = escape.next;
@@ -146,11 +181,13 @@ function unescapeText(text: string, enc: Encoding): { text: string; badHex: bool
         i = next;
         continue;
       }
+      if (foreign === undefined && LOCAL_ESCAPE.test(escape.code)) foreign = 'local';
+      else if (foreign === undefined && CHARSET_ESCAPE.test(escape.code)) foreign = 'charset';
     }
     out += text.charAt(i);
     i++;
   }
-  return { text: out, badHex };
+  return { text: out, badHex, ...(foreign ? { foreign } : {}) };
 }
 
 /** The first field of a segment holding a hex escape that is not UTF-8, if any. */
@@ -174,6 +211,58 @@ function controlField(segment: Hl7Segment, enc: Encoding): number | undefined {
       for (const component of rep)
         for (const part of component.split(enc.subcomponent))
           if (CONTROL_CHARACTER.test(unescapeText(part, enc).text)) return f;
+  return undefined;
+}
+
+/** A field a reader reads as text, and the FHIRPath (or, for an event, the field) it goes to. */
+interface TextField {
+  readonly ref: FieldRef;
+  readonly expression: string;
+}
+
+/**
+ * One issue per field read as text that holds an escape this reader cannot interpret
+ * (unescapeText's `foreign`): the message is refused naming the field, never converted with the
+ * escape kept as literal text. Fields the mapping does not read are not looked at: what they
+ * hold is reported as not read.
+ */
+function foreignEscapes(
+  ctx: MessageContext,
+  fields: readonly TextField[],
+): OperationOutcomeIssue[] {
+  const { message, enc, file } = ctx;
+  const e = enc.escape;
+  const issues: OperationOutcomeIssue[] = [];
+  for (const { ref: r, expression } of fields)
+    for (const segment of message.getAllSegments(r.segment)) {
+      const foreign = foreignIn(repetitions(segment, r.field), enc);
+      if (!foreign) continue;
+      const what =
+        foreign === 'local'
+          ? `a locally defined escape (${e}Z…${e}), whose meaning only an agreement with the sender gives`
+          : `a character-set escape (${e}C…${e} or ${e}M…${e}, ISO 2022), and this mapping reads UTF-8 text only`;
+      issues.push(
+        placedIssue(
+          'not-supported',
+          `${r.text} holds ${what}: the message is not converted`,
+          expression,
+          file,
+          ctx.place(segment, r.text),
+        ),
+      );
+    }
+  return issues;
+}
+
+function foreignIn(reps: readonly (readonly string[])[], enc: Encoding): ForeignEscape | undefined {
+  for (const rep of reps)
+    for (const component of rep) {
+      if (!component.includes(enc.escape)) continue;
+      for (const part of component.split(enc.subcomponent)) {
+        const foreign = unescapeText(part, enc).foreign;
+        if (foreign) return foreign;
+      }
+    }
   return undefined;
 }
 
@@ -694,7 +783,7 @@ function readPatient(ctx: MessageContext): Read<PersonDetails> {
     }
     // CX-4 is an HD: the namespace (HD-1) names the authority; HD-2/HD-3 are reported unread.
     const authority = unescapeHl7(nul((components[3] ?? '').split(sub)[0] ?? ''), enc);
-    const type = rawType;
+    const type = unescapeHl7(rawType, enc);
     const known =
       c.spec.patient.authorities[authority] ??
       (authority === ''
@@ -1104,6 +1193,11 @@ function readResult(
   const spec = c.spec.results;
   const structure = resultStructure(ctx);
   if (structure.length > 0) return { ok: false, issues: structure };
+  const escapes = foreignEscapes(ctx, [
+    ...patientTextFields(c),
+    { ref: c.order.identifier, expression: 'QuestionnaireResponse.identifier' },
+  ]);
+  if (escapes.length > 0) return { ok: false, issues: escapes };
   const issues: OperationOutcomeIssue[] = [];
   const person = readPatient(ctx);
   if (!person.ok) issues.push(...person.issues);
@@ -1361,6 +1455,14 @@ function inOrder<T>(
   return out;
 }
 
+/** The PID fields read as text (identifiers with their authority and type, the name). */
+function patientTextFields(c: Compiled): TextField[] {
+  return [
+    { ref: c.pidIds, expression: 'QuestionnaireResponse.contained.ofType(Patient).identifier' },
+    { ref: c.pidName, expression: 'QuestionnaireResponse.contained.ofType(Patient).name' },
+  ];
+}
+
 function readEvent(
   ctx: MessageContext,
   type: string,
@@ -1368,6 +1470,14 @@ function readEvent(
   mapping: Hl7Mapping['events'][string],
 ): { ok: true; event: AdtEvent } | { ok: false; issues: OperationOutcomeIssue[] } {
   const { message, c, file, enc } = ctx;
+  const escapes = foreignEscapes(ctx, [
+    ...patientTextFields(c),
+    ...[c.event.location, c.event.visitNumber, c.event.organisation].map((r) => ({
+      ref: r,
+      expression: r.text,
+    })),
+  ]);
+  if (escapes.length > 0) return { ok: false, issues: escapes };
   const issues: OperationOutcomeIssue[] = [];
   const person = readPatient(ctx);
   if (!person.ok) issues.push(...person.issues);

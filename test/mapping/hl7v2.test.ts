@@ -761,3 +761,100 @@ describe('hl7v2 with a copied mapping using other delimiters (review L8)', () =>
     expect(responses(back.output)).toEqual(responses(fhir.output));
   });
 });
+
+describe('hl7v2 escapes: formatting commands are text, escapes needing an agreement refuse the message', () => {
+  const ADT_A01 = `${fixture('hl7v2', 'adt-admit-discharge.hl7').split('\n')[0] ?? ''}\n`;
+
+  it('reads the formatting commands of FT text as line breaks and spaces, or as nothing', () => {
+    expect(unescapeHl7('line one\\.sp\\line two', ENC)).toBe('line one\nline two');
+    expect(unescapeHl7('a\\.sp2\\b\\.sp 3\\c', ENC)).toBe('a\n\nb\n\n\nc');
+    expect(unescapeHl7('Heading\\.ce\\Centred', ENC)).toBe('Heading\nCentred');
+    expect(unescapeHl7('a\\.sk3\\b\\.sk\\c', ENC)).toBe('a   b c');
+    // Word wrap and indents lay out lines: plain text has no place for them.
+    expect(unescapeHl7('\\.in+4\\\\.ti-4\\1. first\\.br\\\\.fi\\next\\.nf\\', ENC)).toBe(
+      '1. first\nnext',
+    );
+    // Not a formatting command, or escaped escape characters: text, as before.
+    expect(unescapeHl7('a\\.xx\\b', ENC)).toBe('a\\.xx\\b');
+    expect(unescapeHl7('a\\E\\.sp\\E\\b', ENC)).toBe('a\\.sp\\b');
+  });
+
+  it('converts a message whose names and order number hold formatting commands', async () => {
+    const r = await run(
+      oru(
+        MSH,
+        'PID|1||9434765919^^^NHS^NH||Jones\\.sp\\^Bob\\.br\\Rose',
+        'OBR|1||ORD\\.sk2\\1|dialog^DIALOG+|||20251101100000+0000||||||||||||||||||F',
+        OBX,
+      ),
+      'hl7v2',
+      'fhir',
+    );
+    expect(r.summary).toMatchObject({ converted: 1, rejected: 0, notices: 0 });
+    const qr = responses(r.output)[0];
+    expect(qr?.identifier?.value).toBe('ORD  1');
+    // A line break in a name part is white space, read as one space (as before).
+    expect((qr?.contained?.[0] as Patient | undefined)?.name).toEqual([
+      { family: 'Jones', given: ['Bob Rose'] },
+    ]);
+  });
+
+  it('refuses \\Z…\\, \\C…\\ and \\M…\\ in a field it reads, naming each field', async () => {
+    const r = await run(
+      oru(
+        MSH,
+        'PID|1||9434765919^^^NHS^NH||Jones\\Zsmall\\^Bob',
+        'OBR|1||ORD\\C2842\\1|dialog^DIALOG+|||20251101100000+0000||||||||||||||||||F',
+        OBX,
+      ) +
+        oru(MSH, 'PID|1||9434765919^^^NHS^NH||\\M2442\\Jones^Bob', OBR, OBX) +
+        ADT_A01.replace('WILLOW^', 'WILLOW\\Zw\\^'),
+      'hl7v2',
+      'fhir',
+      { file: 'escapes.hl7' },
+    );
+    expect(r.summary).toMatchObject({ read: 3, converted: 0, rejected: 3, events: 0 });
+    expect(rejectSummary(r)).toEqual([
+      'message 1 (line 1): message 1 (line 1), segment 2 (PID, line 2), field PID-5 | PID-5 holds a locally defined escape (\\Z…\\), whose meaning only an agreement with the sender gives: the message is not converted',
+      'message 1 (line 1): message 1 (line 1), segment 3 (OBR, line 3), field OBR-3 | OBR-3 holds a character-set escape (\\C…\\ or \\M…\\, ISO 2022), and this mapping reads UTF-8 text only: the message is not converted',
+      'message 2 (line 5): message 2 (line 5), segment 2 (PID, line 6), field PID-5 | PID-5 holds a character-set escape (\\C…\\ or \\M…\\, ISO 2022), and this mapping reads UTF-8 text only: the message is not converted',
+      'message 3 (line 9): message 3 (line 9), segment 4 (PV1, line 12), field PV1-3 | PV1-3 holds a locally defined escape (\\Z…\\), whose meaning only an agreement with the sender gives: the message is not converted',
+    ]);
+    const issues = r.rejects.flatMap((x) => x.outcome.issue);
+    expect(issues.map((i) => [i.severity, i.code, i.expression?.[0]])).toEqual([
+      ['error', 'not-supported', 'QuestionnaireResponse.contained.ofType(Patient).name'],
+      ['error', 'not-supported', 'QuestionnaireResponse.identifier'],
+      ['error', 'not-supported', 'QuestionnaireResponse.contained.ofType(Patient).name'],
+      ['error', 'not-supported', 'PV1-3'],
+    ]);
+    expect(issues[0]?.diagnostics).toMatch(/^escapes\.hl7: message 1 \(line 1\), segment 2 /);
+    // The issue names the escape's kind, never the text around it.
+    expect(JSON.stringify(issues)).not.toMatch(/Jones|small|WILLOW/);
+  });
+
+  it('converts a message holding such an escape only in a segment it does not read (reported so)', async () => {
+    const r = await run(oru(MSH, PID, OBR, OBX, 'NTE|1||see \\Zlocal\\ note'), 'hl7v2', 'fhir');
+    expect(r.summary).toMatchObject({ converted: 1, rejected: 0, notices: 1 });
+    expect(r.notices[0]?.details?.text).toMatch(/^NTE segments are not read by this mapping/);
+  });
+
+  it('text that looks like an escape comes back from FHIR the same, through HL7', async () => {
+    const message = oru(
+      MSH,
+      'PID|1||9434765919^^^NHS^NH~X1^^^RX1^M\\T\\R||A\\E\\.sp\\E\\B\\E\\Z1\\E\\C\\E\\C2842\\E\\^Bob',
+      OBR,
+      OBX,
+    );
+    const r = await run(message, 'hl7v2', 'fhir');
+    const patient = responses(r.output)[0]?.contained?.[0] as Patient | undefined;
+    expect(patient?.name?.[0]?.family).toBe('A\\.sp\\B\\Z1\\C\\C2842\\');
+    const back = await run(r.output, 'fhir', 'hl7v2');
+    // CX-5 is unescaped too (it was kept as written): M\T\R is the type M&R.
+    expect(patient?.identifier?.[1]?.type?.coding?.[0]?.code).toBe('M&R');
+    expect(back.output.split('\r')[1]).toBe(
+      'PID|1||9434765919^^^NHS^NH~X1^^^RX1^M\\T\\R||A\\E\\.sp\\E\\B\\E\\Z1\\E\\C\\E\\C2842\\E\\^Bob',
+    );
+    const again = await run(back.output, 'hl7v2', 'fhir');
+    expect(again.output).toBe(r.output);
+  });
+});
