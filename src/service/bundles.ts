@@ -36,6 +36,7 @@ import {
 } from './fhir-service';
 import { fault, HttpOutcomeError, statusOf } from './outcomes';
 import { checkNhsNumberFree } from './nhs-number';
+import { checkAnyVersionTargets, withoutAnyVersion } from './if-match';
 import { checkKeepsPerson, personElement, storedOrUndefined, upToTwoMatches } from './references';
 
 export async function processBundle(
@@ -49,13 +50,16 @@ export async function processBundle(
   throw fault(400, 'invalid', 'POST /fhir takes a transaction or a batch Bundle', 'Bundle.type');
 }
 
-async function transaction(service: FhirService, access: Access, bundle: Bundle): Promise<Bundle> {
+async function transaction(service: FhirService, access: Access, sent: Bundle): Promise<Bundle> {
   // Conditional entries search the whole store, so a caller confined to one person may not send them.
   if (access.patient !== undefined)
     throw fault(403, 'forbidden', 'Transactions need user or system access', 'Bundle');
+  const { bundle, anyVersion } = withoutAnyVersion(sent);
   const requests = entryRequests(bundle);
   for (const request of requests) checkEntry(service, access, request);
   const store = service.deps.store;
+  // After the scope checks: whether a resource exists is not told to a caller who may not write it.
+  await checkAnyVersionTargets(store, requests, anyVersion);
   for (const request of requests) await checkEntryKeepsPerson(store, request, requests);
   for (const request of requests) await checkEntryNhsNumber(store, request);
   // A stored Provenance never changes; a store that keeps persons refuses it itself, by any path.

@@ -27,6 +27,7 @@ import {
 import { DIALOG_QR_PROFILE, hasErrors, outcome, type Validator } from '../validation';
 import { patientSearchParameter } from '../auth';
 import type { Access } from './access';
+import { isAnyVersion, noCurrentVersion, versionCondition } from './if-match';
 import { checkNhsNumberFree, nhsNumberIssues, nhsNumberSearchIssue } from './nhs-number';
 import { fault, HttpOutcomeError, unprocessable } from './outcomes';
 import { SessionSubmitter } from './submit-session';
@@ -240,21 +241,25 @@ export class FhirService {
       throw fault(400, 'invalid', 'The body’s id must be the id in the URL', `${type}.id`);
     checkIdSegment(type, id);
     const session = isDialogSession(resource);
+    const anyVersion = !session && isAnyVersion(ifMatch);
     // The stored version, when a rule needs it (the session pipeline reads its own).
     const current =
       access.patient !== undefined ||
+      anyVersion ||
       (!session && (personElement(type) !== undefined || type === 'Provenance'))
         ? await storedOrUndefined(this.deps.store, resource.resourceType, id)
         : undefined;
     // An update may not take over a resource that belongs to someone else.
     if (current && access.patient !== undefined) this.visible(access, current);
     if (session) return this.submitSession(access, resource, ifMatch);
+    if (anyVersion && !current) throw noCurrentVersion(`${type}.meta.versionId`);
     checkKeepsPerson(current, resource);
     checkProvenanceKept(current, resource);
     await checkSamePerson(this.deps.store, resource, confinedOf(access));
     if (resource.resourceType === 'Patient')
       await checkNhsNumberFree(this.deps.store, resource, id, 'Patient');
-    return this.deps.store.update(resource, ifMatch !== undefined ? { ifMatch } : {});
+    const version = versionCondition(ifMatch);
+    return this.deps.store.update(resource, version !== undefined ? { ifMatch: version } : {});
   }
 
   /**
@@ -274,6 +279,13 @@ export class FhirService {
     if (resource.id !== undefined) checkIdSegment(type, resource.id);
     if (!isDialogSession(resource)) {
       await checkSamePerson(this.deps.store, resource, confinedOf(access));
+      const anyVersion = isAnyVersion(ifMatch);
+      if (
+        anyVersion &&
+        (await upToTwoMatches(this.deps.store, resource.resourceType, condition.toString()))
+          .length === 0
+      )
+        throw noCurrentVersion(`${type}.meta.versionId`);
       if (personElement(type) !== undefined || type === 'Provenance' || type === 'Patient') {
         const found = await this.deps.store.search(resource.resourceType, condition);
         // Several matches are the store's 412; one is the resource this update would replace.
@@ -289,10 +301,11 @@ export class FhirService {
             'Patient',
           );
       }
+      const version = versionCondition(ifMatch);
       return this.deps.store.conditionalUpdate(
         resource,
         condition,
-        ifMatch !== undefined ? { ifMatch } : {},
+        version !== undefined ? { ifMatch: version } : {},
       );
     }
     const found = await this.deps.store.search(resource.resourceType, condition);

@@ -43,6 +43,7 @@ import {
 } from '../fhir';
 import { RATED_STATUSES } from '../fhir/history';
 import type { FhirStore } from '../store';
+import { isAnyVersion, noCurrentVersion, versionCondition } from './if-match';
 import { KeyedQueue } from './keyed-queue';
 import { movedFrom, storedOrUndefined } from './references';
 import { fault, stale, statusOf, unprocessable } from './outcomes';
@@ -157,7 +158,7 @@ export class SessionSubmitter {
     const { response } = submission;
     checkSamePersonAsStored(current, response);
     const stored: QuestionnaireResponse = { ...response, id: submission.id };
-    const entries: BundleEntry[] = [responseEntry(stored, submission.ifMatch)];
+    const entries: BundleEntry[] = [responseEntry(stored, versionCondition(submission.ifMatch))];
     const issues: OperationOutcomeIssue[] = [];
     let planCreatedFresh = false;
     if (RATED_STATUSES.has(stored.status)) {
@@ -199,6 +200,10 @@ export class SessionSubmitter {
       submission.id,
     );
     if (submission.ifMatch === undefined) return current;
+    if (isAnyVersion(submission.ifMatch)) {
+      if (!current) throw noCurrentVersion('QuestionnaireResponse.meta.versionId');
+      return current;
+    }
     const wanted = submission.ifMatch.replace(/^W\//, '').replace(/"/g, '');
     if (current?.meta?.versionId !== wanted)
       throw stale(
