@@ -37,6 +37,7 @@ function route(handler: Handler) {
 
 export const HANDOVER_LINK_RELATION = 'https://dialog-fhir.org/fhir/rel/handover';
 
+/** The routes under `/fhir/Encounter` (where createApp mounts them). */
 export function encounterRoutes(service: FhirService, transfers: Transfers | undefined): Router {
   const router = Router();
   const store = service.deps.store;
@@ -83,17 +84,17 @@ export function encounterRoutes(service: FhirService, transfers: Transfers | und
   };
 
   router.post(
-    '/Encounter',
+    '/',
     jsonBody,
     route((req, res) => write(req, res, undefined)),
   );
   router.put(
-    '/Encounter/:id',
+    '/:id',
     jsonBody,
     route((req, res) => write(req, res, String(req.params.id))),
   );
   router.get(
-    '/Encounter',
+    '/',
     route(async (req, res) => {
       checked(accessOf(res), 'search');
       const params = queryOf(req);
@@ -102,7 +103,7 @@ export function encounterRoutes(service: FhirService, transfers: Transfers | und
     }),
   );
   router.get(
-    '/Encounter/:id',
+    '/:id',
     route(async (req, res) => {
       checked(accessOf(res), 'read');
       const resource = await store.read('Encounter', String(req.params.id));
@@ -110,7 +111,7 @@ export function encounterRoutes(service: FhirService, transfers: Transfers | und
     }),
   );
   router.get(
-    '/Encounter/:id/_history/:version',
+    '/:id/_history/:version',
     route(async (req, res) => {
       checked(accessOf(res), 'vread');
       const resource = await store.vread(
@@ -122,7 +123,7 @@ export function encounterRoutes(service: FhirService, transfers: Transfers | und
     }),
   );
   router.get(
-    '/Encounter/:id/_history',
+    '/:id/_history',
     route(async (req, res) => {
       checked(accessOf(res), 'history');
       sendFhir(

@@ -10,6 +10,7 @@ import { HttpOutcomeError, statusOf } from '../service/outcomes';
 import { error, outcome } from '../validation';
 import { BODY_LIMIT_BYTES } from './body';
 import { sendFhir } from './http';
+import { routeOf } from './request-log';
 
 export function errorHandler(logger: winston.Logger) {
   return (err: unknown, req: Request, res: Response, _next: NextFunction): void => {
@@ -47,7 +48,7 @@ export function errorHandler(logger: winston.Logger) {
     }
     logger.error('unhandled error', {
       requestId: res.locals.requestId as string | undefined,
-      route: req.route ? String((req.route as { path?: unknown }).path) : undefined,
+      route: routeOf(req),
       error: err instanceof Error ? err.stack : String(err),
     });
     sendFhir(res, 500, outcome([error('exception', 'Internal error', 'Resource')]));

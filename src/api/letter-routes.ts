@@ -30,9 +30,10 @@ function formatOf(req: Request): LetterFormat {
   throw fault(400, 'value', 'format is html, pdf or sms', 'format');
 }
 
+/** The routes under `/fhir/CarePlan` (where createApp mounts them). */
 export function letterRoutes(service: FhirService): Router {
   const router = Router();
-  router.get('/CarePlan/:id/\\$letter', (req: Request, res: Response, next: NextFunction) => {
+  router.get('/:id/\\$letter', (req: Request, res: Response, next: NextFunction) => {
     const send = async (): Promise<void> => {
       const format = formatOf(req);
       const id = String(req.params.id);
@@ -56,7 +57,7 @@ export function letterRoutes(service: FhirService): Router {
     };
     send().catch(next);
   });
-  router.get('/CarePlan/:id/\\$chart', (req: Request, res: Response, next: NextFunction) => {
+  router.get('/:id/\\$chart', (req: Request, res: Response, next: NextFunction) => {
     viewOf(service, accessOf(res), String(req.params.id)).then((view) => {
       res.locals.sentResource = view.carePlan;
       res

@@ -12,11 +12,12 @@ import type { OperationOutcome } from '@medplum/fhirtypes';
 import { fault } from '../service/outcomes';
 import type { FhirService } from '../service/fhir-service';
 import type { HandoverDeliverer } from '../transfer/deliver';
-import { NOTIFICATION_OPERATION, PlanSync, UnknownPeerError } from '../transfer/plan-sync';
+import { PlanSync, UnknownPeerError } from '../transfer/plan-sync';
 import { BODY_LIMIT_BYTES, parseJson, rawText } from './body';
 import { accessOf } from './fhir-routes';
 import { sendFhir } from './http';
 
+/** The route under `/fhir/$plan-sync-notification` (where createApp mounts it). */
 export function planSyncRoutes(
   deliverer: HandoverDeliverer | undefined,
   service: FhirService,
@@ -44,7 +45,7 @@ export function planSyncRoutes(
       () => sync.stop(),
     );
   router.post(
-    `/\\${NOTIFICATION_OPERATION}/:peer`,
+    '/:peer',
     // Any media type (a peer's rest-hook may send plain JSON), but read as every body is:
     // strictly UTF-8, the prototype-pollution scan, the body limit (src/api/body.ts).
     rawText(BODY_LIMIT_BYTES),

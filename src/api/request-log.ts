@@ -29,7 +29,8 @@ export function requestLog(logger: winston.Logger) {
   };
 }
 
-function routeOf(req: Request): string {
+/** The route pattern a request matched, under its mount path (`/fhir/:type/:id`); never the URL. */
+export function routeOf(req: Request): string {
   const pattern = (req.route as { path?: unknown } | undefined)?.path;
   const base = req.baseUrl;
   if (typeof pattern === 'string') return `${base}${pattern}`;
