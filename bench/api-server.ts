@@ -12,9 +12,9 @@
  * and, when `auth` is `jwt`, bearer JWTs verified against the dev key as `serve` does.
  *
  * Messages: the child sends `{ type: 'ready', base, token? }` once listening; the parent sends
- * `{ type: 'gc' }` (answered `{ type: 'gc-done' }`) before each timed window and
- * `{ type: 'profile-start' }` / `{ type: 'profile-stop', file }` (a CPU profile of one window),
- * `{ type: 'idle' }` (answered `{ type: 'idle-now' }` once no request is being answered) and
+ * `{ type: 'gc' }` (answered `{ type: 'gc-done', cpuUs }`, cpuUs the process's CPU time) before
+ * each timed window and `{ type: 'profile-start' }` / `{ type: 'profile-stop', file }` (a CPU profile of one window),
+ * `{ type: 'idle' }` (answered `{ type: 'idle-now', cpuUs }` once no request is being answered) and
  * `{ type: 'stop' }`, answered `{ type: 'stopped', maxRssKb, cpuUserMs, cpuSystemMs }` just
  * before the child exits.
  */
@@ -49,8 +49,8 @@ export interface ServerOptions {
 
 export type ServerMessage =
   | { type: 'ready'; base: string; token?: string }
-  | { type: 'gc-done' }
-  | { type: 'idle-now' }
+  | { type: 'gc-done'; cpuUs: number }
+  | { type: 'idle-now'; cpuUs: number }
   | { type: 'profiling' }
   | { type: 'profile-written'; file: string }
   | { type: 'stopped'; maxRssKb: number; cpuUserMs: number; cpuSystemMs: number };
@@ -159,6 +159,16 @@ function countRequests(server: Server): void {
   });
 }
 
+/**
+ * The process's CPU time so far, every thread (user + system, µs): the parent takes the
+ * difference over a window, per request answered. Unlike throughput, this hardly moves when
+ * other processes share the machine's cores.
+ */
+function cpuUs(): number {
+  const { user, system } = process.cpuUsage();
+  return user + system;
+}
+
 async function main(): Promise<void> {
   const kind = process.argv[2] as ServerKind;
   const options = JSON.parse(process.env.BENCH_SERVER ?? '{}') as ServerOptions;
@@ -193,11 +203,11 @@ async function main(): Promise<void> {
         send({ type: 'profile-written', file: message.file });
       });
     } else if (message.type === 'idle') {
-      if (inFlight === 0) send({ type: 'idle-now' });
-      else whenIdle.push(() => send({ type: 'idle-now' }));
+      if (inFlight === 0) send({ type: 'idle-now', cpuUs: cpuUs() });
+      else whenIdle.push(() => send({ type: 'idle-now', cpuUs: cpuUs() }));
     } else if (message.type === 'gc') {
       (globalThis as { gc?: () => void }).gc?.();
-      send({ type: 'gc-done' });
+      send({ type: 'gc-done', cpuUs: cpuUs() });
     } else if (message.type === 'stop') {
       stopping = true;
       void started.close().finally(() => {

@@ -100,6 +100,8 @@ interface Window {
   readonly statuses: Record<string, number>;
   /** How long the server took, after the window, to answer what it had taken. */
   readonly drainMs: number;
+  /** The server's CPU time (every thread) per request answered; null when it never went idle. */
+  readonly cpuUsPerRequest: number | null;
 }
 
 interface Stopped {
@@ -109,6 +111,9 @@ interface Stopped {
 }
 
 const ms = (v: number | null): string => (v === null ? 'n/a' : v.toFixed(0)).padStart(7);
+const cpuText = (v: number | null): string => (v === null ? 'n/a' : v.toFixed(0)).padStart(7);
+const cpuRatioText = (v: number | null | undefined): string =>
+  v === null || v === undefined ? 'n/a' : `${v.toFixed(2)}×`;
 
 function median(values: readonly number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
@@ -187,18 +192,27 @@ async function stopChild(child: Child): Promise<Stopped> {
 }
 
 /** Waits until the server answers no request (what it took before the window closed). */
-async function idle(child: Child): Promise<void> {
+/**
+ * Waits until the server answers no request (what it took before the window closed); its CPU
+ * time then (µs), or undefined when it was still busy at IDLE_LIMIT_MS.
+ */
+async function idle(child: Child): Promise<number | undefined> {
   const done = waitFor(child.process, 'idle-now', child.name, IDLE_LIMIT_MS);
   child.process.send({ type: 'idle' } satisfies ParentMessage);
-  await done.catch(() => {
-    console.log(`  ${child.name}: still busy ${IDLE_LIMIT_MS} ms after the window; going on`);
-  });
+  return done.then(
+    (message) => message.cpuUs,
+    () => {
+      console.log(`  ${child.name}: still busy ${IDLE_LIMIT_MS} ms after the window; going on`);
+      return undefined;
+    },
+  );
 }
 
-async function gc(child: Child): Promise<void> {
+/** Collects the server's garbage before a window; its CPU time then (µs). */
+async function gc(child: Child): Promise<number> {
   const done = waitFor(child.process, 'gc-done', child.name);
   child.process.send({ type: 'gc' } satisfies ParentMessage);
-  await done;
+  return (await done).cpuUs;
 }
 
 async function request(
@@ -309,7 +323,7 @@ async function measure(
   counter: { n: number },
   seconds: number,
 ): Promise<Window> {
-  await gc(contender.server);
+  const cpuBefore = await gc(contender.server);
   let firstFailure: string | undefined;
   const result = await autocannon({
     url: new URL(contender.server.base).origin,
@@ -326,8 +340,9 @@ async function measure(
   if (firstFailure !== undefined)
     console.log(`  ${LABELS[contender.id]} ${workload}: first failure: ${firstFailure}`);
   const drainStart = Date.now();
-  await idle(contender.server);
+  const cpuAfter = await idle(contender.server);
   const drainMs = Date.now() - drainStart;
+  const answered = result['2xx'] + result.non2xx;
   const statuses: Record<string, number> = {};
   for (const [code, stat] of Object.entries(result.statusCodeStats ?? {}))
     statuses[code] = stat.count ?? 0;
@@ -340,6 +355,8 @@ async function measure(
     errors: result.errors,
     statuses,
     drainMs,
+    cpuUsPerRequest:
+      cpuAfter !== undefined && answered > 0 ? (cpuAfter - cpuBefore) / answered : null,
   };
 }
 
@@ -413,6 +430,8 @@ interface WorkloadFigures {
   readonly statuses: Record<string, number>;
   readonly connections: number;
   readonly maxDrainMs: number;
+  /** Median of the windows' server CPU time per request (µs); null when none was measured. */
+  readonly medianCpuUsPerRequest: number | null;
 }
 
 function figures(windows: readonly Window[], connections: number): WorkloadFigures {
@@ -434,6 +453,10 @@ function figures(windows: readonly Window[], connections: number): WorkloadFigur
     statuses,
     connections,
     maxDrainMs: Math.max(...windows.map((w) => w.drainMs)),
+    medianCpuUsPerRequest: (() => {
+      const cpu = windows.flatMap((w) => (w.cpuUsPerRequest === null ? [] : [w.cpuUsPerRequest]));
+      return cpu.length ? Math.round(median(cpu)) : null;
+    })(),
   };
 }
 
@@ -571,7 +594,7 @@ async function main(): Promise<void> {
         list.push(w);
         windows.set(key(c, workload), list);
         process.stdout.write(
-          `  round ${round + 1} ${workload.padEnd(6)} ${LABELS[c.id].padEnd(32)} ${w.rate.toFixed(0).padStart(6)}/s  p99 ${String(w.p99Ms).padStart(5)} ms  drain ${String(w.drainMs).padStart(5)} ms${w.non2xx || w.errors ? `  (${w.non2xx} non-2xx, ${w.errors} errors)` : ''}\n`,
+          `  round ${round + 1} ${workload.padEnd(6)} ${LABELS[c.id].padEnd(32)} ${w.rate.toFixed(0).padStart(6)}/s  p99 ${String(w.p99Ms).padStart(5)} ms  drain ${String(w.drainMs).padStart(5)} ms  cpu ${cpuText(w.cpuUsPerRequest)} µs/req${w.non2xx || w.errors ? `  (${w.non2xx} non-2xx, ${w.errors} errors)` : ''}\n`,
         );
       }
     }
@@ -607,6 +630,9 @@ async function main(): Promise<void> {
     };
   const base = byContender.baseline;
   const ratios: Record<Workload, Record<string, number>> = { submit: {}, read: {} };
+  // The baseline's CPU time per request over ours: what the throughput ratio would be on a
+  // machine where the server had a core to itself (it hardly moves with noise; not the target).
+  const cpuRatios: Record<Workload, Record<string, number | null>> = { submit: {}, read: {} };
   const met: Record<Workload, Record<string, boolean>> = { submit: {}, read: {} };
   for (const workload of workloads)
     for (const id of ['embedded', 'fhir-server'] as const) {
@@ -615,6 +641,10 @@ async function main(): Promise<void> {
       const ratio = theirs > 0 ? ours / theirs : 0;
       ratios[workload][id] = Math.round(ratio * 1000) / 1000;
       met[workload][id] = ratio >= TARGETS[workload];
+      const ourCpu = byContender[id]?.[workload].medianCpuUsPerRequest ?? null;
+      const theirCpu = base?.[workload].medianCpuUsPerRequest ?? null;
+      cpuRatios[workload][id] =
+        ourCpu && theirCpu ? Math.round((theirCpu / ourCpu) * 1000) / 1000 : null;
     }
   const clean = Object.values(byContender).every((f) =>
     workloads.every((w) => f[w].non2xx === 0 && f[w].errors === 0),
@@ -639,6 +669,7 @@ async function main(): Promise<void> {
     contenders: Object.fromEntries(contenders.map((c) => [c.id, LABELS[c.id]])),
     results: byContender,
     ratiosToBaseline: ratios,
+    cpuPerRequestRatiosToBaseline: cpuRatios,
     targets: TARGETS,
     met,
     allResponses2xx: clean,
@@ -656,7 +687,7 @@ async function main(): Promise<void> {
     `Embedded store on ${filesystem}; submission ${bodies.bytes} bytes; medians of ${ROUNDS} rounds.`,
   );
   console.log(
-    `${'workload'.padEnd(8)} ${'contender'.padEnd(32)} ${'req/s'.padStart(7)} ${'p50 ms'.padStart(7)} ${'p99 ms'.padStart(7)}  ratio to baseline`,
+    `${'workload'.padEnd(8)} ${'contender'.padEnd(32)} ${'req/s'.padStart(7)} ${'p50 ms'.padStart(7)} ${'p99 ms'.padStart(7)} ${'µs CPU'.padStart(7)}  ratio to baseline (CPU per request ratio)`,
   );
   for (const workload of workloads)
     for (const c of contenders) {
@@ -665,9 +696,9 @@ async function main(): Promise<void> {
       const verdict =
         c.id === 'baseline'
           ? ''
-          : `${(ratios[workload][c.id] ?? 0).toFixed(2)}× (target ≥ ${TARGETS[workload]}×) ${met[workload][c.id] ? 'MET' : 'NOT MET'}`;
+          : `${(ratios[workload][c.id] ?? 0).toFixed(2)}× (target ≥ ${TARGETS[workload]}×) ${met[workload][c.id] ? 'MET' : 'NOT MET'} (CPU ${cpuRatioText(cpuRatios[workload][c.id])})`;
       console.log(
-        `${workload.padEnd(8)} ${LABELS[c.id].padEnd(32)} ${f.medianRate.toFixed(1).padStart(7)} ${ms(f.medianP50Ms)} ${ms(f.medianP99Ms)}  ${verdict}`,
+        `${workload.padEnd(8)} ${LABELS[c.id].padEnd(32)} ${f.medianRate.toFixed(1).padStart(7)} ${ms(f.medianP50Ms)} ${ms(f.medianP99Ms)} ${cpuText(f.medianCpuUsPerRequest)}  ${verdict}`,
       );
     }
   console.log(
