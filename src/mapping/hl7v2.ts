@@ -16,7 +16,9 @@
  *   OBX-6/7/8/16 or OBR-2, other names, EI namespaces, HD-2/3) is reported once per kind, with
  *   counts, as a warning-level notice: the session is converted and the loss is named.
  * - The HL7 null `""` (a whole field or component) is no value, never text.
- * - ADT^A01 / ADT^A03: typed admit / discharge events (see AdtEvent), not sessions.
+ * - ADT^A01 / ADT^A03: typed admit / discharge events (see AdtEvent), not sessions. One event
+ *   per message, checked as an ORU is (a second EVN, PID or PV1, a repetition in a field read,
+ *   refuse it), and what a converted event holds that is not read is reported the same way.
  */
 import { type Hl7Field, Hl7Message, type Hl7Segment } from '@medplum/core';
 import type { OperationOutcomeIssue } from '@medplum/fhirtypes';
@@ -672,15 +674,17 @@ export function createHl7Reader(
       const result = readResult(ctx, options);
       if (result.ok) {
         sink.record(result.record, location);
-        for (const part of unreadParts(ctx)) noteUnread(part, n);
+        for (const part of unreadParts(ctx, resultFields(c))) noteUnread(part, n);
       } else sink.reject(result.issues, location);
       return;
     }
     const event = spec.events[type];
     if (event) {
       const result = readEvent(ctx, type, controlId, event);
-      if (result.ok) sink.event(result.event, location);
-      else sink.reject(result.issues, location);
+      if (result.ok) {
+        sink.event(result.event, location);
+        for (const part of unreadParts(ctx, eventFields(c, event))) noteUnread(part, n);
+      } else sink.reject(result.issues, location);
       return;
     }
     const known = [spec.results.messageType, ...Object.keys(spec.events)].join(', ');
@@ -1044,19 +1048,22 @@ interface UnreadPart {
   readonly where: string;
 }
 
-/**
- * Every segment, field and component of an ORU^R01 the reader does not read and that holds
- * something (the HL7 null `""` holds nothing): NTE notes, PV1, ORC, Z-segments, OBX-6/7/8/16,
- * OBR-2, other PID fields, other names, EI namespaces. The MSH is the envelope and is not listed.
- */
-function unreadParts(ctx: MessageContext): UnreadPart[] {
-  const { message, c } = ctx;
-  const read: Record<string, Set<number>> = {
-    [c.pidIds.segment]: new Set(
-      [1, c.pidIds.field, c.pidName.field, c.pidBirth?.field, c.pidSex?.field].filter(
-        (f): f is number => f !== undefined,
-      ),
+/** The fields read, by segment name; a segment not named is not read at all. */
+type ReadFields = Readonly<Record<string, ReadonlySet<number>>>;
+
+/** The PID fields read (PID-1, the set id, is the message's structure, not content). */
+function patientFields(c: Compiled): Set<number> {
+  return new Set(
+    [1, c.pidIds.field, c.pidName.field, c.pidBirth?.field, c.pidSex?.field].filter(
+      (f): f is number => f !== undefined,
     ),
+  );
+}
+
+/** What an ORU^R01 reader reads: PID, OBR (OBR-4 is the service it names), OBX. */
+function resultFields(c: Compiled): ReadFields {
+  return {
+    [c.pidIds.segment]: patientFields(c),
     [c.order.time.segment]: new Set([
       1,
       4,
@@ -1073,6 +1080,46 @@ function unreadParts(ctx: MessageContext): UnreadPart[] {
       c.obx.time.field,
     ]),
   };
+}
+
+/** Every field an ADT event reads, PID's included (MSH-4 among them). */
+function eventRefs(c: Compiled, mapping: Hl7Mapping['events'][string]): FieldRef[] {
+  return [
+    c.pidIds,
+    c.pidName,
+    ...[c.pidBirth, c.pidSex].filter((r): r is FieldRef => r !== undefined),
+    ...mapping.time.map(ref),
+    c.event.recordedAt,
+    c.event.location,
+    c.event.visitNumber,
+    c.event.organisation,
+  ];
+}
+
+/**
+ * What an ADT reader reads: PID as for a result, and the event's fields (EVN-2, EVN-6, PV1-3,
+ * PV1-19, the event's own time: PV1-44 for an admission, PV1-45 for a discharge). EVN-1 (the
+ * event type, which MSH-9 gives) and PV1-1 (the set id) are structure, not content.
+ */
+function eventFields(c: Compiled, mapping: Hl7Mapping['events'][string]): ReadFields {
+  const read: Record<string, Set<number>> = { [c.pidIds.segment]: patientFields(c) };
+  for (const r of eventRefs(c, mapping)) {
+    if (r.segment === c.pidIds.segment) continue;
+    read[r.segment] ??= new Set([1]);
+    read[r.segment]?.add(r.field);
+  }
+  return read;
+}
+
+/**
+ * Every segment, field and component of a converted message the reader does not read (`read`)
+ * and that holds something (the HL7 null `""` holds nothing). In an ORU^R01: NTE notes, PV1, ORC,
+ * Z-segments, OBX-6/7/8/16, OBR-2, other PID fields, other names, EI namespaces; in an ADT event:
+ * NK1, PD1, DG1…, other PV1 and EVN fields, PL-5 onwards, HD-2/3 in PV1-3, CX-2 onwards in
+ * PV1-19. The MSH is the envelope and is not listed.
+ */
+function unreadParts(ctx: MessageContext, read: ReadFields): UnreadPart[] {
+  const { message, c } = ctx;
   const holds = (parts: readonly string[]): boolean =>
     parts.some((p) => p !== '' && p !== HL7_NULL);
   const out: UnreadPart[] = [];
@@ -1118,6 +1165,24 @@ function unreadParts(ctx: MessageContext): UnreadPart[] {
           at(
             `${field} components`,
             `${field} components after the first (EI-2 to EI-4: the namespace and universal id) are`,
+          );
+      } else if (field === c.event.location.text) {
+        const sub = ctx.enc.subcomponent;
+        if (holds(reps[0]?.slice(4) ?? []))
+          at(
+            `${field} components`,
+            `${field} components after the fourth (PL-5 and later: location status, type, building, floor, description…) are`,
+          );
+        if ((reps[0] ?? []).slice(0, 4).some((part) => holds(part.split(sub).slice(1))))
+          at(
+            `${field} subcomponents`,
+            `${field} subcomponents after the first (HD-2, HD-3: universal id and its type) are`,
+          );
+      } else if (field === c.event.visitNumber.text) {
+        if (holds(reps[0]?.slice(1) ?? []))
+          at(
+            `${field} components`,
+            `${field} components after the first (CX-2 and later: check digit, assigning authority, type…) are`,
           );
       }
     }
@@ -1455,6 +1520,59 @@ function inOrder<T>(
   return out;
 }
 
+/**
+ * An ADT^A01 / ADT^A03 is one event for one patient, as an ORU^R01 is one session: a second PID,
+ * EVN or PV1 (any segment the event reads) would be another patient's or visit's, and reading
+ * the first alone would drop the rest silently, so the message is refused, naming that segment.
+ * A second value in a single-valued field read (a time, PV1-3, PV1-19, MSH-4, PID-7/8), or
+ * subcomponents in the visit number (CX-1) or the organisation (HD-1), would be cut off: refused
+ * too, naming the field.
+ */
+function eventStructure(
+  ctx: MessageContext,
+  type: string,
+  mapping: Hl7Mapping['events'][string],
+): OperationOutcomeIssue[] {
+  const { message, c, file } = ctx;
+  const refs = eventRefs(c, mapping);
+  const segments = new Set(refs.map((r) => r.segment).filter((name) => name !== 'MSH'));
+  const seen = new Set<string>();
+  for (const segment of message.segments) {
+    if (!segments.has(segment.name)) continue;
+    if (seen.has(segment.name))
+      return [
+        placedIssue(
+          'structure',
+          `A second ${segment.name} segment: an ${type} is one event for one patient (${[...segments].sort().join(', ')} once each), so the message is not converted`,
+          segment.name,
+          file,
+          ctx.at(segment),
+        ),
+      ];
+    seen.add(segment.name);
+  }
+  const issues: OperationOutcomeIssue[] = [];
+  const repeating = new Set([c.pidIds, c.pidName]);
+  const noSubcomponents = new Set([c.event.visitNumber, c.event.organisation]);
+  for (const r of new Map(refs.map((x) => [x.text, x])).values()) {
+    if (repeating.has(r)) continue;
+    const segment = message.getSegment(r.segment);
+    if (!segment) continue;
+    const reps = repetitions(segment, r.field);
+    const fault =
+      reps.length > 1
+        ? 'repeats: it holds one value here'
+        : noSubcomponents.has(r) && (reps[0]?.[0] ?? '').includes(ctx.enc.subcomponent)
+          ? 'has subcomponents in its first component, which has none'
+          : undefined;
+    if (fault)
+      issues.push(
+        placedIssue('structure', `${r.text} ${fault}`, r.text, file, ctx.place(segment, r.text)),
+      );
+  }
+  return issues;
+}
+
 /** The PID fields read as text (identifiers with their authority and type, the name). */
 function patientTextFields(c: Compiled): TextField[] {
   return [
@@ -1470,6 +1588,8 @@ function readEvent(
   mapping: Hl7Mapping['events'][string],
 ): { ok: true; event: AdtEvent } | { ok: false; issues: OperationOutcomeIssue[] } {
   const { message, c, file, enc } = ctx;
+  const structure = eventStructure(ctx, type, mapping);
+  if (structure.length > 0) return { ok: false, issues: structure };
   const escapes = foreignEscapes(ctx, [
     ...patientTextFields(c),
     ...[c.event.location, c.event.visitNumber, c.event.organisation].map((r) => ({
@@ -1484,6 +1604,13 @@ function readEvent(
   const fieldText = (r: FieldRef, component?: number): string => {
     const segment = message.getSegment(r.segment);
     return segment ? unescapeHl7(value(segment, r, component ?? r.component ?? 1), enc) : '';
+  };
+  // A PL part is an HD in v2.7 and later: its namespace (HD-1) is the name; HD-2/3 are reported
+  // as not read, never kept with a literal `&` in the name.
+  const placePart = (r: FieldRef, component: number): string => {
+    const segment = message.getSegment(r.segment);
+    const first = (segment ? value(segment, r, component) : '').split(enc.subcomponent)[0] ?? '';
+    return first === HL7_NULL ? '' : unescapeHl7(first, enc);
   };
   const time = (r: FieldRef): string | undefined => {
     const segment = message.getSegment(r.segment);
@@ -1517,10 +1644,10 @@ function readEvent(
   if (issues.length > 0 || !person.ok || occurredAt === undefined) return { ok: false, issues };
   const loc = c.event.location;
   const location = {
-    pointOfCare: fieldText(loc, 1),
-    room: fieldText(loc, 2),
-    bed: fieldText(loc, 3),
-    facility: fieldText(loc, 4),
+    pointOfCare: placePart(loc, 1),
+    room: placePart(loc, 2),
+    bed: placePart(loc, 3),
+    facility: placePart(loc, 4),
   };
   const present = Object.fromEntries(Object.entries(location).filter(([, v]) => v !== ''));
   const visitNumber = fieldText(c.event.visitNumber);

@@ -858,3 +858,84 @@ describe('hl7v2 escapes: formatting commands are text, escapes needing an agreem
     expect(again.output).toBe(r.output);
   });
 });
+
+describe('hl7v2 ADT: one event per message, and what is not read is reported, as for ORU^R01', () => {
+  const [A01 = '', A03 = ''] = fixture('hl7v2', 'adt-admit-discharge.hl7').split('\n');
+  const notices = (r: Awaited<ReturnType<typeof run>>): string[] =>
+    r.notices.map(
+      (n) => `${n.severity ?? ''} | ${n.location?.[0] ?? ''} | ${n.details?.text ?? ''}`,
+    );
+
+  it('refuses a second PID, EVN or PV1, and a second value in a field it reads, naming it', async () => {
+    const pid = 'PID|1||9434765919^^^NHS^NH||Price^Megan^Rose^^Ms||19910412';
+    const r = await run(
+      [
+        A01.replace(pid, `${pid}\rPID|1||9992468017^^^NHS^NH||Other^Ann`),
+        A01.replace('PV1|1|I|', 'PV1|1|I|OAK\rPV1|1|I|'),
+        A01.replace('EVN|A01|', 'EVN|A01|20251020143000+0100\rEVN|A01|'),
+        A01.replace('SPELL-5501', 'SPELL-5501~SPELL-5502'),
+        A01.replace('SPELL-5501', 'SPELL&5501'),
+        A03,
+        '',
+      ].join('\n'),
+      'hl7v2',
+      'fhir',
+      { file: 'adt.hl7' },
+    );
+    expect(r.summary).toMatchObject({ read: 5, rejected: 5, events: 1 });
+    expect(r.events.map((e) => e.event.event)).toEqual(['discharge']);
+    expect(rejectSummary(r)).toEqual([
+      'message 1 (line 1): message 1 (line 1), segment 4 (PID, line 4) | A second PID segment: an ADT^A01 is one event for one patient (EVN, PID, PV1 once each), so the message is not converted',
+      'message 2 (line 6): message 2 (line 6), segment 5 (PV1, line 10) | A second PV1 segment: an ADT^A01 is one event for one patient (EVN, PID, PV1 once each), so the message is not converted',
+      'message 3 (line 11): message 3 (line 11), segment 3 (EVN, line 13) | A second EVN segment: an ADT^A01 is one event for one patient (EVN, PID, PV1 once each), so the message is not converted',
+      'message 4 (line 16): message 4 (line 16), segment 4 (PV1, line 19), field PV1-19 | PV1-19 repeats: it holds one value here',
+      'message 5 (line 20): message 5 (line 20), segment 4 (PV1, line 23), field PV1-19 | PV1-19 has subcomponents in its first component, which has none',
+    ]);
+    expect(r.rejects.map((x) => x.outcome.issue[0]?.expression?.[0])).toEqual([
+      'PID',
+      'PV1',
+      'EVN',
+      'PV1-19',
+      'PV1-19',
+    ]);
+    // Only the converted event's unread fields are reported (PV1-2, and PV1-44 in a discharge).
+    expect(notices(r)).toEqual([
+      'warning | message 6 (line 24), segment 4 (PV1, line 27), field PV1-2 | PV1-2 is not read by this mapping; its content is not converted (1, in 1 message(s); the first is here)',
+      'warning | message 6 (line 24), segment 4 (PV1, line 27), field PV1-44 | PV1-44 is not read by this mapping; its content is not converted (1, in 1 message(s); the first is here)',
+    ]);
+  });
+
+  it('reports the segments, fields and components of a converted event it does not read', async () => {
+    const message = A01.replace(
+      'WILLOW^Bay 2^Bed 4^RX1HOSP',
+      'WILLOW^Bay\\T\\2^Bed 4^RX1HOSP&1.2.3&ISO^^^N^Ward block',
+    ).replace('SPELL-5501', 'SPELL-5501^^^RX1^VN');
+    const r = await run(`${message}NK1|1|Price^John\rZPV|x\r\n`, 'hl7v2', 'fhir', {
+      file: 'adt.hl7',
+    });
+    expect(r.summary).toMatchObject({ events: 1, rejected: 0, notices: 6, noticeErrors: 0 });
+    // PL-4 is an HD: its namespace is the facility; an escaped & stays text in a name.
+    expect(r.events[0]?.event.location).toEqual({
+      pointOfCare: 'WILLOW',
+      room: 'Bay&2',
+      bed: 'Bed 4',
+      facility: 'RX1HOSP',
+    });
+    expect(r.events[0]?.event.visitNumber).toBe('SPELL-5501');
+    const at = 'message 1 (line 1), segment 4 (PV1, line 4)';
+    const once =
+      'not read by this mapping; its content is not converted (1, in 1 message(s); the first is here)';
+    const some =
+      'not read by this mapping; their content is not converted (1, in 1 message(s); the first is here)';
+    expect(notices(r)).toEqual([
+      `warning | ${at}, field PV1-2 | PV1-2 is ${once}`,
+      `warning | ${at}, field PV1-3 | PV1-3 components after the fourth (PL-5 and later: location status, type, building, floor, description…) are ${some}`,
+      `warning | ${at}, field PV1-3 | PV1-3 subcomponents after the first (HD-2, HD-3: universal id and its type) are ${some}`,
+      `warning | ${at}, field PV1-19 | PV1-19 components after the first (CX-2 and later: check digit, assigning authority, type…) are ${some}`,
+      `warning | message 1 (line 1), segment 5 (NK1, line 5) | NK1 segments are ${some}`,
+      `warning | message 1 (line 1), segment 6 (ZPV, line 6) | ZPV segments are ${some}`,
+    ]);
+    expect(r.notices[0]?.diagnostics).toMatch(/^adt\.hl7: message 1 /);
+    expect(JSON.stringify(r.notices)).not.toMatch(/John|Ward block|1\.2\.3/);
+  });
+});
