@@ -19,6 +19,8 @@
  * - ref-1 (a local reference `#id` names a contained resource) needs the whole resource: the
  *   `fhirLocalReference` keyword on `Reference.reference` only marks where the fast path tells the
  *   validator that a resource holds one (validator.ts resolves them).
+ * - Repeating primitives take R4 JSON's `null` placeholder in their two arrays (`x`, `_x`); the
+ *   `fhirPrimitivePairs` keyword marks where, and primitive-pairs.ts checks the pairing.
  * - ext-1 (an extension has nested extensions or a value, not both) becomes a schema rule.
  * - The schema has no `required`: mandatory elements (min ≥ 1 in the R4 base definitions) are
  *   added, so cardinality of the base resource is checked in the same pass.
@@ -78,6 +80,7 @@ export function loadFhirSchema(): JsonSchema {
   addExtensionRule(definitions.Extension as JsonSchema);
   addStringRules(definitions);
   addElementRule(definitions);
+  addPrimitivePlaceholders(definitions);
   const reference = (definitions.Reference?.properties as Record<string, JsonSchema> | undefined)
     ?.reference;
   if (reference) reference[LOCAL_REFERENCE_KEYWORD] = true;
@@ -89,6 +92,11 @@ export function loadFhirSchema(): JsonSchema {
 export const ELEMENT_KEYWORD = 'fhirElement';
 /** Marks `Reference.reference`, whose local references (`#id`) validator.ts resolves (ref-1). */
 export const LOCAL_REFERENCE_KEYWORD = 'fhirLocalReference';
+/**
+ * Marks where a repeating primitive's two arrays need pairing (primitive-pairs.ts): on a `null`
+ * placeholder, and on every `_x` array (its length must be `x`'s).
+ */
+export const PRIMITIVE_PAIRS_KEYWORD = 'fhirPrimitivePairs';
 
 /** ele-1 for a JSON object: it holds something besides its `id`. */
 export function isNonEmptyElement(value: Record<string, unknown>): boolean {
@@ -97,8 +105,9 @@ export function isNonEmptyElement(value: Record<string, unknown>): boolean {
 }
 
 /**
- * The two keywords for an ajv instance compiling this schema: `fhirElement` reports an empty
- * element; `fhirLocalReference` checks nothing there (the validator resolves local references).
+ * The keywords for an ajv instance compiling this schema: `fhirElement` reports an empty
+ * element; `fhirLocalReference` and `fhirPrimitivePairs` check nothing there (the validator
+ * resolves local references and pairs repeating primitives' arrays).
  */
 export function addFhirKeywords(ajv: Ajv): void {
   ajv.addKeyword({
@@ -109,6 +118,7 @@ export function addFhirKeywords(ajv: Ajv): void {
     validate: (on: boolean, data: Record<string, unknown>) => !on || isNonEmptyElement(data),
   });
   ajv.addKeyword({ keyword: LOCAL_REFERENCE_KEYWORD, schemaType: 'boolean' });
+  ajv.addKeyword({ keyword: PRIMITIVE_PAIRS_KEYWORD, schemaType: 'boolean' });
 }
 
 /** What no FHIR string holds: C0 controls (U+0000–U+001F) and lone UTF-16 surrogates. */
@@ -193,6 +203,36 @@ function addElementRule(definitions: Record<string, JsonSchema>): void {
     if (!properties || 'resourceType' in properties) continue;
     definition[ELEMENT_KEYWORD] = true;
   }
+}
+
+/**
+ * Repeating primitives (an array `x` beside an array `_x`): R4 JSON writes `null` in one array
+ * where the other has the entry (`"given": ["Alice", null], "_given": [null, {"id": "b"}]`).
+ * Their items take `null` as well as what they took before (so the schema's issues for other
+ * values stay as they were); whether each `null` is paired, and the two lengths agree, needs both
+ * arrays at once: the PRIMITIVE_PAIRS_KEYWORD marks say where to look (primitive-pairs.ts checks).
+ * `null` anywhere else (a single primitive, an array of complex types) is refused as before.
+ */
+function addPrimitivePlaceholders(definitions: Record<string, JsonSchema>): void {
+  for (const definition of Object.values(definitions)) {
+    const properties = definition.properties as Record<string, JsonSchema> | undefined;
+    if (!properties) continue;
+    for (const [name, values] of Object.entries(properties)) {
+      const extensions = properties[`_${name}`];
+      if (name.startsWith('_') || values.type !== 'array' || extensions?.type !== 'array') continue;
+      properties[name] = { ...values, items: placeholderOr(values.items) };
+      properties[`_${name}`] = {
+        ...extensions,
+        items: placeholderOr(extensions.items),
+        [PRIMITIVE_PAIRS_KEYWORD]: true,
+      };
+    }
+  }
+}
+
+/** `null` (a placeholder, marked), or an item as `items` says. */
+function placeholderOr(items: unknown): JsonSchema {
+  return { if: { type: 'null' }, then: { [PRIMITIVE_PAIRS_KEYWORD]: true }, else: items };
 }
 
 /** ext-1: an extension has either nested extensions or a value, never both, never neither. */

@@ -11,7 +11,7 @@
  * allocated. Code is generated (one function per definition) rather than built from closures:
  * a closure shared by every schema sees every object shape and V8 cannot optimise it.
  */
-import { ELEMENT_KEYWORD, LOCAL_REFERENCE_KEYWORD } from './fhir-schema';
+import { ELEMENT_KEYWORD, LOCAL_REFERENCE_KEYWORD, PRIMITIVE_PAIRS_KEYWORD } from './fhir-schema';
 import type { LevelRule } from './questionnaire-schema';
 import { QUESTIONNAIRE_ITEMS_KEYWORD } from './questionnaire-schema';
 
@@ -22,10 +22,12 @@ export type Verdict = (data: unknown) => boolean;
  * when a `Reference.reference` starting with `#` was passed (the `fhirLocalReference` keyword),
  * so the validator resolves local references only in the resources that have one. The caller
  * clears it before a verdict; it is reliable only when the verdict says valid (a verdict stops at
- * the first fault).
+ * the first fault). `primitivePairs` likewise, when a repeating primitive's `_x` array or a `null`
+ * placeholder was passed (the `fhirPrimitivePairs` keyword): its pairing is checked then.
  */
 export interface VerdictSignals {
   localReference: boolean;
+  primitivePairs: boolean;
 }
 type Schema = Record<string, unknown>;
 
@@ -56,7 +58,7 @@ export function compileVerdict(
   schema: Schema,
   root: Schema,
   documents: Record<string, Schema>,
-  signals: VerdictSignals = { localReference: false },
+  signals: VerdictSignals = { localReference: false, primitivePairs: false },
 ): Verdict {
   return new Generator(documents).build(schema, root, signals);
 }
@@ -185,6 +187,8 @@ class Generator {
       case 'not':
         return `if(${this.call(value as Schema, root, v)})return false;`;
       case 'if': {
+        const inline = this.inlineIf(value as Schema, schema, root, v);
+        if (inline !== undefined) return inline;
         const then = schema.then
           ? `if(!${this.call(schema.then as Schema, root, v)})return false;`
           : '';
@@ -195,6 +199,8 @@ class Generator {
       }
       case QUESTIONNAIRE_ITEMS_KEYWORD:
         return this.levelCode(value as LevelRule, v);
+      case PRIMITIVE_PAIRS_KEYWORD:
+        return value === true ? 'S.primitivePairs=true;' : '';
       case LOCAL_REFERENCE_KEYWORD:
         return value === true
           ? `if(typeof ${v}==="string"&&${v}.charCodeAt(0)===35)S.localReference=true;`
@@ -202,6 +208,23 @@ class Generator {
       default:
         throw new UnsupportedSchema(`unsupported keyword ${keyword}`);
     }
+  }
+
+  /**
+   * `if: {type: T}` (a repeating primitive's item: `null` or a value) as one test in place, its
+   * branches inlined: no calls beyond what the item's own schema makes. Undefined otherwise.
+   */
+  private inlineIf(test: Schema, schema: Schema, root: Schema, v: string): string | undefined {
+    const keys = Object.keys(test);
+    if (keys.length !== 1 || typeof test.type !== 'string') return undefined;
+    // A branch may be absent or a boolean schema (`true` passes all, `false` none).
+    const branch = (s: unknown): string =>
+      s !== null && typeof s === 'object'
+        ? this.code(s as Schema, root, v)
+        : s === false
+          ? 'return false;'
+          : '';
+    return `if(${typeTest(test.type, v)}){${branch(schema.then)}}else{${branch(schema.else)}}`;
   }
 
   /**
@@ -358,6 +381,8 @@ function typeTest(type: string, v: string): string {
       return IS_OBJECT(v);
     case 'array':
       return `Array.isArray(${v})`;
+    case 'null':
+      return `(${v}===null)`;
     case 'string':
       return `(typeof ${v}==="string")`;
     case 'boolean':

@@ -1,7 +1,8 @@
 /**
  * The validator: compiled once from the FHIR package, then cheap per resource. Layers, in order:
  * 1. the FHIR R4 JSON schema (ajv) for the resource type — shapes, primitive formats, no unknown
- *    properties, no empty arrays;
+ *    properties, no empty arrays — and the pairing of repeating primitives' `x` and `_x` arrays
+ *    with their `null` placeholders (primitive-pairs.ts);
  * 2. each profile that applies (declared in meta.profile, or implied: a response to the DIALOG
  *    Questionnaire is a DIALOG response): cardinality, types, fixed values, required bindings,
  *    and FHIRPath invariants; resources with no known profile get their base definition's rules;
@@ -34,6 +35,7 @@ import { narrativeIssues } from './narrative-xhtml';
 import { addFhirKeywords, ELEMENT_KEYWORD, fhirResourceTypes, loadFhirSchema } from './fhir-schema';
 import { error, issue, outcome, pointerToFhirPath, propertyToFhirPath } from './outcome';
 import { type CompiledProfile, compileProfile } from './profile-rules';
+import { primitivePairIssues } from './primitive-pairs';
 import { checkAgainstQuestionnaire } from './questionnaire-conformance';
 import { responseSchema } from './questionnaire-schema';
 import { compileVerdict, type Verdict, type VerdictSignals } from './schema-verdict';
@@ -101,7 +103,7 @@ export function createValidator(pkg: ConformancePackage = loadConformancePackage
   const ajv = createAjv(fhirSchema);
   const documents = { fhir: fhirSchema };
   // One for every verdict compiled here: set by whichever ran last (validateOne clears it).
-  const signals: VerdictSignals = { localReference: false };
+  const signals: VerdictSignals = { localReference: false, primitivePairs: false };
   const baseVerdicts = new Map<string, Verdict | undefined>();
   const completedGates = new Map<string, Verdict>();
   const openGates = new Map<string, Verdict>();
@@ -178,11 +180,21 @@ export function createValidator(pkg: ConformancePackage = loadConformancePackage
         : undefined;
     const fast = gate ?? baseVerdict(type);
     signals.localReference = false;
+    signals.primitivePairs = false;
     const passes = fast ? fast(resource) : false;
-    // A verdict that failed stopped short: it may not have seen every reference.
+    // A verdict that failed stopped short: it may not have seen every reference, or every pair.
     const localReference = signals.localReference || !passes;
+    const pairs = signals.primitivePairs || !passes;
     const conforms = gate !== undefined && passes;
-    if (!passes && !schema(resource)) return schemaIssues(schema.errors ?? [], type, resource);
+    // The pairing of repeating primitives' arrays is part of the shape (layer 1).
+    const pairing = (): OperationOutcomeIssue[] =>
+      pairs
+        ? primitivePairIssues(resource, type, definitions, (segments) => fhirPathOf(type, segments))
+        : [];
+    if (!passes && !schema(resource))
+      return [...schemaIssues(schema.errors ?? [], type, resource), ...pairing()];
+    const paired = pairing();
+    if (paired.length > 0) return paired;
     const issues: OperationOutcomeIssue[] = [];
     const dialog =
       gate !== undefined &&

@@ -1,0 +1,136 @@
+/**
+ * R4 JSON's repeating primitives (http://hl7.org/fhir/R4/json.html#primitive): a primitive `x`
+ * that repeats has its values in `x` and its ids and extensions in `_x`. When both arrays are
+ * there they have the same length, and `null` stands in either one where only the other side has
+ * the entry: `"given": ["Alice", null], "_given": [null, {"extension": [...]}]`. So:
+ * - the two arrays have the same number of entries;
+ * - a `null` in `x` needs an entry in `_x` at its index, and a `null` in `_x` a value in `x`;
+ * - an entry `null` on both sides is no element at all.
+ * The schema (fhir-schema.ts) lets `null` into both arrays and marks them; this checks the
+ * pairing, which needs both arrays at once. Each fault is named where FHIRPath sees the element
+ * (`Patient.name[0].given[1]`): FHIRPath has no `_given`, it holds one element per index.
+ */
+import type { OperationOutcomeIssue } from '@medplum/fhirtypes';
+import { PRIMITIVE_PAIRS_KEYWORD } from './fhir-schema';
+import { error } from './outcome';
+
+type Definitions = Record<string, Record<string, unknown>>;
+/** FHIRPath for JSON property names and array indexes under the resource. */
+type Locate = (segments: readonly string[]) => string;
+
+interface PropertySchema {
+  readonly $ref?: unknown;
+  readonly items?: { readonly $ref?: unknown; readonly else?: { readonly $ref?: unknown } };
+  readonly [PRIMITIVE_PAIRS_KEYWORD]?: unknown;
+}
+
+/** Per definition: its repeating primitives, and its properties of complex types (to enter). */
+interface Shape {
+  readonly paired: ReadonlySet<string>;
+  readonly children: ReadonlyMap<string, string>;
+}
+
+const shapes = new WeakMap<Definitions, Map<string, Shape | undefined>>();
+
+function shapeOf(definitions: Definitions, type: string): Shape | undefined {
+  let known = shapes.get(definitions);
+  if (!known) {
+    known = new Map();
+    shapes.set(definitions, known);
+  }
+  if (known.has(type)) return known.get(type);
+  const properties = definitions[type]?.properties as Record<string, PropertySchema> | undefined;
+  let shape: Shape | undefined;
+  if (properties) {
+    const paired = new Set<string>();
+    const children = new Map<string, string>();
+    for (const [name, property] of Object.entries(properties)) {
+      if (name.startsWith('_') && property[PRIMITIVE_PAIRS_KEYWORD] === true)
+        paired.add(name.slice(1));
+      const ref = property.$ref ?? property.items?.$ref ?? property.items?.else?.$ref;
+      if (typeof ref !== 'string' || !ref.startsWith('#/definitions/')) continue;
+      const child = ref.slice('#/definitions/'.length);
+      // A resource inside this one (contained, Bundle.entry.resource…) is validated on its own.
+      if (child === 'ResourceList' || child === 'Resource') continue;
+      if (definitions[child]?.properties) children.set(name, child);
+    }
+    shape = { paired, children };
+  }
+  known.set(type, shape);
+  return shape;
+}
+
+/** The pairing faults in one resource (resources held inside it are not entered). */
+export function primitivePairIssues(
+  resource: unknown,
+  type: string,
+  definitions: Definitions,
+  locate: Locate,
+): OperationOutcomeIssue[] {
+  const issues: OperationOutcomeIssue[] = [];
+  const visit = (value: unknown, type: string, segments: string[]): void => {
+    if (value === null || typeof value !== 'object') return;
+    if (Array.isArray(value)) {
+      value.forEach((v, i) => visit(v, type, [...segments, String(i)]));
+      return;
+    }
+    const shape = shapeOf(definitions, type);
+    if (!shape) return;
+    const node = value as Record<string, unknown>;
+    for (const key in node) {
+      const extensions = key.startsWith('_');
+      const name = extensions ? key.slice(1) : key;
+      // Each pair once: at `x`, or at `_x` when there is no `x`.
+      if (shape.paired.has(name) && (!extensions || node[name] === undefined))
+        pairIssues(node[name], node[`_${name}`], [...segments, name], locate, issues);
+      const child = shape.children.get(key);
+      // What `_x[i]` holds (its id, extensions) is the element `x[i]`'s in FHIRPath.
+      if (child) visit(node[key], child, [...segments, extensions ? name : key]);
+    }
+  };
+  visit(resource, type, []);
+  return issues;
+}
+
+// Messages name the property (a name from the schema, never the caller's text), not its values.
+const lengths = (x: string): string =>
+  `${x} and _${x} must have the same number of entries (null stands for the side an entry ` +
+  'does not have)';
+const noExtensions = (x: string): string =>
+  `null in ${x} stands for a value only where _${x} has an id or extensions at the same index; ` +
+  'here it has none';
+const noValue = (x: string): string =>
+  `null in _${x} stands for an id and extensions only where ${x} has a value at the same ` +
+  'index; here it has none';
+const neither = (x: string): string =>
+  `This entry is null in both ${x} and _${x}: it has no value, id or extension`;
+
+function pairIssues(
+  values: unknown,
+  extensions: unknown,
+  segments: readonly string[],
+  locate: Locate,
+  issues: OperationOutcomeIssue[],
+): void {
+  const name = segments[segments.length - 1] ?? '';
+  const x = Array.isArray(values) ? (values as unknown[]) : undefined;
+  const ext = Array.isArray(extensions) ? (extensions as unknown[]) : undefined;
+  // The schema has refused anything else (a single value, or not an array at all).
+  if (!x && !ext) return;
+  if (x && ext && x.length !== ext.length)
+    issues.push(error('structure', lengths(name), locate(segments)));
+  const n = Math.max(x?.length ?? 0, ext?.length ?? 0);
+  for (let i = 0; i < n; i++) {
+    const value = x?.[i];
+    const extension = ext?.[i];
+    const message =
+      value === null && extension === null
+        ? neither
+        : value === null && extension === undefined
+          ? noExtensions
+          : extension === null && value === undefined
+            ? noValue
+            : undefined;
+    if (message) issues.push(error('structure', message(name), locate([...segments, String(i)])));
+  }
+}
