@@ -85,6 +85,7 @@ import {
   prepareReader,
 } from './sqlite-schema';
 import { contentKey, keptMeta } from './content-key';
+import { RecentVersions } from './recent-versions';
 import { WalSync } from './wal-sync';
 
 export const DEFAULT_FILE_NAME = 'dialog-fhir.sqlite';
@@ -241,6 +242,11 @@ class ResourceTables {
 
   read(type: string, id: string, where: string): Resource {
     return JSON.parse(this.text(type, id, where)) as Resource;
+  }
+
+  /** The stored JSON of the version in row `seq` (a row's content never changes). */
+  contentOf(seq: number): string {
+    return (this.contentAt.get(seq) as { content: string }).content;
   }
 
   /** The current version's stored JSON (written by JSON.stringify, so it reads back the same). */
@@ -547,6 +553,8 @@ export class EmbeddedStore implements FhirStore {
   private finishCheckpoint = false;
   /** A caller's work was refused (a 412, a match) while the group was open. */
   private refusedInGroup = false;
+  /** Current versions lately sent by `readStored`, parsed and frozen. */
+  private readonly recentVersions = new RecentVersions();
 
   private constructor(path: string, options: EmbeddedStoreOptions) {
     this.path = path;
@@ -864,13 +872,23 @@ export class EmbeddedStore implements FhirStore {
     return this.readTables.read(type, id, `${type}.id`) as ExtractResource<K>;
   }
 
+  /**
+   * As `read`, with the stored text; the resource is shared with other readers and frozen
+   * (recent-versions.ts), which is why `read`, whose callers may build on what they get, does not
+   * use it.
+   */
   async readStored<K extends ResourceType>(
     type: K,
     id: string,
   ): Promise<StoredText<ExtractResource<K>>> {
     this.commitIfRefused();
-    const text = this.readTables.text(type, id, `${type}.id`);
-    return { resource: JSON.parse(text) as ExtractResource<K>, text };
+    const current = this.readTables.current(type, id);
+    if (!current) throw notFound(`There is no ${type} with this id`, `${type}.id`);
+    const key = `${type}/${id}`;
+    const kept =
+      this.recentVersions.get(key, current.seq) ??
+      this.recentVersions.keep(key, current.seq, this.readTables.contentOf(current.seq));
+    return kept as StoredText<ExtractResource<K>>;
   }
 
   async vread<K extends ResourceType>(

@@ -211,6 +211,38 @@ describe('embedded store: the SQLite file', () => {
     expect(await failure(store.readStored('Patient', 'nobody'), 404)).toEqual(['Patient.id']);
   });
 
+  it('readStored keeps what it read, frozen, and never sends a version that is no longer current', async () => {
+    const { resource } = await store.create(patient('r1', { active: true }));
+    const id = resource.id ?? '';
+    const first = await store.readStored('Patient', id);
+    const again = await store.readStored('Patient', id);
+    // Kept: the same object, shared, so nobody may change it.
+    expect(again.resource).toBe(first.resource);
+    expect(Object.isFrozen(first.resource)).toBe(true);
+    expect(Object.isFrozen(first.resource.identifier?.[0])).toBe(true);
+    expect(() => {
+      (first.resource as Patient).active = false;
+    }).toThrow(TypeError);
+    // `read` hands out a copy of its own, which the caller may change.
+    const copy = await store.read('Patient', id);
+    copy.active = false;
+    expect((await store.readStored('Patient', id)).resource.active).toBe(true);
+    // Updated here: the next read is version 2.
+    await store.update({ ...resource, active: false });
+    const second = await store.readStored('Patient', id);
+    expect([second.resource.meta?.versionId, second.resource.active]).toEqual(['2', false]);
+    expect(second.text).toBe(JSON.stringify(second.resource));
+    // Updated by another store on the same file (another process, as far as SQLite knows).
+    const other = EmbeddedStore.open({ dataDir: dir });
+    try {
+      await other.update({ ...resource, active: true, gender: 'unknown' });
+    } finally {
+      await other.close();
+    }
+    const third = await store.readStored('Patient', id);
+    expect([third.resource.meta?.versionId, third.resource.gender]).toEqual(['3', 'unknown']);
+  });
+
   it('refuses to move a stored record to another person, by update or by a conditional entry', async () => {
     const observation = (subject: string): Observation => ({
       resourceType: 'Observation',
