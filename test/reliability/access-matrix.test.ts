@@ -583,9 +583,17 @@ const TABLE: Readonly<Record<string, readonly Cell[]>> = {
       body: () => ({ text: ADMISSION_A01, type: 'x-application/hl7-v2+er7' }),
       expect: '401 403 200 200 403 200 403 403 403',
       check: (answer, role) => {
-        // The other person's pinned search finds no one: nothing is handed over.
+        // The other person's pinned search finds no one: nothing is handed over. First comes
+        // the notice of what the message holds that is not read (PV1-2, PV1-44): warnings only.
         const started = ['clinician', 'system'].includes(role.name);
-        expect([role.name, entryStatuses(answer)]).toEqual([role.name, [started ? '202' : '200']]);
+        expect([role.name, entryStatuses(answer)]).toEqual([
+          role.name,
+          ['200', started ? '202' : '200'],
+        ]);
+        const notice = ((answer.json?.entry ?? []) as Json[])[0]?.response?.outcome as
+          { issue?: { severity?: string }[] } | undefined;
+        const severities = new Set((notice?.issue ?? []).map((i) => i.severity));
+        expect([role.name, [...severities]]).toEqual([role.name, ['warning']]);
       },
     },
   ],
