@@ -35,7 +35,7 @@ import {
   type FhirService,
 } from './fhir-service';
 import { fault, HttpOutcomeError, statusOf } from './outcomes';
-import { checkNhsNumberFree } from './nhs-number';
+import { checkNhsNumberFree, nhsNumberKeys } from './nhs-number';
 import { checkAnyVersionTargets, withoutAnyVersion } from './if-match';
 import { checkKeepsPerson, personElement, storedOrUndefined, upToTwoMatches } from './references';
 
@@ -57,6 +57,19 @@ async function transaction(service: FhirService, access: Access, sent: Bundle): 
   const { bundle, anyVersion } = withoutAnyVersion(sent);
   const requests = entryRequests(bundle);
   for (const request of requests) checkEntry(service, access, request);
+  // The NHS numbers its Patients carry are checked and written without another write between.
+  const keys = requests.flatMap((r) => (r.resource ? nhsNumberKeys(r.resource) : []));
+  return service.withIdentities(keys, () =>
+    checkedTransaction(service, bundle, requests, anyVersion),
+  );
+}
+
+async function checkedTransaction(
+  service: FhirService,
+  bundle: Bundle,
+  requests: readonly EntryRequest[],
+  anyVersion: readonly number[],
+): Promise<Bundle> {
   const store = service.deps.store;
   // After the scope checks: whether a resource exists is not told to a caller who may not write it.
   await checkAnyVersionTargets(store, requests, anyVersion);

@@ -28,7 +28,13 @@ import { DIALOG_QR_PROFILE, hasErrors, outcome, type Validator } from '../valida
 import { patientSearchParameter } from '../auth';
 import type { Access } from './access';
 import { isAnyVersion, noCurrentVersion, versionCondition } from './if-match';
-import { checkNhsNumberFree, nhsNumberIssues, nhsNumberSearchIssue } from './nhs-number';
+import { KeyedQueue } from './keyed-queue';
+import {
+  checkNhsNumberFree,
+  nhsNumberIssues,
+  nhsNumberKeys,
+  nhsNumberSearchIssue,
+} from './nhs-number';
 import { fault, HttpOutcomeError, unprocessable } from './outcomes';
 import { SessionSubmitter } from './submit-session';
 import {
@@ -70,6 +76,14 @@ export interface ServiceDeps {
 
 export class FhirService {
   readonly submitter: SessionSubmitter;
+  /**
+   * Writes whose checks read what another write could change meanwhile — an NHS number being
+   * no one else's, a session's If-None-Exist finding nothing — hold a key for it (the NHS
+   * number, the condition) from the check to the write, so within this process two such writes
+   * take turns instead of both passing the check. Across processes (replicas over the
+   * fhir-server store) only the store could do it: see README.
+   */
+  private readonly identities = new KeyedQueue();
 
   constructor(readonly deps: ServiceDeps) {
     this.submitter = new SessionSubmitter({ store: deps.store, now: deps.now });
@@ -195,6 +209,11 @@ export class FhirService {
     return page(shown);
   }
 
+  /** Runs `task` holding these keys (see `identities`); keys are taken in one order. */
+  withIdentities<T>(keys: readonly string[], task: () => Promise<T>): Promise<T> {
+    return this.identities.runAll(keys, task);
+  }
+
   async create(
     access: Access,
     type: string,
@@ -203,6 +222,18 @@ export class FhirService {
   ): Promise<WriteResult<Resource>> {
     const resource = this.checked(access, 'create', type, body);
     if (ifNoneExist !== undefined) checkConditionalCreate(access, resource.resourceType);
+    const keys = nhsNumberKeys(resource);
+    if (ifNoneExist !== undefined && isDialogSession(resource))
+      keys.push(conditionKey(checkedCondition(access, 'QuestionnaireResponse', ifNoneExist)));
+    return this.withIdentities(keys, () => this.createChecked(access, type, resource, ifNoneExist));
+  }
+
+  private async createChecked(
+    access: Access,
+    type: string,
+    resource: Resource,
+    ifNoneExist: string | undefined,
+  ): Promise<WriteResult<Resource>> {
     // A create ignores an id in the body (FHIR create): the session's id comes from sessionId.
     if (isDialogSession(resource)) {
       const { id: _ignored, ...body } = resource;
@@ -237,6 +268,18 @@ export class FhirService {
     ifMatch?: string,
   ): Promise<WriteResult<Resource>> {
     const resource = this.checked(access, 'update', type, body);
+    return this.withIdentities(nhsNumberKeys(resource), () =>
+      this.updateChecked(access, type, id, resource, ifMatch),
+    );
+  }
+
+  private async updateChecked(
+    access: Access,
+    type: string,
+    id: string,
+    resource: Resource,
+    ifMatch: string | undefined,
+  ): Promise<WriteResult<Resource>> {
     if (resource.id !== id)
       throw fault(400, 'invalid', 'The body’s id must be the id in the URL', `${type}.id`);
     checkIdSegment(type, id);
@@ -277,37 +320,10 @@ export class FhirService {
     const resource = this.checked(access, 'update', type, body);
     const condition = pinToPatient(access, resource.resourceType, query);
     if (resource.id !== undefined) checkIdSegment(type, resource.id);
-    if (!isDialogSession(resource)) {
-      await checkSamePerson(this.deps.store, resource, confinedOf(access));
-      const anyVersion = isAnyVersion(ifMatch);
-      if (
-        anyVersion &&
-        (await upToTwoMatches(this.deps.store, resource.resourceType, condition.toString()))
-          .length === 0
-      )
-        throw noCurrentVersion(`${type}.meta.versionId`);
-      if (personElement(type) !== undefined || type === 'Provenance' || type === 'Patient') {
-        const found = await this.deps.store.search(resource.resourceType, condition);
-        // Several matches are the store's 412; one is the resource this update would replace.
-        if (found.resources.length === 1) {
-          checkKeepsPerson(found.resources[0], resource);
-          checkProvenanceKept(found.resources[0], resource);
-        }
-        if (resource.resourceType === 'Patient' && found.resources.length <= 1)
-          await checkNhsNumberFree(
-            this.deps.store,
-            resource,
-            found.resources[0]?.id ?? resource.id,
-            'Patient',
-          );
-      }
-      const version = versionCondition(ifMatch);
-      return this.deps.store.conditionalUpdate(
-        resource,
-        condition,
-        version !== undefined ? { ifMatch: version } : {},
+    if (!isDialogSession(resource))
+      return this.withIdentities(nhsNumberKeys(resource), () =>
+        this.conditionalUpdateChecked(access, type, condition, resource, ifMatch),
       );
-    }
     const found = await this.deps.store.search(resource.resourceType, condition);
     if (found.total > 1)
       throw fault(412, 'multiple-matches', 'Several resources match the condition', type);
@@ -316,6 +332,42 @@ export class FhirService {
       throw fault(400, 'invalid', 'The body’s id is not the id of the match', `${type}.id`);
     const id = match ?? resource.id ?? this.deps.newId();
     return this.update(access, type, id, { ...resource, id }, ifMatch);
+  }
+
+  /** A conditional update of anything but a DIALOG session, once its keys are held. */
+  private async conditionalUpdateChecked(
+    access: Access,
+    type: string,
+    condition: URLSearchParams,
+    resource: Resource,
+    ifMatch: string | undefined,
+  ): Promise<WriteResult<Resource>> {
+    await checkSamePerson(this.deps.store, resource, confinedOf(access));
+    if (isAnyVersion(ifMatch)) {
+      const matches = await upToTwoMatches(this.deps.store, resource.resourceType, `${condition}`);
+      if (matches.length === 0) throw noCurrentVersion(`${type}.meta.versionId`);
+    }
+    if (personElement(type) !== undefined || type === 'Provenance' || type === 'Patient') {
+      const found = await this.deps.store.search(resource.resourceType, condition);
+      // Several matches are the store's 412; one is the resource this update would replace.
+      if (found.resources.length === 1) {
+        checkKeepsPerson(found.resources[0], resource);
+        checkProvenanceKept(found.resources[0], resource);
+      }
+      if (resource.resourceType === 'Patient' && found.resources.length <= 1)
+        await checkNhsNumberFree(
+          this.deps.store,
+          resource,
+          found.resources[0]?.id ?? resource.id,
+          'Patient',
+        );
+    }
+    const version = versionCondition(ifMatch);
+    return this.deps.store.conditionalUpdate(
+      resource,
+      condition,
+      version !== undefined ? { ifMatch: version } : {},
+    );
   }
 
   /** A resource checked for this write: type, scopes, validity and the caller's patient context. */
@@ -364,12 +416,12 @@ export class FhirService {
     );
   }
 
-  /** How many stored resources a condition matches (0, 1, or 2 for "several"). */
   /**
    * A session's `If-None-Exist`: the stored response it names (nothing is written then), or none;
-   * a 412 when it names several. Checked before the session's transaction, not inside it: two
-   * submissions racing with one condition can both find nothing. A business identifier on the
-   * response is what makes a resubmission one session for certain.
+   * a 412 when it names several. Checked before the session's transaction, not inside it, but
+   * under the condition's key (`identities`, `create`), so in one process two submissions with
+   * one condition take turns; replicas racing can both find nothing. A business identifier on
+   * the response is what makes a resubmission one session for certain.
    */
   private async sessionMatching(
     access: Access,
@@ -661,6 +713,13 @@ export function pinToPatient(
  */
 export function checkConditionalCreate(access: Access, type: string): void {
   access.check('read', type);
+}
+
+/** The key a session's If-None-Exist is held under: the condition, its parameters in order. */
+function conditionKey(condition: string): string {
+  const params = new URLSearchParams(condition);
+  params.sort();
+  return `If-None-Exist QuestionnaireResponse?${params.toString()}`;
 }
 
 /** `If-None-Exist` is a search: it too stays within the caller's patient context. */

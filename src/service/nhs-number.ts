@@ -7,7 +7,13 @@
  * held-down key look like. Patients are matched across systems on this identifier, so a mistyped
  * one must be refused at the door rather than create a second person.
  */
-import type { Identifier, OperationOutcomeIssue, Patient } from '@medplum/fhirtypes';
+import type {
+  Identifier,
+  OperationOutcomeIssue,
+  Patient,
+  QuestionnaireResponse,
+  Resource,
+} from '@medplum/fhirtypes';
 import { NHS_NUMBER_SYSTEM } from '../fhir/canonical';
 import { isNhsNumber } from '../mapping/codes';
 import type { FhirStore } from '../store';
@@ -57,8 +63,10 @@ export function nhsNumberSearchIssue(
  * Refuses (409 `duplicate`) a Patient written with an NHS number another Patient holds: one NHS
  * number is one person. Stored, the pair would make every later session that names the person
  * by NHS number a 412 (two matches). `self` is the stored Patient this write replaces, if any.
- * Checked before writing, not inside the store's transaction: two writes racing can still make
- * a pair, which the sessions' 412 then tells. The value is not echoed.
+ * Checked before writing, not inside the store's transaction: callers hold the number's key
+ * (`nhsNumberKeys`) from this check to their write, so within one process two writes of one
+ * number take turns; two replicas racing can still make a pair, which the sessions' 412 then
+ * tells. The value is not echoed.
  */
 export async function checkNhsNumberFree(
   store: FhirStore,
@@ -81,4 +89,24 @@ export async function checkNhsNumberFree(
         `${where}.identifier[${index}].value`,
       );
   }
+}
+
+/**
+ * What a write must be kept apart from other writes on (`FhirService.withIdentities`): each NHS
+ * number it gives a Patient — a Patient's own, or a session's person new to the service (named
+ * by identifier or contained) — so checking that no one else holds it and writing cannot
+ * interleave with another write of it in this process.
+ */
+export function nhsNumberKeys(resource: Resource): string[] {
+  const identifiers: Identifier[] = [];
+  if (resource.resourceType === 'Patient') identifiers.push(...(resource.identifier ?? []));
+  if (resource.resourceType === 'QuestionnaireResponse') {
+    const response: QuestionnaireResponse = resource;
+    if (response.subject?.identifier) identifiers.push(response.subject.identifier);
+    for (const contained of response.contained ?? [])
+      if (contained.resourceType === 'Patient') identifiers.push(...(contained.identifier ?? []));
+  }
+  return identifiers
+    .filter((i) => i.system === NHS_NUMBER_SYSTEM && typeof i.value === 'string')
+    .map((i) => `${NHS_NUMBER_SYSTEM}|${i.value ?? ''}`);
 }

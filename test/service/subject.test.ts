@@ -232,13 +232,11 @@ describe('a new person registered while their first session is being written', (
         resourceType: 'Patient',
         identifier: [{ system: NHS, value: NEW_PERSON }],
       } as Patient);
-      const b = await service.create(
-        authOffAccess(),
-        'QuestionnaireResponse',
-        session(subject, 'B'),
-      );
+      // B names the same NHS number, so in this process it waits for A (FhirService.identities);
+      // another replica's B would be matched to that Patient while A is still being written.
+      const later = service.create(authOffAccess(), 'QuestionnaireResponse', session(subject, 'B'));
       release();
-      const first = await a;
+      const [first, b] = await Promise.all([a, later]);
       const person = `Patient/${registered.resource.id ?? ''}`;
       expect([first.created, b.created]).toEqual([true, true]);
       expect((first.resource as QuestionnaireResponse).subject?.reference).toBe(person);
