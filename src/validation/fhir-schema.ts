@@ -19,7 +19,6 @@
  * - ref-1 (a local reference `#id` names a contained resource) needs the whole resource: the
  *   `fhirLocalReference` keyword on `Reference.reference` only marks where the fast path tells the
  *   validator that a resource holds one (validator.ts resolves them).
- * - Elements of type `canonical` have no `_x` (id and extensions) in the schema: they get one.
  * - Repeating primitives take R4 JSON's `null` placeholder in their two arrays (`x`, `_x`); the
  *   `fhirPrimitivePairs` keyword marks where, and primitive-pairs.ts checks the pairing.
  * - ext-1 (an extension has nested extensions or a value, not both) becomes a schema rule.
@@ -81,7 +80,6 @@ export function loadFhirSchema(): JsonSchema {
   addExtensionRule(definitions.Extension as JsonSchema);
   addStringRules(definitions);
   addElementRule(definitions);
-  addCanonicalExtensions(definitions);
   addPrimitivePlaceholders(definitions);
   const reference = (definitions.Reference?.properties as Record<string, JsonSchema> | undefined)
     ?.reference;
@@ -204,26 +202,6 @@ function addElementRule(definitions: Record<string, JsonSchema>): void {
     const properties = definition.properties as Record<string, JsonSchema> | undefined;
     if (!properties || 'resourceType' in properties) continue;
     definition[ELEMENT_KEYWORD] = true;
-  }
-}
-
-/**
- * The schema gives every primitive element its `_x` (id and extensions) but those of type
- * `canonical` (`Meta.profile`, `CarePlan.instantiatesCanonical`…), which R4 JSON allows like any
- * other (and Medplum accepts): each gets its `_x`, an array for an array.
- */
-function addCanonicalExtensions(definitions: Record<string, JsonSchema>): void {
-  const canonical = '#/definitions/canonical';
-  const element = { $ref: '#/definitions/Element' };
-  for (const definition of Object.values(definitions)) {
-    const properties = definition.properties as Record<string, JsonSchema> | undefined;
-    if (!properties) continue;
-    for (const [name, property] of Object.entries(properties)) {
-      if (name.startsWith('_') || properties[`_${name}`]) continue;
-      if (property.$ref === canonical) properties[`_${name}`] = element;
-      else if ((property.items as JsonSchema | undefined)?.$ref === canonical)
-        properties[`_${name}`] = { type: 'array', minItems: 1, items: element };
-    }
   }
 }
 

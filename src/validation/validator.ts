@@ -324,9 +324,7 @@ function applicableProfiles(
   issues: OperationOutcomeIssue[],
 ): string[] {
   const urls = new Set<string>();
-  (resource.meta?.profile ?? []).forEach((url: string | null, i) => {
-    // null holds the place of a profile given only in _profile (its extensions): no claim.
-    if (url === null) return;
+  (resource.meta?.profile ?? []).forEach((url, i) => {
     if (pkg.structureDefinition(url)) urls.add(url);
     else
       issues.push(

@@ -1,9 +1,8 @@
 import Ajv from 'ajv';
-import type { OperationOutcome, QuestionnaireResponse, Resource } from '@medplum/fhirtypes';
-import { createValidator, DIALOG_QR_PROFILE } from '../../src/validation';
+import type { OperationOutcome, Resource } from '@medplum/fhirtypes';
+import { createValidator } from '../../src/validation';
 import { addFhirKeywords, loadFhirSchema } from '../../src/validation/fhir-schema';
 import { compileVerdict, type VerdictSignals } from '../../src/validation/schema-verdict';
-import { validExamples } from '../support/examples';
 import { medplumIssues } from '../support/medplum';
 
 // R4 JSON's `null` placeholder in repeating primitives (http://hl7.org/fhir/R4/json.html#primitive):
@@ -276,58 +275,4 @@ describe('the fast path and ajv on placeholders', () => {
       if (ok) expect(signals.primitivePairs).toBe(signal);
     },
   );
-});
-
-describe('canonical elements take _x like other primitives', () => {
-  const response = validExamples().find((e) => e.resource.resourceType === 'QuestionnaireResponse')
-    ?.resource as QuestionnaireResponse;
-  const withProfiles = (profile: (string | null)[], _profile?: unknown[]): Resource =>
-    ({
-      ...response,
-      meta: { ...response.meta, profile, ...(_profile ? { _profile } : {}) },
-    }) as unknown as Resource;
-
-  it('accepts a profile claim with extensions, and one held only in _profile', () => {
-    const resource = withProfiles([DIALOG_QR_PROFILE, null], [extension, extension]);
-    expect(errors(validator.validate(resource))).toEqual([]);
-    expect(medplumIssues(resource)).toEqual([]);
-  });
-
-  it('takes a placeholder for no profile claim (no "profile not known" warning)', () => {
-    const result = validator.validate(withProfiles([null, DIALOG_QR_PROFILE], [extension, null]));
-    expect(result.issue).toEqual([expect.objectContaining({ severity: 'information' })]);
-  });
-
-  it('refuses a profile placeholder with nothing beside it', () => {
-    expect(errors(validator.validate(withProfiles([DIALOG_QR_PROFILE, null])))).toEqual([
-      { code: 'structure', expression: 'QuestionnaireResponse.meta.profile[1]' },
-    ]);
-  });
-
-  it('takes _instantiatesCanonical on a plan, and a single canonical with its _x', () => {
-    const resource = {
-      ...plan({ dayOfWeek: ['mon'] }),
-      instantiatesCanonical: [null],
-      _instantiatesCanonical: [extension],
-      activity: [
-        {
-          detail: {
-            status: 'scheduled',
-            instantiatesCanonical: ['https://example.org/fhir/PlanDefinition/visit'],
-          },
-        },
-      ],
-      contained: [
-        {
-          resourceType: 'QuestionnaireResponse',
-          id: 'qr',
-          status: 'in-progress',
-          questionnaire: 'https://example.org/fhir/Questionnaire/q',
-          _questionnaire: extension,
-        },
-      ],
-    };
-    expect(errors(validator.validate(resource))).toEqual([]);
-    expect(medplumIssues(resource as unknown as Resource)).toEqual([]);
-  });
 });
