@@ -1,4 +1,5 @@
 import Ajv from 'ajv';
+import fc from 'fast-check';
 import type { OperationOutcome, Resource } from '@medplum/fhirtypes';
 import { createValidator } from '../../src/validation';
 import { addFhirKeywords, loadFhirSchema } from '../../src/validation/fhir-schema';
@@ -275,4 +276,38 @@ describe('the fast path and ajv on placeholders', () => {
       if (ok) expect(signals.primitivePairs).toBe(signal);
     },
   );
+});
+
+describe('the R4 rule, as an oracle', () => {
+  /** R4 JSON, read directly: whether `x` and `_x` (each absent, or a non-empty array) pair up. */
+  const pairs = (x?: (string | null)[], ext?: (object | null)[]): boolean => {
+    if (x && ext && x.length !== ext.length) return false;
+    const n = Math.max(x?.length ?? 0, ext?.length ?? 0);
+    for (let i = 0; i < n; i++) {
+      const value = x?.[i];
+      const extended = ext?.[i];
+      if ((value ?? null) === null && (extended ?? null) === null) return false;
+    }
+    return true;
+  };
+  const side = <T>(item: fc.Arbitrary<T>) =>
+    fc.option(fc.array(fc.option(item, { freq: 3 }), { minLength: 1, maxLength: 4 }), {
+      nil: undefined,
+    });
+
+  it('accepts exactly the pairings R4 allows, on generated given/_given', () => {
+    fc.assert(
+      fc.property(
+        side(fc.constantFrom('Alice', 'Jo')),
+        side(fc.constantFrom<object>(extension, { id: 'g' })),
+        (given, _given) => {
+          const name = { ...(given ? { given } : {}), ...(_given ? { _given } : {}) };
+          const found = errors(validator.validate(patient(name)));
+          expect(found.length === 0).toBe(pairs(given, _given));
+          for (const issue of found) expect(issue.expression).toMatch(/^Patient\.name\[0\]\.given/);
+        },
+      ),
+      { numRuns: 500 },
+    );
+  });
 });
