@@ -5,14 +5,13 @@
  * security headers → request id and log line → caching rules → health and metadata (no auth) →
  * rate limit → audit trail → authentication → routes → 404 → errors as OperationOutcomes.
  */
-import { randomUUID } from 'node:crypto';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import helmet from 'helmet';
 import type winston from 'winston';
 import { FhirService } from '../service/fhir-service';
 import { NarratingStore } from '../service/narrating-store';
 import { fault } from '../service/outcomes';
-import type { FhirStore } from '../store';
+import { timeOrderedId, type FhirStore } from '../store';
 import type { Validator } from '../validation';
 import { authenticateRequests, type Authenticate } from './access';
 import { AuditTrail } from './audit-trail';
@@ -81,7 +80,8 @@ export function createApp(options: AppOptions): App {
     store: new NarratingStore(options.store),
     validator: options.validator,
     now,
-    newId: options.newId ?? randomUUID,
+    // Time-ordered, so the store's B-trees grow at their ends (src/store/time-ordered-id.ts).
+    newId: options.newId ?? (() => timeOrderedId()),
   });
   const app = express();
   app.disable('x-powered-by');

@@ -28,7 +28,6 @@
  * process never interleaves two writes' work. Another process writing the same file makes a
  * write wait up to `busyTimeoutMs`, then fail with 409.
  */
-import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import BetterSqlite3, { type Database, type Statement } from 'better-sqlite3';
 import type {
@@ -86,6 +85,7 @@ import {
 } from './sqlite-schema';
 import { contentKey, keptMeta } from './content-key';
 import { RecentVersions } from './recent-versions';
+import { timeOrderedId } from './time-ordered-id';
 import { WalSync } from './wal-sync';
 
 export const DEFAULT_FILE_NAME = 'dialog-fhir.sqlite';
@@ -97,7 +97,7 @@ export interface EmbeddedStoreOptions {
   readonly fileName?: string;
   /** The clock for `meta.lastUpdated` and the outbox (default: the system clock). */
   readonly now?: () => Date;
-  /** New logical ids (default: random UUIDs). */
+  /** New logical ids (default: time-ordered UUIDs, time-ordered-id.ts). */
   readonly newId?: () => string;
   /** How long a write waits for another process's write lock before a 409 (default 5000 ms). */
   readonly busyTimeoutMs?: number;
@@ -559,7 +559,7 @@ export class EmbeddedStore implements FhirStore {
   private constructor(path: string, options: EmbeddedStoreOptions) {
     this.path = path;
     this.clock = options.now ?? (() => new Date());
-    this.newId = options.newId ?? randomUUID;
+    this.newId = options.newId ?? (() => timeOrderedId());
     const busyTimeoutMs = options.busyTimeoutMs ?? 5000;
     this.busyTimeoutMs = busyTimeoutMs;
     this.checkpointBytes = options.checkpointBytes ?? CHECKPOINT_BYTES;

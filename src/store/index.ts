@@ -53,3 +53,4 @@ export {
 } from './fhir-server-store';
 export { checkKeepsPerson, movedFrom, personElement, personReference } from './person-of';
 export { sameContent } from './content-key';
+export { timeOrderedId } from './time-ordered-id';
