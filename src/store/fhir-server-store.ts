@@ -421,8 +421,24 @@ function isUnder(base: URL, url: URL): boolean {
 }
 
 /**
- * A success's body for MedplumClient: JSON (else a 502 at `where`: MedplumClient would throw a
- * bare SyntaxError, or hand back the text), or no body at all when the server sent none.
+ * A success whose JSON the adapter has parsed already. MedplumClient reads a JSON answer with
+ * `json()` (nothing else: it does not clone it, and reads `text()` only when the type is not
+ * JSON), so it gets the value parsed here instead of parsing the text a second time. The text
+ * stays the body, so every other way of reading the response still gives what the server sent.
+ */
+class ParsedJsonResponse extends Response {
+  override readonly json: () => Promise<unknown>;
+
+  constructor(text: string, init: ResponseInit, parsed: unknown) {
+    super(text, init);
+    this.json = () => Promise.resolve(parsed);
+  }
+}
+
+/**
+ * A success's body for MedplumClient: JSON, parsed here and only here (else a 502 at `where`:
+ * MedplumClient would print its own parse error to stderr and throw a bare SyntaxError, or hand
+ * back the text), or no body at all when the server sent none.
  */
 function jsonResponse(response: Response, text: string, where: string): Response {
   const headers = new Headers(response.headers);
@@ -433,13 +449,14 @@ function jsonResponse(response: Response, text: string, where: string): Response
     headers.set('content-length', '0');
     return new Response(null, init);
   }
+  let parsed: unknown;
   try {
-    JSON.parse(text);
+    parsed = JSON.parse(text);
   } catch {
     throw malformed(where, "The FHIR server's answer is not JSON");
   }
   headers.set('content-type', 'application/fhir+json');
-  return new Response(text, init);
+  return new ParsedJsonResponse(text, init, parsed);
 }
 
 /**

@@ -354,6 +354,33 @@ describe('fhir-server store: HTTP faults (scripted fetch)', () => {
     expect(request?.headers.get('Authorization')).toBe('Bearer t-1');
   });
 
+  it('parses each answer once: its own check, never again in MedplumClient', async () => {
+    const bundle = {
+      resourceType: 'Bundle',
+      type: 'searchset',
+      total: 1,
+      entry: [{ resource: megan }],
+    };
+    const store = open([
+      { status: 200, body: megan },
+      { status: 200, body: bundle },
+    ]);
+    const texts = [JSON.stringify(megan), JSON.stringify(bundle)];
+    const parse = jest.spyOn(JSON, 'parse');
+    const json = jest.spyOn(Response.prototype, 'json');
+    try {
+      expect(await store.read('Patient', 'megan')).toEqual(megan);
+      expect((await store.search('Patient', {})).resources).toEqual([megan]);
+      // The adapter's own parse, one per answer (it checks the answer is JSON)…
+      expect(parse.mock.calls.filter(([text]) => texts.includes(text))).toHaveLength(2);
+      // …and MedplumClient's read of the body (undici parses outside this test's realm).
+      expect(json).not.toHaveBeenCalled();
+    } finally {
+      parse.mockRestore();
+      json.mockRestore();
+    }
+  });
+
   it('refuses an unknown search parameter before sending anything', async () => {
     const store = open([]);
     const err = await store.search('Patient', { nickname: 'meg' }).then(
