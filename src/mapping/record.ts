@@ -175,6 +175,14 @@ export function nameDisplay(name: PersonName | undefined): string | undefined {
   return given ? `${name.family ?? ''}, ${given}` : (name.family ?? '');
 }
 
+/**
+ * A name's parts that have a value. R4 JSON may hold `null` in a repeating primitive where only
+ * the `_given` beside it (an id, extensions) is there; no native format holds such a part.
+ */
+function nameParts(parts: readonly (string | null)[] | undefined): string[] | undefined {
+  return parts?.filter((part): part is string => typeof part === 'string');
+}
+
 function humanName(name: PersonName): HumanName {
   return {
     ...(name.text !== undefined ? { text: name.text } : {}),
@@ -291,9 +299,9 @@ function personFromPatient(patient: Patient): PersonDetails {
   const name: PersonName | undefined = official
     ? {
         ...(official.family !== undefined ? { family: official.family } : {}),
-        given: official.given ?? [],
-        ...(official.prefix ? { prefix: official.prefix } : {}),
-        ...(official.suffix ? { suffix: official.suffix } : {}),
+        given: nameParts(official.given) ?? [],
+        ...(official.prefix ? { prefix: nameParts(official.prefix) ?? [] } : {}),
+        ...(official.suffix ? { suffix: nameParts(official.suffix) ?? [] } : {}),
         ...(official.text !== undefined && official.family === undefined && !official.given
           ? { text: official.text }
           : {}),

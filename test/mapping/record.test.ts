@@ -155,6 +155,32 @@ describe.each(FORMATS)('FHIR → $format names what the record does not hold', (
   });
 });
 
+// MHSDS rows carry no names (pseudonymised).
+const NAMED_FORMATS = FORMATS.filter((f) => f.format !== 'mhsds-csv');
+
+describe.each(NAMED_FORMATS)(
+  'FHIR → $format: a name part that is only a JSON null placeholder',
+  ({ format, file }) => {
+    it('is left out of the name, which is converted; what _given held is named as not held', async () => {
+      const qr = await baseResponse(format, file);
+      const patient = subjectPatient(qr);
+      const name = patient.name?.[0];
+      if (!name?.given?.length) throw new Error('the fixture names no given name');
+      const given = [...name.given];
+      // R4 JSON: the third part has no value, only an id (json.html#primitive).
+      Object.assign(name, {
+        given: [...given, null],
+        _given: [...given.map(() => null), { id: 'g3' }],
+      });
+      const r = await run(JSON.stringify(qr), 'fhir', format);
+      expect(r.summary).toMatchObject({ converted: 1, rejected: 0 });
+      const back = responses((await run(r.output, format, 'fhir')).output)[0];
+      expect(back && subjectPatient(back).name?.[0]?.given).toEqual(given);
+      expect(r.summary.notHeld).toEqual({ 'Patient.name.given.extension': 1 });
+    });
+  },
+);
+
 describe('subject.display that is not the name', () => {
   it.each(['hl7v2', 'dialogplus-csv'])(
     'FHIR → %s names a display the name does not give; the name’s own display is not named',
