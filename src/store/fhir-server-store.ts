@@ -20,8 +20,9 @@
  *   is the server's own `PUT Type?search` (atomic create-if-none on the server).
  * - Reads `Bundle.total` with `_total=accurate`; pages by `_count`/`_offset`, following `next`
  *   links when the server returns a short page. A server that ignores `_offset` (paging by its
- *   own tokens) answers every page with the first: not detected here (a check costs a request
- *   per paged search and would change what plan sync sees; plan sync notices it by itself).
+ *   own tokens) answers every page with the first: a page beyond the first that holds matches is
+ *   checked against the first page (one more request) and, when it is that page, is a 502 at
+ *   `Bundle.entry` saying the server ignores `_offset` (not the same matches again, for ever).
  * - Sends its token only under the configured base (same scheme, host, port, path prefix): a
  *   `next` link or a redirect elsewhere is a 502 and is not fetched. Redirects under the base
  *   are followed (at most 5; a write only on 307/308).
@@ -1051,6 +1052,7 @@ export class FhirServerStore implements FhirStore {
     const get = async (at: string): Promise<Bundle> =>
       bundleOf((await this.call(ctx, (c): Promise<Bundle> => c.get(at, once()))).result);
     const first = await get(url);
+    if (parsed.offset > 0) await this.checkOffsetHonoured(type, query, parsed.offset, first, get);
     let page: Bundle = first;
     for (let n = 0; ; n++) {
       let added = 0;
@@ -1070,6 +1072,38 @@ export class FhirServerStore implements FhirStore {
     const page0 = resources.slice(0, parsed.count);
     const total = typeof first.total === 'number' ? first.total : parsed.offset + page0.length;
     return { resources: page0, total, offset: parsed.offset, count: parsed.count };
+  }
+
+  /**
+   * A 502 when the server ignored `_offset`: its page at `offset` (> 0) holds, in order, the
+   * matches its first page starts with. A server paging only by its own `next` tokens answers
+   * every `_offset` with its first page, and the façade's `next` links (which page by `_offset`)
+   * would then give a client the same matches for ever. The first page is asked for as many
+   * matches as the page holds (no `_offset`, no `_total`): one more request, made only for a page
+   * beyond the first that holds matches. A server honouring `_offset` starts that page with the
+   * match at `offset`, which cannot be its first. The `self` link is not relied on: a server may
+   * echo the request in it whether or not it used `_offset`.
+   */
+  private async checkOffsetHonoured(
+    type: string,
+    query: URLSearchParams,
+    offset: number,
+    page: Bundle,
+    get: (url: string) => Promise<Bundle>,
+  ): Promise<void> {
+    const ids = matchesOf(page, type).map((r) => r.id);
+    if (ids.length === 0) return;
+    const start = new URLSearchParams(query);
+    start.delete('_offset');
+    start.delete('_total');
+    start.set('_count', String(ids.length));
+    const first = await get(this.client.fhirSearchUrl(type as ResourceType, start).href);
+    const firstIds = matchesOf(first, type).map((r) => r.id);
+    if (ids.every((id, i) => firstIds[i] === id))
+      throw malformed(
+        'Bundle.entry',
+        `The FHIR server ignores _offset: its page at offset ${offset} is its first page, so paging through it would repeat the same matches`,
+      );
   }
 
   async transaction(bundle: Bundle): Promise<Bundle> {

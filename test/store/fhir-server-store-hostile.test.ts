@@ -7,10 +7,13 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Bundle, Patient } from '@medplum/fhirtypes';
+import type { Bundle, OperationOutcome, Patient } from '@medplum/fhirtypes';
+import winston from 'winston';
+import { createApp } from '../../src/api/app';
 import { wwwAuthenticate } from '../../src/auth/errors';
 import { statusOf } from '../../src/service/outcomes';
 import { FhirServerError, openFhirServerStore, type FhirServerStoreOptions } from '../../src/store';
+import { sharedValidator } from '../support/service';
 
 const TOKEN = 'STORE-TOKEN-s3cr3t';
 
@@ -525,4 +528,115 @@ describe('fhir-server store: one deadline per store call, across retries and pag
     expect(err.status).toBe(504);
     expect(backing.seen.map((s) => s.url.includes('page=2'))).toEqual([false, true]);
   });
+});
+
+describe('fhir-server store: a server that ignores _offset is found out on the next page', () => {
+  /**
+   * A server holding twelve Patients (p00…p11) that pages by `_count` and, unless `ignoreOffset`,
+   * by `_offset`. Its `self` link echoes the request either way, as some servers' do.
+   */
+  async function pager(ignoreOffset: boolean): Promise<Loopback> {
+    const ids = Array.from({ length: 12 }, (_, i) => `p${String(i).padStart(2, '0')}`);
+    const backing = await loopback((req, res) => {
+      const params = new URL(req.url ?? '/', 'http://x').searchParams;
+      const count = Number(params.get('_count') ?? '10');
+      const offset = ignoreOffset ? 0 : Number(params.get('_offset') ?? '0');
+      json(
+        res,
+        searchset(ids.slice(offset, offset + count), {
+          total: ids.length,
+          link: [{ relation: 'self', url: `${backing.origin}${req.url ?? ''}` }],
+        }),
+      );
+    });
+    return backing;
+  }
+
+  function sent(backing: Loopback): Array<Record<string, string>> {
+    return backing.seen.map((s) => {
+      const params = Object.fromEntries(new URL(s.url, 'http://x').searchParams);
+      delete params._total;
+      return params;
+    });
+  }
+
+  it('a page beyond the first that is the first page is a 502 at Bundle.entry', async () => {
+    const backing = await pager(true);
+    const err = await failure(
+      open(`${backing.origin}/fhir`).search('Patient', {}, { count: 5, offset: 5 }),
+    );
+    expect(err.status).toBe(502);
+    expect(err.outcome.issue[0]).toMatchObject({ code: 'exception', expression: ['Bundle.entry'] });
+    expect(err.outcome.issue[0]?.details?.text).toMatch(/ignores _offset/);
+    // The page asked for, then the first page (as many matches as that page held).
+    expect(sent(backing)).toEqual([{ _count: '5', _offset: '5' }, { _count: '5' }]);
+    expect(backing.seen.map((s) => s.auth)).toEqual([`Bearer ${TOKEN}`, `Bearer ${TOKEN}`]);
+  });
+
+  it('so is a page past the last match that holds matches', async () => {
+    const backing = await pager(true);
+    const err = await failure(
+      open(`${backing.origin}/fhir`).search('Patient', {}, { count: 5, offset: 20 }),
+    );
+    expect(err.status).toBe(502);
+    expect(err.outcome.issue[0]?.details?.text).toMatch(/ignores _offset/);
+  });
+
+  it('a server that honours _offset: its pages are answered, the first and empty ones unchecked', async () => {
+    const backing = await pager(false);
+    const store = open(`${backing.origin}/fhir`);
+    const second = await store.search('Patient', {}, { count: 5, offset: 5 });
+    expect(second.resources.map((r) => r.id)).toEqual(['p05', 'p06', 'p07', 'p08', 'p09']);
+    expect(second).toMatchObject({ total: 12, offset: 5, count: 5 });
+    // Offset below the count: the page overlaps the first without being it.
+    const overlapping = await store.search('Patient', {}, { count: 5, offset: 2 });
+    expect(overlapping.resources.map((r) => r.id)).toEqual(['p02', 'p03', 'p04', 'p05', 'p06']);
+    const last = await store.search('Patient', {}, { count: 5, offset: 10 });
+    expect(last.resources.map((r) => r.id)).toEqual(['p10', 'p11']);
+    const first = await store.search('Patient', {}, { count: 5 });
+    expect(first.resources).toHaveLength(5);
+    const past = await store.search('Patient', {}, { count: 5, offset: 20 });
+    expect(past).toEqual({ resources: [], total: 12, offset: 20, count: 5 });
+    expect(sent(backing)).toEqual([
+      { _count: '5', _offset: '5' },
+      { _count: '5' },
+      { _count: '5', _offset: '2' },
+      { _count: '5' },
+      { _count: '5', _offset: '10' },
+      { _count: '2' },
+      { _count: '5' },
+      { _count: '5', _offset: '20' },
+    ]);
+  });
+
+  it('through the façade: the next link a client follows is a 502 OperationOutcome, not page 1 again', async () => {
+    const backing = await pager(true);
+    const store = open(`${backing.origin}/fhir`);
+    const app = createApp({
+      validator: sharedValidator(),
+      store,
+      logger: winston.createLogger({ silent: true }),
+    });
+    const server = app.express.listen(0, '127.0.0.1');
+    await new Promise((resolve) => server.once('listening', resolve));
+    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    try {
+      const first = await fetch(`${base}/fhir/Patient?_count=5`);
+      expect(first.status).toBe(200);
+      const bundle = (await first.json()) as Bundle;
+      expect(bundle.entry?.map((e) => e.resource?.id)).toEqual(['p00', 'p01', 'p02', 'p03', 'p04']);
+      const nextUrl = bundle.link?.find((l) => l.relation === 'next')?.url;
+      expect(nextUrl).toBeDefined();
+      const second = await fetch(nextUrl ?? '');
+      expect(second.status).toBe(502);
+      const outcome = (await second.json()) as OperationOutcome;
+      expect(outcome.resourceType).toBe('OperationOutcome');
+      expect(outcome.issue[0]).toMatchObject({ severity: 'error', expression: ['Bundle.entry'] });
+      expect(outcome.issue[0]?.details?.text).toMatch(/ignores _offset/);
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+      await app.close();
+      await store.close();
+    }
+  }, 60_000);
 });
