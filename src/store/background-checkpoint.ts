@@ -53,7 +53,7 @@ export class BackgroundCheckpoint {
         busyTimeoutMs,
       },
     });
-    // Never keeps the process alive; the store closes it.
+    // A checkpoint never keeps the process alive on its own; closing does (`close`).
     this.worker.unref();
     this.worker.on('message', (reply: Reply) => {
       const done = this.running;
@@ -92,6 +92,9 @@ export class BackgroundCheckpoint {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    // Waited for now: unreferenced, the worker would let the process end first when nothing else
+    // keeps it alive (a CLI, a service whose server has closed), and the store would never close.
+    this.worker.ref();
     const running = this.running;
     if (running)
       await new Promise<void>((resolve) => {

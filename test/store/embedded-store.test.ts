@@ -545,6 +545,21 @@ describe('embedded store: the outbox', () => {
   });
 });
 
+describe('embedded store: closing', () => {
+  it('finishes closing in a process nothing else keeps alive, after checkpoints have run', async () => {
+    const child = fork(join(__dirname, 'fixtures', 'close-after-checkpoint.ts'), [tempDir()], {
+      execArgv: ['--import', 'tsx'],
+      stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
+    });
+    let out = '';
+    child.stdout?.on('data', (chunk: Buffer) => {
+      out += chunk.toString('utf8');
+    });
+    const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+    expect([code, out]).toEqual([0, 'closed\n']);
+  });
+});
+
 describe('embedded store: a crash', () => {
   it('keeps every acknowledged transaction exactly once and no half of any other', async () => {
     const dir = tempDir();
