@@ -126,11 +126,8 @@ export function encounterRoutes(service: FhirService, transfers: Transfers | und
     '/:id/_history',
     route(async (req, res) => {
       checked(accessOf(res), 'history');
-      sendFhir(
-        res,
-        200,
-        historyBundle(req, await store.history('Encounter', String(req.params.id))),
-      );
+      const id = String(req.params.id);
+      sendFhir(res, 200, historyBundle(req, 'Encounter', id, await store.history('Encounter', id)));
     }),
   );
   return router;

@@ -139,8 +139,9 @@ export function fhirRoutes(service: FhirService, now: () => Date): Router {
   router.get(
     '/:type/:id/_history',
     route(async (req, res) => {
-      const versions = await service.history(accessOf(res), param(req, 'type'), param(req, 'id'));
-      sendFhir(res, 200, historyBundle(req, versions));
+      const [type, id] = [param(req, 'type'), param(req, 'id')];
+      const versions = await service.history(accessOf(res), type, id);
+      sendFhir(res, 200, historyBundle(req, type, id, versions));
     }),
   );
   router.get(

@@ -135,9 +135,19 @@ export function searchBundle(
   };
 }
 
-/** One page of a history (`_since`, `_count`, `_offset`: history-page.ts), newest first. */
-export function historyBundle(req: Request, versions: readonly Resource[]): Bundle {
+/**
+ * One page of the history of `type/id` (`_since`, `_count`, `_offset`: history-page.ts), newest
+ * first. Its links are built from the type and id, not the request's path, which is relative to
+ * whatever router answers it (`/stay-1/_history` under `/fhir/Encounter`).
+ */
+export function historyBundle(
+  req: Request,
+  type: string,
+  id: string,
+  versions: readonly Resource[],
+): Bundle {
   const query = queryOf(req);
-  const url = `${fhirBase(req)}${req.path}`;
-  return historyPageBundle(versions, historyPageOf(query), fhirBase(req), url, query);
+  const base = fhirBase(req);
+  const url = `${base}/${type}/${encodeURIComponent(id)}/_history`;
+  return historyPageBundle(versions, historyPageOf(query), base, url, query);
 }

@@ -131,6 +131,25 @@ describe('a history, paged', () => {
     expect(last.body.link.map((l: Json) => l.relation)).toEqual(['self', 'previous']);
   });
 
+  it('an Encounter’s history (its own routes, mounted at /fhir/Encounter) pages the same way', async () => {
+    for (const status of ['planned', 'in-progress', 'finished']) {
+      const res = await fhir(service.base, 'PUT', '/fhir/Encounter/stay-paged', {
+        resourceType: 'Encounter',
+        id: 'stay-paged',
+        status,
+        class: { system: 'http://terminology.hl7.org/CodeSystem/v3-ActCode', code: 'IMP' },
+      });
+      expect([200, 201]).toContain(res.status);
+    }
+    const first = await get('/fhir/Encounter/stay-paged/_history?_count=2');
+    const self = first.body.link.find((l: Json) => l.relation === 'self').url as string;
+    expect(self).toMatch(/\/fhir\/Encounter\/stay-paged\/_history\?/);
+    const next = first.body.link.find((l: Json) => l.relation === 'next').url as string;
+    const second = await get(next.slice(next.indexOf('/fhir/')));
+    expect(second.status).toBe(200);
+    expect(second.body.entry.map((e: Json) => e.resource.status)).toEqual(['planned']);
+  });
+
   it('without `_count`, the page is the search default (all five here)', async () => {
     const all = await get('/fhir/Patient/paged/_history');
     expect(all.body.entry).toHaveLength(5);
