@@ -34,7 +34,7 @@ import { NOTIFICATION_OPERATION } from '../transfer/plan-sync';
 import { Transfers } from '../transfer/handover';
 import type { Peers } from '../transfer/peers';
 import { Draining } from './draining';
-import { requestLog } from './request-log';
+import { noteMount, requestLog } from './request-log';
 
 export { BODY_LIMIT_BYTES } from './body';
 
@@ -133,13 +133,15 @@ export function createApp(options: AppOptions): App {
   // Each set of special routes is mounted at its own prefix, ahead of the generic FHIR routes: a
   // request elsewhere passes it with one prefix test instead of entering its router and trying
   // every route (on a plain read that walk was a tenth of the service's time).
-  app.use('/fhir/Encounter', encounterRoutes(service, transfers));
-  app.use(`/fhir/\\${NOTIFICATION_OPERATION}`, planSyncRoutes(deliverer, service));
-  app.use('/fhir/Patient', transferRoutes(transfers));
-  app.use('/fhir/CarePlan', letterRoutes(service));
-  app.use('/fhir', fhirRoutes(service, now));
-  app.use('/native', nativeRoutes(service, transfers));
-  app.use('/ui', uiRoutes({ service, now, ...(options.authenticate ? { authenticate } : {}) }));
+  // `noteMount` keeps each router's mount path for the logs (request-log.ts).
+  app.use('/fhir/Encounter', noteMount, encounterRoutes(service, transfers));
+  app.use(`/fhir/\\${NOTIFICATION_OPERATION}`, noteMount, planSyncRoutes(deliverer, service));
+  app.use('/fhir/Patient', noteMount, transferRoutes(transfers));
+  app.use('/fhir/CarePlan', noteMount, letterRoutes(service));
+  app.use('/fhir', noteMount, fhirRoutes(service, now));
+  app.use('/native', noteMount, nativeRoutes(service, transfers));
+  const ui = uiRoutes({ service, now, ...(options.authenticate ? { authenticate } : {}) });
+  app.use('/ui', noteMount, ui);
   app.use((_req: Request, _res: Response, next: NextFunction) => {
     next(fault(404, 'not-found', 'No such endpoint', 'Resource'));
   });

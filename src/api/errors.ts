@@ -48,7 +48,7 @@ export function errorHandler(logger: winston.Logger) {
     }
     logger.error('unhandled error', {
       requestId: res.locals.requestId as string | undefined,
-      route: routeOf(req),
+      route: routeOf(req, res),
       error: err instanceof Error ? err.stack : String(err),
     });
     sendFhir(res, 500, outcome([error('exception', 'Internal error', 'Resource')]));

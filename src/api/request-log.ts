@@ -20,7 +20,7 @@ export function requestLog(logger: winston.Logger) {
       logger.info('request', {
         requestId,
         method: req.method,
-        route: routeOf(req),
+        route: routeOf(req, res),
         status: res.statusCode,
         ms: Number(process.hrtime.bigint() - started) / 1e6,
       });
@@ -29,11 +29,22 @@ export function requestLog(logger: winston.Logger) {
   };
 }
 
-/** The route pattern a request matched, under its mount path (`/fhir/:type/:id`); never the URL. */
-export function routeOf(req: Request): string {
+/**
+ * The route pattern a request matched, under its mount path (`/fhir/Encounter/:id`); never the
+ * URL. The mount path is the one `noteMount` kept: once an error has left a router, Express has
+ * put `req.baseUrl` back to the app's.
+ */
+export function routeOf(req: Request, res: Response): string {
   const pattern = (req.route as { path?: unknown } | undefined)?.path;
-  const base = req.baseUrl;
+  const mounted = res.locals.mountPath as string | undefined;
+  const base = pattern !== undefined && mounted !== undefined ? mounted : req.baseUrl;
   if (typeof pattern === 'string') return `${base}${pattern}`;
   if (Array.isArray(pattern)) return `${base}${String(pattern[0])}`;
   return base || 'unmatched';
+}
+
+/** Middleware for the head of a mounted router: keeps its mount path for `routeOf`. */
+export function noteMount(req: Request, res: Response, next: NextFunction): void {
+  res.locals.mountPath = req.baseUrl;
+  next();
 }
