@@ -44,9 +44,16 @@ export class Codes<T extends number | boolean> {
   }
 }
 
-/** NHS number: 10 digits, the last a modulus 11 check digit (a check digit of 10 is invalid). */
+/**
+ * NHS number: 10 digits, not one digit ten times, the last a modulus 11 check digit (a check
+ * digit of 10 is invalid). Every number of one repeated digit passes modulus 11 (the weights sum
+ * to 54, -1 mod 11, so the check digit is the digit repeated), and NHS England treats them as
+ * invalid: `0000000000` and `9999999999` are what placeholders and a held-down key look like.
+ * One rule for the service and every mapper, so a record a mapper converts is never refused
+ * by the service for its NHS number.
+ */
 export function isNhsNumber(value: string): boolean {
-  if (!/^\d{10}$/.test(value)) return false;
+  if (!/^\d{10}$/.test(value) || /^(\d)\1{9}$/.test(value)) return false;
   let sum = 0;
   for (let i = 0; i < 9; i++) sum += Number(value[i]) * (10 - i);
   const check = 11 - (sum % 11);

@@ -260,7 +260,7 @@ export function createItemRowsReader(
             issues.push(
               placedIssue(
                 'value',
-                `${column.header} is not a valid NHS number (10 digits with a correct check digit)`,
+                `${column.header} is not a valid NHS number (10 digits, not all the same, with a correct check digit)`,
                 column.expression,
                 file,
                 where,

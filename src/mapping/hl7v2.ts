@@ -811,7 +811,7 @@ function readPatient(ctx: MessageContext): Read<PersonDetails> {
       issues.push(
         placedIssue(
           'value',
-          `${c.pidIds.text}: the NHS number is not valid (10 digits with a correct check digit)`,
+          `${c.pidIds.text}: the NHS number is not valid (10 digits, not all the same, with a correct check digit)`,
           idExpression,
           file,
           where,

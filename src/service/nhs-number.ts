@@ -1,11 +1,8 @@
 /**
  * NHS numbers (`https://fhir.nhs.uk/Id/nhs-number`) as identifiers of Patients and in searches,
- * checked by the mappers' `isNhsNumber` (ten digits, modulus-11 check digit; UK Core writes the
- * value without spaces) and, here, not one digit ten times: every such number passes modulus 11
- * (the weights sum to 54, which is -1 mod 11, so the check digit is the digit repeated), and NHS
- * England treats them as invalid — `0000000000` and `9999999999` are what placeholders and a
- * held-down key look like. Patients are matched across systems on this identifier, so a mistyped
- * one must be refused at the door rather than create a second person.
+ * checked by the mappers' `isNhsNumber` (ten digits, not one digit ten times, modulus-11 check
+ * digit; UK Core writes the value without spaces). Patients are matched across systems on this
+ * identifier, so a mistyped one must be refused at the door rather than create a second person.
  */
 import type {
   Identifier,
@@ -24,11 +21,6 @@ export { NHS_NUMBER_SYSTEM };
 
 const RULE = 'ten digits, not all the same, with a matching modulus-11 check digit';
 
-/** Whether `value` is an NHS number this service takes (see the top of this file). */
-export function isValidNhsNumber(value: string): boolean {
-  return isNhsNumber(value) && !/^(\d)\1{9}$/.test(value);
-}
-
 /**
  * An issue for each NHS-number identifier whose value fails the check (the value is not echoed),
  * at `valueAt(index)`: by default the value in `path`'s `identifier` list.
@@ -41,7 +33,7 @@ export function nhsNumberIssues(
   const issues: OperationOutcomeIssue[] = [];
   (identifiers ?? []).forEach((identifier, index) => {
     if (identifier.system !== NHS_NUMBER_SYSTEM) return;
-    if (identifier.value !== undefined && isValidNhsNumber(identifier.value)) return;
+    if (identifier.value !== undefined && isNhsNumber(identifier.value)) return;
     issues.push(error('value', `This NHS number is not valid: it needs ${RULE}`, valueAt(index)));
   });
   return issues;
@@ -55,7 +47,7 @@ export function nhsNumberSearchIssue(
   const bar = token.indexOf('|');
   if (bar < 0 || token.slice(0, bar) !== NHS_NUMBER_SYSTEM) return undefined;
   const value = token.slice(bar + 1);
-  if (isValidNhsNumber(value)) return undefined;
+  if (isNhsNumber(value)) return undefined;
   return error('value', `The NHS number searched for is not valid (${RULE})`, `${type}.identifier`);
 }
 

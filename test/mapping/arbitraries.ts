@@ -30,7 +30,7 @@ export const FILLER_ORDER_SYSTEM = 'https://dialog-fhir.org/fhir/sid/hl7v2-fille
 const CONCEPTS: readonly DialogItemConcept[] = DIALOG_ITEMS.map((i) => i.concept);
 const london = new ZoneClock('Europe/London');
 
-/** A valid NHS number (10 digits, modulus 11 check digit). */
+/** A valid NHS number (10 digits, not all the same, modulus 11 check digit). */
 export const nhsNumber = fc
   .array(fc.integer({ min: 0, max: 9 }), { minLength: 9, maxLength: 9 })
   .map((digits) => {
@@ -39,7 +39,9 @@ export const nhsNumber = fc
     return { digits, check: check === 11 ? 0 : check };
   })
   .filter(({ check }) => check !== 10)
-  .map(({ digits, check }) => `${digits.join('')}${check}`);
+  .map(({ digits, check }) => `${digits.join('')}${check}`)
+  // One digit ten times passes modulus 11 but is not an NHS number (src/mapping/codes.ts).
+  .filter((n) => !/^(\d)\1{9}$/.test(n));
 
 /** Name parts: letters (some beyond ASCII), apostrophes and hyphens, no spaces or commas. */
 const namePart = fc.stringMatching(/^[A-Za-zÀ-ÿ'][A-Za-zÀ-ÿ'-]{0,11}$/);

@@ -31,6 +31,10 @@ describe('NHS numbers', () => {
     expect(isNhsNumber('943 476 5919')).toBe(false);
     fc.assert(fc.property(nhsNumber, (n) => isNhsNumber(n)));
   });
+
+  it('refuse one digit ten times, which passes modulus 11 (NHS England: invalid)', () => {
+    for (let d = 0; d <= 9; d++) expect([d, isNhsNumber(String(d).repeat(10))]).toEqual([d, false]);
+  });
 });
 
 describe('formula neutralising', () => {

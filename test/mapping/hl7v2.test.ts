@@ -144,7 +144,7 @@ describe('hl7v2: bad messages', () => {
       'message 4 (line 11): message 4 (line 11), segment 4 (OBX, line 14), field OBX-5 | OBX-5 is not a whole number from 1 to 7',
       'message 5 (line 15): message 5 (line 15), segment 5 (OBX, line 19), field OBX-3 | OBX-3 is not a DIALOG item (SNOMED CT) or "more help" code',
       'message 6 (line 20): message 6 (line 20), segment 5 (OBX, line 24), field OBX-14 | OBX-14 differs from OBR-7: one session is rated at one point in time',
-      'message 7 (line 25): message 7 (line 25), segment 2 (PID, line 26), field PID-3 | PID-3: the NHS number is not valid (10 digits with a correct check digit)',
+      'message 7 (line 25): message 7 (line 25), segment 2 (PID, line 26), field PID-3 | PID-3: the NHS number is not valid (10 digits, not all the same, with a correct check digit)',
       'message 8 (line 29): message 8 (line 29), field MSH-9 | Message type ADT^A08 is not mapped (this mapping reads ORU^R01, ADT^A01, ADT^A03)',
       'message 9 (line 31): message 9 (line 31), segment 3 (line 33) | Not an HL7 segment (a segment starts with a three-character name and a field separator)',
       'message 10 (line 35): message 10 (line 35), segment 4 (OBX, line 38), field OBX-2 | OBX-2 is not NM for an item score',

@@ -49,7 +49,7 @@ describe('mhsds-csv: bad rows', () => {
     expect(result.summary).toMatchObject({ read: 9, converted: 3, rejected: 6, skipped: 1 });
     expect(rejectSummary(result)).toEqual([
       'rows 6–7: row 6, column "PersScore" | PersScore is not one of "1", "2", "3", "4", "5", "6", "7"',
-      'row 8: row 8, column "NHSNumber" | NHSNumber is not a valid NHS number (10 digits with a correct check digit)',
+      'row 8: row 8, column "NHSNumber" | NHSNumber is not a valid NHS number (10 digits, not all the same, with a correct check digit)',
       'row 11: row 11 | These rows belong to the session at row 9, which was already converted without them (so that session lacks these items): rows of one session must be adjacent — sort the extract by person and assessment time',
       'row 12: row 12, column "AssToolCompTimestamp" | AssToolCompTimestamp is a local time that happens twice (daylight saving ends), so the moment is ambiguous (expected yyyy-MM-dd\'T\'HH:mm:ss)',
       'rows 13–14: row 14, column "CodedAssToolType" | The session has two scores for the same item (CodedAssToolType)',
