@@ -3,18 +3,11 @@
  * `identityQueue`): a session's If-None-Exist, and an NHS number being one person's. Two requests
  * racing in one process — real concurrent HTTP requests — make exactly one resource.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { QuestionnaireResponse } from '@medplum/fhirtypes';
-import winston from 'winston';
-import { createApp, type App } from '../../src/api/app';
 import { EmbeddedStore, type FhirStore } from '../../src/store';
 import { newSession } from '../fhir/journey';
 import { journeyPatient } from '../store/store-contract';
-import { fhir, sharedValidator } from '../support/service';
+import { fhir, startService, type TestService } from '../support/service';
 
 const NHS = 'https://fhir.nhs.uk/Id/nhs-number';
 /** Valid NHS numbers (modulus 11) held by no one in the journey. */
@@ -60,32 +53,18 @@ function searchesMeet(target: EmbeddedStore): FhirStore {
   });
 }
 
-let dir: string;
+let service: TestService;
 let store: EmbeddedStore;
-let app: App;
-let server: Server;
 let base: string;
 
 beforeEach(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'dialog-identity-races-'));
-  store = EmbeddedStore.open({ dataDir: dir });
+  service = await startService({ wrapStore: searchesMeet });
+  store = service.store;
+  base = service.base;
   await store.update(journeyPatient());
-  app = createApp({
-    validator: sharedValidator(),
-    store: searchesMeet(store),
-    logger: winston.createLogger({ silent: true }),
-  });
-  server = app.express.listen(0, '127.0.0.1');
-  await new Promise((resolve) => server.once('listening', resolve));
-  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 });
 
-afterEach(async () => {
-  await new Promise((resolve) => server.close(resolve));
-  await app.close();
-  await store.close();
-  rmSync(dir, { recursive: true, force: true });
-});
+afterEach(() => service.close());
 
 async function total(type: string, query: string): Promise<number> {
   const res = await fhir(base, 'GET', `/fhir/${type}?${query}`);

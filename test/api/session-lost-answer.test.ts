@@ -4,27 +4,18 @@
  * now) or fails with 412 (the plan's If-Match has moved on). The client sent one create, so it is
  * told 201 with a Location, once; sending the session again is then a 200.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { Bundle, QuestionnaireResponse } from '@medplum/fhirtypes';
-import winston from 'winston';
-import { createApp, type App } from '../../src/api/app';
 import { stale } from '../../src/service/outcomes';
 import { EmbeddedStore, type FhirStore } from '../../src/store';
 import { journeyResponses } from '../fhir/journey';
 import { journeyPatient } from '../store/store-contract';
-import { fhir, sharedValidator } from '../support/service';
+import { fhir, startService, type TestService } from '../support/service';
 
 /** How the store loses the answer to the next transaction, after committing it. */
 type Loss = 'repeat-succeeds' | 'repeat-412' | 'none';
 
-let dir: string;
+let service: TestService;
 let store: EmbeddedStore;
-let app: App;
-let server: Server;
 let base: string;
 let loss: Loss = 'none';
 
@@ -48,25 +39,13 @@ function losingAnswers(target: EmbeddedStore): FhirStore {
 }
 
 beforeEach(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'dialog-lost-answer-'));
-  store = EmbeddedStore.open({ dataDir: dir });
+  service = await startService({ wrapStore: losingAnswers });
+  store = service.store;
+  base = service.base;
   await store.update(journeyPatient());
-  app = createApp({
-    validator: sharedValidator(),
-    store: losingAnswers(store),
-    logger: winston.createLogger({ silent: true }),
-  });
-  server = app.express.listen(0, '127.0.0.1');
-  await new Promise((resolve) => server.once('listening', resolve));
-  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 });
 
-afterEach(async () => {
-  await new Promise((resolve) => server.close(resolve));
-  await app.close();
-  await store.close();
-  rmSync(dir, { recursive: true, force: true });
-});
+afterEach(() => service.close());
 
 const [first, second] = journeyResponses() as [QuestionnaireResponse, QuestionnaireResponse];
 

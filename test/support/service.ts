@@ -19,7 +19,7 @@ import {
   loadDevKey,
   type DevKey,
 } from '../../src/auth';
-import { EmbeddedStore } from '../../src/store';
+import { EmbeddedStore, type FhirStore } from '../../src/store';
 import { createValidator, type Validator } from '../../src/validation';
 
 let validator: Validator | undefined;
@@ -43,6 +43,8 @@ export interface TestService {
 export interface StartOptions extends Partial<Omit<AppOptions, 'store' | 'validator' | 'logger'>> {
   /** A port chosen beforehand (see freePort), when peers must know the address in advance. */
   readonly port?: number;
+  /** What the app is given in place of the store itself: a wrapper that misbehaves on cue. */
+  readonly wrapStore?: (store: EmbeddedStore) => FhirStore;
 }
 
 /** A free loopback port, to give a service whose address others must know before it starts. */
@@ -73,8 +75,13 @@ export async function startService(options: StartOptions = {}): Promise<TestServ
       }),
     ],
   });
-  const { port: wanted, ...appOptions } = options;
-  const app = createApp({ validator: sharedValidator(), store, logger, ...appOptions });
+  const { port: wanted, wrapStore, ...appOptions } = options;
+  const app = createApp({
+    validator: sharedValidator(),
+    store: wrapStore ? wrapStore(store) : store,
+    logger,
+    ...appOptions,
+  });
   const server: Server = app.express.listen(wanted ?? 0, '127.0.0.1');
   answerClientErrors(server);
   await new Promise((resolve) => server.once('listening', resolve));
