@@ -115,8 +115,9 @@ function formattingText(code: string): string | undefined {
   if (!m) return undefined;
   if (m[1] !== undefined) return m[1] === 'br' || m[1] === 'ce' ? '\n' : '';
   if (m[2] !== undefined) {
-    const n = Math.max(1, Number(m[3] || '1'));
-    return (m[2] === 'sp' ? '\n' : ' ').repeat(n);
+    const n = Number(m[3] || '1');
+    // `.sp` ends the line whatever its number; `.sk 0` skips nothing.
+    return m[2] === 'sp' ? '\n'.repeat(Math.max(1, n)) : ' '.repeat(n);
   }
   return '';
 }

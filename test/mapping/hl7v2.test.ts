@@ -770,6 +770,7 @@ describe('hl7v2 escapes: formatting commands are text, escapes needing an agreem
     expect(unescapeHl7('a\\.sp2\\b\\.sp 3\\c', ENC)).toBe('a\n\nb\n\n\nc');
     expect(unescapeHl7('Heading\\.ce\\Centred', ENC)).toBe('Heading\nCentred');
     expect(unescapeHl7('a\\.sk3\\b\\.sk\\c', ENC)).toBe('a   b c');
+    expect(unescapeHl7('a\\.sk 0\\b\\.sp 0\\c', ENC)).toBe('ab\nc');
     // Word wrap and indents lay out lines: plain text has no place for them.
     expect(unescapeHl7('\\.in+4\\\\.ti-4\\1. first\\.br\\\\.fi\\next\\.nf\\', ENC)).toBe(
       '1. first\nnext',
