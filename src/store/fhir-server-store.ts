@@ -136,6 +136,11 @@ export class FhirServerError extends OperationOutcomeError {
     readonly retryAfterMs?: number,
     /** The status the server answered, when `status` is another (401/403 → 502). */
     readonly upstreamStatus?: number,
+    /**
+     * What is wrong with the server, where a caller acts on it rather than only answering it:
+     * `offset-ignored`, its page at an `_offset` was its first page (paging callers end there).
+     */
+    readonly fault?: 'offset-ignored',
   ) {
     super(outcome);
     this.name = 'FhirServerError';
@@ -1082,7 +1087,8 @@ export class FhirServerStore implements FhirStore {
    * matches as the page holds (no `_offset`, no `_total`): one more request, made only for a page
    * beyond the first that holds matches. A server honouring `_offset` starts that page with the
    * match at `offset`, which cannot be its first. The `self` link is not relied on: a server may
-   * echo the request in it whether or not it used `_offset`.
+   * echo the request in it whether or not it used `_offset`. The error's `fault` says so
+   * (`offset-ignored`): a caller walking pages takes it as the end of its walk.
    */
   private async checkOffsetHonoured(
     type: string,
@@ -1099,11 +1105,12 @@ export class FhirServerStore implements FhirStore {
     start.set('_count', String(ids.length));
     const first = await get(this.client.fhirSearchUrl(type as ResourceType, start).href);
     const firstIds = matchesOf(first, type).map((r) => r.id);
-    if (ids.every((id, i) => firstIds[i] === id))
-      throw malformed(
-        'Bundle.entry',
-        `The FHIR server ignores _offset: its page at offset ${offset} is its first page, so paging through it would repeat the same matches`,
-      );
+    if (!ids.every((id, i) => firstIds[i] === id)) return;
+    const { outcome, status } = malformed(
+      'Bundle.entry',
+      `The FHIR server ignores _offset: its page at offset ${offset} is its first page, so paging through it would repeat the same matches`,
+    );
+    throw new FhirServerError(outcome, status, undefined, undefined, 'offset-ignored');
   }
 
   async transaction(bundle: Bundle): Promise<Bundle> {

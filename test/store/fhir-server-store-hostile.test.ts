@@ -112,6 +112,8 @@ describe('fhir-server store: paging and redirects stay under the base URL (H1)',
     expect(err.status).toBe(502);
     expect(err.outcome.issue[0]).toMatchObject({ code: 'exception', expression: ['Bundle.link'] });
     expect(err.outcome.issue[0]?.details?.text).toMatch(/next link points outside its base/);
+    // Another 502, not marked as a server ignoring _offset.
+    expect(err.fault).toBeUndefined();
     expect(evil.seen).toEqual([]);
     expect(backing.seen.map((s) => s.auth)).toEqual([`Bearer ${TOKEN}`]);
   });
@@ -568,6 +570,8 @@ describe('fhir-server store: a server that ignores _offset is found out on the n
     expect(err.status).toBe(502);
     expect(err.outcome.issue[0]).toMatchObject({ code: 'exception', expression: ['Bundle.entry'] });
     expect(err.outcome.issue[0]?.details?.text).toMatch(/ignores _offset/);
+    // Marked, so a caller walking pages can end its walk here (plan sync, handover delivery).
+    expect(err.fault).toBe('offset-ignored');
     // The page asked for, then the first page (as many matches as that page held).
     expect(sent(backing)).toEqual([{ _count: '5', _offset: '5' }, { _count: '5' }]);
     expect(backing.seen.map((s) => s.auth)).toEqual([`Bearer ${TOKEN}`, `Bearer ${TOKEN}`]);
@@ -580,6 +584,7 @@ describe('fhir-server store: a server that ignores _offset is found out on the n
     );
     expect(err.status).toBe(502);
     expect(err.outcome.issue[0]?.details?.text).toMatch(/ignores _offset/);
+    expect(err.fault).toBe('offset-ignored');
   });
 
   it('a server that honours _offset: its pages are answered, the first and empty ones unchecked', async () => {
