@@ -20,7 +20,8 @@
  *   `fhirLocalReference` keyword on `Reference.reference` only marks where the fast path tells the
  *   validator that a resource holds one (validator.ts resolves them).
  * - Repeating primitives take R4 JSON's `null` placeholder in their two arrays (`x`, `_x`); the
- *   `fhirPrimitivePairs` keyword marks where, and primitive-pairs.ts checks the pairing.
+ *   `fhirPrimitivePairs` keyword marks where, and primitive-pairs.ts checks the pairing, and
+ *   ele-1 on each entry of `_x` (which depends on `x`: an id alone is content only beside a value).
  * - ext-1 (an extension has nested extensions or a value, not both) becomes a schema rule.
  * - The schema has no `required`: mandatory elements (min ≥ 1 in the R4 base definitions) are
  *   added, so cardinality of the base resource is checked in the same pass.
@@ -97,6 +98,8 @@ export const LOCAL_REFERENCE_KEYWORD = 'fhirLocalReference';
  * placeholder, and on every `_x` array (its length must be `x`'s).
  */
 export const PRIMITIVE_PAIRS_KEYWORD = 'fhirPrimitivePairs';
+/** The definition of an entry of a repeating primitive's `_x`: Element, less ele-1. */
+export const PAIRED_ELEMENT = 'PairedPrimitiveElement';
 
 /** ele-1 for a JSON object: it holds something besides its `id`. */
 export function isNonEmptyElement(value: Record<string, unknown>): boolean {
@@ -212,18 +215,28 @@ function addElementRule(definitions: Record<string, JsonSchema>): void {
  * values stay as they were); whether each `null` is paired, and the two lengths agree, needs both
  * arrays at once: the PRIMITIVE_PAIRS_KEYWORD marks say where to look (primitive-pairs.ts checks).
  * `null` anywhere else (a single primitive, an array of complex types) is refused as before.
+ * ele-1 on an entry of `_x` needs `x` too (an id alone is enough beside a value, not without
+ * one): `_x`'s entries are PAIRED_ELEMENT, Element without ele-1, and primitive-pairs.ts checks it.
  */
 function addPrimitivePlaceholders(definitions: Record<string, JsonSchema>): void {
+  definitions[PAIRED_ELEMENT] = Object.fromEntries(
+    Object.entries(definitions.Element ?? {}).filter(([key]) => key !== ELEMENT_KEYWORD),
+  );
   for (const definition of Object.values(definitions)) {
     const properties = definition.properties as Record<string, JsonSchema> | undefined;
     if (!properties) continue;
     for (const [name, values] of Object.entries(properties)) {
       const extensions = properties[`_${name}`];
       if (name.startsWith('_') || values.type !== 'array' || extensions?.type !== 'array') continue;
+      const items = extensions.items as JsonSchema | undefined;
+      const paired =
+        items?.$ref === '#/definitions/Element'
+          ? { $ref: `#/definitions/${PAIRED_ELEMENT}` }
+          : items;
       properties[name] = { ...values, items: placeholderOr(values.items) };
       properties[`_${name}`] = {
         ...extensions,
-        items: placeholderOr(extensions.items),
+        items: placeholderOr(paired),
         [PRIMITIVE_PAIRS_KEYWORD]: true,
       };
     }

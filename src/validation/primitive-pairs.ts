@@ -5,7 +5,11 @@
  * the entry: `"given": ["Alice", null], "_given": [null, {"extension": [...]}]`. So:
  * - the two arrays have the same number of entries;
  * - a `null` in `x` needs an entry in `_x` at its index, and a `null` in `_x` a value in `x`;
- * - an entry `null` on both sides is no element at all.
+ * - an entry `null` on both sides is no element at all;
+ * - ele-1 (`hasValue() or (children().count() > id.count())`) on each entry, which needs both
+ *   sides: an entry with no value needs extensions in `_x` (an id alone is not enough), while
+ *   beside a value an id alone is fine. `{}` in `_x` is refused either way: `null` is how R4 JSON
+ *   writes "no id or extensions here", and its objects are never empty.
  * The schema (fhir-schema.ts) lets `null` into both arrays and marks them; this checks the
  * pairing, which needs both arrays at once. Each fault is named where FHIRPath sees the element
  * (`Patient.name[0].given[1]`): FHIRPath has no `_given`, it holds one element per index.
@@ -104,6 +108,11 @@ const noValue = (x: string): string =>
   'index; here it has none';
 const neither = (x: string): string =>
   `This entry is null in both ${x} and _${x}: it has no value, id or extension`;
+const noContent = (x: string): string =>
+  `Constraint ele-1 not met: All FHIR elements must have a @value or children (this entry has ` +
+  `no value in ${x}, and its entry in _${x} has no extension: an id alone is not content)`;
+const emptyObject = (x: string): string =>
+  `An entry of _${x} is an empty object: write null where an entry has no id or extension`;
 
 function pairIssues(
   values: unknown,
@@ -132,5 +141,24 @@ function pairIssues(
             ? noValue
             : undefined;
     if (message) issues.push(error('structure', message(name), locate([...segments, String(i)])));
+    else {
+      const empty = emptiness(value, extension);
+      if (empty)
+        issues.push(error(empty.code, empty.message(name), locate([...segments, String(i)])));
+    }
   }
+}
+
+/** ele-1 on one entry whose `_x` side is an object (other values are the schema's to refuse). */
+function emptiness(
+  value: unknown,
+  extension: unknown,
+): { code: 'invariant' | 'structure'; message: (x: string) => string } | undefined {
+  if (extension === null || typeof extension !== 'object' || Array.isArray(extension))
+    return undefined;
+  const held = extension as Record<string, unknown>;
+  if ((value ?? null) === null) {
+    return held.extension === undefined ? { code: 'invariant', message: noContent } : undefined;
+  }
+  return Object.keys(held).length === 0 ? { code: 'structure', message: emptyObject } : undefined;
 }

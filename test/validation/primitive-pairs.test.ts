@@ -43,6 +43,12 @@ const valid: [string, Resource][] = [
     'an id for the second entry only',
     patient({ given: ['Alice', 'Jo'], _given: [null, { id: 'g2' }] }),
   ],
+  // ele-1 holds beside a value: the element has its @value, whatever its entry in _x holds.
+  ['an id alone beside a value', patient({ given: ['Alice'], _given: [{ id: 'g1' }] })],
+  [
+    'no value, an id and extensions',
+    patient({ given: ['Alice', null], _given: [null, { id: 'g2', ...extension }] }),
+  ],
   [
     'codes with an enumerated binding',
     plan({ dayOfWeek: ['mon', null], _dayOfWeek: [null, extension] }),
@@ -70,7 +76,7 @@ describe('null placeholders the validator accepts', () => {
   it('accepts them in JSON text as parsed', () => {
     const text =
       '{"resourceType":"Patient","name":[{"given":["Alice",null],' +
-      '"_given":[null,{"id":"g2"}]}]}';
+      '"_given":[null,{"extension":[{"url":"https://example.org/fhir/p","valueString":"x"}]}]}]}';
     expect(errors(validator.validateJson(text).outcome)).toEqual([]);
   });
 });
@@ -154,6 +160,82 @@ const invalid: [string, Resource, { code: string; expression: string }[]][] = [
     } as unknown as Resource,
     [{ code: 'structure', expression: 'Bundle.entry[0].resource.name[0].given[0]' }],
   ],
+  // ele-1 (hasValue() or (children().count() > id.count())) needs both arrays: an entry with no
+  // value has content only through extensions in _x; an id is counted out.
+  [
+    'an empty object in _x, with no x',
+    patient({ _given: [{}] }),
+    [{ code: 'invariant', expression: 'Patient.name[0].given[0]' }],
+  ],
+  [
+    'an id alone in _x, with no x',
+    patient({ _given: [{ id: 'only-id' }] }),
+    [{ code: 'invariant', expression: 'Patient.name[0].given[0]' }],
+  ],
+  [
+    'a null value, and an id alone in _x',
+    patient({ given: [null], _given: [{ id: 'only-id' }] }),
+    [{ code: 'invariant', expression: 'Patient.name[0].given[0]' }],
+  ],
+  [
+    'a null value, and an empty object in _x',
+    patient({ given: [null], _given: [{}] }),
+    [{ code: 'invariant', expression: 'Patient.name[0].given[0]' }],
+  ],
+  [
+    'the second entry of three has only an id',
+    patient({ given: ['Alice', null, 'Jo'], _given: [null, { id: 'g2' }, extension] }),
+    [{ code: 'invariant', expression: 'Patient.name[0].given[1]' }],
+  ],
+  [
+    // ele-1 holds (the value is there), but R4 JSON's objects are never empty: null says "none".
+    'an empty object in _x beside a value',
+    patient({ given: ['Alice'], _given: [{}] }),
+    [{ code: 'structure', expression: 'Patient.name[0].given[0]' }],
+  ],
+  [
+    'codes: an id alone where the value is null',
+    plan({ dayOfWeek: ['mon', null], _dayOfWeek: [null, { id: 'd2' }] }),
+    [
+      {
+        code: 'invariant',
+        expression: 'CarePlan.activity[0].detail.scheduled.ofType(Timing).repeat.dayOfWeek[1]',
+      },
+    ],
+  ],
+  [
+    'an id alone inside the extensions of an entry',
+    patient({
+      given: ['Alice'],
+      _given: [
+        {
+          extension: [
+            { url: 'https://example.org/fhir/alias', valueHumanName: { _given: [{ id: 'a' }] } },
+          ],
+        },
+      ],
+    }),
+    [
+      {
+        code: 'invariant',
+        expression: 'Patient.name[0].given[0].extension[0].value.ofType(HumanName).given[0]',
+      },
+    ],
+  ],
+  [
+    'an id alone in a contained resource',
+    {
+      ...plan({ dayOfWeek: ['mon'] }),
+      contained: [{ resourceType: 'Patient', id: 'c', name: [{ _given: [{ id: 'x' }] }] }],
+    } as unknown as Resource,
+    [{ code: 'invariant', expression: 'CarePlan.contained[0].name[0].given[0]' }],
+  ],
+  // A single primitive's _x keeps the schema's ele-1, at _x (not a pairing).
+  [
+    'an empty object for a single primitive',
+    { resourceType: 'Patient', name: [{ _family: {} }] } as unknown as Resource,
+    [{ code: 'invariant', expression: 'Patient.name[0]._family' }],
+  ],
   // null outside repeating primitives stays what it was: a value of the wrong type.
   [
     'a single primitive',
@@ -191,6 +273,13 @@ const invalid: [string, Resource, { code: string; expression: string }[]][] = [
 describe('null placeholders the validator refuses', () => {
   it.each(invalid)('%s', (_name, resource, expected) => {
     expect(errors(validator.validate(resource))).toEqual(expected);
+  });
+
+  it('says ele-1, and why, for an entry holding only an id', () => {
+    const result = validator.validate(patient({ given: [null], _given: [{ id: 'only-id' }] }));
+    expect(result.issue[0]?.diagnostics).toMatch(/^Constraint ele-1 not met/);
+    expect(result.issue[0]?.diagnostics).toContain('an id alone');
+    expect(JSON.stringify(result)).not.toContain('only-id');
   });
 
   it('names the property in the message, never a value', () => {
@@ -235,7 +324,19 @@ describe('Medplum on the faults', () => {
     expect(medplumIssues(resource)).not.toEqual([]);
   });
 
-  // …but Medplum 4.5.2 does not compare the two lengths, which R4 requires: pinned, so that a
+  // …but Medplum 4.5.2 does not evaluate ele-1 on an entry of _x (an id alone, or {}, where
+  // there is no value): R4's ele-1 refuses them, and so does this validator. Pinned, as below.
+  it.each([
+    patient({ _given: [{}] }),
+    patient({ _given: [{ id: 'only-id' }] }),
+    patient({ given: [null], _given: [{ id: 'only-id' }] }),
+    patient({ given: ['Alice'], _given: [{}] }),
+  ])('accepts an entry of _x with no content, which this validator refuses (%#)', (resource) => {
+    expect(medplumIssues(resource)).toEqual([]);
+    expect(errors(validator.validate(resource))).not.toEqual([]);
+  });
+
+  // …and Medplum 4.5.2 does not compare the two lengths, which R4 requires: pinned, so that a
   // Medplum that starts to is noticed.
   it('accepts arrays of different lengths, which this validator refuses', () => {
     const resource = patient({ given: ['Alice', 'Jo'], _given: [extension] });
@@ -279,14 +380,19 @@ describe('the fast path and ajv on placeholders', () => {
 });
 
 describe('the R4 rule, as an oracle', () => {
-  /** R4 JSON, read directly: whether `x` and `_x` (each absent, or a non-empty array) pair up. */
+  /**
+   * R4 JSON, read directly: whether `x` and `_x` (each absent, or a non-empty array) pair up, and
+   * each element meets ele-1 (`hasValue() or (children().count() > id.count())`); `{}` is no
+   * JSON object FHIR writes.
+   */
   const pairs = (x?: (string | null)[], ext?: (object | null)[]): boolean => {
     if (x && ext && x.length !== ext.length) return false;
     const n = Math.max(x?.length ?? 0, ext?.length ?? 0);
     for (let i = 0; i < n; i++) {
-      const value = x?.[i];
-      const extended = ext?.[i];
-      if ((value ?? null) === null && (extended ?? null) === null) return false;
+      const value = x?.[i] ?? null;
+      const extended = ext?.[i] ?? null;
+      if (extended && Object.keys(extended).length === 0) return false;
+      if (value === null && !(extended && 'extension' in extended)) return false;
     }
     return true;
   };
@@ -299,7 +405,7 @@ describe('the R4 rule, as an oracle', () => {
     fc.assert(
       fc.property(
         side(fc.constantFrom('Alice', 'Jo')),
-        side(fc.constantFrom<object>(extension, { id: 'g' })),
+        side(fc.constantFrom<object>(extension, { id: 'g' }, { id: 'g', ...extension }, {})),
         (given, _given) => {
           const name = { ...(given ? { given } : {}), ...(_given ? { _given } : {}) };
           const found = errors(validator.validate(patient(name)));
