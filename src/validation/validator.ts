@@ -192,7 +192,10 @@ export function createValidator(pkg: ConformancePackage = loadConformancePackage
         ? primitivePairIssues(resource, type, definitions, (segments) => fhirPathOf(type, segments))
         : [];
     if (!passes && !schema(resource))
-      return [...schemaIssues(schema.errors ?? [], type, resource), ...pairing()];
+      return refusedIssues(
+        [...schemaIssues(schema.errors ?? [], type, resource), ...pairing()],
+        type,
+      );
     const paired = pairing();
     if (paired.length > 0) return paired;
     const issues: OperationOutcomeIssue[] = [];
@@ -510,7 +513,26 @@ function capped(issues: OperationOutcomeIssue[]): OperationOutcomeIssue[] {
   ];
 }
 
-function schemaIssues(
+const SCHEMA_FAILED =
+  'The resource does not fit the FHIR R4 JSON schema (the validator could not say where)';
+
+/**
+ * The issues of a resource the schema refused: never none, so that a refusal the issues fail to
+ * explain (a gap in schemaIssues) is still a refusal, not a resource taken as valid.
+ */
+export function refusedIssues(
+  issues: OperationOutcomeIssue[],
+  type: string,
+): OperationOutcomeIssue[] {
+  return issues.length > 0 ? issues : [error('structure', SCHEMA_FAILED, type)];
+}
+
+/** Errors said through another: an anyOf branch's by the anyOf, an `if`'s by its then or else. */
+function reportedElsewhere(e: ErrorObject): boolean {
+  return e.keyword === 'if' || /\/anyOf\/\d+\//.test(e.schemaPath);
+}
+
+export function schemaIssues(
   errors: ErrorObject[],
   type: string,
   resource: unknown,
@@ -518,8 +540,7 @@ function schemaIssues(
   const seen = new Set<string>();
   const issues: OperationOutcomeIssue[] = [];
   for (const e of errors) {
-    // Branches of anyOf / if-else report once, through the anyOf or the branch not taken.
-    if (e.keyword === 'if' || /\/anyOf\/\d+\//.test(e.schemaPath)) continue;
+    if (reportedElsewhere(e)) continue;
     // An empty element that also lacks what it requires is reported by what it lacks.
     if (e.keyword === ELEMENT_KEYWORD && reportedWithin(errors, e)) continue;
     const segments = e.instancePath.split('/').slice(1).map(unescapePointer);
@@ -533,12 +554,16 @@ function schemaIssues(
   return issues;
 }
 
-/** Whether another error (not ele-1) is at `e`'s place or inside it. */
+/**
+ * Whether another error (not ele-1) is at `e`'s place or inside it, and is itself reported: an
+ * error schemaIssues skips (an `if`, an anyOf branch) reports nothing, so it cannot stand for `e`.
+ */
 function reportedWithin(errors: readonly ErrorObject[], e: ErrorObject): boolean {
   const inside = `${e.instancePath}/`;
   return errors.some(
     (o) =>
       o.keyword !== ELEMENT_KEYWORD &&
+      !reportedElsewhere(o) &&
       (o.instancePath === e.instancePath || o.instancePath.startsWith(inside)),
   );
 }

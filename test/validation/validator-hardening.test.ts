@@ -2,7 +2,9 @@ import fhirpath from 'fhirpath';
 import r4 from 'fhirpath/fhir-context/r4';
 import type { OperationOutcome, Resource } from '@medplum/fhirtypes';
 import { compileFhirPath, createValidator, hasErrors } from '../../src/validation';
-import { MAX_ISSUES } from '../../src/validation/validator';
+import Ajv from 'ajv';
+import { addFhirKeywords, ELEMENT_KEYWORD } from '../../src/validation/fhir-schema';
+import { MAX_ISSUES, refusedIssues, schemaIssues } from '../../src/validation/validator';
 import { validExamples } from '../support/examples';
 
 // Hostile and unusual input, found in review: each must get an OperationOutcome, never a throw,
@@ -202,6 +204,97 @@ describe('compiled FHIRPath matches fhirpath.js where review found it did not', 
     expect(
       compileFhirPath('component.code.coding.intersect(%resource.code.coding).count()')(resource),
     ).toEqual([4000]);
+  });
+});
+
+describe('a refusal by the schema is never silent (review 2026-11-24 s5, finding 4)', () => {
+  // The shape eb1a520 gave _x entries, with ele-1 still on them: ajv reports ele-1 and the `if`
+  // around it at the same place; skipping the `if` dropped the ele-1 with it, and no issue at
+  // all read as valid. Real ajv errors, from a small schema of that shape.
+  const ajv = new Ajv({ allErrors: true, strict: false });
+  addFhirKeywords(ajv);
+  const element = {
+    type: 'object',
+    properties: { id: { type: 'string' }, extension: { type: 'array' } },
+    additionalProperties: false,
+    [ELEMENT_KEYWORD]: true,
+  };
+  const entry = { if: { type: 'null' }, then: {}, else: element };
+  const check = ajv.compile({
+    type: 'object',
+    properties: {
+      name: {
+        type: 'array',
+        items: { type: 'object', properties: { _given: { type: 'array', items: entry } } },
+      },
+    },
+  });
+
+  it.each([
+    ['{}', {}],
+    ['an id alone', { id: 'only-id' }],
+  ])('reports ele-1 beside the if it sits in (%s)', (_what, value) => {
+    const resource = { resourceType: 'Patient', name: [{ _given: [value] }] };
+    expect(check(resource)).toBe(false);
+    const errors = check.errors ?? [];
+    expect(errors.map((e) => e.keyword).sort()).toEqual([ELEMENT_KEYWORD, 'if']);
+    expect(
+      schemaIssues(errors, 'Patient', resource).map((i) => [i.code, i.expression?.[0]]),
+    ).toEqual([['invariant', 'Patient.name[0]._given[0]']]);
+  });
+
+  it('still reports an empty element by what it lacks, not by ele-1 too', () => {
+    const issues = schemaIssues(
+      [
+        {
+          keyword: ELEMENT_KEYWORD,
+          instancePath: '/text',
+          schemaPath: '#/fhirElement',
+          params: {},
+        },
+        {
+          keyword: 'required',
+          instancePath: '/text',
+          schemaPath: '#/required',
+          params: { missingProperty: 'div' },
+        },
+      ],
+      'Patient',
+      { resourceType: 'Patient', text: {} },
+    );
+    expect(issues.map((i) => [i.code, i.expression?.[0]])).toEqual([
+      ['required', 'Patient.text.div'],
+    ]);
+  });
+
+  it('refuses a resource the schema failed when no issue says why', () => {
+    const only = schemaIssues(
+      [{ keyword: 'if', instancePath: '/name/0', schemaPath: '#/if', params: {} }],
+      'Patient',
+      {},
+    );
+    expect(only).toEqual([]);
+    const refused = refusedIssues(only, 'Patient');
+    expect(refused).toEqual([
+      expect.objectContaining({ severity: 'error', code: 'structure', expression: ['Patient'] }),
+    ]);
+    expect(hasErrors({ resourceType: 'OperationOutcome', issue: refused })).toBe(true);
+  });
+
+  it('leaves the issues as they are when there are some', () => {
+    const issues = schemaIssues(
+      [
+        {
+          keyword: 'type',
+          instancePath: '/active',
+          schemaPath: '#/type',
+          params: { type: 'boolean' },
+        },
+      ],
+      'Patient',
+      { active: 'yes' },
+    );
+    expect(refusedIssues(issues, 'Patient')).toBe(issues);
   });
 });
 
