@@ -49,7 +49,7 @@ import { checkBundleKeepsPerson } from '../service/bundles';
 import { NarratingStore } from '../service/narrating-store';
 import { statusOf } from '../service/outcomes';
 import { hasErrors } from '../validation';
-import type { FhirStore } from '../store';
+import { FhirServerError, type FhirStore } from '../store';
 import {
   appliedShared,
   HANDOVER_ORIGIN_EXTENSION,
@@ -120,6 +120,15 @@ interface ResourceState {
   readonly at: string;
 }
 
+/**
+ * How far one poll's searches reached. A search cut short (a peer that ignores `_offset` gives
+ * only its first page) saw its changes up to `cutAt` only: the watermark may not pass that, or
+ * the changes after it (e.g. Goals, while the plans' search reached further) would never be read.
+ */
+interface Reach {
+  cutAt?: number;
+}
+
 interface SyncState {
   readonly since?: string;
   readonly plans: readonly PlanState[];
@@ -140,6 +149,8 @@ export class PlanSync {
   private stopping = false;
   private readonly nextPoll = new Map<string, number>();
   private readonly subscribed = new Map<string, boolean>();
+  /** Peers found to ignore `_offset` (said once each, not on every poll). */
+  private readonly offsetIgnoredSaid = new Set<string>();
 
   constructor(private readonly options: PlanSyncOptions) {
     this.now = options.now ?? (() => new Date());
@@ -154,26 +165,38 @@ export class PlanSync {
 
   /**
    * A search at a peer, PAGE resources at a time by `_offset`, oldest change first. It ends at a
-   * short page, and also at a page that brings nothing new (a server that ignores `_offset`
-   * answers its first page again, for ever), after MAX_PAGES, or once polling is stopped.
+   * short page, after MAX_PAGES, once polling is stopped, and at the end of what a peer that
+   * ignores `_offset` can give: its first page. Such a peer answers every page with its first; the
+   * store adapter finds that out on the second page (a 502 marked `offset-ignored`), a store that
+   * does not check by the page bringing nothing new. Either way the walk ends there without
+   * failing the poll, which so saves its watermark — no later than the last change this walk saw
+   * (`reach`) — and starts its next search past that page.
    */
   private async *pages(
+    peer: Peer,
     remote: FhirStore,
     type: ResourceType,
     params: Record<string, string>,
+    reach: Reach,
   ): AsyncGenerator<Resource[]> {
     const seen = new Set<string>();
+    let last = 0;
+    const cut = (): void => {
+      reach.cutAt = Math.min(reach.cutAt ?? last, last);
+    };
     for (let n = 0; n < MAX_PAGES && !this.stopping; n++) {
-      const page = await remote.search(
-        type,
-        { ...params, _sort: '_lastUpdated', _count: String(PAGE), _offset: String(n * PAGE) },
-        { count: PAGE },
-      );
+      const page = await this.page(remote, type, params, n);
+      if (!page) {
+        cut();
+        return this.offsetIgnored(peer, type);
+      }
       const fresh = page.resources.filter((r) => !seen.has(`${r.resourceType}/${r.id ?? ''}`));
       for (const r of fresh) seen.add(`${r.resourceType}/${r.id ?? ''}`);
+      for (const r of fresh) last = Math.max(last, Date.parse(r.meta?.lastUpdated ?? '') || 0);
       if (fresh.length > 0) yield fresh;
       if (page.resources.length < PAGE) return;
       if (fresh.length === 0) {
+        cut();
         this.options.logger.warn('plan sync: a peer answered a page it had answered already', {
           type,
           offset: n * PAGE,
@@ -181,6 +204,39 @@ export class PlanSync {
         return;
       }
     }
+  }
+
+  /**
+   * Page `n` of a search at a peer; undefined when the peer was found to ignore `_offset` on it
+   * (never the first page, which is asked for without one).
+   */
+  private async page(
+    remote: FhirStore,
+    type: ResourceType,
+    params: Record<string, string>,
+    n: number,
+  ): Promise<{ resources: Resource[] } | undefined> {
+    try {
+      return await remote.search(
+        type,
+        { ...params, _sort: '_lastUpdated', _count: String(PAGE), _offset: String(n * PAGE) },
+        { count: PAGE },
+      );
+    } catch (err) {
+      if (n > 0 && err instanceof FhirServerError && err.fault === 'offset-ignored')
+        return undefined;
+      throw err;
+    }
+  }
+
+  /** Says once per peer that it ignores `_offset` (a misconfigured peer; no patient data). */
+  private offsetIgnored(peer: Peer, type: ResourceType): void {
+    if (this.offsetIgnoredSaid.has(peer.id)) return;
+    this.offsetIgnoredSaid.add(peer.id);
+    this.options.logger.warn(
+      'plan sync: the peer ignores _offset; each poll reads only its first page of changes',
+      { peer: peer.id, type, page: PAGE },
+    );
   }
 
   /** Polls each peer whose turn it is (with `pollMs` set); a peer's failure is logged, not thrown. */
@@ -289,10 +345,9 @@ export class PlanSync {
     const looked = new Set<string>();
     const done = new Set<string>();
     const changedSince = since ? { _lastUpdated: `gt${since.toISOString()}` } : {};
-    for await (const page of this.pages(remote, 'CarePlan', {
-      identifier: `${CARE_PLAN_IDENTIFIER_SYSTEM}|`,
-      ...changedSince,
-    })) {
+    const reach: Reach = {};
+    const planChanges = { identifier: `${CARE_PLAN_IDENTIFIER_SYSTEM}|`, ...changedSince };
+    for await (const page of this.pages(peer, remote, 'CarePlan', planChanges, reach)) {
       for (const theirs of page as CarePlan[]) {
         seen++;
         looked.add(theirs.id ?? '');
@@ -309,7 +364,7 @@ export class PlanSync {
     const people = new Set<string>();
     const pulledBefore = new Set(plans.flatMap((p) => p.resources.map((r) => r.theirs)));
     for (const type of SHARED_TYPES)
-      for await (const page of this.pages(remote, type, changedSince))
+      for await (const page of this.pages(peer, remote, type, changedSince, reach))
         for (const changed of page) {
           latest = Math.max(latest, Date.parse(changed.meta?.lastUpdated ?? '') || 0);
           const who = personOf(changed);
@@ -331,8 +386,13 @@ export class PlanSync {
         }
       }
     }
+    // Not past where a search cut short stopped; never back before the last poll's watermark.
+    const watermark = Math.max(
+      state.since ? Date.parse(state.since) : 0,
+      Math.min(latest, reach.cutAt ?? latest),
+    );
     await this.writeState(peer, {
-      ...(latest > 0 ? { since: new Date(latest).toISOString() } : {}),
+      ...(watermark > 0 ? { since: new Date(watermark).toISOString() } : {}),
       plans,
     });
     return { seen, pulled };

@@ -583,6 +583,91 @@ describe('a peer whose paging does not end', () => {
     }
   }, 60_000);
 
+  /**
+   * A peer that ignores `_offset` but honours `_lastUpdated`, `_sort=_lastUpdated`, `_count` and
+   * `subject`:
+   * 250 changed plans a minute apart and 150 changed Goals half a minute apart, from BASE_TIME.
+   */
+  const BASE_TIME = Date.parse('2026-01-01T00:00:00Z');
+  async function offsetIgnoringPeer(): Promise<{ base: string; close(): Promise<void> }> {
+    const changes = (type: string, n: number, stepMs: number) =>
+      Array.from({ length: n }, (_, i) => ({
+        resourceType: type,
+        id: `${type.toLowerCase()}${i}`,
+        meta: { versionId: '1', lastUpdated: new Date(BASE_TIME + i * stepMs).toISOString() },
+        subject: { reference: `Patient/x${i}` },
+        ...(type === 'CarePlan' ? { status: 'active', intent: 'plan' } : {}),
+      }));
+    const held: Record<string, ReturnType<typeof changes>> = {
+      CarePlan: changes('CarePlan', 250, 60_000),
+      Goal: changes('Goal', 150, 30_000),
+    };
+    const peerApp = express();
+    peerApp.get('/fhir/:type', (req, res) => {
+      const params = new URL(req.url, 'http://x').searchParams;
+      const since = /^g[et](.+)$/.exec(params.get('_lastUpdated') ?? '')?.[1];
+      const after = since ? Date.parse(since) : -Infinity;
+      const subject = params.get('subject');
+      const matches = (held[req.params.type] ?? []).filter(
+        (r) =>
+          Date.parse(r.meta.lastUpdated) >= after &&
+          (subject === null || r.subject.reference === subject),
+      );
+      const page = matches.slice(0, Number(params.get('_count') ?? '100'));
+      res.type('application/fhir+json').send(
+        JSON.stringify({
+          resourceType: 'Bundle',
+          type: 'searchset',
+          total: matches.length,
+          entry: page.map((resource) => ({ resource })),
+        }),
+      );
+    });
+    const server = peerApp.listen(0, '127.0.0.1');
+    await new Promise((resolve) => server.once('listening', resolve));
+    const port = (server.address() as AddressInfo).port;
+    return {
+      base: `http://127.0.0.1:${port}/fhir`,
+      close: () => new Promise((resolve) => server.close(() => resolve())),
+    };
+  }
+
+  it('a peer that ignores _offset (found out by the store adapter): each poll ends at its first page, saves its watermark and moves on', async () => {
+    const peer = await offsetIgnoringPeer();
+    const local = await startService();
+    const { logger, warnings } = recordingLogger();
+    const minutes = async (): Promise<number> => {
+      const state = (await local.store.read('Basic', 'plan-sync-ward')) as Basic;
+      const ext = state.extension?.find((e) => e.url === SYNC_STATE_EXTENSION);
+      const since = ext?.extension?.find((e) => e.url === 'since')?.valueInstant ?? '';
+      return (Date.parse(since) - BASE_TIME) / 60_000;
+    };
+    try {
+      const peers = peersFor(community, 'http://127.0.0.1:1/fhir', ward, peer.base);
+      const sync = new PlanSync({ store: local.store, peers, logger });
+      // Plans 0-99 and Goals 0-99 read: the watermark stops at the last Goal read (49.5 min),
+      // not at the last plan (99 min), or Goals 100-149 would never be read.
+      expect(await sync.poll('ward')).toEqual({ seen: 100, pulled: 0 });
+      expect(await minutes()).toBe(49.5);
+      // From 5 s before it: plans 50-149, and the rest of the Goals (a short page, all read).
+      expect((await sync.poll('ward')).seen).toBe(100);
+      expect(await minutes()).toBe(149);
+      await sync.poll('ward');
+      expect(await minutes()).toBe(248);
+      // The last two plans: a short page, the walk's end.
+      expect((await sync.poll('ward')).seen).toBe(2);
+      expect(await minutes()).toBe(249);
+      const said = warnings.filter((w) => w.includes('ignores _offset'));
+      expect(said).toHaveLength(1);
+      expect(JSON.parse(said[0] ?? '{}')).toMatchObject({ level: 'warn', peer: 'ward' });
+      // Nothing of the plans or people in the log.
+      expect(warnings.join('')).not.toMatch(/Patient\/|careplan\d|goal\d/);
+    } finally {
+      await local.close();
+      await peer.close();
+    }
+  }, 60_000);
+
   it('stop ends a poll under way between pages', async () => {
     const peer = await pageRepeatingPeer();
     const local = await startService();
