@@ -436,18 +436,23 @@ function localReferenceIssues(
         );
     }
     const properties = definitions[type]?.properties as
-      Record<string, { $ref?: unknown; items?: { $ref?: unknown } }> | undefined;
+      | Record<string, { $ref?: unknown; items?: { $ref?: unknown; else?: { $ref?: unknown } } }>
+      | undefined;
     if (!properties) return;
     for (const key in node) {
       const property = Object.prototype.hasOwnProperty.call(properties, key)
         ? properties[key]
         : undefined;
-      const ref = property?.$ref ?? property?.items?.$ref;
+      // A repeating primitive's `_x` entries sit in the `else` of their null placeholder.
+      const paired = property?.items?.else?.$ref;
+      const ref = property?.$ref ?? property?.items?.$ref ?? paired;
       if (typeof ref !== 'string' || !ref.startsWith('#/definitions/')) continue;
       const child = ref.slice('#/definitions/'.length);
       // A resource inside this one (contained, Bundle.entry.resource…) is validated on its own.
       if (child === 'ResourceList' || child === 'Resource') continue;
-      visit(node[key], child, [...segments, key]);
+      // `_given[i]`'s extensions are the element `given[i]`'s in FHIRPath (as primitive-pairs.ts).
+      const name = paired !== undefined && key.startsWith('_') ? key.slice(1) : key;
+      visit(node[key], child, [...segments, name]);
     }
   };
   visit(resource, resource.resourceType, []);

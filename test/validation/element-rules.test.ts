@@ -172,6 +172,23 @@ describe('ref-1: a local reference names a contained resource', () => {
     ]);
   });
 
+  it("finds them in a repeating primitive's _x entries, at the element (review s5, 4)", () => {
+    // Missed since eb1a520 put _x entries inside the null placeholder's if/else.
+    const alias = (reference: string) => ({
+      extension: [{ url: 'https://example.org/a', valueReference: { reference } }],
+    });
+    const resource = carer(
+      { reference: '#p1' },
+      { contained, name: [{ given: ['Sam', null], _given: [alias('#p2'), alias('#gone')] }] },
+    );
+    expect(where(resource)).toEqual([
+      [
+        'invariant',
+        'RelatedPerson.name[0].given[1].extension[0].value.ofType(Reference).reference',
+      ],
+    ]);
+  });
+
   it("resolves a contained resource's references in its container", () => {
     const resource = carer(
       { reference: '#p1' },
