@@ -343,9 +343,14 @@ export class FhirService {
     ifMatch: string | undefined,
   ): Promise<WriteResult<Resource>> {
     await checkSamePerson(this.deps.store, resource, confinedOf(access));
+    let version = versionCondition(ifMatch);
     if (isAnyVersion(ifMatch)) {
       const matches = await upToTwoMatches(this.deps.store, resource.resourceType, `${condition}`);
       if (matches.length === 0) throw noCurrentVersion(`${type}.meta.versionId`);
+      // Written over the version found: should what the condition matches change meanwhile, the
+      // store answers 412 rather than create a resource (If-Match: * never creates).
+      const found = matches.length === 1 ? matches[0]?.meta?.versionId : undefined;
+      if (found !== undefined) version = `W/"${found}"`;
     }
     if (personElement(type) !== undefined || type === 'Provenance' || type === 'Patient') {
       const found = await this.deps.store.search(resource.resourceType, condition);
@@ -362,7 +367,6 @@ export class FhirService {
           'Patient',
         );
     }
-    const version = versionCondition(ifMatch);
     return this.deps.store.conditionalUpdate(
       resource,
       condition,

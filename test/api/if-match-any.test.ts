@@ -133,3 +133,46 @@ describe('If-Match: * on a DIALOG session', () => {
     expect(res.body.status).toBe('amended');
   });
 });
+
+describe('If-Match: * on a conditional update, racing another writer', () => {
+  it('is a 412 when what matched changed before the write, never a create', async () => {
+    // The store, but just before the conditional update is written another writer takes the
+    // identifier off the resource the service found.
+    let racing = true;
+    const raced = await startService({
+      wrapStore: (store) =>
+        new Proxy(store, {
+          get(target, property) {
+            if (property !== 'conditionalUpdate') {
+              const value = Reflect.get(target, property) as unknown;
+              return typeof value === 'function' ? (value as () => unknown).bind(target) : value;
+            }
+            return async (...args: Parameters<typeof target.conditionalUpdate>) => {
+              if (racing) {
+                racing = false;
+                await target.update({ ...organization('o9', 'moved'), identifier: [] } as never);
+              }
+              return target.conditionalUpdate(...args);
+            };
+          },
+        }),
+    });
+    try {
+      const body = { ...organization('o9', 'A'), identifier: [{ system: 'urn:t', value: 'o9' }] };
+      expect((await fhir(raced.base, 'PUT', '/fhir/Organization/o9', body)).status).toBe(201);
+      const res = await fhir(
+        raced.base,
+        'PUT',
+        '/fhir/Organization?identifier=urn:t|o9',
+        { ...body, id: undefined, name: 'B' },
+        ANY,
+      );
+      expect(res.status).toBe(412);
+      expect(res.body.resourceType).toBe('OperationOutcome');
+      const all = await fhir(raced.base, 'GET', '/fhir/Organization?_total=accurate');
+      expect(all.body.total).toBe(1);
+    } finally {
+      await raced.close();
+    }
+  });
+});
