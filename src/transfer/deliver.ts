@@ -46,7 +46,7 @@ import type { Bundle, BundleEntry, CarePlan, Provenance, Resource, Task } from '
 import type winston from 'winston';
 import { CARE_PLAN_IDENTIFIER_SYSTEM, DIALOG_NAMESPACE, uuidV5 } from '../fhir';
 import { fault, stale, statusOf, type HttpOutcomeError } from '../service/outcomes';
-import { openFhirServerStore, type FhirStore } from '../store';
+import { FhirServerError, openFhirServerStore, type FhirStore } from '../store';
 import {
   gatherHandover,
   handoverBundleAndTerms,
@@ -162,6 +162,8 @@ export class HandoverDeliverer {
   private readonly now: () => Date;
   private readonly periodic: (() => Promise<void>)[] = [];
   private readonly stops: (() => void)[] = [];
+  /** Whether the store was found to ignore `_offset` (said once, not on every pass). */
+  private offsetIgnoredSaid = false;
 
   constructor(readonly options: DelivererOptions) {
     this.now = options.now ?? (() => new Date());
@@ -234,13 +236,32 @@ export class HandoverDeliverer {
   /**
    * Open handover Tasks whose next attempt is due and whose lease (if any) has run out, oldest
    * first. Pages on past Tasks waiting to retry or held by another deliverer, so those cannot
-   * hide due ones behind them.
+   * hide due ones behind them — but for a store (a FHIR server) that ignores `_offset`: there the
+   * first page is all there is, and its due Tasks are delivered rather than none (see openTasks).
    */
   private async dueTasks(): Promise<Task[]> {
     const now = this.now().getTime();
     const due: Task[] = [];
     for (let page = 0; page < CLAIM_SCAN_PAGES && due.length < CLAIM_PAGE; page++) {
-      const found = await this.options.store.search(
+      const found = await this.openTasks(page);
+      if (!found) break;
+      for (const task of found.resources) {
+        const state = deliveryState(task);
+        if (state && state.nextAttemptAt <= now && (state.leaseUntil ?? 0) <= now) due.push(task);
+      }
+      if (found.resources.length < CLAIM_PAGE) break;
+    }
+    return due;
+  }
+
+  /**
+   * A page of open handover Tasks; undefined when the store was found to ignore `_offset` on it
+   * (never the first page). That is the store's misconfiguration, said once: its 502 on every
+   * pass would deliver nothing, not even the due Tasks on the first page.
+   */
+  private async openTasks(page: number): Promise<{ resources: Task[] } | undefined> {
+    try {
+      return await this.options.store.search(
         'Task',
         {
           identifier: `${TRANSFER_TASK_SYSTEM}|`,
@@ -250,13 +271,17 @@ export class HandoverDeliverer {
         },
         { count: CLAIM_PAGE },
       );
-      for (const task of found.resources as Task[]) {
-        const state = deliveryState(task);
-        if (state && state.nextAttemptAt <= now && (state.leaseUntil ?? 0) <= now) due.push(task);
-      }
-      if (found.resources.length < CLAIM_PAGE) break;
+    } catch (err) {
+      if (page === 0 || !(err instanceof FhirServerError) || err.fault !== 'offset-ignored')
+        throw err;
+      if (!this.offsetIgnoredSaid)
+        this.options.logger.warn(
+          'handover delivery: the store ignores _offset; each pass looks only at its first page of open handover Tasks',
+          { page: CLAIM_PAGE },
+        );
+      this.offsetIgnoredSaid = true;
+      return undefined;
     }
-    return due;
   }
 
   /** Claims one Task (false if another deliverer got it first) and delivers it. */
