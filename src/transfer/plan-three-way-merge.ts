@@ -14,6 +14,7 @@
  * | each extension (and modifierExtension) | its URL, plus for repeating ones: a carer by the carer reference, a review due by setting, a responsible service by organisation + period start, a Goal's DIALOG+ step by step code; an extension of unknown URL by its whole content |
  * | each item of another list (goal, addresses, supportingInfo, contributor, careTeam, basedOn, replaces, partOf, category, identifier, instantiates…) | its reference, else its identifier, else its content; the plan's own care-plan identifier by its system alone |
  * | each note | time + text |
+ * | each value of a repeating primitive (instantiatesUri…), with its `_x` entry (ids, extensions) | its value; a value-less entry by its `_x` content |
  * | every other element (status, intent, title, description, period, created, author, subject, text, …) | its name |
  *
  * For each key, with b / l / r the part in base / local / remote (possibly absent):
@@ -206,8 +207,9 @@ function notePart(type: string, note: unknown): Omit<Part, 'value'> {
 function partsOf(type: string, list: string, items: readonly unknown[]): Part[] {
   const seen = new Map<string, number>();
   return items.map((value) => {
-    const named =
-      type === 'CarePlan' && list === 'activity'
+    const named = isPair(value)
+      ? pairPart(type, list, value)
+      : type === 'CarePlan' && list === 'activity'
         ? activityPart(value as CarePlanActivity)
         : list === 'extension' || list === 'modifierExtension'
           ? extensionPart(type, list, value as Extension)
@@ -218,6 +220,67 @@ function partsOf(type: string, list: string, items: readonly unknown[]): Part[] 
     seen.set(named.key, n + 1);
     return n === 0 ? { ...named, value } : { key: `${named.key}#${n}`, path: named.path, value };
   });
+}
+
+// ---- repeating primitives and their `_x` -------------------------------------------------------
+
+/**
+ * One value of a repeating primitive with its `_x` entry (R4 JSON keeps a value's id and
+ * extensions in a parallel `_x` list, `null` on the side that has none): merged as one part, so
+ * an extension stays with its value whatever each side added or removed.
+ */
+interface PrimitivePair {
+  readonly '@pair': readonly [unknown, unknown];
+}
+
+function isPair(value: unknown): value is PrimitivePair {
+  return typeof value === 'object' && value !== null && '@pair' in value;
+}
+
+/** A pair is keyed by its value, or by its `_x` entry when it has none. */
+function pairPart(type: string, list: string, pair: PrimitivePair): Omit<Part, 'value'> {
+  const [value, extra] = pair['@pair'];
+  if (typeof value === 'string') return listItemPart(type, list, value);
+  return { key: `extra|${canonicalJson(extra)}`, path: `${type}.${list}` };
+}
+
+/** `x` and `_x` of one side as a list of pairs; undefined when neither is a list. */
+function zipPairs(values: unknown, extras: unknown): PrimitivePair[] | undefined {
+  const v = asList(values);
+  const x = asList(extras);
+  if (!v && !x) return undefined;
+  const length = Math.max(v?.length ?? 0, x?.length ?? 0);
+  return Array.from({ length }, (_, i) => ({ '@pair': [v?.[i] ?? null, x?.[i] ?? null] }));
+}
+
+/** The merged pairs back as `x` and `_x` (either left out when it would hold only nulls). */
+function unzipPairs(name: string, pairs: readonly unknown[], into: Json): void {
+  const both = pairs.filter(isPair).map((p) => p['@pair']);
+  const values = both.map(([v]) => v);
+  const extras = both.map(([, x]) => x);
+  if (values.some((v) => v !== null)) into[name] = values;
+  if (extras.some((x) => x !== null)) into[`_${name}`] = extras;
+}
+
+/** A conflict over a pair, told in FHIR JSON's terms: the value, with `_value` when it has one. */
+function unpairedConflict(conflict: PlanConflict): PlanConflict {
+  const unpaired = (part: unknown): unknown => {
+    if (!isPair(part)) return part;
+    const [value, extra] = part['@pair'];
+    return extra === null ? value : { value, _value: extra };
+  };
+  const { base, local, remote, ...rest } = conflict;
+  return {
+    ...rest,
+    ...(base !== undefined ? { base: unpaired(base) } : {}),
+    ...(local !== undefined ? { local: unpaired(local) } : {}),
+    ...(remote !== undefined ? { remote: unpaired(remote) } : {}),
+  };
+}
+
+/** Whether `name` is a repeating primitive some side gives an `_x` list for. */
+function hasPairedList(name: string, sides: readonly Json[]): boolean {
+  return sides.some((side) => Array.isArray(side[`_${name}`]));
 }
 
 // ---- merging --------------------------------------------------------------------------------
@@ -436,10 +499,22 @@ export function mergeResources<T extends Resource>(
   if (remote.id !== undefined) merged.id = remote.id;
   const meta = mergeMeta(local, remote);
   if (meta) merged.meta = meta;
-  const names = [...new Set([...Object.keys(r), ...Object.keys(l), ...Object.keys(b)])].filter(
-    (k) => !NOT_PARTS.has(k),
-  );
+  const sides = [b, l, r];
+  const all = [...new Set([...Object.keys(r), ...Object.keys(l), ...Object.keys(b)])];
+  // An `_x` list is merged with its `x` (as pairs), never on its own.
+  const names = [
+    ...new Set(
+      all.map((k) => (k.startsWith('_') && hasPairedList(k.slice(1), sides) ? k.slice(1) : k)),
+    ),
+  ].filter((k) => !NOT_PARTS.has(k));
   for (const name of names) {
+    if (hasPairedList(name, sides)) {
+      const [bp, lp, rp] = sides.map((side) => zipPairs(side[name], side[`_${name}`]));
+      const found: PlanConflict[] = [];
+      unzipPairs(name, mergeList(type, name, bp, lp, rp, hasBase, found), merged);
+      conflicts.push(...found.map(unpairedConflict));
+      continue;
+    }
     const lists = [b[name], l[name], r[name]].map(asList);
     const isList = [b[name], l[name], r[name]].every((v) => v === undefined || Array.isArray(v));
     if (isList) {

@@ -344,6 +344,34 @@ describe('mergePlans', () => {
     expect(mergePlans({ base, local, remote }).merged).toEqual(merged);
   });
 
+  it('a repeating primitive and its _x merge as pairs: an extension stays with its value', () => {
+    const ext = { extension: [{ url: 'urn:note', valueString: 'from the ward' }] };
+    const withUris = (uris: string[], extras?: unknown[]): CarePlan =>
+      ({
+        ...base,
+        instantiatesUri: uris,
+        ...(extras ? { _instantiatesUri: extras } : {}),
+      }) as CarePlan;
+    const agreed = withUris(['http://a']);
+    const local = withUris(['http://a', 'http://c'], [null, ext]);
+    const remote = withUris(['http://a', 'http://d']);
+    const { merged, conflicts } = mergePlans({ base: agreed, local, remote });
+    expect(conflicts).toEqual([]);
+    const json = merged as unknown as Record<string, unknown>;
+    expect(json.instantiatesUri).toEqual(['http://a', 'http://d', 'http://c']);
+    expect(json._instantiatesUri).toEqual([null, null, ext]);
+    // Both sides changed what one value carries: one conflict, told as the value and its _value.
+    const otherExt = { extension: [{ url: 'urn:note', valueString: 'from the team' }] };
+    const clash = mergePlans({
+      base: withUris(['http://a'], [ext]),
+      local: withUris(['http://a'], [otherExt]),
+      remote: withUris(['http://a']),
+    });
+    expect(clash.conflicts.map((c) => [c.local, c.remote])).toEqual([
+      [{ value: 'http://a', _value: otherExt }, 'http://a'],
+    ]);
+  });
+
   it('fast-forward gives exactly our plan', () => {
     const local = withActivities({ ...base, title: 'Ours' }, (a) => [...a.reverse(), action('a4')]);
     expect(mergePlans({ base, local, remote: structuredClone(base) })).toEqual({
