@@ -78,8 +78,8 @@ describe('the rate limit is fair to callers behind one address', () => {
     // The known caller carries on with the rest of its own limit.
     expect(await statuses(Array(limit - 1).fill(known))).toEqual(Array(limit - 1).fill(200));
     expect((await get(known)).status).toBe(429);
-    // The price: a caller not known yet waits while its address is over the failure limit.
-    expect((await get(`Bearer ${await token('new')}`)).status).toBe(429);
+    // A caller not known yet is verified all the same, on its address's new tokens.
+    expect((await get(`Bearer ${await token('new')}`)).status).toBe(200);
   });
 
   it('counts a caller’s new tokens in its one bucket', async () => {

@@ -1,7 +1,7 @@
 /**
  * The rate limit over real HTTP (src/api/rate-limit.ts): junk, missing or respelled tokens do not
  * get a fresh bucket each; failed authentications count against the client's address, in a
- * bucket of their own. A verified caller has its own bucket from its first request, so callers
+ * bucket of their own, and forged tokens past it against the address's new tokens. A verified caller has its own bucket from its first request, so callers
  * behind one address (a NAT) each get their own limit and never use up the address's.
  */
 import { mintDevToken, type DevKey } from '../../src/auth';
@@ -48,17 +48,28 @@ const forged = (i: number): string =>
   ).toString('base64url')}.c2lnbmF0dXJl${i}`;
 
 describe('the rate limit cannot be dodged', () => {
-  it('counts rotating junk tokens against the address: 429 once the limit is used', async () => {
+  it('refuses Bearer headers holding no token once the failure limit is used', async () => {
     await withAuth();
     const junk = Array.from({ length: LIMIT + 3 }, (_, i) =>
-      i % 2 === 0 ? `Bearer junk${i}` : forged(i),
+      i % 2 === 0 ? `Bearer junk${i}` : `  bEaReR   junk${i}`,
     );
     const got = await statuses(junk);
     expect(got.slice(0, LIMIT)).toEqual(Array(LIMIT).fill(401));
     expect(got.slice(LIMIT)).toEqual(Array(3).fill(429));
   });
 
-  it('counts requests without a token against the address too', async () => {
+  it('verifies rotating forged tokens past the failure limit only on the new tokens’ count', async () => {
+    await withAuth();
+    // The first LIMIT failures are the failures' own; the next LIMIT are new tokens as well.
+    const got = await statuses(Array.from({ length: 2 * LIMIT + 2 }, (_, i) => forged(i)));
+    expect(got).toEqual([...Array(2 * LIMIT).fill(401), 429, 429]);
+    // That has used up the address's new tokens, valid ones included, for this minute...
+    expect(await get(`Bearer ${await token()}`)).toBe(429);
+    // ...but not what it sends without one.
+    expect(await get()).toBe(401);
+  });
+
+  it('counts requests without a bearer token against the address, whatever their answer', async () => {
     await withAuth();
     const got = await statuses([
       ...Array<undefined>(LIMIT).fill(undefined),
@@ -66,7 +77,8 @@ describe('the rate limit cannot be dodged', () => {
       undefined,
       'Basic dXNlcjpwYXNz',
     ]);
-    expect(got).toEqual([...Array(LIMIT).fill(401), 429, 429, 429]);
+    // A Bearer header without a token is a failure, not the address's; Basic is no bearer token.
+    expect(got).toEqual([...Array(LIMIT).fill(401), 401, 429, 429]);
   });
 
   it('treats one valid token respelled as one caller', async () => {
@@ -100,7 +112,7 @@ describe('the rate limit cannot be dodged', () => {
     expect(await get(`Bearer ${callers[1] ?? ''}`)).toBe(429);
   });
 
-  it('gives a known caller its own bucket even once junk has used up the address', async () => {
+  it('gives a known caller its own bucket even once junk has used up the address’s failures', async () => {
     await withAuth();
     const t = await token();
     expect(await get(`Bearer ${t}`)).toBe(200);
