@@ -122,7 +122,7 @@ interface ResourceState {
 
 /**
  * How far one poll's searches reached. A search cut short (a peer that ignores `_offset` gives
- * only its first page) saw its changes up to `cutAt` only: the watermark may not pass that, or
+ * only its first page; MAX_PAGES; the poll stopped) saw its changes up to `cutAt` only: the watermark may not pass that, or
  * the changes after it (e.g. Goals, while the plans' search reached further) would never be read.
  */
 interface Reach {
@@ -204,6 +204,8 @@ export class PlanSync {
         return;
       }
     }
+    // Ended by MAX_PAGES or by `stop` with pages left: what was not read may not be passed.
+    cut();
   }
 
   /**

@@ -589,7 +589,9 @@ describe('a peer whose paging does not end', () => {
    * 250 changed plans a minute apart and 150 changed Goals half a minute apart, from BASE_TIME.
    */
   const BASE_TIME = Date.parse('2026-01-01T00:00:00Z');
-  async function offsetIgnoringPeer(): Promise<{ base: string; close(): Promise<void> }> {
+  async function offsetIgnoringPeer(
+    options: { honourOffset?: boolean; onSearch?: (type: string, offset: number) => void } = {},
+  ): Promise<{ base: string; close(): Promise<void> }> {
     const changes = (type: string, n: number, stepMs: number) =>
       Array.from({ length: n }, (_, i) => ({
         resourceType: type,
@@ -613,7 +615,9 @@ describe('a peer whose paging does not end', () => {
           Date.parse(r.meta.lastUpdated) >= after &&
           (subject === null || r.subject.reference === subject),
       );
-      const page = matches.slice(0, Number(params.get('_count') ?? '100'));
+      const offset = options.honourOffset ? Number(params.get('_offset') ?? '0') : 0;
+      options.onSearch?.(req.params.type, offset);
+      const page = matches.slice(offset, offset + Number(params.get('_count') ?? '100'));
       res.type('application/fhir+json').send(
         JSON.stringify({
           resourceType: 'Bundle',
@@ -662,6 +666,30 @@ describe('a peer whose paging does not end', () => {
       expect(JSON.parse(said[0] ?? '{}')).toMatchObject({ level: 'warn', peer: 'ward' });
       // Nothing of the plans or people in the log.
       expect(warnings.join('')).not.toMatch(/Patient\/|careplan\d|goal\d/);
+    } finally {
+      await local.close();
+      await peer.close();
+    }
+  }, 60_000);
+
+  it('a poll stopped between pages saves no watermark past what it did not read', async () => {
+    let sync: PlanSync | undefined;
+    // Stopped as the second page of plans is asked for: that page is read, the Goals are not.
+    const peer = await offsetIgnoringPeer({
+      honourOffset: true,
+      onSearch: (type, offset) => {
+        if (type === 'CarePlan' && offset === 100) sync?.stop();
+      },
+    });
+    const local = await startService();
+    try {
+      const peers = peersFor(community, 'http://127.0.0.1:1/fhir', ward, peer.base);
+      sync = new PlanSync({ store: local.store, peers, logger: quiet });
+      expect((await sync.poll('ward')).seen).toBe(200);
+      const state = (await local.store.read('Basic', 'plan-sync-ward')) as Basic;
+      const ext = state.extension?.find((e) => e.url === SYNC_STATE_EXTENSION);
+      // No Goal was read, so the watermark did not move (it would have passed all 150 Goals).
+      expect(ext?.extension?.find((e) => e.url === 'since')).toBeUndefined();
     } finally {
       await local.close();
       await peer.close();
