@@ -109,7 +109,8 @@ export function createApp(options: AppOptions): App {
       }),
     );
   });
-  if ((options.rateLimitPerMinute ?? 0) > 0) app.use(rateLimiter(options.rateLimitPerMinute ?? 0));
+  const perMinute = options.rateLimitPerMinute ?? 0;
+  if (perMinute > 0) app.use(rateLimiter(perMinute, { authOff: !options.authenticate }));
   // Before authentication, so refused logins are audited too.
   const audit = new AuditTrail(options.store, options.logger, now);
   app.use(['/fhir', '/native', '/ui'], audit.middleware());

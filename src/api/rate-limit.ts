@@ -44,7 +44,8 @@
  * `close`, so a client hanging up is counted too) and it is known what it was, its count moves if
  * need be: a verified new token counts in its caller's bucket as well, a refused one in the
  * failures' (leaving the new tokens' while the failures' has room), and with `AUTH=off` a token's
- * goes to the address's.
+ * goes to the address's. (createApp tells the limiter when AUTH=off, so from the first request
+ * every request is the address's; a limiter not told learns it from the first answer.)
  */
 import { createHash } from 'node:crypto';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
@@ -197,14 +198,20 @@ function callerKey(access: Access): string {
   return `caller:${hashOf(JSON.stringify([subject, clientId ?? null]))}`;
 }
 
-export function rateLimiter(
-  limit: number,
-  failedLimit = Math.min(limit, FAILED_AUTH_PER_MINUTE),
-): RequestHandler {
+export interface RateLimitOptions {
+  /** AUTH=off: a token names no one, so every request is its address's. */
+  readonly authOff?: boolean;
+  /** Failed authentications an address may have a minute (default: the limit, at most 30). */
+  readonly failedLimit?: number;
+}
+
+export function rateLimiter(limit: number, options: RateLimitOptions = {}): RequestHandler {
+  const failedLimit = options.failedLimit ?? Math.min(limit, FAILED_AUTH_PER_MINUTE);
   const known = new KnownTokens();
   const windows = new Windows();
-  // Learnt from the first request answered: with AUTH=off a token names no one.
-  let authOff = false;
+  // Said by the app; else learnt from the first request answered (until then, requests with a
+  // token would be charged as new tokens and moved to the address's once answered).
+  let authOff = options.authOff ?? false;
 
   /** A known caller's request: counted in its bucket, the token forgotten if refused (expired). */
   const fromKnownCaller = (res: Response, caller: string, hash: string, now: number): boolean => {

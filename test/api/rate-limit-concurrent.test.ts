@@ -26,7 +26,11 @@ interface Answer {
  * A create whose headers go now and whose body waits for `release`: the limiter has seen it
  * (and answered it, if it refuses it) while it is still under way.
  */
-function slowCreate(i: number, release: Promise<void>, authorization?: string): Promise<Answer> {
+function slowCreate(
+  i: number,
+  release: Promise<void>,
+  authorization: string | undefined,
+): Promise<Answer> {
   const url = new URL(`${service.base}/fhir/Organization`);
   const body = JSON.stringify({ resourceType: 'Organization', name: `Organization ${i}` });
   return new Promise((resolve, reject) => {
@@ -70,13 +74,19 @@ function slowCreate(i: number, release: Promise<void>, authorization?: string): 
  * HOLD_MS has passed, so a limiter letting them all through fails the test rather than hangs it),
  * then sends the bodies.
  */
-async function sendTogether(authorization?: string): Promise<Answer[]> {
+async function sendTogether(
+  authorization?: string | ((i: number) => string | undefined),
+): Promise<Answer[]> {
   let release = (): void => undefined;
   const released = new Promise<void>((resolve) => (release = resolve));
   const hold = setTimeout(release, HOLD_MS);
   let answered = 0;
   const answers = Array.from({ length: SENT }, (_, i) =>
-    slowCreate(i, released, authorization).then((answer) => {
+    slowCreate(
+      i,
+      released,
+      typeof authorization === 'function' ? authorization(i) : authorization,
+    ).then((answer) => {
       if (++answered === SENT - LIMIT) release();
       return answer;
     }),
@@ -110,6 +120,12 @@ describe('the rate limit holds for requests under way at once', () => {
     expectLimitHeld(await sendTogether());
     // They were all counted: the minute's limit is used.
     expect((await sendTogether()).every((a) => a.status === 429)).toBe(true);
+  });
+
+  it('with AUTH=off, counts requests with and without a token in the one address bucket from the first', async () => {
+    service = await startService({ rateLimitPerMinute: LIMIT });
+    // Half carry a JWT-shaped token, which names no one with AUTH=off.
+    expectLimitHeld(await sendTogether((i) => (i % 2 ? 'Bearer aaa.bbb.ccc' : undefined)));
   });
 
   it('answers exactly the limit of one new token’s concurrent requests', async () => {
