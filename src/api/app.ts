@@ -133,7 +133,7 @@ export function createApp(options: AppOptions): App {
     : undefined;
   // Each set of special routes is mounted at its own prefix, ahead of the generic FHIR routes: a
   // request elsewhere passes it with one prefix test instead of entering its router and trying
-  // every route (on a plain read that walk was a tenth of the service's time).
+  // every route (Express's routing is over a tenth of a plain read's CPU).
   // `noteMount` keeps each router's mount path for the logs (request-log.ts).
   app.use('/fhir/Encounter', noteMount, encounterRoutes(service, transfers));
   app.use(`/fhir/\\${NOTIFICATION_OPERATION}`, noteMount, planSyncRoutes(deliverer, service));

@@ -1,8 +1,8 @@
 /**
  * The current versions the embedded store read lately, parsed: a plain read of a resource read
  * a moment ago (a clinician's page, a plan polled by another system) costs one primary-key lookup
- * of its version instead of fetching its JSON and parsing it again. On a read of a CarePlan that
- * was about a tenth of the service's time.
+ * of its version instead of fetching its JSON and parsing it again. Profiled on a read of a
+ * CarePlan, the fetch and parse were ~10% of the service's CPU, the lookup that stays ~5%.
  *
  * Each entry is keyed by `type/id` and holds the row (`seq`) of the version it was read from: a
  * hit needs the caller to name the row that is current now, which the store looks up on every
