@@ -241,6 +241,7 @@ function isPair(value: unknown): value is PrimitivePair {
 function pairPart(type: string, list: string, pair: PrimitivePair): Omit<Part, 'value'> {
   const [value, extra] = pair['@pair'];
   if (typeof value === 'string') return listItemPart(type, list, value);
+  if (value !== null) return { key: `value|${canonicalJson(value)}`, path: `${type}.${list}` };
   return { key: `extra|${canonicalJson(extra)}`, path: `${type}.${list}` };
 }
 
