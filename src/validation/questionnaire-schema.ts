@@ -168,7 +168,9 @@ function answerList(definition: QuestionnaireItem, ctx: Ctx): JsonSchema {
   const properties: Record<string, JsonSchema> = { ...ELEMENT_PROPERTIES };
   for (const property of valueProperties) {
     properties[property] = valueSchema(definition, property, pkg, ctx.fhir);
-    properties[`_${property}`] = { $ref: `${FHIR}Element` };
+    // R4 JSON has `_x` for primitives only: no `_valueCoding` (the R4 schema refuses it too).
+    if (/^[a-z]/.test(VALUE_TYPE[property] ?? ''))
+      properties[`_${property}`] = { $ref: `${FHIR}Element` };
   }
   if ((definition.item ?? []).length > 0) properties.item = itemList(definition.item ?? [], ctx);
   return {
