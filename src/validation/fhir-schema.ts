@@ -22,6 +22,7 @@
  * - Repeating primitives take R4 JSON's `null` placeholder in their two arrays (`x`, `_x`); the
  *   `fhirPrimitivePairs` keyword marks where, and primitive-pairs.ts checks the pairing, and
  *   ele-1 on each entry of `_x` (which depends on `x`: an id alone is content only beside a value).
+ *   A single primitive's `_x` likewise: the keyword marks one with no extension.
  * - ext-1 (an extension has nested extensions or a value, not both) becomes a schema rule.
  * - The schema has no `required`: mandatory elements (min ≥ 1 in the R4 base definitions) are
  *   added, so cardinality of the base resource is checked in the same pass.
@@ -95,10 +96,11 @@ export const ELEMENT_KEYWORD = 'fhirElement';
 export const LOCAL_REFERENCE_KEYWORD = 'fhirLocalReference';
 /**
  * Marks where a repeating primitive's two arrays need pairing (primitive-pairs.ts): on a `null`
- * placeholder, and on every `_x` array (its length must be `x`'s).
+ * placeholder, and on every `_x` array (its length must be `x`'s); and a single primitive's `_x`
+ * with no extension (ele-1 then depends on `x`).
  */
 export const PRIMITIVE_PAIRS_KEYWORD = 'fhirPrimitivePairs';
-/** The definition of an entry of a repeating primitive's `_x`: Element, less ele-1. */
+/** The definition of a primitive's `_x` (an entry of it, if it repeats): Element, less ele-1. */
 export const PAIRED_ELEMENT = 'PairedPrimitiveElement';
 
 /** ele-1 for a JSON object: it holds something besides its `id`. */
@@ -217,6 +219,7 @@ function addElementRule(definitions: Record<string, JsonSchema>): void {
  * `null` anywhere else (a single primitive, an array of complex types) is refused as before.
  * ele-1 on an entry of `_x` needs `x` too (an id alone is enough beside a value, not without
  * one): `_x`'s entries are PAIRED_ELEMENT, Element without ele-1, and primitive-pairs.ts checks it.
+ * So is a single primitive's `_x` (singlePrimitiveExtensions).
  */
 function addPrimitivePlaceholders(definitions: Record<string, JsonSchema>): void {
   definitions[PAIRED_ELEMENT] = Object.fromEntries(
@@ -227,7 +230,12 @@ function addPrimitivePlaceholders(definitions: Record<string, JsonSchema>): void
     if (!properties) continue;
     for (const [name, values] of Object.entries(properties)) {
       const extensions = properties[`_${name}`];
-      if (name.startsWith('_') || values.type !== 'array' || extensions?.type !== 'array') continue;
+      if (name.startsWith('_') || !extensions) continue;
+      if (values.type !== 'array' && extensions.$ref === '#/definitions/Element') {
+        properties[`_${name}`] = singlePrimitiveExtensions('#/definitions/');
+        continue;
+      }
+      if (values.type !== 'array' || extensions.type !== 'array') continue;
       const items = extensions.items as JsonSchema | undefined;
       const paired =
         items?.$ref === '#/definitions/Element'
@@ -241,6 +249,21 @@ function addPrimitivePlaceholders(definitions: Record<string, JsonSchema>): void
       };
     }
   }
+}
+
+/**
+ * A single primitive's `_x` (`refs`: where the definitions are, `#/definitions/` in this
+ * schema): Element less ele-1, which depends on `x` (`{"family": "X", "_family": {"id": "f"}}` has
+ * a value; `{"_family": {"id": "f"}}` has no content). With an extension ele-1 holds whatever `x`
+ * is; without one the keyword marks the pair for primitive-pairs.ts, so the fast path signals only
+ * then.
+ */
+export function singlePrimitiveExtensions(refs: string): JsonSchema {
+  return {
+    $ref: `${refs}${PAIRED_ELEMENT}`,
+    if: { required: ['extension'] },
+    else: { [PRIMITIVE_PAIRS_KEYWORD]: true },
+  };
 }
 
 /** `null` (a placeholder, marked), or an item as `items` says. */

@@ -11,11 +11,13 @@
  *   beside a value an id alone is fine. `{}` in `_x` is refused either way: `null` is how R4 JSON
  *   writes "no id or extensions here", and its objects are never empty.
  * The schema (fhir-schema.ts) lets `null` into both arrays and marks them; this checks the
- * pairing, which needs both arrays at once. Each fault is named where FHIRPath sees the element
- * (`Patient.name[0].given[1]`): FHIRPath has no `_given`, it holds one element per index.
+ * pairing, which needs both arrays at once. A single primitive's `_x` is judged with its `x` the
+ * same way: with no value it needs an extension (ele-1), beside a value an id alone is fine and
+ * `{}` is refused. Each fault is named where FHIRPath sees the element (`Patient.name[0].given[1]`,
+ * `Patient.name[0].family`): FHIRPath has no `_given`, it holds one element per index.
  */
 import type { OperationOutcomeIssue } from '@medplum/fhirtypes';
-import { PRIMITIVE_PAIRS_KEYWORD } from './fhir-schema';
+import { PAIRED_ELEMENT, PRIMITIVE_PAIRS_KEYWORD } from './fhir-schema';
 import { error } from './outcome';
 
 type Definitions = Record<string, Record<string, unknown>>;
@@ -28,11 +30,17 @@ interface PropertySchema {
   readonly [PRIMITIVE_PAIRS_KEYWORD]?: unknown;
 }
 
-/** Per definition: its repeating primitives, and its properties of complex types (to enter). */
+/**
+ * Per definition: its repeating primitives, its single primitives that take `_x`, and its
+ * properties of complex types (to enter).
+ */
 interface Shape {
   readonly paired: ReadonlySet<string>;
+  readonly single: ReadonlySet<string>;
   readonly children: ReadonlyMap<string, string>;
 }
+
+const SINGLE_REF = `#/definitions/${PAIRED_ELEMENT}`;
 
 const shapes = new WeakMap<Definitions, Map<string, Shape | undefined>>();
 
@@ -47,10 +55,12 @@ function shapeOf(definitions: Definitions, type: string): Shape | undefined {
   let shape: Shape | undefined;
   if (properties) {
     const paired = new Set<string>();
+    const single = new Set<string>();
     const children = new Map<string, string>();
     for (const [name, property] of Object.entries(properties)) {
       if (name.startsWith('_') && property[PRIMITIVE_PAIRS_KEYWORD] === true)
         paired.add(name.slice(1));
+      else if (name.startsWith('_') && property.$ref === SINGLE_REF) single.add(name.slice(1));
       const ref = property.$ref ?? property.items?.$ref ?? property.items?.else?.$ref;
       if (typeof ref !== 'string' || !ref.startsWith('#/definitions/')) continue;
       const child = ref.slice('#/definitions/'.length);
@@ -58,7 +68,7 @@ function shapeOf(definitions: Definitions, type: string): Shape | undefined {
       if (child === 'ResourceList' || child === 'Resource') continue;
       if (definitions[child]?.properties) children.set(name, child);
     }
-    shape = { paired, children };
+    shape = { paired, single, children };
   }
   known.set(type, shape);
   return shape;
@@ -87,6 +97,8 @@ export function primitivePairIssues(
       // Each pair once: at `x`, or at `_x` when there is no `x`.
       if (shape.paired.has(name) && (!extensions || node[name] === undefined))
         pairIssues(node[name], node[`_${name}`], [...segments, name], locate, issues);
+      else if (extensions && shape.single.has(name))
+        singleIssues(node[name], node[key], [...segments, name], locate, issues);
       const child = shape.children.get(key);
       // What `_x[i]` holds (its id, extensions) is the element `x[i]`'s in FHIRPath.
       if (child) visit(node[key], child, [...segments, extensions ? name : key]);
@@ -113,6 +125,28 @@ const noContent = (x: string): string =>
   `no value in ${x}, and its entry in _${x} has no extension: an id alone is not content)`;
 const emptyObject = (x: string): string =>
   `An entry of _${x} is an empty object: write null where an entry has no id or extension`;
+const noSingleContent = (x: string): string =>
+  `Constraint ele-1 not met: All FHIR elements must have a @value or children (there is no ` +
+  `${x}, and _${x} has no extension: an id alone is not content)`;
+const emptySingle = (x: string): string =>
+  `_${x} is an empty object: leave it out where the element has no id or extension`;
+
+/** A single primitive: ele-1 on `x` and `_x` together (the schema has checked each one's shape). */
+function singleIssues(
+  value: unknown,
+  extension: unknown,
+  segments: readonly string[],
+  locate: Locate,
+  issues: OperationOutcomeIssue[],
+): void {
+  // `null` is no value for a single primitive: the schema refuses it, once is enough.
+  if (value === null) return;
+  const empty = emptiness(value, extension);
+  if (!empty) return;
+  const name = segments[segments.length - 1] ?? '';
+  const message = empty.code === 'invariant' ? noSingleContent : emptySingle;
+  issues.push(error(empty.code, message(name), locate(segments)));
+}
 
 function pairIssues(
   values: unknown,
@@ -126,7 +160,8 @@ function pairIssues(
   const ext = Array.isArray(extensions) ? (extensions as unknown[]) : undefined;
   // The schema has refused anything else (a single value, or not an array at all).
   if (!x && !ext) return;
-  if (x && ext && x.length !== ext.length)
+  // An empty array is the schema's to refuse (at the same place): not a second issue.
+  if (x && ext && x.length !== ext.length && x.length > 0 && ext.length > 0)
     issues.push(error('structure', lengths(name), locate(segments)));
   const n = Math.max(x?.length ?? 0, ext?.length ?? 0);
   for (let i = 0; i < n; i++) {
@@ -149,7 +184,7 @@ function pairIssues(
   }
 }
 
-/** ele-1 on one entry whose `_x` side is an object (other values are the schema's to refuse). */
+/** ele-1 on one element whose `_x` side is an object (other values are the schema's to refuse). */
 function emptiness(
   value: unknown,
   extension: unknown,

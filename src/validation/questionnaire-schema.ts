@@ -13,12 +13,15 @@ import type {
   QuestionnaireItemAnswerOption,
 } from '@medplum/fhirtypes';
 import type { ConformancePackage } from './conformance';
+import { singlePrimitiveExtensions } from './fhir-schema';
 // One table of answer types for both: the fast path and the walker must agree on them.
 import { ANSWER_TYPES, MAX_OCCURS } from './questionnaire-conformance';
 
 type JsonSchema = Record<string, unknown>;
 
 const FHIR = 'fhir#/definitions/';
+/** A primitive's `_x`, as the R4 schema here has it (ele-1 judged with `x`: primitive-pairs.ts). */
+const PRIMITIVE_EXTENSIONS = singlePrimitiveExtensions(FHIR);
 
 /** The R4 datatype definition each answer property refers to. */
 const VALUE_TYPE: Record<string, string> = {
@@ -131,15 +134,15 @@ function itemSchema(definition: QuestionnaireItem, ctx: Ctx): JsonSchema {
   const properties: Record<string, JsonSchema> = {
     ...ELEMENT_PROPERTIES,
     linkId: { const: definition.linkId },
-    _linkId: { $ref: `${FHIR}Element` },
+    _linkId: PRIMITIVE_EXTENSIONS,
     definition: { $ref: `${FHIR}uri` },
-    _definition: { $ref: `${FHIR}Element` },
+    _definition: PRIMITIVE_EXTENSIONS,
     // A response usually copies the item's text from its Questionnaire: that string is known
     // good, and comparing it is cheaper than the FHIR string pattern over long question texts.
     text: definition.text
       ? { anyOf: [{ const: definition.text }, { $ref: `${FHIR}string` }] }
       : { $ref: `${FHIR}string` },
-    _text: { $ref: `${FHIR}Element` },
+    _text: PRIMITIVE_EXTENSIONS,
   };
   const children = definition.item ?? [];
   const isContainer = definition.type === 'group' || definition.type === 'display';
@@ -170,7 +173,7 @@ function answerList(definition: QuestionnaireItem, ctx: Ctx): JsonSchema {
     properties[property] = valueSchema(definition, property, pkg, ctx.fhir);
     // R4 JSON has `_x` for primitives only: no `_valueCoding` (the R4 schema refuses it too).
     if (/^[a-z]/.test(VALUE_TYPE[property] ?? ''))
-      properties[`_${property}`] = { $ref: `${FHIR}Element` };
+      properties[`_${property}`] = PRIMITIVE_EXTENSIONS;
   }
   if ((definition.item ?? []).length > 0) properties.item = itemList(definition.item ?? [], ctx);
   return {

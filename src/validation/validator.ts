@@ -189,13 +189,14 @@ export function createValidator(pkg: ConformancePackage = loadConformancePackage
     // The pairing of repeating primitives' arrays is part of the shape (layer 1).
     const pairing = (): OperationOutcomeIssue[] =>
       pairs
-        ? primitivePairIssues(resource, type, definitions, (segments) => fhirPathOf(type, segments))
+        ? primitivePairIssues(resource, type, definitions, (segments) =>
+            elementPathOf(type, segments),
+          )
         : [];
-    if (!passes && !schema(resource))
-      return refusedIssues(
-        [...schemaIssues(schema.errors ?? [], type, resource), ...pairing()],
-        type,
-      );
+    if (!passes && !schema(resource)) {
+      const found = schemaIssues(schema.errors ?? [], type, resource);
+      return refusedIssues([...found, ...notSaidBy(pairing(), found)], type);
+    }
     const paired = pairing();
     if (paired.length > 0) return paired;
     const issues: OperationOutcomeIssue[] = [];
@@ -432,7 +433,11 @@ function localReferenceIssues(
         !resolves(reference.slice(1))
       )
         issues.push(
-          error('invariant', REF_1, fhirPathOf(resource.resourceType, [...segments, 'reference'])),
+          error(
+            'invariant',
+            REF_1,
+            elementPathOf(resource.resourceType, [...segments, 'reference']),
+          ),
         );
     }
     const properties = definitions[type]?.properties as
@@ -444,15 +449,13 @@ function localReferenceIssues(
         ? properties[key]
         : undefined;
       // A repeating primitive's `_x` entries sit in the `else` of their null placeholder.
-      const paired = property?.items?.else?.$ref;
-      const ref = property?.$ref ?? property?.items?.$ref ?? paired;
+      const ref = property?.$ref ?? property?.items?.$ref ?? property?.items?.else?.$ref;
       if (typeof ref !== 'string' || !ref.startsWith('#/definitions/')) continue;
       const child = ref.slice('#/definitions/'.length);
       // A resource inside this one (contained, Bundle.entry.resource…) is validated on its own.
       if (child === 'ResourceList' || child === 'Resource') continue;
-      // `_given[i]`'s extensions are the element `given[i]`'s in FHIRPath (as primitive-pairs.ts).
-      const name = paired !== undefined && key.startsWith('_') ? key.slice(1) : key;
-      visit(node[key], child, [...segments, name]);
+      // `_given[i]`'s extensions are the element `given[i]`'s in FHIRPath: elementPathOf says so.
+      visit(node[key], child, [...segments, key]);
     }
   };
   visit(resource, resource.resourceType, []);
@@ -532,6 +535,25 @@ export function refusedIssues(
   return issues.length > 0 ? issues : [error('structure', SCHEMA_FAILED, type)];
 }
 
+/**
+ * Pairing issues less ele-1 where the schema has an issue at the element or inside it (`_x`
+ * holding an unknown property has no extension, but is reported by what it holds wrong), as
+ * schemaIssues does for its own ele-1 (reportedWithin).
+ */
+function notSaidBy(
+  pairing: OperationOutcomeIssue[],
+  found: readonly OperationOutcomeIssue[],
+): OperationOutcomeIssue[] {
+  const places = found.map((i) => i.expression?.[0] ?? '');
+  return pairing.filter((p) => {
+    const at = p.expression?.[0] ?? '';
+    return (
+      p.code !== 'invariant' ||
+      !places.some((e) => e === at || e.startsWith(`${at}.`) || e.startsWith(`${at}[`))
+    );
+  });
+}
+
 /** Errors said through another: an anyOf branch's by the anyOf, an `if`'s by its then or else. */
 function reportedElsewhere(e: ErrorObject): boolean {
   return e.keyword === 'if' || /\/anyOf\/\d+\//.test(e.schemaPath);
@@ -607,13 +629,27 @@ export function fhirPathOf(type: string, segments: readonly string[]): string {
   return pointerToFhirPath(type, segments, isChoice);
 }
 
+/**
+ * A path the validator walked by the schema, as FHIRPath: what a primitive's `_x` holds (its id
+ * and extensions) are children of the element `x` (`_given/1/extension/0` is `given[1].extension[0]`,
+ * `_valueString` is `value.ofType(string)`); FHIRPath has no `_x`. Only for paths through
+ * properties the schema knows (every `_x` it knows is a primitive's): an unknown `_foo` is
+ * named as it is written (schemaIssue adds its name apart).
+ */
+function elementPathOf(type: string, segments: readonly string[]): string {
+  return fhirPathOf(
+    type,
+    segments.map((s) => (s.charCodeAt(0) === 95 ? s.slice(1) : s)),
+  );
+}
+
 function schemaIssue(
   e: ErrorObject,
   segments: string[],
   type: string,
   value: unknown,
 ): OperationOutcomeIssue {
-  const path = pointerToFhirPath(type, segments, isChoice);
+  const path = elementPathOf(type, segments);
   const params = e.params as Record<string, unknown>;
   const isNumber = typeof value === 'number';
   if (isNumber && !Number.isFinite(value))

@@ -31,10 +31,16 @@ describe('ele-1: an element has a value or children', () => {
     ],
     ['an empty Reference', carer({}), 'RelatedPerson.patient'],
     ['a Reference with only an id', carer({ id: 'a' }), 'RelatedPerson.patient'],
+    // FHIRPath has no _birthDate: its id and extensions are the element birthDate's.
     [
       'an empty primitive extension',
       { resourceType: 'Patient', _birthDate: {} },
-      'Patient._birthDate',
+      'Patient.birthDate',
+    ],
+    [
+      'a primitive extension with only an id, and no value',
+      { resourceType: 'Patient', _birthDate: { id: 'b' } },
+      'Patient.birthDate',
     ],
     [
       'an empty complex extension value',
@@ -185,6 +191,28 @@ describe('ref-1: a local reference names a contained resource', () => {
       [
         'invariant',
         'RelatedPerson.name[0].given[1].extension[0].value.ofType(Reference).reference',
+      ],
+    ]);
+  });
+
+  it("finds them in a single primitive's _x, at the element FHIRPath sees", () => {
+    const alias = (reference: string) => ({
+      extension: [{ url: 'https://example.org/a', valueReference: { reference } }],
+    });
+    const resource = carer(
+      { reference: '#p1' },
+      {
+        contained,
+        name: [{ family: 'Lee', _family: alias('#gone') }],
+        _gender: alias('#p2'),
+        extension: [{ url: 'https://example.org/b', valueString: 'x', _valueString: alias('#no') }],
+      },
+    );
+    expect(where(resource)).toEqual([
+      ['invariant', 'RelatedPerson.name[0].family.extension[0].value.ofType(Reference).reference'],
+      [
+        'invariant',
+        'RelatedPerson.extension[0].value.ofType(string).extension[0].value.ofType(Reference).reference',
       ],
     ]);
   });

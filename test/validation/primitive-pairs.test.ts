@@ -230,11 +230,11 @@ const invalid: [string, Resource, { code: string; expression: string }[]][] = [
     } as unknown as Resource,
     [{ code: 'invariant', expression: 'CarePlan.contained[0].name[0].given[0]' }],
   ],
-  // A single primitive's _x keeps the schema's ele-1, at _x (not a pairing).
+  // A single primitive's _x is judged with its value too (below), at the element.
   [
     'an empty object for a single primitive',
     { resourceType: 'Patient', name: [{ _family: {} }] } as unknown as Resource,
-    [{ code: 'invariant', expression: 'Patient.name[0]._family' }],
+    [{ code: 'invariant', expression: 'Patient.name[0].family' }],
   ],
   // null outside repeating primitives stays what it was: a value of the wrong type.
   [
@@ -313,6 +313,175 @@ describe('null placeholders the validator refuses', () => {
   });
 });
 
+// A single primitive's `_x` (`family`, `_family`), by the same rule: ele-1 is
+// `hasValue() or (children().count() > id.count())` on the one element both make.
+const named = (name: Record<string, unknown>): Resource =>
+  ({ resourceType: 'Patient', name: [name] }) as unknown as Resource;
+const noted = (value: Record<string, unknown>): Resource =>
+  ({
+    resourceType: 'Patient',
+    extension: [{ url: 'https://example.org/fhir/note', ...value }],
+  }) as unknown as Resource;
+
+const singleValid: [string, Resource][] = [
+  ['an id beside a value', named({ family: 'Smith', _family: { id: 'f' } })],
+  ['extensions beside a value', named({ family: 'Smith', _family: extension })],
+  ['extensions and no value', named({ _family: extension })],
+  ['an id and extensions, no value', named({ _family: { id: 'f', ...extension } })],
+  [
+    'an id beside a code with a required binding',
+    { resourceType: 'Patient', gender: 'unknown', _gender: { id: 'g' } } as Resource,
+  ],
+  ['an id beside a choice value', noted({ valueString: 'x', _valueString: { id: 'v' } })],
+  [
+    "an id in a contained resource's primitive",
+    {
+      ...plan({ dayOfWeek: ['mon'] }),
+      contained: [{ resourceType: 'Patient', id: 'c', birthDate: '1990', _birthDate: { id: 'b' } }],
+    } as unknown as Resource,
+  ],
+];
+
+const singleInvalid: [string, Resource, { code: string; expression: string }[]][] = [
+  // With no value, an id is counted out: no content (ele-1), as for an entry of a repeating _x.
+  [
+    'an id alone, no value',
+    named({ _family: { id: 'f' } }),
+    [{ code: 'invariant', expression: 'Patient.name[0].family' }],
+  ],
+  [
+    '{} beside a value (null is never written for a single primitive: leave _x out)',
+    named({ family: 'Smith', _family: {} }),
+    [{ code: 'structure', expression: 'Patient.name[0].family' }],
+  ],
+  [
+    '{} beside a choice value',
+    noted({ valueString: 'x', _valueString: {} }),
+    [{ code: 'structure', expression: 'Patient.extension[0].value.ofType(string)' }],
+  ],
+  [
+    'an id alone in a contained resource',
+    {
+      ...plan({ dayOfWeek: ['mon'] }),
+      contained: [{ resourceType: 'Patient', id: 'c', _birthDate: { id: 'b' } }],
+    } as unknown as Resource,
+    [{ code: 'invariant', expression: 'CarePlan.contained[0].birthDate' }],
+  ],
+  [
+    'an id alone in a Bundle entry',
+    {
+      resourceType: 'Bundle',
+      type: 'collection',
+      entry: [{ resource: { resourceType: 'Patient', _active: { id: 'a' } } }],
+    } as unknown as Resource,
+    [{ code: 'invariant', expression: 'Bundle.entry[0].resource.active' }],
+  ],
+  [
+    "an id alone inside an extension of a repeating primitive's _x entry",
+    patient({
+      given: ['Alice'],
+      _given: [
+        {
+          extension: [
+            { url: 'https://example.org/fhir/alias', valueHumanName: { _family: { id: 'a' } } },
+          ],
+        },
+      ],
+    }),
+    [
+      {
+        code: 'invariant',
+        expression: 'Patient.name[0].given[0].extension[0].value.ofType(HumanName).family',
+      },
+    ],
+  ],
+  // What the schema refuses inside _x is named at the element FHIRPath sees, too.
+  [
+    'an extension with no url in _family',
+    named({ family: 'Smith', _family: { extension: [{ valueString: 'x' }] } }),
+    [{ code: 'required', expression: 'Patient.name[0].family.extension[0].url' }],
+  ],
+  [
+    "an extension with no url in _given's second entry",
+    patient({ given: ['Alice', 'Jo'], _given: [null, { extension: [{ valueString: 'x' }] }] }),
+    [{ code: 'required', expression: 'Patient.name[0].given[1].extension[0].url' }],
+  ],
+  [
+    "an extension's value of the wrong type in _valueString",
+    noted({
+      valueString: 'x',
+      _valueString: { extension: [{ url: 'https://example.org/n', valueInteger: 'one' }] },
+    }),
+    [
+      {
+        code: 'structure',
+        expression: 'Patient.extension[0].value.ofType(string).extension[0].value.ofType(integer)',
+      },
+    ],
+  ],
+  [
+    // Said by what it holds wrong, not by ele-1 too (it has no extension either).
+    'an unknown property in _family',
+    named({ family: 'Smith', _family: { note: 'x' } }),
+    [{ code: 'structure', expression: 'Patient.name[0].family.note' }],
+  ],
+  [
+    'null for _family',
+    named({ family: 'Smith', _family: null }),
+    [{ code: 'structure', expression: 'Patient.name[0].family' }],
+  ],
+  [
+    // Empty: the schema says so; the lengths are not said a second time.
+    'an empty _given beside given',
+    patient({ given: ['Alice'], _given: [] }),
+    [{ code: 'structure', expression: 'Patient.name[0].given' }],
+  ],
+];
+
+describe("a single primitive's _x, judged with its value", () => {
+  it.each(singleValid)('accepts %s', (_name, resource) => {
+    expect(errors(validator.validate(resource))).toEqual([]);
+  });
+
+  it.each(singleInvalid)('refuses %s', (_name, resource, expected) => {
+    expect(errors(validator.validate(resource))).toEqual(expected);
+  });
+
+  it('says ele-1, and why, without the id', () => {
+    const result = validator.validate(named({ _family: { id: 'only-id' } }));
+    expect(result.issue[0]?.diagnostics).toMatch(/^Constraint ele-1 not met/);
+    expect(result.issue[0]?.diagnostics).toContain('an id alone');
+    expect(JSON.stringify(result)).not.toContain('only-id');
+  });
+
+  it('accepts an id beside a value as Medplum 4.5.2 does (refused before)', () => {
+    const resource = named({ family: 'Smith', _family: { id: 'f' } });
+    expect(medplumIssues(resource)).toEqual([]);
+    expect(errors(validator.validate(resource))).toEqual([]);
+  });
+
+  it('accepts exactly what R4 allows, on generated family/_family', () => {
+    fc.assert(
+      fc.property(
+        fc.option(fc.constant('Smith'), { nil: undefined }),
+        fc.option(fc.constantFrom<object>(extension, { id: 'f' }, { id: 'f', ...extension }, {}), {
+          nil: undefined,
+        }),
+        (family, _family) => {
+          const name = { ...(family ? { family } : {}), ...(_family ? { _family } : {}) };
+          const content = _family === undefined || 'extension' in _family;
+          const allowed =
+            Object.keys(name).length > 0 &&
+            (family ? _family === undefined || Object.keys(_family).length > 0 : content);
+          const found = errors(validator.validate(named(name)));
+          expect(found.length === 0).toBe(allowed);
+          for (const issue of found) expect(issue.expression).toMatch(/^Patient\.name\[0\]/);
+        },
+      ),
+    );
+  });
+});
+
 describe('Medplum on the faults', () => {
   // Medplum refuses an unpaired null, as this validator does (it names `_x` where this names
   // the element FHIRPath sees)…
@@ -365,6 +534,9 @@ describe('the fast path and ajv on placeholders', () => {
       true,
       false,
     ],
+    ['a single _x with an id only', named({ family: 'Smith', _family: { id: 'f' } }), true, true],
+    ['a single _x, {}', named({ family: 'Smith', _family: {} }), true, true],
+    ['a single _x with no value', named({ _family: { id: 'f' } }), true, true],
     ['null for a name', { resourceType: 'Patient', name: [null] }, false, false],
     ['a number among names', patient({ given: [null, 3] }), false, true],
   ] as const)(

@@ -240,7 +240,7 @@ describe('a refusal by the schema is never silent (review 2026-11-24 s5, finding
     expect(errors.map((e) => e.keyword).sort()).toEqual([ELEMENT_KEYWORD, 'if']);
     expect(
       schemaIssues(errors, 'Patient', resource).map((i) => [i.code, i.expression?.[0]]),
-    ).toEqual([['invariant', 'Patient.name[0]._given[0]']]);
+    ).toEqual([['invariant', 'Patient.name[0].given[0]']]);
   });
 
   it('still reports an empty element by what it lacks, not by ele-1 too', () => {
