@@ -24,6 +24,7 @@ import express, {
 } from 'express';
 import secureJson from 'secure-json-parse';
 import { fault } from '../service/outcomes';
+import { loadFhirSchema } from '../validation/fhir-schema';
 import { fhirPathOf } from '../validation/validator';
 import { FHIR_JSON } from './http';
 
@@ -225,8 +226,54 @@ function pathOf(root: unknown, step: PathStep | undefined): string {
   const type = (root as { resourceType?: unknown } | null)?.resourceType;
   return fhirPathOf(
     typeof type === 'string' && /^[A-Z][A-Za-z]{0,63}$/.test(type) ? type : 'Resource',
-    segments,
+    elementSegments(root, segments),
   );
+}
+
+type Definitions = Record<string, { properties?: Record<string, PropertySchema> } | undefined>;
+
+interface PropertySchema {
+  readonly $ref?: unknown;
+  readonly items?: { readonly $ref?: unknown; readonly else?: { readonly $ref?: unknown } };
+}
+
+/**
+ * JSON keys as the validator names them (FHIRPath has no `_x`): what a primitive's `_x` holds is
+ * the element `x`'s (`_given/1/extension/0` is `given[1].extension[0]`, `_valueString` is
+ * `value.ofType(string)`). Which `_x` is a primitive's is read from the R4 schema the validator
+ * uses, along the path (into contained and entry resources by their resourceType): an `_x` it does
+ * not know there (`_foo`, `_name` on a Patient) is named as written, as the validator does.
+ */
+function elementSegments(root: unknown, keys: readonly string[]): string[] {
+  const definitions = loadFhirSchema().definitions as Definitions;
+  let value = root;
+  let type = resourceTypeOf(value, definitions);
+  return keys.map((key) => {
+    value = isObject(value) ? value[key] : undefined;
+    if (/^\d+$/.test(key)) {
+      // An entry of a list of resources (contained) is of its own resourceType.
+      if (type === 'ResourceList' || type === 'Resource')
+        type = resourceTypeOf(value, definitions) ?? type;
+      return key;
+    }
+    const properties = type === undefined ? undefined : definitions[type]?.properties;
+    const property = properties && Object.hasOwn(properties, key) ? properties[key] : undefined;
+    const ref = property?.$ref ?? property?.items?.$ref ?? property?.items?.else?.$ref;
+    type = typeof ref === 'string' ? ref.slice(ref.lastIndexOf('/') + 1) : undefined;
+    if (type === 'ResourceList' || type === 'Resource')
+      type = resourceTypeOf(value, definitions) ?? type;
+    return property && key.startsWith('_') ? key.slice(1) : key;
+  });
+}
+
+const isObject = (value: unknown): value is Record<string, unknown> =>
+  value !== null && typeof value === 'object';
+
+/** A JSON object's resourceType, when the schema has a definition of that name. */
+function resourceTypeOf(value: unknown, definitions: Definitions): string | undefined {
+  if (!isObject(value) || Array.isArray(value)) return undefined;
+  const type = value.resourceType;
+  return typeof type === 'string' && Object.hasOwn(definitions, type) ? type : undefined;
 }
 
 /** Parses `req.body` (text) into JSON, refusing prototype keys; the result replaces `req.body`. */

@@ -73,6 +73,65 @@ describe('request bodies are UTF-8, never decoded into something else', () => {
     expect(res.body.issue[0].expression).toEqual(['Resource']);
   });
 
+  describe("names what a primitive's _x holds as FHIRPath sees it, as the validator does", () => {
+    const ext = { url: 'http://example.org/x', valueString: '\u0000' };
+    it.each([
+      [
+        "a repeating primitive's _x entry",
+        {
+          resourceType: 'Patient',
+          name: [{ given: ['A', 'B'], _given: [null, { extension: [ext] }] }],
+        },
+        'Patient.name[0].given[1].extension[0].value.ofType(string)',
+      ],
+      [
+        "a single primitive's _x",
+        { resourceType: 'Patient', name: [{ family: 'X', _family: { extension: [ext] } }] },
+        'Patient.name[0].family.extension[0].value.ofType(string)',
+      ],
+      [
+        "an answer's _valueString",
+        {
+          resourceType: 'QuestionnaireResponse',
+          status: 'completed',
+          item: [
+            {
+              linkId: 'a',
+              item: [{ linkId: 'b', answer: [{ _valueString: { extension: [ext] } }] }],
+            },
+          ],
+        },
+        'QuestionnaireResponse.item[0].item[0].answer[0].value.ofType(string).extension[0].value.ofType(string)',
+      ],
+      [
+        "a contained resource's _x",
+        {
+          resourceType: 'Observation',
+          contained: [
+            { resourceType: 'Patient', birthDate: '2000-01-01', _birthDate: { extension: [ext] } },
+          ],
+        },
+        'Observation.contained[0].birthDate.extension[0].value.ofType(string)',
+      ],
+      [
+        'an _x the R4 schema does not have there (named as written)',
+        { resourceType: 'Patient', _name: { extension: [ext] } },
+        'Patient._name.extension[0].value.ofType(string)',
+      ],
+    ])('%s', async (_label, resource, at) => {
+      const [before, after] = JSON.stringify(resource).split('\\u0000');
+      const bytes = Buffer.concat([
+        Buffer.from(before ?? ''),
+        Buffer.from([0xeb]),
+        Buffer.from(after ?? ''),
+      ]);
+      const res = await post('/fhir/$validate', bytes);
+      expect(res.status).toBe(400);
+      expect(res.body.issue[0].code).toBe('structure');
+      expect(res.body.issue[0].expression).toEqual([at]);
+    });
+  });
+
   it.each([
     'charset=iso-8859-1',
     'charset=latin1',
