@@ -21,7 +21,7 @@ import {
 import { isNhsNumber, isSnomedCtId } from './codes';
 import { CsvReader, CsvWriter } from './csv';
 import { shownTwiceIssue, ZoneClock } from './datetime';
-import { placedIssue, targetExpression } from './issues';
+import { headerNotice, placedIssue, targetExpression } from './issues';
 import {
   type DialogRecord,
   nativeSession,
@@ -115,7 +115,7 @@ export function createItemRowsReader(
     controlInInput = controlSeen;
     if (rowNumber === 1) {
       const match = matchHeader(cells, c.columns, undefined, file, spec.title);
-      for (const issue of match.issues) sink.notice(issue);
+      for (const issue of match.issues) sink.notice(headerNotice(issue, file));
       if (!match.ok) {
         headerFailed = true;
         return;

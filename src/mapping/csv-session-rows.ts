@@ -29,7 +29,7 @@ import {
 } from './columns';
 import { CsvReader, CsvWriter, type LineEnding } from './csv';
 import { readFhirDateTime, shownTwiceIssue, ZoneClock } from './datetime';
-import { placedIssue, targetExpression } from './issues';
+import { headerNotice, placedIssue, targetExpression } from './issues';
 import {
   type DialogRecord,
   displayNotFromName,
@@ -172,7 +172,7 @@ export function createSessionRowsReader(
   function header(cells: readonly string[], report: boolean): void {
     headerCells = cells;
     const match = matchHeader(cells, c.columns, spec.headerAliases, file, spec.title);
-    if (report) for (const issue of match.issues) sink.notice(issue);
+    if (report) for (const issue of match.issues) sink.notice(headerNotice(issue, file));
     if (match.ok) {
       byIndex = match.byIndex;
       plan(byIndex);

@@ -39,6 +39,26 @@ export function placeIssue(
   return { ...issue, diagnostics: `${file}: ${location}: ${text}`, location: [location] };
 }
 
+/**
+ * The header's notices (columns.ts matchHeader) as the CSV readers report them: a column the
+ * mapping does not read is a warning saying so, as HL7 v2's parts not read are (c7bd5e1). Its rows
+ * are converted and the loss named (the column, and its place in `location`: `row 1, column 48
+ * "Notes"`); as an error it made the CLI exit 1 on a file whose every row was converted. A header
+ * that cannot be read (a column missing or repeated: matchHeader's `fatal` ones) stays as it is.
+ */
+export function headerNotice(issue: OperationOutcomeIssue, file: string): OperationOutcomeIssue {
+  if (issue.severity === 'fatal') return issue;
+  // matchHeader's other notices are about one unknown column each: its header text is the
+  // expression, its place the location (`row 1, column 48 "Notes"`).
+  const column = issue.expression?.[0] ?? '';
+  const location = issue.location?.[0] ?? 'row 1';
+  const position = /^row 1, column (\d+) /.exec(location)?.[1];
+  const text =
+    `Column "${column}"${position ? ` (column ${position} of the header)` : ''} is not read by ` +
+    'this mapping; its cells are not converted';
+  return placedIssue(issue.code, text, column, file, location, 'warning');
+}
+
 export function rejection(issues: OperationOutcomeIssue[]): OperationOutcome {
   return { resourceType: 'OperationOutcome', issue: issues };
 }

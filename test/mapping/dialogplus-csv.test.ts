@@ -120,7 +120,8 @@ describe('dialogplus-csv: bad rows', () => {
       converted: 3,
       rejected: 12,
       notices: 1,
-      noticeErrors: 1,
+      // The unknown column is a warning: the rejected rows alone make this a failed run.
+      noticeErrors: 0,
     });
     expect(result.rejects.map((r) => r.location)).toEqual([
       'row 4',
@@ -177,14 +178,19 @@ describe('dialogplus-csv: bad rows', () => {
     expect(messages).not.toContain('13/25/2026');
   });
 
-  it('reports the unknown column once and converts the rest of the row', () => {
+  // A warning since the CSV readers followed HL7 v2's "not read" notices (it was an error, which
+  // made the CLI exit 1 on a file whose every row was converted).
+  it('reports the unknown column once, as a warning naming it and its place, and converts the rest of the row', () => {
     expect(result.notices).toEqual([
       expect.objectContaining({
-        severity: 'error',
+        severity: 'warning',
         location: ['row 1, column 48 "Notes"'],
+        expression: ['Notes'],
         details: {
-          text: 'Column "Notes" is not part of the DIALOG+ app CSV export; its cells are not converted',
+          text: 'Column "Notes" (column 48 of the header) is not read by this mapping; its cells are not converted',
         },
+        diagnostics:
+          'export-with-bad-rows.csv: row 1, column 48 "Notes": Column "Notes" (column 48 of the header) is not read by this mapping; its cells are not converted',
       }),
     ]);
   });
