@@ -78,10 +78,10 @@ export class FhirService {
   readonly submitter: SessionSubmitter;
   /**
    * Writes whose checks read what another write could change meanwhile — an NHS number being
-   * no one else's, a session's If-None-Exist finding nothing — hold a key for it (the NHS
-   * number, the condition) from the check to the write, so within this process two such writes
-   * take turns instead of both passing the check. Across processes (replicas over the
-   * fhir-server store) only the store could do it: see README.
+   * no one else's, a session's If-None-Exist or conditional update finding nothing — hold a key
+   * for it (the NHS number, the condition) from the check to the write, so within this process
+   * two such writes take turns instead of both passing the check. Across processes (replicas
+   * over the fhir-server store) only the store could do it: see README.
    */
   private readonly identities = new KeyedQueue();
 
@@ -308,7 +308,9 @@ export class FhirService {
   /**
    * Conditional update (`PUT Type?search`): no match creates, one match is updated (a 400 if the
    * body names another id), several are a 412. A DIALOG session goes through the session pipeline
-   * under the id found.
+   * under the id found, holding its condition's key from the search to the write (as a session's
+   * If-None-Exist does, and the same key), so two with one condition in this process do not both
+   * find nothing and create two sessions.
    */
   async conditionalUpdate(
     access: Access,
@@ -320,10 +322,25 @@ export class FhirService {
     const resource = this.checked(access, 'update', type, body);
     const condition = pinToPatient(access, resource.resourceType, query);
     if (resource.id !== undefined) checkIdSegment(type, resource.id);
+    const keys = nhsNumberKeys(resource);
     if (!isDialogSession(resource))
-      return this.withIdentities(nhsNumberKeys(resource), () =>
+      return this.withIdentities(keys, () =>
         this.conditionalUpdateChecked(access, type, condition, resource, ifMatch),
       );
+    keys.push(conditionKey(condition.toString()));
+    return this.withIdentities(keys, () =>
+      this.conditionalSessionChecked(access, type, condition, resource, ifMatch),
+    );
+  }
+
+  /** A session's conditional update, once its keys are held: `update` under the id found. */
+  private async conditionalSessionChecked(
+    access: Access,
+    type: string,
+    condition: URLSearchParams,
+    resource: QuestionnaireResponse,
+    ifMatch: string | undefined,
+  ): Promise<WriteResult<Resource>> {
     const found = await this.deps.store.search(resource.resourceType, condition);
     if (found.total > 1)
       throw fault(412, 'multiple-matches', 'Several resources match the condition', type);
@@ -331,7 +348,9 @@ export class FhirService {
     if (match !== undefined && resource.id !== undefined && resource.id !== match)
       throw fault(400, 'invalid', 'The body’s id is not the id of the match', `${type}.id`);
     const id = match ?? resource.id ?? this.deps.newId();
-    return this.update(access, type, id, { ...resource, id }, ifMatch);
+    // Not `update`: the body is checked already, and its keys are held (taking them again here
+    // would wait for this very task).
+    return this.updateChecked(access, type, id, { ...resource, id }, ifMatch);
   }
 
   /** A conditional update of anything but a DIALOG session, once its keys are held. */
@@ -719,11 +738,15 @@ export function checkConditionalCreate(access: Access, type: string): void {
   access.check('read', type);
 }
 
-/** The key a session's If-None-Exist is held under: the condition, its parameters in order. */
+/**
+ * The key a session's condition is held under — If-None-Exist, or a conditional update's search:
+ * one key for both, since either creates the session when the condition finds nothing. The
+ * condition, its parameters in order.
+ */
 function conditionKey(condition: string): string {
   const params = new URLSearchParams(condition);
   params.sort();
-  return `If-None-Exist QuestionnaireResponse?${params.toString()}`;
+  return `Session condition QuestionnaireResponse?${params.toString()}`;
 }
 
 /** `If-None-Exist` is a search: it too stays within the caller's patient context. */

@@ -8,7 +8,8 @@
  * plan changes only when the session is completed (or amended).
  *
  * Concurrency: submissions for one person, and of one session, are taken one at a time in this
- * process (a queue per subject and per response id), and every plan update carries If-Match of the version it was built from, so a writer
+ * process (a queue per response id, and per person the session is filed against: `submitInTurn`),
+ * and every plan update carries If-Match of the version it was built from, so a writer
  * elsewhere (another replica in fhir-server mode, a handover) makes the transaction fail with 412
  * instead of losing an edit; the whole pipeline then runs again from fresh reads (a few times).
  * Every entry is idempotent (stable ids and conditional writes), so running it again never
@@ -82,6 +83,17 @@ export interface SessionDeps {
   readonly now: () => Date;
 }
 
+/** One submission's attempts, across the persons it is filed against. */
+interface Tries {
+  /** Attempts that failed (a turn handed to another person's key is not one). */
+  failed: number;
+  /** Whether the response was absent when the first attempt read it (see `submitWithRetries`). */
+  absent?: boolean;
+}
+
+/** What a turn under one person's key ends with: the result, or the submission re-filed. */
+type Turn = { readonly result: SessionResult } | { readonly refiled: SessionSubmission };
+
 export class SessionSubmitter {
   private readonly queue = new KeyedQueue();
 
@@ -89,11 +101,34 @@ export class SessionSubmitter {
 
   /** Stores the session and what it implies, all or nothing. */
   submit(submission: SessionSubmission): Promise<SessionResult> {
-    const subject = submission.response.subject?.reference ?? '';
-    // And per session: two copies of one session naming a new person have two subjects (each
-    // its own new Patient id) but one response id, and must not both find it absent.
+    // Per session: two copies of one session naming a new person have two subjects (each its own
+    // new Patient id) but one response id, and must not both find it absent.
     const session = `QuestionnaireResponse/${submission.id}`;
-    return this.queue.runAll([subject, session], () => this.submitWithRetries(submission));
+    return this.queue.run(session, () => this.submitInTurn(submission));
+  }
+
+  /**
+   * Holding the session's key, runs the submission under the key of the person it is filed
+   * against. A new person can turn out to be stored under another id (another writer registered
+   * them meanwhile: `againstStoredPatient`); the submission then leaves the new id's key and waits
+   * for the stored Patient's, so its attempts against them do not run beside that person's other
+   * submissions. (The transaction that finds them stored ran under the new id's key: it touches
+   * their plan only by creating a first one if they have none, which If-None-Exist keeps to
+   * one.) The session's key is kept meanwhile, so no other copy of the session runs in between
+   * and finds it absent too. This cannot deadlock: the session's key is always taken first and a person's key
+   * last, one person's at a time, so a task holding a person's key waits for no other key.
+   */
+  private async submitInTurn(submission: SessionSubmission): Promise<SessionResult> {
+    const tries: Tries = { failed: 0 };
+    let pending = submission;
+    for (;;) {
+      const filed = pending;
+      const turn = await this.queue.run(personOf(filed), () =>
+        this.submitWithRetries(filed, tries),
+      );
+      if ('result' in turn) return turn.result;
+      pending = turn.refiled;
+    }
   }
 
   /**
@@ -102,24 +137,28 @@ export class SessionSubmitter {
    * now was created by this submission, even when an earlier attempt's transaction committed it
    * and the store's answer to that was lost (the fhir-server store repeats the transaction, and
    * the repeat says 200 or fails with 412 on the plan), or that attempt lost the race for a
-   * first plan. Within this process submissions of one session are taken in turn (one person's
-   * queue), so two cannot both find it absent; across replicas, two copies racing can both be told
-   * 201 (they wrote the same session).
+   * first plan. Within this process submissions of one session are taken in turn (the session's
+   * key, held across re-filing too), so two cannot both find it absent; across replicas, two
+   * copies racing can both be told 201 (they wrote the same session).
+   *
+   * Runs holding the key of `submission`'s person; a submission re-filed against another person
+   * is handed back (`refiled`) to wait for theirs.
    */
-  private async submitWithRetries(submission: SessionSubmission): Promise<SessionResult> {
+  private async submitWithRetries(submission: SessionSubmission, tries: Tries): Promise<Turn> {
     let pending = submission;
-    const before: { absent?: boolean } = {};
-    for (let attempt = 1; ; attempt++) {
+    for (;;) {
       try {
-        const result = await this.attempt(pending, before);
-        return { ...result, created: before.absent ?? result.created };
+        const turn = await this.attempt(pending, tries);
+        if ('refiled' in turn) return turn;
+        return { result: { ...turn.result, created: tries.absent ?? turn.result.created } };
       } catch (err) {
-        if (attempt >= PLAN_RACE_ATTEMPTS) throw err;
+        if (++tries.failed >= PLAN_RACE_ATTEMPTS) throw err;
         // The new person was created by another writer meanwhile: file the session against them.
         const filed = await this.againstStoredPatient(pending).catch(() => {
           throw err; // the search failing says nothing new: the original error stands
         });
         if (filed !== pending) {
+          if (personOf(filed) !== personOf(pending)) return { refiled: filed };
           pending = filed;
           continue;
         }
@@ -144,17 +183,16 @@ export class SessionSubmitter {
     return { ...rest, response: { ...response, subject: { reference: `Patient/${holder}` } } };
   }
 
-  private async attempt(
-    pending: SessionSubmission,
-    before: { absent?: boolean },
-  ): Promise<SessionResult> {
+  private async attempt(pending: SessionSubmission, tries: Tries): Promise<Turn> {
     const current = await this.checkCallerVersion(pending);
-    before.absent ??= current === undefined;
+    tries.absent ??= current === undefined;
     // A stored response and a person new to the service: the person may have been registered
     // meanwhile (by this session's own earlier attempt that lost the plan race, or a racing copy
-    // of it). Filed against the Patient holding them first, so that is not taken for a move.
+    // of it). Filed against the Patient holding them first, so that is not taken for a move, and
+    // under that Patient's key (`submitInTurn`).
     const submission =
       current && pending.newPatient ? await this.againstStoredPatient(pending) : pending;
+    if (personOf(submission) !== personOf(pending)) return { refiled: submission };
     const { response } = submission;
     checkSamePersonAsStored(current, response);
     const stored: QuestionnaireResponse = { ...response, id: submission.id };
@@ -183,11 +221,7 @@ export class SessionSubmitter {
     const first = result.entry?.[0];
     const created = first?.response?.status?.startsWith('201') ?? false;
     if (planCreatedFresh && planWasFound(result)) throw staleOutcome();
-    return {
-      response: first?.resource as QuestionnaireResponse,
-      created,
-      issues,
-    };
+    return { result: { response: first?.resource as QuestionnaireResponse, created, issues } };
   }
 
   /** The stored response, after checking the caller's If-Match against it. */
@@ -411,6 +445,11 @@ function contentHash(response: QuestionnaireResponse): string {
   void _meta;
   void _subject;
   return createHash('sha256').update(JSON.stringify(content)).digest('hex');
+}
+
+/** The queue key of the person a submission is filed against: its `Patient/<id>` subject. */
+function personOf(submission: SessionSubmission): string {
+  return submission.response.subject?.reference ?? '';
 }
 
 function isStale(err: unknown): boolean {
