@@ -2,8 +2,9 @@
  * The HTTP façade: FHIR R4 JSON at /fhir, native formats at /native, health at /healthz and
  * /readyz. Express is a thin shell: FHIR rules live in src/service, storage in src/store, access
  * in src/auth. Order of the middleware matters and is the order a request meets it:
- * security headers → request id and log line → caching rules → health and metadata (no auth) →
- * rate limit → audit trail → authentication → routes → 404 → errors as OperationOutcomes.
+ * security headers → request id and log line → health and metadata (no auth) → rate limit →
+ * caching rules → audit trail → authentication → query check → routes (/fhir: fhir-api.ts) →
+ * 404 → errors as OperationOutcomes.
  */
 import express, { type NextFunction, type Request, type Response } from 'express';
 import helmet from 'helmet';
@@ -18,19 +19,15 @@ import { AuditTrail } from './audit-trail';
 import { authOffAccess } from './bearer-access';
 import { cachingRules } from './caching';
 import { capabilityStatement } from './capability-statement';
-import { encounterRoutes } from './encounter-routes';
 import { errorHandler } from './errors';
-import { fhirRoutes } from './fhir-routes';
-import { checkNativeQuery, checkQuery } from './query-parameters';
-import { letterRoutes } from './letter-routes';
+import { checkNativeQuery } from './query-parameters';
+import { fhirApi } from './fhir-api';
+import { inTurn } from './in-turn';
 import { nativeRoutes } from './native-routes';
-import { planSyncRoutes } from './plan-sync-routes';
 import { sendFhir } from './http';
 import { rateLimiter } from './rate-limit';
-import { transferRoutes } from './transfer-routes';
 import { uiRoutes } from '../ui';
 import { HandoverDeliverer, type DelivererOptions } from '../transfer/deliver';
-import { NOTIFICATION_OPERATION } from '../transfer/plan-sync';
 import { Transfers } from '../transfer/handover';
 import type { Peers } from '../transfer/peers';
 import { Draining } from './draining';
@@ -93,14 +90,18 @@ export function createApp(options: AppOptions): App {
   // helmet's defaults, but for `upgrade-insecure-requests`: over plain HTTP on any address but
   // loopback (the image's port 8080 without a TLS proxy) it sent /ui's style sheet and forms to
   // https, which is not there. Over HTTPS, HSTS keeps the browser there.
-  app.use(helmet({ contentSecurityPolicy: { directives: { upgradeInsecureRequests: null } } }));
-  app.use(requestLog(options.logger));
   const draining = new Draining();
-  app.use(draining.middleware());
-  app.use(['/fhir', '/native', '/ui'], cachingRules);
+  // One layer: every request meets these three (in-turn.ts says why they are not three layers).
+  app.use(
+    inTurn(
+      helmet({ contentSecurityPolicy: { directives: { upgradeInsecureRequests: null } } }),
+      requestLog(options.logger),
+      draining.middleware(),
+    ),
+  );
   healthRoutes(app, options, draining);
   const auth = options.authenticate ? 'jwt' : 'off';
-  app.get('/fhir/metadata', (_req, res) => {
+  app.get('/fhir/metadata', cachingRules, (_req, res) => {
     sendFhir(
       res,
       200,
@@ -111,14 +112,9 @@ export function createApp(options: AppOptions): App {
   });
   const perMinute = options.rateLimitPerMinute ?? 0;
   if (perMinute > 0) app.use(rateLimiter(perMinute, { authOff: !options.authenticate }));
-  // Before authentication, so refused logins are audited too.
+  // Audited before authentication, so refused logins are audited too.
   const audit = new AuditTrail(options.store, options.logger, now);
-  app.use(['/fhir', '/native', '/ui'], audit.middleware());
   const authenticate = options.authenticate ?? (() => Promise.resolve(authOffAccess()));
-  app.use(['/fhir', '/native'], authenticateRequests(authenticate));
-  // Parameters an endpoint does not take are a 400, never ignored (query-parameters.ts).
-  app.use('/fhir', checkQuery);
-  app.use('/native', checkNativeQuery);
   const deliverer = options.peers
     ? new HandoverDeliverer({
         store: options.store,
@@ -131,18 +127,16 @@ export function createApp(options: AppOptions): App {
   const transfers = options.peers
     ? new Transfers(service, options.peers, now, () => deliverer?.kick())
     : undefined;
-  // Each set of special routes is mounted at its own prefix, ahead of the generic FHIR routes: a
-  // request elsewhere passes it with one prefix test instead of entering its router and trying
-  // every route (Express's routing is over a tenth of a plain read's CPU).
-  // `noteMount` keeps each router's mount path for the logs (request-log.ts).
-  app.use('/fhir/Encounter', noteMount, encounterRoutes(service, transfers));
-  app.use(`/fhir/\\${NOTIFICATION_OPERATION}`, noteMount, planSyncRoutes(deliverer, service));
-  app.use('/fhir/Patient', noteMount, transferRoutes(transfers));
-  app.use('/fhir/CarePlan', noteMount, letterRoutes(service));
-  app.use('/fhir', noteMount, fhirRoutes(service, now));
-  app.use('/native', noteMount, nativeRoutes(service, transfers));
+  app.use('/fhir', fhirApi({ service, now, audit, authenticate, transfers, deliverer }));
+  // Parameters an endpoint does not take are a 400, never ignored (query-parameters.ts).
+  app.use(
+    '/native',
+    inTurn(cachingRules, audit.middleware(), authenticateRequests(authenticate), checkNativeQuery),
+    noteMount,
+    nativeRoutes(service, transfers),
+  );
   const ui = uiRoutes({ service, now, ...(options.authenticate ? { authenticate } : {}) });
-  app.use('/ui', noteMount, ui);
+  app.use('/ui', inTurn(cachingRules, audit.middleware()), noteMount, ui);
   app.use((_req: Request, _res: Response, next: NextFunction) => {
     next(fault(404, 'not-found', 'No such endpoint', 'Resource'));
   });

@@ -55,6 +55,25 @@ function sendWrite(req: Request, res: Response, written: WriteResult<Resource>):
   );
 }
 
+/**
+ * A read (`GET /:type/:id`), the commonest request; `next('route')` for a type whose reads
+ * `servedElsewhere` (Encounter, src/api/encounter-routes.ts), for its own routes to answer.
+ */
+export function readRoute(service: FhirService, servedElsewhere: ReadonlySet<string>) {
+  const read = route(async (req, res) => {
+    const { resource, whole, stored } = await service.readToSend(
+      accessOf(res),
+      param(req, 'type'),
+      param(req, 'id'),
+    );
+    sendRead(req, res, resource, resourceHeaders(req, resource, { whole }), stored);
+  });
+  return (req: Request, res: Response, next: NextFunction): void => {
+    if (servedElsewhere.has(param(req, 'type'))) next('route');
+    else read(req, res, next);
+  };
+}
+
 export function fhirRoutes(service: FhirService, now: () => Date): Router {
   const router = Router();
   operationRoutes(router, service, now);
@@ -102,17 +121,7 @@ export function fhirRoutes(service: FhirService, now: () => Date): Router {
       );
     }),
   );
-  router.get(
-    '/:type/:id',
-    route(async (req, res) => {
-      const { resource, whole, stored } = await service.readToSend(
-        accessOf(res),
-        param(req, 'type'),
-        param(req, 'id'),
-      );
-      sendRead(req, res, resource, resourceHeaders(req, resource, { whole }), stored);
-    }),
-  );
+  // GET /:type/:id is readRoute, mounted ahead of all routes (fhir-api.ts).
   router.put(
     '/:type/:id',
     jsonBody,
