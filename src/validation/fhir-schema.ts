@@ -274,9 +274,12 @@ function placeholderOr(items: unknown): JsonSchema {
 /** ext-1: an extension has either nested extensions or a value, never both, never neither. */
 function addExtensionRule(extension: JsonSchema): void {
   const properties = extension.properties as Record<string, JsonSchema>;
+  // A primitive value given only through its `_x` (`_valueString` with extensions, no value) is a
+  // value to ext-1 as FHIRPath has it (`value.exists()`): R4 allows it, ele-1 holding through its
+  // extension (primitive-pairs.ts checks that ele-1). It was refused as having neither.
   const hasValue = {
     anyOf: Object.keys(properties)
-      .filter((k) => /^value[A-Z]/.test(k))
+      .filter((k) => /^_?value[A-Z]/.test(k))
       .map((k) => ({ required: [k] })),
   };
   extension.if = { required: ['extension'] };

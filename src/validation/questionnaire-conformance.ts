@@ -183,7 +183,7 @@ function checkAnswer(
   path: string,
 ): void {
   const allowed = ANSWER_TYPES[definition.type] ?? [];
-  const present = Object.keys(answer).filter((k) => k.startsWith('value'));
+  const present = answerValues(answer);
   const [property] = present;
   if (present.length !== 1 || !property) {
     ctx.issues.push(error('structure', 'An answer has exactly one value', path));
@@ -203,6 +203,23 @@ function checkAnswer(
   if (definition.answerOption) checkAnswerOption(ctx, answer, property, definition, valuePath);
   else if (definition.answerValueSet && answer.valueCoding)
     checkAnswerValueSet(ctx, answer, definition, valuePath);
+}
+
+/**
+ * The value[x] properties an answer holds. A primitive given only through its `_x` (extensions,
+ * no value: `{"_valueString": {"extension": [...]}}`) counts as that value[x], present: R4 allows
+ * it (ele-1 holds through the extension; primitive-pairs.ts refuses one with none), and FHIRPath's
+ * `answer.value.exists()` is true for it. So it is the answer's one value (beside `valueString` it
+ * is the same one; beside `valueInteger` a second), of its type for the item's type. It holds no
+ * value to compare, so it is none of a `choice` item's options (checkAnswerOption refuses it, as
+ * the DIALOG Questionnaire's schema does); an `open-choice` takes it as any other answer.
+ */
+function answerValues(answer: QuestionnaireResponseItemAnswer): string[] {
+  const keys = Object.keys(answer);
+  const values = keys.filter((k) => k.startsWith('value'));
+  for (const k of keys)
+    if (k.startsWith('_value') && !values.includes(k.slice(1))) values.push(k.slice(1));
+  return values;
 }
 
 function checkAnswerOption(

@@ -185,12 +185,25 @@ function answerList(definition: QuestionnaireItem, ctx: Ctx): JsonSchema {
       properties,
       additionalProperties: false,
       // Exactly one value: one of the allowed properties, and no second one.
-      oneOf: valueProperties.map((p) => ({ required: [p] })),
+      oneOf: valueProperties.map((p) => valuePresent(definition, p)),
       ...(ctx.completed && (definition.item ?? []).some((c) => c.required)
         ? { required: ['item'] }
         : {}),
     },
   };
+}
+
+/**
+ * The answer holds `property` as its value[x]: as the property, or, for a primitive, only as its
+ * `_x` (extensions and no value, which R4 allows; `value.exists()` in FHIRPath), as the walker
+ * (questionnaire-conformance.ts answerValues) counts it. Not for a `choice` item's options: a
+ * value given only by extensions is none of them (the walker says so at the value).
+ */
+function valuePresent(definition: QuestionnaireItem, property: string): JsonSchema {
+  const primitive = /^[a-z]/.test(VALUE_TYPE[property] ?? '');
+  if (!primitive || (definition.type === 'choice' && definition.answerOption))
+    return { required: [property] };
+  return { anyOf: [{ required: [property] }, { required: [`_${property}`] }] };
 }
 
 /** Answer properties the item accepts; for a choice with options, only the options' types. */
