@@ -21,6 +21,13 @@ describe('timeOrderedId', () => {
     for (const id of ids) expect(id).toMatch(UUID_V7);
   });
 
+  it('has fresh random bits in every id, across refills of its random pool', () => {
+    const at = Date.UTC(2032, 0, 1);
+    // 410 ids use up a 4 KB pool: 5000 take it through a dozen refills.
+    const randomParts = Array.from({ length: 5000 }, (_, i) => timeOrderedId(at + i).slice(19));
+    expect(new Set(randomParts).size).toBe(randomParts.length);
+  });
+
   it('stays in order when the clock goes back', () => {
     const at = Date.UTC(2031, 0, 1);
     const first = timeOrderedId(at);
