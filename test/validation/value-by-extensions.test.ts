@@ -28,6 +28,7 @@ import { compileVerdict } from '../../src/validation/schema-verdict';
 import { validExamples } from '../support/examples';
 import { medplumIssues } from '../support/medplum';
 
+const model = r4 as Parameters<typeof fhirpath.evaluate>[3];
 const pkg = loadConformancePackage();
 const validator = createValidator(pkg);
 const errors = (result: OperationOutcome) =>
@@ -58,7 +59,9 @@ describe('an extension whose value is given only through _valueX', () => {
     const resource = withExtension(extension);
     expect(errors(validator.validate(resource))).toEqual([]);
     expect(medplumIssues(resource)).toEqual([]);
-    expect(fhirpath.evaluate(resource, 'Patient.extension.value.exists()', {}, r4)).toEqual([true]);
+    expect(fhirpath.evaluate(resource, 'Patient.extension.value.exists()', {}, model)).toEqual([
+      true,
+    ]);
     // Both layers of the schema agree: the fast path and ajv.
     expect(fastPatient(resource)).toBe(true);
     expect(ajvPatient?.(resource)).toBe(true);
