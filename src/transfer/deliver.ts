@@ -46,7 +46,7 @@ import type { Bundle, BundleEntry, CarePlan, Provenance, Resource, Task } from '
 import type winston from 'winston';
 import { CARE_PLAN_IDENTIFIER_SYSTEM, DIALOG_NAMESPACE, uuidV5 } from '../fhir';
 import { fault, stale, statusOf, type HttpOutcomeError } from '../service/outcomes';
-import { FhirServerError, openFhirServerStore, type FhirStore } from '../store';
+import { openFhirServerStore, type FhirStore } from '../store';
 import {
   gatherHandover,
   handoverBundleAndTerms,
@@ -54,6 +54,7 @@ import {
   type HandoverBundleOptions,
   type HandoverRecord,
 } from './handover-bundle';
+import { byLastUpdated, type WalkEnd } from './last-updated-pages';
 import { peerById, type Peer, type Peers } from './peers';
 import {
   canonicalJson,
@@ -162,8 +163,8 @@ export class HandoverDeliverer {
   private readonly now: () => Date;
   private readonly periodic: (() => Promise<void>)[] = [];
   private readonly stops: (() => void)[] = [];
-  /** Whether the store was found to ignore `_offset` (said once, not on every pass). */
-  private offsetIgnoredSaid = false;
+  /** Whether the store's open Tasks were found not to be readable whole (said once). */
+  private misreadSaid = false;
 
   constructor(readonly options: DelivererOptions) {
     this.now = options.now ?? (() => new Date());
@@ -236,52 +237,46 @@ export class HandoverDeliverer {
   /**
    * Open handover Tasks whose next attempt is due and whose lease (if any) has run out, oldest
    * first. Pages on past Tasks waiting to retry or held by another deliverer, so those cannot
-   * hide due ones behind them — but for a store (a FHIR server) that ignores `_offset`: there the
-   * first page is all there is, and its due Tasks are delivered rather than none (see openTasks).
+   * hide due ones behind them: by keyset on `_lastUpdated` (last-updated-pages.ts), not `_offset`,
+   * so a store (a FHIR server) that ignores `_offset` is looked through as far as any other.
    */
   private async dueTasks(): Promise<Task[]> {
     const now = this.now().getTime();
     const due: Task[] = [];
-    for (let page = 0; page < CLAIM_SCAN_PAGES && due.length < CLAIM_PAGE; page++) {
-      const found = await this.openTasks(page);
-      if (!found) break;
-      for (const task of found.resources) {
+    const end: WalkEnd = {};
+    const open = byLastUpdated(
+      {
+        store: this.options.store,
+        type: 'Task',
+        params: { identifier: `${TRANSFER_TASK_SYSTEM}|`, status: 'requested,accepted' },
+        pageSize: CLAIM_PAGE,
+        maxPages: CLAIM_SCAN_PAGES,
+        stopped: () => due.length >= CLAIM_PAGE,
+      },
+      end,
+    );
+    for await (const page of open)
+      for (const task of page as Task[]) {
         const state = deliveryState(task);
         if (state && state.nextAttemptAt <= now && (state.leaseUntil ?? 0) <= now) due.push(task);
       }
-      if (found.resources.length < CLAIM_PAGE) break;
-    }
+    if (end.why === 'unordered' || end.why === 'offset-ignored') this.misread(end.why);
     return due;
   }
 
   /**
-   * A page of open handover Tasks; undefined when the store was found to ignore `_offset` on it
-   * (never the first page). That is the store's misconfiguration, said once: its 502 on every
-   * pass would deliver nothing, not even the due Tasks on the first page.
+   * Says once that the store's open Tasks cannot be looked through whole: the Tasks up to where it
+   * could be are still delivered, rather than none on every pass.
    */
-  private async openTasks(page: number): Promise<{ resources: Task[] } | undefined> {
-    try {
-      return await this.options.store.search(
-        'Task',
-        {
-          identifier: `${TRANSFER_TASK_SYSTEM}|`,
-          status: 'requested,accepted',
-          _sort: '_lastUpdated',
-          _offset: String(page * CLAIM_PAGE),
-        },
-        { count: CLAIM_PAGE },
-      );
-    } catch (err) {
-      if (page === 0 || !(err instanceof FhirServerError) || err.fault !== 'offset-ignored')
-        throw err;
-      if (!this.offsetIgnoredSaid)
-        this.options.logger.warn(
-          'handover delivery: the store ignores _offset; each pass looks only at its first page of open handover Tasks',
-          { page: CLAIM_PAGE },
-        );
-      this.offsetIgnoredSaid = true;
-      return undefined;
-    }
+  private misread(why: 'unordered' | 'offset-ignored'): void {
+    if (this.misreadSaid) return;
+    this.misreadSaid = true;
+    this.options.logger.warn(
+      why === 'offset-ignored'
+        ? 'handover delivery: the store ignores _offset and holds more open handover Tasks at one instant than one search gives; each pass looks up to that instant'
+        : 'handover delivery: the store answered outside the _lastUpdated order or range asked for; each pass looks up to where it did',
+      { page: CLAIM_PAGE },
+    );
   }
 
   /** Claims one Task (false if another deliverer got it first) and delivers it. */

@@ -16,7 +16,8 @@
  *   names as focus are read from the peer and pulled; anything else triggers a poll.
  * - **`_lastUpdated` polling** where it does not: `CarePlan?_lastUpdated=gt<since>` at the peer,
  *   every `pollMs`, a little overlap behind the last change seen (a write that committed late is
- *   not missed; a version already pulled is skipped).
+ *   not missed; a version already pulled is skipped), paged on by `_lastUpdated` itself, not by
+ *   `_offset` (last-updated-pages.ts: every change is read, ties at one instant included).
  *
  * - Goals, carers and consent: `Goal`, `RelatedPerson` and `Consent` `?_lastUpdated=gt<since>` at
  *   the peer on every poll; the plan of each person one of them (in a version not pulled yet) is
@@ -49,7 +50,7 @@ import { checkBundleKeepsPerson } from '../service/bundles';
 import { NarratingStore } from '../service/narrating-store';
 import { statusOf } from '../service/outcomes';
 import { hasErrors } from '../validation';
-import { FhirServerError, type FhirStore } from '../store';
+import type { FhirStore } from '../store';
 import {
   appliedShared,
   HANDOVER_ORIGIN_EXTENSION,
@@ -67,6 +68,7 @@ import {
   type HandoverBundleOptions,
   type HandoverRecord,
 } from './handover-bundle';
+import { byLastUpdated, type WalkEnd } from './last-updated-pages';
 import { peerById, type Peer } from './peers';
 import { canonicalJson, samePlanContent } from './plan-three-way-merge';
 import {
@@ -121,9 +123,10 @@ interface ResourceState {
 }
 
 /**
- * How far one poll's searches reached. A search cut short (a peer that ignores `_offset` gives
- * only its first page; MAX_PAGES; the poll stopped) saw its changes up to `cutAt` only: the watermark may not pass that, or
- * the changes after it (e.g. Goals, while the plans' search reached further) would never be read.
+ * How far one poll's searches reached. A search cut short (the poll stopped; MAX_PAGES; a peer
+ * answering out of `_lastUpdated` order) saw its changes up to `cutAt` only: the watermark may not
+ * pass that, or the changes after it (e.g. Goals, while the plans' search reached further) would
+ * never be read.
  */
 interface Reach {
   cutAt?: number;
@@ -149,8 +152,8 @@ export class PlanSync {
   private stopping = false;
   private readonly nextPoll = new Map<string, number>();
   private readonly subscribed = new Map<string, boolean>();
-  /** Peers found to ignore `_offset` (said once each, not on every poll). */
-  private readonly offsetIgnoredSaid = new Set<string>();
+  /** Peers whose searches could not be read whole (said once each, not on every poll). */
+  private readonly misreadSaid = new Set<string>();
 
   constructor(private readonly options: PlanSyncOptions) {
     this.now = options.now ?? (() => new Date());
@@ -164,80 +167,47 @@ export class PlanSync {
   }
 
   /**
-   * A search at a peer, PAGE resources at a time by `_offset`, oldest change first. It ends at a
-   * short page, after MAX_PAGES, once polling is stopped, and at the end of what a peer that
-   * ignores `_offset` can give: its first page. Such a peer answers every page with its first; the
-   * store adapter finds that out on the second page (a 502 marked `offset-ignored`), a store that
-   * does not check by the page bringing nothing new. Either way the walk ends there without
-   * failing the poll, which so saves its watermark — no later than the last change this walk saw
-   * (`reach`) — and starts its next search past that page.
+   * A search at a peer, PAGE resources at a time, oldest change first, by keyset on `_lastUpdated`
+   * (last-updated-pages.ts: no `_offset`, so a peer that ignores it is read whole too, and ties at
+   * one instant are read whole). It ends after MAX_PAGES, once polling is stopped, or where the
+   * peer answers outside the order asked for: then no later than the last instant it read whole
+   * (`reach`), so the poll saves its watermark there and the next one reads on from it.
    */
   private async *pages(
     peer: Peer,
     remote: FhirStore,
     type: ResourceType,
     params: Record<string, string>,
+    after: number | undefined,
     reach: Reach,
   ): AsyncGenerator<Resource[]> {
-    const seen = new Set<string>();
-    let last = 0;
-    const cut = (): void => {
-      reach.cutAt = Math.min(reach.cutAt ?? last, last);
-    };
-    for (let n = 0; n < MAX_PAGES && !this.stopping; n++) {
-      const page = await this.page(remote, type, params, n);
-      if (!page) {
-        cut();
-        return this.offsetIgnored(peer, type);
-      }
-      const fresh = page.resources.filter((r) => !seen.has(`${r.resourceType}/${r.id ?? ''}`));
-      for (const r of fresh) seen.add(`${r.resourceType}/${r.id ?? ''}`);
-      for (const r of fresh) last = Math.max(last, Date.parse(r.meta?.lastUpdated ?? '') || 0);
-      if (fresh.length > 0) yield fresh;
-      if (page.resources.length < PAGE) return;
-      if (fresh.length === 0) {
-        cut();
-        this.options.logger.warn('plan sync: a peer answered a page it had answered already', {
-          type,
-          offset: n * PAGE,
-        });
-        return;
-      }
-    }
-    // Ended by MAX_PAGES or by `stop` with pages left: what was not read may not be passed.
-    cut();
-  }
-
-  /**
-   * Page `n` of a search at a peer; undefined when the peer was found to ignore `_offset` on it
-   * (never the first page, which is asked for without one).
-   */
-  private async page(
-    remote: FhirStore,
-    type: ResourceType,
-    params: Record<string, string>,
-    n: number,
-  ): Promise<{ resources: Resource[] } | undefined> {
-    try {
-      return await remote.search(
+    const end: WalkEnd = {};
+    yield* byLastUpdated(
+      {
+        store: remote,
         type,
-        { ...params, _sort: '_lastUpdated', _count: String(PAGE), _offset: String(n * PAGE) },
-        { count: PAGE },
-      );
-    } catch (err) {
-      if (n > 0 && err instanceof FhirServerError && err.fault === 'offset-ignored')
-        return undefined;
-      throw err;
-    }
+        params,
+        ...(after !== undefined ? { after } : {}),
+        pageSize: PAGE,
+        maxPages: MAX_PAGES,
+        stopped: () => this.stopping,
+      },
+      end,
+    );
+    if (end.cutAt === undefined) return;
+    reach.cutAt = Math.min(reach.cutAt ?? end.cutAt, end.cutAt);
+    if (end.why === 'unordered' || end.why === 'offset-ignored') this.misread(peer, type, end.why);
   }
 
-  /** Says once per peer that it ignores `_offset` (a misconfigured peer; no patient data). */
-  private offsetIgnored(peer: Peer, type: ResourceType): void {
-    if (this.offsetIgnoredSaid.has(peer.id)) return;
-    this.offsetIgnoredSaid.add(peer.id);
+  /** Says once per peer that its searches cannot be read whole (misconfigured; no patient data). */
+  private misread(peer: Peer, type: ResourceType, why: 'unordered' | 'offset-ignored'): void {
+    if (this.misreadSaid.has(peer.id)) return;
+    this.misreadSaid.add(peer.id);
     this.options.logger.warn(
-      'plan sync: the peer ignores _offset; each poll reads only its first page of changes',
-      { peer: peer.id, type, page: PAGE },
+      why === 'offset-ignored'
+        ? 'plan sync: the peer ignores _offset and holds more changes at one instant than one search gives; each poll reads up to that instant'
+        : 'plan sync: the peer answered outside the _lastUpdated order or range asked for; each poll reads up to where it did',
+      { peer: peer.id, type },
     );
   }
 
@@ -346,10 +316,10 @@ export class PlanSync {
     /** Their plans looked at, and pulled, in this poll. */
     const looked = new Set<string>();
     const done = new Set<string>();
-    const changedSince = since ? { _lastUpdated: `gt${since.toISOString()}` } : {};
+    const after = since?.getTime();
     const reach: Reach = {};
-    const planChanges = { identifier: `${CARE_PLAN_IDENTIFIER_SYSTEM}|`, ...changedSince };
-    for await (const page of this.pages(peer, remote, 'CarePlan', planChanges, reach)) {
+    const planChanges = { identifier: `${CARE_PLAN_IDENTIFIER_SYSTEM}|` };
+    for await (const page of this.pages(peer, remote, 'CarePlan', planChanges, after, reach)) {
       for (const theirs of page as CarePlan[]) {
         seen++;
         looked.add(theirs.id ?? '');
@@ -366,7 +336,7 @@ export class PlanSync {
     const people = new Set<string>();
     const pulledBefore = new Set(plans.flatMap((p) => p.resources.map((r) => r.theirs)));
     for (const type of SHARED_TYPES)
-      for await (const page of this.pages(peer, remote, type, changedSince, reach))
+      for await (const page of this.pages(peer, remote, type, {}, after, reach))
         for (const changed of page) {
           latest = Math.max(latest, Date.parse(changed.meta?.lastUpdated ?? '') || 0);
           const who = personOf(changed);

@@ -24,6 +24,7 @@ import {
 import { journeyResponses } from '../fhir/journey';
 import { journeyPatient } from '../store/store-contract';
 import { startFhirRouterServer } from '../support/fhir-router-server';
+import { offsetIgnoringProxy } from './offset-ignoring-proxy';
 import { mintDevToken } from '../../src/auth';
 import {
   fhir,
@@ -522,8 +523,86 @@ describe('asking a peer that supports Subscription for one', () => {
   });
 });
 
+describe('a peer that ignores _offset', () => {
+  let closers: (() => Promise<void>)[] = [];
+  afterEach(async () => {
+    for (const close of closers.reverse()) await close();
+    closers = [];
+  });
+
+  it('150 plan changes at one instant inside the overlap window: one poll reads them all, and the change after them is pulled', async () => {
+    const t = await trusts();
+    closers.push(
+      () => t.community.close(),
+      () => t.ward.close(),
+    );
+    const [start] = journeyResponses();
+    await t.community.store.update(journeyPatient());
+    await submit(t.community, start as QuestionnaireResponse, 'megan-price');
+    expect((await transfer(t.community, 'megan-price', 'ward', 'admission')).status).toBe(
+      'completed',
+    );
+    // The community polls the ward through a proxy that takes `_offset` out of every request.
+    const proxy = await offsetIgnoringProxy(t.ward.base);
+    closers.push(() => proxy.close());
+    const { logger, warnings } = recordingLogger();
+    const sync = new PlanSync({
+      store: t.community.store,
+      peers: peersFor(community, t.communityUrl, ward, proxy.url),
+      logger,
+    });
+    await sync.poll('ward');
+
+    // 150 other people's plans changed in one transaction (one instant, within 5 s of the
+    // watermark), then Megan's plan edited at the ward.
+    await t.ward.store.transaction({
+      resourceType: 'Bundle',
+      type: 'transaction',
+      entry: Array.from({ length: 150 }, (_, i) => ({
+        resource: {
+          resourceType: 'CarePlan',
+          id: `other-${i}`,
+          status: 'active',
+          intent: 'plan',
+          identifier: [{ system: CARE_PLAN_IDENTIFIER_SYSTEM, value: `other-${i}` }],
+          subject: { reference: `Patient/other-${i}` },
+        } as CarePlan,
+        request: { method: 'PUT', url: `CarePlan/other-${i}` },
+      })),
+    });
+    const edit = async (note: string): Promise<void> => {
+      const megans = (await t.ward.store.search('CarePlan', {}, { count: 1000 })).resources.find(
+        (p) => !p.id?.startsWith('other-'),
+      );
+      const res = await fhir(
+        t.ward.base,
+        'PUT',
+        `/fhir/CarePlan/${megans?.id ?? ''}`,
+        withNote(megans as CarePlan, note),
+        { 'if-match': `W/"${megans?.meta?.versionId ?? ''}"` },
+      );
+      expect(res.status).toBe(200);
+    };
+    await edit('Ward: settled first night');
+
+    // Every change is looked at (the 150 and Megan's), and hers is pulled.
+    expect(await sync.poll('ward')).toEqual({ seen: 151, pulled: 1 });
+    expect(notes(await onePlan(t.community))).toContain('Ward: settled first night');
+    // The watermark moved past them: a later edit is pulled too (no stall on the same page).
+    await edit('Ward: leave agreed for Saturday');
+    expect((await sync.poll('ward')).pulled).toBe(1);
+    expect(notes(await onePlan(t.community))).toContain('Ward: leave agreed for Saturday');
+    // Paged by _lastUpdated only: no page asked for by _offset, nothing to warn about.
+    expect(proxy.requests.filter((r) => r.includes('_offset'))).toEqual([]);
+    expect(warnings.filter((w) => /"level":"warn"/.test(w))).toEqual([]);
+  }, 120_000);
+});
+
 describe('a peer whose paging does not end', () => {
-  /** A peer answering every CarePlan search with the same full page (it ignores `_offset`). */
+  /**
+   * A peer answering every CarePlan search with the same full page, 100 plans at one instant (it
+   * ignores `_offset`, `_lastUpdated` and `_sort`).
+   */
   async function pageRepeatingPeer(): Promise<{
     base: string;
     searches: () => number;
@@ -565,7 +644,7 @@ describe('a peer whose paging does not end', () => {
     };
   }
 
-  it('a peer that ignores _offset answers its first page again: the poll ends, and says so', async () => {
+  it('a peer that answers every search with the same page: the poll ends, and says so', async () => {
     const peer = await pageRepeatingPeer();
     const local = await startService();
     const { logger, warnings } = recordingLogger();
@@ -573,10 +652,10 @@ describe('a peer whose paging does not end', () => {
       const peers = peersFor(community, 'http://127.0.0.1:1/fhir', ward, peer.base);
       const sync = new PlanSync({ store: local.store, peers, logger, pollMs: 60_000 });
       await sync.pollDue();
-      // Found out on the second page — by the store adapter (a 502 naming _offset) or, for a
-      // store that does not check, by the poll itself — not 854 searches and on.
+      // The page is one instant, read on its own (the same page again); past it (`gt`) the same
+      // page once more, out of the range asked for: the walk ends there, not 854 searches on.
       expect(peer.searches()).toBeLessThan(10);
-      expect(warnings.join('')).toMatch(/ignores _offset|answered a page it had answered already/);
+      expect(warnings.join('')).toMatch(/outside the _lastUpdated order or range/);
     } finally {
       await local.close();
       await peer.close();
@@ -584,13 +663,13 @@ describe('a peer whose paging does not end', () => {
   }, 60_000);
 
   /**
-   * A peer that ignores `_offset` but honours `_lastUpdated`, `_sort=_lastUpdated`, `_count` and
-   * `subject`:
+   * A peer that ignores `_offset` but honours `_lastUpdated` (its first `ge`/`gt`),
+   * `_sort=_lastUpdated`, `_count` and `subject`:
    * 250 changed plans a minute apart and 150 changed Goals half a minute apart, from BASE_TIME.
    */
   const BASE_TIME = Date.parse('2026-01-01T00:00:00Z');
   async function offsetIgnoringPeer(
-    options: { honourOffset?: boolean; onSearch?: (type: string, offset: number) => void } = {},
+    options: { onSearch?: (type: string, params: URLSearchParams) => void } = {},
   ): Promise<{ base: string; close(): Promise<void> }> {
     const changes = (type: string, n: number, stepMs: number) =>
       Array.from({ length: n }, (_, i) => ({
@@ -615,9 +694,8 @@ describe('a peer whose paging does not end', () => {
           Date.parse(r.meta.lastUpdated) >= after &&
           (subject === null || r.subject.reference === subject),
       );
-      const offset = options.honourOffset ? Number(params.get('_offset') ?? '0') : 0;
-      options.onSearch?.(req.params.type, offset);
-      const page = matches.slice(offset, offset + Number(params.get('_count') ?? '100'));
+      options.onSearch?.(req.params.type, params);
+      const page = matches.slice(0, Number(params.get('_count') ?? '100'));
       res.type('application/fhir+json').send(
         JSON.stringify({
           resourceType: 'Bundle',
@@ -636,7 +714,7 @@ describe('a peer whose paging does not end', () => {
     };
   }
 
-  it('a peer that ignores _offset (found out by the store adapter): each poll ends at its first page, saves its watermark and moves on', async () => {
+  it('a peer that ignores _offset: one poll reads every change, paging by _lastUpdated', async () => {
     const peer = await offsetIgnoringPeer();
     const local = await startService();
     const { logger, warnings } = recordingLogger();
@@ -649,23 +727,13 @@ describe('a peer whose paging does not end', () => {
     try {
       const peers = peersFor(community, 'http://127.0.0.1:1/fhir', ward, peer.base);
       const sync = new PlanSync({ store: local.store, peers, logger });
-      // Plans 0-99 and Goals 0-99 read: the watermark stops at the last Goal read (49.5 min),
-      // not at the last plan (99 min), or Goals 100-149 would never be read.
-      expect(await sync.poll('ward')).toEqual({ seen: 100, pulled: 0 });
-      expect(await minutes()).toBe(49.5);
-      // From 5 s before it: plans 50-149, and the rest of the Goals (a short page, all read).
-      expect((await sync.poll('ward')).seen).toBe(100);
-      expect(await minutes()).toBe(149);
-      await sync.poll('ward');
-      expect(await minutes()).toBe(248);
-      // The last two plans: a short page, the walk's end.
-      expect((await sync.poll('ward')).seen).toBe(2);
+      // All 250 plans and 150 Goals: the watermark at the last change (plan 249).
+      expect(await sync.poll('ward')).toEqual({ seen: 250, pulled: 0 });
       expect(await minutes()).toBe(249);
-      const said = warnings.filter((w) => w.includes('ignores _offset'));
-      expect(said).toHaveLength(1);
-      expect(JSON.parse(said[0] ?? '{}')).toMatchObject({ level: 'warn', peer: 'ward' });
-      // Nothing of the plans or people in the log.
-      expect(warnings.join('')).not.toMatch(/Patient\/|careplan\d|goal\d/);
+      // From 5 s before it: plan 249 only.
+      expect((await sync.poll('ward')).seen).toBe(1);
+      expect(await minutes()).toBe(249);
+      expect(warnings.filter((w) => /"level":"warn"/.test(w))).toEqual([]);
     } finally {
       await local.close();
       await peer.close();
@@ -674,18 +742,19 @@ describe('a peer whose paging does not end', () => {
 
   it('a poll stopped between pages saves no watermark past what it did not read', async () => {
     let sync: PlanSync | undefined;
-    // Stopped as the second page of plans is asked for: that page is read, the Goals are not.
+    // Stopped as the second page of plans is asked for (the first with a _lastUpdated: the
+    // first poll has no watermark): that page is read, the Goals are not.
     const peer = await offsetIgnoringPeer({
-      honourOffset: true,
-      onSearch: (type, offset) => {
-        if (type === 'CarePlan' && offset === 100) sync?.stop();
+      onSearch: (type, params) => {
+        if (type === 'CarePlan' && params.has('_lastUpdated')) sync?.stop();
       },
     });
     const local = await startService();
     try {
       const peers = peersFor(community, 'http://127.0.0.1:1/fhir', ward, peer.base);
       sync = new PlanSync({ store: local.store, peers, logger: quiet });
-      expect((await sync.poll('ward')).seen).toBe(200);
+      // The second page starts at plan 99's instant, and plan 99 (read already) is skipped.
+      expect((await sync.poll('ward')).seen).toBe(199);
       const state = (await local.store.read('Basic', 'plan-sync-ward')) as Basic;
       const ext = state.extension?.find((e) => e.url === SYNC_STATE_EXTENSION);
       // No Goal was read, so the watermark did not move (it would have passed all 150 Goals).

@@ -1,0 +1,179 @@
+/**
+ * Walking a search at a store (ours, or a peer's FHIR server) oldest change first, by keyset on
+ * `_lastUpdated` rather than by `_offset`: each page is asked for with `_sort=_lastUpdated` and
+ * `_lastUpdated=ge<the latest instant the last page held>`, and the matches at that instant that
+ * page held already are skipped. Every FHIR server supports that; not every one honours `_offset`
+ * (a server paging by its own tokens answers every `_offset` with its first page), and `_offset`
+ * also shifts under the walk when a match is updated meanwhile (it moves to the end, and the match
+ * after it slides back onto a page already read: skipped). A match updated during the walk is met
+ * again at its new instant (a new version; callers skip versions they have).
+ *
+ * Ties: many matches may share one instant (a transaction stamps all it writes with one). `ge`
+ * brings back those the last page held, which are skipped by id. A full page that holds only one
+ * instant cannot be got past by `ge`: that instant is then read on its own (`_lastUpdated=<it>`,
+ * to the millisecond, MAX_COUNT matches at a time — the fhir-server store fills a page from the
+ * server's own `next` links; `_offset` only past MAX_COUNT at one instant), and the walk goes on
+ * `gt` it. Instants are compared to the millisecond, as the stores send them
+ * (fhir-server-store.ts), so a server keeping finer instants still has each millisecond read whole.
+ *
+ * The walk relies on the server's `_sort=_lastUpdated` and `_lastUpdated` filter: a page out of
+ * that order or range (or without `meta.lastUpdated`) ends it, cut at the last instant read whole
+ * (`WalkEnd`), rather than skipping what it cannot place.
+ */
+import type { Resource, ResourceType } from '@medplum/fhirtypes';
+import { FhirServerError, MAX_COUNT, type FhirStore } from '../store';
+
+export interface LastUpdatedSearch {
+  readonly store: FhirStore;
+  readonly type: ResourceType;
+  /** The search's own parameters (no `_lastUpdated`, `_sort`, `_count` or `_offset`). */
+  readonly params: Readonly<Record<string, string>>;
+  /** Only matches changed after this instant (epoch ms); undefined: all. */
+  readonly after?: number;
+  readonly pageSize: number;
+  /** At most this many searches (the instant reads included). */
+  readonly maxPages: number;
+  /** Asked before each search: true ends the walk there. */
+  readonly stopped?: () => boolean;
+}
+
+/**
+ * How a walk ended, filled in as it ends. Whole: every match was read. Otherwise every match
+ * changed before `cutAt` was read and, at `cutAt` itself, perhaps only some: a caller keeping a
+ * watermark may not pass it.
+ */
+export interface WalkEnd {
+  cutAt?: number;
+  /**
+   * Why it was cut: `stopped` or `max-pages` (pages were left), `unordered` (the server answered
+   * outside the order or range asked for, or without `meta.lastUpdated`: going on could skip
+   * matches), `offset-ignored` (more than MAX_COUNT matches at one instant, at a server that
+   * ignores `_offset`).
+   */
+  why?: 'stopped' | 'max-pages' | 'unordered' | 'offset-ignored';
+}
+
+/** Where the next page starts: after `at` (`gt`), or at it (`ge`) less the ids read there. */
+interface Lower {
+  readonly at: number;
+  readonly inclusive: boolean;
+  readonly read: ReadonlySet<string>;
+}
+
+/** The matches in pages, oldest change first (see the header); `end` says how it ended. */
+export async function* byLastUpdated(
+  search: LastUpdatedSearch,
+  end: WalkEnd,
+): AsyncGenerator<Resource[]> {
+  let lower: Lower | undefined =
+    search.after === undefined
+      ? undefined
+      : { at: search.after, inclusive: false, read: new Set() };
+  let pages = 0;
+  /** Counts a search; false once `maxPages` were made. */
+  const budget = (): boolean => pages++ < search.maxPages;
+  const cut = (why: NonNullable<WalkEnd['why']>, at = lower?.at ?? 0): void => {
+    end.cutAt = at;
+    end.why = why;
+  };
+  for (;;) {
+    if (search.stopped?.()) return cut('stopped');
+    if (!budget()) return cut('max-pages');
+    const { resources } = await search.store.search(
+      search.type,
+      {
+        ...search.params,
+        ...(lower ? { _lastUpdated: `${lower.inclusive ? 'ge' : 'gt'}${iso(lower.at)}` } : {}),
+        _sort: '_lastUpdated',
+        _count: String(search.pageSize),
+      },
+      { count: search.pageSize },
+    );
+    const times = resources.map(instantOf);
+    if (!inOrder(times, lower)) return cut('unordered');
+    const before = lower;
+    const fresh = resources.filter(
+      (r, i) => !(before && times[i] === before.at && before.read.has(keyOf(r))),
+    );
+    if (fresh.length > 0) yield fresh;
+    if (resources.length < search.pageSize) return;
+    const last = times[times.length - 1] as number;
+    if (times[0] !== last) {
+      lower = { at: last, inclusive: true, read: keysAt(resources, times, last) };
+      continue;
+    }
+    // A full page of one instant: `ge` it would bring the same page again.
+    const read = new Set(lower?.at === last ? lower.read : []);
+    for (const r of resources) read.add(keyOf(r));
+    const whole = yield* instant(search, last, read, budget);
+    if (whole !== true) return cut(whole, last);
+    lower = { at: last, inclusive: false, read: new Set() };
+  }
+}
+
+/**
+ * Every match at one instant (to the millisecond) not in `read`, MAX_COUNT at a time; resolves to
+ * true once all were read, else why not (the walk is cut there).
+ */
+async function* instant(
+  search: LastUpdatedSearch,
+  at: number,
+  read: Set<string>,
+  budget: () => boolean,
+): AsyncGenerator<Resource[], true | 'stopped' | 'max-pages' | 'offset-ignored' | 'unordered'> {
+  for (let offset = 0; ; offset += MAX_COUNT) {
+    if (search.stopped?.()) return 'stopped';
+    if (!budget()) return 'max-pages';
+    let resources: Resource[];
+    try {
+      ({ resources } = await search.store.search(
+        search.type,
+        {
+          ...search.params,
+          _lastUpdated: iso(at),
+          _sort: '_lastUpdated',
+          _count: String(MAX_COUNT),
+          ...(offset > 0 ? { _offset: String(offset) } : {}),
+        },
+        { count: MAX_COUNT },
+      ));
+    } catch (err) {
+      if (offset > 0 && err instanceof FhirServerError && err.fault === 'offset-ignored')
+        return 'offset-ignored';
+      throw err;
+    }
+    if (resources.some((r) => instantOf(r) !== at)) return 'unordered';
+    const fresh = resources.filter((r) => !read.has(keyOf(r)));
+    for (const r of fresh) read.add(keyOf(r));
+    if (fresh.length > 0) yield fresh;
+    if (resources.length < MAX_COUNT) return true;
+  }
+}
+
+/** Epoch ms of a match's `meta.lastUpdated` (NaN without one). */
+function instantOf(resource: Resource): number {
+  return Date.parse(resource.meta?.lastUpdated ?? '');
+}
+
+/** Each instant present, none before the previous one, and none before where the page starts. */
+function inOrder(times: readonly number[], lower: Lower | undefined): boolean {
+  let previous = lower ? lower.at : -Infinity;
+  for (const [i, t] of times.entries()) {
+    if (Number.isNaN(t) || t < previous) return false;
+    if (i === 0 && lower && !lower.inclusive && t === lower.at) return false;
+    previous = t;
+  }
+  return true;
+}
+
+function keysAt(resources: readonly Resource[], times: readonly number[], at: number): Set<string> {
+  return new Set(resources.filter((_, i) => times[i] === at).map(keyOf));
+}
+
+function keyOf(resource: Resource): string {
+  return `${resource.resourceType}/${resource.id ?? ''}`;
+}
+
+function iso(ms: number): string {
+  return new Date(ms).toISOString();
+}

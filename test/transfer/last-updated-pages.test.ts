@@ -1,0 +1,130 @@
+/**
+ * src/transfer/last-updated-pages.ts on a real embedded store whose clock the test sets, so many
+ * resources share one instant: every match is read exactly once, whatever the ties (across page
+ * boundaries, a whole page of one instant, more at one instant than one search gives), a match
+ * updated during the walk is met again at its new instant, and a cut walk says where.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Basic, Resource } from '@medplum/fhirtypes';
+import { EmbeddedStore, MAX_COUNT } from '../../src/store';
+import { byLastUpdated, type WalkEnd } from '../../src/transfer/last-updated-pages';
+
+const T0 = Date.parse('2026-05-01T09:00:00Z');
+
+let dataDir: string;
+let store: EmbeddedStore;
+let clock = T0;
+beforeEach(() => {
+  dataDir = mkdtempSync(join(tmpdir(), 'dialog-fhir-keyset-'));
+  clock = T0;
+  store = EmbeddedStore.open({ dataDir, now: () => new Date(clock) });
+});
+afterEach(async () => {
+  await store.close();
+  rmSync(dataDir, { recursive: true, force: true });
+});
+
+/** `n` Basic resources written in one transaction at the clock's instant (one instant). */
+async function writeAt(at: number, ids: string[]): Promise<void> {
+  clock = at;
+  await store.transaction({
+    resourceType: 'Bundle',
+    type: 'transaction',
+    entry: ids.map((id) => ({
+      resource: { resourceType: 'Basic', id, code: { text: id } } as Basic,
+      request: { method: 'PUT', url: `Basic/${id}` },
+    })),
+  });
+}
+
+const names = (prefix: string, n: number): string[] =>
+  Array.from({ length: n }, (_, i) => `${prefix}${i}`);
+
+async function walk(
+  pageSize: number,
+  options: { after?: number; maxPages?: number; onPage?: (page: Resource[]) => Promise<void> } = {},
+): Promise<{ read: string[]; end: WalkEnd }> {
+  const end: WalkEnd = {};
+  const read: string[] = [];
+  for await (const page of byLastUpdated(
+    {
+      store,
+      type: 'Basic',
+      params: {},
+      ...(options.after !== undefined ? { after: options.after } : {}),
+      pageSize,
+      maxPages: options.maxPages ?? 10_000,
+    },
+    end,
+  )) {
+    read.push(...page.map((r) => `${r.id ?? ''}@${r.meta?.versionId ?? ''}`));
+    await options.onPage?.(page);
+  }
+  return { read, end };
+}
+
+describe('byLastUpdated', () => {
+  it('reads every match once when ties straddle page boundaries', async () => {
+    // Instants holding 1, 4, 7, 2 and 5 resources, read 3 at a time.
+    const groups = [1, 4, 7, 2, 5];
+    const all: string[] = [];
+    for (const [g, n] of groups.entries()) {
+      const ids = names(`g${g}-`, n);
+      await writeAt(T0 + g, ids);
+      all.push(...ids.map((id) => `${id}@1`));
+    }
+    const { read, end } = await walk(3);
+    expect(read.sort()).toEqual(all.sort());
+    expect(end).toEqual({});
+  });
+
+  it('reads a whole page of one instant on its own, and goes on past it', async () => {
+    await writeAt(T0, ['before']);
+    await writeAt(T0 + 1, names('tie', 250));
+    await writeAt(T0 + 2, ['after']);
+    const { read, end } = await walk(100, { after: T0 - 1 });
+    expect(read).toHaveLength(252);
+    expect(new Set(read).size).toBe(252);
+    expect(read[read.length - 1]).toBe('after@1');
+    expect(end).toEqual({});
+  });
+
+  it('more matches at one instant than one search gives: read on by _offset within it', async () => {
+    await writeAt(T0, names('tie', MAX_COUNT + 30));
+    await writeAt(T0 + 5, ['after']);
+    const { read, end } = await walk(100);
+    expect(new Set(read).size).toBe(MAX_COUNT + 31);
+    expect(read).toHaveLength(MAX_COUNT + 31);
+    expect(end).toEqual({});
+  });
+
+  it('a match updated during the walk is met again at its new instant', async () => {
+    await writeAt(T0, names('a', 5));
+    await writeAt(T0 + 1, names('b', 5));
+    let updated = false;
+    const { read } = await walk(4, {
+      onPage: async () => {
+        if (updated) return;
+        updated = true;
+        clock = T0 + 10;
+        await store.update({ resourceType: 'Basic', id: 'a0', code: { text: 'changed' } });
+      },
+    });
+    expect(read.filter((r) => r.startsWith('a0@'))).toEqual(['a0@1', 'a0@2']);
+    expect(new Set(read).size).toBe(11);
+  });
+
+  it('a walk cut by maxPages says so, at the last instant it read (perhaps in part)', async () => {
+    for (let g = 0; g < 5; g++) await writeAt(T0 + g, names(`g${g}-`, 3));
+    const { read, end } = await walk(2, { maxPages: 2 });
+    // g0-0, g0-1: one instant, so it is read on its own (g0-2): two searches, the budget.
+    expect(read).toEqual(['g0-0@1', 'g0-1@1', 'g0-2@1']);
+    expect(end).toEqual({ cutAt: T0, why: 'max-pages' });
+    // Three pages: then g1-0, g1-1 (a tie again: its own read is the fourth).
+    const more = await walk(2, { maxPages: 3 });
+    expect(more.read).toEqual(['g0-0@1', 'g0-1@1', 'g0-2@1', 'g1-0@1', 'g1-1@1']);
+    expect(more.end).toEqual({ cutAt: T0 + 1, why: 'max-pages' });
+  });
+});
