@@ -119,6 +119,7 @@ export function matchHeader(
           cell,
           file,
           where,
+          'warning',
         ),
       );
       byIndex.push(undefined);
