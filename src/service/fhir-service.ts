@@ -347,7 +347,10 @@ export class FhirService {
     const match = found.resources[0]?.id;
     if (match !== undefined && resource.id !== undefined && resource.id !== match)
       throw fault(400, 'invalid', 'The body’s id is not the id of the match', `${type}.id`);
-    const id = match ?? resource.id ?? this.deps.newId();
+    // With no match and no id, the id a create of this session would get (sessionId): replicas
+    // that each hold their own keys land on one id for one session, and the second write is
+    // an update of the first rather than a second session.
+    const id = match ?? resource.id ?? (await this.sessionId(access, resource));
     // Not `update`: the body is checked already, and its keys are held (taking them again here
     // would wait for this very task).
     return this.updateChecked(access, type, id, { ...resource, id }, ifMatch);

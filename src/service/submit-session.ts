@@ -162,11 +162,24 @@ export class SessionSubmitter {
           pending = filed;
           continue;
         }
-        // A 412 that is not the caller's own If-Match: someone changed the plan meanwhile.
-        if (!isStale(err)) throw err;
+        // A 412 that is not the caller's own If-Match: someone changed the plan meanwhile. A 409
+        // (a Provenance is never changed) for a response absent when this submission began and
+        // stored now: a copy of this session was written meanwhile by another replica (each holds
+        // only its own keys), and this one is tried again as a resubmission of it.
+        if (!isStale(err) && !(await this.writtenMeanwhile(err, pending, tries))) throw err;
         await this.checkCallerVersion(pending);
       }
     }
+  }
+
+  private async writtenMeanwhile(
+    err: unknown,
+    pending: SessionSubmission,
+    tries: Tries,
+  ): Promise<boolean> {
+    if (statusOf(err) !== 409 || tries.absent !== true) return false;
+    const now = await storedOrUndefined(this.deps.store, 'QuestionnaireResponse', pending.id);
+    return now !== undefined;
   }
 
   /**
