@@ -5,7 +5,8 @@
  * `gatherHandover` reads, through the store port only: the Patient, the person's one CarePlan (the
  * one with a `CARE_PLAN_IDENTIFIER_SYSTEM` identifier), the Goals it names, every DIALOG
  * QuestionnaireResponse of the person (any status), their Observations, the Provenance about them
- * or the plan, their RelatedPersons and Consents.
+ * or the plan, their RelatedPersons and Consents. Each search is walked by `_lastUpdated`, never
+ * `_offset` (see `searchAll`), and the record holds each resource once, at the latest version read.
  *
  * `handoverBundle` makes one `transaction` Bundle that can be applied at the destination any number
  * of times and leaves exactly one of each resource there:
@@ -61,14 +62,19 @@ import {
   NHS_NUMBER_SYSTEM,
 } from '../fhir/canonical';
 import { conditionalUrl, DIALOG_NAMESPACE, sameResource, uuidV5 } from '../fhir/stable-id';
+import { fault, type HttpOutcomeError } from '../service/outcomes';
+import { MAX_COUNT } from '../store';
 import type { FhirStore } from '../store/fhir-store';
+import { byLastUpdated, type WalkEnd } from './last-updated-pages';
 
 /** Names where a resource without a business identifier was first written. */
 export const SOURCE_RESOURCE_SYSTEM = `${BASE}/sid/source-resource`;
 /** Systems whose identifiers dialog-fhir makes (all stable across systems). */
 const DIALOG_SID_PREFIX = `${BASE}/sid/`;
 /** The page size of every search (the store's cap). */
-const PAGE = 1000;
+const PAGE = MAX_COUNT;
+/** A bound on one search's pages (10 million matches), against a server that never ends one. */
+const MAX_PAGES = 10_000;
 
 export interface HandoverRecord {
   readonly patient: Patient;
@@ -99,29 +105,65 @@ export interface HandoverBundleOptions {
 
 // ---- gathering ------------------------------------------------------------------------------
 
-/** Every match of a search, page by page. */
+/**
+ * Every match of a search, each once, at the latest version the walk met. Paged by keyset on
+ * `_lastUpdated` (last-updated-pages.ts), not `_offset`: a store or peer that ignores `_offset` is
+ * read whole, and a match updated while the person is gathered is not skipped (under `_offset` it
+ * moved to the end and the match after it slid onto a page already read). Such a match is met
+ * again at its new instant; a store's search gives current versions only and the walk's searches
+ * run one after another, so the version met last is the newest the walk saw, and it replaces the
+ * one met before. A walk that cannot read every match (the server answers outside the order asked
+ * for, or ignores `_offset` with more than a page at one instant) fails the gather (502) rather
+ * than hand over part of the person's record as if it were all of it.
+ */
 async function searchAll<K extends ResourceType>(
   store: FhirStore,
   type: K,
   params: Readonly<Record<string, string>>,
 ): Promise<Resource[]> {
-  const out: Resource[] = [];
-  for (let offset = 0; ;) {
-    const page = await store.search(type, {
-      ...params,
-      _count: String(PAGE),
-      _offset: String(offset),
-    });
-    out.push(...(page.resources as Resource[]));
-    offset += page.resources.length;
-    if (page.resources.length === 0 || offset >= page.total) return out;
-  }
+  const end: WalkEnd = {};
+  const latest = new Map<string, Resource>();
+  for await (const page of byLastUpdated(
+    { store, type, params, pageSize: PAGE, maxPages: MAX_PAGES },
+    end,
+  ))
+    for (const resource of page) latest.set(resource.id ?? '', resource);
+  if (end.why) throw notWhole(type, end.why);
+  return [...latest.values()];
 }
 
+function notWhole(type: ResourceType, why: NonNullable<WalkEnd['why']>): HttpOutcomeError {
+  const reason =
+    why === 'offset-ignored'
+      ? `the FHIR server ignores _offset and holds more than ${MAX_COUNT} of the person's ${type} resources changed at one instant`
+      : why === 'unordered'
+        ? 'the FHIR server answered outside the _lastUpdated order or range asked for'
+        : `more than ${MAX_PAGES} pages`;
+  return fault(
+    502,
+    'incomplete',
+    `The person's ${type} resources could not be read whole: ${reason}`,
+    type,
+  );
+}
+
+/**
+ * One of each resource (by id), the latest: of two versions met in different searches (a
+ * Provenance both about the person and about the plan), the one changed last.
+ */
 function byId<T extends Resource>(resources: readonly Resource[]): T[] {
   const seen = new Map<string, T>();
-  for (const r of resources) if (r.id && !seen.has(r.id)) seen.set(r.id, r as T);
+  for (const r of resources) {
+    if (!r.id) continue;
+    const held = seen.get(r.id);
+    if (!held || changedAt(r) > changedAt(held)) seen.set(r.id, r as T);
+  }
   return [...seen.values()].sort((a, b) => (a.id ?? '').localeCompare(b.id ?? ''));
+}
+
+function changedAt(resource: Resource): number {
+  const at = Date.parse(resource.meta?.lastUpdated ?? '');
+  return Number.isNaN(at) ? -Infinity : at;
 }
 
 function isPlan(plan: CarePlan): boolean {
