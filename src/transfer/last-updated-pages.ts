@@ -53,6 +53,9 @@ export interface WalkEnd {
   why?: 'stopped' | 'max-pages' | 'unordered' | 'offset-ignored';
 }
 
+/** How often one instant is read again from its start when matches left it mid-read. */
+const MAX_REREADS = 10;
+
 /** Where the next page starts: after `at` (`gt`), or at it (`ge`) less the ids read there. */
 interface Lower {
   readonly at: number;
@@ -114,6 +117,12 @@ export async function* byLastUpdated(
 /**
  * Every match at one instant (to the millisecond) not in `read`, MAX_COUNT at a time; resolves to
  * true once all were read, else why not (the walk is cut there).
+ *
+ * Past the first search, by `_offset`, each search starts one match early, at the last one read:
+ * a match read at this instant and updated meanwhile has left it, so those after it slid back and
+ * a search at the next offset would skip one never read. Where the search does not start with the
+ * match read last, the instant is read again from its start (what was read is skipped), at most
+ * MAX_REREADS times (a server whose order of ties is not stable: `unordered`).
  */
 async function* instant(
   search: LastUpdatedSearch,
@@ -121,9 +130,13 @@ async function* instant(
   read: Set<string>,
   budget: () => boolean,
 ): AsyncGenerator<Resource[], true | 'stopped' | 'max-pages' | 'offset-ignored' | 'unordered'> {
-  for (let offset = 0; ; offset += MAX_COUNT) {
+  let offset = 0;
+  let lastRead: string | undefined;
+  let rereads = 0;
+  for (;;) {
     if (search.stopped?.()) return 'stopped';
     if (!budget()) return 'max-pages';
+    const from = lastRead === undefined ? 0 : offset - 1;
     let resources: Resource[];
     try {
       ({ resources } = await search.store.search(
@@ -133,20 +146,31 @@ async function* instant(
           _lastUpdated: iso(at),
           _sort: '_lastUpdated',
           _count: String(MAX_COUNT),
-          ...(offset > 0 ? { _offset: String(offset) } : {}),
+          ...(from > 0 ? { _offset: String(from) } : {}),
         },
         { count: MAX_COUNT },
       ));
     } catch (err) {
-      if (offset > 0 && err instanceof FhirServerError && err.fault === 'offset-ignored')
+      if (from > 0 && err instanceof FhirServerError && err.fault === 'offset-ignored')
         return 'offset-ignored';
       throw err;
     }
     if (resources.some((r) => instantOf(r) !== at)) return 'unordered';
+    if (
+      lastRead !== undefined &&
+      (resources[0] === undefined || keyOf(resources[0]) !== lastRead)
+    ) {
+      if (++rereads > MAX_REREADS) return 'unordered';
+      offset = 0;
+      lastRead = undefined;
+      continue;
+    }
     const fresh = resources.filter((r) => !read.has(keyOf(r)));
     for (const r of fresh) read.add(keyOf(r));
     if (fresh.length > 0) yield fresh;
     if (resources.length < MAX_COUNT) return true;
+    offset = from + resources.length;
+    lastRead = keyOf(resources[resources.length - 1] as Resource);
   }
 }
 

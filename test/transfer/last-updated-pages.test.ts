@@ -100,6 +100,51 @@ describe('byLastUpdated', () => {
     expect(end).toEqual({});
   });
 
+  it('a match that leaves a tie of more than one search while it is read skips no other', async () => {
+    // tie0 is read in the instant's first search and updated before its second: the matches
+    // after it slide back one place, so a search at _offset 1000 would skip one never read.
+    const ties = names('tie', MAX_COUNT + 30);
+    await writeAt(T0, ties);
+    let updated = false;
+    const { read, end } = await walk(100, {
+      onPage: async (page) => {
+        if (updated || !page.some((r) => r.id === 'tie999')) return;
+        updated = true;
+        clock = T0 + 10;
+        await store.update({ resourceType: 'Basic', id: 'tie0', code: { text: 'changed' } });
+      },
+    });
+    expect(updated).toBe(true);
+    expect(new Set(read.map((r) => r.split('@')[0]))).toEqual(new Set(ties));
+    expect(read.filter((r) => r.startsWith('tie0@'))).toEqual(['tie0@1', 'tie0@2']);
+    expect(read).toHaveLength(MAX_COUNT + 31);
+    expect(end).toEqual({});
+  });
+
+  it('a server whose order of ties shifts between searches ends the walk at that instant', async () => {
+    await writeAt(T0, names('tie', MAX_COUNT + 30));
+    await writeAt(T0 + 5, ['after']);
+    // Every search past the first at the instant starts elsewhere than the match read last.
+    const shifting = new Proxy(store, {
+      get(target, prop) {
+        if (prop !== 'search') return Reflect.get(target, prop, target) as unknown;
+        return async (...args: Parameters<EmbeddedStore['search']>) => {
+          const page = await target.search(...args);
+          const params = args[1] as Record<string, string>;
+          return params._offset ? { ...page, resources: [...page.resources].reverse() } : page;
+        };
+      },
+    });
+    const end: WalkEnd = {};
+    const read: string[] = [];
+    const search = { store: shifting, type: 'Basic' as const, params: {}, pageSize: 100 };
+    for await (const page of byLastUpdated({ ...search, maxPages: 10_000 }, end))
+      read.push(...page.map((r) => r.id ?? ''));
+    expect(end).toEqual({ cutAt: T0, why: 'unordered' });
+    expect(read).toHaveLength(MAX_COUNT);
+    expect(new Set(read).size).toBe(MAX_COUNT);
+  });
+
   it('a match updated during the walk is met again at its new instant', async () => {
     await writeAt(T0, names('a', 5));
     await writeAt(T0 + 1, names('b', 5));
