@@ -1,6 +1,6 @@
 /**
- * Request bodies: FHIR JSON only (415 otherwise), at most BODY_LIMIT_BYTES (413 before reading
- * more), parsed with prototype-pollution protection: a `__proto__` or `constructor.prototype` key
+ * Request bodies: FHIR JSON only (415 otherwise), at most BODY_LIMIT_BYTES, or BUNDLE_LIMIT_BYTES
+ * for a transaction or batch (413 before reading more), parsed with prototype-pollution protection: a `__proto__` or `constructor.prototype` key
  * anywhere is refused with 400 rather than stripped, since a client sending one is either broken
  * or probing. Nesting is bounded by the validator (too-costly), not here.
  *
@@ -29,6 +29,14 @@ import { fhirPathOf } from '../validation/validator';
 import { FHIR_JSON } from './http';
 
 export const BODY_LIMIT_BYTES = 1024 * 1024;
+/**
+ * A transaction or batch Bundle (`POST /fhir`) may be larger: a handover sends a person's whole
+ * record as one transaction, about 70 KB a DIALOG session (its response, Observations, Goals and
+ * Provenance, with narratives), so a 1 MB limit refused anyone with more than ~14 sessions
+ * (measured). 32 MB holds ~450 sessions. A record larger than that is refused with this 413,
+ * which handover delivery reports on its Task.
+ */
+export const BUNDLE_LIMIT_BYTES = 32 * 1024 * 1024;
 
 const JSON_TYPES = new Set([FHIR_JSON, 'application/json']);
 
@@ -302,3 +310,6 @@ export function parseJson(req: Request, _res: Response, next: NextFunction): voi
 
 /** The three steps every JSON body goes through. */
 export const jsonBody: RequestHandler[] = [requireJson, rawText(), parseJson];
+
+/** The same, for a transaction or batch Bundle (BUNDLE_LIMIT_BYTES). */
+export const bundleBody: RequestHandler[] = [requireJson, rawText(BUNDLE_LIMIT_BYTES), parseJson];

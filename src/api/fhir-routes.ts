@@ -19,9 +19,10 @@ import {
 import { fault } from '../service/outcomes';
 import type { WriteResult } from '../store';
 import { bodyOfType } from '../service/fhir-service';
-import { jsonBody } from './body';
+import { bundleBody, jsonBody } from './body';
 import { queryOf } from './query-parameters';
-import { historyBundle, resourceHeaders, searchBundle, sendFhir, sendRead } from './http';
+import { fhirBase, resourceHeaders, searchBundle, sendFhir, sendRead } from './http';
+import { historyPageOf, historyResultBundle, historyUrl } from './history-page';
 
 type Handler = (req: Request, res: Response) => Promise<void>;
 
@@ -79,7 +80,7 @@ export function fhirRoutes(service: FhirService, now: () => Date): Router {
   operationRoutes(router, service, now);
   router.post(
     '/',
-    jsonBody,
+    bundleBody,
     route(async (req, res) => {
       sendFhir(res, 200, await processBundle(service, accessOf(res), req.body));
     }),
@@ -149,8 +150,12 @@ export function fhirRoutes(service: FhirService, now: () => Date): Router {
     '/:type/:id/_history',
     route(async (req, res) => {
       const [type, id] = [param(req, 'type'), param(req, 'id')];
-      const versions = await service.history(accessOf(res), type, id);
-      sendFhir(res, 200, historyBundle(req, type, id, versions));
+      const query = queryOf(req);
+      // The store cuts the page: a plan rewritten at every session is not read whole for it.
+      const page = historyPageOf(query);
+      const found = await service.historyPage(accessOf(res), type, id, page);
+      const base = fhirBase(req);
+      sendFhir(res, 200, historyResultBundle(found, page, base, historyUrl(base, type, id), query));
     }),
   );
   router.get(

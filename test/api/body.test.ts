@@ -4,7 +4,7 @@
  * hold as written (1e400) and FHIR integers outside their 32-bit range are refused at their
  * element (422, by the validator); the 413 names the limit of the route it came from.
  */
-import { BODY_LIMIT_BYTES } from '../../src/api/body';
+import { BODY_LIMIT_BYTES, BUNDLE_LIMIT_BYTES } from '../../src/api/body';
 import { NATIVE_BODY_LIMIT_BYTES } from '../../src/api/native-routes';
 import { hasErrors } from '../../src/validation';
 import { sharedValidator, startService, type Json, type TestService } from '../support/service';
@@ -190,6 +190,28 @@ describe('the 413 names the limit of its route', () => {
     expect(res.status).toBe(413);
     expect(res.body.issue[0].code).toBe('too-costly');
     expect(res.body.issue[0].details.text).toContain(String(BODY_LIMIT_BYTES));
+  });
+
+  it('on a transaction or batch at /fhir, which takes more (a handover is one)', async () => {
+    // Over a single resource's limit: read and answered (a batch of one Patient).
+    const padded = (bytes: number): string =>
+      JSON.stringify({
+        resourceType: 'Bundle',
+        type: 'batch',
+        entry: [
+          {
+            request: { method: 'POST', url: 'Patient' },
+            resource: { resourceType: 'Patient', name: [{ text: 'x'.repeat(bytes) }] },
+          },
+        ],
+      });
+    const taken = await post('/fhir', padded(BODY_LIMIT_BYTES + 10));
+    expect(taken.status).toBe(200);
+    expect(taken.body.type).toBe('batch-response');
+    const refused = await post('/fhir', padded(BUNDLE_LIMIT_BYTES + 10));
+    expect(refused.status).toBe(413);
+    expect(refused.body.issue[0].code).toBe('too-costly');
+    expect(refused.body.issue[0].details.text).toContain(String(BUNDLE_LIMIT_BYTES));
   });
 
   it('on /native, which takes more', async () => {
