@@ -2,19 +2,16 @@
  * A page of a resource's history: `_since` (an instant: versions written at or after it),
  * `_count` (page size, default and limit as for searches) and `_offset` (our paging links'
  * position, as for searches). The versions come newest first; `total` counts those since
- * `_since` across all pages.
+ * `_since` across all pages. The store cuts the page (`FhirStore.historyPage`), so a long
+ * history is not read whole for one page of it.
  */
 import type { Bundle, Resource } from '@medplum/fhirtypes';
 import { fault } from '../service/outcomes';
 import { historyBundleOf } from '../service/bundles';
+import { pageOfHistory, type HistoryPage, type HistoryResult } from '../store/fhir-store';
 import { DEFAULT_COUNT, instantRange, MAX_COUNT, nonNegative } from '../store/search-query';
 
-export interface HistoryPage {
-  readonly count: number;
-  readonly offset: number;
-  /** Epoch milliseconds: versions last updated before it are left out. */
-  readonly since?: number;
-}
+export type { HistoryPage };
 
 /** A FHIR instant: a dateTime to the second with its zone. */
 const INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:\d{2})$/;
@@ -47,9 +44,41 @@ export function historyPageOf(query: URLSearchParams): HistoryPage {
   return { count, offset, since: range.lo };
 }
 
+/** The address of the history of `type/id` under `base`: its paging links go there. */
+export function historyUrl(base: string, type: string, id: string): string {
+  return `${base}/${type}/${encodeURIComponent(id)}/_history`;
+}
+
 /**
- * The history Bundle of one page of `versions` (newest first), with `self`, `next` and
- * `previous` links at `url` (the history's own URL, without a query).
+ * The history Bundle of `found`, the page `page` of a history as the store cut it, with `self`,
+ * `next` and `previous` links at `url` (the history's own URL, without a query). The links go by
+ * the store's positions and total: a page the caller sees only part of (fhir-service.ts,
+ * `historyPage`) is followed by the next one, none skipped.
+ */
+export function historyResultBundle(
+  found: HistoryResult<Resource>,
+  page: HistoryPage,
+  base: string,
+  url: string,
+  query: URLSearchParams,
+): Bundle {
+  const link = (offset: number): string => {
+    const params = new URLSearchParams(query);
+    params.set('_count', String(page.count));
+    params.set('_offset', String(offset));
+    return `${url}?${params.toString()}`;
+  };
+  const links: NonNullable<Bundle['link']> = [{ relation: 'self', url: link(page.offset) }];
+  if (page.count > 0 && page.offset + page.count < found.total)
+    links.push({ relation: 'next', url: link(page.offset + page.count) });
+  if (page.offset > 0 && page.count > 0)
+    links.push({ relation: 'previous', url: link(Math.max(0, page.offset - page.count)) });
+  return { ...historyBundleOf(found.versions, base), total: found.total, link: links };
+}
+
+/**
+ * The history Bundle of one page of `versions` (every version, newest first), with `self`,
+ * `next` and `previous` links at `url` (the history's own URL, without a query).
  */
 export function historyPageBundle(
   versions: readonly Resource[],
@@ -58,22 +87,5 @@ export function historyPageBundle(
   url: string,
   query: URLSearchParams,
 ): Bundle {
-  const { since } = page;
-  const kept =
-    since === undefined
-      ? versions
-      : versions.filter((v) => Date.parse(v.meta?.lastUpdated ?? '') >= since);
-  const link = (offset: number): string => {
-    const params = new URLSearchParams(query);
-    params.set('_count', String(page.count));
-    params.set('_offset', String(offset));
-    return `${url}?${params.toString()}`;
-  };
-  const links: NonNullable<Bundle['link']> = [{ relation: 'self', url: link(page.offset) }];
-  const shown = kept.slice(page.offset, page.offset + page.count);
-  if (page.count > 0 && page.offset + shown.length < kept.length)
-    links.push({ relation: 'next', url: link(page.offset + page.count) });
-  if (page.offset > 0 && page.count > 0)
-    links.push({ relation: 'previous', url: link(Math.max(0, page.offset - page.count)) });
-  return { ...historyBundleOf(shown, base), total: kept.length, link: links };
+  return historyResultBundle(pageOfHistory(versions, page), page, base, url, query);
 }

@@ -24,6 +24,7 @@ import {
   type StoredText,
   type WriteResult,
 } from '../store';
+import type { HistoryPage, HistoryResult } from '../store/fhir-store';
 import { DIALOG_QR_PROFILE, hasErrors, outcome, type Validator } from '../validation';
 import { patientSearchParameter } from '../auth';
 import type { Access } from './access';
@@ -147,6 +148,34 @@ export class FhirService {
     if (versions[0]) this.visible(access, versions[0]);
     // And every earlier version must be theirs too: a resource can have been someone else's.
     return versions.flatMap((v) => (access.inCompartment(v) ? (access.view(v) ?? []) : []));
+  }
+
+  /**
+   * One page of `history`, paged by the store (a plan's history grows at every session). The
+   * current version decides, as for `history`: read when the page does not start with it.
+   * Versions not the caller's are dropped from the page, and `total` still counts every version
+   * the store holds (since `_since`), so a page may hold fewer than `_count` while the links
+   * (by the store's positions) skip and repeat nothing. Filling the page instead would mean
+   * reading every version before the offset to know which are shown: the whole history again.
+   * So the total may count versions not shown (one written before the record had its person, one
+   * a carer's Consent does not share): how many, never what they hold.
+   */
+  async historyPage(
+    access: Access,
+    type: string,
+    id: string,
+    page: HistoryPage,
+  ): Promise<HistoryResult<Resource>> {
+    const served = servedType(type);
+    access.check('history', served);
+    const found = await this.deps.store.historyPage(served, id, page);
+    // Only then is the first of the page the current version (the newest since nothing).
+    const first = page.offset === 0 && page.since === undefined ? found.versions[0] : undefined;
+    this.visible(access, first ?? (await this.deps.store.read(served, id)));
+    const versions = found.versions.flatMap((v) =>
+      access.inCompartment(v) ? (access.view(v) ?? []) : [],
+    );
+    return { versions, total: found.total };
   }
 
   async search(

@@ -30,6 +30,7 @@ import type {
   UpdateOptions,
   WriteResult,
 } from '../store';
+import type { HistoryPage, HistoryResult } from '../store/fhir-store';
 
 const NARRATED: ReadonlySet<string> = new Set([
   'CarePlan',
@@ -111,6 +112,14 @@ export class NarratingStore implements FhirStore {
 
   history<K extends ResourceType>(type: K, id: string): Promise<ExtractResource<K>[]> {
     return this.inner.history(type, id);
+  }
+
+  historyPage<K extends ResourceType>(
+    type: K,
+    id: string,
+    page: HistoryPage,
+  ): Promise<HistoryResult<ExtractResource<K>>> {
+    return this.inner.historyPage(type, id, page);
   }
 
   ready(): Promise<boolean> {

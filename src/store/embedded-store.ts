@@ -58,6 +58,8 @@ import {
 import type {
   CreateOptions,
   FhirStore,
+  HistoryPage,
+  HistoryResult,
   SearchOptions,
   SearchParams,
   SearchResult,
@@ -190,6 +192,8 @@ class ResourceTables {
   private readonly contentAt: Statement;
   private readonly versionRow: Statement;
   private readonly historyRows: Statement;
+  private readonly historyPageRows: Statement;
+  private readonly historyCount: Statement;
   private readonly insertVersion: Statement;
   private readonly upsertCurrent: Statement;
   private readonly dropIndexRow: Statement;
@@ -209,6 +213,15 @@ class ResourceTables {
     );
     this.historyRows = db.prepare(
       'SELECT content FROM resource_version WHERE type = ? AND id = ? ORDER BY version DESC',
+    );
+    // By the (type, id, version) index: only the page's rows are read and parsed.
+    this.historyPageRows = db.prepare(
+      `SELECT content FROM resource_version WHERE type = ? AND id = ? AND last_updated >= ?
+       ORDER BY version DESC LIMIT ? OFFSET ?`,
+    );
+    this.historyCount = db.prepare(
+      `SELECT COUNT(*) AS total FROM resource_version
+       WHERE type = ? AND id = ? AND last_updated >= ?`,
     );
     this.insertVersion = db.prepare(
       'INSERT INTO resource_version (type, id, version, last_updated, content) VALUES (?, ?, ?, ?, ?)',
@@ -268,6 +281,23 @@ class ResourceTables {
     const rows = this.historyRows.all(type, id) as { content: string }[];
     if (rows.length === 0) throw notFound(`There is no ${type} with this id`, where);
     return rows.map((row) => JSON.parse(row.content) as Resource);
+  }
+
+  /** One page of `history` and the total since `page.since` (call inside one read transaction). */
+  historyPage(type: string, id: string, page: HistoryPage, where: string): HistoryResult<Resource> {
+    // last_updated is epoch milliseconds of a write: every version is at or after the smallest.
+    const since = page.since ?? Number.MIN_SAFE_INTEGER;
+    const { total } = this.historyCount.get(type, id, since) as { total: number };
+    // None since `since` is an empty page of a resource that exists, not a 404.
+    if (total === 0 && !this.current(type, id))
+      throw notFound(`There is no ${type} with this id`, where);
+    const rows =
+      page.offset >= total
+        ? []
+        : (this.historyPageRows.all(type, id, since, page.count, page.offset) as {
+            content: string;
+          }[]);
+    return { versions: rows.map((row) => JSON.parse(row.content) as Resource), total };
   }
 
   /**
@@ -908,6 +938,18 @@ export class EmbeddedStore implements FhirStore {
   async history<K extends ResourceType>(type: K, id: string): Promise<ExtractResource<K>[]> {
     this.commitIfRefused();
     return this.readTables.history(type, id, `${type}.id`) as ExtractResource<K>[];
+  }
+
+  async historyPage<K extends ResourceType>(
+    type: K,
+    id: string,
+    page: HistoryPage,
+  ): Promise<HistoryResult<ExtractResource<K>>> {
+    this.commitIfRefused();
+    // One read transaction: the total and the page are of the same moment.
+    return this.reader.transaction(() =>
+      this.readTables.historyPage(type, id, page, `${type}.id`),
+    )() as HistoryResult<ExtractResource<K>>;
   }
 
   async update<T extends Resource>(

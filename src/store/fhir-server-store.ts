@@ -81,15 +81,18 @@ import {
   versionOfETag,
   type EntryRequest,
 } from './bundle-request';
-import type {
-  CreateOptions,
-  FhirStore,
-  SearchOptions,
-  SearchParams,
-  SearchResult,
-  Stored,
-  UpdateOptions,
-  WriteResult,
+import {
+  pageOfHistory,
+  type CreateOptions,
+  type FhirStore,
+  type HistoryPage,
+  type HistoryResult,
+  type SearchOptions,
+  type SearchParams,
+  type SearchResult,
+  type Stored,
+  type UpdateOptions,
+  type WriteResult,
 } from './fhir-store';
 import { conflict, invalid, multipleMatches, preconditionFailed } from './outcomes';
 import { indexedParameter } from './search-parameters';
@@ -831,6 +834,22 @@ export class FhirServerStore implements FhirStore {
 
   history<K extends ResourceType>(type: K, id: string): Promise<ExtractResource<K>[]> {
     return this.within(() => this.historyPages(type, id));
+  }
+
+  /**
+   * The whole history, read as `history` reads it (bounded: MAX_VERSIONS, MAX_PAGES, the call's
+   * deadline), then cut here. Not the server's own paging: R4 defines no `_offset` for a history
+   * and `Bundle.total` is optional in one, and servers differ (Medplum's fhir-router ignores
+   * `_count`, `_offset` and `_since` on a history and sends no total). A page or total from a
+   * server that ignored one of them would be wrong without anything to show it, and telling
+   * would take reading the whole history anyway.
+   */
+  async historyPage<K extends ResourceType>(
+    type: K,
+    id: string,
+    page: HistoryPage,
+  ): Promise<HistoryResult<ExtractResource<K>>> {
+    return pageOfHistory(await this.history(type, id), page);
   }
 
   private async historyPages<K extends ResourceType>(

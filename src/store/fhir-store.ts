@@ -71,6 +71,40 @@ export interface SearchResult<T extends Resource> {
   readonly count: number;
 }
 
+/**
+ * One page of a resource's history (`historyPage`): `since` (epoch milliseconds) keeps the
+ * versions last updated at or after it; of those, newest first, `offset` are skipped and at most
+ * `count` given.
+ */
+export interface HistoryPage {
+  readonly count: number;
+  readonly offset: number;
+  readonly since?: number;
+}
+
+export interface HistoryResult<T extends Resource> {
+  /** This page of versions, newest first. */
+  readonly versions: T[];
+  /** How many versions there are since `since` (all of them without it), across all pages. */
+  readonly total: number;
+}
+
+/**
+ * The page `page` asks for of `versions` (every version, newest first): for a store that cannot
+ * page a history itself.
+ */
+export function pageOfHistory<T extends Resource>(
+  versions: readonly T[],
+  page: HistoryPage,
+): HistoryResult<T> {
+  const { since } = page;
+  const kept =
+    since === undefined
+      ? versions
+      : versions.filter((v) => Date.parse(v.meta?.lastUpdated ?? '') >= since);
+  return { versions: kept.slice(page.offset, page.offset + page.count), total: kept.length };
+}
+
 export interface FhirStore {
   /**
    * True when the store itself refuses, inside the write that would make it, a version that
@@ -140,6 +174,18 @@ export interface FhirStore {
 
   /** Every version of one resource, newest first; 404 when it never existed. */
   history<K extends ResourceType>(type: K, id: string): Promise<ExtractResource<K>[]>;
+
+  /**
+   * One page of `history` (see HistoryPage), with the total since `page.since`: what a
+   * `_history` request shows, without reading every version of a long history (a person's plan
+   * is rewritten at every session). 404 when the resource never existed, even if no version is
+   * since `page.since`.
+   */
+  historyPage<K extends ResourceType>(
+    type: K,
+    id: string,
+    page: HistoryPage,
+  ): Promise<HistoryResult<ExtractResource<K>>>;
 
   /**
    * Apply a FHIR `transaction` Bundle all or nothing. Entries: POST `Type` (with

@@ -300,6 +300,53 @@ export function storeContract(
         await failure(store.vread('Patient', resource.id ?? '', '9'), 404);
       });
 
+      it('pages a history newest first, with the total since `since`, as the whole history cut', async () => {
+        const first = (await store.create(patient('paged'))).resource;
+        let current = first;
+        for (const family of ['Price', 'Price-Jones', 'Jones', 'Pryce']) {
+          await pause(5); // distinct instants, for `since`
+          current = (await store.update({ ...current, name: [{ family }] })).resource;
+        }
+        const id = first.id ?? '';
+        const all = await store.history('Patient', id);
+        expect(all).toHaveLength(5);
+        const versionOf = (r: Resource): string => r.meta?.versionId ?? '';
+        for (const [offset, count, shown] of [
+          [0, 2, all.slice(0, 2)],
+          [2, 2, all.slice(2, 4)],
+          [4, 2, all.slice(4)],
+          [5, 2, []],
+          [9, 2, []],
+          [1, 0, []],
+          [0, 20, all],
+        ] as const) {
+          const page = await store.historyPage('Patient', id, { count, offset });
+          expect(page.total).toBe(5);
+          expect(page.versions.map(versionOf)).toEqual(shown.map(versionOf));
+          expect(page.versions).toEqual(shown);
+        }
+        // `since`: the versions last updated at or after it (the third and later), then paged.
+        const since = Date.parse(all[2]?.meta?.lastUpdated ?? '');
+        const kept = all.filter((v) => Date.parse(v.meta?.lastUpdated ?? '') >= since);
+        expect(kept.length).toBeGreaterThanOrEqual(3);
+        const sincePage = await store.historyPage('Patient', id, { count: 2, offset: 1, since });
+        expect(sincePage.total).toBe(kept.length);
+        expect(sincePage.versions.map(versionOf)).toEqual(kept.slice(1, 3).map(versionOf));
+        // Nothing since: an empty page of a resource that exists, not a 404.
+        const later = Date.parse(all[0]?.meta?.lastUpdated ?? '') + 60_000;
+        expect(
+          await store.historyPage('Patient', id, { count: 2, offset: 0, since: later }),
+        ).toEqual({ versions: [], total: 0 });
+      });
+
+      it('says 404 for the history page of what is not there, with or without `since`', async () => {
+        await failure(store.historyPage('Patient', 'nobody', { count: 2, offset: 0 }), 404);
+        await failure(
+          store.historyPage('Patient', 'nobody', { count: 0, offset: 3, since: 0 }),
+          404,
+        );
+      });
+
       it(
         can.reportsUpdateAsCreate
           ? 'updates as create when the client names a new id'
