@@ -370,7 +370,10 @@ export class HandoverDeliverer {
   /** Both steps; resolves to the plan's version at the destination and its content digest. */
   private async send(task: Task, peer: Peer): Promise<{ reference: string; digest: string }> {
     const patientId = task.for?.reference?.split('/')[1] ?? '';
-    const record = await gatherHandover(this.options.store, patientId);
+    const record = await gatherHandover(this.options.store, patientId).catch((err: unknown) => {
+      if (typeof err === 'object' && err !== null) unreadRecords.add(err);
+      throw err;
+    });
     if (!record.carePlan) throw noPlan();
     const self = this.options.peers.self.baseUrl;
     const terms: HandoverBundleOptions = { sourceBaseUrl: self, destinationBaseUrl: peer.baseUrl };
@@ -855,9 +858,20 @@ function noPlan(): HttpOutcomeError {
   return fault(404, 'not-found', 'The person has no DIALOG care plan to hand over', 'CarePlan');
 }
 
+/**
+ * Errors met reading the person's record here (gatherHandover over this service's own store),
+ * not at the destination: a 502 from a store that cannot be read whole is ours to fix, and a
+ * message naming the destination sent operators to the wrong system.
+ */
+const unreadRecords = new WeakSet<object>();
+
 /** Why an attempt failed, in words a person can read (no patient data). */
 function describeFailure(peer: Peer, status: number, err: unknown): string {
   const name = peer.organization.display ?? peer.id;
+  if (typeof err === 'object' && err !== null && unreadRecords.has(err)) {
+    const text = err instanceof OperationOutcomeError ? err.outcome.issue[0]?.details?.text : '';
+    return `The person's record could not be read here to send it (${status})${text ? `: ${text}` : ''}.`;
+  }
   if (status === 503 || status === 504)
     return `${name}'s system could not be reached or did not answer in time.`;
   if (status === 429) return `${name}'s system asked us to slow down; we will try again.`;

@@ -11,16 +11,20 @@ import type { QuestionnaireResponse, Task } from '@medplum/fhirtypes';
 import { deliveryState } from '../../src/transfer/transfer-task';
 import { journeyResponses } from '../fhir/journey';
 import { journeyPatient } from '../store/store-contract';
-import { fhir, freePort, type TestService } from '../support/service';
+import { fault } from '../../src/service/outcomes';
+import type { FhirStore } from '../../src/store';
+import { fhir, freePort, startService, type TestService } from '../support/service';
 import { isPlanWrite, isTransaction, startFaultProxy, type FaultProxy } from './fault-proxy';
 import {
   all,
+  community,
   editPlan,
   expectMirrored,
   FAST,
   mergeProvenance,
   notes,
   onePlan,
+  peersFor,
   receiptProvenance,
   requestTransfer,
   settled,
@@ -30,6 +34,7 @@ import {
   transfer,
   trusts,
   until,
+  ward,
   withNote,
   type Delivery,
 } from './two-trusts';
@@ -262,5 +267,43 @@ describe('handover delivery through faults', () => {
       expect.arrayContaining(['Community: first', 'Ward: first', 'Community: second']),
     );
     await expectMirrored(c, w);
+  });
+
+  it('a record that cannot be read here: the reason says so, not that the ward failed', async () => {
+    const [pc, pw] = [await freePort(), await freePort()];
+    const [cUrl, wUrl] = [`http://127.0.0.1:${pc}/fhir`, `http://127.0.0.1:${pw}/fhir`];
+    let unreadable = false;
+    // The community's own store answers its Observation searches with a 502 once asked to.
+    const failingObservations = (store: FhirStore): FhirStore =>
+      new Proxy(store, {
+        get(target, key) {
+          const value = Reflect.get(target, key, target) as unknown;
+          if (typeof value !== 'function') return value;
+          if (key !== 'search') return (value as (...a: unknown[]) => unknown).bind(target);
+          return (type: string, ...rest: unknown[]) => {
+            if (unreadable && type === 'Observation')
+              return Promise.reject(
+                fault(502, 'incomplete', 'The store could not be read whole', 'Observation'),
+              );
+            return (value as (...a: unknown[]) => unknown).call(target, type, ...rest);
+          };
+        },
+      });
+    const c = await startService({
+      port: pc,
+      peers: peersFor(community, cUrl, ward, wUrl),
+      delivery: { ...FAST, maxAttempts: 2 },
+      wrapStore: failingObservations,
+    });
+    open.push(c);
+    open.push(await startWardAt(pw, cUrl));
+    await c.store.update(journeyPatient());
+    await submit(c, journeyResponses()[0] as QuestionnaireResponse, PERSON);
+    unreadable = true;
+    const task = await transfer(c, PERSON, 'ward', 'admission');
+    expect(task.status).toBe('failed');
+    expect(task.statusReason?.text).toBe(
+      "The person's record could not be read here to send it (502): The store could not be read whole. Gave up after 2 attempts.",
+    );
   });
 });
