@@ -431,8 +431,12 @@ class ResourceTables {
   private where(search: ParsedSearch): { sql: string; args: unknown[] } {
     const clauses = ['r.type = ?'];
     const args: unknown[] = [search.type];
+    const finding = findingFilter(search.type, search.filters);
     for (const filter of search.filters) {
-      const { sql, values } = filterSql(search.type, filter);
+      const { sql, values } =
+        filter.kind === 'index' && filter !== finding
+          ? indexFilterSql(search.type, filter, 'checked')
+          : filterSql(search.type, filter);
       clauses.push(sql);
       args.push(...values);
     }
@@ -506,28 +510,65 @@ function filterSql(type: string, filter: Filter): { sql: string; values: unknown
       });
       return { sql: `(${ors.join(' OR ')})`, values };
     }
-    case 'index': {
-      const rows = indexRowsOf(type, filter.param);
-      const values: unknown[] = [type, rows.param];
-      const ors = filter.alternatives.map(({ system, value }) => {
-        if (system !== undefined && value !== undefined) {
-          values.push(value, system);
-          return '(s.value = ? AND s.system = ?)';
-        }
-        values.push(value ?? system);
-        return value !== undefined ? 's.value = ?' : 's.system = ?';
-      });
-      let only = '';
-      if (rows.system !== undefined) {
-        only = ' AND s.system = ?';
-        values.push(rows.system);
-      }
-      return {
-        sql: `r.id IN (SELECT s.id FROM search_index s WHERE s.type = ? AND s.param = ? AND (${ors.join(' OR ')})${only})`,
-        values,
-      };
-    }
+    case 'index':
+      return indexFilterSql(type, filter, 'listed');
   }
+}
+
+type IndexFilter = Extract<Filter, { kind: 'index' }>;
+
+/**
+ * An index filter as SQL on `r`. `listed`: `r.id IN (the ids the index lists for it)`, for the
+ * filter that finds the matches. `checked`: a lookup of each match's own index row
+ * (`EXISTS … s.id = r.id`, a seek on the whole key), for every other filter. Listed, a filter
+ * shared by most resources (`status=completed`) lists them all on every search: a person's
+ * sessions by subject and status cost time in proportion to every session stored (measured,
+ * 5,000 responses: 1,033 µs against 69 µs for the subject alone).
+ */
+function indexFilterSql(
+  type: string,
+  filter: IndexFilter,
+  form: 'listed' | 'checked',
+): { sql: string; values: unknown[] } {
+  const rows = indexRowsOf(type, filter.param);
+  const alternatives = filter.alternatives.map(({ system, value }) => {
+    const clauses = ['s.type = ?', 's.param = ?'];
+    const values: unknown[] = [type, rows.param];
+    if (value !== undefined) {
+      clauses.push('s.value = ?');
+      values.push(value);
+    }
+    if (system !== undefined) {
+      clauses.push('s.system = ?');
+      values.push(system);
+    }
+    if (rows.system !== undefined) {
+      clauses.push('s.system = ?');
+      values.push(rows.system);
+    }
+    return { where: clauses.join(' AND '), values };
+  });
+  if (form === 'checked') {
+    const ors = alternatives.map(
+      (a) => `EXISTS (SELECT 1 FROM search_index s WHERE ${a.where} AND s.id = r.id)`,
+    );
+    return { sql: `(${ors.join(' OR ')})`, values: alternatives.flatMap((a) => a.values) };
+  }
+  return {
+    sql: `r.id IN (${alternatives.map((a) => `SELECT s.id FROM search_index s WHERE ${a.where}`).join(' UNION ')})`,
+    values: alternatives.flatMap((a) => a.values),
+  };
+}
+
+/**
+ * The index filter that finds a search's matches (the others are checked on each): one that
+ * names few resources (a reference, an identifier) before a code most resources share; none
+ * when `_id` names the matches.
+ */
+function findingFilter(type: string, filters: readonly Filter[]): IndexFilter | undefined {
+  if (filters.some((f) => f.kind === 'id')) return undefined;
+  const indexed = filters.filter((f): f is IndexFilter => f.kind === 'index');
+  return indexed.find((f) => indexRowsOf(type, f.param).selective) ?? indexed[0];
 }
 
 /** A condition's query with placeholders in reference parameters replaced by `Type/id`. */

@@ -33,6 +33,8 @@ interface IndexedParam extends SearchParamInfo {
    * rows of its own: `patient` is `subject` (or `target`, `for`) where that is a Patient.
    */
   readonly patientOf?: string;
+  /** A code (`status`): its rows' system is always '' (a code has none). */
+  readonly systemless?: true;
 }
 
 /** Loose view of a resource's JSON for extraction: FHIR shapes vary by type. */
@@ -100,7 +102,13 @@ function identifierParam(type: string): IndexedParam {
 }
 
 function statusParam(type: string, name = 'status', element = 'status'): IndexedParam {
-  return { name, type: 'token', expression: `${type}.${element}`, extract: code(element) };
+  return {
+    name,
+    type: 'token',
+    expression: `${type}.${element}`,
+    extract: code(element),
+    systemless: true,
+  };
 }
 
 function referenceParam(type: string, name: string, ...path: string[]): IndexedParam {
@@ -214,11 +222,17 @@ export function indexedParameter(
  * Where a parameter's values are in the index: the rows of `param`, only those of `system` when
  * it is given (a `patient` parameter is read from its `subject`'s rows whose system is Patient).
  */
-export function indexRowsOf(type: string, name: string): { param: string; system?: string } {
+export function indexRowsOf(
+  type: string,
+  name: string,
+): { param: string; system?: string; selective: boolean } {
   const param = (INDEXED[type] ?? []).find((p) => p.name === name);
-  return param?.patientOf !== undefined
-    ? { param: param.patientOf, system: 'Patient' }
-    : { param: name };
+  if (param?.patientOf !== undefined)
+    return { param: param.patientOf, system: 'Patient', selective: true };
+  // A code's rows all have system '': saying so lets a lookup go straight to a resource's row.
+  // A code (status) is shared by most resources of a type; references and identifiers name few.
+  if (param?.systemless) return { param: name, system: '', selective: false };
+  return { param: name, selective: true };
 }
 
 /** Every index row a resource gives: `[param, system, value]`, without duplicates. */
