@@ -25,7 +25,8 @@ import { hasErrors } from '../validation';
 import { jsonBody } from './body';
 import { queryOf } from './query-parameters';
 import { accessOf } from './fhir-routes';
-import { fhirBase, historyBundle, resourceHeaders, searchBundle, sendFhir, sendRead } from './http';
+import { fhirBase, resourceHeaders, searchBundle, sendFhir, sendRead } from './http';
+import { historyPageOf, historyResultBundle, historyUrl } from './history-page';
 
 type Handler = (req: Request, res: Response) => Promise<void>;
 
@@ -127,7 +128,16 @@ export function encounterRoutes(service: FhirService, transfers: Transfers | und
     route(async (req, res) => {
       checked(accessOf(res), 'history');
       const id = String(req.params.id);
-      sendFhir(res, 200, historyBundle(req, 'Encounter', id, await store.history('Encounter', id)));
+      // A page from the store, as for every other type (fhir-routes.ts).
+      const query = queryOf(req);
+      const page = historyPageOf(query);
+      const base = fhirBase(req);
+      const found = await store.historyPage('Encounter', id, page);
+      sendFhir(
+        res,
+        200,
+        historyResultBundle(found, page, base, historyUrl(base, 'Encounter', id), query),
+      );
     }),
   );
   return router;

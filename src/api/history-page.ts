@@ -8,7 +8,7 @@
 import type { Bundle, Resource } from '@medplum/fhirtypes';
 import { fault } from '../service/outcomes';
 import { historyBundleOf } from '../service/bundles';
-import { pageOfHistory, type HistoryPage, type HistoryResult } from '../store/fhir-store';
+import type { HistoryPage, HistoryResult } from '../store/fhir-store';
 import { DEFAULT_COUNT, instantRange, MAX_COUNT, nonNegative } from '../store/search-query';
 
 export type { HistoryPage };
@@ -74,18 +74,4 @@ export function historyResultBundle(
   if (page.offset > 0 && page.count > 0)
     links.push({ relation: 'previous', url: link(Math.max(0, page.offset - page.count)) });
   return { ...historyBundleOf(found.versions, base), total: found.total, link: links };
-}
-
-/**
- * The history Bundle of one page of `versions` (every version, newest first), with `self`,
- * `next` and `previous` links at `url` (the history's own URL, without a query).
- */
-export function historyPageBundle(
-  versions: readonly Resource[],
-  page: HistoryPage,
-  base: string,
-  url: string,
-  query: URLSearchParams,
-): Bundle {
-  return historyResultBundle(pageOfHistory(versions, page), page, base, url, query);
 }

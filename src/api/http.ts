@@ -1,12 +1,10 @@
 /**
- * FHIR over HTTP: the media type, resource headers (ETag, Last-Modified, Location), and the Bundles
- * a search or a history returns, with paging links that keep the caller's parameters.
+ * FHIR over HTTP: the media type, resource headers (ETag, Last-Modified, Location), and the Bundle
+ * a search returns, with paging links that keep the caller's parameters (a history's: history-page.ts).
  */
 import type { Request, Response } from 'express';
 import type { Bundle, Resource } from '@medplum/fhirtypes';
 import type { SearchResult, StoredText } from '../store';
-import { historyPageBundle, historyPageOf } from './history-page';
-import { queryOf } from './query-parameters';
 
 export const FHIR_JSON = 'application/fhir+json';
 
@@ -133,21 +131,4 @@ export function searchBundle(
       search: { mode: 'match' },
     })),
   };
-}
-
-/**
- * One page of the history of `type/id` (`_since`, `_count`, `_offset`: history-page.ts), newest
- * first. Its links are built from the type and id, not the request's path, which is relative to
- * whatever router answers it (`/stay-1/_history` under `/fhir/Encounter`).
- */
-export function historyBundle(
-  req: Request,
-  type: string,
-  id: string,
-  versions: readonly Resource[],
-): Bundle {
-  const query = queryOf(req);
-  const base = fhirBase(req);
-  const url = `${base}/${type}/${encodeURIComponent(id)}/_history`;
-  return historyPageBundle(versions, historyPageOf(query), base, url, query);
 }
