@@ -298,8 +298,38 @@ function firstAnswer(located: Located | undefined): QuestionnaireResponseItemAns
   return located?.item.answer?.[0];
 }
 
+/**
+ * Answers given only through a primitive's extensions (`"_valueString": {"extension": […]}`, no
+ * `valueString`). R4 allows them and the validator accepts them (a data-absent-reason, say), but
+ * the session is read from the values: such an answer would be dropped without a word — an
+ * agreed action missing from the plan, a help answer missing from the Observations. Refused
+ * instead, naming the value.
+ */
+function valuesOnlyByExtension(
+  items: readonly QuestionnaireResponseItem[],
+  path: string,
+): ReadFault[] {
+  return items.flatMap((item, i) => {
+    const at = `${path}.item[${i}]`;
+    const answers = item.answer ?? [];
+    const own = answers.flatMap((answer, a) =>
+      Object.keys(answer)
+        .filter((key) => key.startsWith('_value') && !(key.slice(1) in answer))
+        .map((key) => ({
+          message:
+            'This answer holds only extensions, no value: the session is read from its values, so give the value',
+          expression: `${at}.answer[${a}].value.ofType(${key.charAt(6).toLowerCase()}${key.slice(7)})`,
+        })),
+    );
+    const nested = answers.flatMap((answer, a) =>
+      valuesOnlyByExtension(answer.item ?? [], `${at}.answer[${a}]`),
+    );
+    return [...own, ...nested, ...valuesOnlyByExtension(item.item ?? [], at)];
+  });
+}
+
 export function responseToSession(response: QuestionnaireResponse): ReadResult {
-  const faults: ReadFault[] = [];
+  const faults: ReadFault[] = valuesOnlyByExtension(response.item ?? [], 'QuestionnaireResponse');
   const root = { item: response, path: 'QuestionnaireResponse' };
   if (!response.subject?.reference)
     faults.push({ message: 'subject is required', expression: 'QuestionnaireResponse.subject' });

@@ -211,6 +211,37 @@ describe('POST /fhir/QuestionnaireResponse: a session is one atomic write', () =
     expect(skewed.status).toBe(201);
   });
 
+  it('an agreed action given only by extensions is a 422 at its value, not an action dropped', async () => {
+    const session = structuredClone(withoutId(first));
+    let path = '';
+    const strip = (items: QuestionnaireResponse['item'], at: string): void =>
+      (items ?? []).forEach((item, i) => {
+        if (!path && item.linkId === 'discussed-item.action.what' && item.answer) {
+          item.answer = [
+            {
+              _valueString: {
+                extension: [
+                  {
+                    url: 'http://hl7.org/fhir/StructureDefinition/data-absent-reason',
+                    valueCode: 'asked-declined',
+                  },
+                ],
+              },
+            } as never,
+          ];
+          path = `${at}.item[${i}].answer[0].value.ofType(string)`;
+        }
+        strip(item.item, `${at}.item[${i}]`);
+      });
+    strip(session.item, 'QuestionnaireResponse');
+    expect(path).not.toBe('');
+    const res = await fhir(service.base, 'POST', '/fhir/QuestionnaireResponse', session);
+    expect(res.status).toBe(422);
+    expect(res.body.issue.map((i: Json) => i.expression?.[0])).toContain(path);
+    expect(await count('QuestionnaireResponse', '_count=0')).toBe(0);
+    expect(await count('CarePlan', '_count=0')).toBe(0);
+  });
+
   it('If-None-Exist: a match is answered and nothing written; several are 412; none submits', async () => {
     const post = (body: unknown, condition: string) =>
       fhir(service.base, 'POST', '/fhir/QuestionnaireResponse', body, {

@@ -137,6 +137,41 @@ describe('responseToSession', () => {
     ]);
   });
 
+  it('refuses answers given only by extensions, which it would otherwise drop, naming each value', () => {
+    const response = structuredClone(sessionToResponse(read(qr)));
+    const absent = {
+      extension: [
+        {
+          url: 'http://hl7.org/fhir/StructureDefinition/data-absent-reason',
+          valueCode: 'asked-declined',
+        },
+      ],
+    };
+    const paths: string[] = [];
+    // Every action's text and every help answer: `_value…` in place of the value.
+    const strip = (items: QuestionnaireResponseItem[], path: string): void =>
+      items.forEach((item, i) => {
+        const at = `${path}.item[${i}]`;
+        const answer = item.answer?.[0];
+        if (answer && item.linkId === 'discussed-item.action.what') {
+          item.answer = [{ _valueString: absent } as never];
+          paths.push(`${at}.answer[0].value.ofType(string)`);
+        }
+        if (answer && item.linkId.endsWith('.help')) {
+          item.answer = [{ _valueBoolean: absent } as never];
+          paths.push(`${at}.answer[0].value.ofType(boolean)`);
+        }
+        strip(item.item ?? [], at);
+      });
+    strip(response.item ?? [], 'QuestionnaireResponse');
+    expect(paths.length).toBeGreaterThan(3);
+    const result = responseToSession(response);
+    expect(result.ok).toBe(false);
+    if (result.ok) return;
+    expect(result.faults.map((f) => f.expression).sort()).toEqual([...paths].sort());
+    expect(result.faults[0]?.message).toMatch(/only extensions, no value/);
+  });
+
   it('accepts a response without the calculated means and writes them back', () => {
     const ratings = qr.item?.find((i) => i.linkId === 'ratings');
     const withoutMeans: QuestionnaireResponse = {
