@@ -18,7 +18,9 @@
  *
  * The walk relies on the server's `_sort=_lastUpdated` and `_lastUpdated` filter: a page out of
  * that order or range (or without `meta.lastUpdated`) ends it, cut at the last instant read whole
- * (`WalkEnd`), rather than skipping what it cannot place.
+ * (`WalkEnd`), rather than skipping what it cannot place — but for the first page: a server that
+ * answers that one out of order does not sort by `_lastUpdated` at all, and is walked by
+ * `_offset` instead (`byOffset`), as every search was before.
  */
 import type { Resource, ResourceType } from '@medplum/fhirtypes';
 import { FhirServerError, MAX_COUNT, type FhirStore } from '../store';
@@ -93,7 +95,12 @@ export async function* byLastUpdated(
       { count: search.pageSize },
     );
     const times = resources.map(instantOf);
-    if (!inOrder(times, lower)) return cut('unordered');
+    if (!inOrder(times, lower)) {
+      // The first page already out of order: a server that does not sort by (or filter on)
+      // `_lastUpdated`, not a change mid-walk. Walked by `_offset` instead, from its start.
+      if (pages === 1) return yield* byOffset(search, resources, budget, end);
+      return cut('unordered');
+    }
     const before = lower;
     const fresh = resources.filter(
       (r, i) => !(before && times[i] === before.at && before.read.has(keyOf(r))),
@@ -171,6 +178,53 @@ async function* instant(
     if (resources.length < MAX_COUNT) return true;
     offset = from + resources.length;
     lastRead = keyOf(resources[resources.length - 1] as Resource);
+  }
+}
+
+/**
+ * The walk at a server that ignores `_sort=_lastUpdated` (or the `_lastUpdated` filter): the
+ * search's pages by `_offset` (as before keyset paging), `first` being the answer at offset 0.
+ * Whole when a page comes back short; cut at `after` (where it began: nothing of it can be
+ * trusted as read in order) at `max-pages`, and `offset-ignored` at a server that ignores
+ * `_offset` too (the fhir-server store's 502). A match updated meanwhile can be skipped, as
+ * `_offset` paging always could: a poll's overlap window reads it again.
+ */
+async function* byOffset(
+  search: LastUpdatedSearch,
+  first: Resource[],
+  budget: () => boolean,
+  end: WalkEnd,
+): AsyncGenerator<Resource[]> {
+  const cut = (why: NonNullable<WalkEnd['why']>): void => {
+    end.cutAt = search.after ?? 0;
+    end.why = why;
+  };
+  let page = first;
+  let offset = 0;
+  for (;;) {
+    if (page.length > 0) yield page;
+    if (page.length < search.pageSize) return;
+    offset += page.length;
+    if (search.stopped?.()) return cut('stopped');
+    if (!budget()) return cut('max-pages');
+    try {
+      ({ resources: page } = await search.store.search(
+        search.type,
+        {
+          ...search.params,
+          ...(search.after === undefined ? {} : { _lastUpdated: `gt${iso(search.after)}` }),
+          // As the first page was asked: the server's own order, whatever it makes of this.
+          _sort: '_lastUpdated',
+          _count: String(search.pageSize),
+          _offset: String(offset),
+        },
+        { count: search.pageSize, offset },
+      ));
+    } catch (err) {
+      if (err instanceof FhirServerError && err.fault === 'offset-ignored')
+        return cut('offset-ignored');
+      throw err;
+    }
   }
 }
 

@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Basic, Resource } from '@medplum/fhirtypes';
-import { EmbeddedStore, MAX_COUNT } from '../../src/store';
+import { EmbeddedStore, FhirServerError, MAX_COUNT } from '../../src/store';
 import { byLastUpdated, type WalkEnd } from '../../src/transfer/last-updated-pages';
 
 const T0 = Date.parse('2026-05-01T09:00:00Z');
@@ -171,5 +171,57 @@ describe('byLastUpdated', () => {
     const more = await walk(2, { maxPages: 3 });
     expect(more.read).toEqual(['g0-0@1', 'g0-1@1', 'g0-2@1', 'g1-0@1', 'g1-1@1']);
     expect(more.end).toEqual({ cutAt: T0 + 1, why: 'max-pages' });
+  });
+
+  describe('a server that does not sort by _lastUpdated', () => {
+    /** The store as such a server: newest first whatever is asked, the _lastUpdated filter ignored. */
+    const unsorted = (options: { ignoresOffset?: boolean } = {}): EmbeddedStore =>
+      new Proxy(store, {
+        get(target, prop) {
+          if (prop !== 'search') return Reflect.get(target, prop, target) as unknown;
+          return async (...args: Parameters<EmbeddedStore['search']>) => {
+            const { _sort: _s, _lastUpdated: _l, ...rest } = args[1] as Record<string, string>;
+            void _s;
+            void _l;
+            if (options.ignoresOffset && rest._offset)
+              throw new FhirServerError(
+                { resourceType: 'OperationOutcome', issue: [] },
+                502,
+                undefined,
+                undefined,
+                'offset-ignored',
+              );
+            return target.search(args[0], { ...rest, _sort: '-_lastUpdated' }, args[2]);
+          };
+        },
+      });
+
+    async function walkOf(
+      on: EmbeddedStore,
+      after?: number,
+    ): Promise<{ read: string[]; end: WalkEnd }> {
+      const end: WalkEnd = {};
+      const read: string[] = [];
+      const search = { store: on, type: 'Basic' as const, params: {}, pageSize: 3, maxPages: 100 };
+      for await (const page of byLastUpdated({ ...search, ...(after ? { after } : {}) }, end))
+        read.push(...page.map((r) => r.id ?? ''));
+      return { read, end };
+    }
+
+    it('is read whole by _offset (its first page out of order), each match once', async () => {
+      for (let i = 0; i < 7; i++) await writeAt(T0 + i, [`m${i}`]);
+      const { read, end } = await walkOf(unsorted());
+      expect([...read].sort()).toEqual(names('m', 7).sort());
+      expect(end).toEqual({});
+      // Its filter ignored too: what is older than `after` comes as well (callers skip it).
+      expect((await walkOf(unsorted(), T0 + 3)).read).toHaveLength(7);
+    });
+
+    it('ignoring _offset as well, its first page is read and the walk is cut where it began', async () => {
+      for (let i = 0; i < 7; i++) await writeAt(T0 + i, [`m${i}`]);
+      const { read, end } = await walkOf(unsorted({ ignoresOffset: true }), T0 - 1);
+      expect(read).toEqual(['m6', 'm5', 'm4']);
+      expect(end).toEqual({ cutAt: T0 - 1, why: 'offset-ignored' });
+    });
   });
 });
