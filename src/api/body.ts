@@ -30,11 +30,11 @@ import { FHIR_JSON } from './http';
 
 export const BODY_LIMIT_BYTES = 1024 * 1024;
 /**
- * A transaction or batch Bundle (`POST /fhir`) may be larger: a handover sends a person's whole
- * record as one transaction, about 70 KB a DIALOG session (its response, Observations, Goals and
- * Provenance, with narratives), so a 1 MB limit refused anyone with more than ~14 sessions
- * (measured). 32 MB holds ~450 sessions. A record larger than that is refused with this 413,
- * which handover delivery reports on its Task.
+ * A transaction or batch Bundle (`POST /fhir`) from a system may be larger: a handover sends a
+ * person's whole record as one transaction, about 70 KB a DIALOG session (its response,
+ * Observations, Goals and Provenance, with narratives), so a 1 MB limit refused anyone with more
+ * than ~14 sessions (measured). 32 MB holds ~450 sessions. A record larger than that is refused
+ * with this 413, which handover delivery reports on its Task.
  */
 export const BUNDLE_LIMIT_BYTES = 32 * 1024 * 1024;
 
@@ -311,5 +311,20 @@ export function parseJson(req: Request, _res: Response, next: NextFunction): voi
 /** The three steps every JSON body goes through. */
 export const jsonBody: RequestHandler[] = [requireJson, rawText(), parseJson];
 
-/** The same, for a transaction or batch Bundle (BUNDLE_LIMIT_BYTES). */
-export const bundleBody: RequestHandler[] = [requireJson, rawText(BUNDLE_LIMIT_BYTES), parseJson];
+const readUpToBundleLimit = rawText(BUNDLE_LIMIT_BYTES);
+const readUpToBodyLimit = rawText();
+
+/**
+ * The same, for a transaction or batch Bundle: up to BUNDLE_LIMIT_BYTES where `takesWholeRecords`
+ * says the caller may send one (a peer system handing a person over), else BODY_LIMIT_BYTES.
+ */
+export function bundleBody(takesWholeRecords: (res: Response) => boolean): RequestHandler[] {
+  return [
+    requireJson,
+    (req, res, next) => {
+      const read = takesWholeRecords(res) ? readUpToBundleLimit : readUpToBodyLimit;
+      read(req, res, next);
+    },
+    parseJson,
+  ];
+}

@@ -37,6 +37,16 @@ export function accessOf(res: Response): Access {
   return res.locals.access as Access;
 }
 
+/**
+ * Whether a caller may send a Bundle up to BUNDLE_LIMIT_BYTES: a system (a token with `system/`
+ * scopes: a peer handing a person's whole record over) or anyone with AUTH=off. A person's or a
+ * clinician's app sends no such Bundles, and a 32 MB one costs the service seconds.
+ */
+function takesWholeRecords(res: Response): boolean {
+  const { context } = accessOf(res);
+  return context.mode === 'off' || context.scopes.some((s) => s.context === 'system');
+}
+
 function param(req: Request, name: string): string {
   const value = (req.params as Record<string, string | undefined>)[name];
   return value ?? '';
@@ -80,7 +90,7 @@ export function fhirRoutes(service: FhirService, now: () => Date): Router {
   operationRoutes(router, service, now);
   router.post(
     '/',
-    bundleBody,
+    bundleBody(takesWholeRecords),
     route(async (req, res) => {
       sendFhir(res, 200, await processBundle(service, accessOf(res), req.body));
     }),

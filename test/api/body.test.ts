@@ -7,7 +7,14 @@
 import { BODY_LIMIT_BYTES, BUNDLE_LIMIT_BYTES } from '../../src/api/body';
 import { NATIVE_BODY_LIMIT_BYTES } from '../../src/api/native-routes';
 import { hasErrors } from '../../src/validation';
-import { sharedValidator, startService, type Json, type TestService } from '../support/service';
+import { mintDevToken } from '../../src/auth';
+import {
+  sharedValidator,
+  startService,
+  startServiceWithDevKey,
+  type Json,
+  type TestService,
+} from '../support/service';
 
 let service: TestService;
 let base: string;
@@ -212,6 +219,39 @@ describe('the 413 names the limit of its route', () => {
     expect(refused.status).toBe(413);
     expect(refused.body.issue[0].code).toBe('too-costly');
     expect(refused.body.issue[0].details.text).toContain(String(BUNDLE_LIMIT_BYTES));
+  });
+
+  it('a transaction or batch over 1 MB from a user (not a system) is a 413 at 1 MB', async () => {
+    const { service: secured, key } = await startServiceWithDevKey();
+    try {
+      const batch = JSON.stringify({
+        resourceType: 'Bundle',
+        type: 'batch',
+        entry: [
+          {
+            request: { method: 'POST', url: 'Organization' },
+            resource: { resourceType: 'Organization', name: 'x'.repeat(BODY_LIMIT_BYTES + 10) },
+          },
+        ],
+      });
+      const send = async (scopes: string[]) => {
+        const token = await mintDevToken(key, { scopes, fhirUser: 'Practitioner/p1' });
+        const res = await fetch(`${secured.base}/fhir`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/fhir+json', authorization: `Bearer ${token}` },
+          body: batch,
+        });
+        return { status: res.status, body: (await res.json()) as Json };
+      };
+      const user = await send(['user/*.cruds']);
+      expect(user.status).toBe(413);
+      expect(user.body.issue[0].details.text).toContain(String(BODY_LIMIT_BYTES));
+      const system = await send(['system/*.cruds']);
+      expect(system.status).toBe(200);
+      expect(system.body.type).toBe('batch-response');
+    } finally {
+      await secured.close();
+    }
   });
 
   it('on /native, which takes more', async () => {
