@@ -6,8 +6,8 @@
  * Why: every layer Express's router holds is tried on every request (a path match and a
  * `next` through its dispatch loop), and the steps every /fhir request takes were a tenth of a
  * plain read's CPU as separate layers. Only for middleware that always applies to the same
- * paths: `next('route')` and `next('router')` are not for these steps and are passed on as
- * errors would be.
+ * paths: `next('route')` and `next('router')` are not for these steps (they would skip the
+ * steps after them) and are turned into an error (a 500).
  */
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 
@@ -15,6 +15,12 @@ export function inTurn(...steps: readonly RequestHandler[]): RequestHandler {
   return (req: Request, res: Response, next: NextFunction): void => {
     let at = 0;
     const step = (err?: unknown): void => {
+      // Passed on, 'route' or 'router' would skip the steps left (authentication among them)
+      // as well as the rest of the layer: a step using it is a programming error, said as one.
+      if (err === 'route' || err === 'router') {
+        next(new Error(`next('${err}') is not for a step of inTurn`));
+        return;
+      }
       if (err !== undefined && err !== null) {
         next(err);
         return;

@@ -50,6 +50,19 @@ beforeAll(async () => {
       res.json({ reached: true });
     },
   );
+  app.use(
+    '/route',
+    inTurn(
+      mark('a'),
+      (_req, _res, next) => {
+        next('route');
+      },
+      mark('never'),
+    ),
+    (_req: Request, res: Response) => {
+      res.json({ reached: true });
+    },
+  );
   app.use('/empty', inTurn(), (_req, res) => {
     res.json({ empty: true });
   });
@@ -85,6 +98,13 @@ describe('inTurn', () => {
 
   it('a step that answers ends the request (the next layer never runs)', async () => {
     expect(await get('/answered')).toEqual({ status: 202, body: { answered: true } });
+  });
+
+  it("next('route') in a step is an error, never a way past the steps after it", async () => {
+    expect(await get('/route')).toEqual({
+      status: 500,
+      body: { error: "next('route') is not for a step of inTurn", steps: ['a'] },
+    });
   });
 
   it('no steps is the next layer at once', async () => {
