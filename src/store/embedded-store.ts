@@ -554,8 +554,10 @@ function indexFilterSql(
     );
     return { sql: `(${ors.join(' OR ')})`, values: alternatives.flatMap((a) => a.values) };
   }
+  // One SELECT with its alternatives OR'd (a compound SELECT of one per alternative would stop
+  // at SQLite's 500 terms).
   return {
-    sql: `r.id IN (${alternatives.map((a) => `SELECT s.id FROM search_index s WHERE ${a.where}`).join(' UNION ')})`,
+    sql: `r.id IN (SELECT s.id FROM search_index s WHERE ${alternatives.map((a) => `(${a.where})`).join(' OR ')})`,
     values: alternatives.flatMap((a) => a.values),
   };
 }

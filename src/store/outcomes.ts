@@ -30,6 +30,10 @@ function fail(
 export const invalid = (message: string, expression: string): OperationOutcomeError =>
   fail(undefined, 'invalid', message, expression);
 
+/** 400: asks for more than the store takes in one request (too many values of a parameter). */
+export const tooCostly = (message: string, expression: string): OperationOutcomeError =>
+  fail(undefined, 'too-costly', message, expression);
+
 /** 400: asks for something this store does not do (a method, a modifier, a sort). */
 export const notSupported = (message: string, expression: string): OperationOutcomeError =>
   fail(undefined, 'not-supported', message, expression);

@@ -7,7 +7,7 @@
  * means the same whatever the server's zone.
  */
 import type { SearchOptions, SearchParams } from './fhir-store';
-import { invalid, notSupported } from './outcomes';
+import { invalid, notSupported, tooCostly } from './outcomes';
 import { indexedParameter, referenceValue, RESULT_PARAMETERS } from './search-parameters';
 
 export const DEFAULT_COUNT = 20;
@@ -71,6 +71,23 @@ export function searchPairs(params: SearchParams | undefined): [string, string][
 }
 
 /** Splits on an unescaped separator; `\,` `\|` `\$` `\\` are the escapes FHIR defines. */
+/**
+ * Values of one parameter (`a,b,c`) a search takes: each is an OR in the SQL the embedded store
+ * runs, and SQLite refuses an expression over 1,000 deep (a 500 for ~600 values before this).
+ * The same limit for every store, so a search means the same wherever it runs.
+ */
+export const MAX_VALUES_PER_PARAMETER = 100;
+
+function fewAlternatives(raw: string, name: string, at: string): string[] {
+  const values = alternativesOf(raw);
+  if (values.length > MAX_VALUES_PER_PARAMETER)
+    throw tooCostly(
+      `${name} takes at most ${MAX_VALUES_PER_PARAMETER} values (${values.length} given): search in parts`,
+      at,
+    );
+  return values;
+}
+
 function splitEscaped(text: string, separator: string, limit = Infinity): string[] {
   const parts: string[] = [];
   let current = '';
@@ -225,12 +242,12 @@ export function parseSearch(
       if (modifier !== undefined) throw notSupported('_lastUpdated takes no modifier', at);
       filters.push({
         kind: 'lastUpdated',
-        ranges: alternativesOf(raw).map((v) => dateRange(v, at)),
+        ranges: fewAlternatives(raw, name, at).map((v) => dateRange(v, at)),
       });
     } else {
       const param = indexedParameter(type, name);
       if (!param) throw invalid(`Unknown search parameter ${name} for ${type}`, at);
-      const alternatives = alternativesOf(raw).map((value) =>
+      const alternatives = fewAlternatives(raw, name, at).map((value) =>
         param.type === 'token'
           ? tokenAlternative(value, modifier, name, at)
           : referenceAlternative(value, modifier, name, at),

@@ -75,6 +75,19 @@ describe('parameters an endpoint does not take', () => {
   });
 });
 
+describe('values of one parameter', () => {
+  it('more than 100 is a 400 too-costly at the parameter, 100 a search', async () => {
+    const subjects = (n: number): string =>
+      Array.from({ length: n }, (_, i) => `Patient/p${i}`).join(',');
+    const many = await get(`/fhir/Observation?subject=${subjects(101)}&status=final`);
+    expectRefusedAt(many, 400, 'subject');
+    expect(many.body.issue[0].code).toBe('too-costly');
+    const hundred = await get(`/fhir/Observation?subject=${subjects(100)}&status=final`);
+    expect(hundred.status).toBe(200);
+    expect(hundred.body.type).toBe('searchset');
+  });
+});
+
 describe('_format and Accept', () => {
   it('_format=json (or a JSON media type) is taken everywhere, searches included', async () => {
     for (const format of ['json', 'application/fhir%2Bjson', 'application/json']) {

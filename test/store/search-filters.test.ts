@@ -12,6 +12,8 @@ import { EmbeddedStore } from '../../src/store';
 
 const STATUSES = ['completed', 'amended', 'in-progress', 'stopped'] as const;
 const SYSTEMS = ['urn:a', 'urn:b'];
+/** The 12 people stored, and 88 more no one names. */
+const HUNDRED = Array.from({ length: 100 }, (_, i) => `Patient/p${i}`);
 
 let dir: string;
 let store: EmbeddedStore;
@@ -107,6 +109,11 @@ describe('several filters', () => {
       [identifierIs('urn:b', undefined), statusIs('amended')],
     ],
     ['status alone', { status: 'amended' }, [statusIs('amended')]],
+    [
+      'as many people as a parameter takes (100), and a status',
+      { subject: HUNDRED.join(','), status: 'completed' },
+      [subjectIs(...HUNDRED), statusIs('completed')],
+    ],
     [
       '_id with subject and status',
       { _id: 'r1,r13,r25,r37,r2', subject: 'Patient/p1', status: 'amended' },

@@ -1,7 +1,7 @@
 import { OperationOutcomeError, getStatus } from '@medplum/core';
 import type { Provenance, Task } from '@medplum/fhirtypes';
 import { parseSearch, searchParametersFor, versionOfETag } from '../../src/store';
-import { instantRange } from '../../src/store/search-query';
+import { instantRange, MAX_VALUES_PER_PARAMETER } from '../../src/store/search-query';
 import { indexValues, referenceValue } from '../../src/store/search-parameters';
 
 const iso = (ms: number): string => new Date(ms).toISOString();
@@ -91,6 +91,24 @@ describe('parseSearch', () => {
       { kind: 'index', param: 'identifier', alternatives: [{ value: 'a,b' }, { value: 'c' }] },
       { kind: 'index', param: 'identifier', alternatives: [{ system: 'sys|x', value: 'v' }] },
     ]);
+  });
+
+  it('takes at most MAX_VALUES_PER_PARAMETER values of one parameter (a 400 too-costly past it)', () => {
+    const values = (n: number, prefix: string): string =>
+      Array.from({ length: n }, (_, i) => `${prefix}${i}`).join(',');
+    expect(
+      parseSearch('Observation', { subject: values(MAX_VALUES_PER_PARAMETER, 'Patient/p') })
+        .filters[0],
+    ).toMatchObject({ kind: 'index', param: 'subject' });
+    for (const [name, prefix] of [
+      ['subject', 'Patient/p'],
+      ['identifier', 'v'],
+    ] as const)
+      expect(
+        refused(() =>
+          parseSearch('Observation', { [name]: values(MAX_VALUES_PER_PARAMETER + 1, prefix) }),
+        ),
+      ).toEqual({ status: 400, expression: [name] });
   });
 
   it('reads references with and without a type', () => {
