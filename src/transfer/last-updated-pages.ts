@@ -84,16 +84,13 @@ export async function* byLastUpdated(
   for (;;) {
     if (search.stopped?.()) return cut('stopped');
     if (!budget()) return cut('max-pages');
-    const { resources } = await search.store.search(
-      search.type,
-      {
-        ...search.params,
-        ...(lower ? { _lastUpdated: `${lower.inclusive ? 'ge' : 'gt'}${iso(lower.at)}` } : {}),
-        _sort: '_lastUpdated',
-        _count: String(search.pageSize),
-      },
-      { count: search.pageSize },
-    );
+    // At offset 0 the search is never `offset-ignored`.
+    const resources = (await searchPage(
+      search,
+      lower ? `${lower.inclusive ? 'ge' : 'gt'}${iso(lower.at)}` : undefined,
+      search.pageSize,
+      0,
+    )) as Resource[];
     const times = resources.map(instantOf);
     if (!inOrder(times, lower)) {
       // The first page already out of order: a server that does not sort by (or filter on)
@@ -144,24 +141,8 @@ async function* instant(
     if (search.stopped?.()) return 'stopped';
     if (!budget()) return 'max-pages';
     const from = lastRead === undefined ? 0 : offset - 1;
-    let resources: Resource[];
-    try {
-      ({ resources } = await search.store.search(
-        search.type,
-        {
-          ...search.params,
-          _lastUpdated: iso(at),
-          _sort: '_lastUpdated',
-          _count: String(MAX_COUNT),
-          ...(from > 0 ? { _offset: String(from) } : {}),
-        },
-        { count: MAX_COUNT },
-      ));
-    } catch (err) {
-      if (from > 0 && err instanceof FhirServerError && err.fault === 'offset-ignored')
-        return 'offset-ignored';
-      throw err;
-    }
+    const resources = await searchPage(search, iso(at), MAX_COUNT, from);
+    if (resources === 'offset-ignored') return resources;
     if (resources.some((r) => instantOf(r) !== at)) return 'unordered';
     if (
       lastRead !== undefined &&
@@ -207,24 +188,42 @@ async function* byOffset(
     offset += page.length;
     if (search.stopped?.()) return cut('stopped');
     if (!budget()) return cut('max-pages');
-    try {
-      ({ resources: page } = await search.store.search(
-        search.type,
-        {
-          ...search.params,
-          ...(search.after === undefined ? {} : { _lastUpdated: `gt${iso(search.after)}` }),
-          // As the first page was asked: the server's own order, whatever it makes of this.
-          _sort: '_lastUpdated',
-          _count: String(search.pageSize),
-          _offset: String(offset),
-        },
-        { count: search.pageSize, offset },
-      ));
-    } catch (err) {
-      if (err instanceof FhirServerError && err.fault === 'offset-ignored')
-        return cut('offset-ignored');
-      throw err;
-    }
+    // As the first page was asked (`_sort` too: the server's own order, whatever it makes of it).
+    const after = search.after === undefined ? undefined : `gt${iso(search.after)}`;
+    const next = await searchPage(search, after, search.pageSize, offset);
+    if (next === 'offset-ignored') return cut(next);
+    page = next;
+  }
+}
+
+/**
+ * One search of a walk: its parameters, `_lastUpdated` (`filter`, when given), `_sort` by it, and
+ * `count` matches from `offset`. `offset-ignored` where the fhir-server store found the server
+ * answering an `_offset` with its first page.
+ */
+async function searchPage(
+  search: LastUpdatedSearch,
+  filter: string | undefined,
+  count: number,
+  offset: number,
+): Promise<Resource[] | 'offset-ignored'> {
+  try {
+    const { resources } = await search.store.search(
+      search.type,
+      {
+        ...search.params,
+        ...(filter === undefined ? {} : { _lastUpdated: filter }),
+        _sort: '_lastUpdated',
+        _count: String(count),
+        ...(offset > 0 ? { _offset: String(offset) } : {}),
+      },
+      { count },
+    );
+    return resources;
+  } catch (err) {
+    if (offset > 0 && err instanceof FhirServerError && err.fault === 'offset-ignored')
+      return 'offset-ignored';
+    throw err;
   }
 }
 
