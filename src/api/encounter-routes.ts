@@ -26,7 +26,7 @@ import { jsonBody } from './body';
 import { queryOf } from './query-parameters';
 import { accessOf } from './fhir-routes';
 import { fhirBase, resourceHeaders, searchBundle, sendFhir, sendRead } from './http';
-import { historyPageOf, historyResultBundle, historyUrl } from './history-page';
+import { historyOfRequest } from './history-page';
 
 type Handler = (req: Request, res: Response) => Promise<void>;
 
@@ -129,15 +129,10 @@ export function encounterRoutes(service: FhirService, transfers: Transfers | und
       checked(accessOf(res), 'history');
       const id = String(req.params.id);
       // A page from the store, as for every other type (fhir-routes.ts).
-      const query = queryOf(req);
-      const page = historyPageOf(query);
-      const base = fhirBase(req);
-      const found = await store.historyPage('Encounter', id, page);
-      sendFhir(
-        res,
-        200,
-        historyResultBundle(found, page, base, historyUrl(base, 'Encounter', id), query),
+      const history = await historyOfRequest(req, 'Encounter', id, (page) =>
+        store.historyPage('Encounter', id, page),
       );
+      sendFhir(res, 200, history);
     }),
   );
   return router;

@@ -21,8 +21,8 @@ import type { WriteResult } from '../store';
 import { bodyOfType } from '../service/fhir-service';
 import { bundleBody, jsonBody } from './body';
 import { queryOf } from './query-parameters';
-import { fhirBase, resourceHeaders, searchBundle, sendFhir, sendRead } from './http';
-import { historyPageOf, historyResultBundle, historyUrl } from './history-page';
+import { resourceHeaders, searchBundle, sendFhir, sendRead } from './http';
+import { historyOfRequest } from './history-page';
 
 type Handler = (req: Request, res: Response) => Promise<void>;
 
@@ -160,12 +160,11 @@ export function fhirRoutes(service: FhirService, now: () => Date): Router {
     '/:type/:id/_history',
     route(async (req, res) => {
       const [type, id] = [param(req, 'type'), param(req, 'id')];
-      const query = queryOf(req);
       // The store cuts the page: a plan rewritten at every session is not read whole for it.
-      const page = historyPageOf(query);
-      const found = await service.historyPage(accessOf(res), type, id, page);
-      const base = fhirBase(req);
-      sendFhir(res, 200, historyResultBundle(found, page, base, historyUrl(base, type, id), query));
+      const history = await historyOfRequest(req, type, id, (page) =>
+        service.historyPage(accessOf(res), type, id, page),
+      );
+      sendFhir(res, 200, history);
     }),
   );
   router.get(

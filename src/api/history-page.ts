@@ -5,11 +5,14 @@
  * `_since` across all pages. The store cuts the page (`FhirStore.historyPage`), so a long
  * history is not read whole for one page of it.
  */
+import type { Request } from 'express';
 import type { Bundle, Resource } from '@medplum/fhirtypes';
 import { fault } from '../service/outcomes';
 import { historyBundleOf } from '../service/bundles';
 import type { HistoryPage, HistoryResult } from '../store/fhir-store';
 import { DEFAULT_COUNT, instantRange, MAX_COUNT, nonNegative } from '../store/search-query';
+import { fhirBase } from './http';
+import { queryOf } from './query-parameters';
 
 export type { HistoryPage };
 
@@ -45,7 +48,7 @@ export function historyPageOf(query: URLSearchParams): HistoryPage {
 }
 
 /** The address of the history of `type/id` under `base`: its paging links go there. */
-export function historyUrl(base: string, type: string, id: string): string {
+function historyUrl(base: string, type: string, id: string): string {
   return `${base}/${type}/${encodeURIComponent(id)}/_history`;
 }
 
@@ -55,7 +58,7 @@ export function historyUrl(base: string, type: string, id: string): string {
  * the store's positions and total: a page the caller sees only part of (fhir-service.ts,
  * `historyPage`) is followed by the next one, none skipped.
  */
-export function historyResultBundle(
+function historyResultBundle(
   found: HistoryResult<Resource>,
   page: HistoryPage,
   base: string,
@@ -74,4 +77,21 @@ export function historyResultBundle(
   if (page.offset > 0 && page.count > 0)
     links.push({ relation: 'previous', url: link(Math.max(0, page.offset - page.count)) });
   return { ...historyBundleOf(found.versions, base), total: found.total, link: links };
+}
+
+/**
+ * The history Bundle a `_history` request of `type/id` asks for: its page (`historyPageOf`), read
+ * by `read`, with links built from the type and id, not the request's path, which is relative to
+ * whatever router answers it (`/stay-1/_history` under `/fhir/Encounter`).
+ */
+export async function historyOfRequest(
+  req: Request,
+  type: string,
+  id: string,
+  read: (page: HistoryPage) => Promise<HistoryResult<Resource>>,
+): Promise<Bundle> {
+  const query = queryOf(req);
+  const page = historyPageOf(query);
+  const base = fhirBase(req);
+  return historyResultBundle(await read(page), page, base, historyUrl(base, type, id), query);
 }

@@ -146,8 +146,7 @@ export class FhirService {
     const versions = await this.deps.store.history(served, id);
     // The current version decides: a resource moved out of the person's record is not theirs.
     if (versions[0]) this.visible(access, versions[0]);
-    // And every earlier version must be theirs too: a resource can have been someone else's.
-    return versions.flatMap((v) => (access.inCompartment(v) ? (access.view(v) ?? []) : []));
+    return shownVersions(access, versions);
   }
 
   /**
@@ -172,10 +171,7 @@ export class FhirService {
     // Only then is the first of the page the current version (the newest since nothing).
     const first = page.offset === 0 && page.since === undefined ? found.versions[0] : undefined;
     this.visible(access, first ?? (await this.deps.store.read(served, id)));
-    const versions = found.versions.flatMap((v) =>
-      access.inCompartment(v) ? (access.view(v) ?? []) : [],
-    );
-    return { versions, total: found.total };
+    return { versions: shownVersions(access, found.versions), total: found.total };
   }
 
   async search(
@@ -768,6 +764,14 @@ export function pinToPatient(
  */
 export function checkConditionalCreate(access: Access, type: string): void {
   access.check('read', type);
+}
+
+/**
+ * The versions of a history the caller may see, as it may see them: every version must be theirs
+ * too (a resource can have been someone else's, or no one's), not only the current one.
+ */
+function shownVersions(access: Access, versions: readonly Resource[]): Resource[] {
+  return versions.flatMap((v) => (access.inCompartment(v) ? (access.view(v) ?? []) : []));
 }
 
 /**

@@ -70,7 +70,6 @@ export function searchPairs(params: SearchParams | undefined): [string, string][
   );
 }
 
-/** Splits on an unescaped separator; `\,` `\|` `\$` `\\` are the escapes FHIR defines. */
 /**
  * Values of one parameter (`a,b,c`) a search takes: each is an OR in the SQL the embedded store
  * runs, and SQLite refuses an expression over 1,000 deep (a 500 for ~600 values before this).
@@ -88,6 +87,7 @@ function fewAlternatives(raw: string, name: string, at: string): string[] {
   return values;
 }
 
+/** Splits on an unescaped separator; `\,` `\|` `\$` `\\` are the escapes FHIR defines. */
 function splitEscaped(text: string, separator: string, limit = Infinity): string[] {
   const parts: string[] = [];
   let current = '';
