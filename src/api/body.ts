@@ -24,7 +24,7 @@ import express, {
 } from 'express';
 import secureJson from 'secure-json-parse';
 import { fault } from '../service/outcomes';
-import { loadFhirSchema } from '../validation/fhir-schema';
+import { definitionOf, loadFhirSchema, type PropertyRefs } from '../validation/fhir-schema';
 import { fhirPathOf } from '../validation/validator';
 import { FHIR_JSON } from './http';
 
@@ -238,12 +238,7 @@ function pathOf(root: unknown, step: PathStep | undefined): string {
   );
 }
 
-type Definitions = Record<string, { properties?: Record<string, PropertySchema> } | undefined>;
-
-interface PropertySchema {
-  readonly $ref?: unknown;
-  readonly items?: { readonly $ref?: unknown; readonly else?: { readonly $ref?: unknown } };
-}
+type Definitions = Record<string, { properties?: Record<string, PropertyRefs> } | undefined>;
 
 /**
  * JSON keys as the validator names them (FHIRPath has no `_x`): what a primitive's `_x` holds is
@@ -266,8 +261,7 @@ function elementSegments(root: unknown, keys: readonly string[]): string[] {
     }
     const properties = type === undefined ? undefined : definitions[type]?.properties;
     const property = properties && Object.hasOwn(properties, key) ? properties[key] : undefined;
-    const ref = property?.$ref ?? property?.items?.$ref ?? property?.items?.else?.$ref;
-    type = typeof ref === 'string' ? ref.slice(ref.lastIndexOf('/') + 1) : undefined;
+    type = definitionOf(property);
     if (type === 'ResourceList' || type === 'Resource')
       type = resourceTypeOf(value, definitions) ?? type;
     return property && key.startsWith('_') ? key.slice(1) : key;

@@ -103,6 +103,26 @@ export const PRIMITIVE_PAIRS_KEYWORD = 'fhirPrimitivePairs';
 /** The definition of a primitive's `_x` (an entry of it, if it repeats): Element, less ele-1. */
 export const PAIRED_ELEMENT = 'PairedPrimitiveElement';
 
+/** How a property's schema says what its value is of (`$ref`, or its entries' for a list). */
+export interface PropertyRefs {
+  readonly $ref?: unknown;
+  readonly items?: { readonly $ref?: unknown; readonly else?: { readonly $ref?: unknown } };
+}
+
+const DEFINITIONS_REF = '#/definitions/';
+
+/**
+ * The definition a property's value is of — each entry's for a list, where a repeating
+ * primitive's `_x` entries sit in the `else` of their null placeholder — or undefined (a
+ * primitive type's value, an inline schema).
+ */
+export function definitionOf(property: PropertyRefs | undefined): string | undefined {
+  const ref = property?.$ref ?? property?.items?.$ref ?? property?.items?.else?.$ref;
+  return typeof ref === 'string' && ref.startsWith(DEFINITIONS_REF)
+    ? ref.slice(DEFINITIONS_REF.length)
+    : undefined;
+}
+
 /** ele-1 for a JSON object: it holds something besides its `id`. */
 export function isNonEmptyElement(value: Record<string, unknown>): boolean {
   for (const key in value) if (key !== 'id') return true;

@@ -17,16 +17,19 @@
  * `Patient.name[0].family`): FHIRPath has no `_given`, it holds one element per index.
  */
 import type { OperationOutcomeIssue } from '@medplum/fhirtypes';
-import { PAIRED_ELEMENT, PRIMITIVE_PAIRS_KEYWORD } from './fhir-schema';
+import {
+  definitionOf,
+  PAIRED_ELEMENT,
+  PRIMITIVE_PAIRS_KEYWORD,
+  type PropertyRefs,
+} from './fhir-schema';
 import { error } from './outcome';
 
 type Definitions = Record<string, Record<string, unknown>>;
 /** FHIRPath for JSON property names and array indexes under the resource. */
 type Locate = (segments: readonly string[]) => string;
 
-interface PropertySchema {
-  readonly $ref?: unknown;
-  readonly items?: { readonly $ref?: unknown; readonly else?: { readonly $ref?: unknown } };
+interface PropertySchema extends PropertyRefs {
   readonly [PRIMITIVE_PAIRS_KEYWORD]?: unknown;
 }
 
@@ -61,9 +64,8 @@ function shapeOf(definitions: Definitions, type: string): Shape | undefined {
       if (name.startsWith('_') && property[PRIMITIVE_PAIRS_KEYWORD] === true)
         paired.add(name.slice(1));
       else if (name.startsWith('_') && property.$ref === SINGLE_REF) single.add(name.slice(1));
-      const ref = property.$ref ?? property.items?.$ref ?? property.items?.else?.$ref;
-      if (typeof ref !== 'string' || !ref.startsWith('#/definitions/')) continue;
-      const child = ref.slice('#/definitions/'.length);
+      const child = definitionOf(property);
+      if (child === undefined) continue;
       // A resource inside this one (contained, Bundle.entry.resource…) is validated on its own.
       if (child === 'ResourceList' || child === 'Resource') continue;
       if (definitions[child]?.properties) children.set(name, child);

@@ -32,7 +32,14 @@ import type {
 import r4 from 'fhirpath/fhir-context/r4';
 import { type ConformancePackage, loadConformancePackage } from './conformance';
 import { narrativeIssues } from './narrative-xhtml';
-import { addFhirKeywords, ELEMENT_KEYWORD, fhirResourceTypes, loadFhirSchema } from './fhir-schema';
+import {
+  addFhirKeywords,
+  definitionOf,
+  ELEMENT_KEYWORD,
+  fhirResourceTypes,
+  loadFhirSchema,
+  type PropertyRefs,
+} from './fhir-schema';
 import { error, issue, outcome, pointerToFhirPath, propertyToFhirPath } from './outcome';
 import { type CompiledProfile, compileProfile } from './profile-rules';
 import { primitivePairIssues } from './primitive-pairs';
@@ -440,18 +447,14 @@ function localReferenceIssues(
           ),
         );
     }
-    const properties = definitions[type]?.properties as
-      | Record<string, { $ref?: unknown; items?: { $ref?: unknown; else?: { $ref?: unknown } } }>
-      | undefined;
+    const properties = definitions[type]?.properties as Record<string, PropertyRefs> | undefined;
     if (!properties) return;
     for (const key in node) {
       const property = Object.prototype.hasOwnProperty.call(properties, key)
         ? properties[key]
         : undefined;
-      // A repeating primitive's `_x` entries sit in the `else` of their null placeholder.
-      const ref = property?.$ref ?? property?.items?.$ref ?? property?.items?.else?.$ref;
-      if (typeof ref !== 'string' || !ref.startsWith('#/definitions/')) continue;
-      const child = ref.slice('#/definitions/'.length);
+      const child = definitionOf(property);
+      if (child === undefined) continue;
       // A resource inside this one (contained, Bundle.entry.resource…) is validated on its own.
       if (child === 'ResourceList' || child === 'Resource') continue;
       // `_given[i]`'s extensions are the element `given[i]`'s in FHIRPath: elementPathOf says so.
