@@ -86,7 +86,8 @@ export type HeaderMatch =
 /**
  * Matches a header row to the expected columns, in any order. Unknown columns are reported (their
  * cells are not converted); a missing or repeated column stops the file, since rows could not be
- * read without guessing.
+ * read without guessing. A row 1 naming fewer than half of them is not taken for a header at all
+ * (`notAHeader`).
  */
 export function matchHeader(
   cells: readonly string[],
@@ -139,6 +140,8 @@ export function matchHeader(
     seen.add(column);
     byIndex.push(column);
   });
+  if (cells.length > 0 && seen.size * 2 < columns.length)
+    return { ok: false, issues: [notAHeader(seen.size, columns, file, title)] };
   for (const column of columns)
     if (!seen.has(column))
       fatal.push(
@@ -153,6 +156,30 @@ export function matchHeader(
       );
   if (fatal.length > 0) return { ok: false, issues: [...fatal, ...warnings] };
   return { ok: true, byIndex, issues: warnings };
+}
+
+/**
+ * Row 1 names fewer than half the expected columns: most likely a file sent without its header
+ * row, so its cells are a person's details. Said once, fatal, without repeating a cell (the
+ * unknown-column notices would quote each one, and notices are returned and printed).
+ */
+function notAHeader(
+  named: number,
+  columns: readonly Column[],
+  file: string,
+  title: string,
+): OperationOutcomeIssue {
+  const first = columns[0]?.header ?? '';
+  return placedIssue(
+    'structure',
+    `Row 1 is not the header of the ${title}: it names ${named} of its ${columns.length} ` +
+      `columns. The file must begin with its header row (its first column "${first}"); row 1's ` +
+      "cells are not repeated here, as they may be a person's details",
+    'QuestionnaireResponse',
+    file,
+    'row 1',
+    'fatal',
+  );
 }
 
 /**

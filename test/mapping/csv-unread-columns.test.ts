@@ -4,7 +4,7 @@
  * nothing else is wrong, as for HL7 v2's parts not read. They were errors (exit 1 on a file whose
  * every row was converted). A bad row, or a header that cannot be read, still fails the run.
  */
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
@@ -135,5 +135,54 @@ describe('mhsds-csv: a column the mapping does not read', () => {
       },
     });
     expect((await convertCli(text, 'mhsds-csv')).code).toBe(0);
+  });
+});
+
+describe('a file sent without its header row', () => {
+  /** The file from its first data row on: row 1 is a person's session. */
+  const headless = (text: string, skip: number): string =>
+    text.split('\r\n').slice(skip).join('\r\n');
+
+  it.each([
+    ['dialogplus-csv', headless(APP, 2), ['Price', 'Megan', '16/9/2025']],
+    ['mhsds-csv', headless(MHSDS, 1), ['9434765919', 'RX1-000123', 'CA-1001']],
+  ])(
+    "%s: one fatal notice at row 1 that repeats none of its cells, in the CLI's rejects too",
+    async (format, text, personal) => {
+      const r = await run(text, format, 'fhir', { file: 'export.csv' });
+      expect(r.notices).toHaveLength(1);
+      expect(r.notices[0]).toMatchObject({
+        severity: 'fatal',
+        code: 'structure',
+        location: ['row 1'],
+        details: {
+          text: expect.stringMatching(
+            /^Row 1 is not the header of the .*: it names 0 of its \d+ columns/,
+          ),
+        },
+      });
+      expect(r.summary).toMatchObject({ converted: 0, noticeErrors: 1 });
+      const cli = await convertCli(text, format);
+      expect(cli.code).toBe(1);
+      const written = readFileSync(cli.rejects, 'utf8');
+      expect(written).toContain('Row 1 is not the header');
+      for (const value of personal) {
+        expect(JSON.stringify(r.notices)).not.toContain(value);
+        expect(written).not.toContain(value);
+        expect(cli.stderr).not.toContain(value);
+      }
+    },
+  );
+
+  it('a header that names most columns is still read column by column (a missing one named)', async () => {
+    const header = (APP.split('\r\n')[0] ?? '').replace(',Meetings Action Items', ',Agenda');
+    const r = await run(`${header}\r\nx\r\n`, 'dialogplus-csv', 'fhir');
+    expect(r.notices.map((n) => [n.severity, n.details?.text])).toEqual([
+      ['fatal', 'Column "Meetings Action Items" is missing from the header'],
+      [
+        'warning',
+        'Column "Agenda" (column 47 of the header) is not read by this mapping; its cells are not converted',
+      ],
+    ]);
   });
 });
