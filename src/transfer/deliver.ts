@@ -255,8 +255,11 @@ export class HandoverDeliverer {
       },
       end,
     );
-    for await (const page of open)
+    // A page read at one instant can hold up to 1,000 Tasks: a pass claims CLAIM_PAGE at most,
+    // so it stays short and leaves the rest to the next pass (or another deliverer).
+    scan: for await (const page of open)
       for (const task of page as Task[]) {
+        if (due.length >= CLAIM_PAGE) break scan;
         const state = deliveryState(task);
         if (state && state.nextAttemptAt <= now && (state.leaseUntil ?? 0) <= now) due.push(task);
       }

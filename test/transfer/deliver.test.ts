@@ -1,16 +1,25 @@
 /**
- * src/transfer/deliver.ts `writeMergedPlan`: the plan written at the destination carries exactly
- * one `dialog-handover-origin`, the sender's, even when no version both sides agreed on is known
- * (the merge alone would keep the destination's old mark beside the new one). On a real embedded
- * store.
+ * src/transfer/deliver.ts, on a real embedded store:
+ * - `writeMergedPlan`: the plan written at the destination carries exactly one
+ *   `dialog-handover-origin`, the sender's, even when no version both sides agreed on is known
+ *   (the merge alone would keep the destination's old mark beside the new one);
+ * - `HandoverDeliverer.runOnce`: how many Tasks one pass claims.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { CarePlan } from '@medplum/fhirtypes';
+import type { CarePlan, Task } from '@medplum/fhirtypes';
+import winston from 'winston';
 import { CARE_PLAN_IDENTIFIER_SYSTEM } from '../../src/fhir';
-import { HANDOVER_ORIGIN_EXTENSION, writeMergedPlan } from '../../src/transfer/deliver';
-import { EmbeddedStore } from '../../src/store';
+import { stale } from '../../src/service/outcomes';
+import {
+  HandoverDeliverer,
+  HANDOVER_ORIGIN_EXTENSION,
+  writeMergedPlan,
+} from '../../src/transfer/deliver';
+import { TRANSFER_TASK_SYSTEM, withDelivery } from '../../src/transfer/transfer-task';
+import { EmbeddedStore, type FhirStore } from '../../src/store';
+import { community, peersFor, ward } from './two-trusts';
 
 const IDENTIFIER = { system: CARE_PLAN_IDENTIFIER_SYSTEM, value: 'plan-of-megan' };
 
@@ -68,5 +77,50 @@ describe('writeMergedPlan', () => {
       () => new Date(),
     );
     expect(origins(await store.read('CarePlan', written.id ?? ''))).toEqual([community]);
+  });
+});
+
+describe('HandoverDeliverer.runOnce', () => {
+  const NOW = Date.parse('2026-03-01T12:00:00Z');
+  const HOUR = 3_600_000;
+
+  it('claims at most 100 Tasks a pass, though one instant holds 300 due behind 100 waiting', async () => {
+    await store.close();
+    // One clock for every write: all 400 Tasks at one instant, in the order written.
+    store = EmbeddedStore.open({ dataDir, now: () => new Date(NOW - HOUR) });
+    for (let i = 0; i < 400; i++)
+      await store.create(
+        withDelivery(
+          {
+            resourceType: 'Task',
+            identifier: [{ system: TRANSFER_TASK_SYSTEM, value: `handover-${i}` }],
+            status: 'requested',
+            intent: 'order',
+          } satisfies Task,
+          // The first page (100) waits to retry; the instant read whole brings 300 due.
+          { destination: ward.id, attempts: 1, nextAttemptAt: i < 100 ? NOW + HOUR : NOW - 1 },
+        ),
+      );
+    // Every claim is lost to "another deliverer" (412): what a pass tries is what it claims.
+    const claims: string[] = [];
+    const claimsRefused: FhirStore = Object.create(store, {
+      update: {
+        value: (task: Task): Promise<never> => {
+          claims.push(task.identifier?.[0]?.value ?? '');
+          return Promise.reject(stale('Another deliverer claimed it', 'Task'));
+        },
+      },
+    }) as FhirStore;
+    const deliverer = new HandoverDeliverer({
+      store: claimsRefused,
+      peers: peersFor(community, 'http://127.0.0.1:1/fhir', ward, 'http://127.0.0.1:2/fhir'),
+      logger: winston.createLogger({ silent: true }),
+      now: () => new Date(NOW),
+    });
+    expect(await deliverer.runOnce()).toBe(0);
+    expect(claims).toHaveLength(100);
+    expect(new Set(claims).size).toBe(100);
+    // The oldest due first: those written first after the waiting ones.
+    expect(claims).toContain('handover-100');
   });
 });
