@@ -17,6 +17,7 @@ import type {
   Resource,
   ResourceType,
 } from '@medplum/fhirtypes';
+import { OperationOutcomeError } from '@medplum/core';
 import {
   checkEntryShape,
   personReference,
@@ -38,6 +39,8 @@ import { fault, HttpOutcomeError, statusOf } from './outcomes';
 import { checkNhsNumberFree, nhsNumberKeys } from './nhs-number';
 import { checkAnyVersionTargets, withoutAnyVersion } from './if-match';
 import { checkKeepsPerson, personElement, storedOrUndefined, upToTwoMatches } from './references';
+import type { HistoryPage, HistoryResult } from '../store/fhir-store';
+import { DEFAULT_COUNT, instantRange, MAX_COUNT, nonNegative } from '../store/search-query';
 
 /** Transaction entries validated in one turn of the event loop (~5 ms of validation). */
 const ENTRIES_BETWEEN_TURNS = 100;
@@ -323,7 +326,11 @@ async function dispatch(
   index: number,
 ): Promise<BundleEntry> {
   const method = entry.request?.method;
-  const [path = '', query] = (entry.request?.url ?? '').split('?');
+  // Split at the first `?` only: the rest is the query whole, as a request's would be.
+  const url = entry.request?.url ?? '';
+  const at = url.indexOf('?');
+  const path = at >= 0 ? url.slice(0, at) : url;
+  const query = at >= 0 ? url.slice(at + 1) : undefined;
   const [type = '', id, history, versionId, ...more] = path.replace(/^\//, '').split('/');
   const where = `Bundle.entry[${index}].request`;
   // The grammar a transaction entry has (Type, Type/id, Type/id/_history/v, Type?search): an
@@ -342,14 +349,14 @@ async function dispatch(
       'POST goes to the type: use ifNoneExist for a conditional create',
       `${where}.url`,
     );
-  // As on their own (src/api/query-parameters.ts): a read, vread, history or update takes no
-  // parameters here, rather than answering as if they were absent (a history's paging is had
-  // by calling it on its own).
-  if (id !== undefined && query !== undefined)
+  const isHistory = method === 'GET' && history === '_history' && !versionId;
+  // As on their own (src/api/query-parameters.ts): a read, vread or update takes no parameters
+  // here, rather than answering as if they were absent; a history takes its paging ones.
+  if (id !== undefined && query !== undefined && !isHistory)
     throw fault(
       400,
       'not-supported',
-      'A read, vread, history or update entry takes no query parameters',
+      'A read, vread or update entry takes no query parameters',
       `${where}.url`,
     );
   if (method === 'GET' && id === undefined) {
@@ -364,10 +371,8 @@ async function dispatch(
       response: { status: '200 OK' },
     };
   }
-  if (method === 'GET' && id !== undefined && history === '_history' && !versionId) {
-    const versions = await service.history(access, type, id);
-    return { resource: historyBundleOf(versions), response: { status: '200 OK' } };
-  }
+  if (isHistory && id !== undefined)
+    return historyEntry(service, access, type, id, query ?? '', `${where}.url`);
   if (method === 'GET' && id !== undefined) {
     const resource =
       history === '_history' && versionId
@@ -384,6 +389,59 @@ async function dispatch(
     return ok(written.resource, written.created ? '201 Created' : '200 OK');
   }
   throw fault(400, 'not-supported', 'Batch entries are GET, POST Type or PUT Type/id', where);
+}
+
+/**
+ * A batch entry `GET Type/id/_history`: one page of the history, as `GET /fhir/Type/id/_history`
+ * answers (src/api/history-page.ts), never every version in one entry. The page's parameters are
+ * the route's and refused as it refuses them, at the entry's url. The links are relative to the
+ * service base (`Type/id/_history?…`): a Bundle handler is not told the address it was sent to.
+ */
+async function historyEntry(
+  service: FhirService,
+  access: Access,
+  type: string,
+  id: string,
+  queryText: string,
+  at: string,
+): Promise<BundleEntry> {
+  const query = new URLSearchParams(queryText);
+  const page = relocated(at, () => {
+    checkHistoryParameters(query);
+    return historyPageOf(query);
+  });
+  const found = await service.historyPage(access, type, id, page);
+  return {
+    resource: historyResultBundle(found, page, `${type}/${id}/_history`, query),
+    response: { status: '200 OK' },
+  };
+}
+
+/** A parameter a history does not take is refused, not ignored (src/api/query-parameters.ts). */
+function checkHistoryParameters(query: URLSearchParams): void {
+  for (const name of query.keys())
+    if (!(HISTORY_PAGE_PARAMETERS as readonly string[]).includes(name))
+      throw fault(
+        400,
+        'not-supported',
+        `A history takes no parameter ${name} (it takes ${HISTORY_PAGE_PARAMETERS.join(', ')})`,
+        name,
+      );
+}
+
+/**
+ * `read`'s faults located at `at` (an entry's url) instead of at the parameter's name, which is
+ * no FHIRPath inside a Bundle; the message still names the parameter.
+ */
+function relocated<T>(at: string, read: () => T): T {
+  try {
+    return read();
+  } catch (err) {
+    // The store's parsing (nonNegative) throws its own OperationOutcomeError, status by outcome id.
+    if (!(err instanceof OperationOutcomeError)) throw err;
+    const issue = err.outcome.issue.map((i) => ({ ...i, expression: [at] }));
+    throw new HttpOutcomeError(statusOf(err), { ...err.outcome, issue });
+  }
 }
 
 function ok(resource: Resource, status: string): BundleEntry {
@@ -429,4 +487,71 @@ export function historyBundleOf(versions: readonly Resource[], base?: string): B
       };
     }),
   };
+}
+
+/** The parameters a history takes: its page, as a search's (`_count`, `_offset`), and `_since`. */
+const HISTORY_PAGE_PARAMETERS = ['_count', '_offset', '_since'] as const;
+
+/** A FHIR instant: a dateTime to the second with its zone. */
+const INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:\d{2})$/;
+
+function once(query: URLSearchParams, name: string): string | undefined {
+  const values = query.getAll(name);
+  if (values.length > 1) throw fault(400, 'invalid', `${name} may be given once`, name);
+  return values[0];
+}
+
+function wholeNumber(value: string | undefined, name: string): number | undefined {
+  return value === undefined ? undefined : nonNegative(value, name, name);
+}
+
+/**
+ * The page a history request asks for: `_since` (an instant: versions written at or after it),
+ * `_count` (page size, default and limit as for searches) and `_offset` (our paging links'
+ * position, as for searches). Unknown parameters are the caller's to refuse. Read here for both
+ * `GET /fhir/Type/id/_history` (src/api/history-page.ts) and a batch entry of it.
+ */
+export function historyPageOf(query: URLSearchParams): HistoryPage {
+  const count = Math.min(wholeNumber(once(query, '_count'), '_count') ?? DEFAULT_COUNT, MAX_COUNT);
+  const offset = wholeNumber(once(query, '_offset'), '_offset') ?? 0;
+  // An unencoded `+` in a query string arrives as a space: in a UTC offset it can only be `+`.
+  const sinceText = once(query, '_since')?.replace(/ /g, '+');
+  if (sinceText === undefined) return { count, offset };
+  const range = INSTANT.test(sinceText) ? instantRange(sinceText) : undefined;
+  if (!range)
+    throw fault(
+      400,
+      'invalid',
+      '_since must be an instant, e.g. 2026-01-31T09:00:00Z (to the second, with its zone)',
+      '_since',
+    );
+  return { count, offset, since: range.lo };
+}
+
+/**
+ * The history Bundle of `found`, the page `page` of a history as the store cut it, with `self`,
+ * `next` and `previous` links at `url` (the history's own address, without a query: absolute
+ * from a route, relative to the service base from a batch entry) and `fullUrl`s under `base`
+ * when it is known. The links go by the store's positions and total: a page the caller sees
+ * only part of (fhir-service.ts, `historyPage`) is followed by the next one, none skipped.
+ */
+export function historyResultBundle(
+  found: HistoryResult<Resource>,
+  page: HistoryPage,
+  url: string,
+  query: URLSearchParams,
+  base?: string,
+): Bundle {
+  const link = (offset: number): string => {
+    const params = new URLSearchParams(query);
+    params.set('_count', String(page.count));
+    params.set('_offset', String(offset));
+    return `${url}?${params.toString()}`;
+  };
+  const links: NonNullable<Bundle['link']> = [{ relation: 'self', url: link(page.offset) }];
+  if (page.count > 0 && page.offset + page.count < found.total)
+    links.push({ relation: 'next', url: link(page.offset + page.count) });
+  if (page.offset > 0 && page.count > 0)
+    links.push({ relation: 'previous', url: link(Math.max(0, page.offset - page.count)) });
+  return { ...historyBundleOf(found.versions, base), total: found.total, link: links };
 }
