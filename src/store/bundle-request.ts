@@ -252,6 +252,21 @@ export function resolvePlaceholders(
   );
 }
 
+/**
+ * Throws as `resolvePlaceholders` would, without changing `node`: for a transaction checked
+ * before it is sent on whole (the fhir-server store), where copying each resource only to
+ * resolve it was a deep clone of every entry.
+ */
+export function checkPlaceholders(
+  node: unknown,
+  ids: ReadonlyMap<string, string>,
+  path: string,
+): void {
+  const unknown = unknownPlaceholderAt(node, ids, path);
+  if (unknown !== undefined)
+    throw invalid('The reference names no entry of this transaction', `${unknown}.reference`);
+}
+
 /** False at the first placeholder `ids` does not know. */
 function replacePlaceholders(node: unknown, ids: ReadonlyMap<string, string>): boolean {
   if (Array.isArray(node)) return node.every((item) => replacePlaceholders(item, ids));

@@ -76,7 +76,7 @@ import {
   checkResource,
   isObject,
   isPlaceholder,
-  resolvePlaceholders,
+  checkPlaceholders,
   transactionRequests,
   versionOfETag,
   type EntryRequest,
@@ -1233,8 +1233,7 @@ function checkTransaction(requests: readonly EntryRequest[]): void {
       if (request.method !== 'GET' && parsed.filters.length === 0)
         throw invalid('A condition needs at least one search parameter', where);
     }
-    if (request.resource)
-      resolvePlaceholders(structuredClone(request.resource), stand, at.resource(i));
+    if (request.resource) checkPlaceholders(request.resource, stand, at.resource(i));
   }
 }
 

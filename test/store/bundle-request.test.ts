@@ -1,5 +1,5 @@
 import { getStatus, OperationOutcomeError } from '@medplum/core';
-import { copyJson, resolvePlaceholders } from '../../src/store/bundle-request';
+import { checkPlaceholders, copyJson, resolvePlaceholders } from '../../src/store/bundle-request';
 
 function faultOf(run: () => void): { status: number; expression: string | undefined } {
   try {
@@ -92,5 +92,29 @@ describe('resolvePlaceholders', () => {
       status: 400,
       expression: 'Bundle.entry[0].resource.extension[0].value.ofType(Reference).reference',
     });
+  });
+});
+
+describe('checkPlaceholders', () => {
+  const ids = new Map([['urn:uuid:obs', 'Observation/o1']]);
+
+  it('refuses where resolvePlaceholders does, and leaves the resource as it was', () => {
+    const goal = {
+      resourceType: 'Goal',
+      text: { div: '<div>urn:uuid:obs</div>' },
+      addresses: [{ reference: 'urn:uuid:obs' }, { reference: 'urn:uuid:nowhere' }],
+    };
+    const before = JSON.stringify(goal);
+    expect(faultOf(() => checkPlaceholders(goal, ids, 'Bundle.entry[2].resource'))).toEqual({
+      status: 400,
+      expression: 'Bundle.entry[2].resource.addresses[1].reference',
+    });
+    expect(JSON.stringify(goal)).toBe(before);
+  });
+
+  it('passes a resource whose placeholders are all known, unchanged', () => {
+    const goal = { resourceType: 'Goal', addresses: [{ reference: 'urn:uuid:obs' }] };
+    expect(() => checkPlaceholders(goal, ids, 'Bundle.entry[0].resource')).not.toThrow();
+    expect(goal.addresses[0]?.reference).toBe('urn:uuid:obs');
   });
 });
