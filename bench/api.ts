@@ -5,6 +5,8 @@
  * - dialog-fhir over the embedded store (SQLite WAL synced before each answer, in a temporary DATA_DIR
  *   on the machine's disk), bearer JWTs verified per request, rate limit off;
  * - dialog-fhir over the fhir-server store, pointing at a separate fhir-router server process;
+ * - dialog-fhir over the fhir-server store, pointing at another dialog-fhir (embedded store,
+ *   AUTH=off) as its FHIR server: one that indexes its searches, as a trust's server would;
  * - the baseline: Medplum's fhir-router over its in-memory repository behind the same Express
  *   (test/support/fhir-router-server.ts), no auth.
  * Workloads:
@@ -25,7 +27,7 @@
  * `--workloads read` (or `submit`): those workloads only. Both print and write their results as a
  * full run does.
  *
- * `node dist-bench/bench/api.js --profile [seconds] [embedded|fhir-server|baseline] [submit|read]`:
+ * `node dist-bench/bench/api.js --profile [seconds] [embedded|fhir-server|fhir-server-peer|baseline] [submit|read]`:
  * one workload on one contender, the server's CPU profiled over the timed window (node:inspector);
  * prints where its time goes (bench/cpu-profile.ts) and leaves the .cpuprofile file.
  */
@@ -64,13 +66,17 @@ const SESSION_SYSTEM = 'urn:dialog-fhir:bench:session';
 const READ_PATIENT = 'bench-read';
 
 type Workload = 'submit' | 'read';
-type ContenderId = 'embedded' | 'fhir-server' | 'baseline';
+type ContenderId = 'embedded' | 'fhir-server' | 'fhir-server-peer' | 'baseline';
 
 const LABELS: Record<ContenderId, string> = {
   embedded: 'dialog-fhir, embedded store',
   'fhir-server': 'dialog-fhir, fhir-server store',
+  'fhir-server-peer': 'dialog-fhir, fhir-server → peer',
   baseline: 'fhir-router + MemoryRepository',
 };
+
+/** The contenders held to the targets (all but the baseline). */
+const OURS = ['embedded', 'fhir-server', 'fhir-server-peer'] as const;
 
 interface Child {
   readonly name: string;
@@ -466,12 +472,23 @@ async function setUp(options: { only?: ContenderId[] } = {}): Promise<{
   dataDirs: string[];
   auth: string;
 }> {
-  const only = options.only ?? ['embedded', 'fhir-server', 'baseline'];
+  const only = options.only ?? ['embedded', 'fhir-server', 'fhir-server-peer', 'baseline'];
   const embeddedDir = mkdtempSync(join(tmpdir(), 'dialog-fhir-bench-embedded-'));
   const fhirServerDir = mkdtempSync(join(tmpdir(), 'dialog-fhir-bench-fhir-server-'));
+  const peerDir = mkdtempSync(join(tmpdir(), 'dialog-fhir-bench-peer-'));
+  const peerClientDir = mkdtempSync(join(tmpdir(), 'dialog-fhir-bench-peer-client-'));
   const needBacking = only.includes('fhir-server');
   const backing = needBacking
     ? await startChild('fhir-router (the fhir-server store’s server)', 'fhir-router', {})
+    : undefined;
+  // A FHIR server that indexes its searches, as a trust's would: another dialog-fhir, embedded
+  // store, AUTH=off (the fhir-server store sends no token). fhir-router's MemoryRepository scans
+  // every resource of a type per search, which is what the first fhir-server figure measures.
+  const peer = only.includes('fhir-server-peer')
+    ? await startChild('dialog-fhir embedded (the peer’s store)', 'dialog-embedded', {
+        dataDir: peerDir,
+        auth: 'off',
+      })
     : undefined;
   const started = await Promise.all([
     only.includes('embedded')
@@ -485,9 +502,18 @@ async function setUp(options: { only?: ContenderId[] } = {}): Promise<{
         })
       : undefined,
     only.includes('baseline') ? startChild(LABELS.baseline, 'fhir-router', {}) : undefined,
+    peer
+      ? startChild(LABELS['fhir-server-peer'], 'dialog-fhir-server', {
+          dataDir: peerClientDir,
+          storeUrl: peer.base,
+          auth: 'jwt',
+        })
+      : undefined,
   ]);
-  const [embedded, fhirServer, baseline] = started;
-  const children = [embedded, fhirServer, baseline, backing].filter((c): c is Child => !!c);
+  const [embedded, fhirServer, baseline, overPeer] = started;
+  const children = [embedded, fhirServer, baseline, overPeer, backing, peer].filter(
+    (c): c is Child => !!c,
+  );
   const dialog = (id: ContenderId, server: Child | undefined): Contender | undefined =>
     server
       ? {
@@ -500,7 +526,11 @@ async function setUp(options: { only?: ContenderId[] } = {}): Promise<{
       : undefined;
   const contenders: Contender[] = [];
   let plan: CarePlan | undefined;
-  for (const c of [dialog('embedded', embedded), dialog('fhir-server', fhirServer)]) {
+  for (const c of [
+    dialog('embedded', embedded),
+    dialog('fhir-server', fhirServer),
+    dialog('fhir-server-peer', overPeer),
+  ]) {
     if (!c) continue;
     await seedDialog(c);
     const own = await planOf(c);
@@ -519,7 +549,12 @@ async function setUp(options: { only?: ContenderId[] } = {}): Promise<{
   const auth = embedded?.token
     ? 'jwt: every dialog-fhir request carries an ES256 bearer token (user/*.cruds, a Practitioner) verified as dialog-fhir serve does with its dev key (src/api/bearer-access.ts); every request is audited (AuditEvents in batches). The baseline has no auth and no audit.'
     : 'off';
-  return { contenders, children, dataDirs: [embeddedDir, fhirServerDir], auth };
+  return {
+    contenders,
+    children,
+    dataDirs: [embeddedDir, fhirServerDir, peerDir, peerClientDir],
+    auth,
+  };
 }
 
 /** One workload on one store, the server's CPU profiled over the timed window only. */
@@ -635,7 +670,7 @@ async function main(): Promise<void> {
   const cpuRatios: Record<Workload, Record<string, number | null>> = { submit: {}, read: {} };
   const met: Record<Workload, Record<string, boolean>> = { submit: {}, read: {} };
   for (const workload of workloads)
-    for (const id of ['embedded', 'fhir-server'] as const) {
+    for (const id of OURS) {
       const ours = byContender[id]?.[workload].medianRate ?? 0;
       const theirs = base?.[workload].medianRate ?? 0;
       const ratio = theirs > 0 ? ours / theirs : 0;
@@ -702,7 +737,7 @@ async function main(): Promise<void> {
       );
     }
   console.log(
-    `(fhir-server store: its server is fhir-router over MemoryRepository, whose conditional creates scan every stored resource of the type; ${byContender['fhir-server']?.submit.requestsOk ?? 0} sessions answered inside the submit windows)`,
+    `(fhir-server store: its server is fhir-router over MemoryRepository, whose conditional creates scan every stored resource of the type; ${byContender['fhir-server']?.submit.requestsOk ?? 0} sessions answered inside the submit windows. fhir-server → peer: the same store over another dialog-fhir, embedded, AUTH=off, which indexes its searches; µs CPU is the adapter's process only, not the peer's)`,
   );
   if (dbBytes)
     console.log(
