@@ -28,7 +28,7 @@ import type { HistoryPage, HistoryResult } from '../store/fhir-store';
 import { DIALOG_QR_PROFILE, hasErrors, outcome, type Validator } from '../validation';
 import { patientSearchParameter } from '../auth';
 import type { Access } from './access';
-import { isAnyVersion, noCurrentVersion, versionCondition } from './if-match';
+import { isAnyVersion, noCurrentVersion, soleMatch, versionCondition, versionOf } from './if-match';
 import { KeyedQueue } from './keyed-queue';
 import {
   checkNhsNumberFree,
@@ -36,7 +36,7 @@ import {
   nhsNumberKeys,
   nhsNumberSearchIssue,
 } from './nhs-number';
-import { fault, HttpOutcomeError, unprocessable } from './outcomes';
+import { fault, HttpOutcomeError, stale, statusOf, unprocessable } from './outcomes';
 import { SessionSubmitter } from './submit-session';
 import {
   checkKeepsPerson,
@@ -67,6 +67,12 @@ export const SERVED_TYPES: readonly ResourceType[] = [
   'Organization',
 ];
 const SERVED = new Set<string>(SERVED_TYPES);
+
+/**
+ * At most how many times `If-Match: *` on a conditional update finds its match and writes over
+ * it: each time after the first is because another write changed the match in between.
+ */
+const ANY_MATCH_ROUNDS = 3;
 
 export interface ServiceDeps {
   readonly store: FhirStore;
@@ -390,15 +396,7 @@ export class FhirService {
     ifMatch: string | undefined,
   ): Promise<WriteResult<Resource>> {
     await checkSamePerson(this.deps.store, resource, confinedOf(access));
-    let version = versionCondition(ifMatch);
-    if (isAnyVersion(ifMatch)) {
-      const matches = await upToTwoMatches(this.deps.store, resource.resourceType, `${condition}`);
-      if (matches.length === 0) throw noCurrentVersion(`${type}.meta.versionId`);
-      // Written over the version found: should what the condition matches change meanwhile, the
-      // store answers 412 rather than create a resource (If-Match: * never creates).
-      const found = matches.length === 1 ? matches[0]?.meta?.versionId : undefined;
-      if (found !== undefined) version = `W/"${found}"`;
-    }
+    if (isAnyVersion(ifMatch)) return this.updateSoleMatch(type, condition, resource);
     if (personElement(type) !== undefined || type === 'Provenance' || type === 'Patient') {
       const found = await this.deps.store.search(resource.resourceType, condition);
       // Several matches are the store's 412; one is the resource this update would replace.
@@ -417,8 +415,55 @@ export class FhirService {
     return this.deps.store.conditionalUpdate(
       resource,
       condition,
-      version !== undefined ? { ifMatch: version } : {},
+      ifMatch !== undefined ? { ifMatch } : {},
     );
+  }
+
+  /**
+   * `If-Match: *` on a conditional update: the condition's one match (`soleMatch`), checked and
+   * written under its id over the version found, so the write lands only while that resource is
+   * as it was found — still matching, still passing the checks made on it — and never creates
+   * (a conditional update finding nothing by then would). When another write gets in between,
+   * the condition is resolved again rather than the update refused: `*` names no version, so a
+   * change that keeps the match is no reason to fail, and a 412 would tell the client there is
+   * nothing to update (it might then create a second one). A match gone by then ends as the 412
+   * for no match. ANY_MATCH_ROUNDS bounds the rounds for a resource rewritten without pause.
+   */
+  private async updateSoleMatch(
+    type: string,
+    condition: URLSearchParams,
+    resource: Resource,
+  ): Promise<WriteResult<Resource>> {
+    const { store } = this.deps;
+    const where = { condition: type, ifMatch: `${type}.meta.versionId`, id: `${type}.id` };
+    for (let round = 1; ; round++) {
+      const match = await soleMatch(
+        store,
+        resource.resourceType,
+        `${condition}`,
+        where,
+        resource.id,
+      );
+      checkKeepsPerson(match, resource);
+      checkProvenanceKept(match, resource);
+      if (resource.resourceType === 'Patient')
+        await checkNhsNumberFree(store, resource, match.id, 'Patient');
+      // A store that keeps no versions gives none: the match's id alone is then written.
+      const version = versionOf(match);
+      try {
+        return await store.update(
+          { ...resource, id: match.id },
+          version !== undefined ? { ifMatch: version } : {},
+        );
+      } catch (err) {
+        if (statusOf(err) !== 412 || version === undefined) throw err;
+        if (round >= ANY_MATCH_ROUNDS)
+          throw stale(
+            'The resource the condition matches kept changing while this update was made: nothing was written (send it again)',
+            where.ifMatch,
+          );
+      }
+    }
   }
 
   /** A resource checked for this write: type, scopes, validity and the caller's patient context. */

@@ -5,10 +5,16 @@
  * create); with one, the update is made as if If-Match were absent. FHIR's own form,
  * `W/"<versionId>"`, still means "only if this is the current version".
  *
- * Checking and then writing without a condition is exact here: nothing this service serves can
- * be deleted, so a version found stays current or is followed by a newer one.
+ * `PUT Type/id`: checking and then writing without a condition is exact, because nothing this
+ * service serves can be deleted, so a version found stays current or is followed by a newer one.
+ * `PUT Type?search` is not: another write can take the one match off the condition between the
+ * check and the write, and a conditional update then finding nothing would create. So the match
+ * is resolved to its id and version and written as `PUT Type/id` with `If-Match: W/"<version>"`
+ * (`soleMatch`): the write lands only on that resource, and only while it is as it was found.
+ * When it was changed meanwhile, a `PUT` alone finds its match again (FhirService.updateSoleMatch);
+ * a transaction entry is a 412 at the entry, as the transaction is applied by its caller.
  */
-import type { Bundle, BundleEntry, ResourceType } from '@medplum/fhirtypes';
+import type { Bundle, BundleEntry, Resource, ResourceType } from '@medplum/fhirtypes';
 import type { EntryRequest, FhirStore } from '../store';
 import { fault, type HttpOutcomeError } from './outcomes';
 import { storedOrUndefined, upToTwoMatches } from './references';
@@ -36,10 +42,65 @@ export function noCurrentVersion(where: string): HttpOutcomeError {
   );
 }
 
+/** Where a conditional update's parts are, for its faults. */
+export interface ConditionPlaces {
+  /** The condition (several matches). */
+  readonly condition: string;
+  /** The If-Match (no match). */
+  readonly ifMatch: string;
+  /** The body's id (not the match's). */
+  readonly id: string;
+}
+
+/**
+ * The one stored resource `condition` matches now, for `If-Match: *`: none is the 412 for no
+ * current version, several the 412 multiple-matches a conditional update answers, and a body id
+ * (`bodyId`) that is not the match's a 400, as the stores answer it.
+ */
+export async function soleMatch(
+  store: FhirStore,
+  type: ResourceType,
+  condition: string,
+  where: ConditionPlaces,
+  bodyId: string | undefined,
+): Promise<Resource & { id: string }> {
+  const matches = await upToTwoMatches(store, type, condition);
+  if (matches.length > 1)
+    throw fault(
+      412,
+      'multiple-matches',
+      'The condition matches more than one resource',
+      where.condition,
+    );
+  const match = matches[0];
+  if (match?.id === undefined) throw noCurrentVersion(where.ifMatch);
+  if (bodyId !== undefined && bodyId !== match.id)
+    throw fault(
+      400,
+      'invalid',
+      'The resource id differs from the resource the condition found',
+      where.id,
+    );
+  return match as Resource & { id: string };
+}
+
+/** `W/"<versionId>"` of a stored resource; none when its store keeps no versions. */
+export function versionOf(resource: Resource): string | undefined {
+  const version = resource.meta?.versionId;
+  return version !== undefined ? `W/"${version}"` : undefined;
+}
+
+/**
+ * The entries of each transaction `withoutAnyVersion` made, by the `anyVersion` list it gave
+ * with them: `checkAnyVersionTargets` pins those entries in that Bundle, the one then written.
+ */
+const entriesToPin = new WeakMap<readonly number[], BundleEntry[]>();
+
 /**
  * The transaction Bundle with `If-Match: *` taken off its `PUT` entries, and those entries'
  * indexes: the entries are then checked as any other (type, scopes), and their targets with
- * `checkAnyVersionTargets` before the write.
+ * `checkAnyVersionTargets` before the write. The Bundle returned is the one to write: that
+ * check pins its conditional `*` entries to the resource each matches (see there).
  */
 export function withoutAnyVersion(bundle: Bundle): { bundle: Bundle; anyVersion: number[] } {
   const entries = bundle.entry;
@@ -53,29 +114,74 @@ export function withoutAnyVersion(bundle: Bundle): { bundle: Bundle; anyVersion:
     void _any;
     return { ...e, request: rest };
   }) as BundleEntry[];
-  return anyVersion.length === 0
-    ? { bundle, anyVersion }
-    : { bundle: { ...bundle, entry }, anyVersion };
+  if (anyVersion.length === 0) return { bundle, anyVersion };
+  entriesToPin.set(anyVersion, entry);
+  return { bundle: { ...bundle, entry }, anyVersion };
 }
 
 /**
- * Each entry at `indexes` (a `PUT` that had `If-Match: *`) must name a stored resource, by id or
- * by a condition that matches one; else a 412 at its `request.ifMatch`.
+ * Each entry at `indexes` (a `PUT` that had `If-Match: *`, `indexes` being the `anyVersion` that
+ * `withoutAnyVersion` gave) must name a stored resource, by id or by a condition that matches
+ * one; else a 412 at its `request.ifMatch`. A conditional entry is then pinned, in the Bundle
+ * `withoutAnyVersion` gave, to `PUT Type/<id>` with `ifMatch: W/"<version>"` of its match: should
+ * another write change that resource before the transaction is applied, the store answers 412 at
+ * the entry and nothing is written, where the condition alone could have matched nothing then
+ * and created. The transaction is not tried again here (the caller applies it); a client sees
+ * the 412 and may send it again.
  */
 export async function checkAnyVersionTargets(
   store: FhirStore,
   requests: readonly EntryRequest[],
   indexes: readonly number[],
 ): Promise<void> {
-  for (const request of requests)
-    if (indexes.includes(request.index) && !(await targetExists(store, request)))
-      throw noCurrentVersion(`Bundle.entry[${request.index}].request.ifMatch`);
+  if (indexes.length === 0) return;
+  const entries = entriesToPin.get(indexes);
+  // Only that list leads to the Bundle to pin: without it the condition would be written bare.
+  if (!entries) throw new Error('checkAnyVersionTargets needs the anyVersion of withoutAnyVersion');
+  for (const request of requests) {
+    if (!indexes.includes(request.index)) continue;
+    if (request.query === undefined) {
+      await checkStored(store, request);
+      continue;
+    }
+    const entry = entries[request.index];
+    if (entry) entries[request.index] = await pinned(store, request, entry);
+  }
 }
 
-/** Whether a PUT entry (`Type/id` or `Type?search`, its type already checked) names a stored resource. */
-async function targetExists(store: FhirStore, request: EntryRequest): Promise<boolean> {
+/** A `PUT Type/id` entry's resource must be stored. */
+async function checkStored(store: FhirStore, request: EntryRequest): Promise<void> {
   const type = request.type as ResourceType;
-  if (request.query !== undefined)
-    return (await upToTwoMatches(store, type, request.query)).length > 0;
-  return (await storedOrUndefined(store, type, request.id ?? '')) !== undefined;
+  if ((await storedOrUndefined(store, type, request.id ?? '')) === undefined)
+    throw noCurrentVersion(`Bundle.entry[${request.index}].request.ifMatch`);
+}
+
+/** A conditional `PUT` entry as `PUT Type/<id>` over the version of its one match. */
+async function pinned(
+  store: FhirStore,
+  request: EntryRequest,
+  entry: BundleEntry,
+): Promise<BundleEntry> {
+  const i = request.index;
+  const match = await soleMatch(
+    store,
+    request.type as ResourceType,
+    request.query ?? '',
+    {
+      condition: `Bundle.entry[${i}].request.url`,
+      ifMatch: `Bundle.entry[${i}].request.ifMatch`,
+      id: `Bundle.entry[${i}].resource.id`,
+    },
+    request.resource?.id,
+  );
+  const version = versionOf(match);
+  return {
+    ...entry,
+    ...(entry.resource ? { resource: { ...entry.resource, id: match.id } } : {}),
+    request: {
+      ...(entry.request ?? { method: 'PUT' }),
+      url: `${request.type}/${match.id}`,
+      ...(version !== undefined ? { ifMatch: version } : {}),
+    },
+  };
 }

@@ -136,23 +136,22 @@ describe('If-Match: * on a DIALOG session', () => {
 
 describe('If-Match: * on a conditional update, racing another writer', () => {
   it('is a 412 when what matched changed before the write, never a create', async () => {
-    // The store, but just before the conditional update is written another writer takes the
-    // identifier off the resource the service found.
-    let racing = true;
+    // The store, but just before the conditional update is written (the service writes it as an
+    // update of the match's id) another writer takes the identifier off the resource it found.
+    let racing = false;
     const raced = await startService({
       wrapStore: (store) =>
         new Proxy(store, {
           get(target, property) {
-            if (property !== 'conditionalUpdate') {
-              const value = Reflect.get(target, property) as unknown;
+            const value = Reflect.get(target, property) as unknown;
+            if (property !== 'conditionalUpdate' && property !== 'update')
               return typeof value === 'function' ? (value as () => unknown).bind(target) : value;
-            }
-            return async (...args: Parameters<typeof target.conditionalUpdate>) => {
+            return async (...args: unknown[]) => {
               if (racing) {
                 racing = false;
                 await target.update({ ...organization('o9', 'moved'), identifier: [] } as never);
               }
-              return target.conditionalUpdate(...args);
+              return (value as (...a: unknown[]) => unknown).apply(target, args);
             };
           },
         }),
@@ -160,6 +159,7 @@ describe('If-Match: * on a conditional update, racing another writer', () => {
     try {
       const body = { ...organization('o9', 'A'), identifier: [{ system: 'urn:t', value: 'o9' }] };
       expect((await fhir(raced.base, 'PUT', '/fhir/Organization/o9', body)).status).toBe(201);
+      racing = true;
       const res = await fhir(
         raced.base,
         'PUT',
