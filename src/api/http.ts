@@ -5,6 +5,7 @@
 import type { Request, Response } from 'express';
 import type { Bundle, Resource } from '@medplum/fhirtypes';
 import type { SearchResult, StoredText } from '../store';
+import { pageLinks } from '../service/page-links';
 
 export const FHIR_JSON = 'application/fhir+json';
 
@@ -107,19 +108,8 @@ export function searchBundle(
   result: SearchResult<Resource>,
 ): Bundle {
   const base = fhirBase(req);
-  const link = (offset: number): string => {
-    const page = new URLSearchParams(params);
-    page.set('_count', String(result.count));
-    page.set('_offset', String(offset));
-    return `${base}/${type}?${page.toString()}`;
-  };
-  const links: NonNullable<Bundle['link']> = [{ relation: 'self', url: link(result.offset) }];
-  // A page of 0 (a count only) has no next page: its next would be itself.
-  if (result.count > 0 && result.offset + result.resources.length < result.total)
-    links.push({ relation: 'next', url: link(result.offset + result.count) });
-  // A page of 0 at an offset has no previous page either: it would be itself.
-  if (result.offset > 0 && result.count > 0)
-    links.push({ relation: 'previous', url: link(Math.max(0, result.offset - result.count)) });
+  const more = result.offset + result.resources.length < result.total;
+  const links = pageLinks(`${base}/${type}`, params, result, more);
   return {
     resourceType: 'Bundle',
     type: 'searchset',

@@ -39,6 +39,7 @@ import { fault, HttpOutcomeError, statusOf } from './outcomes';
 import { checkNhsNumberFree, nhsNumberKeys } from './nhs-number';
 import { checkAnyVersionTargets, withoutAnyVersion } from './if-match';
 import { checkKeepsPerson, personElement, storedOrUndefined, upToTwoMatches } from './references';
+import { pageLinks } from './page-links';
 import type { HistoryPage, HistoryResult } from '../store/fhir-store';
 import { DEFAULT_COUNT, instantRange, MAX_COUNT, nonNegative } from '../store/search-query';
 
@@ -360,13 +361,18 @@ async function dispatch(
       `${where}.url`,
     );
   if (method === 'GET' && id === undefined) {
-    const found = await service.search(access, type, new URLSearchParams(query ?? ''));
+    const params = new URLSearchParams(query ?? '');
+    const found = await service.search(access, type, params);
+    // Links relative to the service base, as a history entry's: what follows is had by sending
+    // `next` as another entry (a Bundle handler is not told the address it was sent to).
+    const more = found.offset + found.resources.length < found.total;
     return {
       resource: {
         resourceType: 'Bundle',
         type: 'searchset',
         total: found.total,
-        entry: found.resources.map((resource) => ({ resource })),
+        link: pageLinks(type, params, found, more),
+        entry: found.resources.map((resource) => ({ resource, search: { mode: 'match' } })),
       },
       response: { status: '200 OK' },
     };
@@ -542,16 +548,6 @@ export function historyResultBundle(
   query: URLSearchParams,
   base?: string,
 ): Bundle {
-  const link = (offset: number): string => {
-    const params = new URLSearchParams(query);
-    params.set('_count', String(page.count));
-    params.set('_offset', String(offset));
-    return `${url}?${params.toString()}`;
-  };
-  const links: NonNullable<Bundle['link']> = [{ relation: 'self', url: link(page.offset) }];
-  if (page.count > 0 && page.offset + page.count < found.total)
-    links.push({ relation: 'next', url: link(page.offset + page.count) });
-  if (page.offset > 0 && page.count > 0)
-    links.push({ relation: 'previous', url: link(Math.max(0, page.offset - page.count)) });
+  const links = pageLinks(url, query, page, page.offset + page.count < found.total);
   return { ...historyBundleOf(found.versions, base), total: found.total, link: links };
 }
