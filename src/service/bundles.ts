@@ -88,7 +88,7 @@ async function checkedTransaction(
 ): Promise<Bundle> {
   const store = service.deps.store;
   // After the scope checks: whether a resource exists is not told to a caller who may not write it.
-  await checkAnyVersionTargets(store, requests, anyVersion);
+  const toWrite = await checkAnyVersionTargets(store, bundle, requests, anyVersion);
   for (const request of requests) await checkEntryKeepsPerson(store, request, requests);
   for (const request of requests) await checkEntryNhsNumber(store, request);
   // A stored Provenance never changes; a store that keeps persons refuses it itself, by any path.
@@ -100,7 +100,7 @@ async function checkedTransaction(
           request.resource,
           `Bundle.entry[${request.index}].resource`,
         );
-  return store.transaction(bundle);
+  return store.transaction(toWrite);
 }
 
 /**

@@ -91,16 +91,9 @@ export function versionOf(resource: Resource): string | undefined {
 }
 
 /**
- * The entries of each transaction `withoutAnyVersion` made, by the `anyVersion` list it gave
- * with them: `checkAnyVersionTargets` pins those entries in that Bundle, the one then written.
- */
-const entriesToPin = new WeakMap<readonly number[], BundleEntry[]>();
-
-/**
  * The transaction Bundle with `If-Match: *` taken off its `PUT` entries, and those entries'
  * indexes: the entries are then checked as any other (type, scopes), and their targets with
- * `checkAnyVersionTargets` before the write. The Bundle returned is the one to write: that
- * check pins its conditional `*` entries to the resource each matches (see there).
+ * `checkAnyVersionTargets` before the write, which gives the Bundle to write.
  */
 export function withoutAnyVersion(bundle: Bundle): { bundle: Bundle; anyVersion: number[] } {
   const entries = bundle.entry;
@@ -114,16 +107,16 @@ export function withoutAnyVersion(bundle: Bundle): { bundle: Bundle; anyVersion:
     void _any;
     return { ...e, request: rest };
   }) as BundleEntry[];
-  if (anyVersion.length === 0) return { bundle, anyVersion };
-  entriesToPin.set(anyVersion, entry);
-  return { bundle: { ...bundle, entry }, anyVersion };
+  return anyVersion.length === 0
+    ? { bundle, anyVersion }
+    : { bundle: { ...bundle, entry }, anyVersion };
 }
 
 /**
- * Each entry at `indexes` (a `PUT` that had `If-Match: *`, `indexes` being the `anyVersion` that
- * `withoutAnyVersion` gave) must name a stored resource, by id or by a condition that matches
- * one; else a 412 at its `request.ifMatch`. A conditional entry is then pinned, in the Bundle
- * `withoutAnyVersion` gave, to `PUT Type/<id>` with `ifMatch: W/"<version>"` of its match: should
+ * Each entry at `indexes` (a `PUT` that had `If-Match: *`: the `anyVersion` `withoutAnyVersion`
+ * gave with `bundle`) must name a stored resource, by id or by a condition that matches one;
+ * else a 412 at its `request.ifMatch`. Resolves to the Bundle to write: `bundle` with each
+ * conditional entry pinned to `PUT Type/<id>` with `ifMatch: W/"<version>"` of its match. Should
  * another write change that resource before the transaction is applied, the store answers 412 at
  * the entry and nothing is written, where the condition alone could have matched nothing then
  * and created. The transaction is not tried again here (the caller applies it); a client sees
@@ -131,13 +124,12 @@ export function withoutAnyVersion(bundle: Bundle): { bundle: Bundle; anyVersion:
  */
 export async function checkAnyVersionTargets(
   store: FhirStore,
+  bundle: Bundle,
   requests: readonly EntryRequest[],
   indexes: readonly number[],
-): Promise<void> {
-  if (indexes.length === 0) return;
-  const entries = entriesToPin.get(indexes);
-  // Only that list leads to the Bundle to pin: without it the condition would be written bare.
-  if (!entries) throw new Error('checkAnyVersionTargets needs the anyVersion of withoutAnyVersion');
+): Promise<Bundle> {
+  if (indexes.length === 0) return bundle;
+  const entries = [...(bundle.entry ?? [])];
   for (const request of requests) {
     if (!indexes.includes(request.index)) continue;
     if (request.query === undefined) {
@@ -147,6 +139,7 @@ export async function checkAnyVersionTargets(
     const entry = entries[request.index];
     if (entry) entries[request.index] = await pinned(store, request, entry);
   }
+  return { ...bundle, entry: entries };
 }
 
 /** A `PUT Type/id` entry's resource must be stored. */
