@@ -13,14 +13,13 @@
  * in other media types (`$letter`, `$chart`) decide from their own `format` parameter instead.
  */
 import type { NextFunction, Request, Response } from 'express';
+import { HISTORY_PAGE_PARAMETERS } from '../service/bundles';
 import { fault } from '../service/outcomes';
 
 /** What an endpoint takes: its own parameters, or anything (a search's, checked by its parser). */
 type Takes = readonly string[] | 'search';
 
 const NOTHING: readonly string[] = [];
-/** History paging (history-page.ts): as a search's, plus `_since`. */
-const HISTORY_PARAMETERS = ['_count', '_offset', '_since'] as const;
 /** Operations on an instance that take query parameters. */
 const INSTANCE_OPERATION_PARAMETERS: Readonly<Record<string, readonly string[]>> = {
   $letter: ['format'],
@@ -52,7 +51,7 @@ function takes(method: string, path: string): Takes {
     // GET Type is a search and PUT Type a conditional update (a search's parameters); POST Type
     // is a create, which takes none.
     return method === 'POST' ? NOTHING : 'search';
-  if (parts.length === 3 && third === '_history') return HISTORY_PARAMETERS;
+  if (parts.length === 3 && third === '_history') return HISTORY_PAGE_PARAMETERS;
   if (parts.length === 3 && third?.startsWith('$'))
     return INSTANCE_OPERATION_PARAMETERS[third] ?? NOTHING;
   return NOTHING;

@@ -496,7 +496,7 @@ export function historyBundleOf(versions: readonly Resource[], base?: string): B
 }
 
 /** The parameters a history takes: its page, as a search's (`_count`, `_offset`), and `_since`. */
-const HISTORY_PAGE_PARAMETERS = ['_count', '_offset', '_since'] as const;
+export const HISTORY_PAGE_PARAMETERS = ['_count', '_offset', '_since'] as const;
 
 /** A FHIR instant: a dateTime to the second with its zone. */
 const INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:\d{2})$/;

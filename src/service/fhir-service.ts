@@ -146,18 +146,10 @@ export class FhirService {
     return { resource: shown, whole: shown === version };
   }
 
-  async history(access: Access, type: string, id: string): Promise<Resource[]> {
-    const served = servedType(type);
-    access.check('history', served);
-    const versions = await this.deps.store.history(served, id);
-    // The current version decides: a resource moved out of the person's record is not theirs.
-    if (versions[0]) this.visible(access, versions[0]);
-    return shownVersions(access, versions);
-  }
-
   /**
-   * One page of `history`, paged by the store (a plan's history grows at every session). The
-   * current version decides, as for `history`: read when the page does not start with it.
+   * One page of a resource's history, paged by the store (a plan's history grows at every
+   * session). The current version decides (a resource moved out of the person's record is not
+   * theirs): read when the page does not start with it.
    * Versions not the caller's are dropped from the page, and `total` still counts every version
    * the store holds (since `_since`), so a page may hold fewer than `_count` while the links
    * (by the store's positions) skip and repeat nothing. Filling the page instead would mean

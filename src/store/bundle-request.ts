@@ -117,8 +117,13 @@ function requestOf(entry: NonNullable<Bundle['entry']>[number], i: number): Entr
     throw invalid('The request url must be relative: Type, Type/id or Type?search', at.url(i));
   if (id !== undefined) checkId(id, at.url(i));
   if (versionId !== undefined) checkId(versionId, at.url(i));
-  if (history !== undefined && (method !== 'GET' || versionId === undefined))
+  if (history !== undefined && method !== 'GET')
     throw invalid('Only GET may name a version', at.url(i));
+  if (history !== undefined && versionId === undefined)
+    throw notSupported(
+      "A transaction's GET reads a resource or one version of it; a history is read in a batch or on its own",
+      at.url(i),
+    );
   if (query !== undefined && id !== undefined)
     throw invalid('The request url names an id and a search', at.url(i));
   if (request.ifMatch !== undefined && method !== 'PUT')

@@ -860,6 +860,14 @@ export function storeContract(
           (s: { person: Patient; plan: CarePlan }) => BundleEntry,
         ][] = [
           [
+            'a GET of a history (a transaction reads a resource or a version)',
+            400,
+            'Bundle.entry[5].request.url',
+            ({ person }) => ({
+              request: { method: 'GET', url: `Patient/${person.id ?? ''}/_history` },
+            }),
+          ],
+          [
             'a stale ifMatch',
             412,
             'Bundle.entry[5].request.ifMatch',
