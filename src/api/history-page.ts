@@ -4,11 +4,11 @@
  * position, as for searches). The versions come newest first; `total` counts those since
  * `_since` across all pages. The store cuts the page (`FhirStore.historyPage`), so a long
  * history is not read whole for one page of it. The parameters are read, and the Bundle built,
- * in src/service/bundles.ts, where a batch entry `GET Type/id/_history` is answered the same way.
+ * in src/service/history-bundle.ts, as for a batch entry `GET Type/id/_history`.
  */
 import type { Request } from 'express';
 import type { Bundle, Resource } from '@medplum/fhirtypes';
-import { historyPageOf, historyResultBundle } from '../service/bundles';
+import { historyPageOf, historyResultBundle } from '../service/history-bundle';
 import type { HistoryPage, HistoryResult } from '../store/fhir-store';
 import { fhirBase } from './http';
 import { queryOf } from './query-parameters';

@@ -13,7 +13,7 @@
  * in other media types (`$letter`, `$chart`) decide from their own `format` parameter instead.
  */
 import type { NextFunction, Request, Response } from 'express';
-import { HISTORY_PAGE_PARAMETERS } from '../service/bundles';
+import { HISTORY_PAGE_PARAMETERS } from '../service/history-bundle';
 import { fault } from '../service/outcomes';
 
 /** What an endpoint takes: its own parameters, or anything (a search's, checked by its parser). */
