@@ -142,15 +142,17 @@ export class NarratingStore implements FhirStore {
   ): Promise<NarrativeContext> {
     const known = new Map<string, Resource>();
     for (const r of beside) if (r.id) known.set(`${r.resourceType}/${r.id}`, r);
-    for (const reference of referencesIn(plan)) {
-      if (known.has(reference)) continue;
+    const wanted = [...referencesIn(plan)].flatMap((reference) => {
       const match = RELATIVE.exec(reference);
-      if (!match?.[1] || !match[2] || !NAMED_TYPES.has(match[1])) continue;
-      const found = await this.inner
-        .read(match[1] as ResourceType, match[2])
-        .catch(() => undefined);
+      if (known.has(reference) || !match?.[1] || !match[2] || !NAMED_TYPES.has(match[1])) return [];
+      return [{ reference, type: match[1] as ResourceType, id: match[2] }];
+    });
+    // A plan names every Goal it ever had: read one after another, a FHIR server's round trips
+    // added up at every session (the fhir-server store). READS_AT_ONCE at a time instead.
+    await eachAtOnce(wanted, READS_AT_ONCE, async ({ reference, type, id }) => {
+      const found = await this.inner.read(type, id).catch(() => undefined);
       if (found) known.set(reference, found);
-    }
+    });
     const latest = beside.find(
       (r): r is QuestionnaireResponse => r.resourceType === 'QuestionnaireResponse',
     );
@@ -165,6 +167,25 @@ export class NarratingStore implements FhirStore {
       ...(changes.length > 0 ? { changes } : {}),
     };
   }
+}
+
+/** How many of a plan's named resources are read at once (a FHIR server's connections). */
+const READS_AT_ONCE = 8;
+
+/** Runs `work` on every item, at most `limit` at once; rejects as the first failure does. */
+async function eachAtOnce<T>(
+  items: readonly T[],
+  limit: number,
+  work: (item: T) => Promise<void>,
+): Promise<void> {
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) {
+      const item = items[next++] as T;
+      await work(item);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
 }
 
 /** Every relative reference in a resource, found by walking its JSON. */
