@@ -20,6 +20,7 @@ import type {
   ResourceType,
 } from '@medplum/fhirtypes';
 import { withNarrative, type NarrativeContext } from '../narrative';
+import { eachAtOnce } from './at-once';
 import type {
   CreateOptions,
   FhirStore,
@@ -148,8 +149,8 @@ export class NarratingStore implements FhirStore {
       return [{ reference, type: match[1] as ResourceType, id: match[2] }];
     });
     // A plan names every Goal it ever had: read one after another, a FHIR server's round trips
-    // added up at every session (the fhir-server store). READS_AT_ONCE at a time instead.
-    await eachAtOnce(wanted, READS_AT_ONCE, async ({ reference, type, id }) => {
+    // added up at every session (the fhir-server store).
+    await eachAtOnce(wanted, async ({ reference, type, id }) => {
       const found = await this.inner.read(type, id).catch(() => undefined);
       if (found) known.set(reference, found);
     });
@@ -167,25 +168,6 @@ export class NarratingStore implements FhirStore {
       ...(changes.length > 0 ? { changes } : {}),
     };
   }
-}
-
-/** How many of a plan's named resources are read at once (a FHIR server's connections). */
-const READS_AT_ONCE = 8;
-
-/** Runs `work` on every item, at most `limit` at once; rejects as the first failure does. */
-async function eachAtOnce<T>(
-  items: readonly T[],
-  limit: number,
-  work: (item: T) => Promise<void>,
-): Promise<void> {
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < items.length) {
-      const item = items[next++] as T;
-      await work(item);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
 }
 
 /** Every relative reference in a resource, found by walking its JSON. */
