@@ -211,18 +211,14 @@ export class SessionSubmitter {
     const stored: QuestionnaireResponse = { ...response, id: submission.id };
     const entries: BundleEntry[] = [responseEntry(stored, versionCondition(submission.ifMatch))];
     const issues: OperationOutcomeIssue[] = [];
-    let planCreatedFresh = false;
-    if (RATED_STATUSES.has(stored.status)) {
-      const built = await this.sessionEntries(stored, issues);
-      entries.push(...built.entries);
-      planCreatedFresh = built.newPlan;
-    }
     const provenance = provenanceEntry(stored, submission.agent, current, this.deps.now());
-    const recorded = await storedOrUndefined(
-      this.deps.store,
-      'Provenance',
-      provenance.resource?.id ?? '',
-    );
+    // Read side by side: over the fhir-server store each read is a round trip to the server.
+    const [built, recorded] = await Promise.all([
+      RATED_STATUSES.has(stored.status) ? this.sessionEntries(stored, issues) : undefined,
+      storedOrUndefined(this.deps.store, 'Provenance', provenance.resource?.id ?? ''),
+    ]);
+    if (built) entries.push(...built.entries);
+    const planCreatedFresh = built?.newPlan ?? false;
     if (!recorded) entries.push(provenance);
     const { newPatient } = submission;
     const entry = newPatient ? withNewPatient(entries, newPatient) : entries;
