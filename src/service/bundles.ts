@@ -89,16 +89,20 @@ async function checkedTransaction(
   const store = service.deps.store;
   // After the scope checks: whether a resource exists is not told to a caller who may not write it.
   const toWrite = await checkAnyVersionTargets(store, bundle, requests, anyVersion);
+  // The checks below are of what will be written: an `If-Match: *` entry pinned to its match is
+  // checked against that resource, not by searching its condition again (a second match found
+  // then would be taken for the store's 412 and the entry let through unchecked).
+  const written = toWrite === bundle ? requests : entryRequests(toWrite);
   // Each entry's stored target is read (a round trip each over the fhir-server store; a
   // handover holds hundreds): several at once, the earliest entry's fault answered as in order.
-  await eachAtOnce(requests, (request) => checkEntryKeepsPerson(store, request, requests));
-  for (const request of requests) await checkEntryNhsNumber(store, request);
+  await eachAtOnce(written, (request) => checkEntryKeepsPerson(store, request, written));
+  for (const request of written) await checkEntryNhsNumber(store, request);
   // A stored Provenance never changes; a store that keeps persons refuses it itself, by any path.
   if (!store.keepsPersons)
-    for (const request of requests)
+    for (const request of written)
       if (request.method === 'PUT' && request.resource?.resourceType === 'Provenance')
         checkProvenanceKept(
-          await overwritten(store, request, requests),
+          await overwritten(store, request, written),
           request.resource,
           `Bundle.entry[${request.index}].resource`,
         );

@@ -255,6 +255,41 @@ describe.each(stores)(
       ]);
     });
 
+    it('transaction: a second match appearing after the pin does not let the entry move the record to another person', async () => {
+      await setup.store.update({ resourceType: 'Patient', id: 'other' });
+      // Once the service has searched the condition (the pin), another writer adds a second match
+      // before any later search of it.
+      let searches = 0;
+      const secondMatch = new Proxy(setup.store, {
+        get(target, key) {
+          const value = Reflect.get(target, key) as unknown;
+          if (typeof value !== 'function') return value;
+          const bound = (value as (...args: unknown[]) => unknown).bind(target);
+          if (key !== 'search') return bound;
+          return async (...args: unknown[]): Promise<unknown> => {
+            if (args[0] === 'RelatedPerson' && ++searches === 2)
+              await target.create({ ...carer('1', 'D'), patient: { reference: 'Patient/other' } });
+            return bound(...args);
+          };
+        },
+      });
+      const fault = await failure(
+        processBundle(serviceOver(secondMatch), authOffAccess(), {
+          resourceType: 'Bundle',
+          type: 'transaction',
+          entry: [
+            {
+              resource: { ...carer('1', 'B'), patient: { reference: 'Patient/other' } },
+              request: { method: 'PUT', url: `RelatedPerson?${CONDITION}`, ifMatch: '*' },
+            },
+          ],
+        }),
+      );
+      expect(fault?.status).toBe(409);
+      const kept = await setup.store.read('RelatedPerson', stored.id);
+      expect([kept.patient?.reference, kept.name?.[0]?.text]).toEqual(['Patient/megan-price', 'A']);
+    });
+
     it('transaction: with no race, the one match is updated under its id', async () => {
       const response = await transaction(setup.store);
       expect(response.entry?.[0]?.response?.status).toMatch(/^200/);
