@@ -141,7 +141,7 @@ export function matchHeader(
     byIndex.push(column);
   });
   if (cells.length > 0 && seen.size * 2 < columns.length)
-    return { ok: false, issues: [notAHeader(seen.size, columns, file, title)] };
+    return { ok: false, issues: [notAHeader(seen, columns, file, title)] };
   for (const column of columns)
     if (!seen.has(column))
       fatal.push(
@@ -161,20 +161,22 @@ export function matchHeader(
 /**
  * Row 1 names fewer than half the expected columns: most likely a file sent without its header
  * row, so its cells are a person's details. Said once, fatal, without repeating a cell (the
- * unknown-column notices would quote each one, and notices are returned and printed).
+ * unknown-column notices would quote each one, and notices are returned and printed); the
+ * expected columns it lacks are named (the mapping's words, no one's data), for a header that
+ * is one but spelt another way.
  */
 function notAHeader(
-  named: number,
+  seen: ReadonlySet<Column>,
   columns: readonly Column[],
   file: string,
   title: string,
 ): OperationOutcomeIssue {
-  const first = columns[0]?.header ?? '';
+  const missing = columns.filter((c) => !seen.has(c)).map((c) => `"${c.header}"`);
   return placedIssue(
     'structure',
-    `Row 1 is not the header of the ${title}: it names ${named} of its ${columns.length} ` +
-      `columns. The file must begin with its header row (its first column "${first}"); row 1's ` +
-      "cells are not repeated here, as they may be a person's details",
+    `Row 1 is not the header of the ${title}: it names ${seen.size} of its ${columns.length} ` +
+      "columns. The file must begin with its header row; row 1's cells are not repeated here, as " +
+      `they may be a person's details. Columns not named: ${missing.join(', ')}`,
     'QuestionnaireResponse',
     file,
     'row 1',

@@ -174,6 +174,20 @@ describe('a file sent without its header row', () => {
     },
   );
 
+  it('a header spelt another way: the columns it does not name are listed, its own cells not', async () => {
+    const [header = '', ...rows] = MHSDS.split('\r\n');
+    const expected = header.split(',');
+    // Four of the six spelt as another system might.
+    const spelt = [...expected.slice(0, 2), 'Care Act', 'When', 'Tool Code', 'Score'];
+    const r = await run([spelt.join(','), ...rows].join('\r\n'), 'mhsds-csv', 'fhir');
+    expect(r.notices).toHaveLength(1);
+    const text = r.notices[0]?.details?.text ?? '';
+    expect(text).toMatch(/it names 2 of its 6 columns/);
+    for (const name of expected.slice(2)) expect(text).toContain(`"${name}"`);
+    for (const cell of ['Care Act', 'When', 'Tool Code', 'Score'])
+      expect(text).not.toContain(`"${cell}"`);
+  });
+
   it('a header that names most columns is still read column by column (a missing one named)', async () => {
     const header = (APP.split('\r\n')[0] ?? '').replace(',Meetings Action Items', ',Agenda');
     const r = await run(`${header}\r\nx\r\n`, 'dialogplus-csv', 'fhir');
