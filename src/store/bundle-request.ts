@@ -267,9 +267,27 @@ export function checkPlaceholders(
   ids: ReadonlyMap<string, string>,
   path: string,
 ): void {
-  const unknown = unknownPlaceholderAt(node, ids, path);
-  if (unknown !== undefined)
-    throw invalid('The reference names no entry of this transaction', `${unknown}.reference`);
+  // The walk that names the place builds a path at every node: only for a fault.
+  if (placeholdersKnown(node, ids)) return;
+  const unknown = unknownPlaceholderAt(node, ids, path) ?? path;
+  throw invalid('The reference names no entry of this transaction', `${unknown}.reference`);
+}
+
+/** False at the first placeholder `ids` does not know; changes nothing. */
+function placeholdersKnown(node: unknown, ids: ReadonlyMap<string, string>): boolean {
+  if (Array.isArray(node)) return node.every((item) => placeholdersKnown(item, ids));
+  if (typeof node !== 'object' || node === null) return true;
+  const record = node as Record<string, unknown>;
+  // for…in, not Object.entries: no array per node (parsed JSON has no inherited keys).
+  for (const key in record) {
+    const value = record[key];
+    if (key === 'reference' && typeof value === 'string' && isPlaceholder(value)) {
+      if (!ids.has(value)) return false;
+    } else if (typeof value === 'object' && value !== null && !placeholdersKnown(value, ids)) {
+      return false;
+    }
+  }
+  return true;
 }
 
 /** False at the first placeholder `ids` does not know. */
