@@ -17,7 +17,6 @@ import type {
   Resource,
   ResourceType,
 } from '@medplum/fhirtypes';
-import { OperationOutcomeError } from '@medplum/core';
 import {
   checkEntryShape,
   personReference,
@@ -35,10 +34,16 @@ import {
   servedType,
   type FhirService,
 } from './fhir-service';
-import { fault, HttpOutcomeError, statusOf } from './outcomes';
+import { fault, HttpOutcomeError, locatedAt, statusOf } from './outcomes';
 import { checkNhsNumberFree, nhsNumberKeys } from './nhs-number';
 import { checkAnyVersionTargets, withoutAnyVersion } from './if-match';
-import { checkKeepsPerson, personElement, storedOrUndefined, upToTwoMatches } from './references';
+import {
+  checkKeepsPerson,
+  personElement,
+  safeDecode,
+  storedOrUndefined,
+  upToTwoMatches,
+} from './references';
 import { pageLinks } from './page-links';
 import { eachAtOnce } from './at-once';
 import { checkHistoryParameters, historyPageOf, historyResultBundle } from './history-bundle';
@@ -368,7 +373,10 @@ async function dispatch(
     );
   if (method === 'GET' && id === undefined) {
     const params = new URLSearchParams(query ?? '');
-    const found = await service.search(access, type, params);
+    // A bad parameter is the entry's 400 at its url, as a history entry's is.
+    const found = await service.search(access, type, params).catch((err: unknown) => {
+      throw locatedAt(err, `${where}.url`);
+    });
     // Links relative to the service base, as a history entry's: what follows is had by sending
     // `next` as another entry (a Bundle handler is not told the address it was sent to).
     const more = found.offset + found.resources.length < found.total;
@@ -437,10 +445,7 @@ function relocated<T>(at: string, read: () => T): T {
   try {
     return read();
   } catch (err) {
-    // The store's parsing (nonNegative) throws its own OperationOutcomeError, status by outcome id.
-    if (!(err instanceof OperationOutcomeError)) throw err;
-    const issue = err.outcome.issue.map((i) => ({ ...i, expression: [at] }));
-    throw new HttpOutcomeError(statusOf(err), { ...err.outcome, issue });
+    throw locatedAt(err, at);
   }
 }
 
@@ -454,12 +459,4 @@ function ok(resource: Resource, status: string): BundleEntry {
       ...(resource.meta?.lastUpdated ? { lastModified: resource.meta.lastUpdated } : {}),
     },
   };
-}
-
-function safeDecode(text: string): string {
-  try {
-    return decodeURIComponent(text);
-  } catch {
-    return text;
-  }
 }

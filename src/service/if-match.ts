@@ -17,7 +17,7 @@
 import type { Bundle, BundleEntry, Resource, ResourceType } from '@medplum/fhirtypes';
 import type { EntryRequest, FhirStore } from '../store';
 import { fault, type HttpOutcomeError } from './outcomes';
-import { storedOrUndefined, upToTwoMatches } from './references';
+import { safeDecode, storedOrUndefined, upToTwoMatches } from './references';
 
 /**
  * Whether an If-Match asks only that a current version exist (`*`). Takes anything: a Bundle's
@@ -156,6 +156,14 @@ async function pinned(
   entry: BundleEntry,
 ): Promise<BundleEntry> {
   const i = request.index;
+  // Its match is found before the transaction is applied, when another entry has no id yet.
+  if (/urn:(?:uuid|oid):/.test(safeDecode(request.query ?? '')))
+    throw fault(
+      400,
+      'not-supported',
+      "An If-Match: * entry's condition cannot name another entry of the transaction: name the person by their own identifier",
+      `Bundle.entry[${i}].request.url`,
+    );
   const match = await soleMatch(
     store,
     request.type as ResourceType,

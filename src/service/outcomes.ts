@@ -47,3 +47,14 @@ export function statusOf(err: unknown): number {
   const carried = (err as { status?: unknown }).status;
   return typeof carried === 'number' ? carried : getStatus(err.outcome);
 }
+
+/**
+ * A 400 about a request's parameters, located at `at` instead (an entry's `request.url` inside a
+ * Bundle, where a parameter's name is no FHIRPath); its message still names the parameter.
+ * Other errors are returned as they are.
+ */
+export function locatedAt(err: unknown, at: string): unknown {
+  if (!(err instanceof OperationOutcomeError) || statusOf(err) !== 400) return err;
+  const issue = err.outcome.issue.map((i) => ({ ...i, expression: [at] }));
+  return new HttpOutcomeError(400, { ...err.outcome, issue });
+}

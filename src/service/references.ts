@@ -129,3 +129,12 @@ export async function upToTwoMatches<K extends ResourceType>(
   query.set('_count', '2');
   return (await store.search(type, query)).resources;
 }
+
+/** A condition's text decoded as its search will read it; as it is when not valid encoding. */
+export function safeDecode(text: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return text;
+  }
+}

@@ -73,6 +73,24 @@ describe('a batch entry GET Type?search', () => {
     expect(idsOf(entry.resource)).toEqual(idsOf(route.body));
   });
 
+  it('a bad parameter is that entry’s 400 at its url, naming the parameter; the next entry answers', async () => {
+    const res = await fhir(service.base, 'POST', '/fhir', {
+      resourceType: 'Bundle',
+      type: 'batch',
+      entry: [
+        { request: { method: 'GET', url: 'Patient?nickname=x' } },
+        { request: { method: 'GET', url: `Patient?${PAGED}&_count=1` } },
+      ],
+    });
+    expect(res.status).toBe(200);
+    const [bad, good] = res.body.entry as Json[];
+    expect(bad.response.status).toMatch(/^400/);
+    const issue = bad.response.outcome.issue[0];
+    expect(issue.expression).toEqual(['Bundle.entry[0].request.url']);
+    expect(JSON.stringify(issue)).toContain('nickname');
+    expect(good.resource.total).toBe(5);
+  });
+
   it('a count only (_count=0) has a self link and no next', async () => {
     const entry = await entryOf(`Patient?${PAGED}&_count=0`);
     expect(entry.resource.total).toBe(5);

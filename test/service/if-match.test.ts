@@ -290,6 +290,33 @@ describe.each(stores)(
       expect([kept.patient?.reference, kept.name?.[0]?.text]).toEqual(['Patient/megan-price', 'A']);
     });
 
+    it('transaction: a condition naming another entry is a 400 at the entry’s url, nothing written', async () => {
+      const person = 'urn:uuid:11111111-1111-4111-8111-111111111111';
+      const fault = await failure(
+        processBundle(serviceOver(setup.store), authOffAccess(), {
+          resourceType: 'Bundle',
+          type: 'transaction',
+          entry: [
+            {
+              fullUrl: person,
+              resource: journeyPatient(),
+              request: { method: 'PUT', url: 'Patient/megan-price' },
+            },
+            {
+              resource: { ...carer('1', 'B'), patient: { reference: person } },
+              request: {
+                method: 'PUT',
+                url: `RelatedPerson?patient=${person}&${CONDITION}`,
+                ifMatch: '*',
+              },
+            },
+          ],
+        }),
+      );
+      expect(fault).toMatchObject({ status: 400, expression: ['Bundle.entry[1].request.url'] });
+      expect((await carers()).map((r) => r.name?.[0]?.text)).toEqual(['A']);
+    });
+
     it('transaction: with no race, the one match is updated under its id', async () => {
       const response = await transaction(setup.store);
       expect(response.entry?.[0]?.response?.status).toMatch(/^200/);
