@@ -94,6 +94,11 @@ interface Contender {
   readonly headers: Record<string, string>;
   /** The CarePlan read by the read workload. */
   readonly carePlanPath: string;
+  /**
+   * The FHIR server behind a fhir-server store: collected before and waited for after each of
+   * this contender's windows too, so its leftover work does not land in another's window.
+   */
+  readonly backing?: Child;
 }
 
 interface Window {
@@ -330,6 +335,7 @@ async function measure(
   seconds: number,
 ): Promise<Window> {
   const cpuBefore = await gc(contender.server);
+  if (contender.backing) await gc(contender.backing);
   let firstFailure: string | undefined;
   const result = await autocannon({
     url: new URL(contender.server.base).origin,
@@ -347,6 +353,7 @@ async function measure(
     console.log(`  ${LABELS[contender.id]} ${workload}: first failure: ${firstFailure}`);
   const drainStart = Date.now();
   const cpuAfter = await idle(contender.server);
+  if (contender.backing) await idle(contender.backing);
   const drainMs = Date.now() - drainStart;
   const answered = result['2xx'] + result.non2xx;
   const statuses: Record<string, number> = {};
@@ -514,11 +521,16 @@ async function setUp(options: { only?: ContenderId[] } = {}): Promise<{
   const children = [embedded, fhirServer, baseline, overPeer, backing, peer].filter(
     (c): c is Child => !!c,
   );
-  const dialog = (id: ContenderId, server: Child | undefined): Contender | undefined =>
+  const dialog = (
+    id: ContenderId,
+    server: Child | undefined,
+    behind?: Child,
+  ): Contender | undefined =>
     server
       ? {
           id,
           server,
+          ...(behind ? { backing: behind } : {}),
           prefix: new URL(server.base).pathname,
           headers: server.token ? { authorization: `Bearer ${server.token}` } : {},
           carePlanPath: '',
@@ -528,8 +540,8 @@ async function setUp(options: { only?: ContenderId[] } = {}): Promise<{
   let plan: CarePlan | undefined;
   for (const c of [
     dialog('embedded', embedded),
-    dialog('fhir-server', fhirServer),
-    dialog('fhir-server-peer', overPeer),
+    dialog('fhir-server', fhirServer, backing),
+    dialog('fhir-server-peer', overPeer, peer),
   ]) {
     if (!c) continue;
     await seedDialog(c);
