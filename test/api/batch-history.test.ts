@@ -6,22 +6,15 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { FhirStore } from '../../src/store';
-import { fhir, startService, type Json, type TestService } from '../support/service';
+import { fhir, notingCalls, startService, type Json, type TestService } from '../support/service';
 
 let service: TestService;
 /** The history calls the app made of its store, by method name. */
 const calls: string[] = [];
 
 /** The store as the app sees it, noting every history call. */
-function noting(store: FhirStore): FhirStore {
-  return new Proxy(store, {
-    get(target, prop) {
-      if (prop === 'history' || prop === 'historyPage') calls.push(prop);
-      const value: unknown = Reflect.get(target, prop, target);
-      return typeof value === 'function' ? (value as () => unknown).bind(target) : value;
-    },
-  });
-}
+const noting = (store: FhirStore): FhirStore =>
+  notingCalls(store, ['history', 'historyPage'], calls);
 
 beforeAll(async () => {
   service = await startService({ wrapStore: noting });

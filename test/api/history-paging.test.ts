@@ -7,7 +7,13 @@
 import type { Resource } from '@medplum/fhirtypes';
 import { mintDevToken, type DevKey } from '../../src/auth';
 import type { FhirStore } from '../../src/store';
-import { fhir, startServiceWithDevKey, type Json, type TestService } from '../support/service';
+import {
+  fhir,
+  notingCalls,
+  startServiceWithDevKey,
+  type Json,
+  type TestService,
+} from '../support/service';
 
 let service: TestService;
 let key: DevKey;
@@ -15,15 +21,8 @@ let key: DevKey;
 const calls: string[] = [];
 
 /** The store as the app sees it, noting every history call. */
-function noting(store: FhirStore): FhirStore {
-  return new Proxy(store, {
-    get(target, prop) {
-      if (prop === 'history' || prop === 'historyPage') calls.push(prop);
-      const value: unknown = Reflect.get(target, prop, target);
-      return typeof value === 'function' ? (value as () => unknown).bind(target) : value;
-    },
-  });
-}
+const noting = (store: FhirStore): FhirStore =>
+  notingCalls(store, ['history', 'historyPage'], calls);
 
 beforeAll(async () => {
   ({ service, key } = await startServiceWithDevKey({ wrapStore: noting }));

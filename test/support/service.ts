@@ -149,3 +149,21 @@ export async function fhir(
   const text = await res.text();
   return { status: res.status, body: text ? JSON.parse(text) : undefined, headers: res.headers };
 }
+
+/**
+ * `store` as an app sees it, noting in `calls` the name of every method in `names` it is asked
+ * for (to tell, say, whether a history was read whole or by the page).
+ */
+export function notingCalls(
+  store: FhirStore,
+  names: readonly string[],
+  calls: string[],
+): FhirStore {
+  return new Proxy(store, {
+    get(target, prop) {
+      if (typeof prop === 'string' && names.includes(prop)) calls.push(prop);
+      const value: unknown = Reflect.get(target, prop, target);
+      return typeof value === 'function' ? (value as () => unknown).bind(target) : value;
+    },
+  });
+}
