@@ -233,7 +233,8 @@ function checkAnswerOption(
   const options = definition.answerOption ?? [];
   const matches = options.some((option) => {
     const optionValue = (option as Record<string, unknown>)[property];
-    if (optionValue === undefined) return false;
+    // No value to compare (only its `_x`, here for any type a caller may send): no option.
+    if (optionValue === undefined || value === undefined) return false;
     if (property === 'valueCoding') return sameCoding(optionValue, value);
     if (property === 'valueReference')
       return (

@@ -205,6 +205,8 @@ describe('the walker, for any Questionnaire', () => {
         answerOption: [{ valueString: 'a' }, { valueString: 'b' }],
       },
       { linkId: 'o', type: 'open-choice', answerOption: [{ valueString: 'a' }] },
+      { linkId: 'k', type: 'choice', answerOption: [{ valueCoding: { code: 'a' } }] },
+      { linkId: 'r', type: 'choice', answerOption: [{ valueReference: { reference: 'X/1' } }] },
     ],
   };
   const respond = (items: Item[]): QuestionnaireResponse =>
@@ -262,6 +264,21 @@ describe('the walker, for any Questionnaire', () => {
         'QuestionnaireResponse.item[1].answer[0].value.ofType(string)',
         'The answer to c is not one of its options',
       ],
+    ]);
+  });
+
+  // JSON gives complex types no `_x` form, and primitive-pairs.ts refuses these before the
+  // walker; called on its own (it is exported), the walker still answers rather than throws.
+  it('takes a complex type given as _x (_valueCoding, _valueReference) for no option, not a crash', () => {
+    expect(
+      issues([
+        { linkId: 's', answer: [{ valueString: 'x' }] },
+        { linkId: 'k', answer: [{ _valueCoding: note } as never] },
+        { linkId: 'r', answer: [{ _valueReference: note } as never] },
+      ]).map(([code, at]) => [code, at]),
+    ).toEqual([
+      ['code-invalid', 'QuestionnaireResponse.item[1].answer[0].value.ofType(Coding).code'],
+      ['code-invalid', 'QuestionnaireResponse.item[2].answer[0].value.ofType(Reference)'],
     ]);
   });
 });
