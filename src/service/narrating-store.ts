@@ -20,6 +20,7 @@ import type {
   ResourceType,
 } from '@medplum/fhirtypes';
 import { withNarrative, type NarrativeContext } from '../narrative';
+import { MAX_VALUES_PER_PARAMETER } from '../store/search-query';
 import { eachAtOnce } from './at-once';
 import type {
   CreateOptions,
@@ -137,6 +138,22 @@ export class NarratingStore implements FhirStore {
     return withNarrative(resource, await this.planContext(resource, beside));
   }
 
+  /**
+   * The stored resources of `type` among `ids` (those missing are left out). A store that cannot
+   * search the type by `_id` has each read instead.
+   */
+  private async stored(type: ResourceType, ids: readonly string[]): Promise<Resource[]> {
+    try {
+      const found = await this.inner.search(type, { _id: ids.join(',') }, { count: ids.length });
+      return found.resources;
+    } catch {
+      const read = await Promise.all(
+        ids.map((id) => this.inner.read(type, id).catch(() => undefined)),
+      );
+      return read.filter((r): r is ExtractResource<typeof type> => r !== undefined);
+    }
+  }
+
   private async planContext(
     plan: CarePlan,
     beside: readonly Resource[],
@@ -146,13 +163,17 @@ export class NarratingStore implements FhirStore {
     const wanted = [...referencesIn(plan)].flatMap((reference) => {
       const match = RELATIVE.exec(reference);
       if (known.has(reference) || !match?.[1] || !match[2] || !NAMED_TYPES.has(match[1])) return [];
-      return [{ reference, type: match[1] as ResourceType, id: match[2] }];
+      return [{ type: match[1] as ResourceType, id: match[2] }];
     });
-    // A plan names every Goal it ever had: read one after another, a FHIR server's round trips
-    // added up at every session (the fhir-server store).
-    await eachAtOnce(wanted, async ({ reference, type, id }) => {
-      const found = await this.inner.read(type, id).catch(() => undefined);
-      if (found) known.set(reference, found);
+    // A plan names every Goal it ever had: read one by one, a FHIR server's requests (the
+    // fhir-server store) grew with them at every session. One search by `_id` per type instead,
+    // MAX_VALUES_PER_PARAMETER ids each, several at once.
+    const lookups = [...idsByType(wanted)].flatMap(([type, ids]) =>
+      chunks(ids, MAX_VALUES_PER_PARAMETER).map((chunk) => ({ type, ids: chunk })),
+    );
+    await eachAtOnce(lookups, async ({ type, ids }) => {
+      for (const found of await this.stored(type, ids))
+        if (found.id) known.set(`${type}/${found.id}`, found);
     });
     const latest = beside.find(
       (r): r is QuestionnaireResponse => r.resourceType === 'QuestionnaireResponse',
@@ -168,6 +189,21 @@ export class NarratingStore implements FhirStore {
       ...(changes.length > 0 ? { changes } : {}),
     };
   }
+}
+
+/** The ids wanted, by type. */
+function idsByType(
+  wanted: readonly { type: ResourceType; id: string }[],
+): Map<ResourceType, string[]> {
+  const byType = new Map<ResourceType, string[]>();
+  for (const { type, id } of wanted) byType.set(type, [...(byType.get(type) ?? []), id]);
+  return byType;
+}
+
+function chunks<T>(items: readonly T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
 }
 
 /** Every relative reference in a resource, found by walking its JSON. */
