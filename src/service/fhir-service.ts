@@ -392,17 +392,9 @@ export class FhirService {
     if (personElement(type) !== undefined || type === 'Provenance' || type === 'Patient') {
       const found = await this.deps.store.search(resource.resourceType, condition);
       // Several matches are the store's 412; one is the resource this update would replace.
-      if (found.resources.length === 1) {
-        checkKeepsPerson(found.resources[0], resource);
-        checkProvenanceKept(found.resources[0], resource);
-      }
-      if (resource.resourceType === 'Patient' && found.resources.length <= 1)
-        await checkNhsNumberFree(
-          this.deps.store,
-          resource,
-          found.resources[0]?.id ?? resource.id,
-          'Patient',
-        );
+      const [match, ...more] = found.resources;
+      if (more.length === 0)
+        await checkOverwrite(this.deps.store, match, resource, match?.id ?? resource.id);
     }
     return this.deps.store.conditionalUpdate(
       resource,
@@ -436,10 +428,7 @@ export class FhirService {
         where,
         resource.id,
       );
-      checkKeepsPerson(match, resource);
-      checkProvenanceKept(match, resource);
-      if (resource.resourceType === 'Patient')
-        await checkNhsNumberFree(store, resource, match.id, 'Patient');
+      await checkOverwrite(store, match, resource, match.id);
       // A store that keeps no versions gives none: the match's id alone is then written.
       const version = versionOf(match);
       try {
@@ -801,6 +790,22 @@ export function pinToPatient(
  */
 export function checkConditionalCreate(access: Access, type: string): void {
   access.check('read', type);
+}
+
+/**
+ * What a conditional update checks against the stored version it would overwrite (`current`;
+ * none: it creates): the record keeps its person, a Provenance stays as it was, and a Patient
+ * (to be stored as `id`) takes no NHS number another Patient holds.
+ */
+async function checkOverwrite(
+  store: FhirStore,
+  current: Resource | undefined,
+  resource: Resource,
+  id: string | undefined,
+): Promise<void> {
+  checkKeepsPerson(current, resource);
+  checkProvenanceKept(current, resource);
+  if (resource.resourceType === 'Patient') await checkNhsNumberFree(store, resource, id, 'Patient');
 }
 
 /**
