@@ -19,6 +19,7 @@ import type {
 } from '@medplum/fhirtypes';
 import {
   checkEntryShape,
+  entryUrlParts,
   personReference,
   transactionRequests,
   type EntryRequest,
@@ -338,12 +339,8 @@ async function dispatch(
   index: number,
 ): Promise<BundleEntry> {
   const method = entry.request?.method;
-  // Split at the first `?` only: the rest is the query whole, as a request's would be.
-  const url = entry.request?.url ?? '';
-  const at = url.indexOf('?');
-  const path = at >= 0 ? url.slice(0, at) : url;
-  const query = at >= 0 ? url.slice(at + 1) : undefined;
-  const [type = '', id, history, versionId, ...more] = path.replace(/^\//, '').split('/');
+  const { segments, query } = entryUrlParts(entry.request?.url ?? '');
+  const [type = '', id, history, versionId, ...more] = segments;
   const where = `Bundle.entry[${index}].request`;
   // The grammar a transaction entry has (Type, Type/id, Type/id/_history/v, Type?search): an
   // operation or any longer path is refused, never answered as the read it starts with.

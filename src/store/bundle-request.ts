@@ -96,6 +96,19 @@ function isEntryMethod(method: unknown): method is EntryMethod {
   return method === 'POST' || method === 'PUT' || method === 'GET';
 }
 
+/**
+ * An entry's `request.url` (relative, a leading `/` allowed) as its path's segments and its
+ * query: split at the first `?` only, the rest being the query whole, as a request's would be.
+ */
+export function entryUrlParts(url: string): { segments: string[]; query: string | undefined } {
+  const relative = url.startsWith('/') ? url.slice(1) : url;
+  const q = relative.indexOf('?');
+  return {
+    segments: (q < 0 ? relative : relative.slice(0, q)).split('/'),
+    query: q < 0 ? undefined : relative.slice(q + 1),
+  };
+}
+
 function requestOf(entry: NonNullable<Bundle['entry']>[number], i: number): EntryRequest {
   const { request } = entry;
   if (!request) throw invalid('A transaction entry needs a request', `${at.entry(i)}.request`);
@@ -104,11 +117,8 @@ function requestOf(entry: NonNullable<Bundle['entry']>[number], i: number): Entr
     throw notSupported('Transactions here support POST, PUT and GET', at.method(i));
   if (typeof request.url !== 'string' || request.url === '')
     throw invalid('A transaction entry needs a request url', at.url(i));
-  const url = request.url.startsWith('/') ? request.url.slice(1) : request.url;
-  const q = url.indexOf('?');
-  const path = q < 0 ? url : url.slice(0, q);
-  const query = q < 0 ? undefined : url.slice(q + 1);
-  const [type = '', id, history, versionId, ...more] = path.split('/');
+  const { segments, query } = entryUrlParts(request.url);
+  const [type = '', id, history, versionId, ...more] = segments;
   if (
     !TYPE_PATTERN.test(type) ||
     more.length > 0 ||

@@ -39,6 +39,7 @@ export {
 export { DEFAULT_COUNT, MAX_COUNT, parseSearch, type ParsedSearch } from './search-query';
 export {
   checkEntry as checkEntryShape,
+  entryUrlParts,
   transactionRequests,
   versionOfETag,
   type EntryRequest,
