@@ -14,6 +14,7 @@
  */
 import type { NextFunction, Request, Response } from 'express';
 import { HISTORY_PAGE_PARAMETERS } from '../service/history-bundle';
+import { refuseParametersNotIn } from '../service/known-parameters';
 import { fault } from '../service/outcomes';
 
 /** What an endpoint takes: its own parameters, or anything (a search's, checked by its parser). */
@@ -103,18 +104,7 @@ export function checkQuery(req: Request, _res: Response, next: NextFunction): vo
     const query = rawQuery(req);
     checkFormat(req, query);
     const allowed = takes(req.method, req.path);
-    if (allowed !== 'search') {
-      for (const name of query.keys())
-        if (name !== '_format' && !allowed.includes(name))
-          throw fault(
-            400,
-            'not-supported',
-            allowed.length === 0
-              ? `This endpoint takes no parameter ${name}: it takes no query parameters`
-              : `This endpoint takes no parameter ${name} (it takes ${allowed.join(', ')})`,
-            name,
-          );
-    }
+    if (allowed !== 'search') refuseParametersNotIn(query, allowed, 'This endpoint', ['_format']);
     next();
   } catch (err) {
     next(err);

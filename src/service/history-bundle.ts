@@ -7,6 +7,7 @@
 import type { Bundle, Resource } from '@medplum/fhirtypes';
 import type { HistoryPage, HistoryResult } from '../store/fhir-store';
 import { DEFAULT_COUNT, instantRange, MAX_COUNT, nonNegative } from '../store/search-query';
+import { refuseParametersNotIn } from './known-parameters';
 import { fault } from './outcomes';
 import { pageLinks } from './page-links';
 
@@ -94,12 +95,5 @@ export function historyResultBundle(
 
 /** A parameter a history does not take is refused, not ignored (src/api/query-parameters.ts). */
 export function checkHistoryParameters(query: URLSearchParams): void {
-  for (const name of query.keys())
-    if (!(HISTORY_PAGE_PARAMETERS as readonly string[]).includes(name))
-      throw fault(
-        400,
-        'not-supported',
-        `A history takes no parameter ${name} (it takes ${HISTORY_PAGE_PARAMETERS.join(', ')})`,
-        name,
-      );
+  refuseParametersNotIn(query, HISTORY_PAGE_PARAMETERS, 'A history');
 }
